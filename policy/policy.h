@@ -1,0 +1,122 @@
+/* policy: classify SQL text and decide what happens to it.
+ *
+ * This module owns the SQL lexers (one per dialect), the statement classifier,
+ * the rule-file parser and the decision. It never sees a socket or a protocol
+ * struct: callers pass plain values (who, where, which grant level, the text)
+ * and get a decision back. A loaded policy is an immutable, reference-counted
+ * snapshot, so a reload builds a new one while live sessions keep theirs.
+ *
+ * Decision order (documented in README "Policy"):
+ *   1. The text is split into statements and each is classified. Input that
+ *      cannot be lexed (unterminated string/comment, bad bytes) is
+ *      POLICY_F_UNPARSEABLE and denied by rule "fail-closed".
+ *   2. The grant level is applied: `read` denies anything that writes, DDL,
+ *      dynamic SQL, file access or a switch to read-write (rule "grant-level:read").
+ *   3. Rules are tried in file order; the first rule whose match and scope
+ *      both hold decides that statement. No match means allow.
+ *   4. A batch takes the strongest action of its statements
+ *      (kill > deny > review > alert > allow); a batch with one denied
+ *      statement is denied whole.
+ */
+#ifndef SB_POLICY_H
+#define SB_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum policy_dialect { POLICY_DIALECT_PG, POLICY_DIALECT_MYSQL };
+
+/* Ordered by strength: a larger value wins when statements of a batch differ. */
+enum policy_action {
+	POLICY_ALLOW = 0,
+	POLICY_ALERT = 1,
+	POLICY_REVIEW = 2,
+	POLICY_DENY = 3,
+	POLICY_KILL = 4,
+};
+
+enum policy_level {
+	POLICY_LEVEL_READ = 0,
+	POLICY_LEVEL_WRITE = 1,
+	POLICY_LEVEL_OPERATE = 2,
+	POLICY_LEVEL_ADMIN = 3,
+};
+
+/* Statement flags set by the classifier. */
+#define POLICY_F_WRITES 0x0001u        /* changes data (INSERT/UPDATE/DELETE/MERGE/COPY FROM...) */
+#define POLICY_F_DDL 0x0002u           /* changes schema (CREATE/ALTER/DROP/TRUNCATE/...) */
+#define POLICY_F_HAS_WHERE 0x0004u     /* top-level WHERE present (DELETE/UPDATE) */
+#define POLICY_F_WHERE_TRIVIAL 0x0008u /* WHERE 1=1, WHERE true, ... */
+#define POLICY_F_DYNAMIC 0x0010u       /* text executed cannot be seen (EXECUTE, DO, PREPARE FROM @v) */
+#define POLICY_F_FILE_ACCESS 0x0020u   /* server files or programs (COPY TO/FROM file, PROGRAM, pg_read_file) */
+#define POLICY_F_RW_SWITCH 0x0040u     /* switches a session/tx to read-write */
+#define POLICY_F_UNPARSEABLE 0x0080u   /* lexer could not make sense of the text */
+#define POLICY_F_PRIVILEGE 0x0100u     /* GRANT/REVOKE, CREATE/ALTER/DROP ROLE|USER */
+#define POLICY_F_TX_CONTROL 0x0200u    /* BEGIN/COMMIT/ROLLBACK/SAVEPOINT */
+
+/* What a caller asks about. All strings are borrowed for the call. */
+struct policy_request {
+	enum policy_dialect dialect;
+	enum policy_level level;
+	const char *user;    /* bastion user */
+	const char *asset;   /* asset name */
+	const char *account; /* hosted database account */
+	const char *sql;     /* statement text, not NUL-terminated necessarily */
+	size_t sql_len;
+	time_t now; /* for `hours` scopes (local time of the proxy) */
+};
+
+/* The answer. Callers own it, initialise it with policy_result_init(), may
+ * reuse it across calls (buffers grow and are kept) and free it with
+ * policy_result_free(). */
+struct policy_result {
+	enum policy_action action;
+	char rule[64];          /* deciding rule's name; "" when nothing matched */
+	char verb[64];          /* e.g. "SELECT", "DROP TABLE"; first deciding statement,
+				   "MULTI" is never used: the strongest statement's verb */
+	char message[256];      /* client-facing text for deny/review/kill, e.g.
+				   "sqlbastion: blocked by rule 'no-drop'" */
+	unsigned flags;         /* union of statement flags in the batch */
+	unsigned n_statements;  /* statements found in the text */
+	char *fingerprint;      /* owned: normalized text, literals replaced by ?, NUL-terminated */
+	size_t fingerprint_cap;
+	char *objects;          /* owned: comma-separated objects touched ("public.t1,t2"), NUL-terminated */
+	size_t objects_cap;
+};
+
+struct policy; /* opaque, immutable once loaded */
+
+struct policy_error {
+	char file[256];
+	int line; /* 0 when not about a line */
+	char message[256];
+};
+
+/* Load a rule file. Returns a policy with refcount 1, or NULL with *err
+ * filled (file, line, problem). A NULL or empty path gives an empty policy
+ * (grant levels and fail-closed still apply). */
+struct policy *policy_load(const char *path, struct policy_error *err);
+
+/* Take/drop a reference. policy_unref frees on the last one. */
+struct policy *policy_ref(struct policy *p);
+void policy_unref(struct policy *p);
+
+/* Number of rules loaded (for logs and tests). */
+size_t policy_rule_count(const struct policy *p);
+
+void policy_result_init(struct policy_result *r);
+void policy_result_free(struct policy_result *r);
+
+/* Classify req->sql and decide. Always fills *out (on an internal error such
+ * as out-of-memory the action is POLICY_DENY with rule "fail-closed").
+ * Returns 0 normally, -1 when the decision was forced by an internal error. */
+int policy_evaluate(const struct policy *p, const struct policy_request *req,
+		    struct policy_result *out);
+
+const char *policy_action_name(enum policy_action a); /* "allow", "deny", ... */
+/* Parse "read"/"write"/"operate"/"admin"; returns 0 or -1. */
+int policy_level_parse(const char *s, enum policy_level *out);
+const char *policy_level_name(enum policy_level l);
+
+#endif

@@ -1,0 +1,112 @@
+/* auth: decide whether a login may proceed, protocol-independently.
+ *
+ * A frontend learns "user U from client IP wants in and proves a token" in
+ * its own wire format; this module checks the proof against the user's token
+ * verifiers in the control plane and then applies every login rule:
+ * token expiry and revocation, the grant (level, hours, until), the user's
+ * source CIDRs and concurrent-session limit. It answers with the target
+ * (asset + hosted account + level) or a refusal reason meant for the audit
+ * log, never for the client.
+ *
+ * Tokens are never stored: each token row holds SCRAM-SHA-256 verifiers made
+ * with its user's salt (one salt per user, so a SCRAM client proof can be
+ * checked against each of the user's tokens in turn), a SHA-256 lookup hash
+ * for cleartext logins, and SHA1(SHA1(token)) for mysql_native_password.
+ */
+#ifndef SB_AUTH_H
+#define SB_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "policy/policy.h"
+#include "proxy/crypto.h"
+
+struct state; /* proxy/state.h */
+
+#define SB_NAME_MAX 64   /* user, asset, account names (ctl enforces) */
+#define SB_HOST_MAX 256  /* DNS name limit is 253 */
+#define SB_SCRAM_SALT_LEN 16
+#define SB_SCRAM_ITERATIONS 4096 /* PostgreSQL's default; tokens are 160-bit random */
+
+enum asset_tls { ASSET_TLS_DISABLE, ASSET_TLS_PREFER, ASSET_TLS_REQUIRE, ASSET_TLS_VERIFY_FULL };
+
+/* Where a successful login goes. Plain values, copied out of the state DB. */
+struct auth_target {
+	int64_t token_id;
+	int64_t user_id;
+	char user[SB_NAME_MAX];
+	int64_t asset_id;
+	char asset[SB_NAME_MAX];
+	char protocol[16];        /* "postgres", "mysql", "tds", "tns" */
+	char host[SB_HOST_MAX];
+	int port;
+	enum asset_tls tls;
+	char service[128];        /* TNS service name, "" otherwise */
+	int64_t account_id;
+	char account[SB_NAME_MAX];  /* account name within the asset */
+	char db_username[128];      /* the real database user */
+	enum policy_level level;
+	int max_sessions;           /* user's limit, 0 = unlimited */
+};
+
+/* Result of a check: AUTH_OK fills target; otherwise reason says why
+ * (for the audit log: "unknown user", "token expired", "token revoked",
+ * "bad token", "source 10.1.2.3 not allowed", "outside grant hours",
+ * "grant expired", "no grant", "session limit 2 reached", "asset protocol
+ * mysql does not match listener postgres", ...). */
+enum auth_status { AUTH_OK = 0, AUTH_REFUSED = 1, AUTH_ERROR = -1 };
+
+struct auth_login {
+	const char *user;       /* bastion user name as the client sent it */
+	const char *client_ip;  /* textual IPv4/IPv6 address of the peer */
+	const char *protocol;   /* listener protocol; the asset must match */
+	time_t now;
+	/* Called with the user's name to learn how many live sessions they have;
+	 * NULL = no limit check. */
+	int (*live_sessions)(void *ctx, const char *user);
+	void *live_sessions_ctx;
+};
+
+/* SCRAM step 1: the salt and iteration count to send for this user. For an
+ * unknown user a salt derived from the name and a per-process secret is
+ * returned, so the exchange looks the same and the user's existence is not
+ * revealed. Returns 0, or -1 on a state DB error. */
+int auth_scram_params(struct state *st, const char *user,
+		      uint8_t salt[SB_SCRAM_SALT_LEN], int *iterations);
+
+/* SCRAM step 2: find the token whose StoredKey verifies client_proof over
+ * auth_message (RFC 5802: ClientKey = proof XOR HMAC(StoredKey, AuthMessage);
+ * match when SHA256(ClientKey) == StoredKey), then apply the login rules.
+ * On AUTH_OK, server_signature = HMAC(ServerKey, AuthMessage). */
+enum auth_status auth_check_scram(struct state *st, const struct auth_login *in,
+				  const char *auth_message, size_t auth_message_len,
+				  const uint8_t client_proof[SB_SHA256_LEN],
+				  uint8_t server_signature[SB_SHA256_LEN],
+				  struct auth_target *out, char *reason, size_t reasonlen)
+	__attribute__((warn_unused_result));
+
+/* Cleartext token (PostgreSQL password over TLS, mysql_clear_password,
+ * caching_sha2 full auth, TDS LOGIN7): looked up by SHA-256, then the rules. */
+enum auth_status auth_check_token(struct state *st, const struct auth_login *in,
+				  const char *token, size_t token_len,
+				  struct auth_target *out, char *reason, size_t reasonlen)
+	__attribute__((warn_unused_result));
+
+/* The login rules alone, for a token already identified by id (used by the
+ * functions above; exported for the MySQL native-password path). */
+enum auth_status auth_check_rules(struct state *st, const struct auth_login *in,
+				  int64_t token_id, struct auth_target *out,
+				  char *reason, size_t reasonlen)
+	__attribute__((warn_unused_result));
+
+/* Does the IPv4/IPv6 address ip fall in the comma-separated CIDR list?
+ * An empty list allows every address. Returns 1 yes, 0 no, -1 bad list. */
+int auth_cidr_match(const char *cidr_list, const char *ip);
+
+/* Is local time `now` within "HH:MM-HH:MM" (ranges may wrap midnight)?
+ * An empty string means always. Returns 1 yes, 0 no, -1 bad range. */
+int auth_hours_match(const char *hours, time_t now);
+
+#endif

@@ -1,0 +1,63 @@
+/* config: read sqlbastion.conf (INI) into an immutable snapshot.
+ *
+ * Sections [sqlbastion], [listeners], [audit], [limits]. Relative paths are
+ * resolved against the directory of the config file, so a whole instance can
+ * live in one folder. Errors name file, line and problem. Unknown keys are
+ * errors (a typo must not silently disable a control).
+ */
+#ifndef SB_CONFIG_H
+#define SB_CONFIG_H
+
+#include <stddef.h>
+
+#include "audit/audit.h"
+
+#define SB_MAX_LISTENERS 16 /* addresses across all protocols; plenty for one host */
+#define SB_PATH_MAX 4096
+
+struct sb_listen_addr {
+	char protocol[16]; /* "postgres", "mysql", "tds", "tns" */
+	char host[256];    /* numeric or name; "[::1]" brackets removed */
+	int port;
+	int line;          /* config line, for messages */
+};
+
+struct sb_config {
+	char path[SB_PATH_MAX];  /* the file itself, absolute */
+	char dir[SB_PATH_MAX];   /* its directory */
+
+	/* [sqlbastion] */
+	char state_db[SB_PATH_MAX];
+	char master_key[SB_PATH_MAX];
+	char admin_socket[SB_PATH_MAX];
+	char policy[SB_PATH_MAX];    /* "" = no rules file */
+	char tls_cert[SB_PATH_MAX];
+	char tls_key[SB_PATH_MAX];
+	char log[SB_PATH_MAX];       /* "-" = stderr */
+	char pg_auth[16];            /* "scram" (default) or "password" (cleartext, TLS only) */
+	int require_tls;             /* 1 = refuse plaintext clients (default 0) */
+
+	/* [listeners] */
+	struct sb_listen_addr listen[SB_MAX_LISTENERS];
+	int n_listen;
+
+	/* [audit] */
+	char audit_jsonl[SB_PATH_MAX];
+	char audit_sqlite[SB_PATH_MAX]; /* "" = no index */
+	enum audit_on_failure audit_on_failure;
+
+	/* [limits] (seconds / bytes) */
+	int connect_timeout;   /* backend TCP+TLS connect, default 10 */
+	int login_timeout;     /* whole login, client side, default 30 */
+	int idle_timeout;      /* 0 = none */
+	size_t max_message;    /* largest client message buffered, default 64 MiB */
+};
+
+/* Parse the file at path. Returns 0, or -1 with errbuf "FILE:LINE: problem". */
+int config_load(const char *path, struct sb_config *out, char *errbuf,
+		size_t errlen) __attribute__((warn_unused_result));
+
+/* Resolve p against the config's directory into out (unchanged if absolute). */
+void config_resolve(const struct sb_config *cfg, const char *p, char *out, size_t cap);
+
+#endif
