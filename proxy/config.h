@@ -33,6 +33,7 @@ struct sb_config {
 	char policy[SB_PATH_MAX];    /* "" = no rules file */
 	char tls_cert[SB_PATH_MAX];
 	char tls_key[SB_PATH_MAX];
+	char backend_ca[SB_PATH_MAX]; /* CA bundle for assets with tls=verify-full; "" = system store */
 	char log[SB_PATH_MAX];       /* "-" = stderr */
 	char pg_auth[16];            /* "scram" (default) or "password" (cleartext, TLS only) */
 	int require_tls;             /* 1 = refuse plaintext clients (default 0) */

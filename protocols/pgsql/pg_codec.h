@@ -1,0 +1,117 @@
+/* pg_codec: PostgreSQL v3 wire format, bytes in and structs out.
+ *
+ * Parsers read message bodies from contiguous memory with bounds-checked
+ * readers (every getter returns 0/-1; nothing reads past the given length).
+ * Builders append whole messages to an evbuffer (memory only, no I/O).
+ * No logging, no session state: the frontend (pg_frontend.c) owns that.
+ * Reference: PostgreSQL documentation, "Frontend/Backend Protocol",
+ * sections "Message Flow" and "Message Formats".
+ */
+#ifndef SB_PG_CODEC_H
+#define SB_PG_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+
+#define PG_PROTO_V3 196608u           /* 3.0 */
+#define PG_CANCEL_REQUEST 80877102u
+#define PG_SSL_REQUEST 80877103u
+#define PG_GSSENC_REQUEST 80877104u
+/* PostgreSQL's MAX_STARTUP_PACKET_LENGTH (src/include/libpq/pqcomm.h). */
+#define PG_STARTUP_MAX 10000u
+#define PG_STARTUP_PARAMS_MAX 64       /* far above what any driver sends */
+
+/* Authentication request codes (message 'R'). */
+#define PG_AUTH_OK 0u
+#define PG_AUTH_CLEARTEXT 3u
+#define PG_AUTH_MD5 5u
+#define PG_AUTH_SASL 10u
+#define PG_AUTH_SASL_CONTINUE 11u
+#define PG_AUTH_SASL_FINAL 12u
+
+struct pg_reader {
+	const uint8_t *p;
+	size_t n, off;
+};
+
+static inline void pg_reader_init(struct pg_reader *r, const void *p, size_t n)
+{
+	r->p = p;
+	r->n = n;
+	r->off = 0;
+}
+
+int pg_get_u8(struct pg_reader *r, uint8_t *v) __attribute__((warn_unused_result));
+int pg_get_u16(struct pg_reader *r, uint16_t *v) __attribute__((warn_unused_result));
+int pg_get_u32(struct pg_reader *r, uint32_t *v) __attribute__((warn_unused_result));
+/* A NUL-terminated string inside the body; *s points into the body. */
+int pg_get_cstr(struct pg_reader *r, const char **s, size_t *len) __attribute__((warn_unused_result));
+int pg_get_bytes(struct pg_reader *r, size_t n, const uint8_t **p) __attribute__((warn_unused_result));
+
+struct pg_param {
+	const char *name, *value; /* borrowed from the packet */
+};
+
+/* A startup-phase packet (no type byte). */
+struct pg_startup {
+	uint32_t code;               /* PG_PROTO_V3, PG_SSL_REQUEST, ... */
+	uint32_t cancel_pid, cancel_key;
+	const char *user, *database; /* NULL when absent */
+	struct pg_param params[PG_STARTUP_PARAMS_MAX]; /* all but user/database */
+	int n_params;
+};
+
+/* Parse a whole startup packet (including its 4-byte length). Returns 0 or
+ * -1 with err filled ("startup packet too long", "missing user", ...). */
+int pg_parse_startup(const uint8_t *pkt, size_t len, struct pg_startup *out, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
+
+/* ---- message bodies (after the type byte and length) ---- */
+int pg_parse_query(const uint8_t *b, size_t n, const char **sql, size_t *len)
+	__attribute__((warn_unused_result));
+int pg_parse_parse(const uint8_t *b, size_t n, const char **name, const char **sql,
+		   size_t *sqllen) __attribute__((warn_unused_result));
+int pg_parse_bind_names(const uint8_t *b, size_t n, const char **portal, const char **stmt)
+	__attribute__((warn_unused_result));
+int pg_parse_execute(const uint8_t *b, size_t n, const char **portal)
+	__attribute__((warn_unused_result));
+/* Close and Describe: kind 'S' (statement) or 'P' (portal), and the name. */
+int pg_parse_target(const uint8_t *b, size_t n, char *kind, const char **name)
+	__attribute__((warn_unused_result));
+int pg_parse_auth(const uint8_t *b, size_t n, uint32_t *code, const uint8_t **data,
+		  size_t *dlen) __attribute__((warn_unused_result));
+/* SASLInitialResponse: mechanism and client-first data (-1 length = none). */
+int pg_parse_sasl_initial(const uint8_t *b, size_t n, const char **mech, const uint8_t **data,
+			  size_t *dlen) __attribute__((warn_unused_result));
+/* PasswordMessage: a NUL-terminated password. */
+int pg_parse_password(const uint8_t *b, size_t n, const char **pw, size_t *len)
+	__attribute__((warn_unused_result));
+/* CommandComplete tag → affected/returned rows, or -1 when the tag has none. */
+int64_t pg_command_rows(const uint8_t *b, size_t n);
+/* ErrorResponse/NoticeResponse: find field `code` ('C' SQLSTATE, 'M' message). */
+int pg_error_field(const uint8_t *b, size_t n, char code, const char **val, size_t *len);
+int pg_parse_backend_key(const uint8_t *b, size_t n, uint32_t *pid, uint32_t *key)
+	__attribute__((warn_unused_result));
+
+/* ---- builders (append one whole message; 0 ok, -1 out of memory) ---- */
+int pg_put_error(struct evbuffer *out, const char *severity, const char *sqlstate,
+		 const char *msg);
+int pg_put_auth(struct evbuffer *out, uint32_t code, const void *data, size_t n);
+int pg_put_auth_sasl(struct evbuffer *out, const char *mechanism);
+int pg_put_ready(struct evbuffer *out, char status);
+int pg_put_backend_key(struct evbuffer *out, uint32_t pid, uint32_t key);
+int pg_put_startup(struct evbuffer *out, const char *user, const char *database,
+		   const struct pg_param *params, int n);
+int pg_put_request_code(struct evbuffer *out, uint32_t code); /* SSLRequest */
+int pg_put_cancel(struct evbuffer *out, uint32_t pid, uint32_t key);
+int pg_put_password(struct evbuffer *out, const char *pw);
+int pg_put_sasl_initial(struct evbuffer *out, const char *mech, const void *data, size_t n);
+int pg_put_sasl_response(struct evbuffer *out, const void *data, size_t n);
+/* Bind of the unnamed portal to statement `stmt` with no parameters. */
+int pg_put_bind_to(struct evbuffer *out, const char *stmt);
+int pg_put_sync(struct evbuffer *out);
+int pg_put_terminate(struct evbuffer *out);
+
+#endif

@@ -1,0 +1,120 @@
+/* pg_conn: the PostgreSQL frontend's per-session state, shared by
+ * pg_login.c (startup, client auth, backend login, cancel) and pg_relay.c
+ * (the query phase). Internal to protocols/pgsql/.
+ */
+#ifndef SB_PG_CONN_H
+#define SB_PG_CONN_H
+
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "protocols/pgsql/pg_codec.h"
+#include "protocols/pgsql/pg_scram.h"
+#include "protocols/protocol.h"
+
+struct session;
+
+enum pg_state {
+	PG_ST_STARTUP,         /* waiting for a startup packet (maybe SSLRequest first) */
+	PG_ST_CLIENT_TLS,      /* TLS handshake with the client */
+	PG_ST_SASL_FIRST,      /* sent AuthenticationSASL, waiting for SASLInitialResponse */
+	PG_ST_SASL_FINAL,      /* sent SASLContinue, waiting for SASLResponse */
+	PG_ST_PASSWORD,        /* sent AuthenticationCleartextPassword */
+	PG_ST_BACKEND_CONNECT, /* TCP connect to the asset */
+	PG_ST_BACKEND_SSL,     /* sent SSLRequest to the backend, waiting for S/N */
+	PG_ST_BACKEND_TLS,     /* TLS handshake with the backend */
+	PG_ST_BACKEND_AUTH,    /* sent StartupMessage; answering auth requests */
+	PG_ST_BACKEND_STARTUP, /* backend said AuthenticationOk; relaying until ReadyForQuery */
+	PG_ST_READY,           /* query phase: relay with inspection */
+	PG_ST_CANCEL,          /* this connection only forwards a CancelRequest */
+	PG_ST_CLOSED,
+};
+
+/* A prepared statement the client created with Parse (name "" = unnamed). */
+struct pg_stmt {
+	char *name;            /* owned */
+	char *sql;             /* owned, NUL-terminated */
+	size_t sql_len;
+	char *verb, *fingerprint, *objects, *rule; /* owned copies of the decision */
+	enum policy_action action;
+	int refs;              /* statement map + portals */
+	struct pg_stmt *next;
+};
+
+struct pg_portal {
+	char *name;            /* owned */
+	struct pg_stmt *stmt;  /* counted reference */
+	struct pg_portal *next;
+};
+
+/* What the proxy is waiting to hear back from the backend, in order. */
+enum pg_pending_kind {
+	PG_PEND_SIMPLE,        /* forwarded Query: ends at ReadyForQuery */
+	PG_PEND_EXEC,          /* forwarded Execute: ends at CommandComplete/Error/... */
+	PG_PEND_SYNC,          /* forwarded Sync: ends at ReadyForQuery */
+	PG_PEND_FUNC,          /* forwarded FunctionCall: ends at ReadyForQuery */
+	PG_PEND_DENIED_SIMPLE, /* denied Query replaced by Bind(marker)+Sync */
+	PG_PEND_DENIED_PARSE,  /* denied Parse replaced by Bind(marker) */
+};
+
+struct pg_pending {
+	enum pg_pending_kind kind;
+	uint64_t query_id;     /* audit query_id; 0 = no query_end record */
+	int64_t start_us;
+	int64_t rows;
+	char *error;           /* owned: first error text seen */
+	char *deny_message;    /* owned: client-facing text for denied kinds */
+	char deny_sqlstate[6];
+};
+
+struct pg_conn {
+	struct session *s;            /* borrowed: the session owns us */
+	enum pg_state st;
+
+	/* login (freed once the session is ready) */
+	char user[64];                /* bastion user from the startup packet */
+	struct pg_param *params;      /* owned array; strings in param_blob */
+	int n_params;
+	char *param_blob;             /* owned */
+	struct pg_scram_server *scram;   /* owned during client auth */
+	struct pg_scram_client *bscram;  /* owned during backend auth */
+	char *secret;                 /* owned, wiped: hosted password during backend auth */
+	size_t secret_cap;
+
+	/* cancel keys: ours to the client, the backend's to us */
+	uint32_t our_key;
+	uint32_t backend_pid, backend_key;
+	/* for a cancel-forwarding connection */
+	uint32_t cancel_pid, cancel_key;
+
+	/* query phase */
+	char tx_status;               /* from the last ReadyForQuery: I, T, E */
+	size_t pass_left[2];          /* bytes of a streamed message still to relay, per side */
+	int discard_until_sync;       /* after a denied Parse, as a server would */
+	int kill_after_error;         /* a kill rule fired: close after the error reaches the client */
+	char marker[48];              /* name of a statement that never exists (per session) */
+	struct pg_stmt *stmts;
+	struct pg_portal *portals;
+	struct pg_pending *pend;      /* owned ring of pending replies */
+	size_t pend_cap, pend_head, pend_len;
+	struct policy_result pres;    /* reused for every decision */
+	char current[160];            /* last statement, for `sessions` */
+};
+
+/* pg_login.c */
+void pg_login_client_read(struct pg_conn *c);
+void pg_login_backend_read(struct pg_conn *c);
+void pg_login_event(struct pg_conn *c, enum sess_side side, enum sess_event ev);
+/* Refuse the login: audit login_failed with reason, send 28P01 generically. */
+void pg_refuse(struct pg_conn *c, const char *reason);
+
+/* pg_relay.c */
+int pg_relay_init(struct pg_conn *c);
+void pg_relay_client(struct pg_conn *c);
+void pg_relay_backend(struct pg_conn *c);
+void pg_relay_free(struct pg_conn *c);
+
+/* Send an ErrorResponse to the client and close once it is out. */
+void pg_fatal(struct pg_conn *c, const char *sqlstate, const char *msg, const char *reason);
+
+#endif

@@ -1,0 +1,763 @@
+/* pg_login: PostgreSQL startup, client authentication with the O&M token,
+ * backend login with the hosted account, and CancelRequest forwarding.
+ *
+ * Client side: SSLRequest → TLS (or 'N'), GSSENCRequest → 'N', then the
+ * StartupMessage; the token is proven with SCRAM-SHA-256 against its stored
+ * verifier (or sent in clear when pg_auth = password and the client is on
+ * TLS). Backend side: optional TLS per asset, a StartupMessage naming the
+ * hosted account, and whatever password method the server asks for. Every
+ * refusal reason goes to the audit log; the client only ever hears the
+ * generic 28P01 message a PostgreSQL server gives.
+ */
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "audit/audit.h"
+#include "protocols/pgsql/pg_conn.h"
+#include "proxy/auth.h"
+#include "proxy/proxy.h"
+#include "proxy/secret.h"
+#include "proxy/session.h"
+
+static void set_state(struct pg_conn *c, enum pg_state st)
+{
+	static const char *const names[] = {
+		"startup", "client-tls", "sasl", "sasl", "password", "connect", "backend-ssl",
+		"backend-tls", "backend-auth", "backend-start", "ready", "cancel", "closed"};
+	c->st = st;
+	sess_set_phase(c->s, names[st]);
+}
+
+void pg_fatal(struct pg_conn *c, const char *sqlstate, const char *msg, const char *reason)
+{
+	pg_put_error(sess_output(c->s, SESS_CLIENT), "FATAL", sqlstate, msg);
+	set_state(c, PG_ST_CLOSED);
+	sess_close_after_flush(c->s, "%s", reason);
+}
+
+void pg_refuse(struct pg_conn *c, const char *reason)
+{
+	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED,
+				 .user = c->user,
+				 .error = reason,
+				 .rows = -1,
+				 .duration_us = -1};
+	if (c->s->logged_in) {
+		ev.asset = c->s->target.asset;
+		ev.account = c->s->target.db_username;
+	}
+	sess_audit_record(c->s, &ev);
+	c->s->logged_in = 0;
+	char msg[160];
+	snprintf(msg, sizeof msg, "password authentication failed for user \"%.64s\"", c->user);
+	pg_fatal(c, "28P01", msg, reason);
+}
+
+/* Startup parameters passed to the backend. Any run-time setting can be a
+ * startup parameter, so an open list would let a client set, say,
+ * session_replication_role or default_transaction_read_only where policy
+ * cannot see it: only these pass; `options` and `replication` are refused. */
+static int param_allowed(const char *name)
+{
+	static const char *const ok[] = {
+		"application_name", "client_encoding", "datestyle", "timezone",
+		"extra_float_digits", "intervalstyle", "search_path", "lc_messages",
+		"lc_monetary", "lc_numeric", "lc_time", "statement_timeout", "lock_timeout",
+		"idle_in_transaction_session_timeout", "bytea_output", "geqo",
+		"standard_conforming_strings", "client_min_messages", "jit"};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (strcasecmp(name, ok[i]) == 0)
+			return 1;
+	return strncmp(name, "_pq_.", 5) == 0;
+}
+
+/* Copy what we keep of the startup packet (it is drained right after). */
+static int keep_startup(struct pg_conn *c, const struct pg_startup *su, char *why, size_t whylen)
+{
+	snprintf(c->user, sizeof c->user, "%s", su->user);
+	if (strlen(su->user) >= sizeof c->user) {
+		snprintf(why, whylen, "user name too long");
+		return -1;
+	}
+	snprintf(c->s->database, sizeof c->s->database, "%s", su->database ? su->database : "");
+	size_t blob = 0;
+	for (int i = 0; i < su->n_params; i++) {
+		if (!param_allowed(su->params[i].name)) {
+			snprintf(why, whylen, "startup parameter \"%.64s\" is not allowed through sqlbastion",
+				 su->params[i].name);
+			return -1;
+		}
+		blob += strlen(su->params[i].name) + strlen(su->params[i].value) + 2;
+	}
+	c->params = calloc((size_t)su->n_params + 1, sizeof *c->params);
+	c->param_blob = malloc(blob + 1);
+	if (!c->params || !c->param_blob) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	char *p = c->param_blob;
+	for (int i = 0; i < su->n_params; i++) {
+		size_t nl = strlen(su->params[i].name) + 1, vl = strlen(su->params[i].value) + 1;
+		memcpy(p, su->params[i].name, nl);
+		c->params[i].name = p;
+		p += nl;
+		memcpy(p, su->params[i].value, vl);
+		c->params[i].value = p;
+		p += vl;
+	}
+	c->n_params = su->n_params;
+	return 0;
+}
+
+static void begin_client_auth(struct pg_conn *c)
+{
+	struct sb_proxy *px = c->s->px;
+	struct evbuffer *out = sess_output(c->s, SESS_CLIENT);
+	if (strcmp(px->cfg.pg_auth, "password") == 0 && c->s->client_tls) {
+		pg_put_auth(out, PG_AUTH_CLEARTEXT, NULL, 0);
+		set_state(c, PG_ST_PASSWORD);
+		return;
+	}
+	c->scram = calloc(1, sizeof *c->scram);
+	if (!c->scram) {
+		pg_fatal(c, "53200", "out of memory", "out of memory");
+		return;
+	}
+	pg_put_auth_sasl(out, "SCRAM-SHA-256");
+	set_state(c, PG_ST_SASL_FIRST);
+}
+
+static void handle_cancel(struct pg_conn *c, const struct pg_startup *su)
+{
+	struct session *victim = sess_find(c->s->px, su->cancel_pid);
+	/* No answer either way, as a server: the client just closes. */
+	if (!victim || victim->proto != &pg_protocol || !victim->pstate || !victim->backend) {
+		sess_close(c->s, "cancel request for unknown session %u", su->cancel_pid);
+		return;
+	}
+	struct pg_conn *vc = victim->pstate;
+	if (vc->st != PG_ST_READY || !sb_ct_equal(&vc->our_key, &su->cancel_key, 4)) {
+		sess_close(c->s, "cancel request with wrong key for session %u", su->cancel_pid);
+		return;
+	}
+	c->cancel_pid = vc->backend_pid;
+	c->cancel_key = vc->backend_key;
+	c->s->target = victim->target; /* host and port of the same backend */
+	c->s->logged_in = 0;
+	snprintf(c->user, sizeof c->user, "%s", victim->target.user);
+	sess_log(c->s, LOG_INFO, "cancel request for session %u (user %s)", su->cancel_pid,
+		 victim->target.user);
+	set_state(c, PG_ST_CANCEL);
+	/* Cancel requests are not subject to pg_hba and are sent without TLS, as libpq does. */
+	if (sess_backend_connect(c->s, c->s->target.host, c->s->target.port) != 0)
+		sess_close(c->s, "cannot connect to backend for cancel");
+}
+
+static void on_startup_packet(struct pg_conn *c)
+{
+	struct session *s = c->s;
+	struct evbuffer *in = sess_input(s, SESS_CLIENT);
+	for (;;) {
+		size_t have = evbuffer_get_length(in);
+		if (have < 4)
+			return;
+		uint8_t lb[4];
+		evbuffer_copyout(in, lb, 4);
+		uint32_t len = (uint32_t)lb[0] << 24 | (uint32_t)lb[1] << 16 | (uint32_t)lb[2] << 8 | lb[3];
+		if (len < 8 || len > PG_STARTUP_MAX) {
+			sess_close(s, "invalid startup packet length %u", len);
+			return;
+		}
+		if (have < len)
+			return;
+		uint8_t *pkt = evbuffer_pullup(in, len);
+		struct pg_startup su;
+		char err[160];
+		if (!pkt || pg_parse_startup(pkt, len, &su, err, sizeof err) != 0) {
+			pg_fatal(c, "08P01", err, err);
+			return;
+		}
+		if (su.code == PG_SSL_REQUEST) {
+			evbuffer_drain(in, len);
+			if (s->client_tls || !s->px->server_tls) {
+				evbuffer_add(sess_output(s, SESS_CLIENT), "N", 1);
+				continue;
+			}
+			/* Bytes already sent after SSLRequest would be plaintext the
+			 * client believes is encrypted (cf. CVE-2021-23214): refuse. */
+			if (evbuffer_get_length(in) != 0) {
+				sess_close(s, "data received after SSLRequest before TLS");
+				return;
+			}
+			evbuffer_add(sess_output(s, SESS_CLIENT), "S", 1);
+			if (sess_client_tls_start(s) != 0) {
+				sess_close(s, "cannot start TLS");
+				return;
+			}
+			set_state(c, PG_ST_CLIENT_TLS);
+			return;
+		}
+		if (su.code == PG_GSSENC_REQUEST) {
+			evbuffer_drain(in, len);
+			evbuffer_add(sess_output(s, SESS_CLIENT), "N", 1);
+			continue;
+		}
+		if (su.code == PG_CANCEL_REQUEST) {
+			handle_cancel(c, &su);
+			evbuffer_drain(in, len);
+			return;
+		}
+		/* v3 StartupMessage */
+		char why[160];
+		if (keep_startup(c, &su, why, sizeof why) != 0) {
+			snprintf(c->user, sizeof c->user, "%.63s", su.user ? su.user : "");
+			evbuffer_drain(in, len);
+			struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user,
+						 .error = why, .rows = -1, .duration_us = -1};
+			sess_audit_record(s, &ev);
+			char msg[200];
+			snprintf(msg, sizeof msg, "sqlbastion: %s", why);
+			pg_fatal(c, "08P01", msg, why);
+			return;
+		}
+		evbuffer_drain(in, len);
+		if (s->px->cfg.require_tls && !s->client_tls) {
+			struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user,
+						 .error = "TLS required", .rows = -1, .duration_us = -1};
+			sess_audit_record(s, &ev);
+			pg_fatal(c, "28000", "sqlbastion: TLS is required (use sslmode=require)",
+				 "TLS required");
+			return;
+		}
+		begin_client_auth(c);
+		return;
+	}
+}
+
+/* Read one whole typed message from the client during login. Returns the
+ * body (pulled up) and its type, or NULL when more bytes are needed (or the
+ * session was closed for a bad message). */
+static uint8_t *login_message(struct pg_conn *c, char *type, size_t *bodylen)
+{
+	struct evbuffer *in = sess_input(c->s, SESS_CLIENT);
+	uint8_t h[5];
+	if (evbuffer_copyout(in, h, 5) < 5)
+		return NULL;
+	uint32_t len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
+	/* Auth messages are small; PostgreSQL caps them similarly (PG_MAX_AUTH_TOKEN_LENGTH 65535). */
+	if (len < 4 || len > 65535) {
+		sess_close(c->s, "invalid message length %u during authentication", len);
+		return NULL;
+	}
+	if (evbuffer_get_length(in) < (size_t)len + 1)
+		return NULL;
+	uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 1);
+	if (!m) {
+		sess_close(c->s, "out of memory");
+		return NULL;
+	}
+	*type = (char)h[0];
+	*bodylen = len - 4;
+	return m + 5;
+}
+
+static void login_done_client(struct pg_conn *c)
+{
+	struct session *s = c->s;
+	char err[256];
+	c->secret_cap = SB_SECRET_MAX;
+	c->secret = calloc(1, c->secret_cap);
+	if (!c->secret) {
+		pg_fatal(c, "53200", "out of memory", "out of memory");
+		return;
+	}
+	if (secret_fetch(s->px->state, s->px->master_key, s->target.account_id, c->secret,
+			 c->secret_cap, err, sizeof err) < 0) {
+		char reason[320];
+		snprintf(reason, sizeof reason, "hosted secret unavailable: %s", err);
+		sess_log(s, LOG_ERR, "%s", reason);
+		pg_refuse(c, reason);
+		return;
+	}
+	set_state(c, PG_ST_BACKEND_CONNECT);
+	if (sess_backend_connect(s, s->target.host, s->target.port) != 0) {
+		pg_refuse(c, "cannot start backend connection");
+		return;
+	}
+}
+
+static void check_result(struct pg_conn *c, enum auth_status st, const char *reason)
+{
+	if (st == AUTH_OK) {
+		c->s->logged_in = 1;
+		login_done_client(c);
+	} else if (st == AUTH_ERROR) {
+		sess_log(c->s, LOG_ERR, "login check failed: %s", reason);
+		pg_refuse(c, reason[0] ? reason : "internal error");
+	} else {
+		pg_refuse(c, reason);
+	}
+}
+
+static struct auth_login login_input(struct pg_conn *c)
+{
+	struct auth_login in = {.user = c->user,
+				.client_ip = c->s->client_ip,
+				.protocol = "postgres",
+				.now = time(NULL),
+				.live_sessions = sess_count_user,
+				.live_sessions_ctx = c->s->px};
+	return in;
+}
+
+static void on_sasl_first(struct pg_conn *c, const uint8_t *b, size_t n)
+{
+	const char *mech;
+	const uint8_t *data;
+	size_t dlen;
+	char err[160];
+	if (pg_parse_sasl_initial(b, n, &mech, &data, &dlen) != 0 || !data) {
+		pg_refuse(c, "malformed SASLInitialResponse");
+		return;
+	}
+	if (strcmp(mech, "SCRAM-SHA-256") != 0) {
+		pg_refuse(c, "client chose an unsupported SASL mechanism");
+		return;
+	}
+	uint8_t salt[SB_SCRAM_SALT_LEN];
+	int iterations;
+	if (auth_scram_params(c->s->px->state, c->user, salt, &iterations) != 0) {
+		pg_refuse(c, "state database error");
+		return;
+	}
+	if (pg_scram_server_first(c->scram, (const char *)data, dlen, salt, sizeof salt,
+				  iterations, err, sizeof err) != 0) {
+		pg_refuse(c, err);
+		return;
+	}
+	pg_put_auth(sess_output(c->s, SESS_CLIENT), PG_AUTH_SASL_CONTINUE, c->scram->server_first,
+		    strlen(c->scram->server_first));
+	set_state(c, PG_ST_SASL_FINAL);
+}
+
+static void on_sasl_final(struct pg_conn *c, const uint8_t *b, size_t n)
+{
+	uint8_t proof[SB_SHA256_LEN], sig[SB_SHA256_LEN];
+	char err[160], reason[256] = "";
+	if (pg_scram_server_final(c->scram, (const char *)b, n, proof, err, sizeof err) != 0) {
+		pg_refuse(c, err);
+		return;
+	}
+	struct auth_login in = login_input(c);
+	enum auth_status st = auth_check_scram(c->s->px->state, &in, c->scram->auth_message,
+					       c->scram->auth_message_len, proof, sig,
+					       &c->s->target, reason, sizeof reason);
+	if (st == AUTH_OK) {
+		char final[128];
+		int fl = pg_scram_server_final_message(sig, final, sizeof final);
+		if (fl < 0) {
+			pg_refuse(c, "internal error");
+			return;
+		}
+		pg_put_auth(sess_output(c->s, SESS_CLIENT), PG_AUTH_SASL_FINAL, final, (size_t)fl);
+	}
+	free(c->scram);
+	c->scram = NULL;
+	check_result(c, st, reason);
+}
+
+static void on_password(struct pg_conn *c, const uint8_t *b, size_t n)
+{
+	const char *pw;
+	size_t pwlen;
+	char reason[256] = "";
+	if (pg_parse_password(b, n, &pw, &pwlen) != 0) {
+		pg_refuse(c, "malformed password message");
+		return;
+	}
+	struct auth_login in = login_input(c);
+	enum auth_status st =
+		auth_check_token(c->s->px->state, &in, pw, pwlen, &c->s->target, reason, sizeof reason);
+	sb_wipe((void *)b, n);
+	check_result(c, st, reason);
+}
+
+void pg_login_client_read(struct pg_conn *c)
+{
+	struct evbuffer *in = sess_input(c->s, SESS_CLIENT);
+	switch (c->st) {
+	case PG_ST_STARTUP:
+		on_startup_packet(c);
+		return;
+	case PG_ST_SASL_FIRST:
+	case PG_ST_SASL_FINAL:
+	case PG_ST_PASSWORD: {
+		char type;
+		size_t n;
+		uint8_t *b = login_message(c, &type, &n);
+		if (!b)
+			return;
+		if (type != 'p') {
+			evbuffer_drain(in, n + 5);
+			pg_refuse(c, "expected a password message");
+			return;
+		}
+		if (c->st == PG_ST_SASL_FIRST)
+			on_sasl_first(c, b, n);
+		else if (c->st == PG_ST_SASL_FINAL)
+			on_sasl_final(c, b, n);
+		else
+			on_password(c, b, n);
+		evbuffer_drain(in, n + 5);
+		return;
+	}
+	default:
+		/* Client spoke while we were logging in to the backend: keep it
+		 * buffered; pg_relay_client handles it once ready. A client may
+		 * also just have closed (EOF is handled by the core). */
+		return;
+	}
+}
+
+/* ---- backend side ---- */
+
+static void send_backend_startup(struct pg_conn *c)
+{
+	struct session *s = c->s;
+	/* A read-only grant also sets the server's own read-only default, so a
+	 * classifier miss still meets a read-only transaction. */
+	struct pg_param extra[PG_STARTUP_PARAMS_MAX + 1];
+	int n = 0;
+	for (int i = 0; i < c->n_params && n < PG_STARTUP_PARAMS_MAX; i++)
+		extra[n++] = c->params[i];
+	if (s->target.level == POLICY_LEVEL_READ)
+		extra[n++] = (struct pg_param){"default_transaction_read_only", "on"};
+	const char *db = s->database[0] ? s->database : s->target.db_username;
+	if (pg_put_startup(sess_output(s, SESS_BACKEND), s->target.db_username, db, extra, n) != 0) {
+		pg_refuse(c, "cannot build backend startup packet");
+		return;
+	}
+	set_state(c, PG_ST_BACKEND_AUTH);
+}
+
+static void backend_auth_failed(struct pg_conn *c, const char *why)
+{
+	char reason[300];
+	snprintf(reason, sizeof reason, "backend login failed: %s", why);
+	sess_log(c->s, LOG_WARN, "%s", reason);
+	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
+				 .rows = -1, .duration_us = -1};
+	sess_audit_record(c->s, &ev);
+	c->s->logged_in = 0;
+	pg_fatal(c, "08006", "sqlbastion: could not log in to the database with the hosted account",
+		 reason);
+}
+
+static void wipe_secret(struct pg_conn *c)
+{
+	if (c->secret) {
+		sb_wipe(c->secret, c->secret_cap);
+		free(c->secret);
+		c->secret = NULL;
+	}
+}
+
+static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
+{
+	struct evbuffer *out = sess_output(c->s, SESS_BACKEND);
+	uint32_t code;
+	const uint8_t *data;
+	size_t dlen;
+	char msg[PG_SCRAM_MSG_MAX], err[160];
+	if (pg_parse_auth(b, n, &code, &data, &dlen) != 0) {
+		backend_auth_failed(c, "malformed authentication request");
+		return;
+	}
+	switch (code) {
+	case PG_AUTH_OK:
+		wipe_secret(c);
+		free(c->bscram);
+		c->bscram = NULL;
+		set_state(c, PG_ST_BACKEND_STARTUP);
+		pg_put_auth(sess_output(c->s, SESS_CLIENT), PG_AUTH_OK, NULL, 0);
+		return;
+	case PG_AUTH_CLEARTEXT:
+		if (!c->s->backend_tls)
+			sess_log(c->s, LOG_WARN, "backend asks for a cleartext password without TLS");
+		pg_put_password(out, c->secret);
+		return;
+	case PG_AUTH_MD5: {
+		if (dlen != 4) {
+			backend_auth_failed(c, "malformed md5 request");
+			return;
+		}
+		char md5[36];
+		pg_md5_password(c->s->target.db_username, c->secret, data, md5);
+		pg_put_password(out, md5);
+		sb_wipe(md5, sizeof md5);
+		return;
+	}
+	case PG_AUTH_SASL: {
+		/* Mechanism list; we use SCRAM-SHA-256 without channel binding. */
+		int found = 0;
+		for (size_t off = 0; off < dlen;) {
+			const char *m = (const char *)data + off;
+			size_t ml = strnlen(m, dlen - off);
+			if (ml == 0 || ml == dlen - off)
+				break;
+			if (strcmp(m, "SCRAM-SHA-256") == 0)
+				found = 1;
+			off += ml + 1;
+		}
+		if (!found) {
+			backend_auth_failed(c, "backend offers no supported SASL mechanism");
+			return;
+		}
+		c->bscram = calloc(1, sizeof *c->bscram);
+		int ml = c->bscram ? pg_scram_client_first(c->bscram, msg, sizeof msg) : -1;
+		if (ml < 0) {
+			backend_auth_failed(c, "out of memory");
+			return;
+		}
+		pg_put_sasl_initial(out, "SCRAM-SHA-256", msg, (size_t)ml);
+		return;
+	}
+	case PG_AUTH_SASL_CONTINUE: {
+		if (!c->bscram) {
+			backend_auth_failed(c, "unexpected SASL continue");
+			return;
+		}
+		char sf[PG_SCRAM_MSG_MAX];
+		if (dlen >= sizeof sf) {
+			backend_auth_failed(c, "SASL message too long");
+			return;
+		}
+		memcpy(sf, data, dlen);
+		sf[dlen] = '\0';
+		int ml = pg_scram_client_final(c->bscram, c->secret, sf, dlen, msg, sizeof msg, err,
+					       sizeof err);
+		if (ml < 0) {
+			backend_auth_failed(c, err);
+			return;
+		}
+		pg_put_sasl_response(out, msg, (size_t)ml);
+		return;
+	}
+	case PG_AUTH_SASL_FINAL:
+		if (!c->bscram || pg_scram_client_verify(c->bscram, (const char *)data, dlen) != 0) {
+			backend_auth_failed(c, "backend's SCRAM signature is wrong (not the real server?)");
+			return;
+		}
+		return;
+	default:
+		snprintf(err, sizeof err, "backend asks for unsupported authentication method %u", code);
+		backend_auth_failed(c, err);
+		return;
+	}
+}
+
+static void login_complete(struct pg_conn *c)
+{
+	struct session *s = c->s;
+	struct audit_event ev = {.type = AUDIT_LOGIN, .rows = -1, .duration_us = -1};
+	if (sess_audit(s, &ev) != 0) {
+		s->logged_in = 0;
+		pg_fatal(c, "58030", "sqlbastion: audit log unavailable; login refused",
+			 "audit unavailable at login");
+		return;
+	}
+	s->login_audited = 1;
+	sess_set_timer(s, s->px->cfg.idle_timeout);
+	free(c->params);
+	c->params = NULL;
+	free(c->param_blob);
+	c->param_blob = NULL;
+	c->n_params = 0;
+	if (pg_relay_init(c) != 0) {
+		pg_fatal(c, "53200", "out of memory", "out of memory");
+		return;
+	}
+	set_state(c, PG_ST_READY);
+	sess_log(s, LOG_INFO, "logged in to %s as %s (level %s)", s->target.asset,
+		 s->target.db_username, policy_level_name(s->target.level));
+}
+
+/* After AuthenticationOk: relay ParameterStatus and notices, replace
+ * BackendKeyData with ours, finish at ReadyForQuery. */
+static void on_backend_startup_msg(struct pg_conn *c, char type, const uint8_t *b, size_t n)
+{
+	struct evbuffer *cout = sess_output(c->s, SESS_CLIENT);
+	switch (type) {
+	case 'K':
+		if (pg_parse_backend_key(b, n, &c->backend_pid, &c->backend_key) != 0) {
+			backend_auth_failed(c, "malformed BackendKeyData");
+			return;
+		}
+		pg_put_backend_key(cout, (uint32_t)c->s->id, c->our_key);
+		return;
+	case 'Z':
+		c->tx_status = n ? (char)b[0] : 'I';
+		login_complete(c);
+		if (c->st == PG_ST_READY)
+			pg_put_ready(cout, c->tx_status);
+		return;
+	case 'S':
+	case 'N':
+	case 'v': {
+		uint8_t h[5] = {(uint8_t)type, (uint8_t)((n + 4) >> 24), (uint8_t)((n + 4) >> 16),
+				(uint8_t)((n + 4) >> 8), (uint8_t)(n + 4)};
+		evbuffer_add(cout, h, 5);
+		evbuffer_add(cout, b, n);
+		return;
+	}
+	default:
+		backend_auth_failed(c, "unexpected message during backend startup");
+	}
+}
+
+/* Backend error during login: authentication problems stay generic for the
+ * client (they concern the hosted account), others (no such database) pass. */
+static void on_backend_login_error(struct pg_conn *c, const uint8_t *b, size_t n)
+{
+	const char *code = "", *msg = "";
+	size_t ml = 0;
+	(void)pg_error_field(b, n, 'C', &code, NULL);
+	(void)pg_error_field(b, n, 'M', &msg, &ml);
+	char why[300];
+	snprintf(why, sizeof why, "%s %.*s", code, (int)(ml > 200 ? 200 : ml), msg);
+	if (strncmp(code, "28", 2) == 0) {
+		backend_auth_failed(c, why);
+		return;
+	}
+	char reason[320];
+	snprintf(reason, sizeof reason, "backend refused the session: %s", why);
+	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
+				 .rows = -1, .duration_us = -1};
+	sess_audit_record(c->s, &ev);
+	c->s->logged_in = 0;
+	uint8_t h[5] = {'E', (uint8_t)((n + 4) >> 24), (uint8_t)((n + 4) >> 16),
+			(uint8_t)((n + 4) >> 8), (uint8_t)(n + 4)};
+	struct evbuffer *cout = sess_output(c->s, SESS_CLIENT);
+	evbuffer_add(cout, h, 5);
+	evbuffer_add(cout, b, n);
+	set_state(c, PG_ST_CLOSED);
+	sess_close_after_flush(c->s, "%s", reason);
+}
+
+void pg_login_backend_read(struct pg_conn *c)
+{
+	struct session *s = c->s;
+	struct evbuffer *in = sess_input(s, SESS_BACKEND);
+	if (c->st == PG_ST_CANCEL) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	if (c->st == PG_ST_BACKEND_SSL) {
+		uint8_t ch;
+		if (evbuffer_remove(in, &ch, 1) != 1)
+			return;
+		if (ch == 'S') {
+			if (evbuffer_get_length(in) != 0) {
+				backend_auth_failed(c, "backend sent data after accepting TLS");
+				return;
+			}
+			int verify = s->target.tls == ASSET_TLS_VERIFY_FULL;
+			if (sess_backend_tls_start(s, s->target.host, verify) != 0) {
+				backend_auth_failed(c, "cannot start TLS to backend");
+				return;
+			}
+			set_state(c, PG_ST_BACKEND_TLS);
+			return;
+		}
+		if (ch == 'N' && s->target.tls == ASSET_TLS_PREFER) {
+			send_backend_startup(c);
+			return;
+		}
+		backend_auth_failed(c, ch == 'N' ? "backend does not support TLS but the asset requires it"
+						 : "unexpected answer to SSLRequest");
+		return;
+	}
+	while (!s->closing && c->st >= PG_ST_BACKEND_AUTH && c->st <= PG_ST_BACKEND_STARTUP) {
+		uint8_t h[5];
+		if (evbuffer_copyout(in, h, 5) < 5)
+			return;
+		uint32_t len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
+		if (len < 4 || len > (1u << 20)) {
+			backend_auth_failed(c, "invalid message length from backend during login");
+			return;
+		}
+		if (evbuffer_get_length(in) < (size_t)len + 1)
+			return;
+		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 1);
+		if (!m) {
+			sess_close(s, "out of memory");
+			return;
+		}
+		char type = (char)h[0];
+		const uint8_t *b = m + 5;
+		size_t n = len - 4;
+		if (type == 'E')
+			on_backend_login_error(c, b, n);
+		else if (c->st == PG_ST_BACKEND_AUTH && type == 'R')
+			on_backend_auth(c, b, n);
+		else if (c->st == PG_ST_BACKEND_AUTH && type == 'N')
+			; /* notices before auth: drop */
+		else if (c->st == PG_ST_BACKEND_STARTUP)
+			on_backend_startup_msg(c, type, b, n);
+		else
+			backend_auth_failed(c, "unexpected message from backend during login");
+		evbuffer_drain(in, (size_t)len + 1);
+	}
+	/* Ready: anything the backend or the client already sent is relayed now. */
+	if (c->st == PG_ST_READY && !s->closing) {
+		if (evbuffer_get_length(in))
+			pg_relay_backend(c);
+		if (!s->closing && evbuffer_get_length(sess_input(s, SESS_CLIENT)))
+			pg_relay_client(c);
+	}
+}
+
+void pg_login_event(struct pg_conn *c, enum sess_side side, enum sess_event ev)
+{
+	struct session *s = c->s;
+	switch (ev) {
+	case SESS_EV_TLS_READY:
+		if (side == SESS_CLIENT && c->st == PG_ST_CLIENT_TLS) {
+			set_state(c, PG_ST_STARTUP);
+			if (evbuffer_get_length(sess_input(s, SESS_CLIENT)))
+				on_startup_packet(c);
+		} else if (side == SESS_BACKEND && c->st == PG_ST_BACKEND_TLS) {
+			sess_set_timer(s, s->px->cfg.login_timeout);
+			send_backend_startup(c);
+		}
+		return;
+	case SESS_EV_CONNECTED:
+		sess_set_timer(s, s->px->cfg.login_timeout);
+		if (c->st == PG_ST_CANCEL) {
+			pg_put_cancel(sess_output(s, SESS_BACKEND), c->cancel_pid, c->cancel_key);
+			return; /* the server closes the connection once it has read it */
+		}
+		if (s->target.tls == ASSET_TLS_DISABLE) {
+			send_backend_startup(c);
+		} else {
+			pg_put_request_code(sess_output(s, SESS_BACKEND), PG_SSL_REQUEST);
+			set_state(c, PG_ST_BACKEND_SSL);
+		}
+		return;
+	case SESS_EV_TIMEOUT:
+		if (c->st == PG_ST_CANCEL) {
+			sess_close(s, "cancel forwarded");
+		} else if (c->st >= PG_ST_BACKEND_CONNECT && c->st <= PG_ST_BACKEND_STARTUP) {
+			backend_auth_failed(c, "timed out connecting to the backend");
+		} else if (c->st < PG_ST_BACKEND_CONNECT) {
+			sess_close(s, "login timed out");
+		}
+		return;
+	default:
+		return;
+	}
+}

@@ -1,0 +1,668 @@
+/* pg_relay: the PostgreSQL query phase.
+ *
+ * Client → backend: Query and Parse are pulled up, classified by policy and
+ * written to the audit log before they are forwarded; Bind, Execute,
+ * Describe, Close, Sync, Flush pass whole; CopyData streams without being
+ * held in memory. Backend → client: everything streams, except the few
+ * messages the proxy must read (ReadyForQuery, ErrorResponse,
+ * CommandComplete, EmptyQueryResponse, PortalSuspended).
+ *
+ * A denied statement is not answered by the proxy itself: it is replaced by
+ * a Bind to a statement name that never exists (a per-session random
+ * marker), so the *server* raises the error in the right place of the reply
+ * stream and with the right transaction effect (an open transaction is
+ * aborted, an implicit one rolled back, later messages discarded until Sync,
+ * exactly as for a real error). The proxy then rewrites that one error into
+ * SQLSTATE 42501 "sqlbastion: blocked by rule '<rule>'".
+ */
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "protocols/pgsql/pg_conn.h"
+#include "proxy/proxy.h"
+#include "proxy/session.h"
+
+static uint32_t be32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int pg_relay_init(struct pg_conn *c)
+{
+	uint8_t r[12];
+	char hex[25];
+	if (sb_random(r, sizeof r) != 0)
+		return -1;
+	sb_hex(r, sizeof r, hex);
+	snprintf(c->marker, sizeof c->marker, "sqlbastion_denied_%s", hex);
+	policy_result_init(&c->pres);
+	return 0;
+}
+
+/* ---- prepared statements and portals ---- */
+
+static void stmt_unref(struct pg_stmt *st)
+{
+	if (!st || --st->refs > 0)
+		return;
+	free(st->name);
+	free(st->sql);
+	free(st->verb);
+	free(st->fingerprint);
+	free(st->objects);
+	free(st->rule);
+	free(st);
+}
+
+static struct pg_stmt *stmt_find(struct pg_conn *c, const char *name)
+{
+	for (struct pg_stmt *st = c->stmts; st; st = st->next)
+		if (strcmp(st->name, name) == 0)
+			return st;
+	return NULL;
+}
+
+static void stmt_remove(struct pg_conn *c, const char *name)
+{
+	for (struct pg_stmt **pp = &c->stmts; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->name, name) == 0) {
+			struct pg_stmt *st = *pp;
+			*pp = st->next;
+			stmt_unref(st);
+			return;
+		}
+	}
+}
+
+static void portal_remove(struct pg_conn *c, const char *name)
+{
+	for (struct pg_portal **pp = &c->portals; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->name, name) == 0) {
+			struct pg_portal *p = *pp;
+			*pp = p->next;
+			stmt_unref(p->stmt);
+			free(p->name);
+			free(p);
+			return;
+		}
+	}
+}
+
+static char *dup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+/* Remember a Parse'd statement with its decision (replaces a same name). */
+static int stmt_add(struct pg_conn *c, const char *name, const char *sql, size_t len)
+{
+	struct pg_stmt *st = calloc(1, sizeof *st);
+	if (!st)
+		return -1;
+	st->refs = 1;
+	st->name = strdup(name);
+	st->sql = malloc(len + 1);
+	st->verb = dup_or_empty(c->pres.verb);
+	st->fingerprint = dup_or_empty(c->pres.fingerprint);
+	st->objects = dup_or_empty(c->pres.objects);
+	st->rule = dup_or_empty(c->pres.rule);
+	st->action = c->pres.action;
+	if (!st->name || !st->sql || !st->verb || !st->fingerprint || !st->objects || !st->rule) {
+		stmt_unref(st);
+		return -1;
+	}
+	memcpy(st->sql, sql, len);
+	st->sql[len] = '\0';
+	st->sql_len = len;
+	stmt_remove(c, name);
+	st->next = c->stmts;
+	c->stmts = st;
+	return 0;
+}
+
+static int portal_bind(struct pg_conn *c, const char *portal, const char *stmt)
+{
+	struct pg_stmt *st = stmt_find(c, stmt);
+	portal_remove(c, portal);
+	if (!st)
+		return 0; /* server will report it; nothing to remember */
+	struct pg_portal *p = calloc(1, sizeof *p);
+	if (!p || !(p->name = strdup(portal))) {
+		free(p);
+		return -1;
+	}
+	p->stmt = st;
+	st->refs++;
+	p->next = c->portals;
+	c->portals = p;
+	return 0;
+}
+
+static struct pg_stmt *portal_stmt(struct pg_conn *c, const char *portal)
+{
+	for (struct pg_portal *p = c->portals; p; p = p->next)
+		if (strcmp(p->name, portal) == 0)
+			return p->stmt;
+	return NULL;
+}
+
+/* ---- pending replies (a ring) ---- */
+
+static struct pg_pending *pend_push(struct pg_conn *c, enum pg_pending_kind kind)
+{
+	if (c->pend_len == c->pend_cap) {
+		size_t ncap = c->pend_cap ? c->pend_cap * 2 : 16;
+		struct pg_pending *n = calloc(ncap, sizeof *n);
+		if (!n)
+			return NULL;
+		for (size_t i = 0; i < c->pend_len; i++)
+			n[i] = c->pend[(c->pend_head + i) % c->pend_cap];
+		free(c->pend);
+		c->pend = n;
+		c->pend_cap = ncap;
+		c->pend_head = 0;
+	}
+	struct pg_pending *p = &c->pend[(c->pend_head + c->pend_len) % c->pend_cap];
+	memset(p, 0, sizeof *p);
+	p->kind = kind;
+	p->rows = -1;
+	p->start_us = sess_now_us();
+	c->pend_len++;
+	return p;
+}
+
+static struct pg_pending *pend_head(struct pg_conn *c)
+{
+	return c->pend_len ? &c->pend[c->pend_head] : NULL;
+}
+
+/* Write query_end for a finished statement and drop the head entry. */
+static void pend_pop(struct pg_conn *c, const char *error_if_unset)
+{
+	struct pg_pending *p = pend_head(c);
+	if (!p)
+		return;
+	if (p->query_id) {
+		struct audit_event ev = {.type = AUDIT_QUERY_END,
+					 .query_id = p->query_id,
+					 .rows = p->rows,
+					 .error = p->error ? p->error : error_if_unset,
+					 .duration_us = sess_now_us() - p->start_us};
+		sess_audit_record(c->s, &ev); /* the statement already ran: nothing to refuse */
+	}
+	free(p->error);
+	free(p->deny_message);
+	c->pend_head = (c->pend_head + 1) % c->pend_cap;
+	c->pend_len--;
+}
+
+/* ---- decisions ---- */
+
+static void remember_current(struct pg_conn *c, const char *sql, size_t len)
+{
+	size_t n = len < sizeof c->current - 1 ? len : sizeof c->current - 1;
+	memcpy(c->current, sql, n);
+	c->current[n] = '\0';
+}
+
+static void evaluate(struct pg_conn *c, const char *sql, size_t len)
+{
+	struct session *s = c->s;
+	struct policy_request req = {.dialect = POLICY_DIALECT_PG,
+				     .level = s->target.level,
+				     .user = s->target.user,
+				     .asset = s->target.asset,
+				     .account = s->target.account,
+				     .sql = sql,
+				     .sql_len = len,
+				     .now = time(NULL)};
+	if (!s->policy) {
+		policy_result_free(&c->pres);
+		policy_result_init(&c->pres);
+		c->pres.action = POLICY_DENY;
+		snprintf(c->pres.rule, sizeof c->pres.rule, "fail-closed");
+		snprintf(c->pres.message, sizeof c->pres.message,
+			 "sqlbastion: blocked by rule 'fail-closed'");
+		return;
+	}
+	(void)policy_evaluate(s->policy, &req, &c->pres);
+}
+
+/* The audit record of a statement about to run (or refused). Returns the
+ * query id, 0 when the audit write failed and the statement must not run. */
+static uint64_t audit_statement(struct pg_conn *c, const char *sql, size_t len, const char *verb,
+				const char *fingerprint, const char *objects,
+				enum policy_action action, const char *rule)
+{
+	struct session *s = c->s;
+	uint64_t qid = ++s->next_query_id;
+	struct audit_event ev = {.type = AUDIT_QUERY,
+				 .query_id = qid,
+				 .statement = sql,
+				 .statement_len = len,
+				 .verb = verb,
+				 .fingerprint = fingerprint,
+				 .objects = objects && *objects ? objects : NULL,
+				 .decision = policy_action_name(action),
+				 .rule = rule && *rule ? rule : NULL,
+				 .rows = -1,
+				 .duration_us = -1};
+	return sess_audit(s, &ev) == 0 ? qid : 0;
+}
+
+/* Replace a refused message by a Bind to the marker statement; `sync`
+ * adds a Sync (for a simple Query, which carries its own). */
+static int inject_denial(struct pg_conn *c, enum pg_pending_kind kind, const char *sqlstate,
+			 const char *message)
+{
+	struct evbuffer *bout = sess_output(c->s, SESS_BACKEND);
+	struct pg_pending *p = pend_push(c, kind);
+	if (!p)
+		return -1;
+	p->deny_message = strdup(message);
+	snprintf(p->deny_sqlstate, sizeof p->deny_sqlstate, "%s", sqlstate);
+	if (!p->deny_message)
+		return -1;
+	if (pg_put_bind_to(bout, c->marker) != 0)
+		return -1;
+	if (kind == PG_PEND_DENIED_SIMPLE && pg_put_sync(bout) != 0)
+		return -1;
+	return 0;
+}
+
+static const char *deny_sqlstate(enum policy_action a)
+{
+	(void)a;
+	return "42501"; /* insufficient_privilege, as DESIGN.md fixes */
+}
+
+/* Query: one message, possibly several statements; decided as a whole. */
+static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
+{
+	const char *sql;
+	size_t len;
+	if (pg_parse_query(b, n, &sql, &len) != 0) {
+		pg_fatal(c, "08P01", "invalid Query message", "malformed Query message");
+		return -1;
+	}
+	remember_current(c, sql, len);
+	evaluate(c, sql, len);
+	enum policy_action a = c->pres.action;
+	uint64_t qid = audit_statement(c, sql, len, c->pres.verb, c->pres.fingerprint,
+				       c->pres.objects, a, c->pres.rule);
+	if (!qid)
+		return inject_denial(c, PG_PEND_DENIED_SIMPLE, "58030",
+				     "sqlbastion: audit log unavailable; statement not run") == 0
+			       ? 1
+			       : -1;
+	if (a >= POLICY_REVIEW) {
+		sess_log(c->s, LOG_INFO, "denied by rule %s: %s", c->pres.rule, c->pres.verb);
+		if (a == POLICY_KILL)
+			c->kill_after_error = 1;
+		return inject_denial(c, PG_PEND_DENIED_SIMPLE, deny_sqlstate(a), c->pres.message) == 0
+			       ? 1
+			       : -1;
+	}
+	struct pg_pending *p = pend_push(c, PG_PEND_SIMPLE);
+	if (!p)
+		return -1;
+	p->query_id = qid;
+	return 0;
+}
+
+/* Parse: decided now, audited when executed (Execute carries no text). */
+static int on_parse(struct pg_conn *c, const uint8_t *b, size_t n)
+{
+	const char *name, *sql;
+	size_t len;
+	if (pg_parse_parse(b, n, &name, &sql, &len) != 0) {
+		pg_fatal(c, "08P01", "invalid Parse message", "malformed Parse message");
+		return -1;
+	}
+	remember_current(c, sql, len);
+	evaluate(c, sql, len);
+	if (c->pres.action >= POLICY_REVIEW) {
+		if (!audit_statement(c, sql, len, c->pres.verb, c->pres.fingerprint, c->pres.objects,
+				     c->pres.action, c->pres.rule))
+			sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
+		if (c->pres.action == POLICY_KILL)
+			c->kill_after_error = 1;
+		stmt_remove(c, name);
+		c->discard_until_sync = 1;
+		return inject_denial(c, PG_PEND_DENIED_PARSE, deny_sqlstate(c->pres.action),
+				     c->pres.message) == 0
+			       ? 1
+			       : -1;
+	}
+	return stmt_add(c, name, sql, len) == 0 ? 0 : -1;
+}
+
+static int on_execute(struct pg_conn *c, const uint8_t *b, size_t n)
+{
+	const char *portal;
+	if (pg_parse_execute(b, n, &portal) != 0) {
+		pg_fatal(c, "08P01", "invalid Execute message", "malformed Execute message");
+		return -1;
+	}
+	struct pg_stmt *st = portal_stmt(c, portal);
+	uint64_t qid;
+	if (st) {
+		remember_current(c, st->sql, st->sql_len);
+		qid = audit_statement(c, st->sql, st->sql_len, st->verb, st->fingerprint, st->objects,
+				      st->action, st->rule);
+	} else {
+		/* A portal the proxy did not see bound (e.g. from SQL DECLARE or a
+		 * failed Bind): the server decides; audit what we know. */
+		char what[96];
+		snprintf(what, sizeof what, "EXECUTE PORTAL \"%.64s\"", portal);
+		qid = audit_statement(c, what, strlen(what), "EXECUTE", what, NULL, POLICY_ALLOW, NULL);
+	}
+	if (!qid) {
+		c->discard_until_sync = 1;
+		return inject_denial(c, PG_PEND_DENIED_PARSE, "58030",
+				     "sqlbastion: audit log unavailable; statement not run") == 0
+			       ? 1
+			       : -1;
+	}
+	struct pg_pending *p = pend_push(c, PG_PEND_EXEC);
+	if (!p)
+		return -1;
+	p->query_id = qid;
+	return 0;
+}
+
+/* FunctionCall runs a function by OID that policy cannot see: audited,
+ * refused for read-only grants. */
+static int on_function_call(struct pg_conn *c, const uint8_t *b, size_t n)
+{
+	char what[64];
+	uint32_t oid = n >= 4 ? be32_at(b) : 0;
+	snprintf(what, sizeof what, "FUNCTION CALL oid=%u", oid);
+	remember_current(c, what, strlen(what));
+	int deny = c->s->target.level == POLICY_LEVEL_READ;
+	uint64_t qid = audit_statement(c, what, strlen(what), "FUNCTION CALL", what, NULL,
+				       deny ? POLICY_DENY : POLICY_ALLOW,
+				       deny ? "grant-level:read" : NULL);
+	if (deny || !qid)
+		return inject_denial(c, PG_PEND_DENIED_SIMPLE, qid ? "42501" : "58030",
+				     qid ? "sqlbastion: blocked by rule 'grant-level:read'"
+					 : "sqlbastion: audit log unavailable; statement not run") == 0
+			       ? 1
+			       : -1;
+	struct pg_pending *p = pend_push(c, PG_PEND_FUNC);
+	if (!p)
+		return -1;
+	p->query_id = qid;
+	return 0;
+}
+
+/* Returns 1 when the message was consumed (not to be forwarded), 0 to
+ * forward it, -1 when the session was closed. */
+static int on_client_message(struct pg_conn *c, char type, const uint8_t *b, size_t n)
+{
+	const char *a, *bname;
+	char kind;
+	if (c->discard_until_sync && type != 'S')
+		return 1;
+	switch (type) {
+	case 'Q':
+		return on_query(c, b, n);
+	case 'P':
+		return on_parse(c, b, n);
+	case 'B':
+		if (pg_parse_bind_names(b, n, &a, &bname) != 0 || portal_bind(c, a, bname) != 0) {
+			pg_fatal(c, "08P01", "invalid Bind message", "malformed Bind message");
+			return -1;
+		}
+		return 0;
+	case 'E':
+		return on_execute(c, b, n);
+	case 'C':
+		if (pg_parse_target(b, n, &kind, &a) != 0) {
+			pg_fatal(c, "08P01", "invalid Close message", "malformed Close message");
+			return -1;
+		}
+		if (kind == 'S')
+			stmt_remove(c, a);
+		else
+			portal_remove(c, a);
+		return 0;
+	case 'S':
+		c->discard_until_sync = 0;
+		return pend_push(c, PG_PEND_SYNC) ? 0 : -1;
+	case 'F':
+		return on_function_call(c, b, n);
+	case 'D':
+	case 'H':
+	case 'c':
+	case 'f':
+		return 0;
+	case 'X':
+		sess_close(c->s, "client terminated the session");
+		return -1;
+	default: {
+		char msg[80];
+		snprintf(msg, sizeof msg, "invalid frontend message type %d", (int)(unsigned char)type);
+		pg_fatal(c, "08P01", msg, msg);
+		return -1;
+	}
+	}
+}
+
+/* Move up to `n` bytes of a streamed message; returns bytes moved. */
+static size_t stream(struct pg_conn *c, enum sess_side from, size_t want)
+{
+	enum sess_side to = from == SESS_CLIENT ? SESS_BACKEND : SESS_CLIENT;
+	struct evbuffer *in = sess_input(c->s, from);
+	size_t have = evbuffer_get_length(in);
+	size_t n = have < want ? have : want;
+	if (n)
+		evbuffer_remove_buffer(in, sess_output(c->s, to), n);
+	sess_backpressure(c->s, to);
+	return n;
+}
+
+void pg_relay_client(struct pg_conn *c)
+{
+	struct session *s = c->s;
+	struct evbuffer *in = sess_input(s, SESS_CLIENT);
+	struct evbuffer *bout = sess_output(s, SESS_BACKEND);
+	while (!s->closing && !s->close_after_flush && !s->client_paused) {
+		if (c->pass_left[SESS_CLIENT]) {
+			size_t m = stream(c, SESS_CLIENT, c->pass_left[SESS_CLIENT]);
+			c->pass_left[SESS_CLIENT] -= m;
+			if (!m)
+				return;
+			continue;
+		}
+		uint8_t h[5];
+		if (evbuffer_copyout(in, h, 5) < 5)
+			return;
+		char type = (char)h[0];
+		uint32_t len = be32_at(h + 1);
+		if (len < 4) {
+			pg_fatal(c, "08P01", "invalid message length", "invalid message length from client");
+			return;
+		}
+		if ((size_t)len - 4 > s->px->cfg.max_message) {
+			char msg[120];
+			snprintf(msg, sizeof msg, "sqlbastion: message of %u bytes exceeds max_message", len);
+			pg_fatal(c, "54000", msg, "client message too large");
+			return;
+		}
+		if (type == 'd' && !c->discard_until_sync) {
+			/* CopyData streams: no need to hold a whole row in memory. */
+			c->pass_left[SESS_CLIENT] = (size_t)len + 1;
+			continue;
+		}
+		if (evbuffer_get_length(in) < (size_t)len + 1)
+			return;
+		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 1);
+		if (!m) {
+			sess_close(s, "out of memory");
+			return;
+		}
+		int r = on_client_message(c, type, m + 5, len - 4);
+		if (r < 0) {
+			if (!s->closing && !s->close_after_flush)
+				sess_close(s, "out of memory");
+			return;
+		}
+		if (r == 0)
+			evbuffer_remove_buffer(in, bout, (size_t)len + 1);
+		else
+			evbuffer_drain(in, (size_t)len + 1);
+		sess_backpressure(s, SESS_BACKEND);
+	}
+}
+
+/* ---- backend → client ---- */
+
+/* An ErrorResponse: ours (the marker) is rewritten, others recorded. */
+static void on_backend_error(struct pg_conn *c, const uint8_t *b, size_t n, int *rewritten)
+{
+	struct pg_pending *p = pend_head(c);
+	const char *msg = NULL;
+	size_t ml = 0;
+	*rewritten = 0;
+	(void)pg_error_field(b, n, 'M', &msg, &ml);
+	if (p && (p->kind == PG_PEND_DENIED_SIMPLE || p->kind == PG_PEND_DENIED_PARSE) && msg &&
+	    memmem(msg, ml, c->marker, strlen(c->marker))) {
+		pg_put_error(sess_output(c->s, SESS_CLIENT), "ERROR", p->deny_sqlstate,
+			     p->deny_message);
+		*rewritten = 1;
+		if (p->kind == PG_PEND_DENIED_PARSE)
+			pend_pop(c, NULL);
+		return;
+	}
+	if (p && (p->kind == PG_PEND_SIMPLE || p->kind == PG_PEND_EXEC || p->kind == PG_PEND_FUNC) &&
+	    !p->error) {
+		const char *code = "";
+		(void)pg_error_field(b, n, 'C', &code, NULL);
+		char e[300];
+		snprintf(e, sizeof e, "%s %.*s", code, (int)(ml > 250 ? 250 : ml), msg ? msg : "");
+		p->error = strdup(e);
+	}
+	if (p && p->kind == PG_PEND_EXEC)
+		pend_pop(c, NULL);
+}
+
+/* ReadyForQuery closes everything up to the Sync/Query it answers. */
+static void on_ready(struct pg_conn *c, char status)
+{
+	c->tx_status = status;
+	while (c->pend_len) {
+		enum pg_pending_kind k = pend_head(c)->kind;
+		pend_pop(c, k == PG_PEND_EXEC ? "not executed: an earlier message failed" : NULL);
+		if (k != PG_PEND_EXEC && k != PG_PEND_DENIED_PARSE)
+			break;
+	}
+}
+
+static int backend_streams(char type)
+{
+	switch (type) {
+	case 'Z':
+	case 'E':
+	case 'C':
+	case 'I':
+	case 's':
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+void pg_relay_backend(struct pg_conn *c)
+{
+	struct session *s = c->s;
+	struct evbuffer *in = sess_input(s, SESS_BACKEND);
+	struct evbuffer *cout = sess_output(s, SESS_CLIENT);
+	while (!s->closing && !s->close_after_flush && !s->backend_paused) {
+		if (c->pass_left[SESS_BACKEND]) {
+			size_t m = stream(c, SESS_BACKEND, c->pass_left[SESS_BACKEND]);
+			c->pass_left[SESS_BACKEND] -= m;
+			if (!m)
+				return;
+			continue;
+		}
+		uint8_t h[5];
+		if (evbuffer_copyout(in, h, 5) < 5)
+			return;
+		char type = (char)h[0];
+		uint32_t len = be32_at(h + 1);
+		if (len < 4) {
+			sess_close(s, "invalid message length from backend");
+			return;
+		}
+		if (backend_streams(type)) {
+			c->pass_left[SESS_BACKEND] = (size_t)len + 1;
+			continue;
+		}
+		if (len > (1u << 20)) {
+			sess_close(s, "oversized control message from backend");
+			return;
+		}
+		if (evbuffer_get_length(in) < (size_t)len + 1)
+			return;
+		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 1);
+		if (!m) {
+			sess_close(s, "out of memory");
+			return;
+		}
+		const uint8_t *b = m + 5;
+		size_t n = len - 4;
+		int consumed = 0;
+		struct pg_pending *p = pend_head(c);
+		switch (type) {
+		case 'C':
+			if (p && (p->kind == PG_PEND_SIMPLE || p->kind == PG_PEND_EXEC)) {
+				int64_t rows = pg_command_rows(b, n);
+				if (rows >= 0)
+					p->rows = (p->rows < 0 ? 0 : p->rows) + rows;
+				if (p->kind == PG_PEND_EXEC)
+					pend_pop(c, NULL);
+			}
+			break;
+		case 'I':
+		case 's':
+			if (p && p->kind == PG_PEND_EXEC)
+				pend_pop(c, NULL);
+			break;
+		case 'E':
+			on_backend_error(c, b, n, &consumed);
+			break;
+		case 'Z':
+			on_ready(c, n ? (char)b[0] : 'I');
+			break;
+		}
+		if (consumed)
+			evbuffer_drain(in, (size_t)len + 1);
+		else
+			evbuffer_remove_buffer(in, cout, (size_t)len + 1);
+		if (type == 'Z' && c->kill_after_error) {
+			sess_close_after_flush(s, "ended by a kill rule");
+			return;
+		}
+		sess_backpressure(s, SESS_CLIENT);
+	}
+}
+
+void pg_relay_free(struct pg_conn *c)
+{
+	while (c->pend_len)
+		pend_pop(c, "session ended before the reply");
+	free(c->pend);
+	c->pend = NULL;
+	while (c->portals)
+		portal_remove(c, c->portals->name);
+	while (c->stmts) {
+		struct pg_stmt *st = c->stmts;
+		c->stmts = st->next;
+		stmt_unref(st);
+	}
+	policy_result_free(&c->pres);
+}

@@ -1,0 +1,241 @@
+/* sqlbastion: the proxy daemon.
+ *
+ *   sqlbastion -c FILE                 run in the foreground
+ *   sqlbastion -c FILE --check         validate config, policy, keys; exit
+ *   sqlbastion --check-policy FILE     validate a rule file; exit
+ *
+ * main() builds the runtime (struct sb_proxy), binds the listeners and runs
+ * the event loop. SIGHUP reloads the policy and reopens the logs; SIGINT and
+ * SIGTERM stop the listeners and close every session.
+ */
+#include <errno.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "audit/audit.h"
+#include "policy/policy.h"
+#include "proxy/config.h"
+#include "proxy/listener.h"
+#include "proxy/log.h"
+#include "proxy/proxy.h"
+#include "proxy/secret.h"
+#include "proxy/session.h"
+#include "proxy/state.h"
+#include "proxy/tls.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sqlbastion -c FILE [--check] [-v]\n"
+		   "       sqlbastion --check-policy FILE\n");
+}
+
+static int check_policy_file(const char *path)
+{
+	struct policy_error perr = {0};
+	struct policy *p = policy_load(path, &perr);
+	if (!p) {
+		if (perr.line > 0)
+			fprintf(stderr, "%s:%d: %s\n", perr.file, perr.line, perr.message);
+		else
+			fprintf(stderr, "%s: %s\n", perr.file[0] ? perr.file : path, perr.message);
+		return 1;
+	}
+	printf("%s: %zu rules ok\n", path, policy_rule_count(p));
+	policy_unref(p);
+	return 0;
+}
+
+static struct policy *load_policy(const struct sb_config *cfg, char *err, size_t errlen)
+{
+	struct policy_error perr = {0};
+	struct policy *p = policy_load(cfg->policy[0] ? cfg->policy : NULL, &perr);
+	if (!p) {
+		if (perr.line > 0)
+			snprintf(err, errlen, "%s:%d: %s", perr.file, perr.line, perr.message);
+		else
+			snprintf(err, errlen, "%s: %s", perr.file[0] ? perr.file : cfg->policy,
+				 perr.message);
+	}
+	return p;
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *ctx)
+{
+	struct sb_proxy *px = ctx;
+	char err[600];
+	if (log_open(px->cfg.log) != 0)
+		sb_log(LOG_ERR, "reload: cannot reopen log %s: %s", px->cfg.log, strerror(errno));
+	if (px->audit && audit_reopen(px->audit, err, sizeof err) != 0)
+		sb_log(LOG_ERR, "reload: cannot reopen audit log: %s", err);
+	struct policy *p = load_policy(&px->cfg, err, sizeof err);
+	if (!p) {
+		sb_log(LOG_ERR, "reload: policy not changed: %s", err);
+		return;
+	}
+	policy_unref(px->policy);
+	px->policy = p;
+	sb_log(LOG_INFO, "reload: policy %s loaded (%zu rules); new sessions use it",
+	       px->cfg.policy[0] ? px->cfg.policy : "(none)", policy_rule_count(p));
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *ctx)
+{
+	struct sb_proxy *px = ctx;
+	sb_log(LOG_INFO, "signal %d: shutting down", (int)sig);
+	event_base_loopbreak(px->base);
+}
+
+/* Everything --check validates, and the daemon needs, in one place. */
+static int build_runtime(struct sb_proxy *px, int check_only, char *err, size_t errlen)
+{
+	char e[512];
+	if (secret_load_master_key(px->cfg.master_key, px->master_key, e, sizeof e) != 0) {
+		snprintf(err, errlen, "master key: %s (run 'sqlbastionctl -c %s init')", e,
+			 px->cfg.path);
+		return -1;
+	}
+	px->state = state_open(px->cfg.state_db, e, sizeof e);
+	if (!px->state) {
+		snprintf(err, errlen, "state db %s: %s", px->cfg.state_db, e);
+		return -1;
+	}
+	px->policy = load_policy(&px->cfg, err, errlen);
+	if (!px->policy)
+		return -1;
+	struct stat st;
+	if (stat(px->cfg.tls_cert, &st) == 0) {
+		px->server_tls = tls_server_ctx_new(px->cfg.tls_cert, px->cfg.tls_key, e, sizeof e);
+		if (!px->server_tls) {
+			snprintf(err, errlen, "tls: %s", e);
+			return -1;
+		}
+	} else if (px->cfg.require_tls) {
+		snprintf(err, errlen, "require_tls = yes but tls_cert %s is missing", px->cfg.tls_cert);
+		return -1;
+	}
+	px->backend_tls = tls_backend_ctx_new(0, NULL, e, sizeof e);
+	px->backend_tls_verify = tls_backend_ctx_new(1, px->cfg.backend_ca, e, sizeof e);
+	if (!px->backend_tls || !px->backend_tls_verify) {
+		snprintf(err, errlen, "backend tls: %s", e);
+		return -1;
+	}
+	if (check_only)
+		return 0;
+	px->audit = audit_open(px->cfg.audit_jsonl,
+			       px->cfg.audit_sqlite[0] ? px->cfg.audit_sqlite : NULL, e, sizeof e);
+	if (!px->audit) {
+		snprintf(err, errlen, "audit: %s", e);
+		return -1;
+	}
+	return 0;
+}
+
+static void free_runtime(struct sb_proxy *px)
+{
+	if (px->audit)
+		audit_close(px->audit);
+	if (px->state)
+		state_close(px->state);
+	if (px->policy)
+		policy_unref(px->policy);
+	if (px->server_tls)
+		SSL_CTX_free(px->server_tls);
+	if (px->backend_tls)
+		SSL_CTX_free(px->backend_tls);
+	if (px->backend_tls_verify)
+		SSL_CTX_free(px->backend_tls_verify);
+	sb_wipe(px->master_key, sizeof px->master_key);
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = NULL;
+	int check = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			conf = argv[++i];
+		} else if (strcmp(argv[i], "--check") == 0) {
+			check = 1;
+		} else if (strcmp(argv[i], "--check-policy") == 0 && i + 1 < argc) {
+			return check_policy_file(argv[++i]);
+		} else if (strcmp(argv[i], "-v") == 0) {
+			log_set_level(LOG_DEBUG);
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!conf) {
+		usage(stderr);
+		return 2;
+	}
+
+	static struct sb_proxy px; /* large (config paths); lives for the process */
+	char err[1024];
+	if (config_load(conf, &px.cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "sqlbastion: %s\n", err);
+		return 1;
+	}
+	if (!check && log_open(px.cfg.log) != 0) {
+		fprintf(stderr, "sqlbastion: cannot open log %s: %s\n", px.cfg.log, strerror(errno));
+		return 1;
+	}
+	if (build_runtime(&px, check, err, sizeof err) != 0) {
+		fprintf(stderr, "sqlbastion: %s\n", err);
+		if (!check)
+			sb_log(LOG_ERR, "startup failed: %s", err);
+		free_runtime(&px);
+		return 1;
+	}
+	if (check) {
+		printf("%s: ok (%d listen addresses, %zu policy rules)\n", px.cfg.path,
+		       px.cfg.n_listen, policy_rule_count(px.policy));
+		free_runtime(&px);
+		return 0;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	px.base = event_base_new();
+	px.dns = px.base ? evdns_base_new(px.base, EVDNS_BASE_INITIALIZE_NAMESERVERS) : NULL;
+	if (!px.dns && px.base) /* no resolv.conf: numeric hosts still work */
+		px.dns = evdns_base_new(px.base, 0);
+	if (!px.base || !px.dns) {
+		fprintf(stderr, "sqlbastion: cannot create event loop\n");
+		return 1;
+	}
+	struct listener_set *ls = listener_start(&px, err, sizeof err);
+	if (!ls) {
+		fprintf(stderr, "sqlbastion: %s\n", err);
+		sb_log(LOG_ERR, "startup failed: %s", err);
+		return 1;
+	}
+	struct event *ev_hup = evsignal_new(px.base, SIGHUP, on_sighup, &px);
+	struct event *ev_int = evsignal_new(px.base, SIGINT, on_stop, &px);
+	struct event *ev_term = evsignal_new(px.base, SIGTERM, on_stop, &px);
+	evsignal_add(ev_hup, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_term, NULL);
+	sb_log(LOG_INFO, "sqlbastion started (config %s, policy %s, %zu rules)", px.cfg.path,
+	       px.cfg.policy[0] ? px.cfg.policy : "(none)", policy_rule_count(px.policy));
+
+	event_base_dispatch(px.base);
+
+	listener_stop(ls);
+	sess_free_all(&px);
+	event_free(ev_hup);
+	event_free(ev_int);
+	event_free(ev_term);
+	evdns_base_free(px.dns, 0);
+	event_base_free(px.base);
+	free_runtime(&px);
+	sb_log(LOG_INFO, "sqlbastion stopped");
+	return 0;
+}

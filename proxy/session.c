@@ -1,0 +1,539 @@
+/* session: lifecycle, both sides' bufferevents, timers, backpressure and
+ * the audit context of one client connection (see session.h).
+ *
+ * This file does not parse any protocol: every byte goes to the frontend's
+ * dispatch(). It never frees a session inside a callback: sess_close() moves
+ * the session to px->closing and activates the reaper event, which runs on
+ * the next loop iteration after every callback on the stack has returned.
+ */
+#include "proxy/session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "policy/policy.h"
+#include "proxy/proxy.h"
+
+static void client_read_cb(struct bufferevent *bev, void *ctx);
+static void client_write_cb(struct bufferevent *bev, void *ctx);
+static void client_event_cb(struct bufferevent *bev, short what, void *ctx);
+static void backend_read_cb(struct bufferevent *bev, void *ctx);
+static void backend_write_cb(struct bufferevent *bev, void *ctx);
+static void backend_event_cb(struct bufferevent *bev, short what, void *ctx);
+
+int64_t sess_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Byte counters: evbuffer callbacks see every add (input) and drain (output). */
+static void count_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *ctx)
+{
+	struct session *s = ctx;
+	s->bytes_in += info->n_added;
+}
+
+static void count_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *ctx)
+{
+	struct session *s = ctx;
+	s->bytes_out += info->n_deleted;
+}
+
+static void client_setup(struct session *s)
+{
+	bufferevent_setcb(s->client, client_read_cb, client_write_cb, client_event_cb, s);
+	bufferevent_setwatermark(s->client, EV_WRITE, SESS_LOW_WATER, 0);
+	evbuffer_add_cb(bufferevent_get_input(s->client), count_in_cb, s);
+	evbuffer_add_cb(bufferevent_get_output(s->client), count_out_cb, s);
+	bufferevent_enable(s->client, EV_READ | EV_WRITE);
+}
+
+static void list_remove(struct session **head, struct session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+static void list_push(struct session **head, struct session *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct session *s = ctx;
+	if (s->closing)
+		return;
+	if (s->close_after_flush) {
+		sess_close(s, "%s", s->close_reason[0] ? s->close_reason : "closed");
+		return;
+	}
+	s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_TIMEOUT);
+}
+
+struct session *sess_new(struct sb_proxy *px, const struct protocol *p,
+			 struct bufferevent *client, const char *ip, int port)
+{
+	struct session *s = calloc(1, sizeof *s);
+	if (!s) {
+		bufferevent_free(client);
+		return NULL;
+	}
+	s->px = px;
+	s->proto = p;
+	s->id = ++px->next_session_id;
+	s->client = client;
+	s->timer = evtimer_new(px->base, timer_cb, s);
+	s->policy = px->policy ? policy_ref(px->policy) : NULL;
+	s->started = time(NULL);
+	snprintf(s->client_ip, sizeof s->client_ip, "%s", ip);
+	s->client_port = port;
+	if (strchr(ip, ':'))
+		snprintf(s->client_addr, sizeof s->client_addr, "[%s]:%d", ip, port);
+	else
+		snprintf(s->client_addr, sizeof s->client_addr, "%s:%d", ip, port);
+	snprintf(s->phase, sizeof s->phase, "startup");
+	list_push(&px->sessions, s);
+	px->live_count++;
+	if (!s->timer) {
+		sess_close(s, "out of memory");
+		return NULL;
+	}
+	client_setup(s);
+	sess_set_timer(s, px->cfg.login_timeout);
+	s->pstate = p->on_accept(s);
+	if (!s->pstate && !s->closing)
+		sess_close(s, "frontend refused the connection");
+	return s->closing ? NULL : s;
+}
+
+void sess_set_phase(struct session *s, const char *phase)
+{
+	snprintf(s->phase, sizeof s->phase, "%s", phase);
+}
+
+void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
+{
+	if (lvl > log_get_level())
+		return;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	sb_log(lvl, "session=%llu %s %s user=%s phase=%s: %s",
+	       (unsigned long long)s->id, s->proto->name, s->client_addr,
+	       s->logged_in ? s->target.user : "-", s->phase, msg);
+}
+
+static void reaper_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct sb_proxy *px = ctx;
+	while (px->closing) {
+		struct session *s = px->closing;
+		list_remove(&px->closing, s);
+		if (s->pstate && s->proto->free_state)
+			s->proto->free_state(s->pstate);
+		if (s->client)
+			bufferevent_free(s->client);
+		if (s->backend)
+			bufferevent_free(s->backend);
+		if (s->timer)
+			event_free(s->timer);
+		if (s->policy)
+			policy_unref(s->policy);
+		sb_wipe(&s->target, sizeof s->target);
+		free(s);
+	}
+}
+
+static void vclose(struct session *s, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void vclose(struct session *s, const char *fmt, va_list ap)
+{
+	struct sb_proxy *px = s->px;
+	if (s->closing)
+		return;
+	s->closing = 1;
+	char reason[sizeof s->close_reason];
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	if (!s->close_after_flush || !s->close_reason[0])
+		snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
+	sess_log(s, LOG_INFO, "closed: %s (in %llu bytes, out %llu bytes)", s->close_reason,
+		 (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
+	if (s->login_audited) {
+		struct audit_event ev = {.type = AUDIT_SESSION_END,
+					 .rows = -1,
+					 .duration_us = (int64_t)(time(NULL) - s->started) * 1000000,
+					 .error = s->close_reason};
+		sess_audit_record(s, &ev);
+	}
+	if (s->client)
+		bufferevent_disable(s->client, EV_READ | EV_WRITE);
+	if (s->backend)
+		bufferevent_disable(s->backend, EV_READ | EV_WRITE);
+	if (s->timer)
+		evtimer_del(s->timer);
+	list_remove(&px->sessions, s);
+	list_push(&px->closing, s);
+	px->live_count--;
+	if (!px->reaper)
+		px->reaper = event_new(px->base, -1, 0, reaper_cb, px);
+	if (px->reaper)
+		event_active(px->reaper, 0, 0);
+}
+
+void sess_close(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vclose(s, fmt, ap);
+	va_end(ap);
+}
+
+void sess_close_after_flush(struct session *s, const char *fmt, ...)
+{
+	if (s->closing || s->close_after_flush)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->close_reason, sizeof s->close_reason, fmt, ap);
+	va_end(ap);
+	s->close_after_flush = 1;
+	bufferevent_disable(s->client, EV_READ);
+	if (s->backend)
+		bufferevent_disable(s->backend, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->client)) == 0) {
+		sess_close(s, "%s", s->close_reason);
+		return;
+	}
+	/* Fire the write callback only once everything is out. */
+	bufferevent_setwatermark(s->client, EV_WRITE, 0, 0);
+	sess_set_timer(s, 5);
+}
+
+struct evbuffer *sess_input(struct session *s, enum sess_side side)
+{
+	return bufferevent_get_input(side == SESS_CLIENT ? s->client : s->backend);
+}
+
+struct evbuffer *sess_output(struct session *s, enum sess_side side)
+{
+	return bufferevent_get_output(side == SESS_CLIENT ? s->client : s->backend);
+}
+
+void sess_set_timer(struct session *s, int seconds)
+{
+	if (!s->timer)
+		return;
+	if (seconds <= 0) {
+		evtimer_del(s->timer);
+		return;
+	}
+	struct timeval tv = {.tv_sec = seconds};
+	evtimer_add(s->timer, &tv);
+}
+
+/* Pausing: reads from the *other* side stop while `to` is full. */
+void sess_backpressure(struct session *s, enum sess_side to)
+{
+	struct bufferevent *dst = to == SESS_CLIENT ? s->client : s->backend;
+	if (!dst || evbuffer_get_length(bufferevent_get_output(dst)) <= SESS_HIGH_WATER)
+		return;
+	if (to == SESS_CLIENT && s->backend && !s->backend_paused) {
+		s->backend_paused = 1;
+		bufferevent_disable(s->backend, EV_READ);
+	} else if (to == SESS_BACKEND && !s->client_paused) {
+		s->client_paused = 1;
+		bufferevent_disable(s->client, EV_READ);
+	}
+}
+
+static void client_read_cb(struct bufferevent *bev, void *ctx)
+{
+	struct session *s = ctx;
+	if (s->closing || s->close_after_flush)
+		return;
+	s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_READ);
+}
+
+static void backend_read_cb(struct bufferevent *bev, void *ctx)
+{
+	struct session *s = ctx;
+	if (s->closing || s->close_after_flush)
+		return;
+	s->proto->dispatch(s, s->pstate, SESS_BACKEND, SESS_EV_READ);
+}
+
+/* The client drained: resume the backend if it was paused, and hand the
+ * frontend whatever the backend had already buffered. */
+static void client_write_cb(struct bufferevent *bev, void *ctx)
+{
+	struct session *s = ctx;
+	if (s->closing)
+		return;
+	if (s->close_after_flush) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			sess_close(s, "%s", s->close_reason);
+		return;
+	}
+	if (s->backend_paused) {
+		s->backend_paused = 0;
+		bufferevent_enable(s->backend, EV_READ);
+		s->proto->dispatch(s, s->pstate, SESS_BACKEND, SESS_EV_READ);
+		if (s->closing)
+			return;
+	}
+	s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_FLUSHED);
+}
+
+static void backend_write_cb(struct bufferevent *bev, void *ctx)
+{
+	struct session *s = ctx;
+	if (s->closing || s->close_after_flush)
+		return;
+	if (s->client_paused) {
+		s->client_paused = 0;
+		bufferevent_enable(s->client, EV_READ);
+		s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_READ);
+	}
+}
+
+static void describe_error(struct bufferevent *bev, short what, char *out, size_t cap)
+{
+	unsigned long e = bufferevent_get_openssl_error(bev);
+	if (e) {
+		char buf[256];
+		ERR_error_string_n(e, buf, sizeof buf);
+		snprintf(out, cap, "TLS error: %s", buf);
+	} else if (what & BEV_EVENT_EOF) {
+		snprintf(out, cap, "connection closed by peer");
+	} else {
+		int err = EVUTIL_SOCKET_ERROR();
+		snprintf(out, cap, "%s", err ? evutil_socket_error_to_string(err) : "I/O error");
+	}
+}
+
+static void client_event_cb(struct bufferevent *bev, short what, void *ctx)
+{
+	struct session *s = ctx;
+	if (s->closing)
+		return;
+	if (what & BEV_EVENT_CONNECTED) {
+		s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_TLS_READY);
+		return;
+	}
+	char why[300];
+	describe_error(bev, what, why, sizeof why);
+	sess_close(s, "client: %s", why);
+}
+
+static void backend_event_cb(struct bufferevent *bev, short what, void *ctx)
+{
+	struct session *s = ctx;
+	if (s->closing)
+		return;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->backend_tls) {
+			s->proto->dispatch(s, s->pstate, SESS_BACKEND, SESS_EV_TLS_READY);
+		} else {
+			evutil_socket_t fd = bufferevent_getfd(bev);
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			s->proto->dispatch(s, s->pstate, SESS_BACKEND, SESS_EV_CONNECTED);
+		}
+		return;
+	}
+	char why[300];
+	if (what & BEV_EVENT_ERROR) {
+		int dnserr = bufferevent_socket_get_dns_error(bev);
+		if (dnserr) {
+			snprintf(why, sizeof why, "cannot resolve backend host: %s",
+				 evutil_gai_strerror(dnserr));
+			sess_close(s, "backend: %s", why);
+			return;
+		}
+	}
+	describe_error(bev, what, why, sizeof why);
+	sess_close(s, "backend: %s", why);
+}
+
+int sess_client_tls_start(struct session *s)
+{
+	if (!s->px->server_tls)
+		return -1;
+	SSL *ssl = SSL_new(s->px->server_tls);
+	if (!ssl)
+		return -1;
+	struct evbuffer *in = bufferevent_get_input(s->client);
+	evbuffer_remove_cb(in, count_in_cb, s);
+	evbuffer_remove_cb(bufferevent_get_output(s->client), count_out_cb, s);
+	struct bufferevent *tls = bufferevent_openssl_filter_new(
+		s->px->base, s->client, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!tls) {
+		SSL_free(ssl);
+		client_setup(s);
+		return -1;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	s->client = tls;
+	s->client_tls = 1;
+	client_setup(s);
+	return 0;
+}
+
+int sess_backend_connect(struct session *s, const char *host, int port)
+{
+	struct bufferevent *bev =
+		bufferevent_socket_new(s->px->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		return -1;
+	s->backend = bev;
+	bufferevent_setcb(bev, backend_read_cb, backend_write_cb, backend_event_cb, s);
+	bufferevent_setwatermark(bev, EV_WRITE, SESS_LOW_WATER, 0);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	sess_set_timer(s, s->px->cfg.connect_timeout);
+	if (bufferevent_socket_connect_hostname(bev, s->px->dns, AF_UNSPEC, host, port) != 0)
+		return -1;
+	return 0;
+}
+
+int sess_backend_tls_start(struct session *s, const char *host, int verify)
+{
+	SSL_CTX *ctx = verify ? s->px->backend_tls_verify : s->px->backend_tls;
+	if (!ctx)
+		return -1;
+	SSL *ssl = SSL_new(ctx);
+	if (!ssl)
+		return -1;
+	/* SNI only for names; verify-full checks the name or IP address. */
+	unsigned char ipbuf[16];
+	int is_ip = inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1;
+	if (!is_ip)
+		SSL_set_tlsext_host_name(ssl, host);
+	if (verify) {
+		X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+		int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host)
+			       : X509_VERIFY_PARAM_set1_host(param, host, 0);
+		if (ok != 1) {
+			SSL_free(ssl);
+			return -1;
+		}
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	}
+	struct bufferevent *tls = bufferevent_openssl_filter_new(
+		s->px->base, s->backend, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!tls) {
+		SSL_free(ssl);
+		return -1;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	s->backend = tls;
+	s->backend_tls = 1;
+	bufferevent_setcb(tls, backend_read_cb, backend_write_cb, backend_event_cb, s);
+	bufferevent_setwatermark(tls, EV_WRITE, SESS_LOW_WATER, 0);
+	bufferevent_enable(tls, EV_READ | EV_WRITE);
+	return 0;
+}
+
+int sess_audit(struct session *s, struct audit_event *ev)
+{
+	struct sb_proxy *px = s->px;
+	char err[256];
+	ev->session = s->id;
+	if (!ev->user && s->logged_in)
+		ev->user = s->target.user;
+	ev->client = s->client_addr;
+	ev->protocol = s->proto->name;
+	if (s->logged_in) {
+		if (!ev->asset)
+			ev->asset = s->target.asset;
+		if (!ev->account)
+			ev->account = s->target.db_username;
+	}
+	if (!ev->database && s->database[0])
+		ev->database = s->database;
+	if (ev->bytes_in == 0 && ev->bytes_out == 0 &&
+	    (ev->type == AUDIT_SESSION_END || ev->type == AUDIT_QUERY_END)) {
+		ev->bytes_in = (int64_t)s->bytes_in;
+		ev->bytes_out = (int64_t)s->bytes_out;
+	} else if (ev->type != AUDIT_SESSION_END && ev->type != AUDIT_QUERY_END) {
+		ev->bytes_in = ev->bytes_out = -1;
+	}
+	if (!px->audit)
+		return px->cfg.audit_on_failure == AUDIT_FAIL_OPEN ? 0 : -1;
+	if (audit_write(px->audit, ev, err, sizeof err) == 0) {
+		if (px->audit_failing) {
+			px->audit_failing = 0;
+			sb_log(LOG_WARN, "audit: writing again after failure");
+		}
+		return 0;
+	}
+	if (!px->audit_failing)
+		sb_log(LOG_ERR, "audit: cannot write %s: %s (on_failure=%s)",
+		       px->cfg.audit_jsonl, err,
+		       px->cfg.audit_on_failure == AUDIT_FAIL_OPEN ? "open" : "close");
+	px->audit_failing = 1;
+	return px->cfg.audit_on_failure == AUDIT_FAIL_OPEN ? 0 : -1;
+}
+
+void sess_audit_record(struct session *s, struct audit_event *ev)
+{
+	if (sess_audit(s, ev) != 0)
+		sess_log(s, LOG_WARN, "audit record lost: %s", audit_event_name(ev->type));
+}
+
+int sess_count_user(void *ctx, const char *user)
+{
+	struct sb_proxy *px = ctx;
+	int n = 0;
+	for (struct session *s = px->sessions; s; s = s->next)
+		if (s->logged_in && strcmp(s->target.user, user) == 0)
+			n++;
+	return n;
+}
+
+struct session *sess_find(struct sb_proxy *px, uint64_t id)
+{
+	for (struct session *s = px->sessions; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+void sess_free_all(struct sb_proxy *px)
+{
+	while (px->sessions)
+		sess_close(px->sessions, "proxy shutting down");
+	reaper_cb(-1, 0, px);
+	if (px->reaper) {
+		event_free(px->reaper);
+		px->reaper = NULL;
+	}
+}

@@ -1,0 +1,132 @@
+/* session: one client connection and, once logged in, its backend.
+ *
+ * The session owns both bufferevents (the client side may be a TLS filter
+ * over a socket, or later an SSH channel: nothing here assumes a socket),
+ * the login/connect timer and the audit context. It turns libevent
+ * callbacks into protocol dispatch() calls, applies backpressure between the
+ * two sides, and frees itself only from the reaper, one loop iteration after
+ * sess_close(), so no callback ever runs on freed memory.
+ */
+#ifndef SB_SESSION_H
+#define SB_SESSION_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "audit/audit.h"
+#include "proxy/auth.h"
+#include "proxy/log.h"
+#include "protocols/protocol.h"
+
+struct bufferevent;
+struct evbuffer;
+struct event;
+struct sb_proxy;
+
+/* Relay buffering: stop reading one side while the other side's output
+ * holds more than this; resume when it drains below the low mark. 256 KiB
+ * keeps a 1 GB result flat in memory while leaving room for TCP windows. */
+#define SESS_HIGH_WATER (256u * 1024u)
+#define SESS_LOW_WATER (64u * 1024u)
+
+struct session {
+	uint64_t id;
+	struct sb_proxy *px;              /* borrowed */
+	const struct protocol *proto;     /* borrowed, static */
+	void *pstate;                     /* owned via proto->free_state */
+	struct bufferevent *client;       /* owned */
+	struct bufferevent *backend;      /* owned; NULL until sess_backend_connect */
+	struct policy *policy;            /* owned reference, taken at accept */
+	struct event *timer;              /* owned */
+
+	char client_ip[64];
+	int client_port;
+	char client_addr[80];             /* "ip:port" for audit */
+	int client_tls;                   /* client side is TLS */
+	int backend_tls;                  /* backend side is TLS */
+
+	int logged_in;                    /* target is valid (counts toward the session limit) */
+	int login_audited;                /* the login record was written: session_end follows */
+	struct auth_target target;        /* who and where, after login */
+	char database[128];               /* database asked for by the client */
+	char phase[16];                   /* for log lines: "login", "ready", ... */
+
+	uint64_t bytes_in, bytes_out;     /* client→proxy, proxy→client */
+	time_t started;
+	uint64_t next_query_id;
+
+	int closing;
+	int close_after_flush;
+	char close_reason[160];
+	int backend_paused;               /* backend reads paused by client backpressure */
+	int client_paused;                /* client reads paused by backend backpressure */
+
+	struct session *next, *prev;      /* in px->sessions or px->closing */
+};
+
+/* Accept a connected client bufferevent (takes ownership) for protocol p.
+ * Returns the session or NULL (the bufferevent is freed). */
+struct session *sess_new(struct sb_proxy *px, const struct protocol *p,
+			 struct bufferevent *client, const char *ip, int port);
+
+/* End the session: audit session_end with reason, disable both sides,
+ * schedule the free. Safe to call more than once (first reason wins). */
+void sess_close(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Like sess_close, but first let the client's pending output drain (an
+ * error message the client should see), bounded by a short timer. */
+void sess_close_after_flush(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void sess_set_phase(struct session *s, const char *phase);
+
+struct evbuffer *sess_input(struct session *s, enum sess_side side);
+struct evbuffer *sess_output(struct session *s, enum sess_side side);
+
+/* Start the (re)armed one-shot session timer; 0 disarms. TIMEOUT is
+ * dispatched when it fires. */
+void sess_set_timer(struct session *s, int seconds);
+
+/* Upgrade the client side to TLS (server role). TLS_READY on SESS_CLIENT
+ * when the handshake is done; failure closes the session. Returns 0/-1. */
+int sess_client_tls_start(struct session *s) __attribute__((warn_unused_result));
+
+/* Open the backend TCP connection to host:port (async DNS). CONNECTED on
+ * SESS_BACKEND when done; failure or connect_timeout closes the session
+ * with a reason. Returns 0/-1. */
+int sess_backend_connect(struct session *s, const char *host, int port)
+	__attribute__((warn_unused_result));
+
+/* Upgrade the backend side to TLS (client role); verify = 1 checks the
+ * certificate chain and that it names `host`. TLS_READY on SESS_BACKEND. */
+int sess_backend_tls_start(struct session *s, const char *host, int verify)
+	__attribute__((warn_unused_result));
+
+/* Call after appending to `to`'s output: pauses reading from the other side
+ * while `to` is above the high mark (resumed automatically). */
+void sess_backpressure(struct session *s, enum sess_side to);
+
+/* Fill the session's identity fields into ev and write it to the audit log.
+ * Returns 0 when written (or when on_failure=open let it pass), -1 when the
+ * statement must not run (audit failed and on_failure=close). */
+int sess_audit(struct session *s, struct audit_event *ev) __attribute__((warn_unused_result));
+
+/* The same for records that refuse nothing (login_failed, query_end,
+ * session_end): a failure is logged by sess_audit and otherwise ignored. */
+void sess_audit_record(struct session *s, struct audit_event *ev);
+
+/* Count of logged-in live sessions of a bastion user (auth's session limit). */
+int sess_count_user(void *px, const char *user);
+
+/* Find a live session by id (cancel requests). NULL if none. */
+struct session *sess_find(struct sb_proxy *px, uint64_t id);
+
+/* Free every session now (shutdown). */
+void sess_free_all(struct sb_proxy *px);
+
+/* Monotonic microseconds, for durations. */
+int64_t sess_now_us(void);
+
+#endif
