@@ -1,0 +1,383 @@
+#!/usr/bin/env bash
+# scripts/demo.sh - what `make demo` runs: a complete sqlbastion in front of a
+# throwaway PostgreSQL 15, ready for psql, in one command.
+#
+#   make demo                    (or: bash scripts/demo.sh [options])
+#
+#   1. installs what is missing (Debian/Ubuntu apt; sudo when not root)
+#   2. builds bin/sqlbastion and bin/sqlbastionctl (make all)
+#   3. wipes and recreates ./demo/ holding everything:
+#        demo/pg/               PostgreSQL 15 sandbox on a free 127.0.0.1 port,
+#                               TLS on, database appdb with table accounts,
+#                               account `app` with a random scram password
+#        demo/sqlbastion.conf   the instance config (paths relative to demo/)
+#        demo/var/              state.db, master.key, tls/, audit/audit.jsonl
+#        demo/connect.txt       the banner below, token included (mode 0600)
+#      and registers, with the real sqlbastionctl: user alice, asset demo-pg,
+#      hosted account demo-pg/app (password piped on stdin), a write grant
+#      and an 8h token
+#   4. prints how to connect, watch the audit log and search it
+#   5. runs sqlbastion in the foreground; Ctrl-C (or SIGTERM, or any error)
+#      stops the proxy and the PostgreSQL sandbox and leaves nothing running.
+#
+# Running it again starts from scratch (the old demo/ is stopped and wiped).
+#
+# Options
+#   --no-build   skip `make all` (use the binaries already in bin/)
+#   --pg-only    only the PostgreSQL sandbox (prints a superuser psql line),
+#                for working on the proxy with a debugger
+#   -h, --help
+#
+# Environment
+#   SQLBASTION_BIN      directory of sqlbastion and sqlbastionctl (default bin/)
+#   SQLBASTION_PG_BIN   PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
+#   DEMO_PROXY_PORT     proxy port to prefer (default 6432; a free one otherwise)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEMO=$ROOT/demo
+CONF=$DEMO/sqlbastion.conf
+BIN=${SQLBASTION_BIN:-$ROOT/bin}
+PG_BIN=${SQLBASTION_PG_BIN:-/usr/lib/postgresql/15/bin}
+PY=/usr/bin/python3
+POLICY=$ROOT/etc/policies/guard.rules
+
+BUILD=1
+PG_ONLY=0
+for arg in "$@"; do
+	case $arg in
+	--no-build) BUILD=0 ;;
+	--pg-only) PG_ONLY=1 ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "demo: unknown option $arg (try --help)" >&2; exit 2 ;;
+	esac
+done
+
+if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B= N=; fi
+say() { printf '%s==> %s%s\n' "$B" "$*" "$N"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+IS_ROOT=0
+[ "$(id -u)" -eq 0 ] && IS_ROOT=1
+SUDO=
+[ $IS_ROOT -eq 1 ] || SUDO=sudo
+
+# initdb and postgres refuse to run as root: run them as the postgres user.
+as_pg() {
+	if [ $IS_ROOT -eq 1 ]; then
+		(cd "$PGHOME" && runuser -u postgres -- "$@")
+	else
+		(cd "$PGHOME" && "$@")
+	fi
+}
+
+# A free TCP port on 127.0.0.1; the arguments are tried first.
+free_port() {
+	"$PY" - "$@" <<'EOF'
+import socket, sys
+for p in [int(a) for a in sys.argv[1:]] + [0]:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        port = s.getsockname()[1]
+        s.close()
+    print(port)
+    break
+EOF
+}
+
+# ---------------------------------------------------------------- 1. packages
+say "checking what the demo needs"
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have make || need+=(build-essential)
+have cc || need+=(build-essential)
+have pkg-config || need+=(pkg-config)
+have openssl || need+=(openssl)
+have ss || need+=(iproute2)
+[ -x "$PY" ] || need+=(python3)
+[ -x "$PG_BIN/initdb" ] || need+=(postgresql-15)
+[ -x "$PG_BIN/psql" ] && have psql || need+=(postgresql-client-15)
+if have pkg-config; then
+	for pc in openssl:libssl-dev libevent:libevent-dev libevent_openssl:libevent-dev \
+		libpq:libpq-dev libmariadb:libmariadb-dev libpcre2-8:libpcre2-dev \
+		sqlite3:libsqlite3-dev; do
+		pkg-config --exists "${pc%%:*}" || need+=("${pc#*:}")
+	done
+else
+	need+=(libssl-dev libevent-dev libpq-dev libmariadb-dev libpcre2-dev libsqlite3-dev)
+fi
+# Hook for issue 3 (MariaDB demo asset): mariadb-server mariadb-client.
+if [ ${#need[@]} -gt 0 ]; then
+	mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+	say "installing: ${need[*]}"
+	have apt-get || die "missing ${need[*]} and no apt-get: install them by hand"
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${need[@]}"
+fi
+
+# ---------------------------------------------------------------- 2. build
+if [ $BUILD -eq 1 ] && [ $PG_ONLY -eq 0 ]; then
+	say "building (make all)"
+	env -u MAKEFLAGS -u MAKELEVEL make -C "$ROOT" -j"$(nproc)" all
+fi
+
+# ---------------------------------------------------------------- 3. sandbox
+PROXY_PID=   # sqlbastion (or the idle wait of --pg-only)
+PG_STARTED=0
+CLEANED=0
+cleanup() {
+	[ $CLEANED -eq 1 ] && return
+	CLEANED=1
+	trap - INT TERM EXIT
+	if [ -n "$PROXY_PID" ] && kill -0 "$PROXY_PID" 2>/dev/null; then
+		[ $PG_ONLY -eq 1 ] || echo "demo: stopping sqlbastion (pid $PROXY_PID)" >&2
+		kill -TERM "$PROXY_PID" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$PROXY_PID" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "$PROXY_PID" 2>/dev/null || true
+		wait "$PROXY_PID" 2>/dev/null || true
+	fi
+	rm -f "$DEMO/var/sqlbastion.pid"
+	if [ $PG_STARTED -eq 1 ]; then
+		echo "demo: stopping the PostgreSQL sandbox" >&2
+		as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true
+	fi
+}
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap 'rc=$?; cleanup; exit $rc' EXIT
+
+# A previous demo may still be running (another terminal, a killed shell).
+stop_previous() {
+	local pidfile=$DEMO/var/sqlbastion.pid pid
+	# The previous demo.sh itself, if alive: its trap stops its proxy and
+	# cluster; wait for it so it cannot stop the cluster made next.
+	if [ -f "$DEMO/demo.pid" ]; then
+		pid=$(cat "$DEMO/demo.pid")
+		if [ -n "$pid" ] && [ "$pid" != $$ ] && grep -qs 'demo\.sh' "/proc/$pid/cmdline"; then
+			say "stopping the previous demo (pid $pid)"
+			kill -TERM "$pid" 2>/dev/null || true
+			for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+		fi
+	fi
+	if [ -f "$pidfile" ]; then
+		pid=$(cat "$pidfile")
+		if [ -n "$pid" ] && grep -qs sqlbastion "/proc/$pid/cmdline"; then
+			say "stopping the previous demo proxy (pid $pid)"
+			kill -TERM "$pid" 2>/dev/null || true
+			for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+		fi
+	fi
+	local old=$DEMO/pg
+	[ -L "$old" ] && old=$(readlink "$old")
+	if [ -f "$old/data/postmaster.pid" ]; then
+		say "stopping the previous PostgreSQL sandbox"
+		PGHOME=$old as_pg "$PG_BIN/pg_ctl" -D "$old/data" -m fast -w stop >/dev/null || true
+	fi
+	if [ -L "$DEMO/pg" ]; then rm -rf "$old"; fi
+}
+if [ -d "$DEMO" ]; then
+	PGHOME=$DEMO stop_previous
+	rm -rf "$DEMO"
+fi
+
+say "creating $DEMO"
+mkdir -p "$DEMO/var"
+echo $$ >"$DEMO/demo.pid"
+# The postgres user must reach its files; under a private home it cannot, so
+# the cluster then lives in /tmp behind the demo/pg symlink.
+PGHOME=$DEMO/pg
+mkdir -p "$PGHOME"
+if [ $IS_ROOT -eq 1 ]; then
+	chown postgres: "$PGHOME"
+	if ! runuser -u postgres -- test -w "$PGHOME"; then
+		rmdir "$PGHOME"
+		tmp=$(mktemp -d /tmp/sqlbastion-demo-pg.XXXXXX)
+		ln -s "$tmp" "$PGHOME"
+		PGHOME=$tmp
+		chown postgres: "$PGHOME"
+	fi
+fi
+PGDATA=$PGHOME/data
+mkdir -p "$PGHOME/run" "$PGHOME/tls"
+chmod 700 "$PGHOME/run"
+
+say "PostgreSQL 15 sandbox"
+PG_PORT=$(free_port)
+# Backend TLS, so the asset's --tls prefer really encrypts proxy -> database.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+	-subj "/CN=localhost" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+	-keyout "$PGHOME/tls/server.key" -out "$PGHOME/tls/server.crt" 2>/dev/null
+chmod 600 "$PGHOME/tls/server.key"
+[ $IS_ROOT -eq 1 ] && chown -R postgres: "$PGHOME"
+as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust --auth-host=reject \
+	-E UTF8 --no-locale >"$PGHOME/initdb.log" 2>&1 || { cat "$PGHOME/initdb.log" >&2; die "initdb failed"; }
+cat >>"$PGDATA/postgresql.conf" <<EOF
+
+# ---- sqlbastion demo sandbox ----
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$PGHOME/run'
+password_encryption = scram-sha-256
+ssl = on
+ssl_cert_file = '$PGHOME/tls/server.crt'
+ssl_key_file = '$PGHOME/tls/server.key'
+log_connections = on
+EOF
+cat >"$PGDATA/pg_hba.conf" <<'EOF'
+# TYPE  DATABASE USER ADDRESS       METHOD
+local   all      all                trust
+host    all      all  127.0.0.1/32  scram-sha-256
+EOF
+[ $IS_ROOT -eq 1 ] && chown postgres: "$PGDATA/pg_hba.conf"
+as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGHOME/postgres.log" -w -t 60 start >/dev/null ||
+	{ cat "$PGHOME/postgres.log" >&2; die "PostgreSQL did not start"; }
+PG_STARTED=1
+
+APP_PW=$(openssl rand -hex 24)
+# The password reaches psql and sqlbastionctl on stdin only (printf is a builtin).
+{
+	printf "CREATE ROLE app LOGIN PASSWORD '%s';\n" "$APP_PW"
+	cat <<'SQL'
+CREATE DATABASE appdb OWNER app;
+\connect appdb
+SET ROLE app;
+CREATE TABLE accounts (
+    id      int PRIMARY KEY,
+    owner   text NOT NULL,
+    iban    text NOT NULL,
+    balance numeric(12,2) NOT NULL
+);
+INSERT INTO accounts VALUES
+    (1, 'alice', 'DE89 3704 0044 0532 0130 00', 1520.00),
+    (2, 'bob',   'FR14 2004 1010 0505 0001 3M02 606', 310.75),
+    (3, 'carol', 'GB29 NWBK 6016 1331 9268 19', 98000.10),
+    (4, 'dave',  'NL91 ABNA 0417 1643 00', 42.00);
+SQL
+} | as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGHOME/run" -p "$PG_PORT" \
+	-U postgres -d postgres
+
+if [ $PG_ONLY -eq 1 ]; then
+	unset APP_PW
+	cat <<EOF
+
+${B}PostgreSQL sandbox on 127.0.0.1:$PG_PORT${N} (database appdb, table accounts)
+  superuser:  runuser -u postgres -- psql -h $PGHOME/run -p $PG_PORT -U postgres appdb
+  log:        $PGHOME/postgres.log
+Ctrl-C stops it.
+EOF
+	sleep infinity &
+	PROXY_PID=$!
+	wait "$PROXY_PID" || true
+	exit 0
+fi
+
+# ---------------------------------------------------------------- sqlbastion
+for b in sqlbastion sqlbastionctl; do
+	[ -x "$BIN/$b" ] || die "$BIN/$b is missing: \`make all\` has not built it yet"
+done
+ctl() { "$BIN/sqlbastionctl" -c "$CONF" "$@"; }
+
+PROXY_PORT=$(free_port "${DEMO_PROXY_PORT:-6432}")
+if [ -f "$POLICY" ]; then
+	policy_line="policy       = $POLICY"
+else
+	echo "demo: warning: $POLICY not found; running without a rules file" >&2
+	policy_line="; policy     = $POLICY   (not written yet)"
+fi
+cat >"$CONF" <<EOF
+; sqlbastion demo instance, written by scripts/demo.sh; wiped by every \`make demo\`.
+; Relative paths resolve against this file's directory (demo/).
+
+[sqlbastion]
+state_db     = var/state.db
+master_key   = var/master.key
+admin_socket = var/sqlbastion.sock
+$policy_line
+tls_cert     = var/tls/server.crt
+tls_key      = var/tls/server.key
+log          = -                     ; diagnostics to this terminal
+
+[listeners]
+postgres = 127.0.0.1:$PROXY_PORT
+; mysql  = 127.0.0.1:3307            ; issue 3: MariaDB demo asset (demo_mysql below)
+
+[audit]
+jsonl      = var/audit/audit.jsonl
+sqlite     = var/audit/audit.db
+on_failure = close
+EOF
+
+say "registering alice, demo-pg, demo-pg/app, a write grant and a token"
+ctl init
+ctl user add alice
+ctl asset add demo-pg --protocol postgres --host 127.0.0.1 --port "$PG_PORT" --tls prefer
+printf '%s\n' "$APP_PW" | ctl account add demo-pg/app --username app --password-stdin
+unset APP_PW
+ctl grant add alice demo-pg/app --level write
+token_out=$(ctl token issue alice demo-pg/app --ttl 8h)
+TOKEN=${token_out%%$'\n'*}
+[ -n "$TOKEN" ] || die "sqlbastionctl token issue printed no token"
+
+# Hook for issue 3: a MariaDB sandbox (mariadb-install-db on a free port), the
+# mysql listener in $CONF, asset demo-mysql, account demo-mysql/app, a grant,
+# a token and a `mysql -h 127.0.0.1 -P ... -u alice -p appdb` line in the banner.
+demo_mysql() { :; }
+demo_mysql
+
+# ---------------------------------------------------------------- 5. run
+say "starting sqlbastion on 127.0.0.1:$PROXY_PORT"
+"$BIN/sqlbastion" -c "$CONF" &
+PROXY_PID=$!
+echo "$PROXY_PID" >"$DEMO/var/sqlbastion.pid"
+for _ in $(seq 100); do
+	kill -0 "$PROXY_PID" 2>/dev/null || { wait "$PROXY_PID" || true; die "sqlbastion exited during start"; }
+	ss -Hltn "sport = :$PROXY_PORT" 2>/dev/null | grep -q . && break
+	sleep 0.1
+done
+ss -Hltn "sport = :$PROXY_PORT" | grep -q . || die "sqlbastion is not listening on $PROXY_PORT"
+
+# ---------------------------------------------------------------- 4. banner
+if [ "$PWD" = "$ROOT" ]; then rel=; else rel=$ROOT/; fi
+if [ "$BIN" = "$ROOT/bin" ]; then ctlpath=${rel}bin/sqlbastionctl; else ctlpath=$BIN/sqlbastionctl; fi
+banner() {
+	cat <<EOF
+
+================================================================================
+ sqlbastion demo: proxy on 127.0.0.1:$PROXY_PORT in front of PostgreSQL 15
+ (Ctrl-C stops the proxy and the PostgreSQL sandbox)
+
+ Log in as the O&M engineer alice; her O&M token is the password:
+
+   PGPASSWORD=$TOKEN psql "host=127.0.0.1 port=$PROXY_PORT user=alice dbname=appdb"
+
+ or let psql prompt, and paste the token at "Password for user alice:":
+
+   psql "host=127.0.0.1 port=$PROXY_PORT user=alice dbname=appdb"
+   token: $TOKEN
+
+ try:  SELECT * FROM accounts;  DROP TABLE accounts;
+
+ Audit log, one JSON object per line:
+   ${rel}demo/var/audit/audit.jsonl
+   tail -f ${rel}demo/var/audit/audit.jsonl
+   $ctlpath -c ${rel}demo/sqlbastion.conf audit search --user alice --grep DROP
+
+ The database endpoint and the real password of account app never leave the
+ proxy: sqlbastion logs in to 127.0.0.1:$PG_PORT for alice.
+================================================================================
+
+EOF
+}
+(umask 077 && banner >"$DEMO/connect.txt")
+banner
+
+rc=0
+wait "$PROXY_PID" || rc=$?
+PROXY_PID=
+echo "demo: sqlbastion exited with status $rc" >&2
+exit "$rc"
