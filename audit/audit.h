@@ -32,9 +32,14 @@ enum audit_event_type {
 	AUDIT_ADMIN,        /* "admin": a sqlbastionctl change */
 };
 
-/* One event. Every pointer is borrowed for the call and may be NULL (the
- * field is then written as null or left out as documented in README).
- * Numbers set to -1 are written as null. */
+/* One event. Every pointer is borrowed for the call and may be NULL. The
+ * record rule (the full text is at the top of audit/audit_writer.c): ts,
+ * event, session, user, client, protocol, seq and hash are always written,
+ * as null when unknown (session 0, a NULL string); every other field is
+ * left out when absent: a NULL string, a negative number (use -1), a
+ * query_id of 0. statement_len 0 means statement is NUL-terminated (pass ""
+ * for an empty statement). Start from audit_event_init() so the numbers
+ * begin as -1 (absent) rather than 0. */
 struct audit_event {
 	enum audit_event_type type;
 	uint64_t session;       /* proxy session id; 0 for admin events */
@@ -76,10 +81,18 @@ void audit_close(struct audit_log *log);
 int audit_write(struct audit_log *log, const struct audit_event *ev,
 		char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
-/* Reopen the file by path (after logrotate moved it); the chain continues. */
+/* Reopen the file by path (after logrotate moved it). The next write
+ * continues the chain of the file now at the path from its last record; a
+ * new, empty file starts its own chain at seq 1 (each file verifies on its
+ * own). A handle also follows a rename by itself within a second, and
+ * reopens a removed file at its next write. */
 int audit_reopen(struct audit_log *log, char *errbuf, size_t errlen);
 
 const char *audit_event_name(enum audit_event_type t);
+
+/* Zero *ev, set its type, and set rows, duration_us, bytes_in and
+ * bytes_out to -1 (absent). */
+void audit_event_init(struct audit_event *ev, enum audit_event_type type);
 
 /* ---- verification and search (used by sqlbastionctl) ---- */
 
@@ -88,6 +101,16 @@ const char *audit_event_name(enum audit_event_type t);
  * of records checked. */
 int audit_verify_file(const char *jsonl_path, uint64_t *records, char *errbuf,
 		      size_t errlen);
+
+/* audit_verify_file(), then compare with what the SQLite index at
+ * sqlite_path has seen (read only; the index is not synced first): the file
+ * must still hold the index's highest seq with the same hash, which catches
+ * records deleted from the end and a file rewritten from the start. A file
+ * whose chain starts after the index's last record (rotated) is not
+ * compared; a missing index is skipped. Same returns as audit_verify_file. */
+int audit_verify_with_index(const char *jsonl_path, const char *sqlite_path,
+			    uint64_t *records, char *errbuf, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Bring the SQLite index at sqlite_path up to date with jsonl_path. */
 int audit_index_sync(const char *jsonl_path, const char *sqlite_path,
@@ -99,7 +122,7 @@ struct audit_filter {
 	const char *since; /* RFC 3339 or "YYYY-MM-DD[ HH:MM[:SS]]" */
 	const char *until;
 	uint64_t session;  /* 0 = any */
-	int limit;         /* 0 = no limit */
+	int limit;         /* 0 = no limit; else the newest limit matches */
 };
 
 /* Sync the index, then print matching records to out: the raw JSON line

@@ -479,11 +479,11 @@ int sess_audit(struct session *s, struct audit_event *ev)
 	}
 	if (!ev->database && s->database[0])
 		ev->database = s->database;
-	if (ev->bytes_in == 0 && ev->bytes_out == 0 &&
-	    (ev->type == AUDIT_SESSION_END || ev->type == AUDIT_QUERY_END)) {
+	/* Byte counts belong to the session record; elsewhere they are absent. */
+	if (ev->type == AUDIT_SESSION_END) {
 		ev->bytes_in = (int64_t)s->bytes_in;
 		ev->bytes_out = (int64_t)s->bytes_out;
-	} else if (ev->type != AUDIT_SESSION_END && ev->type != AUDIT_QUERY_END) {
+	} else if (ev->bytes_in <= 0 && ev->bytes_out <= 0) {
 		ev->bytes_in = ev->bytes_out = -1;
 	}
 	if (!px->audit)
