@@ -1,0 +1,132 @@
+/* ctl: the pieces of sqlbastionctl shared by its verb files.
+ *
+ * ctl_main.c parses "-c CONF <verb> ...", loads the config and dispatches;
+ * ctl_objects.c (user, asset, account, grant), ctl_check.c (asset check),
+ * ctl_tokens.c (token) and ctl_audit.c (audit search / verify) implement the
+ * verbs; ctl_common.c holds what they share: messages and exit codes,
+ * argument parsing, name / time / duration parsing, and the admin audit
+ * event every change writes.
+ *
+ * Exit codes: 0 done, 1 failed (one line "sqlbastionctl: <verb>: <problem>"
+ * on stderr), 2 usage error. No secret (token, password, master key) is ever
+ * printed except the token, once, by "token issue".
+ */
+#ifndef SB_CTL_H
+#define SB_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "audit/audit.h"
+#include "proxy/config.h"
+#include "proxy/crypto.h"
+
+#define CTL_OK 0
+#define CTL_FAIL 1
+#define CTL_USAGE 2
+
+#define CTL_DEFAULT_TTL (8 * 3600)
+#define CTL_MAX_TTL (366 * 86400) /* a token lives at most a year; renew it */
+
+struct state;
+
+struct ctl {
+	struct sb_config cfg;
+	struct state *st;      /* owned; opened by ctl_state() on first use */
+	const char *verb;      /* "user add", ... for messages and audit */
+	time_t now;
+	char os_user[64];      /* who runs us, for admin audit events */
+};
+
+/* Print "sqlbastionctl: <verb>: <message>" on stderr; return CTL_FAIL. */
+int ctl_fail(struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same, plus a pointer to --help; return CTL_USAGE. */
+int ctl_usage(struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The state DB, opened on first call. NULL after printing the reason. */
+struct state *ctl_state(struct ctl *c);
+
+/* Load the master key into key. CTL_OK or CTL_FAIL (printed). */
+int ctl_master_key(struct ctl *c, uint8_t key[SB_MASTER_KEY_LEN]) __attribute__((warn_unused_result));
+
+/* Options of one verb. A flag with has_arg sets *val; without, sets *flag. */
+struct ctl_opt {
+	const char *name; /* "--ttl" */
+	int has_arg;
+	const char **val;
+	int *flag;
+};
+
+/* Parse argv (the words after the verb): options from opts (as "--x v" or
+ * "--x=v", anywhere), the rest into pos[] (at most maxpos, at least
+ * minpos). Returns CTL_OK or CTL_USAGE (message printed). */
+int ctl_args(struct ctl *c, int argc, char **argv, const struct ctl_opt *opts,
+	     const char **pos, int minpos, int maxpos, int *npos)
+	__attribute__((warn_unused_result));
+
+/* [A-Za-z0-9_.-]{1,63} */
+int ctl_valid_name(const char *s);
+/* Split "ASSET/ACCOUNT" into two valid names. 0 or -1. */
+int ctl_split_target(const char *s, char asset[64], char account[64]);
+
+/* "30m", "8h", "7d", "2w", "90s", or a sum such as "1h30m". Returns 0 and
+ * seconds (> 0), or -1. */
+int ctl_parse_duration(const char *s, int64_t *secs) __attribute__((warn_unused_result));
+
+/* A point in time: RFC 3339 ("2025-01-02T15:04:05Z", "...+02:00"),
+ * "YYYY-MM-DD", "YYYY-MM-DD HH:MM[:SS]" (local time; 'T' also accepted),
+ * "@UNIXTIME", or relative to now: "+8h", "-30m", "+2d". With end set, a
+ * value given to the day or minute means the end of that day or minute
+ * (the start of the next one), so "--until 2025-01-02" includes that day.
+ * Returns 0 or -1. */
+int ctl_parse_time(const char *s, time_t now, int end, time_t *out)
+	__attribute__((warn_unused_result));
+
+/* Local "YYYY-MM-DD HH:MM:SS" (or "-" for 0). */
+void ctl_fmt_time(int64_t t, char *buf, size_t cap);
+/* RFC 3339 in UTC: "YYYY-MM-DDTHH:MM:SSZ". */
+void ctl_fmt_rfc3339(int64_t t, char *buf, size_t cap);
+
+/* JSON string literal of s (quotes included) into buf. */
+void ctl_json_str(const char *s, char *buf, size_t cap);
+
+/* The command line words joined shell-style for the audit record, with the
+ * value of each option named in redact[] (NULL-terminated) replaced by
+ * "<redacted>". */
+void ctl_cmdline(const char *verb, int argc, char **argv, const char *const *redact,
+		 char *buf, size_t cap);
+
+/* Open the audit log before making a change (so an unwritable log stops
+ * the change). NULL after printing the reason. */
+struct audit_log *ctl_audit_open(struct ctl *c);
+/* Write the admin event for a change just made and close log. 0, or -1
+ * with err filled (nothing printed). */
+int ctl_audit_write(struct ctl *c, struct audit_log *log, const char *statement,
+		    const char *asset, const char *account, const char *objects, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
+/* The same, printing on failure. asset,
+ * account, objects may be NULL. Returns CTL_OK, or CTL_FAIL after printing
+ * that the change was made but not recorded. */
+int ctl_audit_admin(struct ctl *c, struct audit_log *log, const char *statement,
+		    const char *asset, const char *account, const char *objects);
+
+/* The verbs: argv holds the words after the verb. Each returns an exit code. */
+int ctl_init(struct ctl *c, int argc, char **argv);
+int ctl_user_add(struct ctl *c, int argc, char **argv);
+int ctl_user_list(struct ctl *c, int argc, char **argv);
+int ctl_asset_add(struct ctl *c, int argc, char **argv);
+int ctl_asset_list(struct ctl *c, int argc, char **argv);
+int ctl_asset_check(struct ctl *c, int argc, char **argv);
+int ctl_account_add(struct ctl *c, int argc, char **argv);
+int ctl_account_list(struct ctl *c, int argc, char **argv);
+int ctl_grant_add(struct ctl *c, int argc, char **argv);
+int ctl_grant_list(struct ctl *c, int argc, char **argv);
+int ctl_token_issue(struct ctl *c, int argc, char **argv);
+int ctl_token_list(struct ctl *c, int argc, char **argv);
+int ctl_token_renew(struct ctl *c, int argc, char **argv);
+int ctl_token_revoke(struct ctl *c, int argc, char **argv);
+int ctl_audit_search(struct ctl *c, int argc, char **argv);
+int ctl_audit_verify(struct ctl *c, int argc, char **argv);
+
+#endif

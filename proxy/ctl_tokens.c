@@ -1,0 +1,335 @@
+/* ctl_tokens: "token issue | list | renew | revoke".
+ *
+ * issue prints the token alone on its first line (scripts take line 1),
+ * then lines for humans, each a shell comment or a ready client command
+ * for the first listener of the asset's protocol. The token is printed
+ * only after its audit record is written; if that write fails the token is
+ * revoked again and never shown. The token is wiped from memory after use
+ * and appears nowhere else (not in the audit record, not in the state DB).
+ *
+ * list shows ids, owners, times and state (active | expired | revoked),
+ * never a token or a verifier.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxy/ctl.h"
+#include "proxy/state.h"
+
+struct grant_count {
+	time_t now;
+	int any, live;
+};
+
+static int count_grant(void *ctx, const struct state_grant *g)
+{
+	struct grant_count *gc = ctx;
+	gc->any++;
+	if (g->until == 0 || g->until > (int64_t)gc->now)
+		gc->live++;
+	return 0;
+}
+
+/* Does user_id hold a grant on account_id that has not ended? CTL_OK or
+ * CTL_FAIL (printed). */
+static int check_grant(struct ctl *c, struct state *st, int64_t user_id, int64_t account_id,
+		       const char *user, const char *target)
+{
+	struct grant_count gc = {.now = c->now};
+	if (state_grant_list(st, user_id, account_id, count_grant, &gc) != STATE_OK)
+		return ctl_fail(c, "%s", state_errmsg(st));
+	if (gc.any == 0)
+		return ctl_fail(c, "user %s has no grant on %s (grant add first)", user, target);
+	if (gc.live == 0)
+		return ctl_fail(c, "every grant of %s on %s has passed its --until", user, target);
+	return CTL_OK;
+}
+
+static int parse_ttl(struct ctl *c, const char *s, int64_t *ttl)
+{
+	*ttl = CTL_DEFAULT_TTL;
+	if (s && (ctl_parse_duration(s, ttl) != 0 || *ttl > CTL_MAX_TTL))
+		return ctl_usage(c, "bad --ttl '%s' (30m, 8h, 7d, ...; at most 366d)", s);
+	return CTL_OK;
+}
+
+static int parse_id(const char *s, int64_t *id)
+{
+	char *e;
+	errno = 0;
+	long long v = strtoll(s, &e, 10);
+	if (errno || e == s || *e || v <= 0)
+		return -1;
+	*id = v;
+	return 0;
+}
+
+/* The proxy's address for clients of protocol: the first listener. A
+ * wildcard address is replaced by this host's name. 0, or -1 if none. */
+static int listener_for(const struct ctl *c, const char *protocol, char *host, size_t cap,
+			int *port)
+{
+	for (int i = 0; i < c->cfg.n_listen; i++) {
+		const struct sb_listen_addr *l = &c->cfg.listen[i];
+		if (strcmp(l->protocol, protocol) != 0)
+			continue;
+		if (strcmp(l->host, "0.0.0.0") == 0 || strcmp(l->host, "::") == 0 || !l->host[0]) {
+			if (gethostname(host, cap) != 0 || !host[0])
+				snprintf(host, cap, "localhost");
+			host[cap - 1] = '\0';
+		} else {
+			snprintf(host, cap, "%s", l->host);
+		}
+		*port = l->port;
+		return 0;
+	}
+	return -1;
+}
+
+static void print_hints(const struct ctl *c, const char *protocol, const char *user)
+{
+	char host[256];
+	int port;
+	if (listener_for(c, protocol, host, sizeof host, &port) != 0) {
+		printf("# no %s listener in %s: add one under [listeners]\n", protocol, c->cfg.path);
+		return;
+	}
+	if (strcmp(protocol, "postgres") == 0)
+		printf("psql \"host=%s port=%d user=%s\"\n", host, port, user);
+	else if (strcmp(protocol, "mysql") == 0)
+		printf("mysql -h %s -P %d -u %s -p\n", host, port, user);
+	else if (strcmp(protocol, "tds") == 0)
+		printf("sqlcmd -S %s,%d -U %s\n", host, port, user);
+	else if (strcmp(protocol, "tns") == 0)
+		printf("# Oracle clients: host %s, port %d, user %s, SERVICE_NAME = the token\n", host,
+		       port, user);
+	printf("# GUI tools (DBeaver, DataGrip, Navicat): host %s, port %d, user %s, password = the token\n",
+	       host, port, user);
+}
+
+int ctl_token_issue(struct ctl *c, int argc, char **argv)
+{
+	const char *ttl_s = NULL, *pos[2];
+	int json = 0;
+	char asset[64], name[64], target[160], stmt[1024];
+	struct ctl_opt opts[] = {
+		{"--ttl", 1, &ttl_s, NULL},
+		{"--json", 0, NULL, &json},
+		{NULL, 0, NULL, NULL},
+	};
+	if (ctl_args(c, argc, argv, opts, pos, 2, 2, NULL) != CTL_OK)
+		return CTL_USAGE;
+	int64_t ttl;
+	if (!ctl_valid_name(pos[0]))
+		return ctl_usage(c, "bad user name '%s'", pos[0]);
+	if (ctl_split_target(pos[1], asset, name) != 0)
+		return ctl_usage(c, "expected ASSET/ACCOUNT, not '%s'", pos[1]);
+	if (parse_ttl(c, ttl_s, &ttl) != CTL_OK)
+		return CTL_USAGE;
+	snprintf(target, sizeof target, "%s/%s", asset, name);
+
+	struct state *st = ctl_state(c);
+	if (!st)
+		return CTL_FAIL;
+	struct state_user u;
+	struct state_account ac;
+	struct state_asset a;
+	int r = state_user_get(st, pos[0], &u);
+	if (r == STATE_NOT_FOUND)
+		return ctl_fail(c, "no user %s", pos[0]);
+	if (r == STATE_OK && (r = state_account_get(st, asset, name, &ac)) == STATE_NOT_FOUND)
+		return ctl_fail(c, "no account %s", target);
+	if (r == STATE_OK)
+		r = state_asset_get(st, asset, &a);
+	if (r != STATE_OK)
+		return ctl_fail(c, "%s", state_errmsg(st));
+	if (check_grant(c, st, u.id, ac.id, u.name, target) != CTL_OK)
+		return CTL_FAIL;
+
+	struct audit_log *log = ctl_audit_open(c);
+	if (!log)
+		return CTL_FAIL;
+	char tok[STATE_TOKEN_LEN + 1];
+	int64_t id = 0, expires = (int64_t)c->now + ttl;
+	if (state_token_issue(st, u.id, ac.id, c->now, expires, tok, &id) != STATE_OK) {
+		audit_close(log);
+		return ctl_fail(c, "%s", state_errmsg(st));
+	}
+	ctl_cmdline(c->verb, argc, argv, NULL, stmt, sizeof stmt);
+	char obj[320];
+	snprintf(obj, sizeof obj, "token:%lld,user:%s,account:%s", (long long)id, u.name, target);
+	char err[512];
+	if (ctl_audit_write(c, log, stmt, asset, name, obj, err, sizeof err) != 0) {
+		int rr = state_token_revoke(st, id, c->now);
+		sb_wipe(tok, sizeof tok);
+		return ctl_fail(c, "audit log: %s; token %lld %s", err, (long long)id,
+				rr == STATE_OK ? "revoked again, not shown"
+					       : "not shown but NOT revoked: revoke it");
+	}
+
+	char when[40];
+	if (json) {
+		ctl_fmt_rfc3339(expires, when, sizeof when);
+		printf("{\"token\":\"%s\",\"id\":%lld,\"expires\":\"%s\"}\n", tok, (long long)id, when);
+	} else {
+		ctl_fmt_time(expires, when, sizeof when);
+		printf("%s\n", tok);
+		printf("# token %lld: %s -> %s (%s), expires %s; shown once, it cannot be recovered\n",
+		       (long long)id, u.name, target, a.protocol, when);
+		print_hints(c, a.protocol, u.name);
+	}
+	sb_wipe(tok, sizeof tok);
+	return CTL_OK;
+}
+
+static const char *token_state(const struct state_token_info *t, time_t now)
+{
+	if (t->revoked_at)
+		return "revoked";
+	if (t->expires <= (int64_t)now)
+		return "expired";
+	return "active";
+}
+
+struct token_print {
+	time_t now;
+	int json;
+};
+
+static int print_token(void *ctx, const struct state_token_info *t)
+{
+	const struct token_print *tp = ctx;
+	char target[140], created[40], expires[40], used[40];
+	snprintf(target, sizeof target, "%s/%s", t->asset, t->account);
+	if (tp->json) {
+		char ju[140], ja[140], jc[140], rv[48] = "null", lu[48] = "null";
+		ctl_json_str(t->user, ju, sizeof ju);
+		ctl_json_str(t->asset, ja, sizeof ja);
+		ctl_json_str(t->account, jc, sizeof jc);
+		ctl_fmt_rfc3339(t->created, created, sizeof created);
+		ctl_fmt_rfc3339(t->expires, expires, sizeof expires);
+		if (t->revoked_at) {
+			ctl_fmt_rfc3339(t->revoked_at, used, sizeof used);
+			snprintf(rv, sizeof rv, "\"%s\"", used);
+		}
+		if (t->last_used) {
+			ctl_fmt_rfc3339(t->last_used, used, sizeof used);
+			snprintf(lu, sizeof lu, "\"%s\"", used);
+		}
+		printf("{\"id\":%lld,\"user\":%s,\"asset\":%s,\"account\":%s,\"created\":\"%s\","
+		       "\"expires\":\"%s\",\"state\":\"%s\",\"revoked_at\":%s,\"last_used\":%s}\n",
+		       (long long)t->id, ju, ja, jc, created, expires, token_state(t, tp->now), rv,
+		       lu);
+		return 0;
+	}
+	ctl_fmt_time(t->created, created, sizeof created);
+	ctl_fmt_time(t->expires, expires, sizeof expires);
+	ctl_fmt_time(t->last_used, used, sizeof used);
+	printf("%-6lld %-20s %-32s %-19s  %-19s  %-8s %s\n", (long long)t->id, t->user, target,
+	       created, expires, token_state(t, tp->now), used);
+	return 0;
+}
+
+int ctl_token_list(struct ctl *c, int argc, char **argv)
+{
+	const char *pos[1];
+	int json = 0;
+	struct ctl_opt opts[] = {{"--json", 0, NULL, &json}, {NULL, 0, NULL, NULL}};
+	if (ctl_args(c, argc, argv, opts, pos, 0, 0, NULL) != CTL_OK)
+		return CTL_USAGE;
+	struct state *st = ctl_state(c);
+	if (!st)
+		return CTL_FAIL;
+	struct token_print tp = {.now = c->now, .json = json};
+	if (!json)
+		printf("%-6s %-20s %-32s %-19s  %-19s  %-8s %s\n", "ID", "USER", "ASSET/ACCOUNT",
+		       "CREATED", "EXPIRES", "STATE", "LAST_USED");
+	if (state_token_list(st, print_token, &tp) != STATE_OK)
+		return ctl_fail(c, "%s", state_errmsg(st));
+	return CTL_OK;
+}
+
+int ctl_token_renew(struct ctl *c, int argc, char **argv)
+{
+	const char *ttl_s = NULL, *pos[1];
+	char stmt[1024], target[140], when[40];
+	struct ctl_opt opts[] = {{"--ttl", 1, &ttl_s, NULL}, {NULL, 0, NULL, NULL}};
+	if (ctl_args(c, argc, argv, opts, pos, 1, 1, NULL) != CTL_OK)
+		return CTL_USAGE;
+	int64_t id, ttl;
+	if (parse_id(pos[0], &id) != 0)
+		return ctl_usage(c, "bad token id '%s'", pos[0]);
+	if (parse_ttl(c, ttl_s, &ttl) != CTL_OK)
+		return CTL_USAGE;
+	struct state *st = ctl_state(c);
+	if (!st)
+		return CTL_FAIL;
+	struct state_token_info t;
+	int r = state_token_get(st, id, &t);
+	if (r == STATE_NOT_FOUND)
+		return ctl_fail(c, "no token %lld", (long long)id);
+	if (r != STATE_OK)
+		return ctl_fail(c, "%s", state_errmsg(st));
+	if (t.revoked_at)
+		return ctl_fail(c, "token %lld is revoked; issue a new one", (long long)id);
+	snprintf(target, sizeof target, "%s/%s", t.asset, t.account);
+	if (check_grant(c, st, t.user_id, t.account_id, t.user, target) != CTL_OK)
+		return CTL_FAIL;
+	struct audit_log *log = ctl_audit_open(c);
+	if (!log)
+		return CTL_FAIL;
+	int64_t expires = (int64_t)c->now + ttl;
+	r = state_token_renew(st, id, expires);
+	if (r != STATE_OK) {
+		audit_close(log);
+		return ctl_fail(c, "%s", state_errmsg(st));
+	}
+	ctl_fmt_time(expires, when, sizeof when);
+	printf("token %lld renewed: %s -> %s, expires %s\n", (long long)id, t.user, target, when);
+	ctl_cmdline(c->verb, argc, argv, NULL, stmt, sizeof stmt);
+	char obj[320];
+	snprintf(obj, sizeof obj, "token:%lld,user:%s,account:%s", (long long)id, t.user, target);
+	return ctl_audit_admin(c, log, stmt, t.asset, t.account, obj);
+}
+
+int ctl_token_revoke(struct ctl *c, int argc, char **argv)
+{
+	const char *pos[1];
+	char stmt[1024], target[140];
+	if (ctl_args(c, argc, argv, NULL, pos, 1, 1, NULL) != CTL_OK)
+		return CTL_USAGE;
+	int64_t id;
+	if (parse_id(pos[0], &id) != 0)
+		return ctl_usage(c, "bad token id '%s'", pos[0]);
+	struct state *st = ctl_state(c);
+	if (!st)
+		return CTL_FAIL;
+	struct state_token_info t;
+	int r = state_token_get(st, id, &t);
+	if (r == STATE_NOT_FOUND)
+		return ctl_fail(c, "no token %lld", (long long)id);
+	if (r != STATE_OK)
+		return ctl_fail(c, "%s", state_errmsg(st));
+	if (t.revoked_at)
+		return ctl_fail(c, "token %lld is already revoked", (long long)id);
+	struct audit_log *log = ctl_audit_open(c);
+	if (!log)
+		return CTL_FAIL;
+	r = state_token_revoke(st, id, c->now);
+	if (r != STATE_OK) {
+		audit_close(log);
+		if (r == STATE_EXISTS)
+			return ctl_fail(c, "token %lld is already revoked", (long long)id);
+		return ctl_fail(c, "%s", state_errmsg(st));
+	}
+	snprintf(target, sizeof target, "%s/%s", t.asset, t.account);
+	printf("token %lld revoked: %s -> %s\n", (long long)id, t.user, target);
+	printf("# new logins with it fail now; sessions already open go on (see sessions / kill)\n");
+	ctl_cmdline(c->verb, argc, argv, NULL, stmt, sizeof stmt);
+	char obj[320];
+	snprintf(obj, sizeof obj, "token:%lld,user:%s,account:%s", (long long)id, t.user, target);
+	return ctl_audit_admin(c, log, stmt, t.asset, t.account, obj);
+}

@@ -1,0 +1,245 @@
+/* state: the control plane (users, assets, accounts, grants, tokens) in one
+ * SQLite file.
+ *
+ * sqlbastionctl writes this file and the daemon reads it on every login, both
+ * at once: the database runs in WAL mode with a 5 s busy timeout, so a reader
+ * never waits for a writer and every query sees the last committed change (a
+ * new token or a revocation counts at the next login, without a restart).
+ * Foreign keys are enforced. The file and its directory are created owner-only
+ * (0600 / 0700).
+ *
+ * A struct state is one SQLite connection with its prepared statements cached;
+ * it is not thread-safe: open one per thread. Every query binds its values;
+ * no SQL is ever built from input. Tokens are never stored, only verifiers
+ * (see proxy/auth.h), and hosted secrets only sealed (see proxy/secret.h).
+ *
+ * Return convention of the fallible functions: STATE_OK (0), STATE_NOT_FOUND,
+ * STATE_EXISTS (a name or unique key is taken, or the change was already
+ * made), or STATE_ERROR (-1) with the reason in state_errmsg().
+ */
+#ifndef SB_STATE_H
+#define SB_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "proxy/auth.h"
+#include "proxy/crypto.h"
+#include "proxy/secret.h"
+
+#define STATE_WUR __attribute__((warn_unused_result))
+
+enum { STATE_OK = 0, STATE_NOT_FOUND = 1, STATE_EXISTS = 2, STATE_ERROR = -1 };
+
+#define STATE_SCHEMA_VERSION 1
+#define STATE_SOURCES_MAX 1024 /* users.sources, comma-separated CIDRs */
+#define STATE_USERNAME_MAX 128 /* = auth_target.db_username */
+#define STATE_SERVICE_MAX 128  /* = auth_target.service */
+#define STATE_HOURS_MAX 16     /* "HH:MM-HH:MM" */
+#define STATE_REF_MAX 4096     /* secret file path or command */
+#define STATE_BLOB_MAX (SB_SECRET_MAX + SB_SEAL_OVERHEAD)
+/* A token is "sbt_" + 32 lower-case base32 characters (20 random bytes). */
+#define STATE_TOKEN_PREFIX "sbt_"
+#define STATE_TOKEN_LEN 36
+/* auth_check_scram tries the tokens created within this window, expired and
+ * revoked ones included (so an auditor learns why a login failed), plus any
+ * older token that is still active. */
+#define STATE_SCRAM_WINDOW (30 * 86400)
+
+enum state_secret_kind { STATE_SECRET_STORED, STATE_SECRET_FILE, STATE_SECRET_CMD };
+
+struct state_user {
+	int64_t id;
+	char name[SB_NAME_MAX];
+	char sources[STATE_SOURCES_MAX]; /* "" = from anywhere */
+	int max_sessions;                /* 0 = unlimited */
+	uint8_t scram_salt[SB_SCRAM_SALT_LEN];
+	int64_t created;
+};
+
+struct state_asset {
+	int64_t id;
+	char name[SB_NAME_MAX];
+	char protocol[16]; /* "postgres", "mysql", "tds", "tns" */
+	char host[SB_HOST_MAX];
+	int port;
+	enum asset_tls tls;
+	char service[STATE_SERVICE_MAX]; /* "" when not set */
+	int64_t created;
+};
+
+struct state_account {
+	int64_t id;
+	int64_t asset_id;
+	char asset[SB_NAME_MAX];
+	char name[SB_NAME_MAX];
+	char username[STATE_USERNAME_MAX];
+	enum state_secret_kind kind;
+	int64_t created;
+};
+
+/* Where an account's password comes from. Holds sealed bytes or a path or
+ * command, never a clear secret; still, wipe it after use. */
+struct state_account_secret {
+	enum state_secret_kind kind;
+	uint8_t blob[STATE_BLOB_MAX]; /* stored: nonce | ciphertext | tag */
+	size_t blob_len;
+	char ref[STATE_REF_MAX];      /* file: absolute path; cmd: shell command */
+};
+
+struct state_grant {
+	int64_t id;
+	int64_t user_id;
+	int64_t account_id;
+	char user[SB_NAME_MAX];    /* names filled by the list functions */
+	char asset[SB_NAME_MAX];
+	char account[SB_NAME_MAX];
+	enum policy_level level;
+	char hours[STATE_HOURS_MAX]; /* "" = any time */
+	int64_t until;               /* unix time; 0 = no end */
+	int64_t created;
+};
+
+/* A token as the admin sees it: never the token itself. */
+struct state_token_info {
+	int64_t id;
+	int64_t user_id;
+	int64_t account_id;
+	char user[SB_NAME_MAX];
+	char asset[SB_NAME_MAX];
+	char account[SB_NAME_MAX];
+	int64_t created;
+	int64_t expires;
+	int64_t revoked_at; /* 0 = not revoked */
+	int64_t last_used;  /* 0 = never */
+};
+
+/* A token's verifiers, for the login checks. */
+struct state_token_verifier {
+	int64_t id;
+	int iterations;
+	uint8_t stored_key[SB_SHA256_LEN];
+	uint8_t server_key[SB_SHA256_LEN];
+	uint8_t mysql_native[SB_SHA1_LEN]; /* SHA1(SHA1(token)) */
+	int64_t created;
+	int64_t expires;
+	int64_t revoked_at; /* 0 = not revoked */
+};
+
+/* Everything a login needs about one token, in one query. */
+struct state_login {
+	struct state_token_info token;
+	struct state_user user;
+	struct state_account account;
+	struct state_asset asset;
+};
+
+/* Open (creating file, directory and schema when absent) the state DB.
+ * Returns NULL with err filled on failure. */
+struct state *state_open(const char *path, char *err, size_t errlen) STATE_WUR;
+void state_close(struct state *st);
+
+/* The reason of the last STATE_ERROR (or a conflict) on st. Never NULL. */
+const char *state_errmsg(const struct state *st);
+
+/* Explicit write transaction (BEGIN IMMEDIATE), for changes made of several
+ * statements. Without one, each function is its own transaction. */
+int state_begin(struct state *st) STATE_WUR;
+int state_commit(struct state *st) STATE_WUR;
+void state_rollback(struct state *st);
+
+/* Names: enumerations <-> the text stored in the DB. parse: 0 or -1. */
+const char *state_tls_name(enum asset_tls t);
+int state_tls_parse(const char *s, enum asset_tls *out);
+const char *state_secret_kind_name(enum state_secret_kind k);
+
+/* ---- users ---- */
+
+/* Add a user with a fresh random SCRAM salt. STATE_EXISTS if the name is
+ * taken. *id gets the new row id (id may be NULL). */
+int state_user_add(struct state *st, const char *name, const char *sources,
+		   int max_sessions, int64_t now, int64_t *id) STATE_WUR;
+int state_user_get(struct state *st, const char *name, struct state_user *out) STATE_WUR;
+/* Calls cb for each user by name; a non-zero return from cb stops the walk
+ * (and is returned). cb must not call back into st. */
+int state_user_list(struct state *st, int (*cb)(void *ctx, const struct state_user *u),
+		    void *ctx) STATE_WUR;
+
+/* ---- assets ---- */
+
+/* Add a->name etc.; a->id gets the new id, a->created must be set. */
+int state_asset_add(struct state *st, struct state_asset *a) STATE_WUR;
+int state_asset_get(struct state *st, const char *name, struct state_asset *out) STATE_WUR;
+int state_asset_list(struct state *st, int (*cb)(void *ctx, const struct state_asset *a),
+		     void *ctx) STATE_WUR;
+
+/* ---- accounts ---- */
+
+/* Add account name on asset_id. For kind STORED the blob is set afterwards
+ * with state_account_set_blob() (the seal's authenticated data is the new
+ * account id), in the same transaction. ref: path or command, "" for stored. */
+int state_account_add(struct state *st, int64_t asset_id, const char *name,
+		      const char *username, enum state_secret_kind kind,
+		      const char *ref, int64_t now, int64_t *id) STATE_WUR;
+int state_account_set_blob(struct state *st, int64_t id, const uint8_t *blob,
+			   size_t len) STATE_WUR;
+/* Look an account up by asset and account name; fills out->asset too. */
+int state_account_get(struct state *st, const char *asset, const char *name,
+		      struct state_account *out) STATE_WUR;
+/* The secret source of account id (see struct state_account_secret). */
+int state_account_secret(struct state *st, int64_t id,
+			 struct state_account_secret *out) STATE_WUR;
+int state_account_list(struct state *st,
+		       int (*cb)(void *ctx, const struct state_account *a),
+		       void *ctx) STATE_WUR;
+
+/* ---- grants ---- */
+
+/* hours: "" or "HH:MM-HH:MM"; until: unix time or 0 for none. */
+int state_grant_add(struct state *st, int64_t user_id, int64_t account_id,
+		    enum policy_level level, const char *hours, int64_t until,
+		    int64_t now, int64_t *id) STATE_WUR;
+/* Grants of user_id on account_id (user_id/account_id 0 = any), ordered by
+ * id. Same callback rules as state_user_list. */
+int state_grant_list(struct state *st, int64_t user_id, int64_t account_id,
+		     int (*cb)(void *ctx, const struct state_grant *g),
+		     void *ctx) STATE_WUR;
+
+/* ---- tokens ---- */
+
+/* Make a new random token for user_id on account_id, store only its
+ * verifiers (SCRAM-SHA-256 with the user's salt and SB_SCRAM_ITERATIONS,
+ * SHA-256, SHA1(SHA1())), and write the token to token_out (NUL-terminated,
+ * STATE_TOKEN_LEN chars) for the caller to show once and wipe. */
+int state_token_issue(struct state *st, int64_t user_id, int64_t account_id,
+		      int64_t now, int64_t expires,
+		      char token_out[STATE_TOKEN_LEN + 1], int64_t *id) STATE_WUR;
+int state_token_get(struct state *st, int64_t id, struct state_token_info *out) STATE_WUR;
+/* All tokens by id (newest last). Same callback rules as state_user_list. */
+int state_token_list(struct state *st,
+		     int (*cb)(void *ctx, const struct state_token_info *t),
+		     void *ctx) STATE_WUR;
+/* Set a new expiry. STATE_NOT_FOUND; STATE_EXISTS if the token is revoked
+ * (a revoked token stays revoked). */
+int state_token_renew(struct state *st, int64_t id, int64_t expires) STATE_WUR;
+/* Revoke. STATE_NOT_FOUND; STATE_EXISTS if already revoked. */
+int state_token_revoke(struct state *st, int64_t id, int64_t now) STATE_WUR;
+/* Record a successful login (tokens.last_used = now). Best effort by design
+ * (a busy DB must not refuse a login), so its status may be ignored. */
+int state_token_touch(struct state *st, int64_t id, int64_t now);
+
+/* Find the token whose SHA-256 is hash. Fills *id and *user_id. */
+int state_token_by_sha256(struct state *st, const uint8_t hash[SB_SHA256_LEN],
+			  int64_t *id, int64_t *user_id) STATE_WUR;
+/* Walk user_id's tokens created at or after `since`, plus older ones still
+ * active at `now` (neither revoked nor expired), newest first. Same callback
+ * rules as state_user_list. */
+int state_token_verifiers(struct state *st, int64_t user_id, int64_t since,
+			  int64_t now,
+			  int (*cb)(void *ctx, const struct state_token_verifier *v),
+			  void *ctx) STATE_WUR;
+/* Token id joined with its user, account and asset. */
+int state_login_get(struct state *st, int64_t token_id, struct state_login *out) STATE_WUR;
+
+#endif
