@@ -32,6 +32,9 @@ enum sess_event {
 	SESS_EV_TLS_READY, /* TLS handshake finished on `side` */
 	SESS_EV_FLUSHED,   /* output of `side` drained below its low watermark */
 	SESS_EV_TIMEOUT,   /* the session timer set with sess_set_timer() fired */
+	SESS_EV_ERROR,     /* the backend connection failed or closed; s->backend_error
+			      says why. The core closes the session after dispatch
+			      unless the frontend already did. */
 };
 
 struct protocol {

@@ -340,6 +340,16 @@ static void describe_error(struct bufferevent *bev, short what, char *out, size_
 	}
 }
 
+/* The frontend hears of a lost backend first (to tell the client and audit
+ * a failed login); the core closes the session if the frontend did not. */
+static void backend_failed(struct session *s, const char *why)
+{
+	snprintf(s->backend_error, sizeof s->backend_error, "%s", why);
+	s->proto->dispatch(s, s->pstate, SESS_BACKEND, SESS_EV_ERROR);
+	if (!s->closing && !s->close_after_flush)
+		sess_close(s, "backend: %s", why);
+}
+
 static void client_event_cb(struct bufferevent *bev, short what, void *ctx)
 {
 	struct session *s = ctx;
@@ -376,12 +386,12 @@ static void backend_event_cb(struct bufferevent *bev, short what, void *ctx)
 		if (dnserr) {
 			snprintf(why, sizeof why, "cannot resolve backend host: %s",
 				 evutil_gai_strerror(dnserr));
-			sess_close(s, "backend: %s", why);
+			backend_failed(s, why);
 			return;
 		}
 	}
 	describe_error(bev, what, why, sizeof why);
-	sess_close(s, "backend: %s", why);
+	backend_failed(s, why);
 }
 
 int sess_client_tls_start(struct session *s)
@@ -394,6 +404,10 @@ int sess_client_tls_start(struct session *s)
 	struct evbuffer *in = bufferevent_get_input(s->client);
 	evbuffer_remove_cb(in, count_in_cb, s);
 	evbuffer_remove_cb(bufferevent_get_output(s->client), count_out_cb, s);
+	/* The TLS filter stops encrypting into the socket's buffer above this
+	 * mark, so the backlog stays in the filter's output where
+	 * sess_backpressure() sees it. */
+	bufferevent_setwatermark(s->client, EV_WRITE, 0, SESS_HIGH_WATER);
 	struct bufferevent *tls = bufferevent_openssl_filter_new(
 		s->px->base, s->client, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!tls) {
@@ -447,6 +461,7 @@ int sess_backend_tls_start(struct session *s, const char *host, int verify)
 		}
 		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
 	}
+	bufferevent_setwatermark(s->backend, EV_WRITE, 0, SESS_HIGH_WATER);
 	struct bufferevent *tls = bufferevent_openssl_filter_new(
 		s->px->base, s->backend, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!tls) {

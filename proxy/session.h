@@ -58,6 +58,7 @@ struct session {
 	int closing;
 	int close_after_flush;
 	char close_reason[160];
+	char backend_error[300];          /* why the backend connection failed (SESS_EV_ERROR) */
 	int backend_paused;               /* backend reads paused by client backpressure */
 	int client_paused;                /* client reads paused by backend backpressure */
 

@@ -748,6 +748,16 @@ void pg_login_event(struct pg_conn *c, enum sess_side side, enum sess_event ev)
 			set_state(c, PG_ST_BACKEND_SSL);
 		}
 		return;
+	case SESS_EV_ERROR:
+		if (c->st == PG_ST_CANCEL) {
+			sess_close(s, "cancel forwarded");
+		} else if (c->st >= PG_ST_BACKEND_CONNECT && c->st <= PG_ST_BACKEND_STARTUP) {
+			backend_auth_failed(c, s->backend_error);
+		} else if (c->st == PG_ST_READY) {
+			pg_fatal(c, "08006", "sqlbastion: lost the connection to the database",
+				 s->backend_error);
+		}
+		return;
 	case SESS_EV_TIMEOUT:
 		if (c->st == PG_ST_CANCEL) {
 			sess_close(s, "cancel forwarded");
