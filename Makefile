@@ -84,7 +84,7 @@ unit: $(UNIT_BIN)
 # Integration tests need Debian's python3 (python3-pytest, psycopg2, pymysql).
 PYTEST := /usr/bin/python3 -m pytest
 integration: all
-	SQLBASTION_BIN=$(CURDIR)/$(BIN) $(PYTEST) -q -ra tests/integration $(PYTEST_ARGS)
+	SQLBASTION_BIN=$(CURDIR)/$(BIN) SQLBASTION_SAN=$(SAN) $(PYTEST) -q -ra tests/integration $(PYTEST_ARGS)
 
 check: unit integration
 

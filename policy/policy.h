@@ -54,6 +54,10 @@ enum policy_level {
 #define POLICY_F_UNPARSEABLE 0x0080u   /* lexer could not make sense of the text */
 #define POLICY_F_PRIVILEGE 0x0100u     /* GRANT/REVOKE, CREATE/ALTER/DROP ROLE|USER */
 #define POLICY_F_TX_CONTROL 0x0200u    /* BEGIN/COMMIT/ROLLBACK/SAVEPOINT */
+#define POLICY_F_NO_WHERE 0x0400u      /* a DELETE/UPDATE (also in a CTE, PREPARE,
+					  EXPLAIN ANALYZE) without WHERE or with a trivial one */
+#define POLICY_F_ALTER_DROP 0x0800u    /* ALTER ... DROP COLUMN/CONSTRAINT/...: removes part of an object */
+#define POLICY_F_RENAME 0x1000u        /* ALTER ... RENAME */
 
 /* What a caller asks about. All strings are borrowed for the call. */
 struct policy_request {
@@ -65,6 +69,11 @@ struct policy_request {
 	const char *sql;     /* statement text, not NUL-terminated necessarily */
 	size_t sql_len;
 	time_t now; /* for `hours` scopes (local time of the proxy) */
+	/* Session state that changes how the server splits text into tokens;
+	 * the zero values are the server defaults. PostgreSQL reports both in
+	 * ParameterStatus messages. */
+	int std_strings_off;         /* standard_conforming_strings = off */
+	const char *client_encoding; /* e.g. "SJIS"; NULL or "" = UTF8 */
 };
 
 /* The answer. Callers own it, initialise it with policy_result_init(), may
@@ -83,6 +92,7 @@ struct policy_result {
 	size_t fingerprint_cap;
 	char *objects;          /* owned: comma-separated objects touched ("public.t1,t2"), NUL-terminated */
 	size_t objects_cap;
+	void *work;             /* owned: private scratch kept across calls (names, regex match data) */
 };
 
 struct policy; /* opaque, immutable once loaded */
@@ -97,6 +107,11 @@ struct policy_error {
  * filled (file, line, problem). A NULL or empty path gives an empty policy
  * (grant levels and fail-closed still apply). */
 struct policy *policy_load(const char *path, struct policy_error *err);
+
+/* Load rules from len bytes of text; name is used in errors (err->file).
+ * Same contract as policy_load. */
+struct policy *policy_load_text(const char *name, const char *text, size_t len,
+				struct policy_error *err);
 
 /* Take/drop a reference. policy_unref frees on the last one. */
 struct policy *policy_ref(struct policy *p);

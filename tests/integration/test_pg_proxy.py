@@ -338,6 +338,8 @@ def test_copy_out_1gb_memory_stays_flat(pg_ready):
     assert total >= 1_000_000_000
     growth_mib = (peak - rss0) / 1024
     print(f"1 GB COPY OUT: proxy RSS {rss0} KiB -> peak {peak} KiB (+{growth_mib:.1f} MiB)")
+    if os.environ.get("SQLBASTION_SAN") == "1":
+        return  # ASan keeps freed memory in quarantine: RSS says nothing there
     assert growth_mib < 16, f"proxy RSS grew {growth_mib:.1f} MiB"
 
 
