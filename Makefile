@@ -30,7 +30,7 @@ BUILD   := build-san
 BIN     := bin-san
 endif
 
-LIB_SRC := $(wildcard proxy/*.c protocols/*/*.c policy/*.c audit/*.c)
+LIB_SRC := $(wildcard proxy/*.c protocols/*.c protocols/*/*.c policy/*.c audit/*.c)
 LIB_SRC := $(filter-out proxy/main.c proxy/ctl_main.c,$(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libsqlbastion.a

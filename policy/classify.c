@@ -1,0 +1,1465 @@
+/* policy/classify: statement splitter and classifier (see classify.h).
+ *
+ * One pass, one token of lookahead, no allocation per token. The state is a
+ * small stack of parenthesis levels (what opened each level, whether the
+ * next name there is an object, whether a WITH there still waits for its
+ * main statement) and a stack of DML "frames" (each INSERT/UPDATE/DELETE/
+ * MERGE found at a statement start, to see whether a WHERE belongs to it).
+ * A few statement kinds (EXPLAIN, COPY, SET, PREPARE, DDL) read their first
+ * words through a small phase machine.
+ *
+ * What this file does not do: it does not validate SQL (the server does),
+ * it does not resolve names against a catalog (objects are names as
+ * written, folded as the server folds them), and it does not look inside
+ * function bodies given as strings (CREATE FUNCTION ... AS $$...$$, DO):
+ * those are DDL or dynamic SQL, which rules can deny as a whole.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* strcasestr */
+#endif
+#include "policy/classify.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- keywords -------------------------------------------------------- */
+
+/* Category as in PostgreSQL's kwlist.h: unreserved and column-name
+ * keywords can still name a table, type/function-name and reserved ones
+ * cannot. */
+enum { KC_U, KC_C, KC_T, KC_R };
+
+#define KF_NOTFUNC 0x01 /* "word (" is syntax, not a function call */
+#define KF_CLAUSE 0x02  /* ends a FROM / DROP / GRANT ... ON list */
+#define KF_TRIVIAL 0x04 /* may appear in a WHERE that refers to nothing */
+#define KF_SKIP 0x08    /* skipped while waiting for an object name */
+#define KF_GSKIP 0x10   /* ... in GRANT/REVOKE/TRUNCATE/LOCK/REINDEX/... */
+
+#define NF KF_NOTFUNC
+#define CL KF_CLAUSE
+#define TR KF_TRIVIAL
+#define SK KF_SKIP
+#define GS KF_GSKIP
+
+#define CLS_KEYWORDS(X)                                                      \
+	X(ABORT, U, 0) X(ACCESS, U, 0) X(ALL, R, NF | GS) X(ALSO, U, 0)        \
+	X(ALTER, U, 0) X(ANALYSE, R, SK) X(ANALYZE, R, SK) X(AND, R, TR)       \
+	X(ANY, R, NF) X(ARRAY, R, NF) X(AS, R, NF) X(ASC, R, 0)                \
+	X(ASYMMETRIC, R, 0) X(ATOMIC, U, 0) X(AUTHORIZATION, T, NF)            \
+	X(BEGIN, U, 0) X(BETWEEN, C, NF | TR) X(BIGINT, C, NF)                 \
+	X(BINARY, T, NF | SK) X(BIT, C, NF) X(BOOLEAN, C, NF) X(BOTH, R, 0)    \
+	X(BY, U, 0) X(CALL, U, 0) X(CASCADE, U, CL) X(CASE, R, NF | TR)        \
+	X(CAST, R, NF) X(CHAR, C, NF) X(CHARACTER, C, NF)                      \
+	X(CHARACTERISTICS, U, 0) X(CHECK, R, NF) X(CHECKPOINT, U, 0)           \
+	X(CLOSE, U, 0) X(CLUSTER, U, 0) X(COALESCE, C, 0) X(COLLATE, R, NF)    \
+	X(COLLATION, T, NF) X(COLUMN, R, NF | GS) X(COMMENT, U, 0)             \
+	X(COMMIT, U, 0) X(CONCURRENTLY, T, NF | SK) X(CONSTRAINT, R, NF)       \
+	X(COPY, U, 0) X(CREATE, R, NF) X(CROSS, T, NF) X(CURRENT, U, 0)        \
+	X(CURRENT_CATALOG, R, NF) X(CURRENT_DATE, R, NF)                       \
+	X(CURRENT_ROLE, R, NF) X(CURRENT_SCHEMA, T, 0) X(CURRENT_TIME, R, NF)  \
+	X(CURRENT_TIMESTAMP, R, NF) X(CURRENT_USER, R, NF) X(CURSOR, U, 0)     \
+	X(CYCLE, U, 0) X(DATA, U, GS) X(DATABASE, U, GS) X(DEALLOCATE, U, 0)   \
+	X(DEC, C, NF) X(DECIMAL, C, NF) X(DECLARE, U, 0) X(DEFAULT, R, NF)     \
+	X(DEFERRABLE, R, 0) X(DELETE, U, 0) X(DESC, R, 0) X(DISCARD, U, 0)     \
+	X(DISTINCT, R, NF) X(DO, R, NF) X(DOMAIN, U, GS) X(DOUBLE, U, NF)      \
+	X(DROP, U, 0) X(ELSE, R, TR) X(END, R, TR) X(EXCEPT, R, NF | CL)       \
+	X(EXECUTE, U, 0) X(EXISTS, C, NF | SK | TR) X(EXPLAIN, U, 0)           \
+	X(EXTENSION, U, 0) X(EXTRACT, C, 0) X(FALSE, R, TR) X(FETCH, R, CL)    \
+	X(FILTER, U, NF) X(FLOAT, C, NF) X(FOR, R, NF | CL) X(FOREIGN, R, GS)  \
+	X(FREEZE, T, SK) X(FROM, R, NF) X(FULL, T, SK) X(FUNCTION, U, GS)      \
+	X(FUNCTIONS, U, GS) X(GRANT, R, 0) X(GROUP, R, CL) X(HAVING, R, CL)    \
+	X(IF, U, SK) X(ILIKE, T, NF) X(IMPORT, U, 0) X(IN, R, NF | TR | GS)    \
+	X(INDEX, U, GS) X(INITIALLY, R, 0) X(INNER, T, NF) X(INSERT, U, 0)     \
+	X(INSTEAD, U, 0) X(INT, C, NF) X(INTEGER, C, NF)                       \
+	X(INTERSECT, R, NF | CL) X(INTERVAL, C, NF) X(INTO, R, NF | CL)        \
+	X(IS, T, NF | TR) X(ISNULL, T, NF) X(JOIN, T, NF) X(KEY, U, NF)        \
+	X(LANGUAGE, U, GS) X(LARGE, U, GS) X(LATERAL, R, NF | SK)              \
+	X(LEADING, R, 0) X(LEFT, T, 0) X(LIKE, T, NF) X(LIMIT, R, CL)          \
+	X(LISTEN, U, 0) X(LOAD, U, 0) X(LOCAL, U, 0) X(LOCALTIME, R, NF)       \
+	X(LOCALTIMESTAMP, R, NF) X(LOCK, U, 0) X(MATCHED, U, 0) X(MATERIALIZED, U, GS)          \
+	X(MERGE, U, 0) X(MOVE, U, 0) X(NATURAL, T, NF) X(NOT, R, NF | TR | SK) \
+	X(NOTIFY, U, 0) X(NOTNULL, T, NF) X(NULL, R, TR) X(NUMERIC, C, NF)     \
+	X(OBJECT, U, GS) X(OF, U, 0) X(OFF, U, 0) X(OFFSET, R, CL)             \
+	X(ON, R, NF) X(ONLY, R, SK) X(OR, R, TR) X(ORDER, R, CL)               \
+	X(OUTER, T, NF) X(OVER, U, NF) X(OVERLAPS, T, NF) X(OWNED, U, 0)       \
+	X(PLACING, R, 0) X(PREPARE, U, 0) X(PREPARED, U, 0)                    \
+	X(PRIMARY, R, 0) X(PRIVILEGES, U, 0) X(PROCEDURE, U, GS)               \
+	X(PROCEDURES, U, GS) X(PROGRAM, U, 0) X(READ, U, 0) X(REAL, C, NF)     \
+	X(REASSIGN, U, 0) X(RECURSIVE, U, 0) X(REFERENCES, R, NF)              \
+	X(REFRESH, U, 0) X(REINDEX, U, 0) X(RELEASE, U, 0) X(RENAME, U, 0)     \
+	X(REPLACE, U, 0) X(RESET, U, 0) X(RESTRICT, U, CL)                     \
+	X(RETURNING, R, CL) X(REVOKE, U, 0) X(RIGHT, T, 0) X(ROLE, U, 0)       \
+	X(ROLLBACK, U, 0) X(ROUTINE, U, GS) X(ROUTINES, U, GS) X(ROW, C, NF)   \
+	X(SAVEPOINT, U, 0) X(SCHEMA, U, GS) X(SECURITY, U, 0)                  \
+	X(SELECT, R, NF | CL | TR) X(SEQUENCE, U, GS) X(SEQUENCES, U, GS)      \
+	X(SERVER, U, GS) X(SESSION, U, 0) X(SESSION_USER, R, NF)               \
+	X(SET, U, CL) X(SETOF, C, NF) X(SHOW, U, 0) X(SIMILAR, T, NF)          \
+	X(SMALLINT, C, NF) X(SOME, R, NF) X(START, U, 0) X(STDIN, U, 0)        \
+	X(STDOUT, U, 0) X(SYMMETRIC, R, 0) X(SYSTEM, U, GS)                    \
+	X(SYSTEM_USER, R, NF) X(TABLE, R, NF | GS) X(TABLES, U, GS)            \
+	X(TABLESAMPLE, T, NF) X(TABLESPACE, U, GS) X(TEMP, U, 0)               \
+	X(TEMPORARY, U, 0) X(THEN, R, TR) X(TIME, C, NF) X(TIMESTAMP, C, NF)   \
+	X(TO, R, CL) X(TRAILING, R, 0) X(TRANSACTION, U, 0) X(TRUE, R, TR)     \
+	X(TRUNCATE, U, 0) X(TYPE, U, GS) X(UNION, R, NF | CL)                  \
+	X(UNIQUE, R, NF) X(UNLISTEN, U, 0) X(UNLOGGED, U, 0) X(UPDATE, U, 0)   \
+	X(USER, R, NF) X(USING, R, NF) X(VACUUM, U, 0)                         \
+	X(VALUES, C, NF | CL) X(VARCHAR, C, NF) X(VARIADIC, R, 0)              \
+	X(VERBOSE, T, SK) X(VIEW, U, GS) X(WHEN, R, TR) X(WHERE, R, CL)        \
+	X(WINDOW, R, CL) X(WITH, R, NF) X(WITHIN, U, NF) X(WRITE, U, 0)
+
+enum cls_kwid {
+	KW_NONE = 0,
+#define X(n, c, f) KW_##n,
+	CLS_KEYWORDS(X)
+#undef X
+	KW_COUNT
+};
+
+struct cls_kw {
+	const char *name; /* upper case */
+	uint8_t len, cat, flags;
+};
+
+static const struct cls_kw kwdefs[KW_COUNT] = {
+	{"", 0, 0, 0},
+#define X(n, c, f) {#n, (uint8_t)(sizeof(#n) - 1), KC_##c, (uint8_t)(f)},
+	CLS_KEYWORDS(X)
+#undef X
+};
+
+#define KW_SLOTS 1024 /* power of two, well above 2 * KW_COUNT */
+#define KW_MAXLEN 17  /* CURRENT_TIMESTAMP */
+static uint16_t kw_slot[KW_SLOTS];
+static pthread_once_t kw_once = PTHREAD_ONCE_INIT;
+
+static unsigned char up(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 32) : c;
+}
+
+static unsigned char down(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+static uint32_t kw_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ up((unsigned char)s[i])) * 16777619u;
+	return h;
+}
+
+static void kw_build(void)
+{
+	for (int id = 1; id < KW_COUNT; id++) {
+		uint32_t i = kw_hash(kwdefs[id].name, kwdefs[id].len) & (KW_SLOTS - 1);
+		while (kw_slot[i])
+			i = (i + 1) & (KW_SLOTS - 1);
+		kw_slot[i] = (uint16_t)id;
+	}
+}
+
+/* Keyword id of a bare word, 0 if it is none (ASCII case-insensitive, as
+ * the server matches keywords). */
+static int kw_lookup(const char *s, size_t n)
+{
+	if (n < 2 || n > KW_MAXLEN)
+		return 0;
+	for (uint32_t i = kw_hash(s, n) & (KW_SLOTS - 1); kw_slot[i];
+	     i = (i + 1) & (KW_SLOTS - 1)) {
+		const struct cls_kw *k = &kwdefs[kw_slot[i]];
+		if (k->len != n)
+			continue;
+		size_t j = 0;
+		while (j < n && up((unsigned char)s[j]) == (unsigned char)k->name[j])
+			j++;
+		if (j == n)
+			return kw_slot[i];
+	}
+	return 0;
+}
+
+static int kw_flag(int kw, int f)
+{
+	return kw && (kwdefs[kw].flags & f);
+}
+
+/* Can this word name a table (an identifier, or a keyword that is not
+ * reserved for syntax)? */
+static int namelike(int kw)
+{
+	return !kw || kwdefs[kw].cat == KC_U || kwdefs[kw].cat == KC_C;
+}
+
+/* ---- functions the classifier knows ----------------------------------- */
+
+static const struct {
+	const char *name;
+	unsigned char prefix; /* name is a prefix */
+	unsigned flags;
+} known_funcs[] = {
+	/* server files, programs and other servers */
+	{"pg_read_file", 0, POLICY_F_FILE_ACCESS},
+	{"pg_read_binary_file", 0, POLICY_F_FILE_ACCESS},
+	{"pg_stat_file", 0, POLICY_F_FILE_ACCESS},
+	{"pg_ls_", 1, POLICY_F_FILE_ACCESS},
+	{"pg_file_", 1, POLICY_F_FILE_ACCESS}, /* adminpack */
+	{"pg_logdir_ls", 0, POLICY_F_FILE_ACCESS},
+	{"lo_import", 0, POLICY_F_FILE_ACCESS | POLICY_F_WRITES},
+	{"lo_export", 0, POLICY_F_FILE_ACCESS},
+	{"dblink", 1, POLICY_F_FILE_ACCESS | POLICY_F_DYNAMIC},
+	/* run SQL text given as a value */
+	{"query_to_xml", 1, POLICY_F_DYNAMIC},
+	{"ts_stat", 0, POLICY_F_DYNAMIC},
+	{"ts_rewrite", 0, POLICY_F_DYNAMIC},
+	{"crosstab", 1, POLICY_F_DYNAMIC},
+	{"connectby", 0, POLICY_F_DYNAMIC},
+	{"xpath_table", 0, POLICY_F_DYNAMIC},
+	{"pg_background_", 1, POLICY_F_DYNAMIC | POLICY_F_WRITES},
+	/* change data although called from a SELECT */
+	{"nextval", 0, POLICY_F_WRITES},
+	{"setval", 0, POLICY_F_WRITES},
+	{"lo_create", 0, POLICY_F_WRITES},
+	{"lo_creat", 0, POLICY_F_WRITES},
+	{"lo_unlink", 0, POLICY_F_WRITES},
+	{"lo_put", 0, POLICY_F_WRITES},
+	{"lo_from_bytea", 0, POLICY_F_WRITES},
+	{"lo_truncate", 0, POLICY_F_WRITES},
+	{"lowrite", 0, POLICY_F_WRITES},
+};
+
+static unsigned func_flags(const char *name, size_t n)
+{
+	for (size_t i = 0; i < sizeof known_funcs / sizeof known_funcs[0]; i++) {
+		size_t k = strlen(known_funcs[i].name);
+		if (known_funcs[i].prefix ? (n >= k && memcmp(name, known_funcs[i].name, k) == 0)
+					  : (n == k && memcmp(name, known_funcs[i].name, k) == 0))
+			return known_funcs[i].flags;
+	}
+	return 0;
+}
+
+/* ---- buffers ----------------------------------------------------------- */
+
+static int grow(char **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 256;
+	while (n < need)
+		n *= 2;
+	char *p = realloc(*buf, n);
+	if (!p)
+		return -1;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+/* ---- the iterator ------------------------------------------------------ */
+
+enum { OBJ_NONE, OBJ_FROM, OBJ_NAME };                  /* cls_level.arm */
+enum { P_PLAIN, P_FUNC, P_FROM, P_FROMFUNC, P_WATCH }; /* cls_level.paren */
+
+enum {
+	PH_NONE,
+	PH_KIND,        /* CREATE/ALTER/DROP: reading the object kind */
+	PH_ALTER_NAME,  /* ALTER: waiting for the object name */
+	PH_ALTER_ACT,   /* ALTER: the next word is an action */
+	PH_ALTER_MID,   /* ALTER: inside an action; ',' starts the next */
+	PH_COPY,        /* COPY: waiting for FROM or TO */
+	PH_COPY_DIR,    /* COPY: the word after FROM or TO */
+	PH_EXPLAIN,     /* after EXPLAIN */
+	PH_EXPLAIN_OPT, /* EXPLAIN ( options ) */
+	PH_PREPARE,     /* PREPARE name: waiting for AS */
+	PH_DECLARE,     /* DECLARE name ...: waiting for FOR */
+	PH_SET,         /* SET [SESSION|LOCAL] */
+	PH_SET_NAME,    /* SET name: waiting for TO or = */
+	PH_SET_VALUE,
+	PH_RESET,
+};
+
+static void lex_one(struct cls_batch *b)
+{
+	pgl_next(&b->lx, &b->nx);
+	b->nkw = b->nx.kind == LEX_IDENT ? kw_lookup(b->nx.s, b->nx.len) : 0;
+}
+
+static void shift(struct cls_batch *b)
+{
+	b->cur = b->nx;
+	b->kw = b->nkw;
+	lex_one(b);
+}
+
+void cls_begin(struct cls_batch *b, const char *sql, size_t len,
+	       const struct cls_opts *opts, struct policy_result *out,
+	       struct cls_names *names)
+{
+	pthread_once(&kw_once, kw_build);
+	memset(b, 0, offsetof(struct cls_batch, fr));
+	pgl_init(&b->lx, sql, len, opts->std_strings, opts->enc);
+	b->out = out;
+	b->names = names;
+	if (grow(&out->fingerprint, &out->fingerprint_cap, 64) ||
+	    grow(&out->objects, &out->objects_cap, 64))
+		b->oom = 1;
+	else
+		out->fingerprint[0] = out->objects[0] = '\0';
+	lex_one(b);
+	shift(b);
+}
+
+/* ---- fingerprint --------------------------------------------------------- */
+
+static int is_cast_op(const struct lex_token *t)
+{
+	return t->kind == LEX_OP && t->len == 2 && t->s[0] == ':' && t->s[1] == ':';
+}
+
+static void fp_emit(struct cls_batch *b)
+{
+	const struct lex_token *t = &b->cur;
+	struct policy_result *o = b->out;
+
+	if (grow(&o->fingerprint, &o->fingerprint_cap, b->fp_len + t->len + 24)) {
+		b->oom = 1;
+		return;
+	}
+	char *f = o->fingerprint;
+	size_t n = b->fp_len;
+	int glue = b->fp_glue;
+	b->fp_glue = 0;
+	if (b->emitted++ == 0) {
+		if (b->need_sep) {
+			f[n++] = ';';
+			f[n++] = ' ';
+			b->need_sep = 0;
+		}
+		b->st->fp_start = n;
+	} else {
+		switch (t->kind) {
+		case LEX_RPAREN: case LEX_RBRACKET: case LEX_LBRACKET:
+		case LEX_COMMA: case LEX_SEMI: case LEX_DOT:
+			glue = 1;
+			break;
+		case LEX_LPAREN:
+			glue |= b->prev_name;
+			break;
+		default:
+			glue |= is_cast_op(t);
+			break;
+		}
+		if (!glue)
+			f[n++] = ' ';
+	}
+	switch (t->kind) {
+	case LEX_IDENT:
+		for (size_t i = 0; i < t->len; i++)
+			f[n++] = (char)(b->kw ? up((unsigned char)t->s[i])
+					      : down((unsigned char)t->s[i]));
+		break;
+	case LEX_QIDENT:
+		memcpy(f + n, t->s, t->len);
+		n += t->len;
+		if (t->uesc != '\\') {
+			memcpy(f + n, " UESCAPE '", 10);
+			n += 10;
+			f[n++] = (char)t->uesc;
+			f[n++] = '\'';
+		}
+		break;
+	case LEX_STRING:
+	case LEX_NUMBER:
+		f[n++] = '?';
+		break;
+	default:
+		memcpy(f + n, t->s, t->len);
+		n += t->len;
+		if (t->kind == LEX_LPAREN || t->kind == LEX_LBRACKET ||
+		    t->kind == LEX_DOT || is_cast_op(t))
+			b->fp_glue = 1;
+		break;
+	}
+	b->fp_len = n;
+}
+
+/* Emit the current token and move to the next. */
+static void advance(struct cls_batch *b)
+{
+	fp_emit(b);
+	b->prev_kind = b->cur.kind;
+	b->prev_kw = b->kw;
+	b->prev_name = (b->cur.kind == LEX_IDENT && !kw_flag(b->kw, KF_NOTFUNC)) ||
+		       b->cur.kind == LEX_QIDENT;
+	shift(b);
+}
+
+/* ---- names and objects ----------------------------------------------------- */
+
+static void names_add(struct cls_batch *b, char type, const char *nm, size_t n)
+{
+	struct cls_names *w = b->names;
+	if (grow(&w->buf, &w->cap, w->len + n + 2)) {
+		b->oom = 1;
+		return;
+	}
+	w->buf[w->len++] = type;
+	memcpy(w->buf + w->len, nm, n);
+	w->len += n;
+	w->buf[w->len++] = '\0';
+}
+
+/* Add one object to out->objects unless it is there already. */
+static void objects_add(struct cls_batch *b, const char *nm, size_t n)
+{
+	struct policy_result *o = b->out;
+	char item[4 * (LEX_NAME_MAX + 1)];
+	size_t len = strlen(o->objects);
+
+	if (n >= sizeof item)
+		n = sizeof item - 1;
+	for (size_t i = 0; i < n; i++)
+		item[i] = nm[i] == CLS_NAME_SEP ? '.' : nm[i];
+	for (const char *p = o->objects; *p;) {
+		const char *e = strchr(p, ',');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == n && memcmp(p, item, n) == 0)
+			return;
+		p += l + (e ? 1 : 0);
+	}
+	if (b->obj_cut)
+		return;
+	if (len + n + 2 > CLS_OBJECTS_MAX) {
+		b->obj_cut = 1;
+		if (len + 4 < CLS_OBJECTS_MAX && !grow(&o->objects, &o->objects_cap, len + 5))
+			memcpy(o->objects + len, len ? ",..." : "...", 5);
+		return;
+	}
+	if (grow(&o->objects, &o->objects_cap, len + n + 2)) {
+		b->oom = 1;
+		return;
+	}
+	if (len)
+		o->objects[len++] = ',';
+	memcpy(o->objects + len, item, n);
+	o->objects[len + n] = '\0';
+}
+
+/* ---- statement state ---------------------------------------------------------- */
+
+static void set_verb(struct cls_batch *b, const char *a, const char *c)
+{
+	snprintf(b->st->verb, sizeof b->st->verb, "%s%s%s", a, c && *c ? " " : "",
+		 c ? c : "");
+}
+
+static void frame_close(struct cls_batch *b)
+{
+	struct cls_frame *f = &b->fr[--b->nfr];
+	if (b->where_fr == b->nfr)
+		b->where_fr = -1;
+	if (!(f->kind & (CLS_DML_DELETE | CLS_DML_UPDATE)))
+		return;
+	if (!f->where) {
+		b->st->flags |= POLICY_F_NO_WHERE;
+	} else {
+		b->st->flags |= POLICY_F_HAS_WHERE;
+		if (f->trivial)
+			b->st->flags |= POLICY_F_WHERE_TRIVIAL | POLICY_F_NO_WHERE;
+	}
+}
+
+/* Close the DML frames opened at depth d or deeper. */
+static void frames_close(struct cls_batch *b, int d)
+{
+	while (b->nfr > 0 && b->fr[b->nfr - 1].depth >= d)
+		frame_close(b);
+}
+
+static void dml_begin(struct cls_batch *b, int kw)
+{
+	unsigned bit = kw == KW_INSERT ? CLS_DML_INSERT :
+		       kw == KW_UPDATE ? CLS_DML_UPDATE :
+		       kw == KW_DELETE ? CLS_DML_DELETE : CLS_DML_MERGE;
+
+	b->st->flags |= POLICY_F_WRITES;
+	b->st->dml |= bit;
+	if (b->nfr == CLS_MAX_FRAMES) {
+		b->st->flags |= POLICY_F_UNPARSEABLE;
+		return;
+	}
+	b->fr[b->nfr++] = (struct cls_frame){b->depth, (uint8_t)bit, 0, 0};
+	if (kw == KW_UPDATE)
+		b->lv[b->depth].arm = OBJ_NAME;
+}
+
+/* Does the DML word at cur really start a statement (and is not a column
+ * named "delete")? Decided by the next token, as the grammar does. */
+static int dml_starts(const struct cls_batch *b, int kw)
+{
+	switch (kw) {
+	case KW_INSERT:
+	case KW_MERGE:
+		return b->nkw == KW_INTO;
+	case KW_DELETE:
+		return b->nkw == KW_FROM;
+	case KW_UPDATE:
+		return b->nx.kind == LEX_QIDENT ||
+		       (b->nx.kind == LEX_IDENT && (namelike(b->nkw) || b->nkw == KW_ONLY));
+	}
+	return 0;
+}
+
+/* A statement word at a place where a statement may begin (after '(', an
+ * inner ';', EXPLAIN, PREPARE ... AS, ...). Returns 1 if it was one. */
+static int nested_start(struct cls_batch *b, int kw)
+{
+	struct cls_level *L = &b->lv[b->depth];
+
+	switch (kw) {
+	case KW_WITH:
+		L->with = 1;
+		return 1;
+	case KW_TABLE:
+		L->arm = OBJ_NAME;
+		return 1;
+	case KW_INSERT: case KW_UPDATE: case KW_DELETE: case KW_MERGE:
+		if (!dml_starts(b, kw))
+			return 0;
+		dml_begin(b, kw);
+		return 1;
+	case KW_EXECUTE:
+		b->st->flags |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
+		return 1;
+	case KW_CREATE:
+		b->st->flags |= POLICY_F_DDL | POLICY_F_WRITES;
+		return 1;
+	}
+	return 0;
+}
+
+/* After WITH ... the main statement: a statement word that does not name a
+ * CTE (CTE names follow WITH, RECURSIVE or ','). */
+static int with_main(struct cls_batch *b, int kw)
+{
+	switch (kw) {
+	case KW_SELECT: case KW_VALUES: case KW_TABLE:
+	case KW_INSERT: case KW_UPDATE: case KW_DELETE: case KW_MERGE:
+		break;
+	default:
+		return 0;
+	}
+	if (b->prev_kind == LEX_COMMA)
+		return 0;
+	switch (b->prev_kw) {
+	case KW_WITH: case KW_RECURSIVE: case KW_BY: case KW_CYCLE:
+	case KW_SET: case KW_USING:
+		return 0;
+	}
+	if (kw != KW_SELECT && kw != KW_VALUES && kw != KW_TABLE &&
+	    !dml_starts(b, kw))
+		return 0;
+	b->lv[b->depth].with = 0;
+	if (b->depth == 0 && b->vid == KW_WITH)
+		set_verb(b, kwdefs[kw].name, NULL);
+	nested_start(b, kw);
+	return 1;
+}
+
+static int is_skip(const struct cls_batch *b, int kw)
+{
+	if (kw_flag(kw, KF_SKIP))
+		return 1;
+	if (!kw_flag(kw, KF_GSKIP))
+		return 0;
+	switch (b->vid) {
+	case KW_GRANT: case KW_REVOKE: case KW_TRUNCATE: case KW_LOCK:
+	case KW_REINDEX: case KW_REFRESH: case KW_COMMENT: case KW_SECURITY:
+		return 1;
+	}
+	return 0;
+}
+
+static int affirmative(const char *v)
+{
+	static const char *const yes[] = {"on", "true", "yes", "1", "t", "tr",
+					   "tru", "y", "ye"};
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int is_rw_guc(const char *v)
+{
+	return strcasecmp(v, "default_transaction_read_only") == 0 ||
+	       strcasecmp(v, "transaction_read_only") == 0;
+}
+
+/* Value of a token used as a setting value: strings decoded, words folded,
+ * numbers as written. */
+static void value_of(const struct lex_token *t, char *v, size_t cap)
+{
+	if (t->kind == LEX_NUMBER) {
+		size_t n = t->len < cap - 1 ? t->len : cap - 1;
+		memcpy(v, t->s, n);
+		v[n] = '\0';
+	} else {
+		lex_string_value(t, v, cap);
+	}
+}
+
+/* set_config(name, value, is_local) closed: does it switch to read-write? */
+static void watch_finish(struct cls_batch *b)
+{
+	int rw;
+	if (!(b->watch_n[0] == 1 && b->watch_lit[0]))
+		rw = 1; /* the setting's name is computed: assume the worst */
+	else if (!strcasestr(b->watch_val[0], "transaction_read_only"))
+		rw = 0;
+	else
+		rw = !(b->watch_n[1] == 1 && b->watch_lit[1] &&
+		       affirmative(b->watch_val[1]));
+	if (rw)
+		b->st->flags |= POLICY_F_RW_SWITCH;
+	b->watch_depth = 0;
+}
+
+static void function_called(struct cls_batch *b, const char *nm, size_t n,
+			    int from_item)
+{
+	const char *last = nm;
+	for (size_t i = 0; i < n; i++)
+		if (nm[i] == CLS_NAME_SEP)
+			last = nm + i + 1;
+	size_t ln = (size_t)(nm + n - last);
+
+	names_add(b, 'f', nm, n);
+	b->st->flags |= func_flags(last, ln);
+	b->next_paren = from_item ? P_FROMFUNC : P_FUNC;
+	if (ln == 10 && memcmp(last, "set_config", 10) == 0) {
+		if (b->watch_depth)
+			b->st->flags |= POLICY_F_RW_SWITCH; /* nested: give up */
+		else
+			b->next_paren = P_WATCH;
+	}
+}
+
+/* cur is the first part of a (possibly qualified) name: read it all and
+ * decide whether it names an object, a function called, or neither. */
+static void take_name(struct cls_batch *b, int alias)
+{
+	char nm[4 * (LEX_NAME_MAX + 1)];
+	size_t n = 0;
+	int parts = 0, single_kw = b->kw, before = b->prev_kw;
+
+	for (;;) {
+		if (parts < 4) {
+			char part[LEX_NAME_MAX + 1];
+			size_t l = lex_ident_value(&b->cur, part, sizeof part);
+			if (parts)
+				nm[n++] = CLS_NAME_SEP;
+			memcpy(nm + n, part, l);
+			n += l;
+		}
+		parts++;
+		if (b->nx.kind != LEX_DOT)
+			break;
+		advance(b); /* to the dot */
+		if (b->nx.kind != LEX_IDENT && b->nx.kind != LEX_QIDENT)
+			return; /* "t.*": a column reference */
+		advance(b);
+	}
+
+	struct cls_level *L = &b->lv[b->depth];
+	int arm = L->arm;
+	if (arm) {
+		L->arm = OBJ_NONE;
+		if (arm == OBJ_FROM && b->nx.kind == LEX_LPAREN) {
+			function_called(b, nm, n, 1);
+		} else {
+			names_add(b, 'o', nm, n);
+			if (arm == OBJ_FROM)
+				L->alias = 1;
+		}
+		if (b->ph == PH_ALTER_NAME && b->depth == 0)
+			b->ph = PH_ALTER_ACT;
+		return;
+	}
+	if (alias || b->nx.kind != LEX_LPAREN)
+		return;
+	if (parts == 1 && kw_flag(single_kw, KF_NOTFUNC))
+		return;
+	if (before == KW_USING) /* CREATE INDEX ... USING gin (...) */
+		return;
+	function_called(b, nm, n, 0);
+}
+
+/* ---- DDL object kinds -------------------------------------------------- */
+
+static const char *const multi_kinds[] = {
+	"MATERIALIZED VIEW", "FOREIGN TABLE", "FOREIGN DATA WRAPPER",
+	"EVENT TRIGGER", "TEXT SEARCH CONFIGURATION", "TEXT SEARCH DICTIONARY",
+	"TEXT SEARCH PARSER", "TEXT SEARCH TEMPLATE", "OPERATOR CLASS",
+	"OPERATOR FAMILY", "USER MAPPING", "ACCESS METHOD", "DEFAULT PRIVILEGES",
+	"LARGE OBJECT",
+};
+
+static const char *const kind_modifiers[] = {
+	"OR", "REPLACE", "TEMP", "TEMPORARY", "LOCAL", "GLOBAL", "UNLOGGED",
+	"UNIQUE", "TRUSTED", "PROCEDURAL", "CONSTRAINT", "RECURSIVE",
+};
+
+static int in_list(const char *w, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(w, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void kind_finish(struct cls_batch *b)
+{
+	const char *k = b->kind;
+	struct cls_level *L = &b->lv[0];
+
+	b->ph = PH_NONE;
+	set_verb(b, kwdefs[b->vid].name, k);
+	if (!strcmp(k, "ROLE") || !strcmp(k, "USER") || !strcmp(k, "GROUP") ||
+	    !strcmp(k, "DEFAULT PRIVILEGES") || !strcmp(k, "OWNED"))
+		b->st->flags |= POLICY_F_PRIVILEGE;
+	if (!strcmp(k, "SYSTEM")) /* ALTER SYSTEM can set archive_command & co */
+		b->st->flags |= POLICY_F_FILE_ACCESS;
+	if (b->vid == KW_CREATE && (!strcmp(k, "FUNCTION") || !strcmp(k, "PROCEDURE")))
+		b->may_atomic = 1;
+	if (!*k || !strcmp(k, "SYSTEM") || !strcmp(k, "DEFAULT PRIVILEGES") ||
+	    !strcmp(k, "OWNED"))
+		return;
+	L->arm = OBJ_NAME;
+	if (b->vid == KW_DROP)
+		L->list = OBJ_NAME;
+	if (b->vid == KW_ALTER)
+		b->ph = PH_ALTER_NAME;
+}
+
+/* PH_KIND: one more word of "CREATE [OR REPLACE] [TEMP] MATERIALIZED VIEW".
+ * Returns 1 if the word belonged to the kind. */
+static int kind_step(struct cls_batch *b)
+{
+	const struct lex_token *t = &b->cur;
+	char w[24];
+	size_t n = 0;
+
+	if (t->kind != LEX_IDENT || t->len >= sizeof w) {
+		kind_finish(b);
+		return 0;
+	}
+	for (; n < t->len; n++)
+		w[n] = (char)up((unsigned char)t->s[n]);
+	w[n] = '\0';
+	if (!b->kind[0]) {
+		if (!in_list(w, kind_modifiers, sizeof kind_modifiers / sizeof kind_modifiers[0]))
+			memcpy(b->kind, w, n + 1);
+		return 1;
+	}
+	if (!strcmp(b->kind, "DEFAULT") && strcmp(w, "PRIVILEGES")) {
+		memcpy(b->kind, w, n + 1); /* CREATE DEFAULT CONVERSION */
+		return 1;
+	}
+	char cand[sizeof b->kind];
+	int cl = snprintf(cand, sizeof cand, "%s %s", b->kind, w);
+	if (cl > 0 && (size_t)cl < sizeof cand) {
+		for (size_t i = 0; i < sizeof multi_kinds / sizeof multi_kinds[0]; i++) {
+			if (!strncmp(multi_kinds[i], cand, (size_t)cl) &&
+			    (multi_kinds[i][cl] == '\0' || multi_kinds[i][cl] == ' ')) {
+				memcpy(b->kind, cand, (size_t)cl + 1);
+				return 1;
+			}
+		}
+	}
+	kind_finish(b);
+	return 0;
+}
+
+/* ---- phases ------------------------------------------------------------------ */
+
+static int is_eq_op(const struct lex_token *t)
+{
+	return t->kind == LEX_OP && t->len == 1 && t->s[0] == '=';
+}
+
+/* Words at the start of some statements. Returns 1 when the token was
+ * consumed, 0 to handle it as usual, 2 to handle it as a statement start. */
+static int phase_step(struct cls_batch *b)
+{
+	const struct lex_token *t = &b->cur;
+	int kw = b->kw, d = b->depth;
+	char v[64];
+
+	switch (b->ph) {
+	case PH_KIND:
+		return d == 0 ? kind_step(b) : 0;
+	case PH_ALTER_ACT:
+		if (d != 0 || t->kind == LEX_LPAREN || t->kind == LEX_RPAREN ||
+		    (t->kind == LEX_OP && t->len == 1 && t->s[0] == '*'))
+			return 0;
+		b->ph = PH_ALTER_MID;
+		if (kw == KW_DROP)
+			b->st->flags |= POLICY_F_ALTER_DROP;
+		else if (kw == KW_RENAME)
+			b->st->flags |= POLICY_F_RENAME;
+		return kw == KW_DROP || kw == KW_RENAME;
+	case PH_ALTER_MID:
+		if (d == 0 && t->kind == LEX_COMMA)
+			b->ph = PH_ALTER_ACT;
+		return 0;
+	case PH_COPY:
+		if (d != 0)
+			return 0;
+		if (kw == KW_FROM)
+			b->st->flags |= POLICY_F_WRITES;
+		if (kw != KW_FROM && kw != KW_TO)
+			return 0;
+		b->lv[0].arm = OBJ_NONE;
+		b->ph = PH_COPY_DIR;
+		return 1;
+	case PH_COPY_DIR:
+		b->ph = PH_NONE;
+		if (kw != KW_STDIN && kw != KW_STDOUT)
+			b->st->flags |= POLICY_F_FILE_ACCESS; /* 'file' or PROGRAM */
+		return 1;
+	case PH_EXPLAIN:
+		if (kw == KW_ANALYZE || kw == KW_ANALYSE) {
+			b->explain_analyze = 1;
+			return 1;
+		}
+		if (kw == KW_VERBOSE)
+			return 1;
+		if (t->kind == LEX_LPAREN) {
+			b->ph = PH_EXPLAIN_OPT;
+			b->opt_name = 1;
+			return 0;
+		}
+		b->ph = PH_NONE;
+		return 2;
+	case PH_EXPLAIN_OPT:
+		if (d == 0) {
+			b->ph = PH_NONE;
+			return 2;
+		}
+		if (d != 1)
+			return 0;
+		if (t->kind == LEX_COMMA) {
+			b->opt_name = 1;
+			b->opt_analyze = 0;
+		} else if (b->opt_name) {
+			b->opt_name = 0;
+			lex_ident_value(t, v, sizeof v);
+			if (!strcmp(v, "analyze") || !strcmp(v, "analyse"))
+				b->explain_analyze = b->opt_analyze = 1;
+			return 1;
+		} else if (b->opt_analyze && t->kind != LEX_RPAREN) {
+			value_of(t, v, sizeof v);
+			if (!strcasecmp(v, "false") || !strcasecmp(v, "off") || !strcmp(v, "0"))
+				b->explain_analyze = 0;
+		}
+		return 0;
+	case PH_PREPARE:
+	case PH_DECLARE:
+		if (b->prev_kw == KW_PREPARE || b->prev_kw == KW_DECLARE)
+			return 1; /* the statement's or cursor's name */
+		if (d == 0 && kw == (b->ph == PH_PREPARE ? KW_AS : KW_FOR)) {
+			b->ph = PH_NONE;
+			b->lv[0].start = 1;
+			return 1;
+		}
+		return 0;
+	case PH_SET:
+		if (d != 0)
+			return 0;
+		if (kw == KW_SESSION || kw == KW_LOCAL)
+			return 1;
+		b->ph = PH_NONE;
+		if ((t->kind != LEX_IDENT && t->kind != LEX_QIDENT) ||
+		    kw == KW_TRANSACTION || kw == KW_CHARACTERISTICS || kw == KW_ROLE ||
+		    kw == KW_AUTHORIZATION || kw == KW_TIME || kw == KW_SCHEMA)
+			return 0;
+		lex_ident_value(t, v, sizeof v);
+		b->set_rw = is_rw_guc(v);
+		b->ph = PH_SET_NAME;
+		return 1;
+	case PH_SET_NAME:
+		if (d == 0 && (t->kind == LEX_DOT || b->prev_kind == LEX_DOT)) {
+			b->set_rw = 0; /* a dotted name is an extension's setting */
+			return 1;
+		}
+		if (d == 0 && (kw == KW_TO || is_eq_op(t))) {
+			b->ph = PH_SET_VALUE;
+			return 1;
+		}
+		b->ph = PH_NONE;
+		return 0;
+	case PH_SET_VALUE:
+		if (d == 0 && t->kind != LEX_COMMA && b->set_rw) {
+			value_of(t, v, sizeof v);
+			if (!affirmative(v)) /* off, false, 0, DEFAULT, ... */
+				b->st->flags |= POLICY_F_RW_SWITCH;
+		}
+		return 0;
+	case PH_RESET:
+		b->ph = PH_NONE;
+		if (kw == KW_ALL) {
+			b->st->flags |= POLICY_F_RW_SWITCH;
+		} else if (t->kind == LEX_IDENT || t->kind == LEX_QIDENT) {
+			lex_ident_value(t, v, sizeof v);
+			if (is_rw_guc(v))
+				b->st->flags |= POLICY_F_RW_SWITCH;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- the first word ----------------------------------------------------------- */
+
+static void unknown_statement(struct cls_batch *b)
+{
+	b->vid = -1;
+	b->st->flags |= POLICY_F_UNPARSEABLE;
+	if (b->cur.kind == LEX_IDENT && b->cur.len < CLS_VERB_MAX) {
+		for (size_t i = 0; i < b->cur.len; i++)
+			b->st->verb[i] = (char)up((unsigned char)b->cur.s[i]);
+		b->st->verb[b->cur.len] = '\0';
+	}
+}
+
+static void verb_begin(struct cls_batch *b, int kw)
+{
+	struct cls_level *L = &b->lv[b->depth];
+	unsigned *fl = &b->st->flags;
+
+	b->vid = kw;
+	set_verb(b, kwdefs[kw].name, NULL);
+	switch (kw) {
+	case KW_SELECT: case KW_VALUES: case KW_SHOW: case KW_FETCH:
+	case KW_MOVE: case KW_CLOSE: case KW_DEALLOCATE: case KW_LISTEN:
+	case KW_UNLISTEN:
+		break;
+	case KW_TABLE:
+		L->arm = OBJ_NAME;
+		break;
+	case KW_WITH:
+		L->with = 1;
+		break;
+	case KW_INSERT: case KW_UPDATE: case KW_DELETE: case KW_MERGE:
+		dml_begin(b, kw);
+		break;
+	case KW_COPY:
+		b->ph = PH_COPY;
+		L->arm = OBJ_NAME;
+		break;
+	case KW_CREATE: case KW_ALTER: case KW_DROP:
+		*fl |= POLICY_F_DDL;
+		b->ph = PH_KIND;
+		b->kind[0] = '\0';
+		break;
+	case KW_TRUNCATE:
+		*fl |= POLICY_F_DDL | POLICY_F_WRITES;
+		L->arm = L->list = OBJ_NAME;
+		break;
+	case KW_COMMENT: case KW_SECURITY: case KW_IMPORT:
+		*fl |= POLICY_F_DDL;
+		break;
+	case KW_GRANT: case KW_REVOKE:
+		*fl |= POLICY_F_PRIVILEGE;
+		break;
+	case KW_REASSIGN:
+		*fl |= POLICY_F_PRIVILEGE | POLICY_F_DDL;
+		break;
+	case KW_VACUUM: case KW_ANALYZE: case KW_ANALYSE: case KW_CLUSTER:
+	case KW_REINDEX: case KW_REFRESH: case KW_LOCK:
+		*fl |= POLICY_F_WRITES;
+		L->arm = L->list = OBJ_NAME;
+		break;
+	case KW_CHECKPOINT: case KW_NOTIFY:
+		*fl |= POLICY_F_WRITES;
+		break;
+	case KW_BEGIN: case KW_START: case KW_SAVEPOINT: case KW_RELEASE:
+	case KW_END: case KW_ABORT:
+		*fl |= POLICY_F_TX_CONTROL;
+		break;
+	case KW_COMMIT: case KW_ROLLBACK:
+		*fl |= POLICY_F_TX_CONTROL;
+		if (b->nkw == KW_PREPARED)
+			set_verb(b, kwdefs[kw].name, "PREPARED");
+		break;
+	case KW_PREPARE:
+		if (b->nkw == KW_TRANSACTION) {
+			*fl |= POLICY_F_TX_CONTROL;
+			set_verb(b, "PREPARE", "TRANSACTION");
+		} else {
+			b->ph = PH_PREPARE;
+		}
+		break;
+	case KW_EXECUTE: case KW_DO: case KW_CALL:
+		/* what runs cannot be seen here: assume it writes */
+		*fl |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
+		break;
+	case KW_EXPLAIN:
+		b->ph = PH_EXPLAIN;
+		break;
+	case KW_DECLARE:
+		b->ph = PH_DECLARE;
+		break;
+	case KW_SET:
+		b->ph = PH_SET;
+		break;
+	case KW_RESET:
+		b->ph = PH_RESET;
+		break;
+	case KW_DISCARD:
+		if (b->nkw == KW_ALL) /* DISCARD ALL includes RESET ALL */
+			*fl |= POLICY_F_RW_SWITCH;
+		break;
+	case KW_LOAD:
+		*fl |= POLICY_F_FILE_ACCESS; /* loads a shared library */
+		break;
+	default:
+		b->st->verb[0] = '\0';
+		unknown_statement(b);
+		break;
+	}
+}
+
+/* ---- words ------------------------------------------------------------------------ */
+
+static int in_function_call(const struct cls_level *L)
+{
+	return L->paren == P_FUNC || L->paren == P_FROMFUNC || L->paren == P_WATCH;
+}
+
+/* Does ON at depth 0 of this statement name an object? */
+static int on_names_object(const struct cls_batch *b)
+{
+	switch (b->vid) {
+	case KW_GRANT: case KW_REVOKE: case KW_COMMENT: case KW_SECURITY:
+		return 1;
+	case KW_CREATE: case KW_ALTER: case KW_DROP:
+		/* ON DELETE / ON UPDATE (foreign keys), ON COMMIT (temp
+		 * tables), CREATE RULE ... AS ON INSERT TO t */
+		if (b->nkw == KW_DELETE || b->nkw == KW_UPDATE ||
+		    b->nkw == KW_INSERT || b->nkw == KW_SELECT || b->nkw == KW_COMMIT)
+			return 0;
+		return !strcmp(b->kind, "INDEX") || !strcmp(b->kind, "TRIGGER") ||
+		       !strcmp(b->kind, "POLICY") || !strcmp(b->kind, "RULE") ||
+		       !strcmp(b->kind, "STATISTICS");
+	}
+	return 0;
+}
+
+static void where_begin(struct cls_batch *b)
+{
+	if (b->nfr > 0 && b->fr[b->nfr - 1].depth == b->depth) {
+		struct cls_frame *f = &b->fr[b->nfr - 1];
+		f->where = 1;
+		f->trivial = 1;
+		b->where_fr = b->nfr - 1;
+	}
+}
+
+static const char *const unsafe_languages[] = {
+	"c", "internal", "plpythonu", "plpython2u", "plpython3u", "plperlu",
+	"pltclu", "plsh", "plr",
+};
+
+/* What a keyword does where it stands. Returns 1 if it acted as a keyword. */
+static int keyword_role(struct cls_batch *b, int kw, int alias)
+{
+	struct cls_level *L = &b->lv[b->depth];
+	char v[64];
+
+	switch (kw) {
+	case KW_FROM:
+		if (b->vid == KW_GRANT || b->vid == KW_REVOKE) {
+			L->arm = L->list = OBJ_NONE; /* REVOKE ... FROM role */
+		} else if (b->prev_kw != KW_DISTINCT && !in_function_call(L)) {
+			L->arm = L->list = OBJ_FROM;
+		}
+		return 1;
+	case KW_JOIN:
+		L->arm = OBJ_FROM;
+		return 1;
+	case KW_INTO:
+		L->list = OBJ_NONE;
+		L->arm = OBJ_NAME;
+		if (b->prev_kw != KW_INSERT && b->prev_kw != KW_MERGE &&
+		    b->vid != KW_IMPORT)
+			b->st->flags |= POLICY_F_WRITES | POLICY_F_DDL; /* SELECT INTO */
+		return 1;
+	case KW_USING:
+		if (b->nfr > 0 && b->fr[b->nfr - 1].depth == b->depth &&
+		    (b->fr[b->nfr - 1].kind & (CLS_DML_DELETE | CLS_DML_MERGE)))
+			L->arm = L->list = OBJ_FROM;
+		return 1;
+	case KW_ON:
+		if (b->depth == 0 && on_names_object(b)) {
+			L->arm = OBJ_NAME;
+			L->list = (b->vid == KW_GRANT || b->vid == KW_REVOKE) ? OBJ_NAME : OBJ_NONE;
+		}
+		return 1;
+	case KW_TABLE:
+	case KW_REFERENCES:
+		L->arm = OBJ_NAME;
+		return 1;
+	case KW_WHERE:
+		L->arm = L->list = OBJ_NONE;
+		where_begin(b);
+		return 1;
+	case KW_AS:
+		L->alias = (uint8_t)alias;
+		if (b->depth == 0 && b->vid == KW_CREATE)
+			L->start = 1; /* CREATE TABLE/VIEW ... AS query */
+		return 1;
+	case KW_DO:
+	case KW_ALSO:
+	case KW_INSTEAD:
+		if (b->depth == 0 && b->vid == KW_CREATE) {
+			L->start = 1; /* CREATE RULE ... DO [ALSO|INSTEAD] action */
+			return 1;
+		}
+		return kw == KW_DO;
+	case KW_LANGUAGE:
+		if (b->depth != 0 || b->vid != KW_CREATE)
+			return 0;
+		value_of(&b->nx, v, sizeof v);
+		for (size_t i = 0; v[i]; i++)
+			v[i] = (char)down((unsigned char)v[i]);
+		if (in_list(v, unsafe_languages, sizeof unsafe_languages / sizeof unsafe_languages[0]))
+			b->st->flags |= POLICY_F_FILE_ACCESS; /* runs host code */
+		return 1;
+	case KW_READ:
+		if (b->nkw == KW_WRITE &&
+		    (b->vid == KW_BEGIN || b->vid == KW_START || b->vid == KW_SET)) {
+			b->st->flags |= POLICY_F_RW_SWITCH;
+			return 1;
+		}
+		return 0;
+	case KW_BEGIN:
+		if ((b->may_atomic || b->atomic) && b->nkw == KW_ATOMIC) {
+			b->atomic++;
+			advance(b); /* to ATOMIC */
+			L->start = 1;
+			return 1;
+		}
+		return 0;
+	case KW_CASE:
+		if (b->atomic && b->prev_kind != LEX_DOT && b->prev_kw != KW_AS)
+			b->atomic++;
+		return 1;
+	case KW_END:
+		if (b->atomic && b->prev_kind != LEX_DOT && b->prev_kw != KW_AS) {
+			if (--b->atomic == 0)
+				frames_close(b, 0);
+		}
+		return 1;
+	case KW_RETURNING:
+		if (b->where_fr >= 0 && b->fr[b->where_fr].depth == b->depth)
+			b->where_fr = -1;
+		L->arm = L->list = OBJ_NONE;
+		return 1;
+	case KW_TO:
+		if (b->prev_kw != KW_SIMILAR)
+			L->arm = L->list = OBJ_NONE;
+		return 1;
+	}
+	if (kw_flag(kw, KF_CLAUSE)) {
+		L->arm = L->list = OBJ_NONE;
+		return 1;
+	}
+	return 0;
+}
+
+static void on_word(struct cls_batch *b, int start, int alias)
+{
+	int kw = b->kw;
+	struct cls_level *L = &b->lv[b->depth];
+
+	if (kw && start && nested_start(b, kw))
+		return;
+	if (kw && L->with && with_main(b, kw))
+		return;
+	if (L->arm) {
+		if (kw && is_skip(b, kw))
+			return;
+		if (namelike(kw)) {
+			take_name(b, 0);
+			return;
+		}
+		L->arm = OBJ_NONE;
+	}
+	if (kw && keyword_role(b, kw, alias))
+		return;
+	if (namelike(kw)) {
+		take_name(b, alias);
+		return;
+	}
+	/* type/function-name keywords that are functions: left(), right() */
+	if (b->nx.kind == LEX_LPAREN && !kw_flag(kw, KF_NOTFUNC) &&
+	    kwdefs[kw].cat == KC_T) {
+		char nm[LEX_NAME_MAX + 1];
+		size_t n = lex_ident_value(&b->cur, nm, sizeof nm);
+		function_called(b, nm, n, 0);
+	}
+}
+
+/* ---- punctuation ------------------------------------------------------------------ */
+
+static void on_lparen(struct cls_batch *b)
+{
+	struct cls_level *L = &b->lv[b->depth];
+	int nd = b->depth + 1;
+
+	if (nd > CLS_MAX_DEPTH) {
+		b->st->flags |= POLICY_F_UNPARSEABLE;
+		b->done = 1;
+		return;
+	}
+	struct cls_level *N = &b->lv[nd];
+	memset(N, 0, sizeof *N);
+	N->start = 1;
+	if (b->next_paren)
+		N->paren = (uint8_t)b->next_paren;
+	else if (L->arm == OBJ_FROM)
+		N->paren = P_FROM;
+	if (N->paren == P_FROM)
+		N->arm = OBJ_FROM; /* FROM (a JOIN b ...) */
+	if (N->paren == P_WATCH) {
+		b->watch_depth = nd;
+		b->watch_arg = 0;
+		b->watch_n[0] = b->watch_n[1] = 0;
+		b->watch_lit[0] = b->watch_lit[1] = 0;
+	}
+	b->next_paren = 0;
+	/* VACUUM (VERBOSE) t: the name still follows */
+	if (!(b->depth == 0 && L->arm == OBJ_NAME &&
+	      (b->vid == KW_VACUUM || b->vid == KW_ANALYZE || b->vid == KW_REINDEX ||
+	       b->vid == KW_CLUSTER)))
+		L->arm = OBJ_NONE;
+	b->depth = nd;
+}
+
+static void on_rparen(struct cls_batch *b)
+{
+	if (b->depth == 0) {
+		b->st->flags |= POLICY_F_UNPARSEABLE; /* the server refuses it too */
+		return;
+	}
+	frames_close(b, b->depth);
+	if (b->watch_depth == b->depth)
+		watch_finish(b);
+	int p = b->lv[b->depth].paren;
+	b->depth--;
+	if (p == P_FROM || p == P_FROMFUNC)
+		b->lv[b->depth].alias = 1;
+}
+
+/* ';' inside parentheses (CREATE RULE ... DO (a; b)) or a BEGIN ATOMIC body */
+static void on_inner_semi(struct cls_batch *b)
+{
+	struct cls_level *L = &b->lv[b->depth];
+	frames_close(b, b->depth);
+	L->start = 1;
+	L->arm = L->list = L->with = OBJ_NONE;
+}
+
+/* ---- per token ------------------------------------------------------------------------ */
+
+static void watch_token(struct cls_batch *b, const struct lex_token *t)
+{
+	if (!b->watch_depth || b->depth < b->watch_depth)
+		return;
+	if (b->depth == b->watch_depth && t->kind == LEX_COMMA) {
+		b->watch_arg++;
+		return;
+	}
+	if (b->depth == b->watch_depth && t->kind == LEX_RPAREN)
+		return;
+	if (b->watch_arg > 1)
+		return;
+	int a = b->watch_arg;
+	b->watch_n[a]++;
+	b->watch_lit[a] = b->watch_n[a] == 1 && t->kind == LEX_STRING;
+	if (b->watch_lit[a])
+		lex_string_value(t, b->watch_val[a], sizeof b->watch_val[a]);
+}
+
+static void where_token(struct cls_batch *b, const struct lex_token *t, int kw)
+{
+	if (b->where_fr < 0)
+		return;
+	struct cls_frame *f = &b->fr[b->where_fr];
+	if (b->depth < f->depth || !f->trivial)
+		return;
+	if (kw == KW_RETURNING && b->depth == f->depth)
+		return;
+	if ((t->kind == LEX_IDENT && !kw_flag(kw, KF_TRIVIAL)) ||
+	    t->kind == LEX_QIDENT || t->kind == LEX_PARAM)
+		f->trivial = 0; /* refers to a column, a function, a parameter */
+}
+
+static void step(struct cls_batch *b)
+{
+	const struct lex_token *t = &b->cur;
+	struct cls_level *L = &b->lv[b->depth];
+	int start = L->start, alias = L->alias;
+
+	L->start = L->alias = 0;
+	b->ntok++;
+	where_token(b, t, b->kw);
+	watch_token(b, t);
+
+	if (b->vid == 0) {
+		if (t->kind == LEX_LPAREN) /* (SELECT ...) UNION ... */
+			on_lparen(b);
+		else if (t->kind == LEX_IDENT && b->kw)
+			verb_begin(b, b->kw);
+		else
+			unknown_statement(b);
+		advance(b);
+		return;
+	}
+	if (b->ph) {
+		int r = phase_step(b);
+		if (r == 1) {
+			advance(b);
+			return;
+		}
+		if (r == 2)
+			start = 1;
+	}
+	switch (t->kind) {
+	case LEX_LPAREN:
+		on_lparen(b);
+		break;
+	case LEX_RPAREN:
+		on_rparen(b);
+		break;
+	case LEX_SEMI:
+		on_inner_semi(b);
+		break;
+	case LEX_COMMA:
+		L->arm = L->list;
+		break;
+	case LEX_IDENT:
+		on_word(b, start, alias);
+		break;
+	case LEX_QIDENT:
+		take_name(b, L->arm ? 0 : alias);
+		break;
+	case LEX_OP:
+		if (!(t->len == 1 && t->s[0] == '*')) /* FROM t * */
+			L->arm = OBJ_NONE;
+		break;
+	default:
+		L->arm = OBJ_NONE;
+		break;
+	}
+	advance(b);
+}
+
+/* ---- statements ------------------------------------------------------------------------ */
+
+static void stmt_begin(struct cls_batch *b, struct cls_stmt *st)
+{
+	memset(st, 0, sizeof *st);
+	st->fp_start = b->fp_len;
+	b->st = st;
+	b->depth = b->atomic = b->ntok = b->vid = b->ph = b->may_atomic = 0;
+	b->emitted = b->fp_glue = 0;
+	b->prev_kind = LEX_EOF;
+	b->prev_kw = b->prev_name = 0;
+	b->kind[0] = '\0';
+	b->explain_analyze = b->opt_name = b->opt_analyze = b->set_rw = 0;
+	b->watch_depth = 0;
+	b->next_paren = 0;
+	b->where_fr = -1;
+	b->nfr = 0;
+	memset(&b->lv[0], 0, sizeof b->lv[0]);
+	b->lv[0].start = 1;
+	b->names->len = 0;
+}
+
+static void stmt_end(struct cls_batch *b)
+{
+	struct cls_stmt *st = b->st;
+
+	if (b->ph == PH_KIND)
+		kind_finish(b);
+	if (b->depth != 0 || b->atomic != 0)
+		st->flags |= POLICY_F_UNPARSEABLE; /* unbalanced: the server refuses */
+	frames_close(b, 0);
+	if (b->vid == KW_EXPLAIN && !b->explain_analyze) {
+		st->flags &= POLICY_F_UNPARSEABLE; /* nothing is executed */
+		st->dml = 0;
+	}
+	if (grow(&b->out->fingerprint, &b->out->fingerprint_cap, b->fp_len + 1)) {
+		b->oom = 1;
+		return;
+	}
+	b->out->fingerprint[b->fp_len] = '\0';
+	st->fp_len = b->fp_len - st->fp_start;
+	st->names = b->names->buf;
+	st->names_len = b->names->len;
+	for (size_t i = 0; i < b->names->len;) {
+		const char *e = b->names->buf + i;
+		size_t n = strlen(e + 1);
+		if (e[0] == 'o')
+			objects_add(b, e + 1, n);
+		i += n + 2;
+	}
+}
+
+int cls_next(struct cls_batch *b, struct cls_stmt *st)
+{
+	if (b->oom)
+		return -1;
+	while (!b->done) {
+		stmt_begin(b, st);
+		for (;;) {
+			enum lex_kind k = b->cur.kind;
+			if (k == LEX_EOF) {
+				b->done = 1;
+				break;
+			}
+			if (k == LEX_ERROR) {
+				st->flags |= POLICY_F_UNPARSEABLE;
+				b->ntok++;
+				b->done = 1;
+				break;
+			}
+			if (k == LEX_SEMI && b->depth == 0 && b->atomic == 0) {
+				shift(b);
+				if (b->ntok)
+					b->need_sep = 1;
+				break;
+			}
+			step(b);
+			if (b->oom)
+				return -1;
+			if (b->done) {
+				st->flags |= POLICY_F_UNPARSEABLE;
+				break;
+			}
+		}
+		if (b->ntok == 0)
+			continue;
+		stmt_end(b);
+		return b->oom ? -1 : 1;
+	}
+	return 0;
+}

@@ -1,0 +1,138 @@
+/* policy/classify: split SQL text into statements and say what each does.
+ *
+ * The classifier pulls tokens from a dialect tokenizer (lexer.h) and, in one
+ * pass with one token of lookahead, finds for every statement: its verb
+ * ("SELECT", "DROP TABLE", ...), its POLICY_F_* flags, the objects it names
+ * and the functions it calls, and its part of the fingerprint (normalized
+ * text). Statements end at a ';' outside parentheses and outside a
+ * BEGIN ATOMIC ... END function body, as the server splits them.
+ *
+ * It is a classifier, not a parser: it keys on the few places where SQL says
+ * what a statement does (the first words, a WHERE at the statement's own
+ * level, a function call, a COPY target, ...). When it cannot tell, it
+ * errs towards the stronger flag. It does not decide anything (rules.c and
+ * policy.c do) and never logs. It allocates only by growing the caller's
+ * buffers (fingerprint, objects, names), which are kept across calls.
+ *
+ * Fingerprint: comments dropped; one space between tokens (none inside
+ * "a.b", "f(", "(x)", "a, b", "x::t", "a[1]"); words the classifier knows as
+ * SQL keywords upper-cased, other bare identifiers lower-cased (as the
+ * server folds them); quoted identifiers kept as written; every string and
+ * number literal replaced by '?'; parameters ($1) kept; statements of a
+ * batch joined by "; ".
+ */
+#ifndef SB_POLICY_CLASSIFY_H
+#define SB_POLICY_CLASSIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/lexer.h"
+#include "policy/policy.h"
+
+#define CLS_VERB_MAX 64
+/* Parenthesis nesting the classifier follows. Deeper text is refused
+ * (unparseable): ORMs stay far below it, and the server's own limit
+ * (max_stack_depth) is of the same order for expressions. */
+#define CLS_MAX_DEPTH 256
+/* DELETE/UPDATE/INSERT/MERGE open at once (CTEs, rule actions). */
+#define CLS_MAX_FRAMES 32
+/* Bound on policy_result.objects (audit field), in bytes. */
+#define CLS_OBJECTS_MAX 1024
+
+/* Separates the parts of a qualified name in cls_stmt.names (a quoted
+ * identifier may itself contain '.'). */
+#define CLS_NAME_SEP '\x1f'
+
+/* Data-changing statements a statement runs, also inside a CTE, a rule, a
+ * PREPARE or an EXPLAIN ANALYZE: lets verb=DELETE see them. */
+#define CLS_DML_INSERT 0x1u
+#define CLS_DML_UPDATE 0x2u
+#define CLS_DML_DELETE 0x4u
+#define CLS_DML_MERGE 0x8u
+
+/* Growable buffer for the names of one statement; owned by the caller,
+ * reused across calls, freed with free(buf). */
+struct cls_names {
+	char *buf;
+	size_t len, cap;
+};
+
+struct cls_stmt {
+	char verb[CLS_VERB_MAX]; /* "SELECT", "DROP TABLE", "" if unknown */
+	unsigned flags;          /* POLICY_F_* */
+	unsigned dml;            /* CLS_DML_* */
+	size_t fp_start;         /* this statement in out->fingerprint */
+	size_t fp_len;
+	/* borrowed from struct cls_names until the next cls_next: entries
+	 * 'o' (object) or 'f' (function called), then the name with parts
+	 * separated by CLS_NAME_SEP, then a NUL */
+	const char *names;
+	size_t names_len;
+};
+
+/* One level of parentheses (private to classify.c). */
+struct cls_level {
+	uint8_t paren; /* how this level was opened */
+	uint8_t arm;   /* the next name here is an object */
+	uint8_t list;  /* a comma here arms again */
+	uint8_t with;  /* a WITH here still waits for its main statement */
+	uint8_t alias; /* the next name here is an alias */
+	uint8_t start; /* the next token here may begin a statement */
+};
+
+struct cls_frame {
+	int depth;
+	uint8_t kind;    /* CLS_DML_* */
+	uint8_t where;   /* WHERE seen at the frame's own level */
+	uint8_t trivial; /* ... and it has referred to nothing so far */
+};
+
+/* Iterator over the statements of one text. Lives on the caller's stack;
+ * every field is private to classify.c. */
+struct cls_batch {
+	struct lex lx;
+	struct lex_token cur, nx;
+	int kw, nkw; /* keyword ids of cur and nx */
+	struct policy_result *out;
+	struct cls_names *names;
+	size_t fp_len;
+	int fp_glue, emitted; /* no space before the next token; tokens so far */
+	int done, oom, need_sep, obj_cut;
+
+	/* the statement being read */
+	struct cls_stmt *st;
+	int depth, atomic, ntok, vid, ph, may_atomic;
+	int prev_kind, prev_kw, prev_name; /* previous token */
+	char kind[40];                     /* DDL object kind being read */
+	int explain_analyze, opt_name, opt_analyze;
+	int set_rw;
+	int watch_depth, watch_arg, watch_n[2], watch_lit[2];
+	char watch_val[2][64];
+	int next_paren;
+	int where_fr;
+	int nfr;
+	struct cls_frame fr[CLS_MAX_FRAMES];
+	struct cls_level lv[CLS_MAX_DEPTH + 1];
+};
+
+struct cls_opts {
+	int std_strings;          /* standard_conforming_strings (1 = on) */
+	enum lex_encoding enc;
+};
+
+/* Start reading sql (len bytes). The fingerprint and objects of every
+ * statement are appended to out->fingerprint / out->objects (which the
+ * caller has reset); names go to *names. */
+void cls_begin(struct cls_batch *b, const char *sql, size_t len,
+	       const struct cls_opts *opts, struct policy_result *out,
+	       struct cls_names *names);
+
+/* Classify the next statement into *st. Returns 1 when *st holds one, 0 at
+ * the end, -1 when a buffer could not grow (out of memory). Text that cannot
+ * be tokenized yields a statement with POLICY_F_UNPARSEABLE and ends the
+ * batch. */
+int cls_next(struct cls_batch *b, struct cls_stmt *st)
+	__attribute__((warn_unused_result));
+
+#endif

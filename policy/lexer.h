@@ -1,0 +1,108 @@
+/* policy/lexer: SQL tokens, and the PostgreSQL tokenizer that makes them.
+ *
+ * The token type is dialect-neutral so that the classifier can be fed by a
+ * MySQL tokenizer later; today only pg_lexer.c fills it. A tokenizer is a
+ * single pass over text that is wholly in memory (nothing is resumable): it
+ * hands out one token per call, borrows the caller's text and never
+ * allocates. It reproduces what the PostgreSQL server's scanner (scan.l)
+ * sees: whitespace and comments (nested slash-star, dash-dash) separate
+ * tokens and are dropped, quoted strings of every flavour (with '' doubling,
+ * E'' backslash escapes, continuation across newlines, U&'' with UESCAPE,
+ * B''/X''/N'', dollar quotes) and quoted identifiers are one token each.
+ *
+ * It does not know keywords or statements: the classifier decides what a
+ * word means and where a statement ends. Text the server would refuse to
+ * scan (unterminated string or comment, a NUL byte, "" as an identifier) is
+ * LEX_ERROR, after which the tokenizer keeps returning LEX_ERROR.
+ */
+#ifndef SB_POLICY_LEXER_H
+#define SB_POLICY_LEXER_H
+
+#include <stddef.h>
+
+enum lex_kind {
+	LEX_EOF = 0,
+	LEX_IDENT,    /* bare word: keyword or identifier, as written */
+	LEX_QIDENT,   /* "quoted" or U&"quoted" identifier */
+	LEX_STRING,   /* any string literal, see enum lex_flavor */
+	LEX_NUMBER,
+	LEX_PARAM,    /* $1 */
+	LEX_OP,       /* operators and any other single character */
+	LEX_LPAREN,
+	LEX_RPAREN,
+	LEX_LBRACKET,
+	LEX_RBRACKET,
+	LEX_COMMA,
+	LEX_SEMI,
+	LEX_DOT,
+	LEX_ERROR,
+};
+
+enum lex_flavor {
+	LEX_FL_PLAIN = 0, /* 'x' (standard_conforming_strings on), "x" */
+	LEX_FL_ESCAPE,    /* E'x', or 'x' while standard_conforming_strings is off */
+	LEX_FL_UNICODE,   /* U&'x', U&"x" */
+	LEX_FL_BIT,       /* B'0101', X'1f' */
+	LEX_FL_NATIONAL,  /* N'x' */
+	LEX_FL_DOLLAR,    /* $tag$x$tag$ */
+};
+
+/* Client encodings whose multibyte characters may contain ASCII bytes such
+ * as a backslash (PostgreSQL allows them on the client side only). The
+ * server converts them before scanning, so the tokenizer must step over
+ * whole characters to see the same token boundaries. */
+enum lex_encoding {
+	LEX_ENC_ASCII_SAFE = 0, /* UTF8, LATIN*, EUC_*, ...: bytewise is exact */
+	LEX_ENC_SJIS,           /* SJIS, SHIFT_JIS_2004 */
+	LEX_ENC_DOUBLE,         /* BIG5, GBK, UHC: any high byte starts 2 bytes */
+	LEX_ENC_GB18030,
+	LEX_ENC_JOHAB,
+};
+
+struct lex_token {
+	enum lex_kind kind;
+	unsigned char flavor;       /* enum lex_flavor, strings and quoted identifiers */
+	unsigned char space_before; /* whitespace or a comment came before it */
+	unsigned char uesc;         /* U&: escape character ('\\' unless UESCAPE) */
+	const char *s;              /* borrowed: the token as written (without UESCAPE) */
+	size_t len;
+};
+
+struct lex {
+	const char *base; /* borrowed text */
+	const char *p;    /* next byte to scan */
+	const char *end;
+	enum lex_encoding enc;
+	int std_strings;  /* standard_conforming_strings */
+	const char *err;  /* static text once LEX_ERROR was returned */
+	size_t err_pos;   /* byte offset of the problem */
+};
+
+/* Start tokenizing len bytes at sql. std_strings mirrors the session's
+ * standard_conforming_strings (1 = on, the server default). */
+void pgl_init(struct lex *lx, const char *sql, size_t len, int std_strings,
+	      enum lex_encoding enc);
+
+/* Fill *t with the next token and return its kind. At the end of the text
+ * it returns LEX_EOF, on bad text LEX_ERROR (lx->err says why); both repeat. */
+enum lex_kind pgl_next(struct lex *lx, struct lex_token *t);
+
+/* Map a client_encoding name as PostgreSQL reports it ("SJIS", "GBK", ...;
+ * case-insensitive; NULL or unknown = ASCII-safe). */
+enum lex_encoding lex_encoding_from_name(const char *name);
+
+/* Maximum identifier length the server keeps (NAMEDATALEN - 1). */
+#define LEX_NAME_MAX 63
+
+/* Write the identifier a LEX_IDENT or LEX_QIDENT token names into out, as
+ * the server sees it: bare words folded to lower case, quotes removed, ""
+ * undoubled, U& escapes decoded, cut to LEX_NAME_MAX bytes. Returns the
+ * length written (out is NUL-terminated; cap must be > LEX_NAME_MAX). */
+size_t lex_ident_value(const struct lex_token *t, char *out, size_t cap);
+
+/* Write the value of a LEX_STRING token (escapes decoded, continuations
+ * joined) into out, cut to cap - 1 bytes and NUL-terminated. Returns the
+ * length written. For a LEX_IDENT it writes the folded word. */
+size_t lex_string_value(const struct lex_token *t, char *out, size_t cap);
+
+#endif

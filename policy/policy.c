@@ -1,0 +1,273 @@
+/* policy/policy: loaded policies and the decision (see policy.h).
+ *
+ * A struct policy is the parsed rule set plus a reference count; it never
+ * changes after policy_load, so sessions on different threads may evaluate
+ * against it at once and a reload simply swaps in a new one. The decision
+ * for each statement follows the order in policy.h: fail-closed for text
+ * that cannot be read, then the grant level, then the first matching rule.
+ * A rule may still escalate a forced denial to `kill`, never relax it.
+ *
+ * This file reads the rule file (and nothing else) and never logs.
+ */
+#include "policy/policy.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/classify.h"
+#include "policy/rules.h"
+
+/* Largest rule file read: a policy is text written by people. */
+#define POLICY_FILE_MAX (16u << 20)
+
+/* What the `read` grant level refuses. */
+#define READ_DENIED                                                          \
+	(POLICY_F_WRITES | POLICY_F_DDL | POLICY_F_DYNAMIC | POLICY_F_FILE_ACCESS | \
+	 POLICY_F_RW_SWITCH | POLICY_F_PRIVILEGE)
+
+struct policy {
+	atomic_int refs;
+	struct rules_set *rules; /* owned; NULL for an empty policy */
+};
+
+/* policy_result.work */
+struct policy_work {
+	struct cls_names names;
+	void *match_data; /* pcre2 match data, made when a regex rule exists */
+};
+
+struct policy *policy_load_text(const char *name, const char *text, size_t len,
+				struct policy_error *err)
+{
+	struct policy *p = calloc(1, sizeof *p);
+
+	memset(err, 0, sizeof *err);
+	if (!p) {
+		snprintf(err->file, sizeof err->file, "%s", name ? name : "");
+		snprintf(err->message, sizeof err->message, "out of memory");
+		return NULL;
+	}
+	atomic_init(&p->refs, 1);
+	if (text && len && rules_parse(name, text, len, &p->rules, err) < 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+struct policy *policy_load(const char *path, struct policy_error *err)
+{
+	memset(err, 0, sizeof *err);
+	if (!path || !*path)
+		return policy_load_text("", NULL, 0, err);
+
+	snprintf(err->file, sizeof err->file, "%s", path);
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err->message, sizeof err->message, "cannot open: %s",
+			 strerror(errno));
+		return NULL;
+	}
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8192;
+			char *g = cap <= POLICY_FILE_MAX * 2 ? realloc(buf, cap) : NULL;
+			if (!g) {
+				snprintf(err->message, sizeof err->message,
+					 "file too large or out of memory");
+				goto fail;
+			}
+			buf = g;
+		}
+		size_t n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+		if (len > POLICY_FILE_MAX) {
+			snprintf(err->message, sizeof err->message,
+				 "file larger than %u bytes", POLICY_FILE_MAX);
+			goto fail;
+		}
+	}
+	if (ferror(f)) {
+		snprintf(err->message, sizeof err->message, "read error: %s",
+			 strerror(errno));
+		goto fail;
+	}
+	fclose(f);
+	struct policy *p = policy_load_text(path, buf, len, err);
+	free(buf);
+	return p;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
+}
+
+struct policy *policy_ref(struct policy *p)
+{
+	if (p)
+		atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+	return p;
+}
+
+void policy_unref(struct policy *p)
+{
+	if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	rules_free(p->rules);
+	free(p);
+}
+
+size_t policy_rule_count(const struct policy *p)
+{
+	return p ? rules_count(p->rules) : 0;
+}
+
+void policy_result_init(struct policy_result *r)
+{
+	memset(r, 0, sizeof *r);
+}
+
+void policy_result_free(struct policy_result *r)
+{
+	struct policy_work *w = r->work;
+	if (w) {
+		free(w->names.buf);
+		if (w->match_data)
+			rules_match_data_free(w->match_data);
+		free(w);
+	}
+	free(r->fingerprint);
+	free(r->objects);
+	memset(r, 0, sizeof *r);
+}
+
+static void set_message(struct policy_result *out)
+{
+	out->message[0] = '\0';
+	if (out->action == POLICY_DENY || out->action == POLICY_KILL)
+		snprintf(out->message, sizeof out->message,
+			 "sqlbastion: blocked by rule '%s'", out->rule);
+	else if (out->action == POLICY_REVIEW)
+		snprintf(out->message, sizeof out->message,
+			 "sqlbastion: held for review by rule '%s'", out->rule);
+}
+
+/* Make sure the result's strings exist, so that every return leaves
+ * NUL-terminated text behind. Returns -1 when out of memory. */
+static int result_strings(struct policy_result *out)
+{
+	if (!out->fingerprint) {
+		out->fingerprint = malloc(64);
+		out->fingerprint_cap = out->fingerprint ? 64 : 0;
+	}
+	if (!out->objects) {
+		out->objects = malloc(64);
+		out->objects_cap = out->objects ? 64 : 0;
+	}
+	if (out->fingerprint)
+		out->fingerprint[0] = '\0';
+	if (out->objects)
+		out->objects[0] = '\0';
+	return out->fingerprint && out->objects ? 0 : -1;
+}
+
+static int forced(struct policy_result *out, unsigned flags)
+{
+	out->action = POLICY_DENY;
+	snprintf(out->rule, sizeof out->rule, "fail-closed");
+	out->flags |= flags;
+	set_message(out);
+	return -1;
+}
+
+/* Decide one statement. Returns -1 when a rule could not be evaluated. */
+static int decide(const struct policy *p, const struct policy_request *req,
+		  const struct cls_stmt *st, struct policy_result *out,
+		  struct policy_work *w, enum policy_action *action,
+		  const char **rule)
+{
+	*action = POLICY_ALLOW;
+	*rule = "";
+	if (st->flags & POLICY_F_UNPARSEABLE) {
+		*action = POLICY_DENY;
+		*rule = "fail-closed";
+	} else if (req->level == POLICY_LEVEL_READ && (st->flags & READ_DENIED)) {
+		*action = POLICY_DENY;
+		*rule = "grant-level:read";
+	}
+	if (!p || !p->rules)
+		return 0;
+	if (rules_have_regex(p->rules) && !w->match_data &&
+	    !(w->match_data = rules_match_data_new()))
+		return -1;
+
+	struct rules_input in = {req, st, out->fingerprint + st->fp_start,
+				 st->fp_len, w->match_data, -1};
+	enum policy_action ra;
+	const char *rn;
+	int m = rules_decide(p->rules, &in, &ra, &rn);
+	if (m < 0)
+		return -1;
+	if (m > 0 && (*action == POLICY_ALLOW || ra > *action)) {
+		*action = ra;
+		*rule = rn;
+	}
+	return 0;
+}
+
+int policy_evaluate(const struct policy *p, const struct policy_request *req,
+		    struct policy_result *out)
+{
+	out->action = POLICY_ALLOW;
+	out->rule[0] = out->verb[0] = out->message[0] = '\0';
+	out->flags = 0;
+	out->n_statements = 0;
+	if (result_strings(out) < 0)
+		return forced(out, 0);
+
+	struct policy_work *w = out->work;
+	if (!w && !(w = out->work = calloc(1, sizeof *w)))
+		return forced(out, 0);
+
+	if (req->dialect != POLICY_DIALECT_PG) {
+		/* no MySQL tokenizer yet: refuse rather than guess */
+		out->action = POLICY_DENY;
+		snprintf(out->rule, sizeof out->rule, "fail-closed");
+		out->flags = POLICY_F_UNPARSEABLE;
+		set_message(out);
+		return 0;
+	}
+
+	struct cls_opts opts = {!req->std_strings_off,
+				lex_encoding_from_name(req->client_encoding)};
+	struct cls_batch b;
+	struct cls_stmt st;
+	int best = -1, rc;
+
+	cls_begin(&b, req->sql, req->sql ? req->sql_len : 0, &opts, out, &w->names);
+	while ((rc = cls_next(&b, &st)) > 0) {
+		enum policy_action a;
+		const char *rule;
+		out->n_statements++;
+		out->flags |= st.flags;
+		if (decide(p, req, &st, out, w, &a, &rule) < 0)
+			return forced(out, 0);
+		if ((int)a > best) {
+			best = (int)a;
+			out->action = a;
+			snprintf(out->rule, sizeof out->rule, "%s", rule);
+			snprintf(out->verb, sizeof out->verb, "%s", st.verb);
+		}
+	}
+	if (rc < 0)
+		return forced(out, 0);
+	set_message(out);
+	return 0;
+}
