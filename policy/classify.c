@@ -45,11 +45,12 @@ enum { KC_U, KC_C, KC_T, KC_R };
 #define GS KF_GSKIP
 
 #define CLS_KEYWORDS(X)                                                      \
-	X(ABORT, U, 0) X(ACCESS, U, 0) X(ALL, R, NF | GS) X(ALSO, U, 0)        \
+	X(ABORT, U, 0) X(ACCESS, U, 0) X(ADD, U, 0) X(AFTER, U, 0)            \
+	X(ALL, R, NF | GS) X(ALSO, U, 0)                                       \
 	X(ALTER, U, 0) X(ANALYSE, R, SK) X(ANALYZE, R, SK) X(AND, R, TR)       \
 	X(ANY, R, NF) X(ARRAY, R, NF) X(AS, R, NF) X(ASC, R, 0)                \
 	X(ASYMMETRIC, R, 0) X(ATOMIC, U, 0) X(AUTHORIZATION, T, NF)            \
-	X(BEGIN, U, 0) X(BETWEEN, C, NF | TR) X(BIGINT, C, NF)                 \
+	X(BEFORE, U, 0) X(BEGIN, U, 0) X(BETWEEN, C, NF | TR) X(BIGINT, C, NF) \
 	X(BINARY, T, NF | SK) X(BIT, C, NF) X(BOOLEAN, C, NF) X(BOTH, R, 0)    \
 	X(BY, U, 0) X(CALL, U, 0) X(CASCADE, U, CL) X(CASE, R, NF | TR)        \
 	X(CAST, R, NF) X(CHAR, C, NF) X(CHARACTER, C, NF)                      \
@@ -65,14 +66,14 @@ enum { KC_U, KC_C, KC_T, KC_R };
 	X(DEC, C, NF) X(DECIMAL, C, NF) X(DECLARE, U, 0) X(DEFAULT, R, NF)     \
 	X(DEFERRABLE, R, 0) X(DELETE, U, 0) X(DESC, R, 0) X(DISCARD, U, 0)     \
 	X(DISTINCT, R, NF) X(DO, R, NF) X(DOMAIN, U, GS) X(DOUBLE, U, NF)      \
-	X(DROP, U, 0) X(ELSE, R, TR) X(END, R, TR) X(EXCEPT, R, NF | CL)       \
+	X(DROP, U, 0) X(EACH, U, 0) X(ELSE, R, TR) X(END, R, TR) X(EXCEPT, R, NF | CL)       \
 	X(EXECUTE, U, 0) X(EXISTS, C, NF | SK | TR) X(EXPLAIN, U, 0)           \
 	X(EXTENSION, U, 0) X(EXTRACT, C, 0) X(FALSE, R, TR) X(FETCH, R, CL)    \
 	X(FILTER, U, NF) X(FLOAT, C, NF) X(FOR, R, NF | CL) X(FOREIGN, R, GS)  \
 	X(FREEZE, T, SK) X(FROM, R, NF) X(FULL, T, SK) X(FUNCTION, U, GS)      \
 	X(FUNCTIONS, U, GS) X(GRANT, R, 0) X(GROUP, R, CL) X(HAVING, R, CL)    \
 	X(IF, U, SK) X(ILIKE, T, NF) X(IMPORT, U, 0) X(IN, R, NF | TR | GS)    \
-	X(INDEX, U, GS) X(INITIALLY, R, 0) X(INNER, T, NF) X(INSERT, U, 0)     \
+	X(INCLUDING, U, 0) X(INDEX, U, GS) X(INITIALLY, R, 0) X(INNER, T, NF) X(INSERT, U, 0)     \
 	X(INSTEAD, U, 0) X(INT, C, NF) X(INTEGER, C, NF)                       \
 	X(INTERSECT, R, NF | CL) X(INTERVAL, C, NF) X(INTO, R, NF | CL)        \
 	X(IS, T, NF | TR) X(ISNULL, T, NF) X(JOIN, T, NF) X(KEY, U, NF)        \
@@ -81,28 +82,28 @@ enum { KC_U, KC_C, KC_T, KC_R };
 	X(LISTEN, U, 0) X(LOAD, U, 0) X(LOCAL, U, 0) X(LOCALTIME, R, NF)       \
 	X(LOCALTIMESTAMP, R, NF) X(LOCK, U, 0) X(MATCHED, U, 0) X(MATERIALIZED, U, GS)          \
 	X(MERGE, U, 0) X(MOVE, U, 0) X(NATURAL, T, NF) X(NOT, R, NF | TR | SK) \
-	X(NOTIFY, U, 0) X(NOTNULL, T, NF) X(NULL, R, TR) X(NUMERIC, C, NF)     \
+	X(NOTHING, U, 0) X(NOTIFY, U, 0) X(NOTNULL, T, NF) X(NULL, R, TR) X(NUMERIC, C, NF)     \
 	X(OBJECT, U, GS) X(OF, U, 0) X(OFF, U, 0) X(OFFSET, R, CL)             \
 	X(ON, R, NF) X(ONLY, R, SK) X(OR, R, TR) X(ORDER, R, CL)               \
-	X(OUTER, T, NF) X(OVER, U, NF) X(OVERLAPS, T, NF) X(OWNED, U, 0)       \
-	X(PLACING, R, 0) X(PREPARE, U, 0) X(PREPARED, U, 0)                    \
+	X(OUTER, T, NF) X(OVER, U, NF) X(OVERLAPS, T, NF) X(OWNED, U, 0) X(OWNER, U, 0)       \
+	X(PLACING, R, 0) X(POLICY, U, 0) X(PREPARE, U, 0) X(PREPARED, U, 0)                    \
 	X(PRIMARY, R, 0) X(PRIVILEGES, U, 0) X(PROCEDURE, U, GS)               \
 	X(PROCEDURES, U, GS) X(PROGRAM, U, 0) X(READ, U, 0) X(REAL, C, NF)     \
 	X(REASSIGN, U, 0) X(RECURSIVE, U, 0) X(REFERENCES, R, NF)              \
 	X(REFRESH, U, 0) X(REINDEX, U, 0) X(RELEASE, U, 0) X(RENAME, U, 0)     \
 	X(REPLACE, U, 0) X(RESET, U, 0) X(RESTRICT, U, CL)                     \
-	X(RETURNING, R, CL) X(REVOKE, U, 0) X(RIGHT, T, 0) X(ROLE, U, 0)       \
+	X(RETURNING, R, CL) X(RETURNS, U, 0) X(REVOKE, U, 0) X(RIGHT, T, 0) X(ROLE, U, 0)       \
 	X(ROLLBACK, U, 0) X(ROUTINE, U, GS) X(ROUTINES, U, GS) X(ROW, C, NF)   \
 	X(SAVEPOINT, U, 0) X(SCHEMA, U, GS) X(SECURITY, U, 0)                  \
 	X(SELECT, R, NF | CL | TR) X(SEQUENCE, U, GS) X(SEQUENCES, U, GS)      \
 	X(SERVER, U, GS) X(SESSION, U, 0) X(SESSION_USER, R, NF)               \
 	X(SET, U, CL) X(SETOF, C, NF) X(SHOW, U, 0) X(SIMILAR, T, NF)          \
-	X(SMALLINT, C, NF) X(SOME, R, NF) X(START, U, 0) X(STDIN, U, 0)        \
+	X(SMALLINT, C, NF) X(SOME, R, NF) X(START, U, 0) X(STATEMENT, U, 0) X(STDIN, U, 0)        \
 	X(STDOUT, U, 0) X(SYMMETRIC, R, 0) X(SYSTEM, U, GS)                    \
 	X(SYSTEM_USER, R, NF) X(TABLE, R, NF | GS) X(TABLES, U, GS)            \
 	X(TABLESAMPLE, T, NF) X(TABLESPACE, U, GS) X(TEMP, U, 0)               \
 	X(TEMPORARY, U, 0) X(THEN, R, TR) X(TIME, C, NF) X(TIMESTAMP, C, NF)   \
-	X(TO, R, CL) X(TRAILING, R, 0) X(TRANSACTION, U, 0) X(TRUE, R, TR)     \
+	X(TO, R, CL) X(TRAILING, R, 0) X(TRANSACTION, U, 0) X(TRIGGER, U, 0) X(TRUE, R, TR)     \
 	X(TRUNCATE, U, 0) X(TYPE, U, GS) X(UNION, R, NF | CL)                  \
 	X(UNIQUE, R, NF) X(UNLISTEN, U, 0) X(UNLOGGED, U, 0) X(UPDATE, U, 0)   \
 	X(USER, R, NF) X(USING, R, NF) X(VACUUM, U, 0)                         \
@@ -360,8 +361,9 @@ static void fp_emit(struct cls_batch *b)
 	switch (t->kind) {
 	case LEX_IDENT:
 		for (size_t i = 0; i < t->len; i++)
-			f[n++] = (char)(b->kw ? up((unsigned char)t->s[i])
-					      : down((unsigned char)t->s[i]));
+			f[n++] = (char)((b->kw || b->upper_here) ? up((unsigned char)t->s[i])
+								 : down((unsigned char)t->s[i]));
+		b->upper_here = 0;
 		break;
 	case LEX_QIDENT:
 		memcpy(f + n, t->s, t->len);
@@ -394,8 +396,8 @@ static void advance(struct cls_batch *b)
 	fp_emit(b);
 	b->prev_kind = b->cur.kind;
 	b->prev_kw = b->kw;
-	b->prev_name = (b->cur.kind == LEX_IDENT && !kw_flag(b->kw, KF_NOTFUNC)) ||
-		       b->cur.kind == LEX_QIDENT;
+	b->prev_name = b->name_here;
+	b->name_here = 0;
 	shift(b);
 }
 
@@ -676,6 +678,7 @@ static void take_name(struct cls_batch *b, int alias)
 		advance(b);
 	}
 
+	b->name_here = 1; /* "name(" is written without a space */
 	struct cls_level *L = &b->lv[b->depth];
 	int arm = L->arm;
 	if (arm) {
@@ -765,10 +768,12 @@ static int kind_step(struct cls_batch *b)
 	if (!b->kind[0]) {
 		if (!in_list(w, kind_modifiers, sizeof kind_modifiers / sizeof kind_modifiers[0]))
 			memcpy(b->kind, w, n + 1);
+		b->upper_here = 1;
 		return 1;
 	}
 	if (!strcmp(b->kind, "DEFAULT") && strcmp(w, "PRIVILEGES")) {
 		memcpy(b->kind, w, n + 1); /* CREATE DEFAULT CONVERSION */
+		b->upper_here = 1;
 		return 1;
 	}
 	char cand[sizeof b->kind];
@@ -778,6 +783,7 @@ static int kind_step(struct cls_batch *b)
 			if (!strncmp(multi_kinds[i], cand, (size_t)cl) &&
 			    (multi_kinds[i][cl] == '\0' || multi_kinds[i][cl] == ' ')) {
 				memcpy(b->kind, cand, (size_t)cl + 1);
+				b->upper_here = 1;
 				return 1;
 			}
 		}
@@ -1214,6 +1220,7 @@ static void on_word(struct cls_batch *b, int start, int alias)
 		char nm[LEX_NAME_MAX + 1];
 		size_t n = lex_ident_value(&b->cur, nm, sizeof nm);
 		function_called(b, nm, n, 0);
+		b->name_here = 1;
 	}
 }
 
@@ -1381,6 +1388,7 @@ static void stmt_begin(struct cls_batch *b, struct cls_stmt *st)
 	b->st = st;
 	b->depth = b->atomic = b->ntok = b->vid = b->ph = b->may_atomic = 0;
 	b->emitted = b->fp_glue = 0;
+	b->name_here = b->upper_here = 0;
 	b->prev_kind = LEX_EOF;
 	b->prev_kw = b->prev_name = 0;
 	b->kind[0] = '\0';

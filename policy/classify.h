@@ -98,6 +98,8 @@ struct cls_batch {
 	struct cls_names *names;
 	size_t fp_len;
 	int fp_glue, emitted; /* no space before the next token; tokens so far */
+	int name_here;        /* cur is (the end of) a name: "name(" glues */
+	int upper_here;       /* cur is a DDL kind word: upper-case it */
 	int done, oom, need_sep, obj_cut;
 
 	/* the statement being read */

@@ -133,7 +133,7 @@ CLEANED=0
 cleanup() {
 	[ $CLEANED -eq 1 ] && return
 	CLEANED=1
-	trap - INT TERM EXIT
+	trap - INT TERM HUP EXIT
 	if [ -n "$PROXY_PID" ] && kill -0 "$PROXY_PID" 2>/dev/null; then
 		[ $PG_ONLY -eq 1 ] || echo "demo: stopping sqlbastion (pid $PROXY_PID)" >&2
 		kill -TERM "$PROXY_PID" 2>/dev/null || true
@@ -149,6 +149,7 @@ cleanup() {
 }
 trap 'cleanup; exit 130' INT
 trap 'cleanup; exit 143' TERM
+trap 'cleanup; exit 129' HUP   # terminal closed
 trap 'rc=$?; cleanup; exit $rc' EXIT
 
 # A previous demo may still be running (another terminal, a killed shell).

@@ -61,11 +61,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct policy_error e;
 		static const char rules[] =
 			"kill k1 object=public.pay*,*.secret? users=!x\n"
-			"review r1 function=lo_*,pg_sl??p verb=DELETE,\"DROP TABLE\"\n"
+			"review r1 function=lo_*,pg_sl??p verb=\"DELETE,DROP TABLE\"\n"
 			"alert a1 regex=/(a|b)*c+\\bFROM\\b/i hours=22:00-06:00 level=read,write\n";
 		guard = load_guard();
 		extra = policy_load_text("fuzz.rules", rules, sizeof rules - 1, &e);
 		policy_result_init(&res);
+		if (!extra)
+			fprintf(stderr, "fuzz.rules:%d: %s\n", e.line, e.message);
 		if (!guard || !extra)
 			abort();
 	}
