@@ -40,7 +40,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 # Each unit test links only the module it tests (by file-name prefix), so a
 # half-written module elsewhere never breaks another module's tests.
-CRYPTO_SRC  := proxy/crypto.c
+CRYPTO_SRC  := proxy/crypto.c proxy/fsutil.c
 POLICY_SRC  := $(wildcard policy/*.c)
 AUDIT_SRC   := $(wildcard audit/*.c) $(CRYPTO_SRC)
 CONTROL_SRC := $(wildcard proxy/state*.c proxy/auth*.c proxy/secret*.c proxy/tlsgen*.c) \

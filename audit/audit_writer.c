@@ -47,6 +47,7 @@
 #include "audit/audit.h"
 #include "audit/audit_json.h"
 #include "proxy/crypto.h"
+#include "proxy/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,41 +135,6 @@ void audit_event_init(struct audit_event *ev, enum audit_event_type type)
 
 /* ---- files ---- */
 
-/* Create the missing directories above path, each mode 0700. */
-static int mkdir_parent(const char *path, char *errbuf, size_t errlen)
-{
-	struct stat st;
-	char *dir = strdup(path);
-	if (!dir) {
-		seterr(errbuf, errlen, "out of memory");
-		return -1;
-	}
-	char *slash = strrchr(dir, '/');
-	if (slash && slash != dir)
-		*slash = '\0';
-	if (!slash || slash == dir || stat(dir, &st) == 0) {
-		free(dir);
-		return 0;
-	}
-	for (char *p = dir + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			seterr(errbuf, errlen, "create directory %s: %s", dir,
-			       strerror(errno));
-			free(dir);
-			return -1;
-		}
-		if (c == '\0')
-			break;
-		*p = c;
-	}
-	free(dir);
-	return 0;
-}
-
 static void close_files(struct audit_log *log)
 {
 	if (log->wfd >= 0)
@@ -185,7 +151,7 @@ static int open_files(struct audit_log *log, char *errbuf, size_t errlen)
 {
 	struct stat ws, rs;
 	close_files(log);
-	if (mkdir_parent(log->path, errbuf, errlen) < 0)
+	if (sb_mkdir_parents(log->path, errbuf, errlen) < 0)
 		return -1;
 	for (int attempt = 0; attempt < 3; attempt++) {
 		log->wfd = open(log->path,

@@ -24,6 +24,7 @@
 #include "proxy/secret.h"
 #include "proxy/state.h"
 #include "proxy/tlsgen.h"
+#include "proxy/fsutil.h"
 
 static const char usage_text[] =
 	"usage: sqlbastionctl -c CONF <verb> ...\n"
@@ -88,34 +89,6 @@ static const char *const socket_verbs[] = {"sessions", "kill",   "approvals",
 
 /* ---- init ---- */
 
-static int mkdir_parents(const char *path, char *err, size_t errlen)
-{
-	char dir[SB_PATH_MAX];
-	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) {
-		snprintf(err, errlen, "path too long: %s", path);
-		return -1;
-	}
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-			snprintf(err, errlen, "cannot create directory %s: %s", dir,
-				 strerror(errno));
-			return -1;
-		}
-		*p = saved;
-		if (saved == '\0')
-			break;
-	}
-	return 0;
-}
-
 static int exists(const char *path)
 {
 	struct stat sb;
@@ -170,7 +143,7 @@ int ctl_init(struct ctl *c, int argc, char **argv)
 			       cfg->tls_key,     cfg->audit_jsonl, cfg->audit_sqlite,
 			       cfg->admin_socket, strcmp(cfg->log, "-") ? cfg->log : ""};
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-		if (paths[i][0] && mkdir_parents(paths[i], err, sizeof err) != 0)
+		if (paths[i][0] && sb_mkdir_parents(paths[i], err, sizeof err) != 0)
 			return ctl_fail(c, "%s", err);
 	}
 	struct audit_log *log = ctl_audit_open(c);

@@ -11,6 +11,7 @@
  * of hosted secrets beyond storing sealed bytes (secret.c).
  */
 #include "proxy/state.h"
+#include "proxy/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -246,35 +247,6 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v)
 	return sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
 }
 
-/* mkdir -p of path's parent directory, each new level mode 0700. */
-static int make_parent_dirs(const char *path, char *err, size_t errlen)
-{
-	char dir[4096];
-	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) {
-		snprintf(err, errlen, "path too long: %s", path);
-		return -1;
-	}
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-			snprintf(err, errlen, "cannot create directory %s: %s", dir,
-				 strerror(errno));
-			return -1;
-		}
-		*p = saved;
-		if (saved == '\0')
-			break;
-	}
-	return 0;
-}
-
 /* ---- names ---- */
 
 static const char *const tls_names[] = {"disable", "prefer", "require", "verify-full"};
@@ -372,7 +344,7 @@ struct state *state_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (make_parent_dirs(path, err, errlen) != 0)
+	if (sb_mkdir_parents(path, err, errlen) != 0)
 		goto fail;
 	/* Create the file ourselves so it is 0600 from the first byte; SQLite
 	 * gives the -wal and -shm files the mode of the main file. */

@@ -9,6 +9,7 @@
  * No logging; OpenSSL's error queue is turned into the error text.
  */
 #include "proxy/tlsgen.h"
+#include "proxy/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,34 +34,6 @@ static int ssl_fail(char *err, size_t errlen, const char *what)
 	ERR_clear_error();
 	snprintf(err, errlen, "%s: %s", what, buf);
 	return -1;
-}
-
-static int make_parent_dirs(const char *path, char *err, size_t errlen)
-{
-	char dir[4096];
-	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) {
-		snprintf(err, errlen, "path too long: %s", path);
-		return -1;
-	}
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-			snprintf(err, errlen, "cannot create directory %s: %s", dir,
-				 strerror(errno));
-			return -1;
-		}
-		*p = saved;
-		if (saved == '\0')
-			break;
-	}
-	return 0;
 }
 
 /* A name fit for DNS: in a SAN and in the config string we build, so
@@ -217,8 +190,8 @@ int tlsgen_self_signed(const char *cert_path, const char *key_path,
 	int rc = -1;
 	if (!common_name || !*common_name)
 		common_name = "localhost";
-	if (make_parent_dirs(cert_path, err, errlen) != 0 ||
-	    make_parent_dirs(key_path, err, errlen) != 0)
+	if (sb_mkdir_parents(cert_path, err, errlen) != 0 ||
+	    sb_mkdir_parents(key_path, err, errlen) != 0)
 		return -1;
 	pkey = EVP_EC_gen("P-256");
 	if (!pkey) {
