@@ -22,6 +22,7 @@
 
 #include "audit/audit.h"
 #include "protocols/pgsql/pg_conn.h"
+#include "proxy/decide.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 
@@ -210,25 +211,7 @@ static void remember_current(struct pg_conn *c, const char *sql, size_t len)
 
 static void evaluate(struct pg_conn *c, const char *sql, size_t len)
 {
-	struct session *s = c->s;
-	struct policy_request req = {.dialect = POLICY_DIALECT_PG,
-				     .level = s->target.level,
-				     .user = s->target.user,
-				     .asset = s->target.asset,
-				     .account = s->target.account,
-				     .sql = sql,
-				     .sql_len = len,
-				     .now = time(NULL)};
-	if (!s->policy) {
-		policy_result_free(&c->pres);
-		policy_result_init(&c->pres);
-		c->pres.action = POLICY_DENY;
-		snprintf(c->pres.rule, sizeof c->pres.rule, "fail-closed");
-		snprintf(c->pres.message, sizeof c->pres.message,
-			 "sqlbastion: blocked by rule 'fail-closed'");
-		return;
-	}
-	(void)policy_evaluate(s->policy, &req, &c->pres);
+	sess_evaluate(c->s, POLICY_DIALECT_PG, sql, len, &c->pres);
 }
 
 /* The audit record of a statement about to run (or refused). Returns the
@@ -237,20 +220,10 @@ static uint64_t audit_statement(struct pg_conn *c, const char *sql, size_t len, 
 				const char *fingerprint, const char *objects,
 				enum policy_action action, const char *rule)
 {
-	struct session *s = c->s;
-	uint64_t qid = ++s->next_query_id;
-	struct audit_event ev = {.type = AUDIT_QUERY,
-				 .query_id = qid,
-				 .statement = sql,
-				 .statement_len = len,
-				 .verb = verb,
-				 .fingerprint = fingerprint,
-				 .objects = objects && *objects ? objects : NULL,
-				 .decision = policy_action_name(action),
-				 .rule = rule && *rule ? rule : NULL,
-				 .rows = -1,
-				 .duration_us = -1};
-	return sess_audit(s, &ev) == 0 ? qid : 0;
+	struct sess_stmt_info st = {.sql = sql, .len = len, .verb = verb,
+				    .fingerprint = fingerprint, .objects = objects,
+				    .rule = rule, .action = action};
+	return sess_audit_statement(c->s, &st);
 }
 
 /* Replace a refused message by a Bind to the marker statement; `sync`
@@ -295,11 +268,10 @@ static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
 				       c->pres.objects, a, c->pres.rule);
 	if (!qid)
 		return inject_denial(c, PG_PEND_DENIED_SIMPLE, "58030",
-				     "sqlbastion: audit log unavailable; statement not run") == 0
+				     SESS_AUDIT_DOWN_MESSAGE) == 0
 			       ? 1
 			       : -1;
 	if (a >= POLICY_REVIEW) {
-		sess_log(c->s, LOG_INFO, "denied by rule %s: %s", c->pres.rule, c->pres.verb);
 		if (a == POLICY_KILL)
 			c->kill_after_error = 1;
 		return inject_denial(c, PG_PEND_DENIED_SIMPLE, deny_sqlstate(a), c->pres.message) == 0
@@ -363,7 +335,7 @@ static int on_execute(struct pg_conn *c, const uint8_t *b, size_t n)
 	if (!qid) {
 		c->discard_until_sync = 1;
 		return inject_denial(c, PG_PEND_DENIED_PARSE, "58030",
-				     "sqlbastion: audit log unavailable; statement not run") == 0
+				     SESS_AUDIT_DOWN_MESSAGE) == 0
 			       ? 1
 			       : -1;
 	}
@@ -389,7 +361,7 @@ static int on_function_call(struct pg_conn *c, const uint8_t *b, size_t n)
 	if (deny || !qid)
 		return inject_denial(c, PG_PEND_DENIED_SIMPLE, qid ? "42501" : "58030",
 				     qid ? "sqlbastion: blocked by rule 'grant-level:read'"
-					 : "sqlbastion: audit log unavailable; statement not run") == 0
+					 : SESS_AUDIT_DOWN_MESSAGE) == 0
 			       ? 1
 			       : -1;
 	struct pg_pending *p = pend_push(c, PG_PEND_FUNC);

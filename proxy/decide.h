@@ -1,0 +1,44 @@
+/* decide: the protocol-independent half of handling a statement.
+ *
+ * A frontend extracts statement text from its wire format and calls
+ * sess_evaluate() for the policy decision and sess_audit_statement() for the
+ * audit record that must exist before the statement is forwarded. Both take
+ * plain values; neither knows a protocol. Review/approval handling and any
+ * other decision step shared by all protocols belongs here, so every
+ * frontend gets it at once.
+ */
+#ifndef SB_DECIDE_H
+#define SB_DECIDE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+
+struct session;
+
+/* Decide on `sql` for this session (its user, asset, account, grant level,
+ * policy snapshot). Fills *out (reused across calls). A session without a
+ * policy fails closed. */
+void sess_evaluate(struct session *s, enum policy_dialect dialect, const char *sql, size_t len,
+		   struct policy_result *out);
+
+/* What an audit "query" record says about a statement. */
+struct sess_stmt_info {
+	const char *sql;
+	size_t len;
+	const char *verb, *fingerprint, *objects, *rule; /* may be NULL or "" */
+	enum policy_action action;
+	const char *params; /* bound parameters as a JSON array, or NULL */
+};
+
+/* Write the "query" record. Returns its query id (for query_end), or 0 when
+ * the record could not be written and on_failure = close: the statement
+ * must then be refused, not run. */
+uint64_t sess_audit_statement(struct session *s, const struct sess_stmt_info *st)
+	__attribute__((warn_unused_result));
+
+/* The client-facing text of a refusal because the audit log is down. */
+#define SESS_AUDIT_DOWN_MESSAGE "sqlbastion: audit log unavailable; statement not run"
+
+#endif
