@@ -46,12 +46,14 @@ AUDIT_SRC   := $(wildcard audit/*.c) $(CRYPTO_SRC)
 CONTROL_SRC := $(wildcard proxy/state*.c proxy/auth*.c proxy/secret*.c proxy/tlsgen*.c) \
                $(CRYPTO_SRC) policy/level.c
 PGSQL_SRC   := $(wildcard protocols/pgsql/pg_codec*.c protocols/pgsql/pg_scram*.c) $(CRYPTO_SRC)
+MYSQL_SRC   := $(wildcard protocols/mysql/my_codec*.c protocols/mysql/my_auth*.c) $(CRYPTO_SRC)
 CONFIG_SRC  := proxy/config.c
 unit_deps = $(strip \
   $(if $(filter test_policy%,$1),$(POLICY_SRC)) \
   $(if $(filter test_audit%,$1),$(AUDIT_SRC)) \
   $(if $(filter test_state% test_auth% test_secret% test_tlsgen%,$1),$(CONTROL_SRC)) \
   $(if $(filter test_pg%,$1),$(PGSQL_SRC)) \
+  $(if $(filter test_my%,$1),$(MYSQL_SRC)) \
   $(if $(filter test_config%,$1),$(CONFIG_SRC)) \
   $(if $(filter test_crypto%,$1),$(CRYPTO_SRC)))
 
