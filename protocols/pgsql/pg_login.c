@@ -417,8 +417,9 @@ void pg_login_client_read(struct pg_conn *c)
 	}
 	default:
 		/* Client spoke while we were logging in to the backend: keep it
-		 * buffered; pg_relay_client handles it once ready. A client may
-		 * also just have closed (EOF is handled by the core). */
+		 * buffered for pg_relay_client, but not without bound. */
+		if (evbuffer_get_length(in) > c->s->px->cfg.max_message + 5)
+			sess_close(c->s, "client sent too much before the session was ready");
 		return;
 	}
 }
