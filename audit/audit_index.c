@@ -2,9 +2,13 @@
  *
  * audit_index_sync() reads the lines appended since the last sync (from the
  * byte offset kept in the meta table) and inserts them into records in one
- * transaction; when the file was replaced (another inode) or shrank, it
- * drops what it had and re-reads from the start. A trailing half line is
- * left for the next sync. Lines it cannot read as records (no seq) are
+ * transaction. seq is unique across rotated files, so rows of older files
+ * stay: when the file was rotated (another inode), the rest of the rotated
+ * file is found beside it by its inode and indexed first, then the new file
+ * from its start; when the file shrank or was rewritten under the same
+ * inode, the rows from its first seq on are dropped and it is re-read.
+ * audit_index_rebuild() drops everything and reads a list of files. A
+ * trailing half line is left for the next sync. Lines it cannot read as records (no seq) are
  * skipped: proving the file is intact is audit_verify's job, not this one.
  *
  * The database is created mode 0600 in WAL mode, so searches can run while
@@ -18,6 +22,7 @@
  * It never runs on the proxy's hot path and never logs.
  */
 #include "audit/audit.h"
+#include "audit/audit_files.h"
 #include "audit/audit_json.h"
 
 #include <errno.h>
@@ -269,21 +274,88 @@ fail:
 	return NULL;
 }
 
+/* Index the whole lines of f from *offset on; *offset and tail follow. */
+static int index_lines(FILE *f, sqlite3_stmt *ins, struct parsed *rec,
+		       int64_t *offset, char *tail, size_t *taillen,
+		       uint64_t *count)
+{
+	char *line = NULL;
+	size_t linecap = 0;
+	ssize_t n;
+	int rc = SQLITE_OK;
+	if (fseeko(f, (off_t)*offset, SEEK_SET) < 0)
+		return SQLITE_IOERR;
+	while ((n = getline(&line, &linecap, f)) > 0) {
+		size_t len = (size_t)n;
+		if (line[len - 1] != '\n')
+			break; /* half line: next time */
+		*offset += n;
+		*taillen = len < INDEX_TAIL ? len : INDEX_TAIL;
+		memcpy(tail, line + len - *taillen, *taillen);
+		len--;
+		if (len > INT32_MAX || parse_line(line, len, rec) < 0)
+			continue;
+		if ((rc = bind_record(ins, rec, line, len)) != SQLITE_OK)
+			break;
+		if (count)
+			(*count)++;
+	}
+	free(line);
+	if (rc == SQLITE_OK && ferror(f))
+		rc = SQLITE_IOERR;
+	return rc;
+}
+
+static const char insert_sql[] =
+	"INSERT OR REPLACE INTO records(seq, ts, event, session, user,"
+	" client, protocol, asset, account, database, statement, verb,"
+	" decision, rule, rows, error, duration_us, line)"
+	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+	" ?13, ?14, ?15, ?16, ?17, ?18)";
+
+/* The rotated file beside jsonl_path whose inode is ino, opened; NULL if
+ * there is none. */
+static FILE *find_rotated(const char *jsonl_path, int64_t ino)
+{
+	char **files = NULL;
+	size_t n = 0;
+	FILE *found = NULL;
+	if (audit_list_files(jsonl_path, 0, &files, &n, NULL, 0) < 0)
+		return NULL;
+	for (size_t i = n; i > 0 && !found; i--) {
+		struct stat st;
+		if (stat(files[i - 1], &st) == 0 && (int64_t)st.st_ino == ino)
+			found = fopen(files[i - 1], "re");
+	}
+	audit_free_list(files, n);
+	return found;
+}
+
+static int delete_from(sqlite3 *db, uint64_t seq)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "DELETE FROM records WHERE seq >= ?",
+				    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 int audit_index_sync(const char *jsonl_path, const char *sqlite_path,
 		     char *errbuf, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *ins = NULL;
-	FILE *f = NULL;
-	char *line = NULL;
-	size_t linecap = 0;
+	FILE *f = NULL, *old = NULL;
 	struct parsed rec;
 	struct stat st;
 	int64_t offset, inode;
 	char tail[INDEX_TAIL];
 	size_t taillen = 0;
 	int in_tx = 0, ret = -1, rc;
-	ssize_t n;
 
 	memset(&rec, 0, sizeof rec);
 	audit_buf_init(&rec.strs);
@@ -309,48 +381,38 @@ int audit_index_sync(const char *jsonl_path, const char *sqlite_path,
 		goto fail_db;
 	if ((rc = meta_get_tail(db, tail, sizeof tail, &taillen)) != SQLITE_OK)
 		goto fail_db;
-	if (offset < 0 || inode != (int64_t)st.st_ino ||
-	    (off_t)offset > st.st_size ||
-	    (offset > 0 && !tail_matches(f, offset, tail, taillen))) {
-		/* replaced, truncated or never indexed: start over */
-		if ((rc = sqlite3_exec(db, "DELETE FROM records", NULL, NULL,
-				       NULL)) != SQLITE_OK)
+	if ((rc = sqlite3_prepare_v2(db, insert_sql, -1, &ins, NULL)) !=
+	    SQLITE_OK)
+		goto fail_db;
+	if (offset > 0 && inode >= 0 && inode != (int64_t)st.st_ino) {
+		/* rotated: finish the file we were following, if it is
+		 * still beside us and as we left it */
+		old = find_rotated(jsonl_path, inode);
+		if (old && tail_matches(old, offset, tail, taillen) &&
+		    (rc = index_lines(old, ins, &rec, &offset, tail, &taillen,
+				      NULL)) != SQLITE_OK)
+			goto fail_db;
+		offset = 0;
+		taillen = 0;
+	} else if (offset < 0 || (off_t)offset > st.st_size ||
+		   (offset > 0 && !tail_matches(f, offset, tail, taillen))) {
+		/* truncated or rewritten in place: drop its rows, read again */
+		uint64_t first = 1;
+		if (audit_file_first_seq(jsonl_path, &first) < 0)
+			first = 1;
+		if ((rc = delete_from(db, first)) != SQLITE_OK)
 			goto fail_db;
 		offset = 0;
 		taillen = 0;
 	}
-	if (fseeko(f, (off_t)offset, SEEK_SET) < 0) {
-		seterr(errbuf, errlen, "seek %s: %s", jsonl_path,
-		       strerror(errno));
-		goto fail;
-	}
-	rc = sqlite3_prepare_v2(
-		db,
-		"INSERT OR REPLACE INTO records(seq, ts, event, session, user,"
-		" client, protocol, asset, account, database, statement, verb,"
-		" decision, rule, rows, error, duration_us, line)"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-		" ?13, ?14, ?15, ?16, ?17, ?18)",
-		-1, &ins, NULL);
-	if (rc != SQLITE_OK)
+	if ((rc = index_lines(f, ins, &rec, &offset, tail, &taillen, NULL)) !=
+	    SQLITE_OK) {
+		if (rc == SQLITE_IOERR) {
+			seterr(errbuf, errlen, "read %s: %s", jsonl_path,
+			       strerror(errno));
+			goto fail;
+		}
 		goto fail_db;
-	while ((n = getline(&line, &linecap, f)) > 0) {
-		size_t len = (size_t)n;
-		if (line[len - 1] != '\n')
-			break; /* half line: next time */
-		offset += n;
-		taillen = len < INDEX_TAIL ? len : INDEX_TAIL;
-		memcpy(tail, line + len - taillen, taillen);
-		len--;
-		if (len > INT32_MAX || parse_line(line, len, &rec) < 0)
-			continue;
-		if ((rc = bind_record(ins, &rec, line, len)) != SQLITE_OK)
-			goto fail_db;
-	}
-	if (ferror(f)) {
-		seterr(errbuf, errlen, "read %s: %s", jsonl_path,
-		       strerror(errno));
-		goto fail;
 	}
 	if ((rc = meta_set(db, "offset", offset)) != SQLITE_OK ||
 	    (rc = meta_set(db, "inode", (int64_t)st.st_ino)) != SQLITE_OK ||
@@ -373,7 +435,81 @@ out:
 	sqlite3_close(db);
 	if (f)
 		fclose(f);
-	free(line);
+	if (old)
+		fclose(old);
+	audit_buf_free(&rec.strs);
+	return ret;
+}
+
+int audit_index_rebuild(const char *const *paths, size_t n,
+			const char *sqlite_path, uint64_t *records,
+			char *errbuf, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *ins = NULL;
+	struct parsed rec;
+	char tail[INDEX_TAIL];
+	size_t taillen = 0;
+	int64_t offset = 0, ino = -1;
+	int in_tx = 0, ret = -1, rc;
+
+	memset(&rec, 0, sizeof rec);
+	audit_buf_init(&rec.strs);
+	if (records)
+		*records = 0;
+	db = index_open(sqlite_path, errbuf, errlen);
+	if (!db)
+		goto out;
+	if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE; DELETE FROM records;"
+				   " DELETE FROM meta;",
+			       NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail_db;
+	in_tx = 1;
+	if ((rc = sqlite3_prepare_v2(db, insert_sql, -1, &ins, NULL)) !=
+	    SQLITE_OK)
+		goto fail_db;
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		FILE *f = fopen(paths[i], "re");
+		if (!f || fstat(fileno(f), &st) < 0) {
+			seterr(errbuf, errlen, "open %s: %s", paths[i],
+			       strerror(errno));
+			if (f)
+				fclose(f);
+			goto out;
+		}
+		offset = 0;
+		taillen = 0;
+		ino = (int64_t)st.st_ino;
+		rc = index_lines(f, ins, &rec, &offset, tail, &taillen, records);
+		fclose(f);
+		if (rc == SQLITE_IOERR) {
+			seterr(errbuf, errlen, "read %s: %s", paths[i],
+			       strerror(errno));
+			goto out;
+		}
+		if (rc != SQLITE_OK)
+			goto fail_db;
+	}
+	/* follow the last file from where the rebuild stopped */
+	if (n > 0 && ((rc = meta_set(db, "offset", offset)) != SQLITE_OK ||
+		      (rc = meta_set(db, "inode", ino)) != SQLITE_OK ||
+		      (rc = meta_set_tail(db, tail, taillen)) != SQLITE_OK))
+		goto fail_db;
+	sqlite3_finalize(ins);
+	ins = NULL;
+	if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail_db;
+	in_tx = 0;
+	ret = 0;
+	goto out;
+fail_db:
+	seterr(errbuf, errlen, "index %s: %s", sqlite_path, sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(ins);
+	if (in_tx)
+		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
 	audit_buf_free(&rec.strs);
 	return ret;
 }

@@ -1,19 +1,29 @@
-/* audit_verify: proves a JSON-lines audit file is the chain its writers
- * made, or names the first line where it is not.
+/* audit_verify: proves a sequence of JSON-lines audit files is the chain
+ * its writers made, or names the first line where it is not.
  *
- * It re-reads the file line by line and checks, for each record, that the
- * line is complete and valid JSON, that its seq is one more than the
- * previous one (1 for the first line), and that its hash is
- * hex(SHA-256(prev_hash_hex || line_without_hash)) as audit_writer.c made
- * it. An edited byte, a deleted or moved line, records deleted from the
- * start and a file cut mid-line are all caught.
+ * It re-reads the files line by line, in the order given, and checks, for
+ * each record, that the line is complete and valid JSON, that its seq is
+ * one more than the previous one, and that its hash is
+ * hex(SHA-256(prev_hash_hex || line_without_hash)) (HMAC-SHA-256 with the
+ * key when one is given) as audit_writer.c made it, where the previous
+ * hash may come from the previous file. The first record of a file that
+ * continues a chain carries "prev", which must equal the last hash of the
+ * previous file. An edited byte, a deleted, moved or swapped line, records
+ * deleted from the start, a missing or reordered file and a file cut
+ * mid-line are all caught.
  *
- * What the file alone cannot show: whole records deleted from the end (the
- * shorter file is still a valid chain), and a file rewritten with freshly
- * computed hashes (the chain has no key). audit_verify_with_index() closes
- * part of that gap with the high-water mark kept in the SQLite index: the
- * index's last seq and its hash must still be in the file. An index synced
- * after the deletion has forgotten it, so verify before searching.
+ * The anchor: the first record of the first file is either seq 1 or
+ * carries "prev" (its predecessors were removed by retention); its own
+ * link cannot be checked, only everything after it.
+ *
+ * What the files alone cannot show: whole records deleted from the end of
+ * the newest file (the shorter chain is still valid), and (without a key)
+ * files rewritten with freshly computed hashes. audit_verify_with_index()
+ * closes part of that gap with the high-water mark kept in the SQLite
+ * index: the index's last seq and its hash must still be in the files. An
+ * index synced after the deletion has forgotten it, so verify before
+ * searching. With an HMAC key, only a holder of the key can extend or
+ * rewrite the chain.
  *
  * It does not repair anything, does not read the index beyond two rows, and
  * never logs.
@@ -45,31 +55,42 @@ seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* What one pass over the file learned. */
+/* What the pass over the files learned (carried from file to file). */
 struct chain_walk {
 	uint64_t records;   /* records verified */
 	uint64_t last_seq;  /* seq of the last verified record */
+	int started;        /* last_seq/last_hash hold a chain head */
 	char last_hash[AUDIT_HASH_HEX + 1];
-	char root_hash[AUDIT_HASH_HEX + 1]; /* hash of seq 1, "" if none */
-	char first_ts[40];  /* ts of the first record, "" if none */
+	const uint8_t *key; /* borrowed; NULL = SHA-256 */
+	size_t keylen;
 	uint64_t probe_seq; /* in: a seq whose hash to remember, 0 = none */
 	char probe_hash[AUDIT_HASH_HEX + 1]; /* out: "" if not reached */
 };
 
-/* The ts member of a record, copied into out (empty when absent). */
-static void record_ts(const char *line, size_t len, char *out, size_t outlen)
+/* The "prev" member of a record, into out: 1 found, 0 absent. */
+static int record_prev(const char *line, size_t len,
+		       char out[AUDIT_HASH_HEX + 1])
 {
 	struct audit_json_member m;
-	out[0] = '\0';
-	if (audit_json_get(line, len, "ts", &m) == 1 &&
-	    m.type == AUDIT_JSON_STRING && m.vallen < outlen) {
-		memcpy(out, m.val, m.vallen);
-		out[m.vallen] = '\0';
+	if (audit_json_get(line, len, "prev", &m) == 1 &&
+	    m.type == AUDIT_JSON_STRING && m.vallen == AUDIT_HASH_HEX) {
+		memcpy(out, m.val, AUDIT_HASH_HEX);
+		out[AUDIT_HASH_HEX] = '\0';
+		return 1;
 	}
+	return 0;
 }
 
-static int walk_chain(const char *path, struct chain_walk *w, char *errbuf,
-		      size_t errlen)
+#define VERR(...)                                                     \
+	do {                                                          \
+		char m_[512];                                         \
+		snprintf(m_, sizeof m_, __VA_ARGS__);                 \
+		seterr(errbuf, errlen, "%s: line %llu: %s", path,     \
+		       (unsigned long long)lineno, m_);               \
+	} while (0)
+
+static int walk_file(const char *path, struct chain_walk *w, char *errbuf,
+		     size_t errlen)
 {
 	FILE *f = NULL;
 	char *line = NULL;
@@ -80,13 +101,6 @@ static int walk_chain(const char *path, struct chain_walk *w, char *errbuf,
 	int ret = -1;
 
 	audit_buf_init(&h);
-	w->records = 0;
-	w->last_seq = 0;
-	memcpy(w->last_hash, zero_hash, sizeof w->last_hash);
-	w->root_hash[0] = '\0';
-	w->first_ts[0] = '\0';
-	w->probe_hash[0] = '\0';
-
 	f = fopen(path, "re");
 	if (!f) {
 		seterr(errbuf, errlen, "open %s: %s", path, strerror(errno));
@@ -95,45 +109,63 @@ static int walk_chain(const char *path, struct chain_walk *w, char *errbuf,
 	while ((n = getline(&line, &linecap, f)) > 0) {
 		uint64_t seq;
 		char hash[AUDIT_HASH_HEX + 1], want[AUDIT_HASH_HEX + 1];
+		char prev[AUDIT_HASH_HEX + 1];
 		uint8_t md[SB_SHA256_LEN];
 		size_t len = (size_t)n;
 
 		lineno++;
 		if (line[len - 1] != '\n') {
-			seterr(errbuf, errlen,
-			       "line %llu: truncated line (no newline at end "
-			       "of file)",
-			       (unsigned long long)lineno);
+			VERR("truncated line (no newline at end of file)");
 			goto fail;
 		}
 		len--;
 		if (len == 0 || line[0] != '{' || !audit_json_valid(line, len)) {
-			seterr(errbuf, errlen,
-			       "line %llu: not JSON / truncated line",
-			       (unsigned long long)lineno);
+			VERR("not JSON / truncated line");
 			goto fail;
 		}
 		if (audit_record_tail(line, len, &seq, hash) < 0) {
-			seterr(errbuf, errlen,
-			       "line %llu: no seq and hash at the end of the "
-			       "record (edited?)",
-			       (unsigned long long)lineno);
+			VERR("no seq and hash at the end of the record (edited?)");
+			goto fail;
+		}
+		int has_prev = lineno == 1 && record_prev(line, len, prev);
+		if (!w->started) {
+			/* the anchor: seq 1, or a continued file whose
+			 * predecessors are gone */
+			if (seq == 1) {
+				memcpy(w->last_hash, zero_hash, sizeof w->last_hash);
+			} else if (has_prev) {
+				memcpy(w->last_hash, prev, sizeof w->last_hash);
+			} else {
+				VERR("seq %llu at the start of the file, want 1 "
+				     "(leading records deleted?)",
+				     (unsigned long long)seq);
+				goto fail;
+			}
+			w->last_seq = seq - 1;
+			w->started = 1;
+		} else if (lineno == 1 && has_prev &&
+			   strcmp(prev, w->last_hash) != 0) {
+			VERR("prev does not match the last record of the "
+			     "previous file (a file missing or out of order?)");
+			goto fail;
+		} else if (lineno == 1 && seq == w->last_seq + 1 && !has_prev &&
+			   seq > 1) {
+			VERR("first record of a continued file has no prev "
+			     "(leading records deleted?)");
 			goto fail;
 		}
 		if (seq != w->last_seq + 1) {
 			if (lineno == 1)
-				seterr(errbuf, errlen,
-				       "line 1: seq %llu at the start of the "
-				       "file, want 1 (leading records "
-				       "deleted?)",
-				       (unsigned long long)seq);
+				VERR("seq %llu at the start of the file, want "
+				     "%llu (records deleted, or files out of "
+				     "order?)",
+				     (unsigned long long)seq,
+				     (unsigned long long)(w->last_seq + 1));
 			else
-				seterr(errbuf, errlen,
-				       "line %llu: seq %llu follows %llu "
-				       "(record deleted or reordered)",
-				       (unsigned long long)lineno,
-				       (unsigned long long)seq,
-				       (unsigned long long)w->last_seq);
+				VERR("seq %llu follows %llu (record deleted "
+				     "or reordered)",
+				     (unsigned long long)seq,
+				     (unsigned long long)w->last_seq);
 			goto fail;
 		}
 		h.len = 0;
@@ -143,17 +175,15 @@ static int walk_chain(const char *path, struct chain_walk *w, char *errbuf,
 			seterr(errbuf, errlen, "out of memory");
 			goto fail;
 		}
-		sb_sha256(h.p, h.len, md);
+		if (w->key)
+			sb_hmac_sha256(w->key, w->keylen, h.p, h.len, md);
+		else
+			sb_sha256(h.p, h.len, md);
 		sb_hex(md, sizeof md, want);
 		if (memcmp(want, hash, AUDIT_HASH_HEX) != 0) {
-			seterr(errbuf, errlen,
-			       "line %llu: hash mismatch (record edited?)",
-			       (unsigned long long)lineno);
+			VERR("hash mismatch (record edited%s?)",
+			     w->key ? ", or written without this hmac key" : "");
 			goto fail;
-		}
-		if (seq == 1) {
-			memcpy(w->root_hash, hash, sizeof hash);
-			record_ts(line, len, w->first_ts, sizeof w->first_ts);
 		}
 		if (seq == w->probe_seq)
 			memcpy(w->probe_hash, hash, sizeof hash);
@@ -174,15 +204,41 @@ fail:
 	return ret;
 }
 
-int audit_verify_file(const char *jsonl_path, uint64_t *records, char *errbuf,
-		      size_t errlen)
+static int walk_chain(const char *const *paths, size_t n, struct chain_walk *w,
+		      char *errbuf, size_t errlen)
+{
+	w->records = 0;
+	w->last_seq = 0;
+	w->started = 0;
+	memcpy(w->last_hash, zero_hash, sizeof w->last_hash);
+	w->probe_hash[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (walk_file(paths[i], w, errbuf, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+int audit_verify_files(const char *const *paths, size_t n, const uint8_t *key,
+		       size_t keylen, uint64_t *records, uint64_t *last_seq,
+		       char *errbuf, size_t errlen)
 {
 	struct chain_walk w;
 	memset(&w, 0, sizeof w);
-	int r = walk_chain(jsonl_path, &w, errbuf, errlen);
+	w.key = key;
+	w.keylen = keylen;
+	int r = walk_chain(paths, n, &w, errbuf, errlen);
 	if (records)
 		*records = w.records;
+	if (last_seq)
+		*last_seq = w.last_seq;
 	return r;
+}
+
+int audit_verify_file(const char *jsonl_path, uint64_t *records, char *errbuf,
+		      size_t errlen)
+{
+	return audit_verify_files(&jsonl_path, 1, NULL, 0, records, NULL,
+				  errbuf, errlen);
 }
 
 /* ---- the index's high-water mark ---- */
@@ -195,6 +251,32 @@ struct index_mark {
 };
 
 /* Hash and ts of one indexed line (the index keeps the raw line). */
+/* The ts member of a record, copied into out (empty when absent). */
+static void record_ts(const char *line, size_t len, char *out, size_t outlen)
+{
+	struct audit_json_member m;
+	out[0] = '\0';
+	if (audit_json_get(line, len, "ts", &m) == 1 &&
+	    m.type == AUDIT_JSON_STRING && m.vallen < outlen) {
+		memcpy(out, m.val, m.vallen);
+		out[m.vallen] = '\0';
+	}
+}
+
+/* Lines in the file at path (for messages). */
+static uint64_t count_lines(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	uint64_t n = 0;
+	int ch;
+	if (!f)
+		return 0;
+	while ((ch = getc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
 static int mark_from_line(const unsigned char *line, int n, char *hash,
 			  char *ts, size_t tslen)
 {
@@ -265,54 +347,62 @@ out:
 }
 
 int audit_verify_with_index(const char *jsonl_path, const char *sqlite_path,
-			    uint64_t *records, char *errbuf, size_t errlen)
+			    const uint8_t *key, size_t keylen,
+			    uint64_t *records, size_t *nfiles, char *errbuf,
+			    size_t errlen)
 {
 	struct index_mark mk;
 	struct chain_walk w;
+	char **files = NULL;
+	size_t n = 0;
+	int ret = -1;
 
 	memset(&w, 0, sizeof w);
+	w.key = key;
+	w.keylen = keylen;
 	if (records)
 		*records = 0;
+	if (nfiles)
+		*nfiles = 0;
 	if (read_mark(sqlite_path, &mk, errbuf, errlen) < 0)
 		return -1;
-	w.probe_seq = mk.max_seq;
-	if (walk_chain(jsonl_path, &w, errbuf, errlen) < 0) {
-		if (records)
-			*records = w.records;
+	if (audit_list_files(jsonl_path, 1, &files, &n, errbuf, errlen) < 0)
 		return -1;
-	}
+	if (nfiles)
+		*nfiles = n;
+	w.probe_seq = mk.max_seq;
+	int r = walk_chain((const char *const *)files, n, &w, errbuf, errlen);
 	if (records)
 		*records = w.records;
-	if (mk.max_seq == 0)
-		return 0;
+	if (r < 0 || mk.max_seq == 0) {
+		ret = r;
+		goto out;
+	}
 	if (w.records == 0) {
 		seterr(errbuf, errlen,
-		       "file is empty but the index has seen seq %llu "
-		       "(truncated? after a rotation, re-sync the index)",
-		       (unsigned long long)mk.max_seq);
-		return -1;
+		       "%s: the files hold no record but the index has seen "
+		       "seq %llu (truncated?)",
+		       jsonl_path, (unsigned long long)mk.max_seq);
+		goto out;
 	}
-	/* A different chain that starts after everything the index saw is a
-	 * rotated file: nothing to compare. */
-	if (strcmp(w.root_hash, mk.root_hash) != 0 && mk.max_ts[0] &&
-	    strcmp(w.first_ts, mk.max_ts) > 0)
-		return 0;
 	if (w.last_seq < mk.max_seq) {
 		seterr(errbuf, errlen,
-		       "line %llu: file ends at seq %llu but the index has "
+		       "%s: line %llu: file ends at seq %llu but the index has "
 		       "seen seq %llu (records deleted from the end?)",
-		       (unsigned long long)w.records,
+		       jsonl_path, (unsigned long long)count_lines(jsonl_path),
 		       (unsigned long long)w.last_seq,
 		       (unsigned long long)mk.max_seq);
-		return -1;
+		goto out;
 	}
-	if (strcmp(w.probe_hash, mk.max_hash) != 0) {
+	if (w.probe_hash[0] && strcmp(w.probe_hash, mk.max_hash) != 0) {
 		seterr(errbuf, errlen,
-		       "line %llu: seq %llu differs from the indexed copy "
-		       "(file rewritten?)",
-		       (unsigned long long)mk.max_seq,
+		       "seq %llu differs from the indexed copy (file "
+		       "rewritten?)",
 		       (unsigned long long)mk.max_seq);
-		return -1;
+		goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	audit_free_list(files, n);
+	return ret;
 }

@@ -1,21 +1,32 @@
 /* audit_writer: appends chained JSON-lines records to the audit file.
  *
  * It formats one event as one line, links it into the hash chain and hands
- * it to the kernel with a single write(2) under an flock(2), so several
- * handles (in this process or others, e.g. sqlbastionctl) can append to one
- * file and keep one chain. It does not sync or touch the SQLite index, does
- * not rotate files, does not fsync (the durability contract is "in the
- * kernel", see audit.h) and never logs: failures fill errbuf.
+ * it to the kernel with a single write(2). Two modes (audit.h "Writers"):
+ *   exclusive  the daemon: the file's flock is taken once, without waiting,
+ *              when the file is opened and held until it is closed; the
+ *              chain head (seq, hash, size) lives in memory, so a record
+ *              costs one write(2) and no other syscall (plus one stat(2) a
+ *              second to notice a rename).
+ *   shared     sqlbastionctl without a daemon: every append takes the flock
+ *              (waiting at most AUDIT_LOCK_WAIT_MS), checks the path still
+ *              names the locked file and re-reads the chain head when the
+ *              file changed under it.
+ * It rotates by size (exclusive handles), may mirror each record to syslog
+ * (audit_syslog.c), does not sync or touch the SQLite index, does not fsync
+ * (the durability contract is "in the kernel", see audit.h) and never logs:
+ * failures fill errbuf.
  *
  * Record format: one JSON object per line, members in this order:
  *   ts event session user client protocol asset account database statement
  *   fingerprint verb objects decision rule rows error duration_us bytes_in
- *   bytes_out query_id params seq hash
+ *   bytes_out query_id params prev seq hash
  * Always present (null when unknown): ts, event, session (null when 0),
  *   user, client, protocol (null when NULL), seq, hash.
  * Omitted when absent: the other strings when NULL (a non-NULL empty string
  *   is written as ""), rows/duration_us/bytes_in/bytes_out when negative,
  *   query_id when 0, params when NULL.
+ * prev is written only in the first record of a file that continues a
+ *   chain (seq > 1): the hash of the last record of the previous file.
  * ts is RFC 3339 UTC with microseconds ("2026-11-22T16:04:05.123456Z"),
  *   taken when the record is built, before the lock: between concurrent
  *   writers ts may step back by microseconds; seq is the order.
@@ -27,12 +38,16 @@
  * Strings are escaped as audit_json.h describes (valid UTF-8 kept, controls
  *   and invalid bytes as \u00XX); a line never holds a raw newline.
  *
- * Chain: seq starts at 1 in a fresh (empty) file and grows by 1.
+ * Chain: seq starts at 1 and grows by 1 across files.
  *   hash = hex(SHA-256(prev_hash_hex || line_without_hash)), lower-case,
- *   where line_without_hash is the line from '{' up to but excluding
- *   `,"hash":` (so it ends with `"seq":<n>`), and prev_hash_hex is the hash
- *   of the previous line, or 64 '0' for the first record of a file. Every
- *   file is its own chain: after a rotation the new file starts at seq 1.
+ *   or hex(HMAC-SHA-256(key, same)) when a key is configured, where
+ *   line_without_hash is the line from '{' up to but excluding `,"hash":`
+ *   (so it ends with `"seq":<n>`), and prev_hash_hex is the hash of the
+ *   previous record (in this file or the previous one), or 64 '0' for
+ *   seq 1.
+ *
+ * Rotation names: "<path>.YYYYMMDDTHHMMSSZ" (UTC time of the rotation),
+ *   "-2", "-3"... appended when that name exists.
  *
  * Failures: the record is not written and the chain state is unchanged,
  * except that a line the kernel took only in part (disk full mid-write) is
@@ -41,17 +56,20 @@
  * ended with a newline by the next writer (verification then reports that
  * line), which continues the chain from the last whole record.
  *
- * A handle is not thread-safe: give each thread its own (the flock
- * serializes them) or guard one with a mutex.
+ * A handle is not thread-safe: give each thread its own shared handle (the
+ * flock serializes them) or guard one with a mutex.
  */
 #include "audit/audit.h"
+#include "audit/audit_files.h"
 #include "audit/audit_json.h"
+#include "audit/audit_syslog.h"
 #include "proxy/crypto.h"
 #include "proxy/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,20 +82,24 @@
 /* A buffer this large after a record (a huge statement) is released rather
  * than kept for the next one. */
 #define WRITER_KEEP_MAX (1024 * 1024)
-/* Bytes read back from the end of the file to recover seq and hash: the
- * ending `,"seq":<20 digits>,"hash":"<64>"}` is 102 bytes. */
-#define TAIL_READ 128
+/* How long a shared writer waits for the file lock. The daemon holds it for
+ * as long as it runs, so waiting longer would only hang sqlbastionctl. */
+#define AUDIT_LOCK_WAIT_MS 3000
 
 struct audit_log {
 	char *path;        /* owned */
-	char *sqlite_path; /* owned, may be NULL; for callers, unused here */
+	int exclusive;     /* see the file comment */
+	uint64_t rotate_size;
+	uint8_t key[AUDIT_KEY_MAX];
+	size_t keylen;     /* 0 = plain SHA-256 */
+	struct audit_syslog *syslog; /* owned, may be NULL */
 	int wfd;           /* O_WRONLY|O_APPEND, -1 when closed */
-	int rfd;           /* O_RDONLY on the same inode, for chain recovery */
 	dev_t dev;
 	ino_t ino;
-	int synced;        /* seq, prev and size describe the file */
+	int synced;        /* seq, prev and size describe the open file */
+	int have_chain;    /* seq and prev hold a chain head from any file */
 	off_t size;        /* file size after our last append */
-	uint64_t seq;      /* seq of the last record in the file */
+	uint64_t seq;      /* seq of the last record of the chain */
 	char prev[AUDIT_HASH_HEX + 1]; /* hash of that record */
 	/* Line being built: AUDIT_HASH_HEX bytes of room for prev (hashed
 	 * together with the line in one call), then the line. */
@@ -93,7 +115,9 @@ struct audit_log {
 	EVP_MD *sha256;     /* owned */
 	EVP_MD_CTX *md_ctx; /* owned */
 	time_t ts_sec;    /* second ts_head was made for */
+	time_t checked_sec; /* second the path was last compared with the file */
 	char ts_head[20]; /* "YYYY-MM-DDTHH:MM:SS" */
+	struct audit_stats stats;
 };
 
 static const char zero_hash[AUDIT_HASH_HEX + 1] =
@@ -135,53 +159,172 @@ void audit_event_init(struct audit_event *ev, enum audit_event_type type)
 
 /* ---- files ---- */
 
+static int lock_fd(int fd, int op)
+{
+	int r;
+	do
+		r = flock(fd, op);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* Shared writers: the lock, waiting at most AUDIT_LOCK_WAIT_MS. */
+static int lock_wait(int fd)
+{
+	for (int waited = 0;; waited += 5) {
+		if (lock_fd(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || waited >= AUDIT_LOCK_WAIT_MS)
+			return -1;
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void close_files(struct audit_log *log)
 {
 	if (log->wfd >= 0)
-		close(log->wfd);
-	if (log->rfd >= 0)
-		close(log->rfd);
-	log->wfd = log->rfd = -1;
+		close(log->wfd); /* drops the lock too */
+	log->wfd = -1;
 	log->synced = 0;
 	log->have_pend = 0; /* its line belongs to the file we left */
 }
 
-/* Open the write and read descriptors on the same file at log->path. */
+/* Chain head of the newest rotated file beside path, for a new empty file
+ * when this handle knows none. Leaves the chain at "seq 0" when there is
+ * no such file. */
+static void chain_from_predecessor(struct audit_log *log)
+{
+	char **files = NULL;
+	size_t n = 0;
+	log->seq = 0;
+	memcpy(log->prev, zero_hash, sizeof log->prev);
+	if (audit_list_files(log->path, 0, &files, &n, NULL, 0) < 0)
+		return;
+	/* sorted by first seq: the last one holds the newest records */
+	for (size_t i = n; i > 0; i--) {
+		int fd = open(files[i - 1], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		struct stat st;
+		off_t end;
+		uint64_t seq;
+		char hash[AUDIT_HASH_HEX + 1];
+		if (fd < 0)
+			continue;
+		int r = fstat(fd, &st) == 0
+				? audit_file_head(fd, st.st_size, &seq, hash, &end)
+				: -1;
+		close(fd);
+		if (r == 0) {
+			log->seq = seq;
+			memcpy(log->prev, hash, sizeof log->prev);
+			break;
+		}
+	}
+	audit_free_list(files, n);
+}
+
+/* The file as it is now (lock held): take seq and hash from its last
+ * record; an empty file continues the chain this handle knows, or the
+ * newest rotated file's. A trailing half line is ended with a newline. */
+static int recover_chain(struct audit_log *log, off_t size, char *errbuf,
+			 size_t errlen)
+{
+	off_t end;
+	uint64_t seq;
+	char hash[AUDIT_HASH_HEX + 1];
+
+	log->synced = 0;
+	if (size == 0) {
+		if (!log->have_chain || !log->exclusive)
+			chain_from_predecessor(log);
+		log->size = 0;
+		log->synced = log->have_chain = 1;
+		return 0;
+	}
+	int r = audit_file_head(log->wfd, size, &seq, hash, &end);
+	if (r == -1) {
+		seterr(errbuf, errlen, "read %s: %s", log->path, strerror(errno));
+		return -1;
+	}
+	if (r == -2) {
+		seterr(errbuf, errlen,
+		       "%s: last line is not a chained audit record; "
+		       "cannot continue the chain (move the file aside)",
+		       log->path);
+		return -1;
+	}
+	if (end != size) {
+		ssize_t w;
+		do
+			w = write(log->wfd, "\n", 1);
+		while (w < 0 && errno == EINTR);
+		if (w != 1) {
+			seterr(errbuf, errlen, "write %s: %s (ending a half line)",
+			       log->path, w < 0 ? strerror(errno) : "short write");
+			return -1;
+		}
+		size++;
+	}
+	if (r == 1) {
+		/* nothing but a half line: continue what we know */
+		if (!log->have_chain || !log->exclusive)
+			chain_from_predecessor(log);
+	} else {
+		log->seq = seq;
+		memcpy(log->prev, hash, sizeof log->prev);
+	}
+	log->size = size;
+	log->synced = log->have_chain = 1;
+	return 0;
+}
+
+/* Open log->path for appending (O_RDWR: the chain head is read back with
+ * pread on the same descriptor). Exclusive handles take the lock here and
+ * read the chain head. 0 or -1. */
 static int open_files(struct audit_log *log, char *errbuf, size_t errlen)
 {
-	struct stat ws, rs;
+	struct stat st;
 	close_files(log);
 	if (sb_mkdir_parents(log->path, errbuf, errlen) < 0)
 		return -1;
-	for (int attempt = 0; attempt < 3; attempt++) {
-		log->wfd = open(log->path,
-				O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-				0600);
-		if (log->wfd < 0)
-			goto fail;
-		log->rfd = open(log->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (log->rfd < 0 || fstat(log->wfd, &ws) < 0 ||
-		    fstat(log->rfd, &rs) < 0)
-			goto fail;
-		if (!S_ISREG(ws.st_mode)) {
-			close_files(log);
-			seterr(errbuf, errlen, "open %s: not a regular file",
-			       log->path);
-			return -1;
-		}
-		if (ws.st_dev == rs.st_dev && ws.st_ino == rs.st_ino) {
-			log->dev = ws.st_dev;
-			log->ino = ws.st_ino;
-			return 0;
-		}
-		close_files(log); /* replaced between the two opens: again */
+	log->wfd = open(log->path,
+			O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (log->wfd < 0) {
+		seterr(errbuf, errlen, "open %s: %s", log->path, strerror(errno));
+		return -1;
 	}
-	seterr(errbuf, errlen, "open %s: file keeps being replaced", log->path);
-	return -1;
-fail:
-	seterr(errbuf, errlen, "open %s: %s", log->path, strerror(errno));
-	close_files(log);
-	return -1;
+	if (fstat(log->wfd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		seterr(errbuf, errlen, "open %s: not a regular file", log->path);
+		close_files(log);
+		return -1;
+	}
+	log->dev = st.st_dev;
+	log->ino = st.st_ino;
+	if (!log->exclusive)
+		return 0;
+	if (lock_fd(log->wfd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		close_files(log);
+		if (err == EWOULDBLOCK)
+			seterr(errbuf, errlen,
+			       "%s is locked by another process (is another "
+			       "sqlbastion running with this audit file?)",
+			       log->path);
+		else
+			seterr(errbuf, errlen, "lock %s: %s", log->path,
+			       strerror(err));
+		return -1;
+	}
+	/* locked: nobody else appends from now on */
+	if (fstat(log->wfd, &st) < 0 ||
+	    recover_chain(log, st.st_size, errbuf, errlen) < 0) {
+		if (errbuf && !errbuf[0])
+			seterr(errbuf, errlen, "stat %s: %s", log->path,
+			       strerror(errno));
+		close_files(log);
+		return -1;
+	}
+	return 0;
 }
 
 /* write(2) all of p[0..n), looping over short writes; *done says how much
@@ -205,57 +348,58 @@ static int write_all(int fd, const char *p, size_t n, size_t *done)
 	return 0;
 }
 
-static int lock_fd(int fd, int op)
-{
-	int r;
-	do
-		r = flock(fd, op);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
-
-/* Take the lock and stat the file, reopening the path once when the
- * descriptor is bad or its file was removed. 0 locked, -1 unlocked. */
-static int lock_and_stat(struct audit_log *log, struct stat *st, char *errbuf,
-			 size_t errlen)
+/* Shared handles: take the lock on the file the path names now (reopening
+ * when it was renamed or removed) and sync the chain head with it. 0
+ * locked, -1 unlocked. */
+static int lock_shared(struct audit_log *log, char *errbuf, size_t errlen)
 {
 	int err = 0;
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct stat st, ps;
 		if (log->wfd < 0 && open_files(log, errbuf, errlen) < 0)
 			return -1;
-		if (lock_fd(log->wfd, LOCK_EX) == 0) {
-			if (fstat(log->wfd, st) == 0 && st->st_nlink > 0)
-				return 0;
+		if (lock_wait(log->wfd) < 0) {
 			err = errno;
-			(void)lock_fd(log->wfd, LOCK_UN);
-		} else {
-			err = errno;
+			if (err == EWOULDBLOCK) {
+				seterr(errbuf, errlen,
+				       "%s stayed locked for %d ms (a running "
+				       "sqlbastion holds it; is its admin socket "
+				       "answering?)",
+				       log->path, AUDIT_LOCK_WAIT_MS);
+				return -1;
+			}
+			close_files(log);
+			continue;
 		}
-		close_files(log);
+		if (fstat(log->wfd, &st) == 0 && stat(log->path, &ps) == 0 &&
+		    st.st_dev == ps.st_dev && st.st_ino == ps.st_ino) {
+			if (log->synced && st.st_size == log->size + (off_t)(log->have_pend ? log->pend_done : 0))
+				return 0;
+			log->have_pend = 0;
+			if (recover_chain(log, st.st_size, errbuf, errlen) == 0)
+				return 0;
+			(void)lock_fd(log->wfd, LOCK_UN);
+			return -1;
+		}
+		err = errno;
+		(void)lock_fd(log->wfd, LOCK_UN);
+		close_files(log); /* renamed or removed: the path's file next */
 	}
 	seterr(errbuf, errlen, "lock %s: %s", log->path,
-	       err ? strerror(err) : "file removed while writing");
+	       err ? strerror(err) : "file keeps being replaced");
 	return -1;
 }
 
-/* With the lock held: if the file is exactly as our half-written line left
- * it, write the rest of that line, which then becomes the chain head. If
- * the file changed otherwise, forget the line (recover_chain handles what
- * is there). 0 ok, -1 the rest could not be written either. */
-static int settle_pending(struct audit_log *log, struct stat *st,
-			  char *errbuf, size_t errlen)
+/* Write the rest of a half-written line (the file is as it left it), which
+ * then becomes the chain head. 0 ok, -1 the rest could not be written. */
+static int settle_pending(struct audit_log *log, char *errbuf, size_t errlen)
 {
 	if (!log->have_pend)
 		return 0;
-	if (!log->synced || st->st_size != log->size + (off_t)log->pend_done) {
-		log->have_pend = 0;
-		return 0;
-	}
 	size_t total = log->pend.len - AUDIT_HASH_HEX, done;
 	int r = write_all(log->wfd, log->pend.p + AUDIT_HASH_HEX + log->pend_done,
 			  total - log->pend_done, &done);
 	log->pend_done += done;
-	st->st_size += (off_t)done;
 	if (r < 0) {
 		seterr(errbuf, errlen,
 		       "write %s: %s (completing an earlier record)", log->path,
@@ -266,88 +410,9 @@ static int settle_pending(struct audit_log *log, struct stat *st,
 	memcpy(log->prev, log->pend_hash, sizeof log->prev);
 	log->size += (off_t)total;
 	log->have_pend = 0;
+	log->stats.written++;
+	log->stats.seq = log->seq;
 	return 0;
-}
-
-/* Offset just past the last '\n' before end (0 when there is none). */
-static int last_newline(int fd, off_t end, off_t *out)
-{
-	char chunk[4096];
-	while (end > 0) {
-		size_t n = end < (off_t)sizeof chunk ? (size_t)end : sizeof chunk;
-		ssize_t r = pread(fd, chunk, n, end - (off_t)n);
-		if (r != (ssize_t)n) {
-			if (r >= 0)
-				errno = EIO;
-			return -1;
-		}
-		for (size_t i = n; i > 0; i--) {
-			if (chunk[i - 1] == '\n') {
-				*out = end - (off_t)n + (off_t)i;
-				return 0;
-			}
-		}
-		end -= (off_t)n;
-	}
-	*out = 0;
-	return 0;
-}
-
-/* With the lock held and the file not as we left it (another writer
- * appended, it was replaced or truncated, or this is our first write):
- * take seq and hash from its last record. A trailing half line is ended
- * with a newline first. */
-static int recover_chain(struct audit_log *log, const struct stat *st,
-			 char *errbuf, size_t errlen)
-{
-	off_t size = st->st_size, end;
-	char tail[TAIL_READ];
-
-	log->synced = 0;
-	if (size == 0) {
-		log->seq = 0;
-		memcpy(log->prev, zero_hash, sizeof log->prev);
-		log->size = 0;
-		log->synced = 1;
-		return 0;
-	}
-	if (last_newline(log->rfd, size, &end) < 0)
-		goto fail_io;
-	if (end != size) {
-		size_t done;
-		if (write_all(log->wfd, "\n", 1, &done) < 0) {
-			seterr(errbuf, errlen, "write %s: %s (ending a half line)",
-			       log->path, strerror(errno));
-			return -1;
-		}
-		size++;
-	}
-	if (end == 0) {
-		/* nothing but a half line: the chain starts after it */
-		log->seq = 0;
-		memcpy(log->prev, zero_hash, sizeof log->prev);
-	} else {
-		size_t n = end - 1 < TAIL_READ ? (size_t)(end - 1) : TAIL_READ;
-		ssize_t r = pread(log->rfd, tail, n, end - 1 - (off_t)n);
-		if (r != (ssize_t)n) {
-			if (r >= 0)
-				errno = EIO;
-			goto fail_io;
-		}
-		if (audit_record_tail(tail, n, &log->seq, log->prev) < 0) {
-			seterr(errbuf, errlen,
-			       "%s: last line is not a chained audit record; "
-			       "cannot continue the chain (move the file aside)",
-			       log->path);
-			return -1;
-		}
-	}
-	log->size = size;
-	log->synced = 1;
-	return 0;
-fail_io:
-	seterr(errbuf, errlen, "read %s: %s", log->path, strerror(errno));
-	return -1;
 }
 
 /* ---- formatting ---- */
@@ -485,13 +550,18 @@ static void build_body(struct audit_log *log, const struct audit_event *ev,
 		put_params(b, ev->params);
 }
 
-/* Append seq and hash to the body in log->buf (lock held, chain synced).
- * 0 ok, -1 with errbuf filled. */
+/* Append prev (first record of a continued file), seq and hash to the
+ * body in log->buf (chain synced). 0 ok, -1 with errbuf filled. */
 static int seal_line(struct audit_log *log, uint64_t seq,
 		     char hash[AUDIT_HASH_HEX + 1], char *errbuf, size_t errlen)
 {
 	struct audit_buf *b = &log->buf;
 	uint8_t md[SB_SHA256_LEN];
+	if (log->size == 0 && seq > 1) {
+		audit_buf_puts(b, ",\"prev\":\"");
+		audit_buf_put(b, log->prev, AUDIT_HASH_HEX);
+		audit_buf_putc(b, '"');
+	}
 	audit_buf_puts(b, ",\"seq\":");
 	audit_buf_put_u64(b, seq);
 	if (audit_buf_reserve(b, AUDIT_HASH_SUFFIX_LEN + 1) < 0) {
@@ -499,9 +569,17 @@ static int seal_line(struct audit_log *log, uint64_t seq,
 		return -1;
 	}
 	memcpy(b->p, log->prev, AUDIT_HASH_HEX);
-	if (EVP_DigestInit_ex2(log->md_ctx, log->sha256, NULL) != 1 ||
-	    EVP_DigestUpdate(log->md_ctx, b->p, b->len) != 1 ||
-	    EVP_DigestFinal_ex(log->md_ctx, md, NULL) != 1) {
+	if (log->keylen) {
+		unsigned int mdlen = 0;
+		if (!HMAC(EVP_sha256(), log->key, (int)log->keylen,
+			  (const unsigned char *)b->p, b->len, md, &mdlen) ||
+		    mdlen != sizeof md) {
+			seterr(errbuf, errlen, "HMAC-SHA-256 failed");
+			return -1;
+		}
+	} else if (EVP_DigestInit_ex2(log->md_ctx, log->sha256, NULL) != 1 ||
+		   EVP_DigestUpdate(log->md_ctx, b->p, b->len) != 1 ||
+		   EVP_DigestFinal_ex(log->md_ctx, md, NULL) != 1) {
 		seterr(errbuf, errlen, "SHA-256 failed");
 		return -1;
 	}
@@ -514,25 +592,47 @@ static int seal_line(struct audit_log *log, uint64_t seq,
 
 /* ---- API ---- */
 
-struct audit_log *audit_open(const char *jsonl_path, const char *sqlite_path,
-			     char *errbuf, size_t errlen)
+struct audit_log *audit_open_opts(const char *jsonl_path,
+				  const struct audit_options *opt,
+				  char *errbuf, size_t errlen)
 {
 	struct audit_log *log = calloc(1, sizeof *log);
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
 	if (!log) {
 		seterr(errbuf, errlen, "out of memory");
 		return NULL;
 	}
-	log->wfd = log->rfd = -1;
+	log->wfd = -1;
 	audit_buf_init(&log->buf);
 	audit_buf_init(&log->pend);
+	memcpy(log->prev, zero_hash, sizeof log->prev);
 	if (!jsonl_path || !*jsonl_path) {
 		seterr(errbuf, errlen, "audit file path is empty");
 		goto fail;
 	}
 	log->path = strdup(jsonl_path);
-	if (!log->path || (sqlite_path && !(log->sqlite_path = strdup(sqlite_path)))) {
+	if (!log->path) {
 		seterr(errbuf, errlen, "out of memory");
 		goto fail;
+	}
+	if (opt) {
+		log->exclusive = opt->exclusive;
+		log->rotate_size = opt->rotate_size;
+		if (opt->hmac_key && opt->hmac_key_len) {
+			if (opt->hmac_key_len > sizeof log->key) {
+				seterr(errbuf, errlen, "hmac key longer than %d bytes",
+				       AUDIT_KEY_MAX);
+				goto fail;
+			}
+			memcpy(log->key, opt->hmac_key, opt->hmac_key_len);
+			log->keylen = opt->hmac_key_len;
+		}
+		if (opt->syslog && *opt->syslog) {
+			log->syslog = audit_syslog_open(opt->syslog, errbuf, errlen);
+			if (!log->syslog)
+				goto fail;
+		}
 	}
 	log->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	log->md_ctx = EVP_MD_CTX_new();
@@ -552,16 +652,28 @@ fail:
 	return NULL;
 }
 
+struct audit_log *audit_open(const char *jsonl_path, const char *sqlite_path,
+			     char *errbuf, size_t errlen)
+{
+	(void)sqlite_path;
+	return audit_open_opts(jsonl_path, NULL, errbuf, errlen);
+}
+
 /* Best effort before leaving a file: finish a half-written line. */
 static void flush_pending(struct audit_log *log)
 {
-	struct stat st;
 	if (!log->have_pend || log->wfd < 0)
 		return;
-	if (lock_fd(log->wfd, LOCK_EX) < 0)
+	if (log->exclusive) {
+		(void)settle_pending(log, NULL, 0);
 		return;
-	if (fstat(log->wfd, &st) == 0 && st.st_nlink > 0)
-		(void)settle_pending(log, &st, NULL, 0);
+	}
+	if (lock_wait(log->wfd) < 0)
+		return;
+	struct stat st;
+	if (fstat(log->wfd, &st) == 0 && st.st_nlink > 0 &&
+	    st.st_size == log->size + (off_t)log->pend_done)
+		(void)settle_pending(log, NULL, 0);
 	(void)lock_fd(log->wfd, LOCK_UN);
 }
 
@@ -571,58 +683,113 @@ void audit_close(struct audit_log *log)
 		return;
 	flush_pending(log);
 	close_files(log);
+	audit_syslog_close(log->syslog);
 	audit_buf_free(&log->buf);
 	audit_buf_free(&log->pend);
 	EVP_MD_CTX_free(log->md_ctx);
 	EVP_MD_free(log->sha256);
+	sb_wipe(log->key, sizeof log->key);
 	free(log->path);
-	free(log->sqlite_path);
 	free(log);
 }
 
 int audit_reopen(struct audit_log *log, char *errbuf, size_t errlen)
 {
 	flush_pending(log);
+	if (log->exclusive)
+		return open_files(log, errbuf, errlen);
+	close_files(log);
 	return open_files(log, errbuf, errlen);
+}
+
+int audit_rotate(struct audit_log *log, char *errbuf, size_t errlen)
+{
+	char to[4096 + 40];
+	struct tm tm;
+	time_t now = time(NULL);
+	struct stat st;
+
+	if (!log->exclusive) {
+		seterr(errbuf, errlen, "rotation needs the exclusive writer");
+		return -1;
+	}
+	flush_pending(log);
+	gmtime_r(&now, &tm);
+	int n = snprintf(to, sizeof to, "%s.", log->path);
+	strftime(to + n, sizeof to - (size_t)n, "%Y%m%dT%H%M%SZ", &tm);
+	size_t base = strlen(to);
+	for (int k = 2; stat(to, &st) == 0 && k < 1000; k++)
+		snprintf(to + base, sizeof to - base, "-%d", k);
+	if (rename(log->path, to) < 0) {
+		seterr(errbuf, errlen, "rotate %s: %s", log->path, strerror(errno));
+		return -1;
+	}
+	log->stats.rotations++;
+	/* the chain head stays in memory: the new file continues it */
+	return open_files(log, errbuf, errlen);
+}
+
+void audit_get_stats(const struct audit_log *log, struct audit_stats *out)
+{
+	*out = log->stats;
+	out->seq = log->seq;
+	if (log->syslog)
+		audit_syslog_stats(log->syslog, &out->syslog_sent,
+				   &out->syslog_failed);
+}
+
+/* Exclusive handles: once a second, notice that the path no longer names
+ * our file (renamed by logrotate without a SIGHUP, or removed) and move to
+ * the file at the path. */
+static void follow_path(struct audit_log *log, time_t now)
+{
+	struct stat ps;
+	if (log->wfd < 0 || now == log->checked_sec)
+		return;
+	log->checked_sec = now;
+	if (stat(log->path, &ps) < 0 || ps.st_dev != log->dev ||
+	    ps.st_ino != log->ino) {
+		flush_pending(log);
+		close_files(log);
+	}
 }
 
 int audit_write(struct audit_log *log, const struct audit_event *ev,
 		char *errbuf, size_t errlen)
 {
 	struct timespec now;
-	struct stat st;
 	char hash[AUDIT_HASH_HEX + 1];
 	size_t done = 0;
-	int ret = -1;
+	int ret = -1, locked = 0;
 
 	if (!log || !ev) {
 		seterr(errbuf, errlen, "audit_write: no log or no event");
 		return -1;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
-
-	/* Once a second, follow a rename of the path (rotation without a
-	 * reopen): the next record goes to the file now at the path. */
-	if (log->wfd >= 0 && now.tv_sec != log->ts_sec) {
-		struct stat ps;
-		if (stat(log->path, &ps) < 0 || ps.st_dev != log->dev ||
-		    ps.st_ino != log->ino) {
-			flush_pending(log);
-			close_files(log);
-		}
-	}
+	follow_path(log, now.tv_sec);
 
 	build_body(log, ev, &now);
 	if (log->buf.oom) {
 		seterr(errbuf, errlen, "out of memory formatting a record");
-		return -1;
-	}
-	if (lock_and_stat(log, &st, errbuf, errlen) < 0)
-		return -1;
-	if (settle_pending(log, &st, errbuf, errlen) < 0)
 		goto out;
-	if ((!log->synced || st.st_size != log->size) &&
-	    recover_chain(log, &st, errbuf, errlen) < 0)
+	}
+	if (log->exclusive) {
+		if (log->wfd < 0 && open_files(log, errbuf, errlen) < 0)
+			goto out;
+	} else {
+		if (lock_shared(log, errbuf, errlen) < 0)
+			goto out;
+		locked = 1;
+	}
+	if (settle_pending(log, errbuf, errlen) < 0)
+		goto out;
+	/* Rotate before a record that would take the file past rotate_size
+	 * (a file holds at least one record). */
+	if (log->exclusive && log->rotate_size && log->size > 0 &&
+	    (uint64_t)log->size + (log->buf.len - AUDIT_HASH_HEX) + 200 >
+		    log->rotate_size &&
+	    audit_rotate(log, errbuf, errlen) < 0)
 		goto out;
 
 	if (seal_line(log, log->seq + 1, hash, errbuf, errlen) < 0)
@@ -653,9 +820,17 @@ int audit_write(struct audit_log *log, const struct audit_event *ev,
 	log->seq++;
 	memcpy(log->prev, hash, sizeof hash);
 	log->size += (off_t)len;
+	log->stats.written++;
+	log->stats.seq = log->seq;
+	if (log->syslog)
+		audit_syslog_send(log->syslog, audit_event_name(ev->type), line,
+				  len - 1);
 	ret = 0;
 out:
-	(void)lock_fd(log->wfd, LOCK_UN);
+	if (locked)
+		(void)lock_fd(log->wfd, LOCK_UN);
+	if (ret < 0)
+		log->stats.failed++;
 	if (log->buf.cap > WRITER_KEEP_MAX)
 		audit_buf_free(&log->buf);
 	if (!log->have_pend && log->pend.cap > WRITER_KEEP_MAX)

@@ -92,7 +92,7 @@ enum { KC_U, KC_C, KC_T, KC_R };
 	X(REASSIGN, U, 0) X(RECURSIVE, U, 0) X(REFERENCES, R, NF)              \
 	X(REFRESH, U, 0) X(REINDEX, U, 0) X(RELEASE, U, 0) X(RENAME, U, 0)     \
 	X(REPLACE, U, 0) X(RESET, U, 0) X(RESTRICT, U, CL)                     \
-	X(RETURNING, R, CL) X(RETURNS, U, 0) X(REVOKE, U, 0) X(RIGHT, T, 0) X(ROLE, U, 0)       \
+	X(RETURN, U, 0) X(RETURNING, R, CL) X(RETURNS, U, 0) X(REVOKE, U, 0) X(RIGHT, T, 0) X(ROLE, U, 0)       \
 	X(ROLLBACK, U, 0) X(ROUTINE, U, GS) X(ROUTINES, U, GS) X(ROW, C, NF)   \
 	X(SAVEPOINT, U, 0) X(SCHEMA, U, GS) X(SECURITY, U, 0)                  \
 	X(SELECT, R, NF | CL | TR) X(SEQUENCE, U, GS) X(SEQUENCES, U, GS)      \
@@ -204,32 +204,21 @@ static const struct {
 	unsigned flags;
 } known_funcs[] = {
 	/* server files, programs and other servers */
-	{"pg_read_file", 0, POLICY_F_FILE_ACCESS},
-	{"pg_read_binary_file", 0, POLICY_F_FILE_ACCESS},
-	{"pg_stat_file", 0, POLICY_F_FILE_ACCESS},
-	{"pg_ls_", 1, POLICY_F_FILE_ACCESS},
-	{"pg_file_", 1, POLICY_F_FILE_ACCESS}, /* adminpack */
-	{"pg_logdir_ls", 0, POLICY_F_FILE_ACCESS},
-	{"lo_import", 0, POLICY_F_FILE_ACCESS | POLICY_F_WRITES},
-	{"lo_export", 0, POLICY_F_FILE_ACCESS},
+	{"pg_read_file", 0, POLICY_F_FILE_ACCESS}, {"pg_read_binary_file", 0, POLICY_F_FILE_ACCESS},
+	{"pg_stat_file", 0, POLICY_F_FILE_ACCESS}, {"pg_ls_", 1, POLICY_F_FILE_ACCESS},
+	{"pg_file_", 1, POLICY_F_FILE_ACCESS} /* adminpack */, {"pg_logdir_ls", 0, POLICY_F_FILE_ACCESS},
+	{"lo_import", 0, POLICY_F_FILE_ACCESS | POLICY_F_WRITES}, {"lo_export", 0, POLICY_F_FILE_ACCESS},
 	{"dblink", 1, POLICY_F_FILE_ACCESS | POLICY_F_DYNAMIC},
 	/* run SQL text given as a value */
-	{"query_to_xml", 1, POLICY_F_DYNAMIC},
-	{"ts_stat", 0, POLICY_F_DYNAMIC},
-	{"ts_rewrite", 0, POLICY_F_DYNAMIC},
-	{"crosstab", 1, POLICY_F_DYNAMIC},
-	{"connectby", 0, POLICY_F_DYNAMIC},
-	{"xpath_table", 0, POLICY_F_DYNAMIC},
+	{"query_to_xml", 1, POLICY_F_DYNAMIC}, {"ts_stat", 0, POLICY_F_DYNAMIC},
+	{"ts_rewrite", 0, POLICY_F_DYNAMIC}, {"crosstab", 1, POLICY_F_DYNAMIC},
+	{"connectby", 0, POLICY_F_DYNAMIC}, {"xpath_table", 0, POLICY_F_DYNAMIC},
 	{"pg_background_", 1, POLICY_F_DYNAMIC | POLICY_F_WRITES},
 	/* change data although called from a SELECT */
-	{"nextval", 0, POLICY_F_WRITES},
-	{"setval", 0, POLICY_F_WRITES},
-	{"lo_create", 0, POLICY_F_WRITES},
-	{"lo_creat", 0, POLICY_F_WRITES},
-	{"lo_unlink", 0, POLICY_F_WRITES},
-	{"lo_put", 0, POLICY_F_WRITES},
-	{"lo_from_bytea", 0, POLICY_F_WRITES},
-	{"lo_truncate", 0, POLICY_F_WRITES},
+	{"nextval", 0, POLICY_F_WRITES}, {"setval", 0, POLICY_F_WRITES},
+	{"lo_create", 0, POLICY_F_WRITES}, {"lo_creat", 0, POLICY_F_WRITES},
+	{"lo_unlink", 0, POLICY_F_WRITES}, {"lo_put", 0, POLICY_F_WRITES},
+	{"lo_from_bytea", 0, POLICY_F_WRITES}, {"lo_truncate", 0, POLICY_F_WRITES},
 	{"lowrite", 0, POLICY_F_WRITES},
 };
 
@@ -286,7 +275,7 @@ enum {
 
 static void lex_one(struct cls_batch *b)
 {
-	pgl_next(&b->lx, &b->nx);
+	b->next_token(&b->lx, &b->nx);
 	b->nkw = b->nx.kind == LEX_IDENT ? kw_lookup(b->nx.s, b->nx.len) : 0;
 }
 
@@ -304,6 +293,7 @@ void cls_begin(struct cls_batch *b, const char *sql, size_t len,
 	pthread_once(&kw_once, kw_build);
 	memset(b, 0, offsetof(struct cls_batch, fr));
 	pgl_init(&b->lx, sql, len, opts->std_strings, opts->enc);
+	b->next_token = pgl_next;
 	b->out = out;
 	b->names = names;
 	if (grow(&out->fingerprint, &out->fingerprint_cap, 64) ||
@@ -454,10 +444,23 @@ static void objects_add(struct cls_batch *b, const char *nm, size_t n)
 
 /* ---- statement state ---------------------------------------------------------- */
 
+/* verb = a [" " c], cut to fit (no snprintf: this runs per statement) */
 static void set_verb(struct cls_batch *b, const char *a, const char *c)
 {
-	snprintf(b->st->verb, sizeof b->st->verb, "%s%s%s", a, c && *c ? " " : "",
-		 c ? c : "");
+	char *v = b->st->verb;
+	size_t n = strlen(a), m = c ? strlen(c) : 0, cap = sizeof b->st->verb - 1;
+
+	if (n > cap)
+		n = cap;
+	memcpy(v, a, n);
+	if (m && n < cap) {
+		v[n++] = ' ';
+		if (m > cap - n)
+			m = cap - n;
+		memcpy(v + n, c, m);
+		n += m;
+	}
+	v[n] = '\0';
 }
 
 static void frame_close(struct cls_batch *b)
@@ -603,6 +606,14 @@ static int is_rw_guc(const char *v)
 	       strcasecmp(v, "transaction_read_only") == 0;
 }
 
+/* Settings that make the server load a shared library from its disk. */
+static int is_library_guc(const char *v)
+{
+	size_t n = strlen(v);
+	return strcasecmp(v, "dynamic_library_path") == 0 ||
+	       (n >= 17 && strcasecmp(v + n - 17, "preload_libraries") == 0);
+}
+
 /* Value of a token used as a setting value: strings decoded, words folded,
  * numbers as written. */
 static void value_of(const struct lex_token *t, char *v, size_t cap)
@@ -629,6 +640,8 @@ static void watch_finish(struct cls_batch *b)
 		       affirmative(b->watch_val[1]));
 	if (rw)
 		b->st->flags |= POLICY_F_RW_SWITCH;
+	if (b->watch_n[0] == 1 && b->watch_lit[0] && is_library_guc(b->watch_val[0]))
+		b->st->flags |= POLICY_F_FILE_ACCESS;
 	b->watch_depth = 0;
 }
 
@@ -897,6 +910,8 @@ static int phase_step(struct cls_batch *b)
 			return 0;
 		lex_ident_value(t, v, sizeof v);
 		b->set_rw = is_rw_guc(v);
+		if (is_library_guc(v))
+			b->st->flags |= POLICY_F_FILE_ACCESS;
 		b->ph = PH_SET_NAME;
 		return 1;
 	case PH_SET_NAME:
@@ -1078,6 +1093,33 @@ static void where_begin(struct cls_batch *b)
 	}
 }
 
+/* In a BEGIN ATOMIC body, does this CASE open an expression? After a
+ * value it is a column label ("SELECT 1 case" is valid SQL); counting such
+ * a CASE would make us look for one END too many and read statements the
+ * server runs as part of the body. So CASE counts only where a value
+ * cannot end: after an operator, '(' ',' '[' or an expression keyword. */
+static int case_opens(const struct cls_batch *b)
+{
+	switch (b->prev_kind) {
+	case LEX_OP: case LEX_LPAREN: case LEX_LBRACKET: case LEX_COMMA: case LEX_SEMI:
+		return 1;
+	case LEX_IDENT:
+		break;
+	default:
+		return 0;
+	}
+	switch (b->prev_kw) {
+	case KW_SELECT: case KW_WHEN: case KW_THEN: case KW_ELSE: case KW_AND:
+	case KW_OR: case KW_NOT: case KW_IN: case KW_BY: case KW_DISTINCT:
+	case KW_ALL: case KW_ANY: case KW_SOME: case KW_ON: case KW_WHERE:
+	case KW_HAVING: case KW_RETURN: case KW_RETURNING: case KW_ATOMIC:
+	case KW_LIKE: case KW_ILIKE: case KW_BETWEEN: case KW_LIMIT: case KW_OFFSET:
+	case KW_TO: case KW_IS: case KW_VALUES:
+		return 1;
+	}
+	return 0;
+}
+
 static const char *const unsafe_languages[] = {
 	"c", "internal", "plpythonu", "plpython2u", "plpython3u", "plperlu",
 	"pltclu", "plsh", "plr",
@@ -1164,10 +1206,12 @@ static int keyword_role(struct cls_batch *b, int kw, int alias)
 		}
 		return 0;
 	case KW_CASE:
-		if (b->atomic && b->prev_kind != LEX_DOT && b->prev_kw != KW_AS)
+		if (b->atomic && case_opens(b))
 			b->atomic++;
 		return 1;
 	case KW_END:
+		/* counted unless surely a label: closing too early only shows
+		 * more statements, closing too late would hide some */
 		if (b->atomic && b->prev_kind != LEX_DOT && b->prev_kw != KW_AS) {
 			if (--b->atomic == 0)
 				frames_close(b, 0);

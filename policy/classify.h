@@ -92,6 +92,9 @@ struct cls_frame {
  * every field is private to classify.c. */
 struct cls_batch {
 	struct lex lx;
+	/* the dialect's tokenizer: pgl_next today; a MySQL tokenizer filling
+	 * the same struct lex_token plugs in here */
+	enum lex_kind (*next_token)(struct lex *lx, struct lex_token *t);
 	struct lex_token cur, nx;
 	int kw, nkw; /* keyword ids of cur and nx */
 	struct policy_result *out;

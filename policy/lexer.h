@@ -45,6 +45,8 @@ enum lex_flavor {
 	LEX_FL_BIT,       /* B'0101', X'1f' */
 	LEX_FL_NATIONAL,  /* N'x' */
 	LEX_FL_DOLLAR,    /* $tag$x$tag$ */
+	LEX_FL_BACKTICK,  /* MySQL `identifier` */
+	LEX_FL_DQUOTE,    /* MySQL "string" (without ANSI_QUOTES) */
 };
 
 /* Client encodings whose multibyte characters may contain ASCII bytes such
@@ -76,6 +78,10 @@ struct lex {
 	int std_strings;  /* standard_conforming_strings */
 	const char *err;  /* static text once LEX_ERROR was returned */
 	size_t err_pos;   /* byte offset of the problem */
+	/* MySQL only */
+	int ansi_quotes;  /* sql_mode ANSI_QUOTES: "x" is an identifier */
+	int in_exec;      /* inside an executable comment (slash-star-bang) */
+	int ambiguous;    /* a quoted token held a backslash: sql_mode matters */
 };
 
 /* Start tokenizing len bytes at sql. std_strings mirrors the session's
@@ -86,6 +92,22 @@ void pgl_init(struct lex *lx, const char *sql, size_t len, int std_strings,
 /* Fill *t with the next token and return its kind. At the end of the text
  * it returns LEX_EOF, on bad text LEX_ERROR (lx->err says why); both repeat. */
 enum lex_kind pgl_next(struct lex *lx, struct lex_token *t);
+
+/* MySQL: like pgl_init. std_strings = 1 means NO_BACKSLASH_ESCAPES;
+ * ansi_quotes = 1 means ANSI_QUOTES. */
+void myl_init(struct lex *lx, const char *sql, size_t len, int std_strings,
+	      int ansi_quotes, enum lex_encoding enc);
+
+/* MySQL: like pgl_next. Executable comments (slash-star-bang and MariaDB's
+ * slash-star-M-bang, with or without a version number) are read as SQL
+ * whatever the version, since the server runs them when it is new enough. lx->ambiguous is set when a quoted token contains
+ * a backslash, i.e. when the session's sql_mode could change token
+ * boundaries. */
+enum lex_kind myl_next(struct lex *lx, struct lex_token *t);
+
+/* Bytes in the character at p (1 unless lx->enc is a client-only multibyte
+ * encoding and *p starts a multibyte character). Shared by the tokenizers. */
+size_t lex_mb_len(const struct lex *lx, const char *p);
 
 /* Map a client_encoding name as PostgreSQL reports it ("SJIS", "GBK", ...;
  * case-insensitive; NULL or unknown = ASCII-safe). */

@@ -59,7 +59,7 @@ static int is_hex(unsigned char c)
 
 /* Bytes in the character starting at p, for the client-only encodings whose
  * trailing bytes can look like ASCII (PostgreSQL's pg_*_mblen). */
-static size_t mb_len(const struct lex *lx, const char *p)
+size_t lex_mb_len(const struct lex *lx, const char *p)
 {
 	unsigned char c = (unsigned char)*p;
 	size_t n = 1;
@@ -229,9 +229,9 @@ static const char *scan_quoted(const struct lex *lx, const char *p, int escapes,
 		} else if (escapes && c == '\\') {
 			if (++p >= end)
 				return NULL;
-			p += mb_len(lx, p);
+			p += lex_mb_len(lx, p);
 		} else if (escapes && c >= 0x80) {
-			p += mb_len(lx, p);
+			p += lex_mb_len(lx, p);
 		} else if (!escapes) {
 			const char *q = memchr(p, '\'', (size_t)(end - p));
 			if (!q)
@@ -287,7 +287,7 @@ static const char *scan_ident(const struct lex *lx, const char *p)
 	while (p < end) {
 		unsigned char c = (unsigned char)*p;
 		if (c >= 0x80)
-			p += mb_len(lx, p);
+			p += lex_mb_len(lx, p);
 		else if (is_ident_start(c) || is_digit(c) || c == '$')
 			p++;
 		else
@@ -377,7 +377,7 @@ static enum lex_kind scan_dollar(struct lex *lx, struct lex_token *t,
 	while (q < end && *q != '$') {
 		unsigned char c = (unsigned char)*q;
 		if (c >= 0x80)
-			q += mb_len(lx, q);
+			q += lex_mb_len(lx, q);
 		else if (is_ident_start(c) || is_digit(c))
 			q++;
 		else
@@ -615,9 +615,10 @@ size_t lex_ident_value(const struct lex_token *t, char *out, size_t cap)
 		put_unicode_body(&k, t->s + 3, t->s + t->len - 1, t->uesc, '"');
 	} else if (t->kind == LEX_QIDENT) {
 		const char *p = t->s + 1, *end = t->s + t->len - 1;
+		char q = t->s[0]; /* '"' or MySQL's '`' */
 		while (p < end) {
 			put(&k, (unsigned char)*p);
-			p += (*p == '"') ? 2 : 1;
+			p += (*p == q) ? 2 : 1;
 		}
 	}
 	trim_partial_utf8(&k); /* the server cuts at a character boundary */
@@ -687,7 +688,8 @@ size_t lex_string_value(const struct lex_token *t, char *out, size_t cap)
 		out[k.len] = '\0';
 		return k.len;
 	}
-	while (p < end && *p != '\'')
+	char q = t->flavor == LEX_FL_DQUOTE ? '"' : '\'';
+	while (p < end && *p != q)
 		p++;
 	if (t->flavor == LEX_FL_UNICODE) {
 		/* U&'...' has no continuation-with-escapes subtleties worth more
@@ -699,13 +701,13 @@ size_t lex_string_value(const struct lex_token *t, char *out, size_t cap)
 		out[k.len] = '\0';
 		return k.len;
 	}
-	int escapes = t->flavor == LEX_FL_ESCAPE;
+	int escapes = t->flavor == LEX_FL_ESCAPE || t->flavor == LEX_FL_DQUOTE;
 	int doubling = t->flavor != LEX_FL_BIT;
 	p++;
 	while (p < end) {
-		if (*p == '\'') {
-			if (doubling && p + 1 < end && p[1] == '\'') {
-				put(&k, '\'');
+		if (*p == q) {
+			if (doubling && p + 1 < end && p[1] == q) {
+				put(&k, (unsigned char)q);
 				p += 2;
 				continue;
 			}

@@ -148,6 +148,16 @@ void policy_result_free(struct policy_result *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* strlcpy: copy what fits, always NUL-terminated */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static void set_message(struct policy_result *out)
 {
 	out->message[0] = '\0';
@@ -262,8 +272,8 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 		if ((int)a > best) {
 			best = (int)a;
 			out->action = a;
-			snprintf(out->rule, sizeof out->rule, "%s", rule);
-			snprintf(out->verb, sizeof out->verb, "%s", st.verb);
+			copy_str(out->rule, sizeof out->rule, rule);
+			copy_str(out->verb, sizeof out->verb, st.verb);
 		}
 	}
 	if (rc < 0)

@@ -11,9 +11,11 @@
  *      cannot be lexed (unterminated string/comment, bad bytes) is
  *      POLICY_F_UNPARSEABLE and denied by rule "fail-closed".
  *   2. The grant level is applied: `read` denies anything that writes, DDL,
- *      dynamic SQL, file access or a switch to read-write (rule "grant-level:read").
+ *      dynamic SQL, file access, a privilege change or a switch to
+ *      read-write (rule "grant-level:read").
  *   3. Rules are tried in file order; the first rule whose match and scope
- *      both hold decides that statement. No match means allow.
+ *      both hold decides that statement. No match means allow. A rule may
+ *      turn a denial from step 1 or 2 into `kill`, never into anything weaker.
  *   4. A batch takes the strongest action of its statements
  *      (kill > deny > review > alert > allow); a batch with one denied
  *      statement is denied whole.
@@ -124,7 +126,9 @@ void policy_result_init(struct policy_result *r);
 void policy_result_free(struct policy_result *r);
 
 /* Classify req->sql and decide. Always fills *out (on an internal error such
- * as out-of-memory the action is POLICY_DENY with rule "fail-closed").
+ * as out-of-memory, or a regex rule that hits its match limit, the action is
+ * POLICY_DENY with rule "fail-closed"). Safe to call from several threads
+ * on one policy, each with its own result. Never logs.
  * Returns 0 normally, -1 when the decision was forced by an internal error. */
 int policy_evaluate(const struct policy *p, const struct policy_request *req,
 		    struct policy_result *out);

@@ -58,5 +58,6 @@ struct protocol {
 const struct protocol *protocol_find(const char *name);
 
 extern const struct protocol pg_protocol;
+extern const struct protocol mysql_protocol;
 
 #endif

@@ -5,6 +5,7 @@
 
 static const struct protocol *const all_protocols[] = {
 	&pg_protocol,
+	&mysql_protocol,
 };
 
 const struct protocol *protocol_find(const char *name)

@@ -74,6 +74,31 @@ static int parse_int(const char *v, long lo, long hi, long *out)
 	return 0;
 }
 
+/* "100M", "1G", "4096", "0": bytes with an optional K/M/G (powers of 1024). */
+static int parse_size(const char *v, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno || end == v || v[0] == '-')
+		return -1;
+	unsigned long long mult = 1;
+	if (*end == 'K' || *end == 'k')
+		mult = 1ULL << 10;
+	else if (*end == 'M' || *end == 'm')
+		mult = 1ULL << 20;
+	else if (*end == 'G' || *end == 'g')
+		mult = 1ULL << 30;
+	if (mult != 1)
+		end++;
+	if ((*end == 'B' || *end == 'b') && mult != 1)
+		end++;
+	if (*end || n > (1ULL << 50) / mult)
+		return -1;
+	*out = n * mult;
+	return 0;
+}
+
 /* "host:port", "[v6]:port" or ":port" (all interfaces: 0.0.0.0). */
 static int parse_addr(const char *v, struct sb_listen_addr *a)
 {
@@ -126,6 +151,7 @@ static void set_defaults(struct sb_config *c)
 	strcpy(c->log, "-");
 	strcpy(c->pg_auth, "scram");
 	c->audit_on_failure = AUDIT_FAIL_CLOSE;
+	c->audit_warn_interval = 10;
 	c->connect_timeout = 10;
 	c->login_timeout = 30;
 	c->idle_timeout = 0;
@@ -151,6 +177,7 @@ static int set_key(struct sb_config *c, const char *sect, const char *k,
 		{"sqlbastion", "log", c->log},
 		{"audit", "jsonl", c->audit_jsonl},
 		{"audit", "sqlite", c->audit_sqlite},
+		{"audit", "hmac_key", c->audit_hmac_key},
 	};
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
 		if (strcmp(sect, paths[i].sect) == 0 &&
@@ -188,6 +215,38 @@ static int set_key(struct sb_config *c, const char *sect, const char *k,
 			snprintf(msg, msglen, "on_failure must be close or open, not '%s'", v);
 			return -1;
 		}
+		return 0;
+	}
+	if (strcmp(sect, "audit") == 0 && strcmp(k, "rotate_size") == 0) {
+		if (parse_size(v, &c->audit_rotate_size) != 0 ||
+		    (c->audit_rotate_size != 0 && c->audit_rotate_size < 4096)) {
+			snprintf(msg, msglen,
+				 "rotate_size must be 0 (off) or bytes from 4096, with an optional K, M or G: '%s'",
+				 v);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(sect, "audit") == 0 && strcmp(k, "syslog") == 0) {
+		if (strncmp(v, "udp:", 4) != 0 && strncmp(v, "unix:", 5) != 0) {
+			snprintf(msg, msglen, "syslog must be unix:PATH or udp:HOST:PORT, not '%s'", v);
+			return -1;
+		}
+		if (strncmp(v, "unix:", 5) == 0 && v[5] != '/') {
+			char abs[SB_PATH_MAX];
+			config_resolve(c, v + 5, abs, sizeof abs);
+			snprintf(c->audit_syslog, sizeof c->audit_syslog, "unix:%s", abs);
+		} else {
+			snprintf(c->audit_syslog, sizeof c->audit_syslog, "%s", v);
+		}
+		return 0;
+	}
+	if (strcmp(sect, "audit") == 0 && strcmp(k, "warn_interval") == 0) {
+		if (parse_int(v, 1, 86400, &n) != 0) {
+			snprintf(msg, msglen, "warn_interval must be seconds from 1 to 86400");
+			return -1;
+		}
+		c->audit_warn_interval = (int)n;
 		return 0;
 	}
 	if (strcmp(sect, "limits") == 0) {

@@ -46,6 +46,10 @@ struct sb_config {
 	char audit_jsonl[SB_PATH_MAX];
 	char audit_sqlite[SB_PATH_MAX]; /* "" = no index */
 	enum audit_on_failure audit_on_failure;
+	unsigned long long audit_rotate_size; /* bytes; 0 = no size rotation (default 0) */
+	char audit_hmac_key[SB_PATH_MAX];    /* key file; "" = plain SHA-256 chain */
+	char audit_syslog[SB_PATH_MAX];      /* "unix:PATH" | "udp:HOST:PORT"; "" = off */
+	int audit_warn_interval;             /* on_failure=open: WARN at most every N s (default 10) */
 
 	/* [limits] (seconds / bytes) */
 	int connect_timeout;   /* backend TCP+TLS connect, default 10 */

@@ -2,7 +2,8 @@
  *
  * ctl_main.c parses "-c CONF <verb> ...", loads the config and dispatches;
  * ctl_objects.c (user, asset, account, grant), ctl_check.c (asset check),
- * ctl_tokens.c (token) and ctl_audit.c (audit search / verify) implement the
+ * ctl_tokens.c (token), ctl_audit.c (audit search / verify / reindex) and
+ * ctl_admin.c (sessions, kill, reload over the admin socket) implement the
  * verbs; ctl_common.c holds what they share: messages and exit codes,
  * argument parsing, name / time / duration parsing, and the admin audit
  * event every change writes.
@@ -37,6 +38,7 @@ struct ctl {
 	const char *verb;      /* "user add", ... for messages and audit */
 	time_t now;
 	char os_user[64];      /* who runs us, for admin audit events */
+	int admin_fd;          /* admin socket to the running daemon, or -1 */
 };
 
 /* Print "sqlbastionctl: <verb>: <message>" on stderr; return CTL_FAIL. */
@@ -98,7 +100,10 @@ void ctl_cmdline(const char *verb, int argc, char **argv, const char *const *red
 		 char *buf, size_t cap);
 
 /* Open the audit log before making a change (so an unwritable log stops
- * the change). NULL after printing the reason. */
+ * the change). When the daemon answers on its admin socket, the event will
+ * be sent to it (the single writer, see audit.h) and c->admin_fd is set;
+ * otherwise it is appended to the file directly (shared, with flock).
+ * NULL after printing the reason. */
 struct audit_log *ctl_audit_open(struct ctl *c);
 /* Write the admin event for a change just made and close log. 0, or -1
  * with err filled (nothing printed). */
@@ -128,5 +133,19 @@ int ctl_token_renew(struct ctl *c, int argc, char **argv);
 int ctl_token_revoke(struct ctl *c, int argc, char **argv);
 int ctl_audit_search(struct ctl *c, int argc, char **argv);
 int ctl_audit_verify(struct ctl *c, int argc, char **argv);
+int ctl_audit_reindex(struct ctl *c, int argc, char **argv);
+int ctl_sessions(struct ctl *c, int argc, char **argv);
+int ctl_kill(struct ctl *c, int argc, char **argv);
+int ctl_reload(struct ctl *c, int argc, char **argv);
+
+/* ---- the admin socket (ctl_admin.c) ---- */
+
+/* Connect to the daemon's admin socket: the fd, -2 when the daemon is not
+ * running (err says so and how to start it), -1 other failure. */
+int ctl_admin_connect(struct ctl *c, char *err, size_t errlen);
+/* Send one request line and read one answer line (*resp malloc'd, without
+ * the newline). 0 or -1 with err filled. */
+int ctl_admin_roundtrip(int fd, const char *req, char **resp, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 #endif

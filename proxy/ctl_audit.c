@@ -1,5 +1,5 @@
-/* ctl_audit: "audit search" and "audit verify" over the configured audit
- * files (DESIGN.md "Audit"). Both only read; neither writes an audit event.
+/* ctl_audit: "audit search", "audit verify" and "audit reindex" over the
+ * configured audit files (DESIGN.md "Audit"). None writes an audit event.
  *
  * search turns --since / --until (local dates, RFC 3339, relative "-8h")
  * into UTC RFC 3339 instants before handing them to audit_search(), so
@@ -7,9 +7,14 @@
  * index is the configured [audit] sqlite file, or "<jsonl>.idx.db" beside
  * the JSON lines when none is configured.
  *
- * verify checks the hash chain of each file given, or of the configured
- * one (then also against the index, which catches a truncated tail), and
- * exits 1 if any chain is broken.
+ * verify checks the hash chain through the files given, in that order and
+ * with the links between them; with no file, through the configured file's
+ * rotated predecessors (found beside it, ordered by seq) and the file
+ * itself, then against the index, which catches a truncated tail. With
+ * [audit] hmac_key set, the chain is checked with that key. It exits 1 and
+ * names the file and line of the first break.
+ *
+ * reindex drops the index and rebuilds it from every file of the chain.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -94,31 +99,70 @@ int ctl_audit_search(struct ctl *c, int argc, char **argv)
 	return CTL_OK;
 }
 
+/* The configured HMAC key, if any: 0 (keylen 0 when none) or -1 printed. */
+static int load_key(struct ctl *c, uint8_t *key, size_t *keylen)
+{
+	char err[SB_PATH_MAX + 128];
+	*keylen = 0;
+	if (!c->cfg.audit_hmac_key[0])
+		return 0;
+	if (audit_load_key(c->cfg.audit_hmac_key, key, AUDIT_KEY_MAX, keylen, err,
+			   sizeof err) != 0) {
+		ctl_fail(c, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 int ctl_audit_verify(struct ctl *c, int argc, char **argv)
 {
-	const char *pos[64];
-	int npos = 0, broken = 0;
-	char err[1024], idx[SB_PATH_MAX + 16];
-	if (ctl_args(c, argc, argv, NULL, pos, 0, 64, &npos) != CTL_OK)
+	const char *pos[256];
+	int npos = 0;
+	char err[2048], idx[SB_PATH_MAX + 16];
+	uint8_t key[AUDIT_KEY_MAX];
+	size_t keylen = 0, nfiles = 0;
+	uint64_t records = 0, last = 0;
+	int rc;
+	if (ctl_args(c, argc, argv, NULL, pos, 0, 256, &npos) != CTL_OK)
 		return CTL_USAGE;
-	for (int i = 0; i < (npos ? npos : 1); i++) {
-		uint64_t records = 0;
-		int rc;
-		const char *path;
-		if (npos) {
-			path = pos[i];
-			rc = audit_verify_file(path, &records, err, sizeof err);
-		} else {
-			path = c->cfg.audit_jsonl;
-			index_path(c, idx, sizeof idx);
-			rc = audit_verify_with_index(path, idx, &records, err, sizeof err);
-		}
-		if (rc != 0) {
-			ctl_fail(c, "%s: %s", path, err);
-			broken = 1;
-			continue;
-		}
-		printf("%s: ok, %llu records\n", path, (unsigned long long)records);
+	if (load_key(c, key, &keylen) < 0)
+		return CTL_FAIL;
+	if (npos) {
+		nfiles = (size_t)npos;
+		rc = audit_verify_files(pos, nfiles, keylen ? key : NULL, keylen, &records,
+					&last, err, sizeof err);
+	} else {
+		index_path(c, idx, sizeof idx);
+		rc = audit_verify_with_index(c->cfg.audit_jsonl, idx, keylen ? key : NULL, keylen,
+					     &records, &nfiles, err, sizeof err);
 	}
-	return broken ? CTL_FAIL : CTL_OK;
+	sb_wipe(key, sizeof key);
+	if (rc != 0)
+		return ctl_fail(c, "%s (%llu records verified before it)", err,
+				(unsigned long long)records);
+	printf("ok: %llu records in %zu file%s, chain intact%s\n", (unsigned long long)records,
+	       nfiles, nfiles == 1 ? "" : "s", keylen ? " (HMAC)" : "");
+	return CTL_OK;
+}
+
+int ctl_audit_reindex(struct ctl *c, int argc, char **argv)
+{
+	const char *pos[1];
+	char err[2048], idx[SB_PATH_MAX + 16];
+	char **files = NULL;
+	size_t n = 0;
+	uint64_t records = 0;
+	if (ctl_args(c, argc, argv, NULL, pos, 0, 0, NULL) != CTL_OK)
+		return CTL_USAGE;
+	index_path(c, idx, sizeof idx);
+	if (audit_list_files(c->cfg.audit_jsonl, 1, &files, &n, err, sizeof err) != 0)
+		return ctl_fail(c, "%s", err);
+	int rc = audit_index_rebuild((const char *const *)files, n, idx, &records, err,
+				     sizeof err);
+	audit_free_list(files, n);
+	if (rc != 0)
+		return ctl_fail(c, "%s", err);
+	printf("%s: %llu records from %zu file%s\n", idx, (unsigned long long)records, n,
+	       n == 1 ? "" : "s");
+	return CTL_OK;
 }

@@ -1,6 +1,7 @@
 /* ctl_common: what the sqlbastionctl verbs share (see ctl.h): messages,
  * option parsing, names, times and durations, JSON strings, the redacted
- * command line and the admin audit event. No verb logic lives here.
+ * command line and the admin audit event (sent to the daemon over its admin
+ * socket when it runs, else appended to the file). No verb logic lives here.
  */
 #include "proxy/ctl.h"
 
@@ -13,6 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
+#include "proxy/admin.h"
 #include "proxy/secret.h"
 #include "proxy/state.h"
 
@@ -394,11 +398,60 @@ void ctl_cmdline(const char *verb, int argc, char **argv, const char *const *red
 
 struct audit_log *ctl_audit_open(struct ctl *c)
 {
-	char err[512];
+	char err[SB_PATH_MAX + 512];
+	/* Opening the file (no lock taken yet) proves it can be written even
+	 * when the daemon will write the event: a change must not be made
+	 * while its record cannot be. */
 	struct audit_log *log = audit_open(c->cfg.audit_jsonl, NULL, err, sizeof err);
-	if (!log)
+	if (!log) {
 		ctl_fail(c, "audit log: %s (no change made)", err);
+		return NULL;
+	}
+	if (c->admin_fd < 0) {
+		int fd = ctl_admin_connect(c, err, sizeof err);
+		if (fd >= 0)
+			c->admin_fd = fd;
+	}
 	return log;
+}
+
+/* Send the admin event to the daemon. 0 written by it, 1 the daemon went
+ * away (write it directly), -1 the daemon could not write it (err). */
+static int audit_via_daemon(struct ctl *c, const struct audit_event *ev, char *err,
+			    size_t errlen)
+{
+	size_t cap = strlen(ev->statement) * 6 + 1024, o;
+	char *req = malloc(cap), *resp = NULL, ok[16];
+	if (!req) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	o = (size_t)snprintf(req, cap, "{\"cmd\":\"audit\",\"verb\":");
+	admin_json_put(req, cap, &o, ev->verb, strlen(ev->verb));
+	const char *keys[] = {"statement", "asset", "account", "objects"};
+	const char *vals[] = {ev->statement, ev->asset, ev->account, ev->objects};
+	for (size_t i = 0; i < 4; i++) {
+		if (!vals[i])
+			continue;
+		o += (size_t)snprintf(req + o, cap - o, ",\"%s\":", keys[i]);
+		admin_json_put(req, cap - 2, &o, vals[i], strlen(vals[i]));
+	}
+	snprintf(req + o, cap - o, "}");
+	int rc = ctl_admin_roundtrip(c->admin_fd, req, &resp, err, errlen);
+	free(req);
+	close(c->admin_fd);
+	c->admin_fd = -1;
+	if (rc != 0)
+		return 1;
+	if (admin_json_get(resp, strlen(resp), "ok", ok, sizeof ok) == 1 &&
+	    strcmp(ok, "true") == 0) {
+		free(resp);
+		return 0;
+	}
+	if (admin_json_get(resp, strlen(resp), "error", err, errlen) != 1)
+		snprintf(err, errlen, "the daemon refused the audit event");
+	free(resp);
+	return -1;
 }
 
 int ctl_audit_write(struct ctl *c, struct audit_log *log, const char *statement,
@@ -414,6 +467,14 @@ int ctl_audit_write(struct ctl *c, struct audit_log *log, const char *statement,
 	ev.asset = asset;
 	ev.account = account;
 	ev.objects = objects;
+	if (c->admin_fd >= 0) {
+		int r = audit_via_daemon(c, &ev, err, errlen);
+		if (r <= 0) {
+			audit_close(log);
+			return r;
+		}
+		/* the daemon is gone: nobody holds the file now */
+	}
 	int rc = audit_write(log, &ev, err, errlen);
 	audit_close(log);
 	return rc == 0 ? 0 : -1;

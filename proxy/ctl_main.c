@@ -4,9 +4,9 @@
  * prepares a fresh instance (directories, master key, state db, a
  * self-signed TLS certificate) and may be run again at any time.
  *
- * The verbs that talk to the running daemon over its admin socket
- * (sessions, kill, approvals, approve, reject, reload) are listed in the
- * usage but answer "not available yet" until the socket exists.
+ * sessions, kill and reload talk to the running daemon over its admin
+ * socket (ctl_admin.c); approvals, approve and reject are listed in the
+ * usage but answer "not available yet" until the review workflow exists.
  *
  * Everything sqlbastionctl creates is owner-only (umask 077), except the
  * TLS certificate, which is public by nature.
@@ -49,9 +49,11 @@ static const char usage_text[] =
 	"  audit search [--user U] [--asset A] [--account X] [--session N] [--verb V]\n"
 	"               [--decision D] [--event E] [--since T] [--until T] [--grep TEXT]\n"
 	"               [--limit N] [--json]\n"
-	"  audit verify [FILE...]\n"
+	"  audit verify [FILE...]                 the chain through FILEs in order; none: the\n"
+	"                                        configured file and its rotated predecessors\n"
+	"  audit reindex                         rebuild the search index from every audit file\n"
 	"  sessions [--json] | kill SESSION      (daemon admin socket)\n"
-	"  approvals | approve ID | reject ID    (daemon admin socket)\n"
+	"  approvals | approve ID | reject ID    (not available yet)\n"
 	"  reload                                (daemon admin socket)\n"
 	"\n"
 	"TIME: 2025-01-02, \"2025-01-02 18:00\", RFC 3339 (2025-01-02T18:00:00Z), @UNIX,\n"
@@ -82,10 +84,14 @@ static const struct verb verbs[] = {
 	{"token", "revoke", ctl_token_revoke},
 	{"audit", "search", ctl_audit_search},
 	{"audit", "verify", ctl_audit_verify},
+	{"audit", "reindex", ctl_audit_reindex},
+	{"sessions", NULL, ctl_sessions},
+	{"kill", NULL, ctl_kill},
+	{"reload", NULL, ctl_reload},
 };
 
-static const char *const socket_verbs[] = {"sessions", "kill",   "approvals",
-					   "approve",  "reject", "reload"};
+/* Verbs of the approvals workflow, which has no daemon side yet. */
+static const char *const socket_verbs[] = {"approvals", "approve", "reject"};
 
 /* ---- init ---- */
 
@@ -214,6 +220,7 @@ int main(int argc, char **argv)
 	char err[1024], verbname[64];
 	int i = 1;
 	memset(&c, 0, sizeof c);
+	c.admin_fd = -1;
 	umask(077);
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -240,7 +247,7 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < sizeof socket_verbs / sizeof socket_verbs[0]; k++) {
 		if (strcmp(group, socket_verbs[k]) == 0) {
 			fprintf(stderr,
-				"sqlbastionctl: %s: not available yet (admin socket comes with the audit issue)\n",
+				"sqlbastionctl: %s: not available yet (the review workflow is not built)\n",
 				group);
 			return CTL_USAGE;
 		}
@@ -281,6 +288,8 @@ int main(int argc, char **argv)
 
 	int rc = v->fn(&c, argc - i, argv + i);
 	state_close(c.st);
+	if (c.admin_fd >= 0)
+		close(c.admin_fd);
 	if (fflush(stdout) != 0 && rc == CTL_OK)
 		rc = ctl_fail(&c, "cannot write the output: %s", strerror(errno));
 	return rc;

@@ -4,8 +4,8 @@
  *   sqlbastion -c FILE --check         validate config, policy, keys; exit
  *   sqlbastion --check-policy FILE     validate a rule file; exit
  *
- * main() builds the runtime (struct sb_proxy), binds the listeners and runs
- * the event loop. SIGHUP reloads the policy and reopens the logs; SIGINT and
+ * main() builds the runtime (struct sb_proxy), binds the listeners and the
+ * admin socket (proxy/admin.h) and runs the event loop. SIGHUP reloads the policy and reopens the logs; SIGINT and
  * SIGTERM stop the listeners and close every session.
  */
 #include <errno.h>
@@ -19,6 +19,7 @@
 
 #include "audit/audit.h"
 #include "policy/policy.h"
+#include "proxy/admin.h"
 #include "proxy/config.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
@@ -64,9 +65,10 @@ static struct policy *load_policy(const struct sb_config *cfg, char *err, size_t
 	return p;
 }
 
-static void on_sighup(evutil_socket_t sig, short what, void *ctx)
+/* SIGHUP and the admin socket's reload: reopen the logs (logrotate), load
+ * the policy again. 0 with msg, or -1 with msg saying what failed. */
+static int reload_runtime(struct sb_proxy *px, char *msg, size_t msglen)
 {
-	struct sb_proxy *px = ctx;
 	char err[600];
 	if (log_open(px->cfg.log) != 0)
 		sb_log(LOG_ERR, "reload: cannot reopen log %s: %s", px->cfg.log, strerror(errno));
@@ -75,12 +77,21 @@ static void on_sighup(evutil_socket_t sig, short what, void *ctx)
 	struct policy *p = load_policy(&px->cfg, err, sizeof err);
 	if (!p) {
 		sb_log(LOG_ERR, "reload: policy not changed: %s", err);
-		return;
+		snprintf(msg, msglen, "policy not changed: %s", err);
+		return -1;
 	}
 	policy_unref(px->policy);
 	px->policy = p;
-	sb_log(LOG_INFO, "reload: policy %s loaded (%zu rules); new sessions use it",
-	       px->cfg.policy[0] ? px->cfg.policy : "(none)", policy_rule_count(p));
+	snprintf(msg, msglen, "policy %s loaded (%zu rules); new sessions use it",
+		 px->cfg.policy[0] ? px->cfg.policy : "(none)", policy_rule_count(p));
+	sb_log(LOG_INFO, "reload: %s", msg);
+	return 0;
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *ctx)
+{
+	char msg[800];
+	(void)reload_runtime(ctx, msg, sizeof msg);
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *ctx)
@@ -126,8 +137,21 @@ static int build_runtime(struct sb_proxy *px, int check_only, char *err, size_t 
 	}
 	if (check_only)
 		return 0;
-	px->audit = audit_open(px->cfg.audit_jsonl,
-			       px->cfg.audit_sqlite[0] ? px->cfg.audit_sqlite : NULL, e, sizeof e);
+	/* The daemon is the audit file's single writer (audit.h "Writers"). */
+	uint8_t key[AUDIT_KEY_MAX];
+	struct audit_options ao = {.exclusive = 1,
+				   .rotate_size = px->cfg.audit_rotate_size,
+				   .syslog = px->cfg.audit_syslog[0] ? px->cfg.audit_syslog : NULL};
+	if (px->cfg.audit_hmac_key[0]) {
+		if (audit_load_key(px->cfg.audit_hmac_key, key, sizeof key, &ao.hmac_key_len, e,
+				   sizeof e) != 0) {
+			snprintf(err, errlen, "audit: %s", e);
+			return -1;
+		}
+		ao.hmac_key = key;
+	}
+	px->audit = audit_open_opts(px->cfg.audit_jsonl, &ao, e, sizeof e);
+	sb_wipe(key, sizeof key);
 	if (!px->audit) {
 		snprintf(err, errlen, "audit: %s", e);
 		return -1;
@@ -217,6 +241,13 @@ int main(int argc, char **argv)
 		sb_log(LOG_ERR, "startup failed: %s", err);
 		return 1;
 	}
+	struct admin_server *admin = admin_start(&px, reload_runtime, err, sizeof err);
+	if (!admin) {
+		fprintf(stderr, "sqlbastion: %s\n", err);
+		sb_log(LOG_ERR, "startup failed: %s", err);
+		listener_stop(ls);
+		return 1;
+	}
 	struct event *ev_hup = evsignal_new(px.base, SIGHUP, on_sighup, &px);
 	struct event *ev_int = evsignal_new(px.base, SIGINT, on_stop, &px);
 	struct event *ev_term = evsignal_new(px.base, SIGTERM, on_stop, &px);
@@ -228,6 +259,7 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(px.base);
 
+	admin_stop(admin);
 	listener_stop(ls);
 	sess_free_all(&px);
 	event_free(ev_hup);

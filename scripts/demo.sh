@@ -110,7 +110,9 @@ if have pkg-config; then
 else
 	need+=(libssl-dev libevent-dev libpq-dev libmariadb-dev libpcre2-dev libsqlite3-dev)
 fi
-# Hook for issue 3 (MariaDB demo asset): mariadb-server mariadb-client.
+# The MariaDB demo asset (demo_mysql below).
+have mariadb-install-db || need+=(mariadb-server)
+have mariadb || need+=(mariadb-client)
 if [ ${#need[@]} -gt 0 ]; then
 	mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
 	say "installing: ${need[*]}"
@@ -128,6 +130,7 @@ fi
 
 # ---------------------------------------------------------------- 3. sandbox
 PROXY_PID=   # sqlbastion (or the idle wait of --pg-only)
+MARIA_PID=   # mariadbd of the MariaDB sandbox
 PG_STARTED=0
 CLEANED=0
 cleanup() {
@@ -142,6 +145,12 @@ cleanup() {
 		wait "$PROXY_PID" 2>/dev/null || true
 	fi
 	rm -f "$DEMO/var/sqlbastion.pid"
+	if [ -n "$MARIA_PID" ] && kill -0 "$MARIA_PID" 2>/dev/null; then
+		echo "demo: stopping the MariaDB sandbox" >&2
+		kill -TERM "$MARIA_PID" 2>/dev/null || true
+		for _ in $(seq 100); do kill -0 "$MARIA_PID" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "$MARIA_PID" 2>/dev/null || true
+	fi
 	if [ $PG_STARTED -eq 1 ]; then
 		echo "demo: stopping the PostgreSQL sandbox" >&2
 		as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true
@@ -324,10 +333,54 @@ token_out=$(ctl token issue alice demo-pg/app --ttl 8h)
 TOKEN=${token_out%%$'\n'*}
 [ -n "$TOKEN" ] || die "sqlbastionctl token issue printed no token"
 
-# Hook for issue 3: a MariaDB sandbox (mariadb-install-db on a free port), the
-# mysql listener in $CONF, asset demo-mysql, account demo-mysql/app, a grant,
-# a token and a `mysql -h 127.0.0.1 -P ... -u alice -p appdb` line in the banner.
-demo_mysql() { :; }
+# A MariaDB sandbox (mariadb-install-db into demo/maria on a free port, run
+# as the mysql user when root), the mysql listener in $CONF, asset
+# demo-mysql, account demo-mysql/app with a random password piped on stdin,
+# a write grant, a token, and the `mysql` line in the banner.
+MY_TOKEN=
+demo_mysql() {
+	local maria=$DEMO/maria my_port app_pw out
+	MY_PROXY_PORT=$(free_port "${DEMO_MYSQL_PORT:-3307}")
+	my_port=$(free_port)
+	say "starting a MariaDB sandbox on 127.0.0.1:$my_port"
+	mkdir -p "$maria"
+	chmod 755 "$maria"
+	local as_user=()
+	if [ $IS_ROOT -eq 1 ]; then
+		chown mysql: "$maria"
+		as_user=(--user=mysql)
+	fi
+	mariadb-install-db --no-defaults --datadir="$maria/data" "${as_user[@]}" \
+		--auth-root-authentication-method=socket --skip-test-db >"$maria/install.log" 2>&1 ||
+		die "mariadb-install-db failed (see $maria/install.log)"
+	/usr/sbin/mariadbd --no-defaults --datadir="$maria/data" --port="$my_port" \
+		--bind-address=127.0.0.1 --socket="$maria/mysqld.sock" --pid-file="$maria/mariadbd.pid" \
+		--log-error="$maria/mariadbd.log" --skip-name-resolve --skip-log-bin \
+		--innodb-buffer-pool-size=64M "${as_user[@]}" >/dev/null 2>&1 &
+	MARIA_PID=$!
+	for _ in $(seq 300); do
+		mariadb --no-defaults -uroot --socket="$maria/mysqld.sock" -e 'SELECT 1' >/dev/null 2>&1 && break
+		kill -0 "$MARIA_PID" 2>/dev/null || die "mariadbd exited (see $maria/mariadbd.log)"
+		sleep 0.1
+	done
+	app_pw=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(18))')
+	mariadb --no-defaults -uroot --socket="$maria/mysqld.sock" <<EOSQL || die "cannot populate MariaDB"
+CREATE DATABASE appdb;
+CREATE USER 'app'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('$app_pw');
+GRANT ALL ON appdb.* TO 'app'@'%';
+CREATE TABLE appdb.accounts (id INT PRIMARY KEY, owner VARCHAR(64), balance DECIMAL(12,2));
+INSERT INTO appdb.accounts VALUES (1,'alice',100.00),(2,'bob',250.50),(3,'carol',75.25);
+EOSQL
+	sed -i "s|^; mysql  = 127.0.0.1:3307 .*|mysql    = 127.0.0.1:$MY_PROXY_PORT|" "$CONF"
+	say "registering demo-mysql, demo-mysql/app, a write grant and a token"
+	ctl asset add demo-mysql --protocol mysql --host 127.0.0.1 --port "$my_port" --tls prefer
+	printf '%s\n' "$app_pw" | ctl account add demo-mysql/app --username app --password-stdin
+	unset app_pw
+	ctl grant add alice demo-mysql/app --level write
+	out=$(ctl token issue alice demo-mysql/app --ttl 8h)
+	MY_TOKEN=${out%%$'\n'*}
+	[ -n "$MY_TOKEN" ] || die "sqlbastionctl token issue printed no token"
+}
 demo_mysql
 
 # ---------------------------------------------------------------- 5. run
@@ -362,6 +415,18 @@ banner() {
    token: $TOKEN
 
  try:  SELECT * FROM accounts;  DROP TABLE accounts;
+EOF
+	if [ -n "$MY_TOKEN" ]; then
+		cat <<EOF
+
+ MariaDB through the same proxy (port $MY_PROXY_PORT); paste alice's MariaDB
+ token at "Enter password:":
+
+   mysql -h 127.0.0.1 -P $MY_PROXY_PORT -u alice -p appdb
+   token: $MY_TOKEN
+EOF
+	fi
+	cat <<EOF
 
  Audit log, one JSON object per line:
    ${rel}demo/var/audit/audit.jsonl

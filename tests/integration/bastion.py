@@ -618,6 +618,56 @@ class Bastion:
             self.start()
         return token
 
+    def mysql_ready(self, maria, *, user="alice", asset="demo-mysql", account="app",
+                    level="write", tls="disable", ttl="8h", start=True):
+        """The MySQL twin of pg_ready: user alice, asset demo-mysql -> maria
+        (protocol mysql), hosted account demo-mysql/app with app's password,
+        a grant and a token. The instance needs a "mysql" listener. Starts
+        the proxy unless start=False. Returns the token."""
+        target = f"{asset}/{account}"
+        try:
+            self.add_user(user)
+        except CommandFailed as e:
+            if "exists" not in (e.stderr + e.stdout):
+                raise
+        self.add_asset(asset, host=maria.host, port=maria.port, protocol="mysql", tls=tls)
+        self.add_account(target, username=account, password=maria.passwords[account])
+        self.grant(user, target, level)
+        token = self.issue_token(user, target, ttl)
+        if start:
+            self.start()
+        return token
+
+    @property
+    def mysql_port(self):
+        return self.ports.get("mysql")
+
+    def mysql(self, sql, user=None, token=None, database="appdb", ssl=False, args=(),
+              timeout=60, extra_env=None):
+        """The real mariadb CLI through the proxy's mysql listener (batch
+        mode, no column names). The token goes in MYSQL_PWD, never argv."""
+        user, token = self._client_args(user, token)
+        argv = ["mariadb", "--no-defaults", "-h", self.host, "-P", str(self.mysql_port),
+                "-u", user, "--batch", "--skip-column-names", "--connect-timeout=10"]
+        argv.append("--ssl" if ssl else "--skip-ssl")
+        argv += list(args)
+        if database:
+            argv.append(database)
+        env = client_env(extra_env)
+        if token is not None:
+            env["MYSQL_PWD"] = token
+        return run(argv, input=sql, check=False, env=env, timeout=timeout)
+
+    def pymysql(self, user=None, token=None, database="appdb", **kw):
+        """A pymysql connection through the proxy; closed by close()."""
+        import pymysql
+        user, token = self._client_args(user, token)
+        conn = pymysql.connect(host=self.host, port=self.mysql_port, user=user,
+                               password=token, database=database, connect_timeout=10,
+                               autocommit=True, **kw)
+        self._conns.append(conn)
+        return conn
+
     # ---- the daemon ----
 
     def start(self, timeout=10, args=(), env=None):
@@ -725,8 +775,11 @@ class Bastion:
         except FileNotFoundError:
             return []
         out = []
-        for line in data.splitlines(keepends=True):
-            if not line.endswith("\n") or not line.strip():
+        # Split on "\n" only: str.splitlines() would also cut at U+2028,
+        # \x1c and friends, which a JSON string may hold raw.
+        lines = data.split("\n")
+        for line in lines[:-1]:  # the last piece is "" or a partial line
+            if not line.strip():
                 continue
             rec = json.loads(line)
             if event is not None and rec.get("event") != event:

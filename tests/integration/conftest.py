@@ -6,6 +6,10 @@ Fixtures
   bastion           function: bastion_factory() with the defaults (initialised, not started)
   pg_ready          function: `bastion` after bastion.pg_ready(pg): alice, demo-pg,
                     demo-pg/app, write grant, token in .token, proxy started
+  maria             session: a MariaDB 10.11 server (mariadb.MariaDB)
+  my_bastion        function: a Bastion with a mysql listener, not started
+  my_ready          function: my_bastion after mysql_ready(maria): alice, demo-mysql,
+                    demo-mysql/app, write grant, token, proxy started
 
 Run with Debian's interpreter: /usr/bin/python3 -m pytest tests/integration
 SQLBASTION_BIN picks the binaries (default <repo>/bin); SQLBASTION_KEEP=1 keeps
@@ -105,3 +109,26 @@ def bastion(bastion_factory):
 def pg_ready(bastion, pg):
     bastion.pg_ready(pg)
     return bastion
+
+
+# ---- MySQL / MariaDB (issue 3) ----
+
+from mariadb import MariaDB  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def maria():
+    server = MariaDB.create()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def my_bastion(bastion_factory):
+    return bastion_factory(listeners=("postgres", "mysql"))
+
+
+@pytest.fixture
+def my_ready(my_bastion, maria):
+    my_bastion.mysql_ready(maria)
+    return my_bastion

@@ -1,0 +1,313 @@
+/* policy/my_lexer: the MySQL / MariaDB tokenizer (see lexer.h).
+ *
+ * It fills the same tokens as the PostgreSQL tokenizer, so the classifier
+ * serves both dialects. It follows the server's lexer (sql_lex.cc) where
+ * token boundaries are decided: '#' and "-- " comments, non-nesting slash-
+ * star comments, executable comments (slash-star-bang, read as SQL), 'x'
+ * and "x" strings with backslash escapes and doubled quotes, `identifiers`,
+ * identifiers that start with a digit, @variables and ? placeholders.
+ *
+ * What it cannot know is the session's sql_mode: NO_BACKSLASH_ESCAPES and
+ * ANSI_QUOTES move token boundaries. Callers pass what they know and, when
+ * lx->ambiguous says a quoted token held a backslash, also classify the
+ * text under the other modes (policy.c does) and keep the strongest
+ * verdict. It never allocates and never logs.
+ */
+#include "policy/lexer.h"
+
+#include <string.h>
+
+static int my_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+	       c == '\v';
+}
+
+static int my_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* MySQL identifier characters (unquoted): letters, digits, '_', '$' and
+ * every byte of a multibyte character. */
+static int my_ident(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || my_digit(c) ||
+	       c == '_' || c == '$' || c >= 0x80;
+}
+
+static int my_op(unsigned char c)
+{
+	return c && strchr("~!%^&*-+=|<>/:", c) != NULL;
+}
+
+/* "--" starts a comment only when followed by whitespace, a control
+ * character or the end (MySQL manual, "Comments"). */
+static int dash_comment(const char *p, const char *end)
+{
+	if (end - p < 2 || p[0] != '-' || p[1] != '-')
+		return 0;
+	if (end - p == 2)
+		return 1;
+	unsigned char c = (unsigned char)p[2];
+	return my_space(c) || c < 0x20 || c == 0x7f;
+}
+
+void myl_init(struct lex *lx, const char *sql, size_t len, int std_strings,
+	      int ansi_quotes, enum lex_encoding enc)
+{
+	pgl_init(lx, sql, len, std_strings, enc);
+	lx->ansi_quotes = ansi_quotes;
+	lx->in_exec = 0;
+	lx->ambiguous = 0;
+}
+
+static enum lex_kind my_fail(struct lex *lx, struct lex_token *t,
+			     const char *at, const char *why)
+{
+	lx->err = why;
+	lx->err_pos = (size_t)(at - lx->base);
+	lx->p = lx->end;
+	t->kind = LEX_ERROR;
+	t->s = at;
+	t->len = 0;
+	return LEX_ERROR;
+}
+
+/* Skip blanks and comments; the opening and closing marks of executable
+ * comments are blanks too (their content is SQL). NULL: unclosed comment. */
+static const char *my_skip(struct lex *lx, const char *p, int *seen)
+{
+	const char *end = lx->end;
+
+	for (;;) {
+		if (p < end && my_space((unsigned char)*p)) {
+			p++;
+		} else if (p < end && (*p == '#' || dash_comment(p, end))) {
+			while (p < end && *p != '\n')
+				p++;
+		} else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
+			if (end - p >= 3 && (p[2] == '!' ||
+					     (p[2] == 'M' && end - p >= 4 && p[3] == '!'))) {
+				p += p[2] == '!' ? 3 : 4;
+				for (int i = 0; i < 6 && p < end && my_digit((unsigned char)*p); i++)
+					p++; /* version number */
+				lx->in_exec = 1;
+			} else {
+				const char *q = p + 2;
+				while (end - q >= 2 && !(q[0] == '*' && q[1] == '/'))
+					q++;
+				if (end - q < 2)
+					return NULL;
+				p = q + 2;
+			}
+		} else if (lx->in_exec && end - p >= 2 && p[0] == '*' && p[1] == '/') {
+			lx->in_exec = 0;
+			p += 2;
+		} else {
+			return p;
+		}
+		*seen = 1;
+	}
+}
+
+/* A quoted token opened by q at p; escapes: backslash escapes a character.
+ * Returns the end, or NULL when unclosed. */
+static const char *my_quoted(struct lex *lx, const char *p, char q, int escapes)
+{
+	const char *end = lx->end;
+
+	for (p++; p < end;) {
+		unsigned char c = (unsigned char)*p;
+		if (c == (unsigned char)q) {
+			if (p + 1 < end && p[1] == q) {
+				p += 2;
+				continue;
+			}
+			return p + 1;
+		}
+		if (c == '\\') {
+			lx->ambiguous = 1;
+			if (escapes) {
+				if (++p >= end)
+					return NULL;
+				p += lex_mb_len(lx, p);
+				continue;
+			}
+		}
+		p += c >= 0x80 ? lex_mb_len(lx, p) : 1;
+	}
+	return NULL;
+}
+
+static enum lex_kind my_emit(struct lex *lx, struct lex_token *t,
+			     enum lex_kind k, const char *s, const char *e)
+{
+	t->kind = k;
+	t->s = s;
+	t->len = (size_t)(e - s);
+	lx->p = e;
+	return k;
+}
+
+static const char *my_word(const struct lex *lx, const char *p)
+{
+	while (p < lx->end && my_ident((unsigned char)*p))
+		p += (unsigned char)*p >= 0x80 ? lex_mb_len(lx, p) : 1;
+	return p;
+}
+
+/* A number, or an identifier that starts with digits ("1abc"). */
+static enum lex_kind my_number(struct lex *lx, struct lex_token *t, const char *p)
+{
+	const char *end = lx->end, *s = p;
+	int plain = 1;
+
+	if (end - p >= 3 && p[0] == '0' && (p[1] == 'x' || p[1] == 'b')) {
+		p += 2;
+		while (p < end && my_ident((unsigned char)*p) && *p != '$')
+			p++;
+		/* 0x1G is an identifier, as is anything else non-numeric */
+		int ok = 1;
+		for (const char *q = s + 2; q < p; q++)
+			if (!(my_digit((unsigned char)*q) ||
+			      (s[1] == 'x' && strchr("abcdefABCDEF", *q))))
+				ok = 0;
+		return ok ? my_emit(lx, t, LEX_NUMBER, s, p)
+			  : my_emit(lx, t, LEX_IDENT, s, my_word(lx, s));
+	}
+	while (p < end && my_digit((unsigned char)*p))
+		p++;
+	if (p < end && *p == '.') {
+		plain = 0;
+		p++;
+		while (p < end && my_digit((unsigned char)*p))
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		const char *q = p + 1;
+		if (q < end && (*q == '+' || *q == '-'))
+			q++;
+		if (q < end && my_digit((unsigned char)*q)) {
+			plain = 0;
+			while (q < end && my_digit((unsigned char)*q))
+				q++;
+			p = q;
+		}
+	}
+	if (plain && p < end && my_ident((unsigned char)*p))
+		return my_emit(lx, t, LEX_IDENT, s, my_word(lx, s));
+	return my_emit(lx, t, LEX_NUMBER, s, p);
+}
+
+/* @name, @'name', @@global.name: a value, like a parameter */
+static enum lex_kind my_variable(struct lex *lx, struct lex_token *t,
+				 const char *p)
+{
+	const char *end = lx->end, *s = p, *q;
+
+	p += (end - p >= 2 && p[1] == '@') ? 2 : 1;
+	if (p < end && (*p == '\'' || *p == '"' || *p == '`')) {
+		q = my_quoted(lx, p, *p, *p != '`' && !lx->std_strings);
+		if (!q)
+			return my_fail(lx, t, s, "unterminated quoted variable");
+		return my_emit(lx, t, LEX_PARAM, s, q);
+	}
+	q = my_word(lx, p);
+	while (q < end && *q == '.' && q + 1 < end && my_ident((unsigned char)q[1]))
+		q = my_word(lx, q + 1); /* @@session.sql_mode */
+	if (q == p)
+		return my_emit(lx, t, LEX_OP, s, p);
+	return my_emit(lx, t, LEX_PARAM, s, q);
+}
+
+enum lex_kind myl_next(struct lex *lx, struct lex_token *t)
+{
+	const char *end = lx->end, *q;
+	int seen = 0;
+
+	t->flavor = LEX_FL_PLAIN;
+	t->uesc = '\\';
+	if (lx->err) {
+		t->kind = LEX_ERROR;
+		t->s = lx->base + lx->err_pos;
+		t->len = 0;
+		t->space_before = 0;
+		return LEX_ERROR;
+	}
+	const char *p = my_skip(lx, lx->p, &seen);
+	t->space_before = (unsigned char)seen;
+	if (!p)
+		return my_fail(lx, t, lx->p, "unterminated comment");
+	if (p == end)
+		return my_emit(lx, t, LEX_EOF, p, p);
+
+	unsigned char c = (unsigned char)*p;
+	switch (c) {
+	case '\'':
+		t->flavor = lx->std_strings ? LEX_FL_PLAIN : LEX_FL_ESCAPE;
+		q = my_quoted(lx, p, '\'', !lx->std_strings);
+		if (!q)
+			return my_fail(lx, t, p, "unterminated quoted string");
+		return my_emit(lx, t, LEX_STRING, p, q);
+	case '"':
+		if (lx->ansi_quotes) {
+			q = my_quoted(lx, p, '"', 0);
+			if (!q)
+				return my_fail(lx, t, p, "unterminated quoted identifier");
+			return my_emit(lx, t, LEX_QIDENT, p, q);
+		}
+		t->flavor = LEX_FL_DQUOTE;
+		q = my_quoted(lx, p, '"', !lx->std_strings);
+		if (!q)
+			return my_fail(lx, t, p, "unterminated quoted string");
+		return my_emit(lx, t, LEX_STRING, p, q);
+	case '`':
+		t->flavor = LEX_FL_BACKTICK;
+		q = my_quoted(lx, p, '`', 0);
+		if (!q)
+			return my_fail(lx, t, p, "unterminated quoted identifier");
+		return my_emit(lx, t, LEX_QIDENT, p, q);
+	case '(':
+		return my_emit(lx, t, LEX_LPAREN, p, p + 1);
+	case ')':
+		return my_emit(lx, t, LEX_RPAREN, p, p + 1);
+	case ',':
+		return my_emit(lx, t, LEX_COMMA, p, p + 1);
+	case ';':
+		return my_emit(lx, t, LEX_SEMI, p, p + 1);
+	case '?':
+		return my_emit(lx, t, LEX_PARAM, p, p + 1);
+	case '@':
+		return my_variable(lx, t, p);
+	case '.':
+		if (p + 1 < end && my_digit((unsigned char)p[1]))
+			return my_number(lx, t, p);
+		return my_emit(lx, t, LEX_DOT, p, p + 1);
+	}
+	if (my_digit(c))
+		return my_number(lx, t, p);
+	if (my_ident(c)) {
+		unsigned char lc = (unsigned char)(c | 0x20);
+		if (p + 1 < end && p[1] == '\'' && (lc == 'x' || lc == 'b' || lc == 'n')) {
+			t->flavor = lc == 'n' ? LEX_FL_ESCAPE : LEX_FL_BIT;
+			q = my_quoted(lx, p + 1, '\'', lc == 'n' && !lx->std_strings);
+			if (!q)
+				return my_fail(lx, t, p, "unterminated quoted string");
+			return my_emit(lx, t, LEX_STRING, p, q);
+		}
+		return my_emit(lx, t, LEX_IDENT, p, my_word(lx, p));
+	}
+	if (my_op(c)) {
+		q = p;
+		while (q < end && my_op((unsigned char)*q)) {
+			if (q > p && ((end - q >= 2 && q[0] == '/' && q[1] == '*') ||
+				      dash_comment(q, end) ||
+				      (lx->in_exec && end - q >= 2 && q[0] == '*' && q[1] == '/')))
+				break;
+			q++;
+		}
+		return my_emit(lx, t, LEX_OP, p, q);
+	}
+	return my_emit(lx, t, LEX_OP, p, p + 1); /* anything else, one byte */
+}

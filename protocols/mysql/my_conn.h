@@ -1,0 +1,141 @@
+/* my_conn: the MySQL frontend's per-session state, shared by my_login.c
+ * (handshake, client auth with the token, backend login with the hosted
+ * account) and my_relay.c (the command phase). Internal to protocols/mysql/.
+ */
+#ifndef SB_MY_CONN_H
+#define SB_MY_CONN_H
+
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "protocols/mysql/my_codec.h"
+#include "protocols/protocol.h"
+
+struct session;
+
+enum my_state {
+	MY_ST_HANDSHAKE,         /* greeting sent, waiting for HandshakeResponse41 or SSLRequest */
+	MY_ST_CLIENT_TLS,        /* TLS handshake with the client */
+	MY_ST_CLIENT_AUTH,       /* sent auth switch / more data, waiting for the client */
+	MY_ST_BACKEND_CONNECT,   /* TCP connect to the asset */
+	MY_ST_BACKEND_HANDSHAKE, /* waiting for the server's HandshakeV10 */
+	MY_ST_BACKEND_TLS,       /* TLS handshake with the backend */
+	MY_ST_BACKEND_AUTH,      /* sent HandshakeResponse41, answering auth requests */
+	MY_ST_READY,             /* command phase */
+	MY_ST_CLOSED,
+};
+
+/* Why the proxy is waiting for a client auth packet. */
+enum my_client_auth {
+	MY_CA_NONE,
+	MY_CA_SWITCH_NATIVE,     /* sent auth switch to mysql_native_password */
+	MY_CA_SHA2_FULL,         /* caching_sha2: sent "perform full auth" (TLS only) */
+};
+
+/* A prepared statement the backend created (COM_STMT_PREPARE answered OK). */
+struct my_stmt {
+	uint32_t id;
+	char *sql;                 /* owned, NUL-terminated */
+	size_t sql_len;
+	char *verb, *fingerprint, *objects, *rule; /* owned copies of the decision */
+	enum policy_action action;
+	uint16_t num_params;
+	uint16_t *types;           /* owned, num_params entries */
+	int types_known;
+	uint8_t *long_data;        /* owned bitmap: params sent with SEND_LONG_DATA */
+	struct my_stmt *next;
+};
+
+/* What the proxy expects back from the backend (or must answer itself),
+ * in command order. */
+enum my_pend_kind {
+	MY_PEND_RESULT,   /* COM_QUERY / COM_STMT_EXECUTE: OK, ERR, LOCAL INFILE or result sets */
+	MY_PEND_PREPARE,  /* COM_STMT_PREPARE */
+	MY_PEND_SIMPLE,   /* one packet: OK / ERR / EOF / a string (PING, INIT_DB, ...) */
+	MY_PEND_FIELDS,   /* COM_FIELD_LIST: column definitions up to EOF, or ERR */
+	MY_PEND_FETCH,    /* COM_STMT_FETCH: rows up to EOF, or ERR */
+	MY_PEND_LOCAL,    /* answered by the proxy: `reply` is sent when it reaches the head */
+};
+
+/* Where a result stream is. */
+enum my_res_phase {
+	MY_RES_FIRST,     /* waiting for the first packet of a result */
+	MY_RES_COLUMNS,   /* column definitions, `left` to go */
+	MY_RES_COLS_EOF,  /* the EOF after the column definitions (no DEPRECATE_EOF) */
+	MY_RES_ROWS,      /* rows up to the terminator */
+	MY_RES_INFILE,    /* LOCAL INFILE: client sends file data, then an empty packet */
+	MY_RES_COUNTED,   /* COM_STMT_PREPARE: `left` more packets (definitions, EOFs), then done */
+};
+
+struct my_pending {
+	enum my_pend_kind kind;
+	enum my_res_phase phase;
+	uint64_t left;            /* column/param definitions still to come */
+	uint64_t query_id;        /* audit query_id; 0 = no query_end record */
+	int64_t start_us;
+	int64_t rows;             /* rows returned + affected, -1 = none seen */
+	char *error;              /* owned: first error text seen */
+	struct my_stmt *stmt;     /* owned: COM_STMT_PREPARE's statement until the server answers */
+	int infile_ok;            /* LOAD DATA LOCAL may read a client file */
+	int infile_refused;       /* we refused the backend's file request: swallow its answer */
+	uint8_t *reply;           /* owned: MY_PEND_LOCAL packet payload */
+	uint8_t reply_seq;        /* its sequence id: the command's packet count (1 unless split) */
+	size_t reply_len;
+	int kill_after;           /* a kill rule fired: close once the reply is out */
+	int reset_stmts;          /* COM_RESET_CONNECTION: forget statements on OK */
+	char *init_db;            /* owned: COM_INIT_DB name, set as database on OK */
+};
+
+struct my_conn {
+	struct session *s;            /* borrowed: the session owns us */
+	enum my_state st;
+
+	/* login */
+	uint8_t scramble[MY_SCRAMBLE_LEN]; /* ours, sent to the client */
+	uint8_t seq;                  /* next sequence id towards the client during login */
+	char user[64];                /* bastion user from the handshake response */
+	uint32_t client_caps;         /* what the client chose from our offer */
+	uint32_t caps;                /* client_caps & backend caps: what both sides use */
+	uint32_t client_max_packet;
+	uint8_t client_charset;
+	char *attrs;                  /* owned: client's connect attributes block */
+	size_t attrs_len;
+	enum my_client_auth cauth;
+	char *secret;                 /* owned, wiped: hosted password during backend auth */
+	size_t secret_cap;
+	struct my_handshake bhs;      /* the backend's handshake */
+	uint8_t bseq;                 /* next sequence id towards the backend during login */
+	char bplugin[64];             /* plugin the backend is using now */
+	int sha2_asked_key;           /* caching_sha2: asked the server for its RSA key */
+	uint32_t backend_thread;      /* the backend's connection id (for KILL) */
+
+	/* command phase */
+	struct my_pending *pend;      /* owned ring */
+	size_t pend_cap, pend_head, pend_len;
+	size_t pass_left[2];          /* bytes of a streamed packet still to relay, per side */
+	int cont[2];                  /* the last packet was 16 MiB - 1: the next continues it */
+	int finish_after_pass;        /* the streamed backend packet ends the reply at the head */
+	uint8_t *cmd;                 /* owned: a reassembled multi-packet client command */
+	uint8_t cmd_packets;          /* packets of the command being handled (reply sequence id) */
+	struct my_stmt *stmts;
+	uint32_t last_stmt_id;        /* for stmt_id -1 (MariaDB: the last prepared) */
+	struct policy_result pres;    /* reused for every decision */
+	char current[160];            /* last statement, for `sessions` */
+};
+
+/* my_login.c */
+void my_login_client_read(struct my_conn *c);
+void my_login_backend_read(struct my_conn *c);
+void my_login_event(struct my_conn *c, enum sess_side side, enum sess_event ev);
+int my_send_greeting(struct my_conn *c);
+
+/* my_relay.c */
+void my_relay_client(struct my_conn *c);
+void my_relay_backend(struct my_conn *c);
+void my_relay_free(struct my_conn *c);
+
+/* Send ERR to the client with sequence id seq, then close once it is out. */
+void my_fatal(struct my_conn *c, uint8_t seq, uint16_t code, const char *sqlstate,
+	      const char *msg, const char *reason);
+
+#endif

@@ -1,0 +1,1025 @@
+/* my_relay: the MySQL command phase.
+ *
+ * Client → backend: each command (one packet, or several when its payload
+ * reaches 16 MiB - 1) is held whole, up to [limits] max_message, because
+ * policy must read it. COM_QUERY, COM_STMT_PREPARE, COM_INIT_DB ("USE db")
+ * and COM_FIELD_LIST are classified by policy and written to the audit log
+ * before they are forwarded; COM_STMT_EXECUTE is audited with the prepared
+ * text and its parameters decoded from the binary protocol. KILL and
+ * COM_PROCESS_KILL name proxy session ids and are rewritten to the backend
+ * thread id of that session. Commands the proxy cannot let through
+ * (COM_CHANGE_USER, replication, shutdown) get an error from the proxy.
+ *
+ * A MySQL error does not abort a transaction, so a denied statement is
+ * answered by the proxy itself (ERR 1227, SQLSTATE 42000, sequence id 1)
+ * and never reaches the server. Answers are queued in command order with
+ * the backend's, so a pipelining client sees them in its own order.
+ *
+ * Backend → client: replies stream (column definitions and rows are never
+ * held; a row of 16 MiB or more passes as its packets arrive); the relay
+ * reads only the packets that end a reply (OK, ERR, EOF), the column and
+ * parameter counts, and LOCAL INFILE requests, which it refuses unless the
+ * statement was allowed for a grant of `write` or above.
+ */
+#include <ctype.h>
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "protocols/mysql/my_conn.h"
+#include "proxy/decide.h"
+#include "proxy/proxy.h"
+#include "proxy/session.h"
+
+#define MY_CONTROL_MAX (1u << 20) /* largest OK/ERR/EOF/count packet the relay reads */
+
+/* ---- prepared statements ---- */
+
+static void stmt_free(struct my_stmt *st)
+{
+	if (!st)
+		return;
+	free(st->sql);
+	free(st->verb);
+	free(st->fingerprint);
+	free(st->objects);
+	free(st->rule);
+	free(st->types);
+	free(st->long_data);
+	free(st);
+}
+
+static struct my_stmt *stmt_find(struct my_conn *c, uint32_t id)
+{
+	if (id == 0xFFFFFFFFu)
+		id = c->last_stmt_id;
+	for (struct my_stmt *st = c->stmts; st; st = st->next)
+		if (st->id == id)
+			return st;
+	return NULL;
+}
+
+static void stmt_remove(struct my_conn *c, uint32_t id)
+{
+	for (struct my_stmt **pp = &c->stmts; *pp; pp = &(*pp)->next) {
+		if ((*pp)->id == id) {
+			struct my_stmt *st = *pp;
+			*pp = st->next;
+			stmt_free(st);
+			return;
+		}
+	}
+}
+
+static void stmts_clear(struct my_conn *c)
+{
+	while (c->stmts) {
+		struct my_stmt *st = c->stmts;
+		c->stmts = st->next;
+		stmt_free(st);
+	}
+}
+
+static char *dup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+/* ---- pending replies (a ring) ---- */
+
+static struct my_pending *pend_push(struct my_conn *c, enum my_pend_kind kind)
+{
+	if (c->pend_len == c->pend_cap) {
+		size_t ncap = c->pend_cap ? c->pend_cap * 2 : 16;
+		struct my_pending *n = calloc(ncap, sizeof *n);
+		if (!n)
+			return NULL;
+		for (size_t i = 0; i < c->pend_len; i++)
+			n[i] = c->pend[(c->pend_head + i) % c->pend_cap];
+		free(c->pend);
+		c->pend = n;
+		c->pend_cap = ncap;
+		c->pend_head = 0;
+	}
+	struct my_pending *p = &c->pend[(c->pend_head + c->pend_len) % c->pend_cap];
+	memset(p, 0, sizeof *p);
+	p->kind = kind;
+	p->phase = MY_RES_FIRST;
+	p->rows = -1;
+	p->start_us = sess_now_us();
+	c->pend_len++;
+	return p;
+}
+
+static struct my_pending *pend_head(struct my_conn *c)
+{
+	return c->pend_len ? &c->pend[c->pend_head] : NULL;
+}
+
+static void pend_pop(struct my_conn *c, const char *error_if_unset)
+{
+	struct my_pending *p = pend_head(c);
+	if (!p)
+		return;
+	if (p->query_id) {
+		struct audit_event ev = {.type = AUDIT_QUERY_END,
+					 .query_id = p->query_id,
+					 .rows = p->rows,
+					 .error = p->error ? p->error : error_if_unset,
+					 .duration_us = sess_now_us() - p->start_us,
+					 .bytes_in = -1,
+					 .bytes_out = -1};
+		sess_audit_record(c->s, &ev);
+	}
+	free(p->error);
+	stmt_free(p->stmt);
+	free(p->reply);
+	free(p->init_db);
+	c->pend_head = (c->pend_head + 1) % c->pend_cap;
+	c->pend_len--;
+}
+
+/* Send the proxy's own answers that reached the head of the queue. */
+static void flush_local(struct my_conn *c)
+{
+	struct my_pending *p;
+	while (!c->s->closing && (p = pend_head(c)) && p->kind == MY_PEND_LOCAL) {
+		int kill = p->kill_after;
+		if (my_put_packets(sess_output(c->s, SESS_CLIENT), p->reply_seq, p->reply, p->reply_len) <
+		    0) {
+			sess_close(c->s, "out of memory");
+			return;
+		}
+		pend_pop(c, NULL);
+		if (kill) {
+			sess_close_after_flush(c->s, "ended by a kill rule");
+			return;
+		}
+	}
+}
+
+/* Queue an ERR the proxy answers itself (sequence id 1, after every reply
+ * still owed). Returns 1 (consumed) or -1. */
+static int answer_err(struct my_conn *c, uint16_t code, const char *sqlstate, const char *msg,
+		      int kill_after)
+{
+	struct my_buf b;
+	my_buf_init(&b);
+	my_build_err(&b, code, sqlstate, msg);
+	struct my_pending *p = my_buf_ok(&b) ? pend_push(c, MY_PEND_LOCAL) : NULL;
+	if (!p) {
+		my_buf_free(&b);
+		return -1;
+	}
+	p->reply = b.p; /* ownership moves */
+	p->reply_len = b.len;
+	p->reply_seq = c->cmd_packets ? c->cmd_packets : 1;
+	p->kill_after = kill_after;
+	flush_local(c);
+	return 1;
+}
+
+static int answer_ok(struct my_conn *c)
+{
+	struct my_buf b;
+	my_buf_init(&b);
+	my_build_ok(&b, 0, 0, MY_SERVER_STATUS_AUTOCOMMIT, 0);
+	struct my_pending *p = my_buf_ok(&b) ? pend_push(c, MY_PEND_LOCAL) : NULL;
+	if (!p) {
+		my_buf_free(&b);
+		return -1;
+	}
+	p->reply = b.p;
+	p->reply_len = b.len;
+	p->reply_seq = c->cmd_packets ? c->cmd_packets : 1;
+	flush_local(c);
+	return 1;
+}
+
+/* ---- decisions ---- */
+
+static void remember_current(struct my_conn *c, const char *sql, size_t len)
+{
+	size_t n = len < sizeof c->current - 1 ? len : sizeof c->current - 1;
+	memcpy(c->current, sql, n);
+	c->current[n] = '\0';
+}
+
+static uint64_t audit_stmt(struct my_conn *c, const char *sql, size_t len, const char *params)
+{
+	struct sess_stmt_info st = {.sql = sql, .len = len, .verb = c->pres.verb,
+				    .fingerprint = c->pres.fingerprint, .objects = c->pres.objects,
+				    .rule = c->pres.rule, .action = c->pres.action,
+				    .params = params};
+	return sess_audit_statement(c->s, &st);
+}
+
+/* Decide and audit a statement. Returns its query id when it may run; 0
+ * when it was refused (the error answer is queued; *rc set to 1, or -1 when
+ * out of memory). */
+static uint64_t decide(struct my_conn *c, const char *sql, size_t len, int *rc)
+{
+	remember_current(c, sql, len);
+	sess_evaluate(c->s, POLICY_DIALECT_MYSQL, sql, len, &c->pres);
+	uint64_t qid = audit_stmt(c, sql, len, NULL);
+	if (!qid) {
+		*rc = answer_err(c, MY_ER_UNKNOWN_ERROR, "HY000", SESS_AUDIT_DOWN_MESSAGE, 0);
+		return 0;
+	}
+	if (c->pres.action >= POLICY_REVIEW) {
+		*rc = answer_err(c, MY_ER_SPECIFIC_ACCESS, "42000", c->pres.message,
+				 c->pres.action == POLICY_KILL);
+		return 0;
+	}
+	return qid;
+}
+
+/* ---- KILL mapping ---- */
+
+/* `KILL [HARD|SOFT] [CONNECTION|QUERY] <id>` (optionally ';'): the form
+ * clients send to cancel. Returns 1 with *query and *id, 0 otherwise. */
+static int parse_kill(const char *sql, size_t len, int *query, uint64_t *id)
+{
+	char buf[128];
+	if (len >= sizeof buf)
+		return 0;
+	memcpy(buf, sql, len);
+	buf[len] = '\0';
+	char *save = NULL, *tok = strtok_r(buf, " \t\r\n;", &save);
+	if (!tok || strcasecmp(tok, "KILL") != 0)
+		return 0;
+	*query = 0;
+	tok = strtok_r(NULL, " \t\r\n;", &save);
+	if (tok && (strcasecmp(tok, "HARD") == 0 || strcasecmp(tok, "SOFT") == 0))
+		tok = strtok_r(NULL, " \t\r\n;", &save);
+	if (tok && strcasecmp(tok, "CONNECTION") == 0) {
+		tok = strtok_r(NULL, " \t\r\n;", &save);
+	} else if (tok && strcasecmp(tok, "QUERY") == 0) {
+		*query = 1;
+		tok = strtok_r(NULL, " \t\r\n;", &save);
+	}
+	if (!tok || !*tok)
+		return 0;
+	for (const char *p = tok; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return 0;
+	if (strlen(tok) > 15 || strtok_r(NULL, " \t\r\n;", &save))
+		return 0;
+	*id = strtoull(tok, NULL, 10);
+	return 1;
+}
+
+/* Find the backend thread of proxy session `id` that this session may
+ * kill. Returns 0 with *thread, or -1 after queueing the error answer
+ * (*rc = 1 or -1). */
+static int kill_target(struct my_conn *c, uint64_t id, uint32_t *thread, int *rc)
+{
+	struct session *v = sess_find(c->s->px, id);
+	char msg[160];
+	struct my_conn *vc = v && v->proto == c->s->proto ? v->pstate : NULL;
+	if (!vc || vc->st != MY_ST_READY || !v->logged_in) {
+		snprintf(msg, sizeof msg, "Unknown thread id: %llu", (unsigned long long)id);
+		*rc = answer_err(c, MY_ER_NO_SUCH_THREAD, "HY000", msg, 0);
+		return -1;
+	}
+	if (strcmp(v->target.user, c->s->target.user) != 0 &&
+	    c->s->target.level < POLICY_LEVEL_OPERATE) {
+		snprintf(msg, sizeof msg, "You are not owner of thread %llu", (unsigned long long)id);
+		*rc = answer_err(c, MY_ER_KILL_DENIED, "HY000", msg, 0);
+		return -1;
+	}
+	if (strcmp(v->target.host, c->s->target.host) != 0 || v->target.port != c->s->target.port) {
+		snprintf(msg, sizeof msg,
+			 "sqlbastion: session %llu is on another database server; kill it from a "
+			 "session on asset %.64s", (unsigned long long)id, v->target.asset);
+		*rc = answer_err(c, MY_ER_KILL_DENIED, "HY000", msg, 0);
+		return -1;
+	}
+	*thread = vc->backend_thread;
+	return 0;
+}
+
+/* ---- client commands ---- */
+
+static int send_backend_packet(struct my_conn *c, const void *p, size_t n)
+{
+	return my_put_packets(sess_output(c->s, SESS_BACKEND), 0, p, n) < 0 ? -1 : 0;
+}
+
+static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	const char *sql = (const char *)b + 1;
+	size_t len = n - 1;
+	int rc = 1, query;
+	uint64_t kid;
+	uint64_t qid = decide(c, sql, len, &rc);
+	if (!qid)
+		return rc;
+	struct my_pending *p = pend_push(c, MY_PEND_RESULT);
+	if (!p)
+		return -1;
+	p->query_id = qid;
+	p->infile_ok = c->pres.action <= POLICY_ALERT && c->s->target.level >= POLICY_LEVEL_WRITE;
+	if (parse_kill(sql, len, &query, &kid)) {
+		uint32_t thread;
+		/* The answer replaces the pending entry pushed above. */
+		c->pend_len--;
+		if (kill_target(c, kid, &thread, &rc) != 0) {
+			/* the error answer went in the queue in its place */
+			return rc;
+		}
+		p = pend_push(c, MY_PEND_RESULT);
+		if (!p)
+			return -1;
+		p->query_id = qid;
+		char q[64];
+		int ql = snprintf(q, sizeof q, "\x03KILL %s %u", query ? "QUERY" : "CONNECTION", thread);
+		sess_log(c->s, LOG_INFO, "KILL %s of session %llu mapped to backend thread %u",
+			 query ? "QUERY" : "CONNECTION", (unsigned long long)kid, thread);
+		return send_backend_packet(c, q, (size_t)ql) == 0 ? 1 : -1;
+	}
+	return 0;
+}
+
+static int on_process_kill(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	if (n < 5)
+		return answer_err(c, MY_ER_UNKNOWN_COM, "08S01", "Malformed COM_PROCESS_KILL", 0);
+	uint64_t id = (uint64_t)b[1] | (uint64_t)b[2] << 8 | (uint64_t)b[3] << 16 |
+		      (uint64_t)b[4] << 24;
+	char text[48];
+	int tl = snprintf(text, sizeof text, "KILL %llu", (unsigned long long)id);
+	int rc = 1;
+	uint64_t qid = decide(c, text, (size_t)tl, &rc);
+	if (!qid)
+		return rc;
+	uint32_t thread;
+	if (kill_target(c, id, &thread, &rc) != 0)
+		return rc;
+	struct my_pending *p = pend_push(c, MY_PEND_SIMPLE);
+	if (!p)
+		return -1;
+	p->query_id = qid;
+	uint8_t pk[5] = {MY_COM_PROCESS_KILL, (uint8_t)thread, (uint8_t)(thread >> 8),
+			 (uint8_t)(thread >> 16), (uint8_t)(thread >> 24)};
+	return send_backend_packet(c, pk, 5) == 0 ? 1 : -1;
+}
+
+static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	const char *sql = (const char *)b + 1;
+	size_t len = n - 1;
+	remember_current(c, sql, len);
+	sess_evaluate(c->s, POLICY_DIALECT_MYSQL, sql, len, &c->pres);
+	if (c->pres.action >= POLICY_REVIEW) {
+		/* Refused: audited now (an allowed one is audited at execute). */
+		if (!audit_stmt(c, sql, len, NULL))
+			sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
+		return answer_err(c, MY_ER_SPECIFIC_ACCESS, "42000", c->pres.message,
+				  c->pres.action == POLICY_KILL);
+	}
+	struct my_pending *p = pend_push(c, MY_PEND_PREPARE);
+	if (!p)
+		return -1;
+	/* The statement's record, completed when the server answers. */
+	struct my_stmt *st = calloc(1, sizeof *st);
+	if (!st)
+		return -1;
+	st->sql = malloc(len + 1);
+	st->verb = dup_or_empty(c->pres.verb);
+	st->fingerprint = dup_or_empty(c->pres.fingerprint);
+	st->objects = dup_or_empty(c->pres.objects);
+	st->rule = dup_or_empty(c->pres.rule);
+	st->action = c->pres.action;
+	if (!st->sql || !st->verb || !st->fingerprint || !st->objects || !st->rule) {
+		stmt_free(st);
+		return -1;
+	}
+	memcpy(st->sql, sql, len);
+	st->sql[len] = '\0';
+	st->sql_len = len;
+	p->stmt = st; /* linked in when the server answers PREPARE_OK */
+	return 0;
+}
+
+static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	uint32_t id = n >= 5 ? (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16 |
+				       (uint32_t)b[4] << 24
+			     : 0;
+	struct my_stmt *st = stmt_find(c, id);
+	uint64_t qid;
+	if (st) {
+		struct my_buf json;
+		struct my_execute ex;
+		char err[120];
+		my_buf_init(&json);
+		const char *params = NULL;
+		if (my_parse_execute(b, n, st->num_params, st->types, &st->types_known,
+				     st->long_data, &ex, &json, err, sizeof err) == 0)
+			params = (const char *)json.p;
+		else
+			sess_log(c->s, LOG_WARN, "parameters not decoded: %s", err);
+		remember_current(c, st->sql, st->sql_len);
+		struct sess_stmt_info si = {.sql = st->sql, .len = st->sql_len, .verb = st->verb,
+					    .fingerprint = st->fingerprint, .objects = st->objects,
+					    .rule = st->rule, .action = st->action, .params = params};
+		qid = sess_audit_statement(c->s, &si);
+		my_buf_free(&json);
+		if (st->long_data)
+			memset(st->long_data, 0, ((size_t)st->num_params + 7) / 8);
+	} else {
+		/* Unknown to the proxy: the server will say so; audit what we know. */
+		char what[48];
+		snprintf(what, sizeof what, "EXECUTE STATEMENT %u", id);
+		struct sess_stmt_info si = {.sql = what, .len = strlen(what), .verb = "EXECUTE",
+					    .action = POLICY_ALLOW};
+		qid = sess_audit_statement(c->s, &si);
+	}
+	if (!qid)
+		return answer_err(c, MY_ER_UNKNOWN_ERROR, "HY000", SESS_AUDIT_DOWN_MESSAGE, 0);
+	struct my_pending *p = pend_push(c, MY_PEND_RESULT);
+	if (!p)
+		return -1;
+	p->query_id = qid;
+	p->infile_ok = 0; /* LOAD DATA cannot be prepared */
+	return 0;
+}
+
+static int on_long_data(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	if (n < 7)
+		return 0; /* the server ignores it the same way */
+	uint32_t id = (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16 |
+		      (uint32_t)b[4] << 24;
+	uint16_t param = (uint16_t)(b[5] | b[6] << 8);
+	struct my_stmt *st = stmt_find(c, id);
+	if (st && param < st->num_params && st->long_data)
+		st->long_data[param / 8] |= (uint8_t)(1u << (param % 8));
+	return 0; /* forwarded; no reply */
+}
+
+/* `USE db` / SHOW COLUMNS text for commands that carry a name: the name
+ * as is when it is a plain identifier, else in backquotes. */
+static int quoted_stmt(char *out, size_t cap, const char *prefix, const uint8_t *name, size_t n)
+{
+	int plain = n > 0 && n < 65;
+	for (size_t i = 0; i < n && plain; i++)
+		plain = isalnum(name[i]) || name[i] == '_' || name[i] == '$';
+	if (plain && !isdigit(name[0]))
+		return snprintf(out, cap, "%s%.*s", prefix, (int)n, (const char *)name);
+	size_t o = (size_t)snprintf(out, cap, "%s`", prefix);
+	for (size_t i = 0; i < n && o + 3 < cap; i++) {
+		if (name[i] == '`')
+			out[o++] = '`';
+		out[o++] = (char)name[i];
+	}
+	if (o + 2 > cap)
+		return -1;
+	out[o++] = '`';
+	out[o] = '\0';
+	return (int)o;
+}
+
+static int on_init_db(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	char text[600];
+	int tl = quoted_stmt(text, sizeof text, "USE ", b + 1, n - 1);
+	if (tl < 0 || n - 1 >= sizeof c->s->database)
+		return answer_err(c, 1102, "42000", "Incorrect database name", 0);
+	int rc = 1;
+	uint64_t qid = decide(c, text, (size_t)tl, &rc);
+	if (!qid)
+		return rc;
+	struct my_pending *p = pend_push(c, MY_PEND_SIMPLE);
+	if (!p)
+		return -1;
+	p->query_id = qid;
+	p->init_db = strndup((const char *)b + 1, n - 1);
+	return p->init_db ? 0 : -1;
+}
+
+static int on_field_list(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	size_t tl = strnlen((const char *)b + 1, n - 1);
+	char text[600];
+	int l = quoted_stmt(text, sizeof text, "SHOW COLUMNS FROM ", b + 1, tl);
+	if (l < 0)
+		return answer_err(c, 1103, "42000", "Incorrect table name", 0);
+	int rc = 1;
+	uint64_t qid = decide(c, text, (size_t)l, &rc);
+	if (!qid)
+		return rc;
+	struct my_pending *p = pend_push(c, MY_PEND_FIELDS);
+	if (!p)
+		return -1;
+	p->query_id = qid;
+	return 0;
+}
+
+/* Returns 0 to forward the command as it came, 1 when consumed (answered
+ * by the proxy or replaced), -1 when the session must close (out of
+ * memory; a reason is set by the caller). */
+static int on_command(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	char msg[160];
+	switch (b[0]) {
+	case MY_COM_QUERY:
+		return on_query(c, b, n);
+	case MY_COM_STMT_PREPARE:
+		return on_prepare(c, b, n);
+	case MY_COM_STMT_EXECUTE:
+		return on_execute(c, b, n);
+	case MY_COM_STMT_SEND_LONG_DATA:
+		return on_long_data(c, b, n);
+	case MY_COM_STMT_CLOSE:
+		if (n >= 5)
+			stmt_remove(c, (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16 |
+					       (uint32_t)b[4] << 24);
+		return 0; /* no reply */
+	case MY_COM_STMT_RESET: {
+		struct my_stmt *st = n >= 5 ? stmt_find(c, (uint32_t)b[1] | (uint32_t)b[2] << 8 |
+								    (uint32_t)b[3] << 16 |
+								    (uint32_t)b[4] << 24)
+					    : NULL;
+		if (st && st->long_data)
+			memset(st->long_data, 0, ((size_t)st->num_params + 7) / 8);
+		return pend_push(c, MY_PEND_SIMPLE) ? 0 : -1;
+	}
+	case MY_COM_STMT_FETCH: {
+		struct my_pending *p = pend_push(c, MY_PEND_FETCH);
+		if (!p)
+			return -1;
+		p->phase = MY_RES_ROWS;
+		return 0;
+	}
+	case MY_COM_INIT_DB:
+		return on_init_db(c, b, n);
+	case MY_COM_FIELD_LIST:
+		return on_field_list(c, b, n);
+	case MY_COM_PROCESS_KILL:
+		return on_process_kill(c, b, n);
+	case MY_COM_PING:
+	case MY_COM_STATISTICS:
+	case MY_COM_SET_OPTION:
+		return pend_push(c, MY_PEND_SIMPLE) ? 0 : -1;
+	case MY_COM_RESET_CONNECTION: {
+		struct my_pending *p = pend_push(c, MY_PEND_SIMPLE);
+		if (!p)
+			return -1;
+		p->reset_stmts = 1;
+		return 0;
+	}
+	case MY_COM_QUIT:
+		sess_close(c->s, "client quit");
+		return -1;
+	case MY_COM_CHANGE_USER:
+		/* Switching accounts would bypass the token: never silently. */
+		return answer_err(c, MY_ER_NOT_SUPPORTED, "42000",
+				  "sqlbastion: COM_CHANGE_USER is not supported; connect again "
+				  "with the other user's token",
+				  0);
+	case MY_COM_SLEEP:
+		return answer_ok(c);
+	default:
+		snprintf(msg, sizeof msg, "sqlbastion: command 0x%02x is not allowed through the proxy",
+			 b[0]);
+		return answer_err(c, MY_ER_UNKNOWN_COM, "08S01", msg, 0);
+	}
+}
+
+/* Move up to `want` bytes from one side to the other; returns bytes moved. */
+static size_t stream(struct my_conn *c, enum sess_side from, size_t want)
+{
+	enum sess_side to = from == SESS_CLIENT ? SESS_BACKEND : SESS_CLIENT;
+	struct evbuffer *in = sess_input(c->s, from);
+	size_t have = evbuffer_get_length(in);
+	size_t n = have < want ? have : want;
+	if (n)
+		evbuffer_remove_buffer(in, sess_output(c->s, to), n);
+	sess_backpressure(c->s, to);
+	return n;
+}
+
+/* LOCAL INFILE data from the client: packets pass until the empty one. */
+static int relay_infile_packet(struct my_conn *c, uint32_t len)
+{
+	struct my_pending *p = pend_head(c);
+	int was_cont = c->cont[SESS_CLIENT];
+	c->cont[SESS_CLIENT] = len == MY_MAX_PAYLOAD;
+	if (len == 0 && !was_cont)
+		p->phase = MY_RES_FIRST; /* end of file: the server answers next */
+	c->pass_left[SESS_CLIENT] = (size_t)len + 4;
+	return 0;
+}
+
+void my_relay_client(struct my_conn *c)
+{
+	struct session *s = c->s;
+	struct evbuffer *in = sess_input(s, SESS_CLIENT);
+	struct evbuffer *bout = sess_output(s, SESS_BACKEND);
+	while (!s->closing && !s->close_after_flush && !s->client_paused) {
+		if (c->pass_left[SESS_CLIENT]) {
+			size_t m = stream(c, SESS_CLIENT, c->pass_left[SESS_CLIENT]);
+			c->pass_left[SESS_CLIENT] -= m;
+			if (!m)
+				return;
+			continue;
+		}
+		uint8_t h[4], seq;
+		uint32_t len;
+		if (evbuffer_copyout(in, h, 4) < 4)
+			return;
+		my_header(h, &len, &seq);
+		struct my_pending *head = pend_head(c);
+		if (head && head->phase == MY_RES_INFILE) {
+			relay_infile_packet(c, len);
+			continue;
+		}
+		if (seq != 0) {
+			sess_close(s, "client command with sequence id %u (expected 0)", seq);
+			return;
+		}
+		/* A command is one packet, or a run of 16 MiB - 1 ones and a shorter last. */
+		size_t total = 0, raw = 0, have = evbuffer_get_length(in);
+		int npk = 0;
+		for (;;) {
+			uint8_t hh[4];
+			struct evbuffer_ptr pos;
+			if (evbuffer_ptr_set(in, &pos, raw, EVBUFFER_PTR_SET) != 0 ||
+			    evbuffer_copyout_from(in, &pos, hh, 4) < 4)
+				return; /* wait for the next header */
+			uint32_t pl;
+			uint8_t ps;
+			my_header(hh, &pl, &ps);
+			if (npk > 0 && ps != (uint8_t)npk) {
+				sess_close(s, "client command packet with sequence id %u (expected %d)", ps,
+					   npk);
+				return;
+			}
+			total += pl;
+			raw += (size_t)pl + 4;
+			npk++;
+			if (total > s->px->cfg.max_message) {
+				char msg[120];
+				snprintf(msg, sizeof msg, "sqlbastion: command of more than %zu bytes exceeds max_message",
+					 (size_t)s->px->cfg.max_message);
+				my_fatal(c, (uint8_t)npk, MY_ER_NET_PACKET_TOO_LARGE, "08S01", msg,
+					 "client command too large");
+				return;
+			}
+			if (have < raw)
+				return;
+			if (pl < MY_MAX_PAYLOAD)
+				break;
+		}
+		if (total == 0) {
+			sess_close(s, "empty command packet from client");
+			return;
+		}
+		const uint8_t *payload;
+		if (npk == 1) {
+			uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)raw);
+			if (!m) {
+				sess_close(s, "out of memory");
+				return;
+			}
+			payload = m + 4;
+		} else {
+			c->cmd = malloc(total);
+			if (!c->cmd) {
+				sess_close(s, "out of memory");
+				return;
+			}
+			size_t off = 0, at = 0;
+			while (off < total) {
+				uint8_t hh[4], ps;
+				uint32_t pl;
+				struct evbuffer_ptr pos;
+				evbuffer_ptr_set(in, &pos, at, EVBUFFER_PTR_SET);
+				evbuffer_copyout_from(in, &pos, hh, 4);
+				my_header(hh, &pl, &ps);
+				evbuffer_ptr_set(in, &pos, at + 4, EVBUFFER_PTR_SET);
+				evbuffer_copyout_from(in, &pos, c->cmd + off, pl);
+				off += pl;
+				at += (size_t)pl + 4;
+			}
+			payload = c->cmd;
+		}
+		c->cmd_packets = (uint8_t)npk;
+		int r = on_command(c, payload, total);
+		free(c->cmd);
+		c->cmd = NULL;
+		if (r < 0) {
+			if (!s->closing && !s->close_after_flush)
+				sess_close(s, "out of memory");
+			return;
+		}
+		if (r == 0)
+			evbuffer_remove_buffer(in, bout, raw);
+		else
+			evbuffer_drain(in, raw);
+		sess_backpressure(s, SESS_BACKEND);
+	}
+}
+
+/* ---- backend → client ---- */
+
+static void set_error(struct my_pending *p, const uint8_t *b, size_t n)
+{
+	uint16_t code;
+	char state[6];
+	const char *msg;
+	size_t ml;
+	if (p->error || my_parse_err(b, n, &code, state, &msg, &ml) != 0)
+		return;
+	char e[300];
+	snprintf(e, sizeof e, "%u (%s) %.*s", code, state, (int)(ml > 250 ? 250 : ml), msg);
+	p->error = strdup(e);
+}
+
+static void add_rows(struct my_pending *p, int64_t n)
+{
+	p->rows = (p->rows < 0 ? 0 : p->rows) + n;
+}
+
+/* The reply at the head is complete. */
+static void finish(struct my_conn *c)
+{
+	struct my_pending *p = pend_head(c);
+	if (p && p->infile_refused) {
+		(void)my_put_err(sess_output(c->s, SESS_CLIENT), 1, MY_ER_SPECIFIC_ACCESS, "42000",
+				 "sqlbastion: LOAD DATA LOCAL INFILE is not allowed for this statement "
+				 "(needs an allowed statement and a write grant)");
+	}
+	pend_pop(c, NULL);
+	flush_local(c);
+}
+
+/* PREPARE_OK: the statement exists; its definitions follow. Returns 1 when
+ * the reply is complete, 0 when packets follow, -1 when malformed. */
+static int on_prepare_ok(struct my_conn *c, struct my_pending *p, const uint8_t *b, size_t n)
+{
+	struct my_prepare_ok po;
+	int deprecate = (c->caps & MY_CLIENT_DEPRECATE_EOF) != 0;
+	struct my_stmt *st = p->stmt;
+	if (my_parse_prepare_ok(b, n, &po) != 0)
+		return -1;
+	if (st) {
+		st->id = po.stmt_id;
+		st->num_params = po.num_params;
+		st->types = calloc(po.num_params ? po.num_params : 1, sizeof *st->types);
+		st->long_data = calloc(((size_t)po.num_params + 8) / 8, 1);
+		if (!st->types || !st->long_data)
+			return -1;
+		p->stmt = NULL;
+		stmt_remove(c, po.stmt_id);
+		st->next = c->stmts;
+		c->stmts = st;
+		c->last_stmt_id = po.stmt_id;
+	}
+	/* Parameter definitions, their EOF, column definitions, their EOF. */
+	p->left = (uint64_t)po.num_params + (po.num_params && !deprecate) + po.num_columns +
+		  (po.num_columns && !deprecate);
+	p->phase = MY_RES_COUNTED;
+	return p->left == 0;
+}
+
+/* Handle one backend packet whose whole payload is at b. Returns 1 when it
+ * must not be forwarded, 0 to forward, -1 on a protocol error. *done is set
+ * when the reply at the head is complete after this packet. */
+static int on_backend_packet(struct my_conn *c, struct my_pending *p, const uint8_t *b, size_t n,
+			     uint8_t seq, int *done)
+{
+	int deprecate = (c->caps & MY_CLIENT_DEPRECATE_EOF) != 0;
+	struct my_ok ok;
+	*done = 0;
+	switch (p->kind) {
+	case MY_PEND_SIMPLE:
+		*done = 1;
+		if (n >= 1 && b[0] == 0x00) {
+			if (p->init_db)
+				snprintf(c->s->database, sizeof c->s->database, "%s", p->init_db);
+			if (p->reset_stmts)
+				stmts_clear(c);
+		} else if (my_is_err(b, n)) {
+			set_error(p, b, n);
+		}
+		return 0;
+	case MY_PEND_PREPARE:
+		if (p->phase != MY_RES_FIRST)
+			return -1;
+		if (my_is_err(b, n)) {
+			*done = 1;
+			return 0;
+		}
+		{
+			int r = on_prepare_ok(c, p, b, n);
+			if (r < 0)
+				return -1;
+			*done = r == 1;
+		}
+		return 0;
+	case MY_PEND_FIELDS:
+		if (my_is_err(b, n))
+			set_error(p, b, n);
+		*done = 1; /* only called for terminators */
+		return 0;
+	case MY_PEND_FETCH:
+	case MY_PEND_RESULT:
+		break;
+	default:
+		return -1;
+	}
+	/* results */
+	if (p->phase == MY_RES_FIRST || p->phase == MY_RES_INFILE) {
+		p->phase = MY_RES_FIRST;
+		if (my_is_err(b, n)) {
+			set_error(p, b, n);
+			*done = 1;
+			return p->infile_refused ? 1 : 0;
+		}
+		if (n >= 1 && b[0] == 0x00) {
+			if (my_parse_ok(b, n, &ok) != 0)
+				return -1;
+			add_rows(p, (int64_t)ok.affected_rows);
+			*done = !(ok.status & MY_SERVER_MORE_RESULTS_EXISTS);
+			return p->infile_refused ? 1 : 0;
+		}
+		if (n >= 1 && b[0] == 0xFB) {
+			if (p->infile_ok && !p->infile_refused) {
+				p->phase = MY_RES_INFILE;
+				return 0;
+			}
+			/* Refused: an empty packet tells the server the file is
+			 * empty; its answer is swallowed and the client gets an
+			 * error in its place. */
+			p->infile_refused = 1;
+			if (!p->error)
+				p->error = strdup("LOAD DATA LOCAL INFILE refused by sqlbastion");
+			uint8_t empty[4] = {0, 0, 0, (uint8_t)(seq + 1)};
+			evbuffer_add(sess_output(c->s, SESS_BACKEND), empty, 4);
+			sess_log(c->s, LOG_INFO, "refused the backend's LOCAL INFILE request");
+			return 1;
+		}
+		uint64_t cols;
+		if (my_parse_column_count(b, n, &cols) != 0)
+			return -1;
+		p->left = cols;
+		p->phase = MY_RES_COLUMNS;
+		return p->infile_refused ? 1 : 0;
+	}
+	if (p->phase == MY_RES_COLS_EOF) {
+		if (my_parse_ok(b, n, &ok) != 0)
+			return -1;
+		if (ok.status & MY_SERVER_STATUS_CURSOR_EXISTS)
+			*done = 1; /* rows come with COM_STMT_FETCH */
+		else
+			p->phase = MY_RES_ROWS;
+		return p->infile_refused ? 1 : 0;
+	}
+	if (p->phase == MY_RES_ROWS) {
+		if (my_is_err(b, n)) {
+			set_error(p, b, n);
+			*done = 1;
+		} else if (my_is_eof(b, n, deprecate)) {
+			if (my_parse_ok(b, n, &ok) != 0)
+				return -1;
+			if (p->kind == MY_PEND_FETCH || !(ok.status & MY_SERVER_MORE_RESULTS_EXISTS))
+				*done = 1;
+			else
+				p->phase = MY_RES_FIRST;
+		} else {
+			return -1;
+		}
+		return p->infile_refused ? 1 : 0;
+	}
+	return -1;
+}
+
+void my_relay_backend(struct my_conn *c)
+{
+	struct session *s = c->s;
+	struct evbuffer *in = sess_input(s, SESS_BACKEND);
+	struct evbuffer *cout = sess_output(s, SESS_CLIENT);
+	int deprecate = (c->caps & MY_CLIENT_DEPRECATE_EOF) != 0;
+	while (!s->closing && !s->close_after_flush && !s->backend_paused) {
+		if (c->pass_left[SESS_BACKEND]) {
+			struct my_pending *hp = pend_head(c);
+			size_t m;
+			if (hp && hp->infile_refused) {
+				size_t have = evbuffer_get_length(in);
+				m = have < c->pass_left[SESS_BACKEND] ? have : c->pass_left[SESS_BACKEND];
+				evbuffer_drain(in, m);
+			} else {
+				m = stream(c, SESS_BACKEND, c->pass_left[SESS_BACKEND]);
+			}
+			c->pass_left[SESS_BACKEND] -= m;
+			if (!m)
+				return;
+			if (!c->pass_left[SESS_BACKEND] && c->finish_after_pass) {
+				c->finish_after_pass = 0;
+				finish(c);
+			}
+			continue;
+		}
+		uint8_t h[5], seq;
+		uint32_t len;
+		size_t got = evbuffer_copyout(in, h, 5);
+		if (got < 4)
+			return;
+		my_header(h, &len, &seq);
+		if (len > 0 && got < 5)
+			return;
+		struct my_pending *p = pend_head(c);
+		if (!p) {
+			/* Unsolicited: a server going away sends an ERR first. */
+			if (len > 0 && h[4] == 0xFF && len < MY_CONTROL_MAX) {
+				if (evbuffer_get_length(in) < (size_t)len + 4)
+					return;
+				evbuffer_remove_buffer(in, cout, (size_t)len + 4);
+				continue;
+			}
+			sess_close(s, "unexpected data from backend (%u bytes, sequence %u)", len, seq);
+			return;
+		}
+		int swallow = p->infile_refused;
+		/* Packets the relay passes without reading them. */
+		int was_cont = c->cont[SESS_BACKEND];
+		c->cont[SESS_BACKEND] = len == MY_MAX_PAYLOAD;
+		int passthrough = was_cont;
+		if (!passthrough) {
+			uint8_t first = len ? h[4] : 0;
+			int terminator = first == 0xFF ||
+					 (first == 0xFE && (deprecate ? len < MY_MAX_PAYLOAD : len < 9));
+			switch (p->phase) {
+			case MY_RES_COLUMNS:
+				passthrough = 1;
+				if (p->left && --p->left == 0)
+					p->phase = deprecate ? MY_RES_ROWS : MY_RES_COLS_EOF;
+				break;
+			case MY_RES_COUNTED:
+				passthrough = 1;
+				if (p->left && --p->left == 0)
+					c->finish_after_pass = 1;
+				break;
+			case MY_RES_ROWS:
+				if (!terminator) {
+					passthrough = 1;
+					add_rows(p, 1);
+				}
+				break;
+			case MY_RES_FIRST:
+				if (p->kind == MY_PEND_FIELDS && !terminator)
+					passthrough = 1;
+				break;
+			default:
+				break;
+			}
+		}
+		if (passthrough) {
+			c->pass_left[SESS_BACKEND] = (size_t)len + 4;
+			continue;
+		}
+		if (len > MY_CONTROL_MAX) {
+			sess_close(s, "oversized control packet from backend (%u bytes)", len);
+			return;
+		}
+		if (evbuffer_get_length(in) < (size_t)len + 4)
+			return;
+		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 4);
+		if (!m) {
+			sess_close(s, "out of memory");
+			return;
+		}
+		int done = 0;
+		int r = on_backend_packet(c, p, m + 4, len, seq, &done);
+		if (r < 0) {
+			sess_close(s, "unexpected packet from backend (0x%02x, %u bytes, phase %d)",
+				   len ? m[4] : 0, len, (int)p->phase);
+			return;
+		}
+		if (r == 1 || swallow)
+			evbuffer_drain(in, (size_t)len + 4);
+		else
+			evbuffer_remove_buffer(in, cout, (size_t)len + 4);
+		if (done)
+			finish(c);
+		sess_backpressure(s, SESS_CLIENT);
+	}
+}
+
+void my_relay_free(struct my_conn *c)
+{
+	while (c->pend_len) {
+		pend_pop(c, "session ended before the reply");
+	}
+	free(c->pend);
+	c->pend = NULL;
+	free(c->cmd);
+	c->cmd = NULL;
+	stmts_clear(c);
+	policy_result_free(&c->pres);
+}
