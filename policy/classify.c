@@ -1,6 +1,10 @@
 /* policy/classify: statement splitter and classifier (see classify.h).
  *
- * One pass, one token of lookahead, no allocation per token. The state is a
+ * One pass, one token of lookahead, no allocation per token. Tokens come
+ * from the dialect's tokenizer (pg_lexer.c or my_lexer.c); the few MySQL
+ * forms that differ (DO, PREPARE ... FROM, LOAD DATA, SELECT ... INTO
+ * OUTFILE, SET GLOBAL, REPLACE, RENAME TABLE) are checked where they occur,
+ * the keyword list is in cls_words.h. The state is a
  * small stack of parenthesis levels (what opened each level, whether the
  * next name there is an object, whether a WITH there still waits for its
  * main statement) and a stack of DML "frames" (each INSERT/UPDATE/DELETE/
@@ -12,7 +16,10 @@
  * it does not resolve names against a catalog (objects are names as
  * written, folded as the server folds them), and it does not look inside
  * function bodies given as strings (CREATE FUNCTION ... AS $$...$$, DO):
- * those are DDL or dynamic SQL, which rules can deny as a whole.
+ * those are DDL or dynamic SQL, which rules can deny as a whole. MySQL
+ * stored-program bodies (BEGIN ... END with inner ';') are split at every
+ * ';', which over-classifies their inner statements (safe, but CREATE
+ * PROCEDURE with control flow is refused as unparseable).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* strcasestr */
@@ -38,78 +45,7 @@ enum { KC_U, KC_C, KC_T, KC_R };
 #define KF_SKIP 0x08    /* skipped while waiting for an object name */
 #define KF_GSKIP 0x10   /* ... in GRANT/REVOKE/TRUNCATE/LOCK/REINDEX/... */
 
-#define NF KF_NOTFUNC
-#define CL KF_CLAUSE
-#define TR KF_TRIVIAL
-#define SK KF_SKIP
-#define GS KF_GSKIP
-
-#define CLS_KEYWORDS(X)                                                      \
-	X(ABORT, U, 0) X(ACCESS, U, 0) X(ADD, U, 0) X(AFTER, U, 0)            \
-	X(ALL, R, NF | GS) X(ALSO, U, 0)                                       \
-	X(ALTER, U, 0) X(ANALYSE, R, SK) X(ANALYZE, R, SK) X(AND, R, TR)       \
-	X(ANY, R, NF) X(ARRAY, R, NF) X(AS, R, NF) X(ASC, R, 0)                \
-	X(ASYMMETRIC, R, 0) X(ATOMIC, U, 0) X(AUTHORIZATION, T, NF)            \
-	X(BEFORE, U, 0) X(BEGIN, U, 0) X(BETWEEN, C, NF | TR) X(BIGINT, C, NF) \
-	X(BINARY, T, NF | SK) X(BIT, C, NF) X(BOOLEAN, C, NF) X(BOTH, R, 0)    \
-	X(BY, U, 0) X(CALL, U, 0) X(CASCADE, U, CL) X(CASE, R, NF | TR)        \
-	X(CAST, R, NF) X(CHAR, C, NF) X(CHARACTER, C, NF)                      \
-	X(CHARACTERISTICS, U, 0) X(CHECK, R, NF) X(CHECKPOINT, U, 0)           \
-	X(CLOSE, U, 0) X(CLUSTER, U, 0) X(COALESCE, C, 0) X(COLLATE, R, NF)    \
-	X(COLLATION, T, NF) X(COLUMN, R, NF | GS) X(COMMENT, U, 0)             \
-	X(COMMIT, U, 0) X(CONCURRENTLY, T, NF | SK) X(CONSTRAINT, R, NF)       \
-	X(COPY, U, 0) X(CREATE, R, NF) X(CROSS, T, NF) X(CURRENT, U, 0)        \
-	X(CURRENT_CATALOG, R, NF) X(CURRENT_DATE, R, NF)                       \
-	X(CURRENT_ROLE, R, NF) X(CURRENT_SCHEMA, T, 0) X(CURRENT_TIME, R, NF)  \
-	X(CURRENT_TIMESTAMP, R, NF) X(CURRENT_USER, R, NF) X(CURSOR, U, 0)     \
-	X(CYCLE, U, 0) X(DATA, U, GS) X(DATABASE, U, GS) X(DEALLOCATE, U, 0)   \
-	X(DEC, C, NF) X(DECIMAL, C, NF) X(DECLARE, U, 0) X(DEFAULT, R, NF)     \
-	X(DEFERRABLE, R, 0) X(DELETE, U, 0) X(DESC, R, 0) X(DISCARD, U, 0)     \
-	X(DISTINCT, R, NF) X(DO, R, NF) X(DOMAIN, U, GS) X(DOUBLE, U, NF)      \
-	X(DROP, U, 0) X(EACH, U, 0) X(ELSE, R, TR) X(END, R, TR) X(EXCEPT, R, NF | CL)       \
-	X(EXECUTE, U, 0) X(EXISTS, C, NF | SK | TR) X(EXPLAIN, U, 0)           \
-	X(EXTENSION, U, 0) X(EXTRACT, C, 0) X(FALSE, R, TR) X(FETCH, R, CL)    \
-	X(FILTER, U, NF) X(FLOAT, C, NF) X(FOR, R, NF | CL) X(FOREIGN, R, GS)  \
-	X(FREEZE, T, SK) X(FROM, R, NF) X(FULL, T, SK) X(FUNCTION, U, GS)      \
-	X(FUNCTIONS, U, GS) X(GRANT, R, 0) X(GROUP, R, CL) X(HAVING, R, CL)    \
-	X(IF, U, SK) X(ILIKE, T, NF) X(IMPORT, U, 0) X(IN, R, NF | TR | GS)    \
-	X(INCLUDING, U, 0) X(INDEX, U, GS) X(INITIALLY, R, 0) X(INNER, T, NF) X(INSERT, U, 0)     \
-	X(INSTEAD, U, 0) X(INT, C, NF) X(INTEGER, C, NF)                       \
-	X(INTERSECT, R, NF | CL) X(INTERVAL, C, NF) X(INTO, R, NF | CL)        \
-	X(IS, T, NF | TR) X(ISNULL, T, NF) X(JOIN, T, NF) X(KEY, U, NF)        \
-	X(LANGUAGE, U, GS) X(LARGE, U, GS) X(LATERAL, R, NF | SK)              \
-	X(LEADING, R, 0) X(LEFT, T, 0) X(LIKE, T, NF) X(LIMIT, R, CL)          \
-	X(LISTEN, U, 0) X(LOAD, U, 0) X(LOCAL, U, 0) X(LOCALTIME, R, NF)       \
-	X(LOCALTIMESTAMP, R, NF) X(LOCK, U, 0) X(MATCHED, U, 0) X(MATERIALIZED, U, GS)          \
-	X(MERGE, U, 0) X(MOVE, U, 0) X(NATURAL, T, NF) X(NOT, R, NF | TR | SK) \
-	X(NOTHING, U, 0) X(NOTIFY, U, 0) X(NOTNULL, T, NF) X(NULL, R, TR) X(NUMERIC, C, NF)     \
-	X(OBJECT, U, GS) X(OF, U, 0) X(OFF, U, 0) X(OFFSET, R, CL)             \
-	X(ON, R, NF) X(ONLY, R, SK) X(OR, R, TR) X(ORDER, R, CL)               \
-	X(OUTER, T, NF) X(OVER, U, NF) X(OVERLAPS, T, NF) X(OWNED, U, 0) X(OWNER, U, 0)       \
-	X(PLACING, R, 0) X(POLICY, U, 0) X(PREPARE, U, 0) X(PREPARED, U, 0)                    \
-	X(PRIMARY, R, 0) X(PRIVILEGES, U, 0) X(PROCEDURE, U, GS)               \
-	X(PROCEDURES, U, GS) X(PROGRAM, U, 0) X(READ, U, 0) X(REAL, C, NF)     \
-	X(REASSIGN, U, 0) X(RECURSIVE, U, 0) X(REFERENCES, R, NF)              \
-	X(REFRESH, U, 0) X(REINDEX, U, 0) X(RELEASE, U, 0) X(RENAME, U, 0)     \
-	X(REPLACE, U, 0) X(RESET, U, 0) X(RESTRICT, U, CL)                     \
-	X(RETURN, U, 0) X(RETURNING, R, CL) X(RETURNS, U, 0) X(REVOKE, U, 0) X(RIGHT, T, 0) X(ROLE, U, 0)       \
-	X(ROLLBACK, U, 0) X(ROUTINE, U, GS) X(ROUTINES, U, GS) X(ROW, C, NF)   \
-	X(SAVEPOINT, U, 0) X(SCHEMA, U, GS) X(SECURITY, U, 0)                  \
-	X(SELECT, R, NF | CL | TR) X(SEQUENCE, U, GS) X(SEQUENCES, U, GS)      \
-	X(SERVER, U, GS) X(SESSION, U, 0) X(SESSION_USER, R, NF)               \
-	X(SET, U, CL) X(SETOF, C, NF) X(SHOW, U, 0) X(SIMILAR, T, NF)          \
-	X(SMALLINT, C, NF) X(SOME, R, NF) X(START, U, 0) X(STATEMENT, U, 0) X(STDIN, U, 0)        \
-	X(STDOUT, U, 0) X(SYMMETRIC, R, 0) X(SYSTEM, U, GS)                    \
-	X(SYSTEM_USER, R, NF) X(TABLE, R, NF | GS) X(TABLES, U, GS)            \
-	X(TABLESAMPLE, T, NF) X(TABLESPACE, U, GS) X(TEMP, U, 0)               \
-	X(TEMPORARY, U, 0) X(THEN, R, TR) X(TIME, C, NF) X(TIMESTAMP, C, NF)   \
-	X(TO, R, CL) X(TRAILING, R, 0) X(TRANSACTION, U, 0) X(TRIGGER, U, 0) X(TRUE, R, TR)     \
-	X(TRUNCATE, U, 0) X(TYPE, U, GS) X(UNION, R, NF | CL)                  \
-	X(UNIQUE, R, NF) X(UNLISTEN, U, 0) X(UNLOGGED, U, 0) X(UPDATE, U, 0)   \
-	X(USER, R, NF) X(USING, R, NF) X(VACUUM, U, 0)                         \
-	X(VALUES, C, NF | CL) X(VARCHAR, C, NF) X(VARIADIC, R, 0)              \
-	X(VERBOSE, T, SK) X(VIEW, U, GS) X(WHEN, R, TR) X(WHERE, R, CL)        \
-	X(WINDOW, R, CL) X(WITH, R, NF) X(WITHIN, U, NF) X(WRITE, U, 0)
+#include "policy/cls_words.h"
 
 enum cls_kwid {
 	KW_NONE = 0,
@@ -133,6 +69,7 @@ static const struct cls_kw kwdefs[KW_COUNT] = {
 
 #define KW_SLOTS 1024 /* power of two, well above 2 * KW_COUNT */
 #define KW_MAXLEN 17  /* CURRENT_TIMESTAMP */
+_Static_assert(KW_COUNT < KW_SLOTS / 2, "keyword table too full");
 static uint16_t kw_slot[KW_SLOTS];
 static pthread_once_t kw_once = PTHREAD_ONCE_INIT;
 
@@ -203,23 +140,9 @@ static const struct {
 	unsigned char prefix; /* name is a prefix */
 	unsigned flags;
 } known_funcs[] = {
-	/* server files, programs and other servers */
-	{"pg_read_file", 0, POLICY_F_FILE_ACCESS}, {"pg_read_binary_file", 0, POLICY_F_FILE_ACCESS},
-	{"pg_stat_file", 0, POLICY_F_FILE_ACCESS}, {"pg_ls_", 1, POLICY_F_FILE_ACCESS},
-	{"pg_file_", 1, POLICY_F_FILE_ACCESS} /* adminpack */, {"pg_logdir_ls", 0, POLICY_F_FILE_ACCESS},
-	{"lo_import", 0, POLICY_F_FILE_ACCESS | POLICY_F_WRITES}, {"lo_export", 0, POLICY_F_FILE_ACCESS},
-	{"dblink", 1, POLICY_F_FILE_ACCESS | POLICY_F_DYNAMIC},
-	/* run SQL text given as a value */
-	{"query_to_xml", 1, POLICY_F_DYNAMIC}, {"ts_stat", 0, POLICY_F_DYNAMIC},
-	{"ts_rewrite", 0, POLICY_F_DYNAMIC}, {"crosstab", 1, POLICY_F_DYNAMIC},
-	{"connectby", 0, POLICY_F_DYNAMIC}, {"xpath_table", 0, POLICY_F_DYNAMIC},
-	{"pg_background_", 1, POLICY_F_DYNAMIC | POLICY_F_WRITES},
-	/* change data although called from a SELECT */
-	{"nextval", 0, POLICY_F_WRITES}, {"setval", 0, POLICY_F_WRITES},
-	{"lo_create", 0, POLICY_F_WRITES}, {"lo_creat", 0, POLICY_F_WRITES},
-	{"lo_unlink", 0, POLICY_F_WRITES}, {"lo_put", 0, POLICY_F_WRITES},
-	{"lo_from_bytea", 0, POLICY_F_WRITES}, {"lo_truncate", 0, POLICY_F_WRITES},
-	{"lowrite", 0, POLICY_F_WRITES},
+#define X(n, pre, fl) {n, pre, fl},
+	CLS_FUNCTIONS(X)
+#undef X
 };
 
 static unsigned func_flags(const char *name, size_t n)
@@ -271,6 +194,7 @@ enum {
 	PH_SET_NAME,    /* SET name: waiting for TO or = */
 	PH_SET_VALUE,
 	PH_RESET,
+	PH_MY_LOAD,     /* MySQL LOAD DATA [LOCAL] INFILE */
 };
 
 static void lex_one(struct cls_batch *b)
@@ -292,8 +216,14 @@ void cls_begin(struct cls_batch *b, const char *sql, size_t len,
 {
 	pthread_once(&kw_once, kw_build);
 	memset(b, 0, offsetof(struct cls_batch, fr));
-	pgl_init(&b->lx, sql, len, opts->std_strings, opts->enc);
-	b->next_token = pgl_next;
+	if (opts->mysql) {
+		myl_init(&b->lx, sql, len, opts->std_strings, opts->ansi_quotes, opts->enc);
+		b->next_token = myl_next;
+		b->mysql = 1;
+	} else {
+		pgl_init(&b->lx, sql, len, opts->std_strings, opts->enc);
+		b->next_token = pgl_next;
+	}
 	b->out = out;
 	b->names = names;
 	if (grow(&out->fingerprint, &out->fingerprint_cap, 64) ||
@@ -600,18 +530,41 @@ static int affirmative(const char *v)
 	return 0;
 }
 
+/* Settings that make a session or the server writable (PostgreSQL, then
+ * MySQL names). */
 static int is_rw_guc(const char *v)
 {
-	return strcasecmp(v, "default_transaction_read_only") == 0 ||
-	       strcasecmp(v, "transaction_read_only") == 0;
+	static const char *const names[] = {
+		"default_transaction_read_only", "transaction_read_only",
+		"tx_read_only", "read_only", "super_read_only",
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcasecmp(v, names[i]) == 0)
+			return 1;
+	return 0;
 }
 
-/* Settings that make the server load a shared library from its disk. */
+/* Settings that make the server load a library from, or write to, a file
+ * of its choosing (PostgreSQL libraries, MySQL log files). */
 static int is_library_guc(const char *v)
 {
 	size_t n = strlen(v);
 	return strcasecmp(v, "dynamic_library_path") == 0 ||
+	       strcasecmp(v, "general_log_file") == 0 ||
+	       strcasecmp(v, "slow_query_log_file") == 0 ||
 	       (n >= 17 && strcasecmp(v + n - 17, "preload_libraries") == 0);
+}
+
+/* MySQL @@global.read_only -> read_only */
+static void variable_name(const struct lex_token *t, char *v, size_t cap)
+{
+	const char *s = t->s, *e = t->s + t->len;
+	for (const char *p = s; p < e; p++)
+		if (*p == '@' || *p == '.')
+			s = p + 1;
+	size_t n = (size_t)(e - s) < cap - 1 ? (size_t)(e - s) : cap - 1;
+	memcpy(v, s, n);
+	v[n] = '\0';
 }
 
 /* Value of a token used as a setting value: strings decoded, words folded,
@@ -718,18 +671,6 @@ static void take_name(struct cls_batch *b, int alias)
 
 /* ---- DDL object kinds -------------------------------------------------- */
 
-static const char *const multi_kinds[] = {
-	"MATERIALIZED VIEW", "FOREIGN TABLE", "FOREIGN DATA WRAPPER",
-	"EVENT TRIGGER", "TEXT SEARCH CONFIGURATION", "TEXT SEARCH DICTIONARY",
-	"TEXT SEARCH PARSER", "TEXT SEARCH TEMPLATE", "OPERATOR CLASS",
-	"OPERATOR FAMILY", "USER MAPPING", "ACCESS METHOD", "DEFAULT PRIVILEGES",
-	"LARGE OBJECT",
-};
-
-static const char *const kind_modifiers[] = {
-	"OR", "REPLACE", "TEMP", "TEMPORARY", "LOCAL", "GLOBAL", "UNLOGGED",
-	"UNIQUE", "TRUSTED", "PROCEDURAL", "CONSTRAINT", "RECURSIVE",
-};
 
 static int in_list(const char *w, const char *const *list, size_t n)
 {
@@ -809,7 +750,8 @@ static int kind_step(struct cls_batch *b)
 
 static int is_eq_op(const struct lex_token *t)
 {
-	return t->kind == LEX_OP && t->len == 1 && t->s[0] == '=';
+	return t->kind == LEX_OP && ((t->len == 1 && t->s[0] == '=') ||
+				     (t->len == 2 && t->s[0] == ':' && t->s[1] == '='));
 }
 
 /* Words at the start of some statements. Returns 1 when the token was
@@ -830,7 +772,7 @@ static int phase_step(struct cls_batch *b)
 		b->ph = PH_ALTER_MID;
 		if (kw == KW_DROP)
 			b->st->flags |= POLICY_F_ALTER_DROP;
-		else if (kw == KW_RENAME)
+		else if (kw == KW_RENAME || kw == KW_CHANGE) /* MySQL CHANGE old new */
 			b->st->flags |= POLICY_F_RENAME;
 		return kw == KW_DROP || kw == KW_RENAME;
 	case PH_ALTER_MID:
@@ -901,9 +843,20 @@ static int phase_step(struct cls_batch *b)
 	case PH_SET:
 		if (d != 0)
 			return 0;
-		if (kw == KW_SESSION || kw == KW_LOCAL)
+		if (kw == KW_SESSION || kw == KW_LOCAL || kw == KW_GLOBAL ||
+		    kw == KW_PERSIST || kw == KW_PERSIST_ONLY)
 			return 1;
 		b->ph = PH_NONE;
+		if (t->kind == LEX_PARAM && t->len > 2 && t->s[1] == '@') {
+			variable_name(t, v, sizeof v); /* MySQL SET @@global.x = v */
+			b->set_rw = is_rw_guc(v);
+			if (is_library_guc(v))
+				b->st->flags |= POLICY_F_FILE_ACCESS;
+			b->ph = PH_SET_NAME;
+			return 1;
+		}
+		if (t->kind == LEX_IDENT && t->len == 8 && !strncasecmp(t->s, "password", 8))
+			b->st->flags |= POLICY_F_PRIVILEGE; /* MySQL SET PASSWORD */
 		if ((t->kind != LEX_IDENT && t->kind != LEX_QIDENT) ||
 		    kw == KW_TRANSACTION || kw == KW_CHARACTERISTICS || kw == KW_ROLE ||
 		    kw == KW_AUTHORIZATION || kw == KW_TIME || kw == KW_SCHEMA)
@@ -926,12 +879,29 @@ static int phase_step(struct cls_batch *b)
 		b->ph = PH_NONE;
 		return 0;
 	case PH_SET_VALUE:
+		if (d == 0 && t->kind == LEX_COMMA && b->mysql) {
+			b->ph = PH_SET; /* SET a = 1, b = 2 */
+			return 0;
+		}
 		if (d == 0 && t->kind != LEX_COMMA && b->set_rw) {
 			value_of(t, v, sizeof v);
 			if (!affirmative(v)) /* off, false, 0, DEFAULT, ... */
 				b->st->flags |= POLICY_F_RW_SWITCH;
 		}
 		return 0;
+	case PH_MY_LOAD:
+		if (d != 0)
+			return 0;
+		if (kw == KW_LOCAL) { /* the client's file, sent by the client */
+			b->load_local = 1;
+			return 1;
+		}
+		if (kw != KW_INFILE)
+			return 0;
+		if (!b->load_local)
+			b->st->flags |= POLICY_F_FILE_ACCESS; /* a file of the server */
+		b->ph = PH_NONE;
+		return 1;
 	case PH_RESET:
 		b->ph = PH_NONE;
 		if (kw == KW_ALL) {
@@ -1020,16 +990,45 @@ static void verb_begin(struct cls_batch *b, int kw)
 			set_verb(b, kwdefs[kw].name, "PREPARED");
 		break;
 	case KW_PREPARE:
-		if (b->nkw == KW_TRANSACTION) {
+		if (b->mysql) { /* PREPARE s FROM 'text' | @var */
+			*fl |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
+		} else if (b->nkw == KW_TRANSACTION) {
 			*fl |= POLICY_F_TX_CONTROL;
 			set_verb(b, "PREPARE", "TRANSACTION");
 		} else {
 			b->ph = PH_PREPARE;
 		}
 		break;
-	case KW_EXECUTE: case KW_DO: case KW_CALL:
+	case KW_DO: /* PostgreSQL: a code block; MySQL: DO expr, a SELECT */
+		if (!b->mysql)
+			*fl |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
+		break;
+	case KW_EXECUTE: case KW_CALL: case KW_BINLOG:
 		/* what runs cannot be seen here: assume it writes */
 		*fl |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
+		break;
+	case KW_REPLACE: /* MySQL REPLACE INTO */
+		dml_begin(b, KW_INSERT);
+		break;
+	case KW_RENAME: /* MySQL RENAME TABLE a TO b / RENAME USER */
+		*fl |= POLICY_F_DDL | POLICY_F_RENAME;
+		if (b->nkw == KW_USER)
+			*fl |= POLICY_F_PRIVILEGE;
+		break;
+	case KW_DESCRIBE: case KW_DESC: /* MySQL: DESC t, or EXPLAIN */
+		b->ph = PH_EXPLAIN;
+		break;
+	case KW_USE: case KW_HELP: case KW_HANDLER: case KW_UNLOCK: case KW_CHECK:
+		break;
+	case KW_XA:
+		*fl |= POLICY_F_TX_CONTROL;
+		break;
+	case KW_KILL: case KW_FLUSH: case KW_OPTIMIZE: case KW_REPAIR:
+	case KW_CHECKSUM: case KW_SHUTDOWN: case KW_PURGE: case KW_CHANGE:
+		*fl |= POLICY_F_WRITES;
+		break;
+	case KW_INSTALL: case KW_UNINSTALL: /* plugins are shared libraries */
+		*fl |= POLICY_F_DDL | POLICY_F_FILE_ACCESS;
 		break;
 	case KW_EXPLAIN:
 		b->ph = PH_EXPLAIN;
@@ -1042,13 +1041,21 @@ static void verb_begin(struct cls_batch *b, int kw)
 		break;
 	case KW_RESET:
 		b->ph = PH_RESET;
+		if (b->mysql) /* RESET MASTER, RESET REPLICA, ... */
+			*fl |= POLICY_F_WRITES;
 		break;
 	case KW_DISCARD:
 		if (b->nkw == KW_ALL) /* DISCARD ALL includes RESET ALL */
 			*fl |= POLICY_F_RW_SWITCH;
 		break;
 	case KW_LOAD:
-		*fl |= POLICY_F_FILE_ACCESS; /* loads a shared library */
+		if (b->mysql) {
+			*fl |= POLICY_F_WRITES;
+			b->ph = PH_MY_LOAD;
+			b->load_local = 0;
+		} else {
+			*fl |= POLICY_F_FILE_ACCESS; /* loads a shared library */
+		}
 		break;
 	default:
 		b->st->verb[0] = '\0';
@@ -1120,11 +1127,6 @@ static int case_opens(const struct cls_batch *b)
 	return 0;
 }
 
-static const char *const unsafe_languages[] = {
-	"c", "internal", "plpythonu", "plpython2u", "plpython3u", "plperlu",
-	"pltclu", "plsh", "plr",
-};
-
 /* What a keyword does where it stands. Returns 1 if it acted as a keyword. */
 static int keyword_role(struct cls_batch *b, int kw, int alias)
 {
@@ -1145,9 +1147,24 @@ static int keyword_role(struct cls_batch *b, int kw, int alias)
 	case KW_INTO:
 		L->list = OBJ_NONE;
 		L->arm = OBJ_NAME;
-		if (b->prev_kw != KW_INSERT && b->prev_kw != KW_MERGE &&
-		    b->vid != KW_IMPORT)
-			b->st->flags |= POLICY_F_WRITES | POLICY_F_DDL; /* SELECT INTO */
+		if ((b->nfr > 0 && b->fr[b->nfr - 1].depth == b->depth &&
+		     (b->fr[b->nfr - 1].kind & (CLS_DML_INSERT | CLS_DML_MERGE))) ||
+		    b->vid == KW_IMPORT || b->vid == KW_LOAD)
+			return 1; /* INSERT/MERGE/LOAD ... INTO table */
+		if (b->mysql && (b->nkw == KW_OUTFILE || b->nkw == KW_DUMPFILE)) {
+			b->st->flags |= POLICY_F_FILE_ACCESS; /* writes a server file */
+			L->arm = OBJ_NONE;
+			return 1;
+		}
+		if (b->mysql && b->nx.kind == LEX_PARAM) {
+			L->arm = OBJ_NONE; /* SELECT ... INTO @variable */
+			return 1;
+		}
+		b->st->flags |= POLICY_F_WRITES | POLICY_F_DDL; /* SELECT INTO table */
+		return 1;
+	case KW_SONAME: /* MySQL CREATE FUNCTION ... SONAME 'lib.so' */
+		if (b->vid == KW_CREATE)
+			b->st->flags |= POLICY_F_FILE_ACCESS;
 		return 1;
 	case KW_USING:
 		if (b->nfr > 0 && b->fr[b->nfr - 1].depth == b->depth &&
@@ -1246,7 +1263,7 @@ static void on_word(struct cls_batch *b, int start, int alias)
 	if (L->arm) {
 		if (kw && is_skip(b, kw))
 			return;
-		if (namelike(kw)) {
+		if (namelike(kw) || (b->mysql && kw == KW_USER)) { /* mysql.user */
 			take_name(b, 0);
 			return;
 		}
@@ -1455,7 +1472,8 @@ static void stmt_end(struct cls_batch *b)
 	if (b->depth != 0 || b->atomic != 0)
 		st->flags |= POLICY_F_UNPARSEABLE; /* unbalanced: the server refuses */
 	frames_close(b, 0);
-	if (b->vid == KW_EXPLAIN && !b->explain_analyze) {
+	if ((b->vid == KW_EXPLAIN || b->vid == KW_DESC || b->vid == KW_DESCRIBE) &&
+	    !b->explain_analyze) {
 		st->flags &= POLICY_F_UNPARSEABLE; /* nothing is executed */
 		st->dml = 0;
 	}

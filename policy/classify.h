@@ -104,13 +104,14 @@ struct cls_batch {
 	int name_here;        /* cur is (the end of) a name: "name(" glues */
 	int upper_here;       /* cur is a DDL kind word: upper-case it */
 	int done, oom, need_sep, obj_cut;
+	int mysql; /* dialect: MySQL words and forms */
 
 	/* the statement being read */
 	struct cls_stmt *st;
 	int depth, atomic, ntok, vid, ph, may_atomic;
 	int prev_kind, prev_kw, prev_name; /* previous token */
 	char kind[40];                     /* DDL object kind being read */
-	int explain_analyze, opt_name, opt_analyze;
+	int explain_analyze, opt_name, opt_analyze, load_local;
 	int set_rw;
 	int watch_depth, watch_arg, watch_n[2], watch_lit[2];
 	char watch_val[2][64];
@@ -122,8 +123,11 @@ struct cls_batch {
 };
 
 struct cls_opts {
-	int std_strings;          /* standard_conforming_strings (1 = on) */
+	int std_strings;          /* PG standard_conforming_strings (1 = on);
+				     MySQL NO_BACKSLASH_ESCAPES (1 = on) */
 	enum lex_encoding enc;
+	int mysql;                /* MySQL/MariaDB dialect */
+	int ansi_quotes;          /* MySQL sql_mode ANSI_QUOTES */
 };
 
 /* Start reading sql (len bytes). The fingerprint and objects of every

@@ -688,8 +688,8 @@ size_t lex_string_value(const struct lex_token *t, char *out, size_t cap)
 		out[k.len] = '\0';
 		return k.len;
 	}
-	char q = t->flavor == LEX_FL_DQUOTE ? '"' : '\'';
-	while (p < end && *p != q)
+	char quote = t->flavor == LEX_FL_DQUOTE ? '"' : '\'';
+	while (p < end && *p != quote)
 		p++;
 	if (t->flavor == LEX_FL_UNICODE) {
 		/* U&'...' has no continuation-with-escapes subtleties worth more
@@ -705,9 +705,9 @@ size_t lex_string_value(const struct lex_token *t, char *out, size_t cap)
 	int doubling = t->flavor != LEX_FL_BIT;
 	p++;
 	while (p < end) {
-		if (*p == q) {
-			if (doubling && p + 1 < end && p[1] == q) {
-				put(&k, (unsigned char)q);
+		if (*p == quote) {
+			if (doubling && p + 1 < end && p[1] == quote) {
+				put(&k, (unsigned char)quote);
 				p += 2;
 				continue;
 			}

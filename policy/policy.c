@@ -6,6 +6,9 @@
  * for each statement follows the order in policy.h: fail-closed for text
  * that cannot be read, then the grant level, then the first matching rule.
  * A rule may still escalate a forced denial to `kill`, never relax it.
+ * MySQL text whose tokens depend on the session's sql_mode (a backslash in
+ * a quoted token) is also read as NO_BACKSLASH_ESCAPES / ANSI_QUOTES would
+ * read it, and the strongest verdict wins.
  *
  * This file reads the rule file (and nothing else) and never logs.
  */
@@ -36,7 +39,8 @@ struct policy {
 /* policy_result.work */
 struct policy_work {
 	struct cls_names names;
-	void *match_data; /* pcre2 match data, made when a regex rule exists */
+	void *match_data;          /* pcre2 match data, made when a regex rule exists */
+	struct policy_result *alt; /* MySQL: result of an alternative reading */
 };
 
 struct policy *policy_load_text(const char *name, const char *text, size_t len,
@@ -141,6 +145,11 @@ void policy_result_free(struct policy_result *r)
 		free(w->names.buf);
 		if (w->match_data)
 			rules_match_data_free(w->match_data);
+		if (w->alt) {
+			free(w->alt->fingerprint);
+			free(w->alt->objects);
+			free(w->alt);
+		}
 		free(w);
 	}
 	free(r->fingerprint);
@@ -188,6 +197,14 @@ static int result_strings(struct policy_result *out)
 	return out->fingerprint && out->objects ? 0 : -1;
 }
 
+/* Classify and decide the whole text once, into out (action, rule, verb,
+ * flags, statement count, fingerprint, objects). partial: stop before the
+ * first statement that cannot be read (an alternative reading of MySQL
+ * text, see policy_evaluate). Returns -1 on an internal error. */
+static int run(const struct policy *p, const struct policy_request *req,
+	       const struct cls_opts *opts, struct policy_result *out,
+	       struct policy_work *w, int partial, int *ambiguous);
+
 static int forced(struct policy_result *out, unsigned flags)
 {
 	out->action = POLICY_DENY;
@@ -232,6 +249,39 @@ static int decide(const struct policy *p, const struct policy_request *req,
 	return 0;
 }
 
+static int run(const struct policy *p, const struct policy_request *req,
+	       const struct cls_opts *opts, struct policy_result *out,
+	       struct policy_work *w, int partial, int *ambiguous)
+{
+	struct cls_batch b;
+	struct cls_stmt st;
+	int best = -1, rc;
+
+	out->action = POLICY_ALLOW;
+	out->rule[0] = out->verb[0] = '\0';
+	out->flags = 0;
+	out->n_statements = 0;
+	cls_begin(&b, req->sql, req->sql ? req->sql_len : 0, opts, out, &w->names);
+	while ((rc = cls_next(&b, &st)) > 0) {
+		enum policy_action a;
+		const char *rule;
+		if (partial && (st.flags & POLICY_F_UNPARSEABLE))
+			break;
+		out->n_statements++;
+		out->flags |= st.flags;
+		if (decide(p, req, &st, out, w, &a, &rule) < 0)
+			return -1;
+		if ((int)a > best) {
+			best = (int)a;
+			out->action = a;
+			copy_str(out->rule, sizeof out->rule, rule);
+			copy_str(out->verb, sizeof out->verb, st.verb);
+		}
+	}
+	*ambiguous = b.lx.ambiguous;
+	return rc < 0 ? -1 : 0;
+}
+
 int policy_evaluate(const struct policy *p, const struct policy_request *req,
 		    struct policy_result *out)
 {
@@ -246,38 +296,39 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 	if (!w && !(w = out->work = calloc(1, sizeof *w)))
 		return forced(out, 0);
 
-	if (req->dialect != POLICY_DIALECT_PG) {
-		/* no MySQL tokenizer yet: refuse rather than guess */
-		out->action = POLICY_DENY;
-		snprintf(out->rule, sizeof out->rule, "fail-closed");
-		out->flags = POLICY_F_UNPARSEABLE;
-		set_message(out);
-		return 0;
-	}
-
 	struct cls_opts opts = {!req->std_strings_off,
-				lex_encoding_from_name(req->client_encoding)};
-	struct cls_batch b;
-	struct cls_stmt st;
-	int best = -1, rc;
+				lex_encoding_from_name(req->client_encoding), 0, 0};
+	int ambiguous = 0;
+	if (req->dialect == POLICY_DIALECT_MYSQL) {
+		/* MySQL's defaults: backslash escapes on, "x" is a string */
+		opts = (struct cls_opts){0, opts.enc, 1, 0};
+	}
+	if (run(p, req, &opts, out, w, 0, &ambiguous) < 0)
+		return forced(out, 0);
 
-	cls_begin(&b, req->sql, req->sql ? req->sql_len : 0, &opts, out, &w->names);
-	while ((rc = cls_next(&b, &st)) > 0) {
-		enum policy_action a;
-		const char *rule;
-		out->n_statements++;
-		out->flags |= st.flags;
-		if (decide(p, req, &st, out, w, &a, &rule) < 0)
+	/* The session's sql_mode is not known here. When it could move token
+	 * boundaries, also read the text as the server would under
+	 * NO_BACKSLASH_ESCAPES and/or ANSI_QUOTES, and keep the strongest
+	 * verdict. Only statements that those modes can parse count: text they
+	 * cannot read would be refused by such a server. */
+	if (req->dialect == POLICY_DIALECT_MYSQL && ambiguous) {
+		if (!w->alt && !(w->alt = calloc(1, sizeof *w->alt)))
 			return forced(out, 0);
-		if ((int)a > best) {
-			best = (int)a;
-			out->action = a;
-			copy_str(out->rule, sizeof out->rule, rule);
-			copy_str(out->verb, sizeof out->verb, st.verb);
+		for (int m = 1; m < 4; m++) {
+			struct cls_opts alt = {m & 1, opts.enc, 1, (m >> 1) & 1};
+			int amb;
+			if (result_strings(w->alt) < 0 || run(p, req, &alt, w->alt, w, 1, &amb) < 0)
+				return forced(out, 0);
+			out->flags |= w->alt->flags;
+			if (w->alt->n_statements > out->n_statements)
+				out->n_statements = w->alt->n_statements;
+			if (w->alt->action > out->action) {
+				out->action = w->alt->action;
+				copy_str(out->rule, sizeof out->rule, w->alt->rule);
+				copy_str(out->verb, sizeof out->verb, w->alt->verb);
+			}
 		}
 	}
-	if (rc < 0)
-		return forced(out, 0);
 	set_message(out);
 	return 0;
 }

@@ -673,6 +673,9 @@ class Bench:
                             log(f"{wl:36s} round {rnd} {s:10s} qps={res.get('qps')} "
                                 f"cpu/q={res.get('proxy_cpu_us_per_query')}")
                             vals[s].append(res.get("qps"))
+                            if res.get("error"):
+                                err = " ".join(res["error"].split())[-400:]
+                                self.note(f"sysbench through {s} failed ({wl}): {err}")
                             cpus[s].append(res.get("proxy_cpu_us_per_query"))
                     row = {s: median(v) for s, v in vals.items()}
                     self.results.setdefault("sysbench", {})[wl] = row
@@ -697,6 +700,10 @@ class Bench:
                    env=client_env({"MYSQL_PWD": ep["password"]}), check=False, timeout=1800)
         peak = sampler.stop()
         res = {"rc": r.returncode, "growth_mib": round((peak - before) / 1024, 2)}
+        if r.returncode != 0:
+            res["error"] = r.stderr[-400:]
+            self.note(f"big MySQL SELECT through sqlbastion failed: "
+                      f"{' '.join(r.stderr.split())[-300:]}")
         self.record("stream", workload=wl, setup="sqlbastion", **res)
         self.results.setdefault("stream", {}).setdefault(wl, {})["sqlbastion"] = res
 
@@ -885,6 +892,8 @@ class Bench:
                     x = v.get(s)
                     if s not in v:
                         cells.append(nb)
+                    elif x is None:
+                        cells.append("failed (see notes)")
                     else:
                         cells.append(f"{fmt(x, ' qps')} {x / d:.2f}x" if x and d else fmt(x))
                 out.append(f"{wl[9:]:<40s}" + "".join(f"{c:>32s}" for c in cells))
@@ -895,7 +904,10 @@ class Bench:
             for wl, v in R.get("stream", {}).items():
                 if "MySQL" in wl:
                     x = v.get("sqlbastion", {})
-                    out.append(f"  RSS growth {wl}: +{x.get('growth_mib')} MiB")
+                    if x.get("error") or x.get("rc"):
+                        out.append(f"  RSS growth {wl}: failed (see notes)")
+                    else:
+                        out.append(f"  RSS growth {wl}: +{x.get('growth_mib')} MiB")
             if not self.results.get("mysql_frontend"):
                 out.append(f"{'RSS growth, big MySQL SELECT':<40s}" + f"{'-':>32s}" * 2
                            + f"{nb:>32s}")
@@ -959,9 +971,12 @@ class Bench:
         sb = R.get("sysbench")
         if isinstance(sb, dict):
             v = sb.get("sysbench oltp_point_select ps=auto", {})
-            if "sqlbastion" in v:
+            if "sqlbastion" in v and v["sqlbastion"] and v.get("haproxy"):
                 res.append((f"sysbench point_select: sqlbastion {v['sqlbastion']:,.0f} >= "
                             f"HAProxy {v['haproxy']:,.0f} qps", v["sqlbastion"] >= v["haproxy"]))
+            elif "sqlbastion" in v:
+                res.append(("sysbench point_select >= HAProxy: sysbench through sqlbastion "
+                            "failed (MySQL frontend in progress; see notes)", False))
             else:
                 res.append(("sysbench point_select >= HAProxy: mysql frontend not built", None))
         for wl, v in R.get("cpu", {}).items():
@@ -980,8 +995,12 @@ class Bench:
         for wl, v in R.get("stream", {}).items():
             x = v.get("sqlbastion")
             if x and x.get("growth_mib") is not None:
-                res.append((f"{wl}: sqlbastion RSS growth {x['growth_mib']:.1f} MiB < 16 MiB",
-                            x["growth_mib"] < 16 and not x.get("error")))
+                if x.get("error") or x.get("rc"):
+                    res.append((f"{wl}: sqlbastion RSS growth < 16 MiB: the stream failed "
+                                "(see notes)", False))
+                else:
+                    res.append((f"{wl}: sqlbastion RSS growth {x['growth_mib']:.1f} MiB "
+                                "< 16 MiB", x["growth_mib"] < 16))
         feats = R.get("features", {})
         for wl, v in feats.items():
             on = v.get("guard+audit(disk)", {}).get("tps")
@@ -1225,6 +1244,8 @@ def main():
     ap.add_argument("--helpers", type=Path, default=HERE / "out" / "bin",
                     help="directory of the compiled C helpers (run.sh builds them)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--report", type=Path, metavar="JSON",
+                    help="print the table of an earlier run's JSON file and exit")
     ap.add_argument("--strict", action="store_true", help="stop at the first failed phase")
     a = ap.parse_args()
     q = a.quick
@@ -1242,6 +1263,15 @@ def main():
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     a.nofile_hard = hard
+    if a.report:
+        data = json.loads(a.report.read_text())
+        for k, v in data["meta"]["args"].items():
+            if k not in ("report",):
+                setattr(a, k, v)
+        bench = Bench.__new__(Bench)
+        bench.a, bench.results, bench.notes = a, data["results"], data["notes"]
+        print(bench.table())
+        return 0
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: sys.exit(130))
     return Bench(a).run()

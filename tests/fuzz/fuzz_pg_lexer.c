@@ -4,8 +4,8 @@
  * (etc/policies/guard.rules, found from the repository root or from
  * tests/fuzz; SQLBASTION_GUARD overrides the path), plus a few extra rules so
  * that globs, scopes and the regex path run too. The first byte chooses the
- * session state (standard_conforming_strings, client encoding, grant level);
- * the rest is the statement text. Besides crashes and sanitizer reports, it
+ * session state (standard_conforming_strings, client encoding, grant level,
+ * and with its top bit the MySQL tokenizer); the rest is the statement text. Besides crashes and sanitizer reports, it
  * checks the result's invariants: NUL-terminated strings within their
  * buffers, a known action, a message for every denial.
  *
@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	uint8_t mode = data[0];
 	struct policy_request q = {0};
-	q.dialect = POLICY_DIALECT_PG;
+	q.dialect = (mode & 0x80) ? POLICY_DIALECT_MYSQL : POLICY_DIALECT_PG;
 	q.level = (enum policy_level)((mode >> 4) & 3);
 	q.user = "fuzz";
 	q.asset = "prod-db";

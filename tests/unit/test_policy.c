@@ -103,11 +103,11 @@ static size_t decode(const char *in, char *out)
 	return n;
 }
 
-static int eval(const struct policy *p, struct policy_result *r, const char *sql,
-		size_t len, enum policy_level level)
+static int eval_d(const struct policy *p, struct policy_result *r, const char *sql,
+		  size_t len, enum policy_level level, enum policy_dialect dialect)
 {
 	struct policy_request q = {0};
-	q.dialect = POLICY_DIALECT_PG;
+	q.dialect = dialect;
 	q.level = level;
 	q.user = "tester";
 	q.asset = "prod-db";
@@ -118,9 +118,16 @@ static int eval(const struct policy *p, struct policy_result *r, const char *sql
 	return policy_evaluate(p, &q, r);
 }
 
-static int run_cases(const struct policy *guard)
+static int eval(const struct policy *p, struct policy_result *r, const char *sql,
+		size_t len, enum policy_level level)
 {
-	FILE *f = fopen("data/policy_pg_cases.txt", "r");
+	return eval_d(p, r, sql, len, level, POLICY_DIALECT_PG);
+}
+
+static int run_cases(const struct policy *guard, const char *file,
+		     enum policy_dialect dialect)
+{
+	FILE *f = fopen(file, "r");
 	char line[8192], sql[8192], fb[256];
 	int lineno = 0, cases = 0;
 	struct policy_result r;
@@ -148,7 +155,7 @@ static int run_cases(const struct policy *guard)
 			p = bar + 1;
 		}
 		if (bad) {
-			fprintf(stderr, "policy_pg_cases.txt:%d: malformed line\n", lineno);
+			fprintf(stderr, "%s:%d: malformed line\n", file, lineno);
 			unit_failed++;
 			continue;
 		}
@@ -160,7 +167,7 @@ static int run_cases(const struct policy *guard)
 		if (want_rule)
 			*want_rule++ = '\0';
 		cases++;
-		eval(guard, &r, sql, len, POLICY_LEVEL_WRITE);
+		eval_d(guard, &r, sql, len, POLICY_LEVEL_WRITE, dialect);
 		int ok = strcmp(r.verb, fld[0]) == 0 && want_flags >= 0 &&
 			 r.flags == (unsigned)want_flags &&
 			 strcmp(policy_action_name(r.action), fld[2]) == 0 &&
@@ -171,9 +178,9 @@ static int run_cases(const struct policy *guard)
 		} else {
 			unit_failed++;
 			fprintf(stderr,
-				"policy_pg_cases.txt:%d: %s\n  got  %s | %s | %s%s%s | %u\n"
+				"%s:%d: %s\n  got  %s | %s | %s%s%s | %u\n"
 				"  want %s | %s | %s%s%s | %s\n  fp   %s\n",
-				lineno, p, r.verb, flags_str(r.flags, fb, sizeof fb),
+				file, lineno, p, r.verb, flags_str(r.flags, fb, sizeof fb),
 				policy_action_name(r.action), r.rule[0] ? "/" : "", r.rule,
 				r.n_statements, fld[0], fld[1], fld[2], want_rule ? "/" : "",
 				want_rule ? want_rule : "", fld[3], r.fingerprint);
@@ -493,15 +500,11 @@ static void test_rule_semantics(void)
 	CHECK_STR(decide(k, &r, "SELECT 1", "bob", "a", POLICY_LEVEL_WRITE, noon), "");
 	policy_unref(k);
 
-	/* MySQL has no tokenizer yet: refused, not guessed */
-	struct policy_request q = {0};
-	q.dialect = POLICY_DIALECT_MYSQL;
-	q.level = POLICY_LEVEL_ADMIN;
-	q.sql = "SELECT 1";
-	q.sql_len = 8;
-	policy_evaluate(p, &q, &r);
-	CHECK(r.action == POLICY_DENY);
-	CHECK_STR(r.rule, "fail-closed");
+	/* MySQL: fingerprint and objects from the default reading */
+	eval_d(p, &r, "SELECT `a` FROM `db`.`T1` WHERE x = 'q' # c", 43,
+	       POLICY_LEVEL_WRITE, POLICY_DIALECT_MYSQL);
+	CHECK_STR(r.fingerprint, "SELECT `a` FROM `db`.`T1` WHERE x = ?");
+	CHECK_STR(r.objects, "db.T1");
 
 	policy_unref(p);
 	policy_result_free(&r);
@@ -698,9 +701,11 @@ int main(void)
 	}
 	CHECK(policy_rule_count(guard) == 10);
 
-	int n_cases = run_cases(guard);
+	int n_cases = run_cases(guard, "data/policy_pg_cases.txt", POLICY_DIALECT_PG);
+	int n_my = run_cases(guard, "data/policy_my_cases.txt", POLICY_DIALECT_MYSQL);
 	int n_fp = run_fingerprints(guard);
-	printf("policy: %d classifier cases, %d fingerprint cases\n", n_cases, n_fp);
+	printf("policy: %d PostgreSQL cases, %d MySQL cases, %d fingerprint cases\n",
+	       n_cases, n_my, n_fp);
 	CHECK(n_cases >= 120);
 	test_lexer();
 	test_rule_errors();
