@@ -18,7 +18,9 @@ void sess_evaluate(struct session *s, enum policy_dialect dialect, const char *s
 				     .account = s->target.account,
 				     .sql = sql,
 				     .sql_len = len,
-				     .now = time(NULL)};
+				     .now = time(NULL),
+				     .std_strings_off = s->std_strings_off,
+				     .client_encoding = s->client_encoding};
 	if (!s->policy) {
 		out->action = POLICY_DENY;
 		snprintf(out->rule, sizeof out->rule, "fail-closed");

@@ -50,6 +50,11 @@ struct session {
 	struct auth_target target;        /* who and where, after login */
 	char database[128];               /* database asked for by the client */
 	char phase[16];                   /* for log lines: "login", "ready", ... */
+	/* How the server reads string literals now (the frontend tracks it from
+	 * the server's reports; policy lexes with it): PostgreSQL
+	 * standard_conforming_strings=off, and the client encoding. */
+	int std_strings_off;
+	char client_encoding[32];
 
 	uint64_t bytes_in, bytes_out;     /* client→proxy, proxy→client */
 	time_t started;

@@ -113,6 +113,9 @@ int pg_relay_init(struct pg_conn *c);
 void pg_relay_client(struct pg_conn *c);
 void pg_relay_backend(struct pg_conn *c);
 void pg_relay_free(struct pg_conn *c);
+/* A ParameterStatus from the server: note the settings that change how
+ * statements are lexed (standard_conforming_strings, client_encoding). */
+void pg_note_parameter(struct pg_conn *c, const uint8_t *b, size_t n);
 
 /* Send an ErrorResponse to the client and close once it is out. */
 void pg_fatal(struct pg_conn *c, const char *sqlstate, const char *msg, const char *reason);

@@ -607,6 +607,8 @@ static void on_backend_startup_msg(struct pg_conn *c, char type, const uint8_t *
 			pg_put_ready(cout, c->tx_status);
 		return;
 	case 'S':
+		pg_note_parameter(c, b, n);
+		__attribute__((fallthrough)); /* relayed as is */
 	case 'N':
 	case 'v': {
 		uint8_t h[5] = {(uint8_t)type, (uint8_t)((n + 4) >> 24), (uint8_t)((n + 4) >> 16),

@@ -534,9 +534,23 @@ static void on_ready(struct pg_conn *c, char status)
 	}
 }
 
+void pg_note_parameter(struct pg_conn *c, const uint8_t *b, size_t n)
+{
+	struct pg_reader r;
+	const char *name, *value;
+	pg_reader_init(&r, b, n);
+	if (pg_get_cstr(&r, &name, NULL) != 0 || pg_get_cstr(&r, &value, NULL) != 0)
+		return;
+	if (strcmp(name, "standard_conforming_strings") == 0)
+		c->s->std_strings_off = strcmp(value, "off") == 0;
+	else if (strcmp(name, "client_encoding") == 0)
+		snprintf(c->s->client_encoding, sizeof c->s->client_encoding, "%s", value);
+}
+
 static int backend_streams(char type)
 {
 	switch (type) {
+	case 'S': /* ParameterStatus: may change how policy must lex */
 	case 'Z':
 	case 'E':
 	case 'C':
@@ -609,6 +623,9 @@ void pg_relay_backend(struct pg_conn *c)
 			break;
 		case 'Z':
 			on_ready(c, n ? (char)b[0] : 'I');
+			break;
+		case 'S':
+			pg_note_parameter(c, b, n);
 			break;
 		}
 		if (consumed)
