@@ -137,6 +137,10 @@ int ctl_audit_reindex(struct ctl *c, int argc, char **argv);
 int ctl_sessions(struct ctl *c, int argc, char **argv);
 int ctl_kill(struct ctl *c, int argc, char **argv);
 int ctl_reload(struct ctl *c, int argc, char **argv);
+int ctl_policy_test(struct ctl *c, int argc, char **argv);   /* ctl_policy.c */
+int ctl_approvals(struct ctl *c, int argc, char **argv);     /* ctl_approvals.c */
+int ctl_approve(struct ctl *c, int argc, char **argv);
+int ctl_reject(struct ctl *c, int argc, char **argv);
 
 /* ---- the admin socket (ctl_admin.c) ---- */
 

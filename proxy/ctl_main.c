@@ -54,6 +54,9 @@ static const char usage_text[] =
 	"  audit reindex                         rebuild the search index from every audit file\n"
 	"  sessions [--json] | kill SESSION      (daemon admin socket)\n"
 	"  approvals | approve ID | reject ID    (not available yet)\n"
+	"  policy test --dialect pg|mysql [--level L] [--user U] [--asset A] [--account N]\n"
+	"              [--policy FILE] 'SQL'|-   classification and decision (-c optional\n"
+	"                                        with --policy)\n"
 	"  reload                                (daemon admin socket)\n"
 	"\n"
 	"TIME: 2025-01-02, \"2025-01-02 18:00\", RFC 3339 (2025-01-02T18:00:00Z), @UNIX,\n"
@@ -88,6 +91,7 @@ static const struct verb verbs[] = {
 	{"sessions", NULL, ctl_sessions},
 	{"kill", NULL, ctl_kill},
 	{"reload", NULL, ctl_reload},
+	{"policy", "test", ctl_policy_test},
 };
 
 /* Verbs of the approvals workflow, which has no daemon side yet. */
@@ -279,9 +283,11 @@ int main(int argc, char **argv)
 		snprintf(verbname, sizeof verbname, "%s", v->group);
 	}
 	c.verb = verbname;
-	if (!conf)
+	/* policy test needs no instance when given --policy */
+	int conf_optional = v->fn == ctl_policy_test;
+	if (!conf && !conf_optional)
 		return ctl_usage(&c, "no configuration: use -c CONF");
-	if (config_load(conf, &c.cfg, err, sizeof err) != 0)
+	if (conf && config_load(conf, &c.cfg, err, sizeof err) != 0)
 		return ctl_fail(&c, "%s", err);
 	c.now = time(NULL);
 	who_am_i(&c);
