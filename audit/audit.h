@@ -124,6 +124,20 @@ void audit_get_stats(const struct audit_log *log, struct audit_stats *out);
 int audit_write(struct audit_log *log, const struct audit_event *ev,
 		char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
+/* Accept a record whose loss on a crash could not hide a statement that
+ * ran (query_end: rows, duration): it is formatted now (its ts is now) and
+ * sealed into the chain, in order, when the next audit_write() or
+ * audit_flush() writes, so both reach the kernel with one write(2). A
+ * non-exclusive handle writes at once. 0 ok, -1 with errbuf. */
+int audit_defer(struct audit_log *log, const struct audit_event *ev, char *errbuf,
+		size_t errlen) __attribute__((warn_unused_result));
+/* Write deferred records now (the daemon calls it on a short timer, at
+ * session end and at exit). 0 ok or nothing to do, -1 with errbuf. */
+int audit_flush(struct audit_log *log, char *errbuf, size_t errlen)
+	__attribute__((warn_unused_result));
+/* Number of deferred records not yet written. */
+int audit_pending(const struct audit_log *log);
+
 /* Reopen the file by path (after logrotate moved it). The next write
  * continues the chain: from the last record of the file now at the path,
  * or, when that file is new and empty, from the last record this handle

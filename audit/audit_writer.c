@@ -85,6 +85,9 @@
 /* How long a shared writer waits for the file lock. The daemon holds it for
  * as long as it runs, so waiting longer would only hang sqlbastionctl. */
 #define AUDIT_LOCK_WAIT_MS 3000
+/* Deferred records kept before a flush is forced (bounds the loss on a
+ * kill -9 and the size of one write). */
+#define AUDIT_DEFER_MAX 256
 
 struct audit_log {
 	char *path;        /* owned */
@@ -110,6 +113,15 @@ struct audit_log {
 	uint64_t pend_seq;
 	char pend_hash[AUDIT_HASH_HEX + 1];
 	int have_pend;
+	/* Records accepted by audit_defer() and not yet in the file: their
+	 * bodies (no seq/hash yet), one per line, sealed into the chain in
+	 * order when the next durable record or audit_flush() writes them. */
+	struct audit_buf defer;
+	size_t ndefer;
+	const char *defer_event[AUDIT_DEFER_MAX]; /* event names, for syslog */
+	/* The sealed lines of one flush, written with one write(2); same
+	 * layout as buf. */
+	struct audit_buf out;
 	/* SHA-256 with the algorithm fetched once: the one-shot sb_sha256()
 	 * looks it up on every call, which is a third of a record's CPU. */
 	EVP_MD *sha256;     /* owned */
@@ -119,6 +131,9 @@ struct audit_log {
 	char ts_head[20]; /* "YYYY-MM-DDTHH:MM:SS" */
 	struct audit_stats stats;
 };
+
+static int flush_deferred(struct audit_log *log, size_t durable_off, char *errbuf,
+			  size_t errlen);
 
 static const char zero_hash[AUDIT_HASH_HEX + 1] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
@@ -552,12 +567,12 @@ static void build_body(struct audit_log *log, const struct audit_event *ev,
 
 /* Append prev (first record of a continued file), seq and hash to the
  * body in log->buf (chain synced). 0 ok, -1 with errbuf filled. */
-static int seal_line(struct audit_log *log, uint64_t seq,
+static int seal_line(struct audit_log *log, uint64_t seq, int first_in_file,
 		     char hash[AUDIT_HASH_HEX + 1], char *errbuf, size_t errlen)
 {
 	struct audit_buf *b = &log->buf;
 	uint8_t md[SB_SHA256_LEN];
-	if (log->size == 0 && seq > 1) {
+	if (first_in_file && seq > 1) {
 		audit_buf_puts(b, ",\"prev\":\"");
 		audit_buf_put(b, log->prev, AUDIT_HASH_HEX);
 		audit_buf_putc(b, '"');
@@ -682,8 +697,12 @@ void audit_close(struct audit_log *log)
 	if (!log)
 		return;
 	flush_pending(log);
+	if (log->ndefer)
+		(void)flush_deferred(log, (size_t)-1, NULL, 0);
 	close_files(log);
 	audit_syslog_close(log->syslog);
+	audit_buf_free(&log->defer);
+	audit_buf_free(&log->out);
 	audit_buf_free(&log->buf);
 	audit_buf_free(&log->pend);
 	EVP_MD_CTX_free(log->md_ctx);
@@ -754,6 +773,172 @@ static void follow_path(struct audit_log *log, time_t now)
 	}
 }
 
+/* Queue the body in log->buf (built by build_body) as a deferred line. */
+static int defer_body(struct audit_log *log, const struct audit_event *ev)
+{
+	audit_buf_put(&log->defer, log->buf.p + AUDIT_HASH_HEX, log->buf.len - AUDIT_HASH_HEX);
+	audit_buf_putc(&log->defer, '\n');
+	if (log->defer.oom)
+		return -1;
+	log->defer_event[log->ndefer++] = audit_event_name(ev->type);
+	return 0;
+}
+
+/* Seal every deferred line into the chain, in order, and write them all
+ * with one write(2). The chain state moves only once they are in the
+ * kernel. `durable_off` is where the caller's own record starts in the
+ * queue (or SIZE_MAX): if nothing could be written it is dropped again,
+ * since its caller is told -1 and will not run its statement. */
+static int flush_deferred(struct audit_log *log, size_t durable_off, char *errbuf, size_t errlen)
+{
+	uint64_t seq0 = log->seq;
+	char prev0[AUDIT_HASH_HEX + 1], hash[AUDIT_HASH_HEX + 1];
+	size_t done = 0;
+	memcpy(prev0, log->prev, sizeof prev0);
+	if (log->wfd < 0 && open_files(log, errbuf, errlen) < 0)
+		goto unwritten;
+	if (settle_pending(log, errbuf, errlen) < 0)
+		goto unwritten;
+	if (log->rotate_size && log->size > 0 &&
+	    (uint64_t)log->size + log->defer.len + 200 * log->ndefer > log->rotate_size &&
+	    audit_rotate(log, errbuf, errlen) < 0)
+		goto unwritten;
+
+	log->out.len = 0;
+	log->out.oom = 0;
+	if (audit_buf_reserve(&log->out, AUDIT_HASH_HEX + log->defer.len + 200 * log->ndefer) < 0) {
+		seterr(errbuf, errlen, "out of memory formatting records");
+		goto unwritten;
+	}
+	log->out.len = AUDIT_HASH_HEX;
+	uint64_t seq = log->seq;
+	int first = log->size == 0;
+	/* Where the caller's durable line starts in out, and the chain head
+	 * just before it: a partial write that stops short of it must not
+	 * leave that record to be completed later. */
+	size_t durable_line = (size_t)-1;
+	uint64_t seq_before = seq;
+	char hash_before[AUDIT_HASH_HEX + 1];
+	memcpy(hash_before, log->prev, sizeof hash_before);
+	const char *p = log->defer.p, *end = log->defer.p + log->defer.len;
+	while (p < end) {
+		if ((size_t)(p - log->defer.p) == durable_off) {
+			durable_line = log->out.len - AUDIT_HASH_HEX;
+			seq_before = seq;
+			memcpy(hash_before, log->prev, sizeof hash_before);
+		}
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)(nl - p);
+		log->buf.len = 0;
+		log->buf.oom = 0;
+		if (audit_buf_reserve(&log->buf, AUDIT_HASH_HEX + n + 256) < 0) {
+			seterr(errbuf, errlen, "out of memory formatting a record");
+			goto restore;
+		}
+		log->buf.len = AUDIT_HASH_HEX;
+		audit_buf_put(&log->buf, p, n);
+		if (seal_line(log, seq + 1, first, hash, errbuf, errlen) < 0)
+			goto restore;
+		memcpy(log->prev, hash, sizeof hash); /* the next line chains to it */
+		seq++;
+		first = 0;
+		audit_buf_put(&log->out, log->buf.p + AUDIT_HASH_HEX, log->buf.len - AUDIT_HASH_HEX);
+		p = nl + 1;
+	}
+	if (log->out.oom) {
+		seterr(errbuf, errlen, "out of memory formatting records");
+		goto restore;
+	}
+	const char *lines = log->out.p + AUDIT_HASH_HEX;
+	size_t len = log->out.len - AUDIT_HASH_HEX;
+	if (write_all(log->wfd, lines, len, &done) < 0) {
+		int err = errno;
+		if (done > 0) {
+			/* The kernel took part: finish it next time (as a half line),
+			 * without the caller's own record if it was not reached. */
+			if (durable_line != (size_t)-1 && done <= durable_line) {
+				log->out.len = AUDIT_HASH_HEX + durable_line;
+				seq = seq_before;
+				memcpy(hash, hash_before, sizeof hash);
+			}
+			struct audit_buf t = log->pend;
+			log->pend = log->out;
+			log->out = t;
+			log->pend_done = done;
+			log->pend_seq = seq;
+			memcpy(log->pend_hash, hash, sizeof hash);
+			log->have_pend = 1;
+			log->seq = seq0;
+			memcpy(log->prev, prev0, sizeof prev0);
+			log->defer.len = 0;
+			log->ndefer = 0;
+			seterr(errbuf, errlen, "write %s: %s (%zu of %zu bytes written; the next write completes them)",
+			       log->path, strerror(err), done, len);
+			return -1;
+		}
+		seterr(errbuf, errlen, "write %s: %s", log->path, strerror(err));
+		goto restore;
+	}
+	log->seq = seq;
+	log->size += (off_t)len;
+	log->stats.written += log->ndefer;
+	log->stats.seq = log->seq;
+	if (log->syslog) {
+		size_t i = 0;
+		for (const char *q = lines; q < lines + len; i++) {
+			const char *nl = memchr(q, '\n', (size_t)(lines + len - q));
+			audit_syslog_send(log->syslog, log->defer_event[i], q, (size_t)(nl - q));
+			q = nl + 1;
+		}
+	}
+	log->defer.len = 0;
+	log->ndefer = 0;
+	if (log->out.cap > WRITER_KEEP_MAX)
+		audit_buf_free(&log->out);
+	return 0;
+restore:
+	log->seq = seq0;
+	memcpy(log->prev, prev0, sizeof prev0);
+unwritten:
+	if (durable_off != (size_t)-1 && durable_off < log->defer.len) {
+		log->defer.len = durable_off;
+		log->ndefer--;
+	}
+	return -1;
+}
+
+int audit_defer(struct audit_log *log, const struct audit_event *ev, char *errbuf, size_t errlen)
+{
+	if (!log || !ev || !log->exclusive)
+		return audit_write(log, ev, errbuf, errlen);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	build_body(log, ev, &now);
+	if (log->buf.oom || defer_body(log, ev) < 0) {
+		seterr(errbuf, errlen, "out of memory queueing a record");
+		log->stats.failed++;
+		return -1;
+	}
+	if (log->ndefer >= AUDIT_DEFER_MAX || log->defer.len > WRITER_KEEP_MAX)
+		return audit_flush(log, errbuf, errlen);
+	return 0;
+}
+
+int audit_flush(struct audit_log *log, char *errbuf, size_t errlen)
+{
+	if (!log || !log->ndefer)
+		return 0;
+	int r = flush_deferred(log, (size_t)-1, errbuf, errlen);
+	if (r < 0)
+		log->stats.failed++;
+	return r;
+}
+
+int audit_pending(const struct audit_log *log)
+{
+	return log ? (int)log->ndefer : 0;
+}
+
 int audit_write(struct audit_log *log, const struct audit_event *ev,
 		char *errbuf, size_t errlen)
 {
@@ -775,8 +960,14 @@ int audit_write(struct audit_log *log, const struct audit_event *ev,
 		goto out;
 	}
 	if (log->exclusive) {
-		if (log->wfd < 0 && open_files(log, errbuf, errlen) < 0)
+		/* This record and any deferred ones, in one write. */
+		size_t before = log->defer.len;
+		if (defer_body(log, ev) < 0) {
+			seterr(errbuf, errlen, "out of memory queueing a record");
 			goto out;
+		}
+		ret = flush_deferred(log, before, errbuf, errlen);
+		goto out;
 	} else {
 		if (lock_shared(log, errbuf, errlen) < 0)
 			goto out;
@@ -792,7 +983,7 @@ int audit_write(struct audit_log *log, const struct audit_event *ev,
 	    audit_rotate(log, errbuf, errlen) < 0)
 		goto out;
 
-	if (seal_line(log, log->seq + 1, hash, errbuf, errlen) < 0)
+	if (seal_line(log, log->seq + 1, log->size == 0, hash, errbuf, errlen) < 0)
 		goto out;
 	const char *line = log->buf.p + AUDIT_HASH_HEX;
 	size_t len = log->buf.len - AUDIT_HASH_HEX;

@@ -94,6 +94,18 @@ static void on_sighup(evutil_socket_t sig, short what, void *ctx)
 	(void)reload_runtime(ctx, msg, sizeof msg);
 }
 
+/* Deferred audit records (query_end) reach the file within this period
+ * even when no other record pushes them out. */
+#define AUDIT_FLUSH_MS 100
+
+static void on_audit_flush(evutil_socket_t fd, short what, void *ctx)
+{
+	struct sb_proxy *px = ctx;
+	char err[256];
+	if (px->audit && audit_pending(px->audit) && audit_flush(px->audit, err, sizeof err) != 0)
+		sb_log(LOG_WARN, "audit: deferred records not written yet: %s", err);
+}
+
 static void on_stop(evutil_socket_t sig, short what, void *ctx)
 {
 	struct sb_proxy *px = ctx;
@@ -254,6 +266,12 @@ int main(int argc, char **argv)
 	evsignal_add(ev_hup, NULL);
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_term, NULL);
+	struct event *ev_flush = event_new(px.base, -1, EV_PERSIST, on_audit_flush, &px);
+	struct timeval flush_tv = {.tv_sec = 0, .tv_usec = AUDIT_FLUSH_MS * 1000};
+	if (!ev_flush || event_add(ev_flush, &flush_tv) != 0) {
+		fprintf(stderr, "sqlbastion: cannot create the audit flush timer\n");
+		return 1;
+	}
 	sb_log(LOG_INFO, "sqlbastion started (config %s, policy %s, %zu rules)", px.cfg.path,
 	       px.cfg.policy[0] ? px.cfg.policy : "(none)", policy_rule_count(px.policy));
 
@@ -265,6 +283,7 @@ int main(int argc, char **argv)
 	event_free(ev_hup);
 	event_free(ev_int);
 	event_free(ev_term);
+	event_free(ev_flush);
 	evdns_base_free(px.dns, 0);
 	event_base_free(px.base);
 	free_runtime(&px);

@@ -477,10 +477,9 @@ int sess_backend_tls_start(struct session *s, const char *host, int verify)
 	return 0;
 }
 
-int sess_audit(struct session *s, struct audit_event *ev)
+/* Session identity into the event (fields the caller left unset). */
+static void fill_identity(struct session *s, struct audit_event *ev)
 {
-	struct sb_proxy *px = s->px;
-	char err[256];
 	ev->session = s->id;
 	if (!ev->user && s->logged_in)
 		ev->user = s->target.user;
@@ -501,6 +500,13 @@ int sess_audit(struct session *s, struct audit_event *ev)
 	} else if (ev->bytes_in <= 0 && ev->bytes_out <= 0) {
 		ev->bytes_in = ev->bytes_out = -1;
 	}
+}
+
+int sess_audit(struct session *s, struct audit_event *ev)
+{
+	struct sb_proxy *px = s->px;
+	char err[256];
+	fill_identity(s, ev);
 	if (!px->audit)
 		return px->cfg.audit_on_failure == AUDIT_FAIL_OPEN ? 0 : -1;
 	if (audit_write(px->audit, ev, err, sizeof err) == 0) {
@@ -522,6 +528,14 @@ void sess_audit_record(struct session *s, struct audit_event *ev)
 {
 	if (sess_audit(s, ev) != 0)
 		sess_log(s, LOG_WARN, "audit record lost: %s", audit_event_name(ev->type));
+}
+
+void sess_audit_later(struct session *s, struct audit_event *ev)
+{
+	char err[256];
+	fill_identity(s, ev);
+	if (s->px->audit && audit_defer(s->px->audit, ev, err, sizeof err) != 0)
+		sess_log(s, LOG_WARN, "audit record lost: %s: %s", audit_event_name(ev->type), err);
 }
 
 int sess_count_user(void *ctx, const char *user)

@@ -123,6 +123,11 @@ int sess_audit(struct session *s, struct audit_event *ev) __attribute__((warn_un
  * session_end): a failure is logged by sess_audit and otherwise ignored. */
 void sess_audit_record(struct session *s, struct audit_event *ev);
 
+/* For query_end records: handed to the audit writer now, written with the
+ * next durable record or by the daemon's flush timer within 100 ms (one
+ * write(2) per statement instead of two). A failure is logged. */
+void sess_audit_later(struct session *s, struct audit_event *ev);
+
 /* Count of logged-in live sessions of a bastion user (auth's session limit). */
 int sess_count_user(void *px, const char *user);
 

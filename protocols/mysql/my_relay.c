@@ -131,7 +131,7 @@ static void pend_pop(struct my_conn *c, const char *error_if_unset)
 					 .duration_us = sess_now_us() - p->start_us,
 					 .bytes_in = -1,
 					 .bytes_out = -1};
-		sess_audit_record(c->s, &ev);
+		sess_audit_later(c->s, &ev);
 	}
 	free(p->error);
 	stmt_free(p->stmt);

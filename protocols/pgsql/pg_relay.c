@@ -192,7 +192,7 @@ static void pend_pop(struct pg_conn *c, const char *error_if_unset)
 					 .rows = p->rows,
 					 .error = p->error ? p->error : error_if_unset,
 					 .duration_us = sess_now_us() - p->start_us};
-		sess_audit_record(c->s, &ev); /* the statement already ran: nothing to refuse */
+		sess_audit_later(c->s, &ev); /* the statement already ran: nothing to refuse */
 	}
 	free(p->error);
 	free(p->deny_message);
