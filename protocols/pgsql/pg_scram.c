@@ -173,15 +173,61 @@ static int make_nonce(char out[PG_SCRAM_NONCE_B64 + 1])
  * non-ASCII password that SASLprep would change (e.g. non-NFKC, mapped
  * spaces) gives a different key than PostgreSQL; passwords hosted here are
  * expected to be ASCII. */
+/* PBKDF2 with 4096+ iterations costs milliseconds; a proxy logs in to the
+ * same backend with the same password and salt again and again (as
+ * PgBouncer does, we keep the derived keys). Keyed by SHA-256 of the
+ * password, so a rotated secret misses and is derived afresh. The keys are
+ * password-equivalent for SCRAM: they live only in this process's memory
+ * and are wiped on eviction. The daemon is single-threaded. */
+#define SCRAM_CACHE_SLOTS 64 /* distinct hosted accounts in active use */
+#define SCRAM_CACHE_SALT_MAX 64
+
+struct scram_cache_slot {
+	int used;
+	uint8_t pw_hash[SB_SHA256_LEN];
+	uint8_t salt[SCRAM_CACHE_SALT_MAX];
+	size_t saltlen;
+	int iterations;
+	uint8_t client_key[SB_SHA256_LEN], stored_key[SB_SHA256_LEN], server_key[SB_SHA256_LEN];
+};
+
+static struct scram_cache_slot scram_cache[SCRAM_CACHE_SLOTS];
+static unsigned scram_cache_next;
+
+static struct scram_cache_slot *scram_cache_find(const uint8_t pw_hash[SB_SHA256_LEN],
+						 const uint8_t *salt, size_t saltlen,
+						 int iterations)
+{
+	for (int i = 0; i < SCRAM_CACHE_SLOTS; i++) {
+		struct scram_cache_slot *e = &scram_cache[i];
+		if (e->used && e->iterations == iterations && e->saltlen == saltlen &&
+		    memcmp(e->salt, salt, saltlen) == 0 &&
+		    sb_ct_equal(e->pw_hash, pw_hash, SB_SHA256_LEN))
+			return e;
+	}
+	return NULL;
+}
+
 static int derive_keys(const char *password, size_t n, const uint8_t *salt,
 		       size_t saltlen, int iterations,
 		       uint8_t client_key[SB_SHA256_LEN],
 		       uint8_t stored_key[SB_SHA256_LEN],
 		       uint8_t server_key[SB_SHA256_LEN])
 {
-	uint8_t salted[SB_SHA256_LEN];
+	uint8_t salted[SB_SHA256_LEN], pw_hash[SB_SHA256_LEN];
 	if (!password || !salt || saltlen == 0 || iterations < 1)
 		return -1;
+	sb_sha256(password, n, pw_hash);
+	struct scram_cache_slot *hit = saltlen <= SCRAM_CACHE_SALT_MAX
+					       ? scram_cache_find(pw_hash, salt, saltlen, iterations)
+					       : NULL;
+	if (hit) {
+		memcpy(client_key, hit->client_key, SB_SHA256_LEN);
+		memcpy(stored_key, hit->stored_key, SB_SHA256_LEN);
+		memcpy(server_key, hit->server_key, SB_SHA256_LEN);
+		sb_wipe(pw_hash, sizeof pw_hash);
+		return 0;
+	}
 	if (sb_pbkdf2_sha256(password, n, salt, saltlen, iterations, salted) != 0) {
 		sb_wipe(salted, sizeof salted);
 		return -1;
@@ -190,6 +236,19 @@ static int derive_keys(const char *password, size_t n, const uint8_t *salt,
 	sb_sha256(client_key, SB_SHA256_LEN, stored_key);
 	sb_hmac_sha256(salted, sizeof salted, "Server Key", 10, server_key);
 	sb_wipe(salted, sizeof salted);
+	if (saltlen <= SCRAM_CACHE_SALT_MAX) {
+		struct scram_cache_slot *e = &scram_cache[scram_cache_next++ % SCRAM_CACHE_SLOTS];
+		sb_wipe(e, sizeof *e);
+		e->used = 1;
+		memcpy(e->pw_hash, pw_hash, sizeof pw_hash);
+		memcpy(e->salt, salt, saltlen);
+		e->saltlen = saltlen;
+		e->iterations = iterations;
+		memcpy(e->client_key, client_key, SB_SHA256_LEN);
+		memcpy(e->stored_key, stored_key, SB_SHA256_LEN);
+		memcpy(e->server_key, server_key, SB_SHA256_LEN);
+	}
+	sb_wipe(pw_hash, sizeof pw_hash);
 	return 0;
 }
 
