@@ -218,12 +218,14 @@ void cls_begin(struct cls_batch *b, const char *sql, size_t len,
 	memset(b, 0, offsetof(struct cls_batch, fr));
 	if (opts->mysql) {
 		myl_init(&b->lx, sql, len, opts->std_strings, opts->ansi_quotes, opts->enc);
+		b->lx.skip_versioned = opts->skip_versioned;
 		b->next_token = myl_next;
 		b->mysql = 1;
 	} else {
 		pgl_init(&b->lx, sql, len, opts->std_strings, opts->enc);
 		b->next_token = pgl_next;
 	}
+	b->body_mode = opts->body_mode;
 	b->out = out;
 	b->names = names;
 	if (grow(&out->fingerprint, &out->fingerprint_cap, 64) ||
@@ -315,6 +317,8 @@ static void advance(struct cls_batch *b)
 {
 	fp_emit(b);
 	b->prev_kind = b->cur.kind;
+	b->prev_s = b->cur.s;
+	b->prev_len = b->cur.len;
 	b->prev_kw = b->kw;
 	b->prev_name = b->name_here;
 	b->name_here = 0;
@@ -398,6 +402,14 @@ static void frame_close(struct cls_batch *b)
 	struct cls_frame *f = &b->fr[--b->nfr];
 	if (b->where_fr == b->nfr)
 		b->where_fr = -1;
+	if (f->where && f->depth <= CLS_MAX_DEPTH)
+		f->trivial = b->wtriv[f->depth] || !b->wref[f->depth];
+	if (f->kind & CLS_DML_MERGE) {
+		/* MERGE ... ON true: every row matches */
+		if (f->where && f->trivial)
+			b->st->flags |= POLICY_F_WHERE_TRIVIAL | POLICY_F_NO_WHERE;
+		return;
+	}
 	if (!(f->kind & (CLS_DML_DELETE | CLS_DML_UPDATE)))
 		return;
 	if (!f->where) {
@@ -1097,6 +1109,8 @@ static void where_begin(struct cls_batch *b)
 		f->where = 1;
 		f->trivial = 1;
 		b->where_fr = b->nfr - 1;
+		b->wref[b->depth] = b->wtriv[b->depth] = 0;
+		b->wlast_ntok = b->weq_ntok = -10;
 	}
 }
 
@@ -1172,6 +1186,9 @@ static int keyword_role(struct cls_batch *b, int kw, int alias)
 			L->arm = L->list = OBJ_FROM;
 		return 1;
 	case KW_ON:
+		if (b->nfr > 0 && b->fr[b->nfr - 1].depth == b->depth &&
+		    (b->fr[b->nfr - 1].kind & CLS_DML_MERGE))
+			where_begin(b); /* MERGE ... ON cond: which rows match */
 		if (b->depth == 0 && on_names_object(b)) {
 			L->arm = OBJ_NAME;
 			L->list = (b->vid == KW_GRANT || b->vid == KW_REVOKE) ? OBJ_NAME : OBJ_NONE;
@@ -1211,6 +1228,15 @@ static int keyword_role(struct cls_batch *b, int kw, int alias)
 		if (b->nkw == KW_WRITE &&
 		    (b->vid == KW_BEGIN || b->vid == KW_START || b->vid == KW_SET)) {
 			b->st->flags |= POLICY_F_RW_SWITCH;
+			return 1;
+		}
+		return 0;
+	case KW_ROW:
+		/* MySQL CREATE TRIGGER ... FOR EACH ROW statement: the body */
+		if (b->mysql && b->depth == 0 && b->vid == KW_CREATE &&
+		    !strcmp(b->st->verb, "CREATE TRIGGER") && b->prev_len == 4 &&
+		    !strncasecmp(b->prev_s, "each", 4)) {
+			L->start = 1;
 			return 1;
 		}
 		return 0;
@@ -1366,18 +1392,104 @@ static void watch_token(struct cls_batch *b, const struct lex_token *t)
 		lex_string_value(t, b->watch_val[a], sizeof b->watch_val[a]);
 }
 
+/* Words that may stand in a WHERE without referring to a row: operators
+ * spelled as words and SQL value functions (no parentheses). */
+static const char *const where_words[] = {
+	"like", "ilike", "similar", "escape", "xor", "div", "mod", "regexp", "rlike",
+	"sounds", "unknown", "isnull", "notnull", "glob", "current_user", "session_user",
+	"current_role", "current_date", "current_time", "current_timestamp", "localtime",
+	"localtimestamp", "current_catalog", "current_schema", "bool", "boolean", "int",
+	"integer", "text", "varchar", "char", "signed", "unsigned", "utc_date",
+	"utc_time", "utc_timestamp",
+};
+
+static int tok_word_in(const struct lex_token *t, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(list[i]) == t->len && !strncasecmp(t->s, list[i], t->len))
+			return 1;
+	return 0;
+}
+
+/* Does token t, inside a WHERE, refer to the rows (a column, a parameter)?
+ * Function names (followed by '('), type names after '::' or CAST's AS,
+ * operator words and value functions do not; their arguments decide. */
+static int where_refers(struct cls_batch *b, const struct lex_token *t, int kw)
+{
+	if (t->kind == LEX_PARAM)
+		return 1;
+	if (t->kind != LEX_IDENT && t->kind != LEX_QIDENT)
+		return 0;
+	if (b->nx.kind == LEX_LPAREN)
+		return 0; /* f(...) */
+	if (b->prev_kind == LEX_OP && b->prev_len == 2 && b->prev_s[0] == ':' && b->prev_s[1] == ':')
+		return 0; /* x::type */
+	if (t->kind == LEX_QIDENT)
+		return 1;
+	if (kw_flag(kw, KF_TRIVIAL) || (kw == 0 && b->prev_kw == KW_AS))
+		return 0;
+	return !tok_word_in(t, where_words, sizeof where_words / sizeof where_words[0]);
+}
+
+static int where_is_or(struct cls_batch *b, const struct lex_token *t, int kw)
+{
+	if (kw == KW_OR)
+		return 1;
+	if (!b->mysql)
+		return 0;
+	if (t->kind == LEX_OP && t->len == 2 && t->s[0] == '|' && t->s[1] == '|')
+		return 1; /* MySQL: || is OR unless PIPES_AS_CONCAT */
+	return t->kind == LEX_IDENT && t->len == 3 && !strncasecmp(t->s, "xor", 3);
+}
+
+/* Follow the WHERE of the innermost DELETE/UPDATE (or MERGE's ON): it is
+ * trivial when, at its own level, one OR-branch refers to no column
+ * (WHERE 1=1, WHERE id = 1 OR true, WHERE now() IS NOT NULL, WHERE id = id);
+ * a parenthesized group that is trivial counts as a constant. */
 static void where_token(struct cls_batch *b, const struct lex_token *t, int kw)
 {
 	if (b->where_fr < 0)
 		return;
 	struct cls_frame *f = &b->fr[b->where_fr];
-	if (b->depth < f->depth || !f->trivial)
+	int d = b->depth;
+	if (d < f->depth || d > CLS_MAX_DEPTH)
 		return;
-	if (kw == KW_RETURNING && b->depth == f->depth)
+	if (d == f->depth && (kw == KW_RETURNING || kw == KW_ORDER || kw == KW_LIMIT ||
+			      (kw == KW_WHEN && (f->kind & CLS_DML_MERGE)))) {
+		b->where_fr = -1; /* the WHERE ended */
 		return;
-	if ((t->kind == LEX_IDENT && !kw_flag(kw, KF_TRIVIAL)) ||
-	    t->kind == LEX_QIDENT || t->kind == LEX_PARAM)
-		f->trivial = 0; /* refers to a column, a function, a parameter */
+	}
+	if (t->kind == LEX_LPAREN) {
+		b->wref[d + 1] = b->wtriv[d + 1] = 0;
+		return;
+	}
+	if (t->kind == LEX_RPAREN) {
+		if (d > f->depth && !(b->wtriv[d] || !b->wref[d]))
+			b->wref[d - 1] = 1;
+		return;
+	}
+	if (where_is_or(b, t, kw)) {
+		if (!b->wref[d])
+			b->wtriv[d] = 1;
+		b->wref[d] = 0;
+		return;
+	}
+	if (t->kind == LEX_OP && t->len == 1 && t->s[0] == '=') {
+		b->weq_ntok = b->ntok;
+		return;
+	}
+	if (!where_refers(b, t, kw))
+		return;
+	if (b->wlast_ntok == b->ntok - 2 && b->weq_ntok == b->ntok - 1 &&
+	    b->wlast_len == t->len && !strncasecmp(b->wlast_s, t->s, t->len)) {
+		b->wref[d] = b->wlast_save; /* x = x */
+		return;
+	}
+	b->wlast_save = b->wref[d];
+	b->wlast_s = t->s;
+	b->wlast_len = t->len;
+	b->wlast_ntok = b->ntok;
+	b->wref[d] = 1;
 }
 
 static void step(struct cls_batch *b)
@@ -1390,6 +1502,18 @@ static void step(struct cls_batch *b)
 	b->ntok++;
 	where_token(b, t, b->kw);
 	watch_token(b, t);
+	if (t->kind == LEX_IDENT && t->len == 4 && !strncasecmp(t->s, "next", 4) &&
+	    b->nx.kind == LEX_IDENT && b->nx.len == 5 && !strncasecmp(b->nx.s, "value", 5))
+		b->st->flags |= POLICY_F_WRITES; /* NEXT VALUE FOR seq advances it */
+	if (b->vid == KW_ALTER && b->depth == 0 && b->kw == KW_OWNER && b->nkw == KW_TO)
+		b->st->flags |= POLICY_F_PRIVILEGE; /* ALTER ... OWNER TO: who holds it */
+	if (b->vid == KW_CREATE && b->depth == 0 && t->kind == LEX_STRING &&
+	    b->prev_kw == KW_AS && !b->st->body &&
+	    (!strcmp(b->st->verb, "CREATE FUNCTION") || !strcmp(b->st->verb, "CREATE PROCEDURE"))) {
+		b->st->body = t->s;
+		b->st->body_len = t->len;
+		b->st->body_flavor = t->flavor;
+	}
 
 	if (b->vid == 0) {
 		if (t->kind == LEX_LPAREN) /* (SELECT ...) UNION ... */
@@ -1452,6 +1576,8 @@ static void stmt_begin(struct cls_batch *b, struct cls_stmt *st)
 	b->name_here = b->upper_here = 0;
 	b->prev_kind = LEX_EOF;
 	b->prev_kw = b->prev_name = 0;
+	b->prev_s = NULL;
+	b->prev_len = 0;
 	b->kind[0] = '\0';
 	b->explain_analyze = b->opt_name = b->opt_analyze = b->set_rw = 0;
 	b->watch_depth = 0;
@@ -1494,6 +1620,16 @@ static void stmt_end(struct cls_batch *b)
 	}
 }
 
+/* In a function body: words of PL/pgSQL and SQL/PSM blocks that end one
+ * statement and start the next (IF c THEN stmt; ...). */
+static int body_block_word(const struct lex_token *t)
+{
+	static const char *const words[] = {"begin", "declare", "then", "else", "elsif",
+					    "elseif", "loop", "exception", "end", "do",
+					    "repeat"};
+	return tok_word_in(t, words, sizeof words / sizeof words[0]);
+}
+
 int cls_next(struct cls_batch *b, struct cls_stmt *st)
 {
 	if (b->oom)
@@ -1513,6 +1649,12 @@ int cls_next(struct cls_batch *b, struct cls_stmt *st)
 				break;
 			}
 			if (k == LEX_SEMI && b->depth == 0 && b->atomic == 0) {
+				shift(b);
+				if (b->ntok)
+					b->need_sep = 1;
+				break;
+			}
+			if (b->body_mode && k == LEX_IDENT && b->depth == 0 && body_block_word(&b->cur)) {
 				shift(b);
 				if (b->ntok)
 					b->need_sep = 1;

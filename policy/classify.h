@@ -69,6 +69,12 @@ struct cls_stmt {
 	 * separated by CLS_NAME_SEP, then a NUL */
 	const char *names;
 	size_t names_len;
+	/* CREATE FUNCTION/PROCEDURE ... AS 'body': the body's string token,
+	 * borrowed from the text (NULL when none); policy.c classifies the
+	 * body too, since calling the function runs it */
+	const char *body;
+	size_t body_len;
+	unsigned char body_flavor; /* enum lex_flavor */
 };
 
 /* One level of parentheses (private to classify.c). */
@@ -105,11 +111,21 @@ struct cls_batch {
 	int upper_here;       /* cur is a DDL kind word: upper-case it */
 	int done, oom, need_sep, obj_cut;
 	int mysql; /* dialect: MySQL words and forms */
+	int body_mode; /* reading a function body: block words split statements */
+	/* WHERE structure per parenthesis level: the current OR-branch refers
+	 * to a column; some branch at this level referred to nothing */
+	uint8_t wref[CLS_MAX_DEPTH + 2], wtriv[CLS_MAX_DEPTH + 2];
+	int wlast_ntok, weq_ntok; /* last column reference, last '=' */
+	uint8_t wlast_save;
+	const char *wlast_s;
+	size_t wlast_len;
 
 	/* the statement being read */
 	struct cls_stmt *st;
 	int depth, atomic, ntok, vid, ph, may_atomic;
 	int prev_kind, prev_kw, prev_name; /* previous token */
+	const char *prev_s; /* its text (borrowed) */
+	size_t prev_len;
 	char kind[40];                     /* DDL object kind being read */
 	int explain_analyze, opt_name, opt_analyze, load_local;
 	int set_rw;
@@ -128,6 +144,12 @@ struct cls_opts {
 	enum lex_encoding enc;
 	int mysql;                /* MySQL/MariaDB dialect */
 	int ansi_quotes;          /* MySQL sql_mode ANSI_QUOTES */
+	int skip_versioned;       /* MySQL: versioned executable comments are plain
+				     comments (a server older than the version) */
+	int body_mode;            /* the text is a function/procedure body (PL/pgSQL,
+				     SQL/PSM): BEGIN, DECLARE, THEN, ELSE, ELSIF, LOOP,
+				     EXCEPTION and END also end a statement, so that
+				     the statements inside blocks are seen */
 };
 
 /* Start reading sql (len bytes). The fingerprint and objects of every

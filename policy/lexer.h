@@ -82,6 +82,9 @@ struct lex {
 	int ansi_quotes;  /* sql_mode ANSI_QUOTES: "x" is an identifier */
 	int in_exec;      /* inside an executable comment (slash-star-bang) */
 	int ambiguous;    /* a quoted token held a backslash: sql_mode matters */
+	int versioned;    /* a versioned executable comment was seen: whether it
+			     runs depends on the server's version */
+	int skip_versioned; /* read versioned executable comments as comments */
 };
 
 /* Start tokenizing len bytes at sql. std_strings mirrors the session's

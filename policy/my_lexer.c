@@ -89,9 +89,23 @@ static const char *my_skip(struct lex *lx, const char *p, int *seen)
 		} else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
 			if (end - p >= 3 && (p[2] == '!' ||
 					     (p[2] == 'M' && end - p >= 4 && p[3] == '!'))) {
+				const char *open = p;
 				p += p[2] == '!' ? 3 : 4;
-				for (int i = 0; i < 6 && p < end && my_digit((unsigned char)*p); i++)
+				int digits = 0;
+				for (; digits < 6 && p < end && my_digit((unsigned char)*p); digits++)
 					p++; /* version number */
+				if (digits)
+					lx->versioned = 1;
+				if (digits && lx->skip_versioned) {
+					p = open; /* read as a plain comment below */
+					const char *q = p + 2;
+					while (end - q >= 2 && !(q[0] == '*' && q[1] == '/'))
+						q++;
+					if (end - q < 2)
+						return NULL;
+					p = q + 2;
+					continue;
+				}
 				lx->in_exec = 1;
 			} else {
 				const char *q = p + 2;

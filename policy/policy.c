@@ -37,10 +37,18 @@ struct policy {
 };
 
 /* policy_result.work */
+/* How deep function bodies are read (a body that creates a function whose
+ * body ...): deeper ones are refused as unparseable. */
+#define BODY_DEPTH 3
+
 struct policy_work {
 	struct cls_names names;
 	void *match_data;          /* pcre2 match data, made when a regex rule exists */
 	struct policy_result *alt; /* MySQL: result of an alternative reading */
+	/* function bodies read as SQL, one result and text buffer per nesting */
+	struct policy_result *body[BODY_DEPTH];
+	char *body_text[BODY_DEPTH];
+	size_t body_cap[BODY_DEPTH];
 };
 
 struct policy *policy_load_text(const char *name, const char *text, size_t len,
@@ -150,6 +158,14 @@ void policy_result_free(struct policy_result *r)
 			free(w->alt->objects);
 			free(w->alt);
 		}
+		for (int i = 0; i < BODY_DEPTH; i++) {
+			if (w->body[i]) {
+				free(w->body[i]->fingerprint);
+				free(w->body[i]->objects);
+				free(w->body[i]);
+			}
+			free(w->body_text[i]);
+		}
 		free(w);
 	}
 	free(r->fingerprint);
@@ -203,7 +219,7 @@ static int result_strings(struct policy_result *out)
  * text, see policy_evaluate). Returns -1 on an internal error. */
 static int run(const struct policy *p, const struct policy_request *req,
 	       const struct cls_opts *opts, struct policy_result *out,
-	       struct policy_work *w, int partial, int *ambiguous);
+	       struct policy_work *w, int partial, int *ambiguous, int depth);
 
 static int forced(struct policy_result *out, unsigned flags)
 {
@@ -249,9 +265,55 @@ static int decide(const struct policy *p, const struct policy_request *req,
 	return 0;
 }
 
+/* A CREATE FUNCTION/PROCEDURE body runs whenever the function is called:
+ * read it as SQL (block words of PL/pgSQL split statements) and let its
+ * strongest statement decide the CREATE too. Fragments of procedural code
+ * that are not SQL do not count as unparseable. Returns -1 on an internal
+ * error. */
+static int body_decide(const struct policy *p, const struct policy_request *req,
+		       const struct cls_opts *opts, const struct cls_stmt *st,
+		       struct policy_work *w, int depth, enum policy_action *a,
+		       const char **rule, unsigned *flags)
+{
+	if (depth >= BODY_DEPTH) {
+		*a = POLICY_DENY;
+		*rule = "fail-closed";
+		*flags |= POLICY_F_UNPARSEABLE;
+		return 0;
+	}
+	if (w->body_cap[depth] < st->body_len + 1) {
+		char *nb = realloc(w->body_text[depth], st->body_len + 1);
+		if (!nb)
+			return -1;
+		w->body_text[depth] = nb;
+		w->body_cap[depth] = st->body_len + 1;
+	}
+	if (!w->body[depth] && !(w->body[depth] = calloc(1, sizeof *w->body[depth])))
+		return -1;
+	struct lex_token t = {.kind = LEX_STRING, .flavor = st->body_flavor, .uesc = '\\',
+			      .s = st->body, .len = st->body_len};
+	size_t n = lex_string_value(&t, w->body_text[depth], w->body_cap[depth]);
+	struct policy_request breq = *req;
+	breq.sql = w->body_text[depth];
+	breq.sql_len = n;
+	struct cls_opts bo = *opts;
+	bo.body_mode = 1;
+	bo.std_strings = opts->mysql ? opts->std_strings : 1;
+	struct policy_result *r = w->body[depth];
+	int amb;
+	if (result_strings(r) < 0 || run(p, &breq, &bo, r, w, 0, &amb, depth + 1) < 0)
+		return -1;
+	*flags |= r->flags & ~POLICY_F_UNPARSEABLE;
+	if (r->action > *a) {
+		*a = r->action;
+		*rule = w->body[depth]->rule;
+	}
+	return 0;
+}
+
 static int run(const struct policy *p, const struct policy_request *req,
 	       const struct cls_opts *opts, struct policy_result *out,
-	       struct policy_work *w, int partial, int *ambiguous)
+	       struct policy_work *w, int partial, int *ambiguous, int depth)
 {
 	struct cls_batch b;
 	struct cls_stmt st;
@@ -267,9 +329,13 @@ static int run(const struct policy *p, const struct policy_request *req,
 		const char *rule;
 		if (partial && (st.flags & POLICY_F_UNPARSEABLE))
 			break;
+		if (depth > 0)
+			st.flags &= ~POLICY_F_UNPARSEABLE; /* a fragment of procedural code */
 		out->n_statements++;
 		out->flags |= st.flags;
 		if (decide(p, req, &st, out, w, &a, &rule) < 0)
+			return -1;
+		if (st.body && body_decide(p, req, opts, &st, w, depth, &a, &rule, &out->flags) < 0)
 			return -1;
 		if ((int)a > best) {
 			best = (int)a;
@@ -278,7 +344,7 @@ static int run(const struct policy *p, const struct policy_request *req,
 			copy_str(out->verb, sizeof out->verb, st.verb);
 		}
 	}
-	*ambiguous = b.lx.ambiguous;
+	*ambiguous = b.lx.ambiguous | (b.lx.versioned << 1);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -296,28 +362,37 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 	if (!w && !(w = out->work = calloc(1, sizeof *w)))
 		return forced(out, 0);
 
-	struct cls_opts opts = {!req->std_strings_off,
-				lex_encoding_from_name(req->client_encoding), 0, 0};
+	struct cls_opts opts = {.std_strings = !req->std_strings_off,
+				.enc = lex_encoding_from_name(req->client_encoding)};
 	int ambiguous = 0;
 	if (req->dialect == POLICY_DIALECT_MYSQL) {
 		/* MySQL's defaults: backslash escapes on, "x" is a string */
-		opts = (struct cls_opts){0, opts.enc, 1, 0};
+		opts = (struct cls_opts){.std_strings = 0, .enc = opts.enc, .mysql = 1};
 	}
-	if (run(p, req, &opts, out, w, 0, &ambiguous) < 0)
+	if (run(p, req, &opts, out, w, 0, &ambiguous, 0) < 0)
 		return forced(out, 0);
+	int versioned = ambiguous >> 1;
+	ambiguous &= 1;
 
 	/* The session's sql_mode is not known here. When it could move token
 	 * boundaries, also read the text as the server would under
 	 * NO_BACKSLASH_ESCAPES and/or ANSI_QUOTES, and keep the strongest
 	 * verdict. Only statements that those modes can parse count: text they
 	 * cannot read would be refused by such a server. */
-	if (req->dialect == POLICY_DIALECT_MYSQL && ambiguous) {
+	if (req->dialect == POLICY_DIALECT_MYSQL && (ambiguous || versioned)) {
 		if (!w->alt && !(w->alt = calloc(1, sizeof *w->alt)))
 			return forced(out, 0);
-		for (int m = 1; m < 4; m++) {
-			struct cls_opts alt = {m & 1, opts.enc, 1, (m >> 1) & 1};
+		/* readings: m bit 0 NO_BACKSLASH_ESCAPES, bit 1 ANSI_QUOTES (when
+		 * ambiguous); bit 2 versioned comments skipped, as a server older
+		 * than their version does (when versioned) */
+		for (int m = 1; m < 8; m++) {
+			if ((!ambiguous && (m & 3)) || (!versioned && (m & 4)))
+				continue;
+			struct cls_opts alt = {.std_strings = m & 1, .enc = opts.enc, .mysql = 1,
+					       .ansi_quotes = (m >> 1) & 1,
+					       .skip_versioned = (m >> 2) & 1};
 			int amb;
-			if (result_strings(w->alt) < 0 || run(p, req, &alt, w->alt, w, 1, &amb) < 0)
+			if (result_strings(w->alt) < 0 || run(p, req, &alt, w->alt, w, 1, &amb, 0) < 0)
 				return forced(out, 0);
 			out->flags |= w->alt->flags;
 			if (w->alt->n_statements > out->n_statements)

@@ -166,7 +166,7 @@ enum auth_status auth_check_token(struct state *st, const struct auth_login *in,
 	if (rc != STATE_OK)
 		return state_error(st, reason, reasonlen);
 
-	sb_sha256(token, token_len, hash);
+	state_token_lookup_hash(token, token_len, hash);
 	rc = state_token_by_sha256(st, hash, &id, &user_id);
 	sb_wipe(hash, sizeof hash);
 	if (rc < 0)

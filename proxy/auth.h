@@ -10,8 +10,10 @@
  *
  * Tokens are never stored: each token row holds SCRAM-SHA-256 verifiers made
  * with its user's salt (one salt per user, so a SCRAM client proof can be
- * checked against each of the user's tokens in turn), a SHA-256 lookup hash
- * for cleartext logins, and SHA1(SHA1(token)) for mysql_native_password.
+ * checked against each of the user's tokens in turn), a keyed SHA-256 lookup
+ * hash for cleartext logins, SHA1(SHA1(token)) for mysql_native_password and
+ * SHA256(SHA256(token)) for the caching_sha2_password fast path. None of
+ * them lets its holder compute a login response.
  */
 #ifndef SB_AUTH_H
 #define SB_AUTH_H

@@ -95,7 +95,8 @@ static int print_statements(struct ctl *c, enum policy_dialect d, const char *sq
 		policy_result_free(&r);
 		return ctl_fail(c, "out of memory");
 	}
-	struct cls_opts opts = {1, LEX_ENC_ASCII_SAFE, d == POLICY_DIALECT_MYSQL, 0};
+	struct cls_opts opts = {.std_strings = 1, .enc = LEX_ENC_ASCII_SAFE,
+				.mysql = d == POLICY_DIALECT_MYSQL};
 	if (d == POLICY_DIALECT_MYSQL)
 		opts.std_strings = 0;
 	cls_begin(b, sql, strlen(sql), &opts, &r, &names);

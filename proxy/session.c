@@ -86,13 +86,37 @@ static void list_push(struct session **head, struct session *s)
 	*head = s;
 }
 
+/* Bytes still to send to the client, including what a TLS filter already
+ * encrypted into its socket's buffer. */
+static size_t client_pending(struct session *s)
+{
+	size_t n = evbuffer_get_length(bufferevent_get_output(s->client));
+	struct bufferevent *under = bufferevent_get_underlying(s->client);
+	if (under)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
+/* Close-after-flush: close once everything reached the kernel, checking
+ * again shortly while a TLS socket still holds bytes; give up at the
+ * deadline. */
+static void close_when_flushed(struct session *s)
+{
+	if (client_pending(s) == 0 || time(NULL) >= s->close_deadline) {
+		sess_close(s, "%s", s->close_reason[0] ? s->close_reason : "closed");
+		return;
+	}
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 20000};
+	evtimer_add(s->timer, &tv);
+}
+
 static void timer_cb(evutil_socket_t fd, short what, void *ctx)
 {
 	struct session *s = ctx;
 	if (s->closing)
 		return;
 	if (s->close_after_flush) {
-		sess_close(s, "%s", s->close_reason[0] ? s->close_reason : "closed");
+		close_when_flushed(s);
 		return;
 	}
 	s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_TIMEOUT);
@@ -229,13 +253,15 @@ void sess_close_after_flush(struct session *s, const char *fmt, ...)
 	bufferevent_disable(s->client, EV_READ);
 	if (s->backend)
 		bufferevent_disable(s->backend, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(s->client)) == 0) {
+	s->close_deadline = time(NULL) + 5;
+	if (client_pending(s) == 0) {
 		sess_close(s, "%s", s->close_reason);
 		return;
 	}
 	/* Fire the write callback only once everything is out. */
 	bufferevent_setwatermark(s->client, EV_WRITE, 0, 0);
-	sess_set_timer(s, 5);
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 20000};
+	evtimer_add(s->timer, &tv);
 }
 
 struct evbuffer *sess_input(struct session *s, enum sess_side side)
@@ -299,8 +325,7 @@ static void client_write_cb(struct bufferevent *bev, void *ctx)
 	if (s->closing)
 		return;
 	if (s->close_after_flush) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			sess_close(s, "%s", s->close_reason);
+		close_when_flushed(s);
 		return;
 	}
 	if (s->backend_paused) {

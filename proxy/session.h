@@ -63,6 +63,7 @@ struct session {
 	int closing;
 	int close_after_flush;
 	char close_reason[160];
+	time_t close_deadline;            /* close_after_flush gives up at this time */
 	char backend_error[300];          /* why the backend connection failed (SESS_EV_ERROR) */
 	int backend_paused;               /* backend reads paused by client backpressure */
 	int client_paused;                /* client reads paused by backend backpressure */

@@ -94,8 +94,8 @@ static const char *const sql_text[Q_COUNT] = {
 			 " WHERE (?1 = 0 OR g.user_id = ?1) AND (?2 = 0 OR g.account_id = ?2)"
 			 " ORDER BY g.id",
 	[Q_TOKEN_ADD] = "INSERT INTO tokens (user_id, account_id, created, expires, scram_iterations,"
-			" scram_stored_key, scram_server_key, sha256, mysql_native)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+			" scram_stored_key, scram_server_key, sha256, mysql_native, mysql_sha2)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[Q_TOKEN_GET] = "SELECT " TOKEN_COLS TOKEN_FROM " WHERE t.id = ?1",
 	[Q_TOKEN_LIST] = "SELECT " TOKEN_COLS TOKEN_FROM " ORDER BY t.id",
 	[Q_TOKEN_RENEW] = "UPDATE tokens SET expires = ?2 WHERE id = ?1 AND revoked_at IS NULL",
@@ -103,7 +103,7 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_TOKEN_TOUCH] = "UPDATE tokens SET last_used = ?2 WHERE id = ?1",
 	[Q_TOKEN_BY_SHA] = "SELECT id, user_id FROM tokens WHERE sha256 = ?1",
 	[Q_TOKEN_VERIFIERS] = "SELECT id, scram_iterations, scram_stored_key, scram_server_key,"
-			      " mysql_native, created, expires, coalesce(revoked_at, 0)"
+			      " mysql_native, created, expires, coalesce(revoked_at, 0), mysql_sha2"
 			      " FROM tokens WHERE user_id = ?1"
 			      " AND (created >= ?2 OR (revoked_at IS NULL AND expires > ?3))"
 			      " ORDER BY id DESC",
@@ -163,6 +163,7 @@ static const char schema_v1[] =
 	" scram_server_key BLOB NOT NULL CHECK (length(scram_server_key) = 32),"
 	" sha256 BLOB NOT NULL UNIQUE CHECK (length(sha256) = 32),"
 	" mysql_native BLOB NOT NULL CHECK (length(mysql_native) = 20),"
+	" mysql_sha2 BLOB NOT NULL CHECK (length(mysql_sha2) = 32),"
 	" last_used INTEGER);"
 	"CREATE INDEX tokens_user_created ON tokens (user_id, created);"
 	"PRAGMA user_version = 1;";
@@ -821,6 +822,7 @@ int state_token_issue(struct state *st, int64_t user_id, int64_t account_id,
 	uint8_t client_key[SB_SHA256_LEN], stored_key[SB_SHA256_LEN];
 	uint8_t server_key[SB_SHA256_LEN], sha[SB_SHA256_LEN];
 	uint8_t sha1[SB_SHA1_LEN], native[SB_SHA1_LEN];
+	uint8_t sha2_1[SB_SHA256_LEN], sha2[SB_SHA256_LEN];
 	int ret = STATE_ERROR;
 	token_out[0] = '\0';
 
@@ -859,9 +861,11 @@ int state_token_issue(struct state *st, int64_t user_id, int64_t account_id,
 	sb_hmac_sha256(salted, sizeof salted, "Client Key", 10, client_key);
 	sb_sha256(client_key, sizeof client_key, stored_key);
 	sb_hmac_sha256(salted, sizeof salted, "Server Key", 10, server_key);
-	sb_sha256(token_out, tlen, sha);
+	state_token_lookup_hash(token_out, tlen, sha);
 	sb_sha1(token_out, tlen, sha1);
 	sb_sha1(sha1, sizeof sha1, native);
+	sb_sha256(token_out, tlen, sha2_1);
+	sb_sha256(sha2_1, sizeof sha2_1, sha2);
 
 	s = stmt(st, Q_TOKEN_ADD);
 	if (!s)
@@ -872,7 +876,8 @@ int state_token_issue(struct state *st, int64_t user_id, int64_t account_id,
 	    sqlite3_bind_blob(s, 6, stored_key, sizeof stored_key, SQLITE_STATIC) ||
 	    sqlite3_bind_blob(s, 7, server_key, sizeof server_key, SQLITE_STATIC) ||
 	    sqlite3_bind_blob(s, 8, sha, sizeof sha, SQLITE_STATIC) ||
-	    sqlite3_bind_blob(s, 9, native, sizeof native, SQLITE_STATIC)) {
+	    sqlite3_bind_blob(s, 9, native, sizeof native, SQLITE_STATIC) ||
+	    sqlite3_bind_blob(s, 10, sha2, sizeof sha2, SQLITE_STATIC)) {
 		stmt_done(s);
 		fail_db(st, "issue token");
 		goto fail;
@@ -894,6 +899,7 @@ out:
 	sb_wipe(salted, sizeof salted);
 	sb_wipe(client_key, sizeof client_key);
 	sb_wipe(sha1, sizeof sha1);
+	sb_wipe(sha2_1, sizeof sha2_1);
 	return ret;
 }
 
@@ -981,6 +987,12 @@ int state_token_touch(struct state *st, int64_t id, int64_t now)
 	return run_write(st, s, "touch token");
 }
 
+void state_token_lookup_hash(const char *token, size_t len, uint8_t out[SB_SHA256_LEN])
+{
+	static const char label[] = "sqlbastion token lookup";
+	sb_hmac_sha256(label, sizeof label - 1, token, len, out);
+}
+
 int state_token_by_sha256(struct state *st, const uint8_t hash[SB_SHA256_LEN],
 			  int64_t *id, int64_t *user_id)
 {
@@ -1020,7 +1032,8 @@ int state_token_verifiers(struct state *st, int64_t user_id, int64_t since, int6
 		v.iterations = sqlite3_column_int(s, 1);
 		if (col_blob(s, 2, v.stored_key, sizeof v.stored_key) ||
 		    col_blob(s, 3, v.server_key, sizeof v.server_key) ||
-		    col_blob(s, 4, v.mysql_native, sizeof v.mysql_native)) {
+		    col_blob(s, 4, v.mysql_native, sizeof v.mysql_native) ||
+		    col_blob(s, 8, v.mysql_sha2, sizeof v.mysql_sha2)) {
 			ret = fail_msg(st, "corrupt token verifiers");
 			break;
 		}

@@ -122,6 +122,7 @@ struct state_token_verifier {
 	uint8_t stored_key[SB_SHA256_LEN];
 	uint8_t server_key[SB_SHA256_LEN];
 	uint8_t mysql_native[SB_SHA1_LEN]; /* SHA1(SHA1(token)) */
+	uint8_t mysql_sha2[SB_SHA256_LEN];  /* SHA256(SHA256(token)): caching_sha2 fast path */
 	int64_t created;
 	int64_t expires;
 	int64_t revoked_at; /* 0 = not revoked */
@@ -210,7 +211,8 @@ int state_grant_list(struct state *st, int64_t user_id, int64_t account_id,
 
 /* Make a new random token for user_id on account_id, store only its
  * verifiers (SCRAM-SHA-256 with the user's salt and SB_SCRAM_ITERATIONS,
- * SHA-256, SHA1(SHA1())), and write the token to token_out (NUL-terminated,
+ * the lookup hash of state_token_lookup_hash(), SHA1(SHA1()) for
+ * mysql_native_password, SHA256(SHA256()) for caching_sha2_password), and write the token to token_out (NUL-terminated,
  * STATE_TOKEN_LEN chars) for the caller to show once and wipe. */
 int state_token_issue(struct state *st, int64_t user_id, int64_t account_id,
 		      int64_t now, int64_t expires,
@@ -229,7 +231,13 @@ int state_token_revoke(struct state *st, int64_t id, int64_t now) STATE_WUR;
  * (a busy DB must not refuse a login), so its status may be ignored. */
 int state_token_touch(struct state *st, int64_t id, int64_t now);
 
-/* Find the token whose SHA-256 is hash. Fills *id and *user_id. */
+/* The lookup hash stored for cleartext logins: HMAC-SHA-256 keyed with a
+ * fixed label, not a bare SHA-256, because SHA256(token) is exactly what a
+ * caching_sha2_password fast-path response is made of: a stored bare
+ * SHA256(token) would let whoever reads the state file log in. */
+void state_token_lookup_hash(const char *token, size_t len, uint8_t out[SB_SHA256_LEN]);
+
+/* Find the token whose lookup hash (state_token_lookup_hash) is hash. Fills *id and *user_id. */
 int state_token_by_sha256(struct state *st, const uint8_t hash[SB_SHA256_LEN],
 			  int64_t *id, int64_t *user_id) STATE_WUR;
 /* Walk user_id's tokens created at or after `since`, plus older ones still

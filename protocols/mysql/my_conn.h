@@ -21,14 +21,24 @@ enum my_state {
 	MY_ST_BACKEND_HANDSHAKE, /* waiting for the server's HandshakeV10 */
 	MY_ST_BACKEND_TLS,       /* TLS handshake with the backend */
 	MY_ST_BACKEND_AUTH,      /* sent HandshakeResponse41, answering auth requests */
+	MY_ST_BACKEND_SETUP,     /* read grant: sent MY_READ_ONLY_SQL, waiting for its OK */
 	MY_ST_READY,             /* command phase */
 	MY_ST_CLOSED,
 };
+
+/* What the proxy runs on the backend itself, for a `read` grant, right
+ * after the backend login (and again after COM_RESET_CONNECTION, which
+ * resets it): every later transaction of the session, autocommit ones
+ * included, is read-only on the server (MariaDB/MySQL error 1792 on a
+ * write), whatever the classifier let through. Defense in depth, like
+ * default_transaction_read_only=on on the PostgreSQL side. */
+#define MY_READ_ONLY_SQL "SET SESSION TRANSACTION READ ONLY"
 
 /* Why the proxy is waiting for a client auth packet. */
 enum my_client_auth {
 	MY_CA_NONE,
 	MY_CA_SWITCH_NATIVE,     /* sent auth switch to mysql_native_password */
+	MY_CA_SWITCH_SHA2,       /* sent auth switch to caching_sha2_password (our nonce) */
 	MY_CA_SHA2_FULL,         /* caching_sha2: sent "perform full auth" (TLS only) */
 };
 
@@ -55,6 +65,7 @@ enum my_pend_kind {
 	MY_PEND_FIELDS,   /* COM_FIELD_LIST: column definitions up to EOF, or ERR */
 	MY_PEND_FETCH,    /* COM_STMT_FETCH: rows up to EOF, or ERR */
 	MY_PEND_LOCAL,    /* answered by the proxy: `reply` is sent when it reaches the head */
+	MY_PEND_INTERNAL, /* the proxy's own MY_READ_ONLY_SQL: OK swallowed, ERR ends the session */
 };
 
 /* Where a result stream is. */

@@ -4,10 +4,11 @@
  * Client side: the proxy greets first with its own HandshakeV10 (its own
  * scramble, connection id = session id), upgrades to TLS on SSLRequest, and
  * checks the token: mysql_native_password against the token's stored
- * SHA1(SHA1(token)) verifier, mysql_clear_password and caching_sha2_password
- * full authentication only over TLS (the cleartext token is checked by its
- * SHA-256 lookup hash); any other plugin, and caching_sha2 on a plain
- * connection, is switched to mysql_native_password (auth switch request).
+ * SHA1(SHA1(token)) verifier, the caching_sha2_password fast path against
+ * its SHA256(SHA256(token)) verifier (TLS or not), mysql_clear_password and
+ * caching_sha2_password full authentication only over TLS (the cleartext
+ * token is checked by its lookup hash); any other plugin is switched to
+ * mysql_native_password (auth switch request).
  *
  * Backend side, only after the client is logged in (the token picks the
  * asset): read the server's handshake, intersect capabilities, TLS per the
@@ -66,7 +67,7 @@ static void set_state(struct my_conn *c, enum my_state st)
 {
 	static const char *const names[] = {"handshake",     "client-tls",  "client-auth",
 					    "connect",       "backend-hs",  "backend-tls",
-					    "backend-auth",  "ready",       "closed"};
+					    "backend-auth",  "backend-setup", "ready",     "closed"};
 	c->st = st;
 	sess_set_phase(c->s, names[st]);
 }
@@ -211,26 +212,52 @@ static void check_result(struct my_conn *c, enum auth_status st, const char *rea
 	}
 }
 
-struct native_walk {
+struct token_walk {
 	const uint8_t *scramble, *resp;
+	int sha2; /* caching_sha2 fast path (else mysql_native_password) */
 	int found;
 	int64_t token_id;
 };
 
-static int native_try(void *ctx, const struct state_token_verifier *v)
+static int token_try(void *ctx, const struct state_token_verifier *v)
 {
-	struct native_walk *w = ctx;
-	if (!my_native_verify(v->mysql_native, w->scramble, w->resp))
+	struct token_walk *w = ctx;
+	int ok = w->sha2 ? my_sha2_verify(v->mysql_sha2, w->scramble, w->resp)
+			 : my_native_verify(v->mysql_native, w->scramble, w->resp);
+	if (!ok)
 		return 0;
 	w->found = 1;
 	w->token_id = v->id;
 	return 1;
 }
 
-/* mysql_native_password: the response is checked against each of the
- * user's token verifiers (as SCRAM is on the PostgreSQL side); the token
- * that matches picks the asset and account. */
-static void check_native(struct my_conn *c, const uint8_t *resp, size_t len)
+static void send_sha2_more(struct my_conn *c, uint8_t what)
+{
+	const uint8_t more[2] = {0x01, what}; /* AuthMoreData */
+	struct my_buf mb;
+	my_buf_init(&mb);
+	my_buf_add(&mb, more, 2);
+	if (send_payload(c, SESS_CLIENT, &mb) != 0)
+		sess_close(c->s, "out of memory");
+	my_buf_free(&mb);
+}
+
+static void ask_sha2_full(struct my_conn *c)
+{
+	send_sha2_more(c, 0x04); /* perform_full_authentication */
+	if (c->s->closing)
+		return;
+	c->cauth = MY_CA_SHA2_FULL;
+	set_state(c, MY_ST_CLIENT_AUTH);
+}
+
+/* A scramble response (mysql_native_password, or the caching_sha2_password
+ * fast path when sha2) checked against each of the user's token verifiers
+ * (as SCRAM is on the PostgreSQL side); the token that matches picks the
+ * asset and account. A caching_sha2 response that matches no token gets
+ * full authentication over TLS (the token in clear then says why, e.g. a
+ * token older than the verifier window), a refusal otherwise. */
+static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, int sha2)
 {
 	char reason[256] = "";
 	struct state *st = c->s->px->state;
@@ -239,8 +266,9 @@ static void check_native(struct my_conn *c, const uint8_t *resp, size_t len)
 		refuse(c, "no token given (empty password)");
 		return;
 	}
-	if (len != MY_NATIVE_LEN) {
-		refuse(c, "malformed mysql_native_password response");
+	if (len != (sha2 ? MY_SHA2_LEN : MY_NATIVE_LEN)) {
+		refuse(c, sha2 ? "malformed caching_sha2_password response"
+			       : "malformed mysql_native_password response");
 		return;
 	}
 	int rc = state_user_get(st, c->user, &u);
@@ -252,19 +280,28 @@ static void check_native(struct my_conn *c, const uint8_t *resp, size_t len)
 		refuse(c, "state database error");
 		return;
 	}
-	struct native_walk w = {.scramble = c->scramble, .resp = resp};
+	struct token_walk w = {.scramble = c->scramble, .resp = resp, .sha2 = sha2};
 	int64_t now = (int64_t)time(NULL);
-	if (state_token_verifiers(st, u.id, now - STATE_SCRAM_WINDOW, now, native_try, &w) < 0) {
+	if (state_token_verifiers(st, u.id, now - STATE_SCRAM_WINDOW, now, token_try, &w) < 0) {
 		refuse(c, "state database error");
 		return;
 	}
 	if (!w.found) {
-		refuse(c, "bad token");
+		if (sha2 && c->s->client_tls)
+			ask_sha2_full(c);
+		else
+			refuse(c, "bad token");
 		return;
 	}
 	struct auth_login in = login_input(c);
 	enum auth_status as = auth_check_rules(st, &in, w.token_id, &c->s->target, reason,
 					       sizeof reason);
+	if (as == AUTH_OK && sha2) {
+		/* fast_auth_success; the OK follows once the backend is in. */
+		send_sha2_more(c, 0x03);
+		if (c->s->closing)
+			return;
+	}
 	check_result(c, as, reason);
 }
 
@@ -287,19 +324,43 @@ static void check_clear(struct my_conn *c, const uint8_t *pw, size_t len)
 	check_result(c, as, reason);
 }
 
-static void switch_to_native(struct my_conn *c)
+/* Auth switch request to `plugin` with our scramble; the client's answer
+ * is handled as `how`. */
+static void switch_to(struct my_conn *c, const char *plugin, enum my_client_auth how)
 {
 	struct my_buf b;
 	my_buf_init(&b);
-	my_build_auth_switch(&b, NATIVE, c->scramble, MY_SCRAMBLE_LEN);
+	my_build_auth_switch(&b, plugin, c->scramble, MY_SCRAMBLE_LEN);
 	if (send_payload(c, SESS_CLIENT, &b) != 0) {
 		my_buf_free(&b);
 		sess_close(c->s, "out of memory");
 		return;
 	}
 	my_buf_free(&b);
-	c->cauth = MY_CA_SWITCH_NATIVE;
+	c->cauth = how;
 	set_state(c, MY_ST_CLIENT_AUTH);
+}
+
+static void switch_to_native(struct my_conn *c)
+{
+	switch_to(c, NATIVE, MY_CA_SWITCH_NATIVE);
+}
+
+/* A caching_sha2_password response: the 32-byte fast-path scramble, or,
+ * inside TLS, the token itself NUL-terminated (MariaDB Connector/C's
+ * plugin sends the password at once when the connection is secure:
+ * plugins/auth/caching_sha2_pw.c; a token is never 32 bytes long, so the
+ * two cannot be confused), or empty (no password). */
+static void check_sha2_response(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	if (n == MY_SHA2_LEN)
+		check_scramble(c, b, n, 1);
+	else if (n > 0 && c->s->client_tls)
+		check_clear(c, b, n);
+	else if (n == 0)
+		refuse(c, "no token given (empty password)");
+	else
+		refuse(c, "malformed caching_sha2_password response");
 }
 
 static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
@@ -367,27 +428,24 @@ static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 	}
 	const char *plugin = (r.caps & MY_CLIENT_PLUGIN_AUTH) && r.plugin ? r.plugin : NATIVE;
 	if (plugin[0] == '\0' || strcmp(plugin, NATIVE) == 0) {
-		check_native(c, r.auth, r.auth_len);
+		check_scramble(c, r.auth, r.auth_len, 0);
 	} else if (strcmp(plugin, CLEAR) == 0 && s->client_tls) {
 		check_clear(c, r.auth, r.auth_len);
-	} else if (strcmp(plugin, SHA2) == 0 && s->client_tls) {
-		/* Full authentication: the token in clear inside TLS. The fast
-		 * path would need a SHA256(SHA256(token)) verifier per token. */
-		static const uint8_t more[2] = {0x01, 0x04}; /* perform_full_authentication */
-		struct my_buf mb;
-		my_buf_init(&mb);
-		my_buf_add(&mb, more, 2);
-		if (send_payload(c, SESS_CLIENT, &mb) != 0) {
-			my_buf_free(&mb);
-			sess_close(s, "out of memory");
-			return;
-		}
-		my_buf_free(&mb);
-		c->cauth = MY_CA_SHA2_FULL;
-		set_state(c, MY_ST_CLIENT_AUTH);
+	} else if (strcmp(plugin, SHA2) == 0 && r.auth_len > 0) {
+		/* The client scrambled the token with our nonce although the
+		 * greeting named native (MySQL 8 clients do): the fast path,
+		 * checked against SHA256(SHA256(token)), TLS or not. */
+		check_sha2_response(c, r.auth, r.auth_len);
+	} else if (strcmp(plugin, SHA2) == 0) {
+		/* Connector/C started with caching_sha2 (MYSQL_DEFAULT_AUTH) and
+		 * sent no data, since the greeting's was for another plugin:
+		 * switch to the same plugin to hand it our nonce, as a server
+		 * does; its answer is the fast path, or the token inside TLS. */
+		switch_to(c, SHA2, MY_CA_SWITCH_SHA2);
 	} else {
-		/* caching_sha2 / clear on a plain connection, ed25519, dialog, ...:
-		 * ask for mysql_native_password, which never sends the token. */
+		/* clear on a plain connection, caching_sha2 without a scramble
+		 * and no TLS, ed25519, dialog, ...: ask for mysql_native_password,
+		 * which never sends the token. */
 		switch_to_native(c);
 	}
 }
@@ -413,7 +471,9 @@ void my_login_client_read(struct my_conn *c)
 	enum my_client_auth how = c->cauth;
 	c->cauth = MY_CA_NONE;
 	if (how == MY_CA_SWITCH_NATIVE)
-		check_native(c, b, n);
+		check_scramble(c, b, n, 0);
+	else if (how == MY_CA_SWITCH_SHA2)
+		check_sha2_response(c, b, n);
 	else if (how == MY_CA_SHA2_FULL)
 		check_clear(c, b, n);
 	else
@@ -573,6 +633,8 @@ static void on_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n)
 	set_state(c, MY_ST_BACKEND_TLS);
 }
 
+/* The backend accepted the hosted account (its OK is ok/n), or, for a read
+ * grant, the session is read-only now: audit the login and tell the client. */
 static void login_complete(struct my_conn *c, const uint8_t *ok, size_t n)
 {
 	struct session *s = c->s;
@@ -582,6 +644,24 @@ static void login_complete(struct my_conn *c, const uint8_t *ok, size_t n)
 	c->attrs = NULL;
 	if (my_parse_ok(ok, n, &o) != 0)
 		o.status = MY_SERVER_STATUS_AUTOCOMMIT;
+	if (s->target.level == POLICY_LEVEL_READ && c->st == MY_ST_BACKEND_AUTH) {
+		/* Before the client's first command (the client has no OK yet,
+		 * so anything it sent early stays buffered): make the server
+		 * session read-only. Its reply is the proxy's, never relayed. */
+		static const char q[] = "\x03" MY_READ_ONLY_SQL;
+		struct my_buf b;
+		my_buf_init(&b);
+		my_buf_add(&b, q, sizeof q - 1);
+		c->bseq = 0;
+		int rc = send_payload(c, SESS_BACKEND, &b);
+		my_buf_free(&b);
+		if (rc != 0) {
+			backend_failed(c, "out of memory");
+			return;
+		}
+		set_state(c, MY_ST_BACKEND_SETUP);
+		return;
+	}
 	struct audit_event ev = {.type = AUDIT_LOGIN, .rows = -1, .duration_us = -1};
 	if (sess_audit(s, &ev) != 0) {
 		s->logged_in = 0;
@@ -607,6 +687,27 @@ static void login_complete(struct my_conn *c, const uint8_t *ok, size_t n)
 	sess_log(s, LOG_INFO, "logged in to %s as %s (level %s, backend %s thread %u)",
 		 s->target.asset, s->target.db_username, policy_level_name(s->target.level),
 		 c->bhs.version, c->backend_thread);
+}
+
+/* The answer to MY_READ_ONLY_SQL. A read grant whose session cannot be
+ * made read-only is not let in (fail closed). */
+static void on_backend_setup_reply(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	uint16_t code = 0;
+	char state[6] = "HY000";
+	const char *msg = "";
+	size_t ml = 0;
+	if (n >= 1 && b[0] == 0x00) {
+		login_complete(c, b, n);
+		return;
+	}
+	char why[300];
+	if (my_is_err(b, n) && my_parse_err(b, n, &code, state, &msg, &ml) == 0)
+		snprintf(why, sizeof why, "cannot make the session read-only: %u (%s) %.*s", code,
+			 state, (int)(ml > 200 ? 200 : ml), msg);
+	else
+		snprintf(why, sizeof why, "cannot make the session read-only: unexpected reply");
+	backend_failed(c, why);
 }
 
 static void send_backend_raw(struct my_conn *c, const void *p, size_t n)
@@ -724,7 +825,8 @@ void my_login_backend_read(struct my_conn *c)
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_BACKEND);
 	while (!s->closing && !s->close_after_flush &&
-	       (c->st == MY_ST_BACKEND_HANDSHAKE || c->st == MY_ST_BACKEND_AUTH)) {
+	       (c->st == MY_ST_BACKEND_HANDSHAKE || c->st == MY_ST_BACKEND_AUTH ||
+		c->st == MY_ST_BACKEND_SETUP)) {
 		size_t n;
 		int closed;
 		uint8_t *p = login_packet(c, SESS_BACKEND, &n, &closed);
@@ -741,6 +843,8 @@ void my_login_backend_read(struct my_conn *c)
 		evbuffer_drain(in, n + 4);
 		if (c->st == MY_ST_BACKEND_HANDSHAKE) {
 			on_backend_handshake(c, b, n);
+		} else if (c->st == MY_ST_BACKEND_SETUP) {
+			on_backend_setup_reply(c, b, n);
 		} else if (n >= 1 && b[0] == 0x00) {
 			login_complete(c, b, n);
 		} else if (n >= 1 && b[0] == 0xFF) {
@@ -784,13 +888,13 @@ void my_login_event(struct my_conn *c, enum sess_side side, enum sess_event ev)
 		set_state(c, MY_ST_BACKEND_HANDSHAKE);
 		return;
 	case SESS_EV_ERROR:
-		if (c->st >= MY_ST_BACKEND_CONNECT && c->st <= MY_ST_BACKEND_AUTH)
+		if (c->st >= MY_ST_BACKEND_CONNECT && c->st <= MY_ST_BACKEND_SETUP)
 			backend_failed(c, s->backend_error);
 		else if (c->st == MY_ST_READY)
 			sess_close(s, "backend: %s", s->backend_error);
 		return;
 	case SESS_EV_TIMEOUT:
-		if (c->st >= MY_ST_BACKEND_CONNECT && c->st <= MY_ST_BACKEND_AUTH)
+		if (c->st >= MY_ST_BACKEND_CONNECT && c->st <= MY_ST_BACKEND_SETUP)
 			backend_failed(c, "timed out connecting to the backend");
 		else if (c->st < MY_ST_BACKEND_CONNECT)
 			sess_close(s, "login timed out");

@@ -570,7 +570,16 @@ static int on_command(struct my_conn *c, const uint8_t *b, size_t n)
 		if (!p)
 			return -1;
 		p->reset_stmts = 1;
-		return 0;
+		if (c->s->target.level != POLICY_LEVEL_READ)
+			return 0;
+		/* The reset also resets the transaction access mode: a read
+		 * grant's session is made read-only again before anything the
+		 * client sends next reaches the server. */
+		static const char q[] = "\x03" MY_READ_ONLY_SQL;
+		if (send_backend_packet(c, b, n) != 0 || !pend_push(c, MY_PEND_INTERNAL) ||
+		    send_backend_packet(c, q, sizeof q - 1) != 0)
+			return -1;
+		return 1;
 	}
 	case MY_COM_QUIT:
 		sess_close(c->s, "client quit");
@@ -827,6 +836,12 @@ static int on_backend_packet(struct my_conn *c, struct my_pending *p, const uint
 			set_error(p, b, n);
 		*done = 1; /* only called for terminators */
 		return 0;
+	case MY_PEND_INTERNAL:
+		*done = 1;
+		if (!(n >= 1 && b[0] == 0x00))
+			sess_close(c->s, "cannot make the session read-only again after "
+					 "COM_RESET_CONNECTION");
+		return 1; /* the proxy's own: never relayed */
 	case MY_PEND_FETCH:
 	case MY_PEND_RESULT:
 		break;

@@ -420,3 +420,13 @@ def test_garbage_after_login_closes_only_that_session(pg_ready):
     assert cur.fetchone()[0] == 1
     assert b.running
     other.close()
+
+
+def test_refused_login_over_tls_gets_the_error(pg_ready):
+    """The refusal must reach a TLS client before the close (the TLS filter
+    holds encrypted bytes in its socket buffer after its own buffer empties)."""
+    b = pg_ready
+    for _ in range(3):
+        r = b.psql("SELECT 1", token="sbt_" + "a" * 32, sslmode="require")
+        assert r.returncode != 0
+        assert "password authentication failed" in r.stderr, r.stderr

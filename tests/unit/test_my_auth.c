@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "protocols/mysql/my_auth.h"
 #include "proxy/crypto.h"
@@ -51,6 +52,43 @@ static void test_sha2(void)
 	CHECK(my_sha2_scramble("", 0, nonce, out) == 0);
 }
 
+/* The proxy's caching_sha2_password fast path towards clients: the token
+ * verifier is SHA256(SHA256(token)) (state_token_issue), the client answers
+ * XOR(SHA256(token), SHA256(SHA256(SHA256(token)) || nonce)). Known answer
+ * computed independently (python hashlib), then the verifier checks it, and
+ * nothing else: another nonce, another token, a flipped bit, the lookup of
+ * a different verifier. */
+static void test_sha2_token_fast_path(void)
+{
+	const char *tok = "sbt_abcdefghijklmnopqrstuvwxyz234567";
+	size_t tl = strlen(tok);
+	const uint8_t nonce[20] = "0123456789ABCDEFGHIJ";
+	const uint8_t nonce2[20] = "0123456789ABCDEFGHIK";
+	uint8_t out[32], h1[32], verifier[32], other[32];
+	char x[65];
+	CHECK(my_sha2_scramble(tok, tl, nonce, out) == 32);
+	hex(out, 32, x);
+	CHECK_STR(x, "08e65cedeaf75f4213e4f243e57cc7c695c5bd450931382397eb2aeb55b0ac03");
+	sb_sha256(tok, tl, h1);
+	sb_sha256(h1, 32, verifier);
+	hex(verifier, 32, x);
+	CHECK_STR(x, "c3e1a2dfab8f989934c0f9799233779e1af5d88b92446a7fd25f5375c5eaedf4");
+	CHECK(my_sha2_verify(verifier, nonce, out) == 1);
+	CHECK(my_sha2_verify(verifier, nonce2, out) == 0);
+	/* the verifier of another token refuses it */
+	sb_sha256("sbt_abcdefghijklmnopqrstuvwxyz234566", tl, h1);
+	sb_sha256(h1, 32, other);
+	CHECK(my_sha2_verify(other, nonce, out) == 0);
+	for (int bit = 0; bit < 256; bit += 37) {
+		out[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		CHECK(my_sha2_verify(verifier, nonce, out) == 0);
+		out[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+	}
+	CHECK(my_sha2_verify(verifier, nonce, out) == 1);
+	/* the verifier itself, sent as a response, is not accepted */
+	CHECK(my_sha2_verify(verifier, nonce, verifier) == 0);
+}
+
 static void test_rsa(void)
 {
 	EVP_PKEY *key = EVP_RSA_gen(2048);
@@ -95,6 +133,7 @@ int main(void)
 {
 	test_native();
 	test_sha2();
+	test_sha2_token_fast_path();
 	test_rsa();
 	test_scramble();
 	return UNIT_DONE("test_my_auth");

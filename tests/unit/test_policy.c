@@ -699,7 +699,7 @@ int main(void)
 		fprintf(stderr, "cannot load %s: %s:%d: %s\n", GUARD, e.file, e.line, e.message);
 		return 1;
 	}
-	CHECK(policy_rule_count(guard) == 10);
+	CHECK(policy_rule_count(guard) == 11);
 
 	int n_cases = run_cases(guard, "data/policy_pg_cases.txt", POLICY_DIALECT_PG);
 	int n_my = run_cases(guard, "data/policy_my_cases.txt", POLICY_DIALECT_MYSQL);

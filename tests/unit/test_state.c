@@ -48,7 +48,7 @@ static int has_id(const struct ids *w, int64_t id)
 
 struct match_walk {
 	int64_t id;
-	uint8_t stored_key[SB_SHA256_LEN], native[SB_SHA1_LEN];
+	uint8_t stored_key[SB_SHA256_LEN], native[SB_SHA1_LEN], sha2[SB_SHA256_LEN];
 	int ok;
 };
 
@@ -59,6 +59,7 @@ static int verifier_match(void *ctx, const struct state_token_verifier *v)
 		m->ok = v->iterations == SB_SCRAM_ITERATIONS &&
 			memcmp(v->stored_key, m->stored_key, SB_SHA256_LEN) == 0 &&
 			memcmp(v->mysql_native, m->native, SB_SHA1_LEN) == 0 &&
+			memcmp(v->mysql_sha2, m->sha2, SB_SHA256_LEN) == 0 &&
 			memcmp(v->server_key, m->stored_key, SB_SHA256_LEN) != 0;
 	return 0;
 }
@@ -236,11 +237,14 @@ static void test_tokens(struct state *st, const char *path)
 	/* Verifiers, as a client / the auth module would compute them. */
 	uint8_t h[SB_SHA256_LEN], salted[SB_SHA256_LEN], ck[SB_SHA256_LEN], sk[SB_SHA256_LEN];
 	uint8_t s1[SB_SHA1_LEN], s2[SB_SHA1_LEN];
-	sb_sha256(tok, strlen(tok), h);
+	state_token_lookup_hash(tok, strlen(tok), h);
 	int64_t fid = 0, fuser = 0;
 	CHECK(state_token_by_sha256(daemon, h, &fid, &fuser) == STATE_OK);
 	CHECK(fid == id && fuser == u.id);
 	h[0] ^= 1;
+	CHECK(state_token_by_sha256(daemon, h, &fid, &fuser) == STATE_NOT_FOUND);
+	/* The lookup hash is not the bare SHA-256 a caching_sha2 response is made of. */
+	sb_sha256(tok, strlen(tok), h);
 	CHECK(state_token_by_sha256(daemon, h, &fid, &fuser) == STATE_NOT_FOUND);
 	CHECK(sb_pbkdf2_sha256(tok, strlen(tok), u.scram_salt, SB_SCRAM_SALT_LEN,
 			       SB_SCRAM_ITERATIONS, salted) == 0);
@@ -266,6 +270,9 @@ static void test_tokens(struct state *st, const char *path)
 	struct match_walk mw = {.id = id};
 	memcpy(mw.stored_key, sk, 32);
 	memcpy(mw.native, s2, 20);
+	uint8_t t1[SB_SHA256_LEN];
+	sb_sha256(tok, strlen(tok), t1);
+	sb_sha256(t1, sizeof t1, mw.sha2);
 	CHECK(state_token_verifiers(daemon, u.id, 0, now, verifier_match, &mw) == STATE_OK);
 	CHECK(mw.ok == 1);
 

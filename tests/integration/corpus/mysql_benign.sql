@@ -1,0 +1,219 @@
+# MySQL/MariaDB benign corpus: statements a naive matcher would block; each
+# must run through sqlbastion (guard.rules, write grant) without error.
+# Format: tests/integration/corpus_helpers.py.
+
+@@ str-drop | |
+SELECT 'DROP TABLE t'
+
+@@ str-in-where | |
+SELECT * FROM t WHERE name = 'x; DROP TABLE t'
+
+@@ dquote-str-drop | |
+SELECT * FROM t WHERE name = "DROP TABLE t"
+
+@@ col-drop-count | |
+SELECT drop_count FROM t
+
+@@ tbl-truncate-log | |
+SELECT * FROM truncate_log
+
+@@ insert-truncate-log | |
+INSERT INTO truncate_log VALUES (5, 'TRUNCATE t done')
+
+@@ update-drop-count | |
+UPDATE t SET drop_count = drop_count + 1 WHERE id = 1
+
+@@ delete-truncate-log-row | |
+DELETE FROM truncate_log WHERE id = 1
+
+@@ comment-block-drop | |
+SELECT /* DROP TABLE t */ 1
+
+@@ comment-hash-drop | |
+SELECT 1 # DROP TABLE t
+
+@@ comment-dash-drop | |
+SELECT 1 -- DROP TABLE t
+
+@@ backtick-drop | |
+SELECT `drop` FROM (SELECT 1 AS `drop`) x
+
+@@ backtick-truncate-log | |
+SELECT * FROM `truncate_log`
+
+@@ exec-cmt-set-names | |
+/*!40101 SET NAMES utf8mb4 */
+
+@@ exec-cmt-unique-checks | |
+/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */
+
+@@ exec-cmt-select | |
+SELECT /*! 1 + */ 1
+
+@@ handler | |
+HANDLER t OPEN; HANDLER t READ FIRST; HANDLER t CLOSE
+
+@@ handler-index | |
+HANDLER t OPEN AS h; HANDLER h READ `PRIMARY` = (1); HANDLER h CLOSE
+
+@@ show-tables-like | |
+SHOW TABLES LIKE 'truncate%'
+
+@@ delete-limit | |
+DELETE FROM t WHERE id = 3 LIMIT 1
+
+@@ insert-odku | |
+INSERT INTO t VALUES (1, 'x', 0) ON DUPLICATE KEY UPDATE name = 'y'
+
+@@ like-delete | |
+SELECT * FROM t WHERE name LIKE '%delete%'
+
+@@ where-or-columns | |
+SELECT * FROM t WHERE id = 1 OR name = 'a'
+
+@@ update-where-string | |
+UPDATE t SET name = 'where 1=1' WHERE id = 2
+
+@@ delete-by-id | |
+DELETE FROM t WHERE id = 3
+
+@@ delete-subquery | |
+DELETE FROM t WHERE id IN (SELECT t_id FROM u WHERE note = 'x')
+
+@@ update-and-1eq1 | |
+UPDATE t SET name = 'x' WHERE id = 1 AND 1=1
+
+@@ delete-and-true | |
+DELETE FROM t WHERE id = 2 AND true
+
+@@ delete-is-null | |
+DELETE FROM t WHERE id IS NULL
+
+@@ delete-or-and | |
+DELETE FROM t WHERE (id = 1 OR id = 2) AND name = 'zzz'
+
+@@ mt-delete-where | |
+DELETE t FROM t JOIN u ON t.id = u.t_id WHERE u.note = 'nothing'
+
+@@ mt-update-where | |
+UPDATE t JOIN u ON t.id = u.t_id SET t.name = 'j' WHERE u.id = 1
+
+@@ explain-delete | |
+EXPLAIN DELETE FROM t
+
+@@ order-drop-count | |
+SELECT * FROM t ORDER BY drop_count DESC
+
+@@ alias-rename-count | |
+SELECT count(*) AS rename_count FROM t
+
+@@ create-grant-log | |
+CREATE TABLE grant_log (id INT)
+
+@@ create-drop-me | |
+CREATE TABLE drop_me_later (id INT)
+
+@@ create-index-drop-count | |
+CREATE INDEX ix_drop ON t (drop_count)
+
+@@ add-column-dropped-at | |
+ALTER TABLE t ADD COLUMN dropped_at DATETIME
+
+@@ alter-drop-default | |
+ALTER TABLE t ALTER COLUMN drop_count DROP DEFAULT
+
+@@ alter-set-default | |
+ALTER TABLE t ALTER COLUMN drop_count SET DEFAULT 0
+
+@@ modify-comment | |
+ALTER TABLE t COMMENT = 'do not DROP or TRUNCATE'
+
+@@ str-grant | |
+SELECT 'GRANT ALL ON *.* TO x'
+
+@@ two-selects | |
+SELECT 1; SELECT 'DROP'
+
+@@ tx-update | |
+BEGIN; UPDATE t SET name = 'q' WHERE id = 1; COMMIT
+
+@@ set-var | |
+SET @drop_count = 5
+
+@@ set-names | |
+SET NAMES utf8mb4
+
+@@ set-tx-ro | |
+SET SESSION TRANSACTION READ ONLY
+
+@@ show-variables | |
+SHOW VARIABLES LIKE 'sql_mode'
+
+@@ select-version-cmt | |
+SELECT @@version /* DROP DATABASE evdb */
+
+@@ concat-drop | |
+SELECT CONCAT('DR', 'OP TABLE t')
+
+@@ str-load-file | |
+SELECT 'LOAD_FILE(x) INTO OUTFILE'
+
+@@ col-alias-outfile | |
+SELECT 1 AS outfile_count
+
+@@ into-var | |
+SELECT name INTO @n FROM t WHERE id = 1
+
+@@ ctas | |
+CREATE TABLE t_copy AS SELECT * FROM t
+
+@@ create-if-not-exists | |
+CREATE TABLE IF NOT EXISTS truncate_log (id INT, msg VARCHAR(200))
+
+@@ view-drop-report | |
+CREATE VIEW drop_report AS SELECT drop_count FROM t
+
+@@ analyze-table | |
+ANALYZE TABLE t
+
+@@ checksum | |
+CHECKSUM TABLE t
+
+@@ update-where-col-compare | |
+UPDATE t SET name = 'z' WHERE drop_count = id
+
+@@ select-for-update | |
+SELECT * FROM t WHERE id = 1 FOR UPDATE
+
+@@ delete-exists | |
+DELETE FROM u WHERE EXISTS (SELECT 1 FROM t WHERE t.id = u.t_id AND t.drop_count > 5)
+
+@@ update-function-col | |
+UPDATE t SET name = UPPER(name) WHERE LOWER(name) = 'alice'
+
+@@ replace-into | |
+REPLACE INTO truncate_log VALUES (3, 'replace')
+
+@@ insert-select | |
+INSERT INTO truncate_log SELECT id, name FROM t WHERE id = 1
+
+@@ nextval-write | |
+SELECT NEXTVAL(sq)
+
+@@ lastval | |
+SELECT LASTVAL(sq)
+
+@@ do-sleep | |
+DO SLEEP(0)
+
+@@ procedure-select | |
+CREATE PROCEDURE say_drop() SELECT 'DROP TABLE t'
+
+@@ str-escaped-dquote | |
+SELECT "it""s DROP"
+
+@@ hex-literal | |
+SELECT X'44524F50'
+
+@@ info-schema | |
+SELECT table_name FROM information_schema.tables WHERE table_schema = 'evdb' AND table_name LIKE '%truncate%'

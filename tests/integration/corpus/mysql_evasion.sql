@@ -1,0 +1,608 @@
+# MySQL/MariaDB evasion corpus: each case must do its damage when run directly
+# and be refused through sqlbastion (guard.rules, write grant unless "read").
+# Format: tests/integration/corpus_helpers.py.  @@ label | check | options
+
+@@ cmt-block-before | gone t | 
+/* x */ DROP TABLE t
+
+@@ cmt-block-between | gone t | 
+DROP/**/TABLE/**/t
+
+@@ exec-cmt | gone t | 
+/*!DROP TABLE t*/
+
+@@ exec-cmt-version | gone t | 
+/*!50000 DROP TABLE t */
+
+@@ exec-cmt-mariadb | gone t | 
+/*M! DROP TABLE t */
+
+@@ exec-cmt-mariadb-version | gone t | 
+/*M!100000 DROP TABLE t */
+
+@@ exec-cmt-semicolon | gone t | 
+SELECT 1 /*!, 2 */; DROP TABLE t
+
+@@ exec-cmt-table-word | gone t | 
+DROP /*!TABLE*/ t
+
+@@ exec-cmt-drop-word | gone t | 
+/*!DROP*/ TABLE t
+
+@@ hash-comment | gone t | 
+# comment
+DROP TABLE t
+
+@@ dash-comment | gone t | 
+-- comment
+DROP TABLE t
+
+@@ dash-no-space-not-comment | gone t | 
+SELECT 1 --1; DROP TABLE t
+
+@@ hash-hides-where | rows t | 
+DELETE FROM t # WHERE id = 1
+
+@@ dash-hides-where | rows t | 
+DELETE FROM t -- WHERE id = 1
+
+@@ block-hides-where | rows t | 
+DELETE FROM t /* WHERE id = 1 */
+
+@@ exec-cmt-no-space | gone t | 
+/*!50000DROP*/ TABLE t
+
+@@ high-version-cmt-then-drop | gone t | 
+/*!999999 SELECT 1 */ DROP TABLE t
+
+@@ str-looks-comment | gone t | 
+SELECT '/*'; DROP TABLE t; SELECT '*/'
+
+@@ exec-cmt-or-true | rows t | 
+DELETE FROM t WHERE id = 1 /*! OR 1=1 */
+
+@@ exec-cmt-where | rows t | 
+DELETE FROM t /*!WHERE 1=1*/
+
+@@ exec-cmt-update-where | rows t | 
+UPDATE t SET name = 'x' /*!50000 WHERE true */
+
+@@ hash-newline-or | rows t | 
+DELETE FROM t WHERE id = 1 #
+ OR 1=1
+
+@@ exec-cmt-mariadb-truncate | rows t | 
+/*M!100100 TRUNCATE t */
+
+@@ exec-cmt-nested-normal | gone t | 
+/*!DROP /* x */ TABLE t*/
+
+@@ exec-cmt-grant | sql SELECT count(*) FROM mysql.tables_priv WHERE user = 'ev_victim' | super
+/*!GRANT SELECT ON evdb.t TO ev_victim*/
+
+@@ exec-cmt-rename | gone t | 
+/*!RENAME TABLE t TO t_old*/
+
+@@ exec-cmt-outfile | file {FILES}/o4 | super
+SELECT 1 /*!INTO OUTFILE '{FILES}/o4'*/
+
+@@ q-backtick | gone t | 
+DROP TABLE `t`
+
+@@ q-backtick-qualified | gone t | 
+DROP TABLE `evdb`.`t`
+
+@@ q-backslash-quote | gone t | 
+SELECT 'a\''; DROP TABLE t; -- '
+
+@@ q-backslash-dquote | gone t | 
+SELECT "a\""; DROP TABLE t; -- "
+
+@@ q-dquote-string | gone t | 
+SELECT "x"; DROP TABLE t
+
+@@ q-ansi-quotes-session | gone t | pre=SET sql_mode = 'ANSI_QUOTES'
+SELECT "a\" FROM (SELECT 1 AS "a\") x; DROP TABLE t; -- "
+
+@@ q-nbe-session | gone t | pre=SET sql_mode = 'NO_BACKSLASH_ESCAPES'
+SELECT 'a\'; DROP TABLE t; -- '
+
+@@ q-nbe-same-batch | gone t | 
+SET sql_mode = 'NO_BACKSLASH_ESCAPES'; SELECT 'a\'; DROP TABLE t; -- '
+
+@@ q-ansi-same-batch | gone t | 
+SET @@sql_mode = 'ANSI_QUOTES'; SELECT "a\" FROM (SELECT 1 AS "a\") x; DROP TABLE t; -- "
+
+@@ q-nbe-concat | gone t | 
+SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES'); SELECT 'a\'; DROP TABLE t; -- '
+
+@@ q-ansi-mode | gone t | 
+SET sql_mode = 'ANSI'; SELECT "a\" FROM (SELECT 1 AS "a\") x; DROP TABLE t; -- "
+
+@@ q-introducer | gone t | 
+SELECT _latin1'x'; DROP TABLE t
+
+@@ q-national | gone t | 
+SELECT N'x'; DROP TABLE t
+
+@@ q-hex-string | rows t | 
+SELECT X'41'; TRUNCATE t
+
+@@ q-hex-number | rows t | 
+SELECT 0x41; DELETE FROM t
+
+@@ q-bit | rows t | 
+SELECT b'01'; DELETE FROM t
+
+@@ q-adjacent | rows t | 
+SELECT 'a' 'b'; DELETE FROM t
+
+@@ q-backtick-semicolon | gone t | 
+SELECT `a;b` FROM (SELECT 1 AS `a;b`) x; DROP TABLE t
+
+@@ q-double-backslash | gone t | 
+SELECT '\\'; DROP TABLE t
+
+@@ q-doubled-quote | gone t | 
+SELECT 'it''s'; DROP TABLE t
+
+@@ q-doubled-dquote | gone t | 
+SELECT "it""s"; DROP TABLE t
+
+@@ q-backtick-truncate | rows truncate_log | 
+TRUNCATE `truncate_log`
+
+@@ ws-mixed-case | gone t | 
+dRoP tAbLe t
+
+@@ ws-tab-newline | gone t | 
+DROP	TABLE
+t
+
+@@ ws-if-exists | gone t | 
+DROP TABLE IF EXISTS t
+
+@@ ws-truncate | rows t | 
+TRUNCATE t
+
+@@ ws-truncate-table | rows t | 
+TRUNCATE TABLE t
+
+@@ ws-truncate-qualified | rows truncate_log | 
+truncate evdb.truncate_log
+
+@@ ws-two-tables | gone t | 
+DROP TABLE u, t
+
+@@ ws-restrict | gone t | 
+DROP TABLE t RESTRICT
+
+@@ ws-cascade | gone t | 
+DROP TABLE IF EXISTS t CASCADE
+
+@@ ws-crlf | gone t | 
+DROP
+TABLE
+t
+
+@@ ws-upper | rows t | 
+tRuNcAtE TaBlE t
+
+@@ multi-select-drop | gone t | 
+SELECT 1; DROP TABLE t
+
+@@ multi-nospace | gone t | 
+SELECT 1;DROP TABLE t;SELECT 2
+
+@@ multi-insert-delete | rows t | 
+INSERT INTO truncate_log VALUES (9, 'x'); DELETE FROM t
+
+@@ multi-tx | rows t | 
+BEGIN; DELETE FROM t; COMMIT
+
+@@ multi-set-var | gone t | 
+SET @a = 1; DROP TABLE t
+
+@@ multi-newlines | rows t | 
+SELECT 1;
+
+TRUNCATE t
+
+@@ multi-use-db | gone t | 
+USE evdb; DROP TABLE t
+
+@@ dyn-prepare-literal | gone t | 
+PREPARE s FROM 'DROP TABLE t'; EXECUTE s
+
+@@ dyn-prepare-var | gone t | 
+SET @q = 'DROP TABLE t'; PREPARE s FROM @q; EXECUTE s
+
+@@ dyn-prepare-concat | gone t | 
+SET @q = CONCAT('DR', 'OP TABLE t'); PREPARE s FROM @q; EXECUTE s
+
+@@ dyn-execute-immediate | gone t | 
+EXECUTE IMMEDIATE 'DROP TABLE t'
+
+@@ dyn-execute-immediate-concat | rows t | 
+EXECUTE IMMEDIATE CONCAT('TRUNC', 'ATE t')
+
+@@ dyn-prepare-dquote | gone t | 
+PREPARE s FROM "DROP TABLE t"; EXECUTE s
+
+@@ dyn-execute-immediate-delete | rows t | 
+EXECUTE IMMEDIATE 'DELETE FROM t'
+
+@@ dyn-proc-drop | gone t | 
+CREATE PROCEDURE p() DROP TABLE t; CALL p()
+
+@@ dyn-proc-block | rows t | 
+CREATE PROCEDURE p() BEGIN DELETE FROM t; END; CALL p()
+
+@@ dyn-function-delete | rows t | 
+CREATE FUNCTION f() RETURNS INT BEGIN DELETE FROM t; RETURN 1; END; SELECT f()
+
+@@ dyn-trigger | rows t | 
+CREATE TRIGGER tr AFTER INSERT ON truncate_log FOR EACH ROW DELETE FROM t; INSERT INTO truncate_log VALUES (9, 'x')
+
+@@ dyn-proc-prepare | gone t | 
+CREATE PROCEDURE p() BEGIN SET @q = 'DROP TABLE t'; PREPARE s FROM @q; EXECUTE s; END; CALL p()
+
+@@ dyn-proc-definer | rows t | 
+CREATE DEFINER = CURRENT_USER PROCEDURE p() TRUNCATE t; CALL p()
+
+@@ dyn-proc-if | rows t | 
+CREATE PROCEDURE p() BEGIN IF 1 THEN DELETE FROM t; END IF; END; CALL p()
+
+@@ dyn-prepare-where | rows t | 
+PREPARE s FROM 'DELETE FROM t WHERE id > 0'; EXECUTE s
+
+@@ file-outfile | file {FILES}/o1 | super
+SELECT * FROM t INTO OUTFILE '{FILES}/o1'
+
+@@ file-dumpfile | file {FILES}/o2 | super
+SELECT 1 INTO DUMPFILE '{FILES}/o2'
+
+@@ file-outfile-before-from | file {FILES}/o3 | super
+SELECT * INTO OUTFILE '{FILES}/o3' FROM t
+
+@@ file-outfile-comment | file {FILES}/o5 | super
+SELECT 1 INTO/**/OUTFILE '{FILES}/o5'
+
+@@ file-outfile-lower-dquote | file {FILES}/o6 | super
+select 1 into outfile "{FILES}/o6"
+
+@@ file-outfile-fields | file {FILES}/o7 | super
+SELECT * FROM t INTO OUTFILE '{FILES}/o7' FIELDS TERMINATED BY ','
+
+@@ file-outfile-exec-select | file {FILES}/o8 | super
+/*!50000SELECT*/ 1 INTO OUTFILE '{FILES}/o8'
+
+@@ file-outfile-second | file {FILES}/o9 | super
+SELECT 1 INTO @x; SELECT 1 INTO OUTFILE '{FILES}/o9'
+
+@@ file-outfile-union | file {FILES}/o10 | super
+SELECT 1 UNION SELECT 2 INTO OUTFILE '{FILES}/o10'
+
+@@ file-load-file | result SB-SECRET-MARKER | super
+SELECT LOAD_FILE('{FILES}/secret')
+
+@@ file-load-file-lower | result SB-SECRET-MARKER | super
+SELECT load_file('{FILES}/secret')
+
+@@ file-load-file-hex-path | result SB-SECRET-MARKER | super
+SELECT CONVERT(LOAD_FILE({HEX:{FILES}/secret}) USING utf8)
+
+@@ file-load-file-comment | result SB-SECRET-MARKER | super
+SELECT LOAD_FILE/**/('{FILES}/secret')
+
+@@ file-load-file-exec | result SB-SECRET-MARKER | super
+SELECT /*!LOAD_FILE*/('{FILES}/secret')
+
+@@ file-load-file-concat | result SB-SECRET-MARKER | super
+SELECT LOAD_FILE(CONCAT('{FILES}', '/secret'))
+
+@@ file-load-data | rows t | super
+LOAD DATA INFILE '{FILES}/data.csv' INTO TABLE t FIELDS TERMINATED BY ','
+
+@@ file-load-data-low-priority | rows t | super
+LOAD DATA LOW_PRIORITY INFILE '{FILES}/data.tsv' INTO TABLE t
+
+@@ file-load-data-replace | rows t | super
+load data infile '{FILES}/data.tsv' replace into table t
+
+@@ file-load-xml | rows t | super
+LOAD XML INFILE '{FILES}/data.xml' INTO TABLE t ROWS IDENTIFIED BY '<row>'
+
+@@ file-load-data-concurrent | rows t | super
+LOAD DATA CONCURRENT INFILE '{FILES}/data.tsv' IGNORE INTO TABLE t
+
+@@ priv-create-user | role ev_u1 | super
+CREATE USER ev_u1
+
+@@ priv-create-user-pw | role ev_u2 | super
+CREATE USER 'ev_u2'@'%' IDENTIFIED BY 'x'
+
+@@ priv-grant-global | priv 'app'@'%' | super
+GRANT ALL ON *.* TO 'app'@'%'
+
+@@ priv-grant-table | sql SELECT count(*) FROM mysql.tables_priv WHERE user = 'ev_victim' | super
+GRANT SELECT ON evdb.t TO ev_victim
+
+@@ priv-grant-comment | sql SELECT count(*) FROM mysql.tables_priv WHERE user = 'ev_victim' | super
+grant/**/select on evdb.t to ev_victim
+
+@@ priv-revoke | priv 'app'@'%' | super
+REVOKE ALL ON evdb.* FROM 'app'@'%'
+
+@@ priv-create-role | role ev_r1 | super
+CREATE ROLE ev_r1
+
+@@ priv-lock-account | sql SELECT json_value(priv, '$.account_locked') FROM mysql.global_priv WHERE user = 'ev_victim' | super
+ALTER USER ev_victim ACCOUNT LOCK
+
+@@ priv-set-password | sql SELECT priv FROM mysql.global_priv WHERE user = 'ev_victim' | super
+SET PASSWORD FOR ev_victim = PASSWORD('x')
+
+@@ priv-drop-user | role ev_victim | super
+DROP USER ev_victim
+
+@@ priv-rename-user | role ev_victim | super
+RENAME USER ev_victim TO ev_other
+
+@@ priv-grant-multi | sql SELECT count(*) FROM mysql.tables_priv WHERE user = 'ev_victim' | super
+SELECT 1; GRANT INSERT ON evdb.t TO ev_victim
+
+@@ priv-grant-column | sql SELECT count(*) FROM mysql.columns_priv WHERE user = 'ev_victim' | super
+GRANT SELECT (name) ON evdb.t TO ev_victim
+
+@@ ro-tx-read-write | setting tx_read_only=1 | read
+SET SESSION TRANSACTION READ WRITE
+
+@@ ro-tx-var | setting tx_read_only=1 | read
+SET @@session.tx_read_only = OFF
+
+@@ ro-tx-var-plain | setting tx_read_only=1 | read
+SET tx_read_only = 0
+
+@@ ro-tx-isolation-rw | setting tx_read_only=1 | read
+SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, READ WRITE
+
+@@ ro-insert | rows t | read
+INSERT INTO t VALUES (9, 'z', 0)
+
+@@ ro-replace | rows t | read
+REPLACE INTO t VALUES (1, 'z', 0)
+
+@@ ro-nextval | sql SELECT next_not_cached_value FROM evdb.sq | read
+SELECT NEXTVAL(sq)
+
+@@ ro-setval | sql SELECT next_not_cached_value FROM evdb.sq | read
+SELECT SETVAL(sq, 100)
+
+@@ ro-do-nextval | sql SELECT next_not_cached_value FROM evdb.sq | read
+DO NEXTVAL(sq)
+
+@@ ro-next-value-for | sql SELECT next_not_cached_value FROM evdb.sq | read
+SELECT NEXT VALUE FOR sq
+
+@@ ro-create-table | exists z | read
+CREATE TABLE z (a INT)
+
+@@ ro-update-where | rows t | read
+UPDATE t SET name = 'y' WHERE id = 1
+
+@@ ro-delete-where | rows t | read
+DELETE FROM t WHERE id = 1
+
+@@ ro-insert-select | rows truncate_log | read
+INSERT INTO truncate_log SELECT id, name FROM t
+
+@@ mt-delete-from | rows t | 
+DELETE t FROM t
+
+@@ mt-delete-join | rows t | 
+DELETE t FROM t JOIN u ON t.id = u.t_id
+
+@@ mt-delete-two | rows t | 
+DELETE t, u FROM t, u
+
+@@ mt-delete-using | rows t | 
+DELETE FROM t USING t, u
+
+@@ mt-delete-where-true | rows t | 
+DELETE t FROM t WHERE 1=1
+
+@@ mt-delete-modifiers | rows t | 
+DELETE LOW_PRIORITY QUICK IGNORE FROM t
+
+@@ mt-delete-order-limit | rows t | 
+DELETE FROM t ORDER BY id LIMIT 100
+
+@@ mt-update-two | rows t | 
+UPDATE t, u SET t.name = 'x'
+
+@@ mt-update-join-on-true | rows t | 
+UPDATE t JOIN u ON 1=1 SET t.name = 'x'
+
+@@ mt-update-modifiers | rows t | 
+UPDATE LOW_PRIORITY IGNORE t SET name = 'x'
+
+@@ mt-delete-alias | rows t | 
+DELETE a FROM t AS a
+
+@@ tw-1 | rows t | 
+DELETE FROM t WHERE 1
+
+@@ tw-true | rows t | 
+DELETE FROM t WHERE true
+
+@@ tw-1eq1 | rows t | 
+DELETE FROM t WHERE 1=1
+
+@@ tw-str-eq | rows t | 
+DELETE FROM t WHERE 'a'='a'
+
+@@ tw-not-false | rows t | 
+DELETE FROM t WHERE NOT false
+
+@@ tw-or-1eq1 | rows t | 
+DELETE FROM t WHERE id IS NOT NULL OR 1=1
+
+@@ tw-null-safe | rows t | 
+DELETE FROM t WHERE 1 <=> 1
+
+@@ tw-is-true | rows t | 
+DELETE FROM t WHERE 1 IS TRUE
+
+@@ tw-gt | rows t | 
+DELETE FROM t WHERE 2 > 1
+
+@@ tw-in | rows t | 
+DELETE FROM t WHERE 1 IN (1, 2)
+
+@@ tw-like | rows t | 
+DELETE FROM t WHERE 'a' LIKE '%'
+
+@@ tw-between | rows t | 
+DELETE FROM t WHERE 1 BETWEEN 0 AND 5
+
+@@ tw-update-1 | rows t | 
+UPDATE t SET name = 'x' WHERE 1
+
+@@ tw-pipes-or | rows t | 
+DELETE FROM t WHERE 1 || 0
+
+@@ tw-and-and | rows t | 
+DELETE FROM t WHERE 1 && 1
+
+@@ tw-bang | rows t | 
+DELETE FROM t WHERE !0
+
+@@ tw-negative | rows t | 
+DELETE FROM t WHERE -1
+
+@@ tw-hex | rows t | 
+DELETE FROM t WHERE 0x01
+
+@@ tw-xor | rows t | 
+DELETE FROM t WHERE 1 XOR 0
+
+@@ tw-col-or-1 | rows t | 
+DELETE FROM t WHERE id = 1 OR 1
+
+@@ tw-null-is-null | rows t | 
+DELETE FROM t WHERE NULL IS NULL
+
+@@ tw-update-limit | rows t | 
+UPDATE t SET name = 'x' WHERE 1=1 LIMIT 10
+
+@@ tw-comment-tail | rows t | 
+DELETE FROM t WHERE TRUE /* id = 1 */
+
+@@ tw-hash-tail | rows t | 
+DELETE FROM t WHERE 1 = 1 # id = 1
+
+@@ tw-string-1 | rows t | 
+DELETE FROM t WHERE '1'
+
+@@ tw-col-eq-col | rows t | 
+DELETE FROM t WHERE id = id
+
+@@ tw-now | rows t | 
+DELETE FROM t WHERE NOW() IS NOT NULL
+
+@@ tw-or-col-pipes | rows t | 
+DELETE FROM t WHERE id = 1 || 1 = 1
+
+@@ ren-table | gone t | 
+RENAME TABLE t TO t_old
+
+@@ ren-two | gone t | 
+RENAME TABLE t TO t2, u TO u2
+
+@@ ren-alter | gone t | 
+ALTER TABLE t RENAME TO t_old
+
+@@ ren-alter-no-to | gone t | 
+ALTER TABLE t RENAME t_old
+
+@@ ren-alter-as | gone t | 
+ALTER TABLE t RENAME AS t_old
+
+@@ ren-column | cols t | 
+ALTER TABLE t RENAME COLUMN name TO nm
+
+@@ ren-change | cols t | 
+ALTER TABLE t CHANGE name nm VARCHAR(64)
+
+@@ ren-comment | gone t | 
+rename/**/table t to x
+
+@@ ren-index | gone ix | 
+ALTER TABLE t RENAME INDEX ix TO ix2
+
+@@ ren-change-column | cols t | 
+ALTER TABLE t CHANGE COLUMN drop_count dc INT
+
+@@ ren-rename-key | gone ix | 
+ALTER TABLE t RENAME KEY ix TO ix3
+
+@@ adrop-column | cols t | 
+ALTER TABLE t DROP COLUMN name
+
+@@ adrop-bare | cols t | 
+ALTER TABLE t DROP name
+
+@@ adrop-index | gone ix | 
+ALTER TABLE t DROP INDEX ix
+
+@@ adrop-primary | cols t | 
+ALTER TABLE t DROP PRIMARY KEY
+
+@@ adrop-after-add | cols t | 
+ALTER TABLE t ADD COLUMN z INT, DROP COLUMN name
+
+@@ adrop-if-exists | cols t | 
+ALTER TABLE t DROP COLUMN IF EXISTS drop_count
+
+@@ adrop-online | cols t | 
+ALTER ONLINE TABLE t DROP COLUMN name
+
+@@ adrop-ignore | cols t | 
+ALTER IGNORE TABLE t DROP name
+
+@@ adrop-drop-index-on | gone ix | 
+DROP INDEX ix ON t
+
+@@ adrop-key | gone ix | 
+ALTER TABLE t DROP KEY ix
+
+@@ ddl-drop-database | gone t | 
+DROP DATABASE evdb
+
+@@ ddl-drop-schema | gone t | 
+DROP SCHEMA evdb
+
+@@ ddl-drop-view | gone v | 
+DROP VIEW v
+
+@@ ddl-drop-procedure | gone fixproc | 
+DROP PROCEDURE fixproc
+
+@@ ddl-drop-trigger | gone fixtrig | 
+DROP TRIGGER fixtrig
+
+@@ ddl-drop-sequence | gone sq | 
+DROP SEQUENCE sq
+
+@@ ddl-ctas-then-drop | gone t | 
+CREATE TABLE x SELECT * FROM t; DROP TABLE t
+
+@@ ddl-ctas-then-truncate | rows t | 
+CREATE TABLE x AS SELECT 1; TRUNCATE t
+
+@@ ddl-create-or-replace-table | rows t | 
+CREATE OR REPLACE TABLE t (id INT)
+
+@@ ddl-drop-temporary-word | gone t | 
+DROP /*!TABLE IF EXISTS*/ t

@@ -1,0 +1,258 @@
+# PostgreSQL benign corpus: statements a naive matcher would block; each must
+# run through sqlbastion (guard.rules, write grant) without error.
+# Format: tests/integration/corpus_helpers.py.
+
+@@ str-drop | |
+SELECT 'DROP TABLE t'
+
+@@ str-in-where | |
+SELECT * FROM t WHERE name = 'x; DROP TABLE t'
+
+@@ col-drop-count | |
+SELECT drop_count FROM t
+
+@@ tbl-truncate-log | |
+SELECT * FROM truncate_log
+
+@@ insert-truncate-log | |
+INSERT INTO truncate_log VALUES (5, 'TRUNCATE t done')
+
+@@ update-drop-count | |
+UPDATE t SET drop_count = drop_count + 1 WHERE id = 1
+
+@@ delete-truncate-log-row | |
+DELETE FROM truncate_log WHERE id = 1
+
+@@ comment-block-drop | |
+SELECT /* DROP TABLE t */ 1
+
+@@ comment-dash-drop | |
+SELECT 1 -- DROP TABLE t
+
+@@ dollar-drop | |
+SELECT $$DROP TABLE t$$
+
+@@ e-escaped-drop | |
+SELECT E'\'; DROP TABLE t; --'
+
+@@ unicode-drop | |
+SELECT U&'\0044ROP TABLE t'
+
+@@ quoted-drop-ident | |
+SELECT "drop" FROM (SELECT 1 AS "drop") x
+
+@@ like-delete | |
+SELECT * FROM t WHERE name LIKE '%delete%'
+
+@@ where-or-columns | |
+SELECT * FROM t WHERE id = 1 OR name = 'a'
+
+@@ update-where-string | |
+UPDATE t SET name = 'where 1=1' WHERE id = 2
+
+@@ delete-by-id | |
+DELETE FROM t WHERE id = 3
+
+@@ delete-subquery | |
+DELETE FROM t WHERE id IN (SELECT t_id FROM u WHERE note = 'x')
+
+@@ update-and-1eq1 | |
+UPDATE t SET name = 'x' WHERE id = 1 AND 1=1
+
+@@ delete-and-true | |
+DELETE FROM t WHERE id = 2 AND true
+
+@@ update-not-ne | |
+UPDATE t SET name = 'y' WHERE NOT (id <> 1)
+
+@@ delete-is-null | |
+DELETE FROM t WHERE id IS NULL
+
+@@ delete-or-and | |
+DELETE FROM t WHERE (id = 1 OR id = 2) AND name = 'zzz'
+
+@@ delete-or-paren-and | |
+DELETE FROM t WHERE (id = 1 OR true) AND id = 2
+
+@@ cte-select | |
+WITH x AS (SELECT * FROM t) SELECT * FROM x
+
+@@ cte-delete-where | |
+WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT * FROM d
+
+@@ explain-delete | |
+EXPLAIN DELETE FROM t
+
+@@ explain-costs-delete | |
+EXPLAIN (COSTS off) DELETE FROM t
+
+@@ explain-analyze-select | |
+EXPLAIN (ANALYZE) SELECT * FROM t
+
+@@ order-drop-count | |
+SELECT * FROM t ORDER BY drop_count DESC
+
+@@ alias-rename-count | |
+SELECT count(*) AS rename_count FROM t
+
+@@ create-grant-log | |
+CREATE TABLE grant_log (id int)
+
+@@ create-drop-me | |
+CREATE TABLE drop_me_later (id int)
+
+@@ create-index-drop-count | |
+CREATE INDEX ON t (drop_count)
+
+@@ add-column-dropped-at | |
+ALTER TABLE t ADD COLUMN dropped_at timestamptz
+
+@@ alter-drop-default | |
+ALTER TABLE t ALTER COLUMN name DROP DEFAULT
+
+@@ alter-drop-not-null | |
+ALTER TABLE t ALTER COLUMN name DROP NOT NULL
+
+@@ alter-set-default | |
+ALTER TABLE t ALTER COLUMN drop_count SET DEFAULT 0
+
+@@ comment-on | |
+COMMENT ON TABLE t IS 'do not DROP or TRUNCATE'
+
+@@ str-grant | |
+SELECT 'GRANT ALL ON t TO PUBLIC'
+
+@@ quote-ident-drop | |
+SELECT pg_catalog.quote_ident('drop')
+
+@@ activity-like-drop | |
+SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%DROP%'
+
+@@ two-selects | |
+SELECT 1; SELECT 'DROP'
+
+@@ tx-update | |
+BEGIN; UPDATE t SET name = 'q' WHERE id = 1; COMMIT
+
+@@ nextval-write | |
+SELECT nextval('s')
+
+@@ insert-on-conflict-nothing | |
+INSERT INTO t (id, name, drop_count) VALUES (10, 'DROP TABLE t', 0) ON CONFLICT (id) DO NOTHING
+
+@@ insert-on-conflict-update | |
+INSERT INTO t VALUES (1, 'x', 0) ON CONFLICT (id) DO UPDATE SET name = 'y'
+
+@@ dollar-delete-in-where | |
+SELECT * FROM t WHERE name = $$'; DELETE FROM t; --$$
+
+@@ nested-comment-drop | |
+SELECT /* nested /* DROP TABLE t; */ still */ 1
+
+@@ join-drop-count | |
+SELECT * FROM t t1 JOIN u ON u.t_id = t1.id WHERE t1.drop_count > 0
+
+@@ update-subselect | |
+UPDATE t SET drop_count = 0 WHERE id = (SELECT min(id) FROM t)
+
+@@ delete-using-where | |
+DELETE FROM u USING t WHERE u.t_id = t.id AND t.name = 'nobody'
+
+@@ set-config-appname | |
+SELECT set_config('application_name', 'drop', false)
+
+@@ set-appname | |
+SET application_name = 'truncate_job'
+
+@@ set-timeout | |
+SET statement_timeout = '5s'
+
+@@ show-ro | |
+SHOW default_transaction_read_only
+
+@@ set-ro-on | |
+SET default_transaction_read_only = on
+
+@@ current-setting | |
+SELECT current_setting('default_transaction_read_only')
+
+@@ values-words | |
+VALUES ('DROP'), ('TRUNCATE')
+
+@@ alias-drop-table | |
+SELECT * FROM (VALUES (1)) AS drop_table(x)
+
+@@ ctas-temp | |
+CREATE TEMP TABLE tmp_truncate AS SELECT * FROM t
+
+@@ prepare-select | |
+PREPARE q(int) AS SELECT * FROM t WHERE id = $1; DEALLOCATE q
+
+@@ function-sql | |
+CREATE FUNCTION add1(int) RETURNS int LANGUAGE sql AS 'SELECT $1 + 1'
+
+@@ function-body-words | |
+CREATE FUNCTION body_has_words() RETURNS text LANGUAGE sql AS $$SELECT 'DROP TABLE t'$$
+
+@@ function-plpgsql-where | |
+CREATE FUNCTION del_one(i int) RETURNS void LANGUAGE plpgsql AS $$BEGIN DELETE FROM t WHERE id = i; END$$
+
+@@ ident-truncate | |
+SELECT 'truncate' AS "TRUNCATE"
+
+@@ regex-drop | |
+SELECT * FROM t WHERE name ~ 'DROP\s+TABLE'
+
+@@ format-delete | |
+SELECT format('DELETE FROM %I', 't')
+
+@@ length-alter-system | |
+SELECT length('ALTER SYSTEM SET x')
+
+@@ view-drop-report | |
+CREATE VIEW drop_report AS SELECT drop_count FROM t
+
+@@ create-if-not-exists | |
+CREATE TABLE IF NOT EXISTS truncate_log (id int, msg text)
+
+@@ analyze-table | |
+ANALYZE t
+
+@@ listen-notify | |
+LISTEN drop_events; NOTIFY drop_events, 'DROP TABLE t'
+
+@@ cursor | |
+BEGIN; DECLARE c CURSOR FOR SELECT * FROM t; FETCH 1 FROM c; CLOSE c; COMMIT
+
+@@ where-literal-not-null-select | |
+SELECT 1 WHERE 'DELETE FROM t' IS NOT NULL
+
+@@ delete-returning | |
+DELETE FROM t WHERE id = 1 RETURNING drop_count
+
+@@ update-any | |
+UPDATE t SET name = 'x' WHERE id = ANY('{1,2}')
+
+@@ merge-join | |
+MERGE INTO t USING u ON t.id = u.t_id WHEN MATCHED THEN UPDATE SET name = 'm'
+
+@@ tag-dollar-nest | |
+SELECT $tag$ $$ DROP TABLE t $$ $tag$
+
+@@ unicode-alias | |
+SELECT U&'d\0061t\+000061' AS "drop"
+
+@@ doubled-quote-drop | |
+SELECT * FROM t WHERE name = 'it''s; DROP TABLE t'
+
+@@ update-where-col-compare | |
+UPDATE t SET name = 'z' WHERE drop_count = id
+
+@@ select-for-update | |
+SELECT * FROM t WHERE id = 1 FOR UPDATE
+
+@@ update-where-function-col | |
+UPDATE t SET name = upper(name) WHERE lower(name) = 'alice'
+
+@@ delete-exists | |
+DELETE FROM u WHERE EXISTS (SELECT 1 FROM t WHERE t.id = u.t_id AND t.drop_count > 5)

@@ -1,0 +1,742 @@
+# PostgreSQL evasion corpus: each case must do its damage when run directly
+# and be refused through sqlbastion (guard.rules, write grant unless "read").
+# Format: tests/integration/corpus_helpers.py.  @@ label | check | options
+
+@@ cmt-block-before | gone t | 
+/* harmless */ DROP TABLE t
+
+@@ cmt-block-between | gone t | 
+DROP/**/TABLE/**/t
+
+@@ cmt-nested | gone t | 
+/* outer /* nested */ still a comment */ DROP TABLE t
+
+@@ cmt-nested-deep | gone t | 
+/* a /* b /* c */ b */ a */DROP TABLE t
+
+
+@@ cmt-dash-line | gone t | 
+-- just a comment
+DROP TABLE t
+
+@@ cmt-dash-then-stmt | gone t | 
+SELECT 1; -- note
+DROP TABLE t
+
+@@ cmt-semicolon-in-comment | gone t | 
+SELECT 1 /* ; */; DROP TABLE t
+
+@@ cmt-string-looks-comment | gone t | 
+SELECT '/*'; DROP TABLE t; SELECT '*/'
+
+@@ cmt-dollar-dashes | gone t | 
+SELECT $$--$$; DROP TABLE t
+
+@@ cmt-trailing | gone t | 
+DROP TABLE t -- trailing
+
+@@ cmt-truncate | rows t | 
+/**/TRUNCATE/**/t
+
+@@ cmt-hides-where-delete | rows t | 
+DELETE /* WHERE id = 1 */ FROM t
+
+@@ cmt-where-commented-out | rows t | 
+DELETE FROM t -- WHERE id = 1
+
+@@ cmt-update-where-block | rows t | 
+UPDATE t SET name = 'x' /* WHERE id = 1 */
+
+@@ cmt-where-true-after-comment | rows t | 
+DELETE FROM t WHERE /* id = 1 AND */ true
+
+@@ cmt-no-space | gone t | 
+DROP/* x */TABLE"t"
+
+@@ cmt-dash-crlf | gone t | 
+-- x
+DROP TABLE t
+
+@@ cmt-star-slash-in-string | gone t | 
+SELECT '*/' /* x */; DROP TABLE t
+
+@@ q-ident | gone t | 
+DROP TABLE "t"
+
+@@ q-unicode-ident | gone t | 
+DROP TABLE U&"\0074"
+
+@@ q-unicode-ident-uescape | gone t | 
+DROP TABLE U&"!0074" UESCAPE '!'
+
+@@ q-schema-ident | gone t | 
+DROP TABLE public."t"
+
+@@ q-e-escaped-quote | gone t | 
+SELECT E'\''; DROP TABLE t
+
+@@ q-e-lower | rows t | 
+SELECT e'\'';DELETE FROM t
+
+@@ q-e-backslash-pair | gone t | 
+SELECT E'\\'; DROP TABLE t; --'
+
+@@ q-std-backslash-ends | gone t | 
+SELECT 'a\'; DROP TABLE t; --'
+
+@@ q-dollar-tag | gone t | 
+SELECT $a$ $$ $a$; DROP TABLE t
+
+@@ q-dollar-quote-inside | gone t | 
+SELECT $$ ' $$; DROP TABLE t
+
+@@ q-dollar-underscore | gone t | 
+SELECT $_$;$_$; DROP TABLE t
+
+@@ q-unicode-string | gone t | 
+SELECT U&'\0027'; DROP TABLE t
+
+@@ q-doubled-quote | gone t | 
+SELECT 'it''s'; DROP TABLE t
+
+@@ q-ident-semicolon | gone t | 
+SELECT "a;b" FROM (SELECT 1 AS "a;b") x; DROP TABLE t
+
+@@ q-bit-string | rows t | 
+SELECT B'01'; TRUNCATE t
+
+@@ q-hex-string | rows t | 
+SELECT X'1F'; DELETE FROM t
+
+@@ q-national | rows t | 
+SELECT N'x'; DELETE FROM t
+
+@@ q-scs-off-session | gone t | pre=SET standard_conforming_strings = off
+SELECT 'a\''; DROP TABLE t; --'
+
+@@ q-scs-off-e-string | gone t | pre=SET standard_conforming_strings = off
+SELECT 'x\\'; DROP TABLE t; --'
+
+@@ q-string-continuation | gone t | 
+SELECT 'a'
+'b'; DROP TABLE t
+
+@@ q-dollar-nested-tags | gone t | 
+SELECT $x$ $y$ ; $y$ $x$; DROP TABLE t
+
+@@ ws-mixed-case | gone t | 
+dRoP tAbLe t
+
+@@ ws-tab-newline | gone t | 
+DROP	TABLE
+t
+
+@@ ws-crlf | gone t | 
+DROP
+TABLE t
+
+@@ ws-leading-blank | gone t | 
+  
+
+ DROP TABLE t  ;  
+
+@@ ws-formfeed | gone t | 
+DROPTABLE t
+
+@@ ws-if-exists | gone t | 
+DROP TABLE IF EXISTS t
+
+@@ ws-two-tables | gone t | 
+DROP TABLE u, t CASCADE
+
+@@ ws-upper-name | gone t | 
+drop table T
+
+@@ ws-truncate-table | rows t | 
+Truncate Table t
+
+@@ ws-truncate-only | rows t | 
+TRUNCATE ONLY t
+
+@@ ws-truncate-restart | rows t | 
+TRUNCATE t RESTART IDENTITY CASCADE
+
+@@ ws-truncate-qualified | rows t | 
+TRUNCATE TABLE public.t
+
+@@ ws-truncate-log-table | rows truncate_log | 
+TRUNCATE "truncate_log"
+
+@@ ws-truncate-two | rows u | 
+TRUNCATE t, u
+
+@@ ws-truncate-star | rows t | 
+TRUNCATE t *
+
+@@ ws-truncate-continue | rows t | 
+TRUNCATE TABLE t CONTINUE IDENTITY RESTRICT
+
+@@ ws-truncate-quoted-schema | rows truncate_log | 
+TRUNCATE "public"."truncate_log"
+
+@@ ws-drop-cascade | gone t | 
+DROP TABLE t CASCADE
+
+@@ ws-parens-select-then-drop | gone t | 
+(SELECT 1); DROP TABLE t
+
+@@ multi-select-drop | gone t | 
+SELECT 1; DROP TABLE t
+
+@@ multi-nospace | gone t | 
+SELECT 1;DROP TABLE t;SELECT 2
+
+@@ multi-tx | gone t | 
+BEGIN; DROP TABLE t; COMMIT
+
+@@ multi-insert-delete | rows t | 
+INSERT INTO t VALUES (10, 'x', 0); DELETE FROM t
+
+@@ multi-empty-statements | gone t | 
+SELECT 1;;;DROP TABLE t
+
+@@ multi-show-truncate | rows t | 
+SHOW search_path; TRUNCATE t
+
+@@ multi-set-then-drop | gone t | 
+SET application_name = 'x'; DROP TABLE t
+
+@@ multi-newlines | rows t | 
+SELECT 1;
+
+
+TRUNCATE t;
+
+
+@@ cte-delete | rows t | 
+WITH d AS (DELETE FROM t RETURNING *) SELECT count(*) FROM d
+
+@@ cte-delete-where-true | rows t | 
+WITH d AS (DELETE FROM t WHERE true RETURNING 1) SELECT 1
+
+@@ cte-update-second | rows t | 
+WITH x AS (SELECT 1), d AS (UPDATE t SET name = 'z' RETURNING 1) SELECT * FROM x
+
+@@ cte-delete-insert | rows t | 
+WITH d AS (DELETE FROM t WHERE 1=1 RETURNING *) INSERT INTO truncate_log SELECT id, name FROM d
+
+@@ cte-delete-subselect | rows t | 
+WITH a AS (SELECT 1), b AS (DELETE FROM t RETURNING *) SELECT (SELECT count(*) FROM b)
+
+@@ cte-materialized | rows t | 
+WITH d AS MATERIALIZED (DELETE FROM t RETURNING id) SELECT * FROM d
+
+@@ cte-update-from | rows t | 
+WITH d AS (UPDATE t SET name = 'z' FROM u RETURNING t.id) SELECT 1
+
+@@ cte-comment-where | rows t | 
+WITH d AS (DELETE FROM t /* WHERE id = 1 */ RETURNING 1) SELECT 1
+
+@@ explain-analyze-delete | rows t | 
+EXPLAIN ANALYZE DELETE FROM t
+
+@@ explain-paren-analyze | rows t | 
+EXPLAIN (ANALYZE) DELETE FROM t
+
+@@ explain-analyze-true-update | rows t | 
+EXPLAIN (ANALYZE true, COSTS off) UPDATE t SET name = 'x'
+
+@@ explain-format-analyze | rows t | 
+EXPLAIN (FORMAT json, ANALYZE) DELETE FROM t WHERE 1=1
+
+@@ explain-analyse-british | rows t | 
+EXPLAIN ANALYSE DELETE FROM t
+
+@@ explain-analyze-verbose | rows t | 
+EXPLAIN ANALYZE VERBOSE DELETE FROM t
+
+@@ explain-analyze-cte | rows t | 
+EXPLAIN (ANALYZE on) WITH d AS (DELETE FROM t RETURNING 1) SELECT 1
+
+@@ explain-analyze-one | rows t | 
+EXPLAIN (ANALYZE 1) DELETE FROM t
+
+@@ explain-analyze-insert-read | rows t | read
+EXPLAIN ANALYZE INSERT INTO t VALUES (9, 'z', 0)
+
+@@ into-then-drop | gone t | 
+SELECT * INTO t_copy FROM t; DROP TABLE t
+
+@@ ctas-then-drop | gone t | 
+CREATE TABLE x AS SELECT 1; DROP TABLE t
+
+@@ into-temp-truncate | rows t | 
+SELECT * INTO TEMP x FROM t; TRUNCATE t
+
+@@ into-read-level | exists t2 | read
+SELECT * INTO t2 FROM t
+
+@@ ctas-read-level | exists t3 | read
+CREATE TABLE t3 AS SELECT * FROM t
+
+@@ into-unlogged-read | exists t4 | read
+SELECT id INTO UNLOGGED TABLE t4 FROM t
+
+@@ do-execute | gone t | 
+DO $$BEGIN EXECUTE 'DROP TABLE t'; END$$
+
+@@ do-quoted-body | gone t | 
+DO 'BEGIN EXECUTE ''DROP TABLE t''; END'
+
+@@ do-language | gone t | 
+DO LANGUAGE plpgsql $$BEGIN DROP TABLE t; END$$
+
+@@ do-concat | gone t | 
+DO $x$ BEGIN EXECUTE 'DR' || 'OP TABLE t'; END $x$
+
+@@ do-format | gone t | 
+DO $$ BEGIN EXECUTE format('%s TABLE %I', 'DROP', 't'); END $$
+
+@@ do-delete | rows t | 
+DO $$BEGIN DELETE FROM t; END$$
+
+@@ do-e-string | rows t | 
+DO E'BEGIN EXECUTE \'TRUNCATE t\'; END'
+
+@@ do-convert-from | gone t | 
+do $$begin execute convert_from('\x44524f50205441424c452074', 'UTF8'); end$$
+
+@@ do-lowercase-language-after | gone t | 
+DO $$BEGIN DROP TABLE t; END$$ LANGUAGE plpgsql
+
+@@ do-after-select | gone t | 
+SELECT 1; DO $$BEGIN DROP TABLE t; END$$
+
+@@ prep-delete-exec | rows t | 
+PREPARE p AS DELETE FROM t; EXECUTE p
+
+@@ prep-param-or-true | rows t | 
+PREPARE p(int) AS DELETE FROM t WHERE id > $1 OR true; EXECUTE p(0)
+
+@@ prep-update-exec | rows t | 
+PREPARE p AS UPDATE t SET name = 'x'; EXECUTE p
+
+@@ prep-session-execute | rows t | pre=PREPARE p AS DELETE FROM t WHERE id > 0
+EXECUTE p
+
+@@ prep-session-execute-lower | rows t | pre=PREPARE p(int) AS UPDATE t SET name = 'q' WHERE id >= $1
+execute  p ( 1 )
+
+@@ prep-cte-exec | rows t | 
+PREPARE p AS WITH d AS (DELETE FROM t RETURNING 1) SELECT 1; EXECUTE p
+
+@@ fn-sql-body-drop | gone t | 
+CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'DROP TABLE t'; SELECT f()
+
+@@ fn-plpgsql-execute | gone t | 
+CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$BEGIN EXECUTE 'DROP TABLE t'; END$$; SELECT f()
+
+@@ fn-procedure-call | rows t | 
+CREATE PROCEDURE pr() LANGUAGE sql AS $$DELETE FROM t$$; CALL pr()
+
+@@ fn-atomic-body | rows t | 
+CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC DELETE FROM t; END; SELECT f()
+
+@@ fn-trigger | rows t | 
+CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN DELETE FROM t; RETURN NEW; END$$; CREATE TRIGGER tr AFTER INSERT ON truncate_log FOR EACH ROW EXECUTE FUNCTION f(); INSERT INTO truncate_log VALUES (9, 'x')
+
+@@ fn-rule-action | rows t | 
+CREATE RULE r AS ON INSERT TO truncate_log DO ALSO DELETE FROM t; INSERT INTO truncate_log VALUES (9, 'x')
+
+@@ fn-sql-truncate | rows t | 
+CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$ TRUNCATE t; SELECT 1 $$; SELECT f()
+
+@@ fn-plpgsql-drop-direct | gone t | 
+CREATE FUNCTION f() RETURNS void AS $b$BEGIN DROP TABLE t; END$b$ LANGUAGE plpgsql; SELECT f()
+
+@@ fn-sql-e-body | gone t | 
+CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'DROP TABLE t'; SELECT f()
+
+@@ fn-create-only-then-call | gone t | 
+CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$DROP TABLE t$$; SELECT * FROM f()
+
+@@ copy-to-program | file {FILES}/p1 | super
+COPY t TO PROGRAM 'touch {FILES}/p1'
+
+@@ copy-query-to-program | file {FILES}/p2 | super
+COPY (SELECT 1) TO PROGRAM 'touch {FILES}/p2'
+
+@@ copy-from-program | file {FILES}/p3 | super
+COPY t FROM PROGRAM 'touch {FILES}/p3; echo 9,zz,0' WITH (FORMAT csv)
+
+@@ copy-program-dollar | file {FILES}/p4 | super
+copy t to program $$touch {FILES}/p4$$
+
+@@ copy-to-file | file {FILES}/f1 | super
+COPY t TO '{FILES}/f1'
+
+@@ copy-to-e-file | file {FILES}/f2 | super
+COPY (SELECT 1) TO E'{FILES}/f2'
+
+@@ copy-to-file-csv | file {FILES}/f3 | super
+COPY t TO '{FILES}/f3' (FORMAT csv)
+
+@@ copy-from-file | rows t | super
+COPY t FROM '{FILES}/data.csv' (FORMAT csv)
+
+@@ copy-comment-program | file {FILES}/p5 | super
+COPY t TO /* stdout */ PROGRAM 'touch {FILES}/p5'
+
+@@ copy-from-secret | result SB-SECRET-MARKER | super
+CREATE TABLE x (l text); COPY x FROM '{FILES}/secret'; SELECT * FROM x
+
+@@ file-read | result SB-SECRET-MARKER | super
+SELECT pg_read_file('{FILES}/secret')
+
+@@ file-read-binary | result SB-SECRET-MARKER | super
+SELECT convert_from(pg_read_binary_file('{FILES}/secret'), 'UTF8')
+
+@@ file-ls-dir | result SB-SECRET-MARKER | super
+SELECT pg_read_file('{FILES}/' || f) FROM pg_ls_dir('{FILES}') f WHERE f = 'secret'
+
+@@ file-read-range | result SB-SECRET-MARKER | super
+SELECT pg_read_file('{FILES}/secret', 0, 100)
+
+@@ file-read-upper | result SB-SECRET-MARKER | super
+select PG_READ_FILE('{FILES}/secret')
+
+@@ file-read-quoted-name | result SB-SECRET-MARKER | super
+SELECT "pg_read_file"('{FILES}/secret')
+
+@@ file-read-qualified | result SB-SECRET-MARKER | super
+SELECT pg_catalog.pg_read_file('{FILES}/secret')
+
+@@ file-read-spaced | result SB-SECRET-MARKER | super
+SELECT pg_catalog . pg_read_file ('{FILES}/secret')
+
+@@ file-read-comment | result SB-SECRET-MARKER | super
+SELECT pg_read_file /* x */ ('{FILES}/secret')
+
+@@ file-lo-import | sql SELECT count(*) FROM pg_largeobject_metadata | super
+SELECT lo_import('{FILES}/secret')
+
+@@ file-lo-export | file {FILES}/lo1 | super
+SELECT lo_from_bytea(4242, 'x'); SELECT lo_export(4242, '{FILES}/lo1')
+
+@@ file-in-cte | result SB-SECRET-MARKER | super
+WITH r AS (SELECT pg_read_file('{FILES}/secret') AS x) SELECT x FROM r
+
+@@ file-read-unicode-ident | result SB-SECRET-MARKER | super
+SELECT U&"pg_read_fil\0065"('{FILES}/secret')
+
+@@ ro-set-config | setting default_transaction_read_only=on | read
+SELECT set_config('default_transaction_read_only', 'off', false)
+
+@@ ro-set | setting default_transaction_read_only=on | read
+SET default_transaction_read_only = off
+
+@@ ro-session-characteristics | setting default_transaction_read_only=on | read
+SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE
+
+@@ ro-reset | setting default_transaction_read_only=on | read
+RESET default_transaction_read_only
+
+@@ ro-set-config-qualified | setting default_transaction_read_only=on | read
+SELECT pg_catalog.set_config('default_transaction_read_only', 'off', false)
+
+@@ ro-set-default | setting default_transaction_read_only=on | read
+SET default_transaction_read_only TO DEFAULT
+
+@@ ro-pg-settings-update | setting default_transaction_read_only=on | read
+BEGIN READ WRITE; UPDATE pg_settings SET setting = 'off' WHERE name = 'default_transaction_read_only'; COMMIT
+
+@@ ro-reset-all | setting default_transaction_read_only=on | read
+RESET ALL
+
+@@ ro-set-local-session | setting default_transaction_read_only=on | read
+SET SESSION default_transaction_read_only = false
+
+@@ ro-cte-delete | rows t | read
+WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT * FROM d
+
+@@ ro-nextval | sql SELECT last_value, is_called FROM s | read
+SELECT nextval('s')
+
+@@ ro-setval | sql SELECT last_value FROM s | read
+SELECT setval('s', 100)
+
+@@ ro-insert | rows t | read
+INSERT INTO t VALUES (9, 'z', 0)
+
+@@ ro-update-where | rows t | read
+UPDATE t SET name = 'y' WHERE id = 1
+
+@@ ro-create | exists z | read
+CREATE TABLE z (a int)
+
+@@ ro-lo-create | sql SELECT count(*) FROM pg_largeobject_metadata | read
+SELECT lo_create(0)
+
+@@ ro-select-for-update-then-delete | rows t | read
+SELECT * FROM t FOR UPDATE; DELETE FROM t WHERE id = 2
+
+@@ priv-grant-public | priv t | 
+GRANT ALL ON t TO PUBLIC
+
+@@ priv-grant-role | priv t | 
+GRANT SELECT ON t TO ev_victim
+
+@@ priv-revoke | priv t | 
+REVOKE ALL ON t FROM app
+
+@@ priv-grant-comment | priv t | 
+grant/**/all on t to public
+
+@@ priv-create-role | role ev_r1 | super
+CREATE ROLE ev_r1
+
+@@ priv-create-user-super | role ev_u1 | super
+CREATE USER ev_u1 SUPERUSER
+
+@@ priv-alter-role-super | sql SELECT rolsuper FROM pg_roles WHERE rolname = 'ev_victim' | super
+ALTER ROLE ev_victim SUPERUSER
+
+@@ priv-create-group | role ev_g1 | super
+CREATE GROUP ev_g1
+
+@@ priv-default-privileges | sql SELECT count(*) FROM pg_default_acl | 
+ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO PUBLIC
+
+@@ priv-grant-membership | sql SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = 'ev_victim' | super
+GRANT app TO ev_victim
+
+@@ priv-owner-to | priv t | super
+ALTER TABLE t OWNER TO ev_victim
+
+@@ priv-alter-user-password | sql SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = 'ev_victim' | super
+ALTER USER ev_victim PASSWORD 'x'
+
+@@ priv-grant-schema | sql SELECT nspacl::text FROM pg_namespace WHERE nspname = 'public' | 
+GRANT ALL ON SCHEMA public TO ev_victim
+
+@@ priv-multi-hidden | priv t | 
+SELECT 1; GRANT UPDATE ON t TO PUBLIC
+
+@@ priv-grant-all-tables | priv t | 
+GRANT ALL ON ALL TABLES IN SCHEMA public TO ev_victim
+
+@@ priv-alter-role-login | sql SELECT rolcanlogin FROM pg_roles WHERE rolname = 'ev_victim' | super
+ALTER ROLE ev_victim LOGIN
+
+@@ priv-set-role-create | role ev_r2 | super
+SET ROLE postgres; CREATE ROLE ev_r2
+
+@@ adrop-column | cols t | 
+ALTER TABLE t DROP COLUMN name
+
+@@ adrop-no-column-word | cols t | 
+ALTER TABLE t DROP name
+
+@@ adrop-if-exists | cols t | 
+ALTER TABLE IF EXISTS t DROP COLUMN IF EXISTS drop_count
+
+@@ adrop-constraint | sql SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.t'::regclass | 
+ALTER TABLE t DROP CONSTRAINT t_pkey
+
+@@ adrop-only | cols t | 
+ALTER TABLE ONLY t DROP COLUMN name
+
+@@ adrop-after-add | cols t | 
+ALTER TABLE t ADD COLUMN z int, DROP COLUMN name
+
+@@ adrop-quoted | cols t | 
+ALTER TABLE t DROP COLUMN "name"
+
+@@ adrop-type-attribute | sql SELECT count(*) FROM pg_attribute WHERE attrelid = (SELECT typrelid FROM pg_type WHERE typname = 'ty') AND attnum > 0 AND NOT attisdropped | 
+ALTER TYPE ty DROP ATTRIBUTE b
+
+@@ adrop-comment | cols t | 
+ALTER TABLE t /* add */ DROP /* column */ name
+
+@@ adrop-cascade | cols t | 
+ALTER TABLE t DROP COLUMN name CASCADE
+
+@@ ren-table | gone t | 
+ALTER TABLE t RENAME TO t_old
+
+@@ ren-column | cols t | 
+ALTER TABLE t RENAME COLUMN name TO nm
+
+@@ ren-column-short | cols t | 
+ALTER TABLE t RENAME name TO nm
+
+@@ ren-schema | gone public | 
+ALTER SCHEMA public RENAME TO p2
+
+@@ ren-if-exists | gone t | 
+ALTER TABLE IF EXISTS t RENAME TO x
+
+@@ ren-view | gone v | 
+ALTER VIEW v RENAME TO v2
+
+@@ ren-constraint | sql SELECT conname FROM pg_constraint WHERE conrelid = 'public.t'::regclass | 
+ALTER TABLE t RENAME CONSTRAINT t_pkey TO k
+
+@@ ren-index | gone ix | 
+ALTER INDEX ix RENAME TO ix2
+
+@@ ren-sequence | gone s | 
+ALTER SEQUENCE s RENAME TO s2
+
+@@ ren-function | gone fx | 
+ALTER FUNCTION fx() RENAME TO fy
+
+@@ ren-mixed-case | gone t | 
+aLtEr TaBlE t ReNaMe To t9
+
+@@ tw-1eq1 | rows t | 
+DELETE FROM t WHERE 1=1
+
+@@ tw-true | rows t | 
+DELETE FROM t WHERE true
+
+@@ tw-str-eq | rows t | 
+DELETE FROM t WHERE 'a'='a'
+
+@@ tw-not-false | rows t | 
+DELETE FROM t WHERE NOT false
+
+@@ tw-or-1eq1 | rows t | 
+DELETE FROM t WHERE id IS NOT NULL OR 1=1
+
+@@ tw-and-true | rows t | 
+DELETE FROM t WHERE 1 = 1 AND true
+
+@@ tw-paren | rows t | 
+DELETE FROM t WHERE (1=1)
+
+@@ tw-gt | rows t | 
+DELETE FROM t WHERE 2 > 1
+
+@@ tw-ne | rows t | 
+DELETE FROM t WHERE 1 <> 2
+
+@@ tw-update-true | rows t | 
+UPDATE t SET name = 'x' WHERE TRUE
+
+@@ tw-is-not-null-lit | rows t | 
+DELETE FROM t WHERE 'x' IS NOT NULL
+
+@@ tw-null-is-null | rows t | 
+DELETE FROM t WHERE NULL IS NULL
+
+@@ tw-in-list | rows t | 
+DELETE FROM t WHERE 1 IN (1)
+
+@@ tw-between | rows t | 
+DELETE FROM t WHERE 1 BETWEEN 0 AND 2
+
+@@ tw-like | rows t | 
+DELETE FROM t WHERE 'abc' LIKE '%'
+
+@@ tw-true-or-col | rows t | 
+DELETE FROM t WHERE true OR id = 1
+
+@@ tw-col-or-1eq1 | rows t | 
+DELETE FROM t WHERE id = 1 OR 1=1
+
+@@ tw-not-1eq0 | rows t | 
+DELETE FROM t WHERE NOT (1=0)
+
+@@ tw-cast-bool | rows t | 
+DELETE FROM t WHERE 1::bool
+
+@@ tw-string-bool | rows t | 
+DELETE FROM t WHERE 't'::boolean
+
+@@ tw-dollar-eq | rows t | 
+DELETE FROM t WHERE $$a$$ = $$a$$
+
+@@ tw-e-eq | rows t | 
+DELETE FROM t WHERE E'a' = 'a'
+
+@@ tw-current-user | rows t | 
+DELETE FROM t WHERE current_user = current_user
+
+@@ tw-now-not-null | rows t | 
+DELETE FROM t WHERE now() IS NOT NULL
+
+@@ tw-using-no-where | rows t | 
+DELETE FROM t USING u
+
+@@ tw-update-from-no-where | rows t | 
+UPDATE t SET name = 'x' FROM u
+
+@@ tw-delete-only | rows t | 
+DELETE FROM ONLY t
+
+@@ tw-delete-alias | rows t | 
+DELETE FROM t AS x
+
+@@ tw-update-comment-tail | rows t | 
+UPDATE t SET name = 'x' WHERE 1 = 1 -- AND id = 1
+
+@@ tw-col-eq-itself | rows t | 
+DELETE FROM t WHERE id = id
+
+@@ tw-or-true-paren | rows t | 
+DELETE FROM t WHERE (id = 1 OR true)
+
+@@ tw-returning | rows t | 
+DELETE FROM t RETURNING *
+
+@@ tw-update-returning | rows t | 
+UPDATE t SET drop_count = 0 RETURNING id
+
+@@ tw-is-true | rows t | 
+DELETE FROM t WHERE true IS TRUE
+
+@@ tw-coalesce | rows t | 
+DELETE FROM t WHERE coalesce(NULL, true)
+
+@@ tw-merge-on-true | rows t | 
+MERGE INTO t USING (SELECT 1) s ON true WHEN MATCHED THEN DELETE
+
+@@ ddl-drop-schema | gone t | 
+DROP SCHEMA public CASCADE
+
+@@ ddl-drop-view | gone v | 
+DROP VIEW v
+
+@@ ddl-drop-index | gone ix | 
+DROP INDEX ix
+
+@@ ddl-drop-sequence | gone s | 
+DROP SEQUENCE s
+
+@@ ddl-drop-function | gone fx | 
+DROP FUNCTION fx()
+
+@@ ddl-drop-type | gone ty | 
+DROP TYPE ty CASCADE
+
+@@ ddl-drop-owned | gone t | 
+DROP OWNED BY app
+
+@@ ddl-drop-matview | gone mv | 
+DROP MATERIALIZED VIEW mv
+
+@@ ddl-drop-index-concurrently | gone ix | 
+DROP INDEX CONCURRENTLY ix
+
+@@ ddl-alter-system | sql SELECT count(*) FROM pg_file_settings WHERE sourcefile LIKE '%auto.conf' | super
+ALTER SYSTEM SET work_mem = '64MB'
+
+@@ ddl-alter-system-lower | sql SELECT count(*) FROM pg_file_settings WHERE sourcefile LIKE '%auto.conf' | super
+alter system set archive_command = 'true'
+
+@@ ddl-create-extension | sql SELECT count(*) FROM pg_extension | 
+CREATE EXTENSION pgcrypto
+
+@@ ddl-create-extension-quoted | sql SELECT count(*) FROM pg_extension | 
+CREATE EXTENSION IF NOT EXISTS "pgcrypto"
