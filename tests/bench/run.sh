@@ -68,6 +68,11 @@ fi
 out="$here/out/bin"
 mkdir -p "$out"
 cc=${CC:-cc}
+# The "audit off" comparison needs a build whose audit_write/defer do nothing
+# (SB_BENCH_NO_AUDIT); it lives only under tests/bench/out, never in bin/.
+say "building the no-audit comparison binary (tests/bench/out/noaudit)"
+make -s -C "$repo" BUILD="$repo/tests/bench/out/noaudit/build" \
+	BIN="$repo/tests/bench/out/noaudit/bin" CC="cc -DSB_BENCH_NO_AUDIT" all >/dev/null
 say "compiling C helpers into ${out#"$repo"/}"
 # shellcheck disable=SC2046  # pkg-config output is meant to split
 "$cc" -O2 -g -Wall -Wextra -I. -o "$out/bench_classify" tests/bench/bench_classify.c \
