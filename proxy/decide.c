@@ -50,3 +50,17 @@ uint64_t sess_audit_statement(struct session *s, const struct sess_stmt_info *st
 	ev.params = st->params;
 	return sess_audit(s, &ev) == 0 ? qid : 0;
 }
+
+void sess_query_end(struct session *s, uint64_t query_id, int64_t start_us, int64_t rows,
+		    const char *error)
+{
+	if (!query_id)
+		return;
+	struct audit_event ev;
+	audit_event_init(&ev, AUDIT_QUERY_END);
+	ev.query_id = query_id;
+	ev.rows = rows;
+	ev.error = error;
+	ev.duration_us = sess_now_us() - start_us;
+	sess_audit_later(s, &ev);
+}

@@ -38,6 +38,13 @@ struct sess_stmt_info {
 uint64_t sess_audit_statement(struct session *s, const struct sess_stmt_info *st)
 	__attribute__((warn_unused_result));
 
+/* Write the "query_end" record of statement query_id (0 = none: nothing
+ * written): rows (-1 = unknown), error (NULL = none), duration since
+ * start_us (sess_now_us()). Deferred to the next durable record: the
+ * statement already ran, so there is nothing to refuse. */
+void sess_query_end(struct session *s, uint64_t query_id, int64_t start_us, int64_t rows,
+		    const char *error);
+
 /* The client-facing text of a refusal because the audit log is down. */
 #define SESS_AUDIT_DOWN_MESSAGE "sqlbastion: audit log unavailable; statement not run"
 

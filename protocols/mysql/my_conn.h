@@ -10,6 +10,7 @@
 #include "policy/policy.h"
 #include "protocols/mysql/my_codec.h"
 #include "protocols/protocol.h"
+#include "proxy/ring.h"
 
 struct session;
 
@@ -121,8 +122,7 @@ struct my_conn {
 	uint32_t backend_thread;      /* the backend's connection id (for KILL) */
 
 	/* command phase */
-	struct my_pending *pend;      /* owned ring */
-	size_t pend_cap, pend_head, pend_len;
+	struct sb_ring pend;          /* of struct my_pending: replies still to come */
 	size_t pass_left[2];          /* bytes of a streamed packet still to relay, per side */
 	int cont[2];                  /* the last packet was 16 MiB - 1: the next continues it */
 	int finish_after_pass;        /* the streamed backend packet ends the reply at the head */

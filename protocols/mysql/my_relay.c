@@ -91,31 +91,19 @@ static char *dup_or_empty(const char *s)
 
 static struct my_pending *pend_push(struct my_conn *c, enum my_pend_kind kind)
 {
-	if (c->pend_len == c->pend_cap) {
-		size_t ncap = c->pend_cap ? c->pend_cap * 2 : 16;
-		struct my_pending *n = calloc(ncap, sizeof *n);
-		if (!n)
-			return NULL;
-		for (size_t i = 0; i < c->pend_len; i++)
-			n[i] = c->pend[(c->pend_head + i) % c->pend_cap];
-		free(c->pend);
-		c->pend = n;
-		c->pend_cap = ncap;
-		c->pend_head = 0;
-	}
-	struct my_pending *p = &c->pend[(c->pend_head + c->pend_len) % c->pend_cap];
-	memset(p, 0, sizeof *p);
+	struct my_pending *p = sb_ring_push(&c->pend, sizeof *p);
+	if (!p)
+		return NULL;
 	p->kind = kind;
 	p->phase = MY_RES_FIRST;
 	p->rows = -1;
 	p->start_us = sess_now_us();
-	c->pend_len++;
 	return p;
 }
 
 static struct my_pending *pend_head(struct my_conn *c)
 {
-	return c->pend_len ? &c->pend[c->pend_head] : NULL;
+	return sb_ring_head(&c->pend);
 }
 
 static void pend_pop(struct my_conn *c, const char *error_if_unset)
@@ -123,22 +111,12 @@ static void pend_pop(struct my_conn *c, const char *error_if_unset)
 	struct my_pending *p = pend_head(c);
 	if (!p)
 		return;
-	if (p->query_id) {
-		struct audit_event ev = {.type = AUDIT_QUERY_END,
-					 .query_id = p->query_id,
-					 .rows = p->rows,
-					 .error = p->error ? p->error : error_if_unset,
-					 .duration_us = sess_now_us() - p->start_us,
-					 .bytes_in = -1,
-					 .bytes_out = -1};
-		sess_audit_later(c->s, &ev);
-	}
+	sess_query_end(c->s, p->query_id, p->start_us, p->rows, p->error ? p->error : error_if_unset);
 	free(p->error);
 	stmt_free(p->stmt);
 	free(p->reply);
 	free(p->init_db);
-	c->pend_head = (c->pend_head + 1) % c->pend_cap;
-	c->pend_len--;
+	sb_ring_pop(&c->pend);
 }
 
 /* Send the proxy's own answers that reached the head of the queue. */
@@ -325,7 +303,7 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 	if (parse_kill(sql, len, &query, &kid)) {
 		uint32_t thread;
 		/* The answer replaces the pending entry pushed above. */
-		c->pend_len--;
+		sb_ring_drop_tail(&c->pend);
 		if (kill_target(c, kid, &thread, &rc) != 0) {
 			/* the error answer went in the queue in its place */
 			return rc;
@@ -1028,11 +1006,9 @@ void my_relay_backend(struct my_conn *c)
 
 void my_relay_free(struct my_conn *c)
 {
-	while (c->pend_len) {
+	while (c->pend.len)
 		pend_pop(c, "session ended before the reply");
-	}
-	free(c->pend);
-	c->pend = NULL;
+	sb_ring_free(&c->pend);
 	free(c->cmd);
 	c->cmd = NULL;
 	stmts_clear(c);

@@ -11,6 +11,7 @@
 #include "protocols/pgsql/pg_codec.h"
 #include "protocols/pgsql/pg_scram.h"
 #include "protocols/protocol.h"
+#include "proxy/ring.h"
 
 struct session;
 
@@ -95,8 +96,7 @@ struct pg_conn {
 	char marker[48];              /* name of a statement that never exists (per session) */
 	struct pg_stmt *stmts;
 	struct pg_portal *portals;
-	struct pg_pending *pend;      /* owned ring of pending replies */
-	size_t pend_cap, pend_head, pend_len;
+	struct sb_ring pend;          /* of struct pg_pending: replies still to come */
 	struct policy_result pres;    /* reused for every decision */
 	char current[160];            /* last statement, for `sessions` */
 };

@@ -154,30 +154,18 @@ static struct pg_stmt *portal_stmt(struct pg_conn *c, const char *portal)
 
 static struct pg_pending *pend_push(struct pg_conn *c, enum pg_pending_kind kind)
 {
-	if (c->pend_len == c->pend_cap) {
-		size_t ncap = c->pend_cap ? c->pend_cap * 2 : 16;
-		struct pg_pending *n = calloc(ncap, sizeof *n);
-		if (!n)
-			return NULL;
-		for (size_t i = 0; i < c->pend_len; i++)
-			n[i] = c->pend[(c->pend_head + i) % c->pend_cap];
-		free(c->pend);
-		c->pend = n;
-		c->pend_cap = ncap;
-		c->pend_head = 0;
-	}
-	struct pg_pending *p = &c->pend[(c->pend_head + c->pend_len) % c->pend_cap];
-	memset(p, 0, sizeof *p);
+	struct pg_pending *p = sb_ring_push(&c->pend, sizeof *p);
+	if (!p)
+		return NULL;
 	p->kind = kind;
 	p->rows = -1;
 	p->start_us = sess_now_us();
-	c->pend_len++;
 	return p;
 }
 
 static struct pg_pending *pend_head(struct pg_conn *c)
 {
-	return c->pend_len ? &c->pend[c->pend_head] : NULL;
+	return sb_ring_head(&c->pend);
 }
 
 /* Write query_end for a finished statement and drop the head entry. */
@@ -186,18 +174,10 @@ static void pend_pop(struct pg_conn *c, const char *error_if_unset)
 	struct pg_pending *p = pend_head(c);
 	if (!p)
 		return;
-	if (p->query_id) {
-		struct audit_event ev = {.type = AUDIT_QUERY_END,
-					 .query_id = p->query_id,
-					 .rows = p->rows,
-					 .error = p->error ? p->error : error_if_unset,
-					 .duration_us = sess_now_us() - p->start_us};
-		sess_audit_later(c->s, &ev); /* the statement already ran: nothing to refuse */
-	}
+	sess_query_end(c->s, p->query_id, p->start_us, p->rows, p->error ? p->error : error_if_unset);
 	free(p->error);
 	free(p->deny_message);
-	c->pend_head = (c->pend_head + 1) % c->pend_cap;
-	c->pend_len--;
+	sb_ring_pop(&c->pend);
 }
 
 /* ---- decisions ---- */
@@ -526,7 +506,7 @@ static void on_backend_error(struct pg_conn *c, const uint8_t *b, size_t n, int 
 static void on_ready(struct pg_conn *c, char status)
 {
 	c->tx_status = status;
-	while (c->pend_len) {
+	while (c->pend.len) {
 		enum pg_pending_kind k = pend_head(c)->kind;
 		pend_pop(c, k == PG_PEND_EXEC ? "not executed: an earlier message failed" : NULL);
 		if (k != PG_PEND_EXEC && k != PG_PEND_DENIED_PARSE)
@@ -642,10 +622,9 @@ void pg_relay_backend(struct pg_conn *c)
 
 void pg_relay_free(struct pg_conn *c)
 {
-	while (c->pend_len)
+	while (c->pend.len)
 		pend_pop(c, "session ended before the reply");
-	free(c->pend);
-	c->pend = NULL;
+	sb_ring_free(&c->pend);
 	while (c->portals)
 		portal_remove(c, c->portals->name);
 	while (c->stmts) {
