@@ -239,7 +239,14 @@ int main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
-	px.base = event_base_new();
+	/* The changelist lets session.c's write_now() arm and disarm a write
+	 * event within one loop turn without any epoll_ctl. */
+	struct event_config *ecfg = event_config_new();
+	if (ecfg) {
+		event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		px.base = event_base_new_with_config(ecfg);
+		event_config_free(ecfg);
+	}
 	px.dns = px.base ? evdns_base_new(px.base, EVDNS_BASE_INITIALIZE_NAMESERVERS) : NULL;
 	if (!px.dns && px.base) /* no resolv.conf: numeric hosts still work */
 		px.dns = evdns_base_new(px.base, 0);

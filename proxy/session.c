@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h> /* ev_write, for write_now() */
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <netinet/in.h>
@@ -161,6 +162,9 @@ struct session *sess_new(struct sb_proxy *px, const struct protocol *p,
 void sess_set_phase(struct session *s, const char *phase)
 {
 	snprintf(s->phase, sizeof s->phase, "%s", phase);
+	/* Both frontends name the relaying state "ready": from then on both
+	 * sockets are connected and write_now() may write to them. */
+	s->relaying = strcmp(phase, "ready") == 0;
 }
 
 void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
@@ -301,12 +305,62 @@ void sess_backpressure(struct session *s, enum sess_side to)
 	}
 }
 
+/* Send what a read callback queued for `bev` at once, from the callback,
+ * instead of waiting for the next loop turn's EPOLLOUT. A bufferevent arms
+ * its write event as soon as output is added; when this write drains the
+ * buffer, the event is removed again in the same loop turn, and the loop's
+ * changelist (EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST, main.c) cancels the pair
+ * without an epoll_ctl. That saves a loop turn and two epoll_ctl calls per
+ * direction per query. Whatever is left (socket full, an error) stays queued
+ * with the write event armed, so libevent's usual path sends it or reports
+ * the error: this is only ever a shortcut. Behind a TLS filter the
+ * shortcut applies to the socket underneath, which already holds the
+ * encrypted bytes, but only when the filter has nothing left to encrypt: a
+ * filter held back by the socket's high watermark resumes from the socket's
+ * write callback, which a full drain here would never run. */
+static void write_now(struct session *s, enum sess_side side)
+{
+	struct bufferevent *top = side == SESS_CLIENT ? s->client : s->backend;
+	struct bufferevent *bev = top;
+	if (!bev || !s->relaying || s->closing || s->close_after_flush)
+		return;
+	struct bufferevent *under = bufferevent_get_underlying(bev);
+	if (under) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+			return;
+		bev = under;
+	}
+	struct evbuffer *out = bufferevent_get_output(bev);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	if (fd < 0)
+		return;
+	/* A socket bufferevent freezes its output's start so that only it
+	 * drains it; thaw it for this one write. */
+	evbuffer_unfreeze(out, 1);
+	(void)evbuffer_write(out, fd);
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) != 0)
+		return;
+	event_del(&bev->ev_write);
+	/* libevent runs the write callback only for bytes it wrote itself, and
+	 * that callback is what resumes the side paused by this one: do its
+	 * job for this drain. */
+	if (side == SESS_BACKEND && s->client_paused)
+		backend_write_cb(top, s);
+	else if (side == SESS_CLIENT && s->backend_paused)
+		client_write_cb(top, s);
+}
+
 static void client_read_cb(struct bufferevent *bev, void *ctx)
 {
 	struct session *s = ctx;
 	if (s->closing || s->close_after_flush)
 		return;
 	s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_READ);
+	write_now(s, SESS_BACKEND);
+	write_now(s, SESS_CLIENT); /* a refusal or a proxy-made reply */
 }
 
 static void backend_read_cb(struct bufferevent *bev, void *ctx)
@@ -315,6 +369,8 @@ static void backend_read_cb(struct bufferevent *bev, void *ctx)
 	if (s->closing || s->close_after_flush)
 		return;
 	s->proto->dispatch(s, s->pstate, SESS_BACKEND, SESS_EV_READ);
+	write_now(s, SESS_CLIENT);
+	write_now(s, SESS_BACKEND);
 }
 
 /* The client drained: resume the backend if it was paused, and hand the

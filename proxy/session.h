@@ -67,6 +67,7 @@ struct session {
 	char backend_error[300];          /* why the backend connection failed (SESS_EV_ERROR) */
 	int backend_paused;               /* backend reads paused by client backpressure */
 	int client_paused;                /* client reads paused by backend backpressure */
+	int relaying;                     /* logged in both ways: see write_now() in session.c */
 
 	struct session *next, *prev;      /* in px->sessions or px->closing */
 };
