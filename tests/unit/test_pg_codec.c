@@ -183,7 +183,7 @@ static void test_builders(void)
 	CHECK(pg_put_bind_to(b, "marker") == 0);
 	n = evbuffer_get_length(b);
 	m = evbuffer_pullup(b, -1);
-	const char *portal, *stmt;
+	const char *portal = NULL, *stmt = NULL;
 	CHECK(m[0] == 'B' && pg_parse_bind_names(m + 5, n - 5, &portal, &stmt) == 0);
 	CHECK_STR(stmt, "marker");
 	evbuffer_free(b);
