@@ -18,7 +18,6 @@ import pwd
 import re
 import secrets
 import sqlite3
-import time
 
 import pytest
 
