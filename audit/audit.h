@@ -47,8 +47,8 @@ enum audit_event_type {
  * event, session, user, client, protocol, seq and hash are always written,
  * as null when unknown (session 0, a NULL string); every other field is
  * left out when absent: a NULL string, a negative number (use -1), a
- * query_id of 0. statement_len 0 means statement is NUL-terminated (pass ""
- * for an empty statement). Start from audit_event_init() so the numbers
+ * query_id or approval of 0. statement_len 0 means statement is
+ * NUL-terminated (pass "" for an empty statement). Start from audit_event_init() so the numbers
  * begin as -1 (absent) rather than 0. */
 struct audit_event {
 	enum audit_event_type type;
@@ -66,6 +66,7 @@ struct audit_event {
 	const char *objects;
 	const char *decision;   /* "allow", "deny", ... */
 	const char *rule;
+	int64_t approval;       /* approval request id (review workflow); 0 = absent */
 	int64_t rows;           /* -1 = null */
 	const char *error;      /* error text of a failed statement / reason of a refusal */
 	int64_t duration_us;    /* -1 = null */

@@ -18,13 +18,13 @@
  *
  * Record format: one JSON object per line, members in this order:
  *   ts event session user client protocol asset account database statement
- *   fingerprint verb objects decision rule rows error duration_us bytes_in
- *   bytes_out query_id params prev seq hash
+ *   fingerprint verb objects decision rule approval rows error duration_us
+ *   bytes_in bytes_out query_id params prev seq hash
  * Always present (null when unknown): ts, event, session (null when 0),
  *   user, client, protocol (null when NULL), seq, hash.
  * Omitted when absent: the other strings when NULL (a non-NULL empty string
  *   is written as ""), rows/duration_us/bytes_in/bytes_out when negative,
- *   query_id when 0, params when NULL.
+ *   query_id when 0, approval when 0 or negative, params when NULL.
  * prev is written only in the first record of a file that continues a
  *   chain (seq > 1): the hash of the last record of the previous file.
  * ts is RFC 3339 UTC with microseconds ("2026-11-22T16:04:05.123456Z"),
@@ -552,6 +552,10 @@ static void build_body(struct audit_log *log, const struct audit_event *ev,
 	put_opt_str(b, ",\"objects\":", ev->objects);
 	put_opt_str(b, ",\"decision\":", ev->decision);
 	put_opt_str(b, ",\"rule\":", ev->rule);
+	if (ev->approval > 0) {
+		audit_buf_puts(b, ",\"approval\":");
+		audit_buf_put_i64(b, ev->approval);
+	}
 	put_opt_i64(b, ",\"rows\":", ev->rows);
 	put_opt_str(b, ",\"error\":", ev->error);
 	put_opt_i64(b, ",\"duration_us\":", ev->duration_us);

@@ -2,9 +2,10 @@
  *
  * ctl_main.c parses "-c CONF <verb> ...", loads the config and dispatches;
  * ctl_objects.c (user, asset, account, grant), ctl_check.c (asset check),
- * ctl_tokens.c (token), ctl_audit.c (audit search / verify / reindex) and
- * ctl_admin.c (sessions, kill, reload over the admin socket) implement the
- * verbs; ctl_common.c holds what they share: messages and exit codes,
+ * ctl_tokens.c (token), ctl_audit.c (audit search / verify / reindex),
+ * ctl_admin.c (sessions, kill, reload over the admin socket), ctl_policy.c
+ * (policy test) and ctl_approvals.c (approvals, approve, reject) implement
+ * the verbs; ctl_common.c holds what they share: messages and exit codes,
  * argument parsing, name / time / duration parsing, and the admin audit
  * event every change writes.
  *
@@ -17,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "audit/audit.h"
@@ -92,6 +94,11 @@ void ctl_fmt_rfc3339(int64_t t, char *buf, size_t cap);
 
 /* JSON string literal of s (quotes included) into buf. */
 void ctl_json_str(const char *s, char *buf, size_t cap);
+/* Write s[0..n) to f as a JSON string literal (quotes included), however
+ * long: valid UTF-8 kept, '"', '\\', controls and DEL escaped, and a byte
+ * that is not part of valid UTF-8 written as \u00XX, so the output is
+ * always valid JSON. */
+void ctl_json_fput(FILE *f, const char *s, size_t n);
 
 /* The command line words joined shell-style for the audit record, with the
  * value of each option named in redact[] (NULL-terminated) replaced by

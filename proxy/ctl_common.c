@@ -328,6 +328,71 @@ void ctl_json_str(const char *s, char *buf, size_t cap)
 	buf[o] = '\0';
 }
 
+/* Length (2..4) of the well-formed UTF-8 sequence at s[0..n) that starts
+ * with a byte >= 0x80, or 0 (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	unsigned lo = 0x80, hi = 0xBF;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2;
+	else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return 0;
+	}
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return len;
+}
+
+void ctl_json_fput(FILE *f, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	fputc('"', f);
+	for (size_t i = 0; i < n;) {
+		unsigned char ch = p[i];
+		size_t k;
+		if (ch == '"' || ch == '\\') {
+			fputc('\\', f);
+			fputc(ch, f);
+		} else if (ch == '\n') {
+			fputs("\\n", f);
+		} else if (ch == '\t') {
+			fputs("\\t", f);
+		} else if (ch == '\r') {
+			fputs("\\r", f);
+		} else if (ch < 0x20 || ch == 0x7f) {
+			fprintf(f, "\\u%04x", ch);
+		} else if (ch >= 0x80 && (k = utf8_len(p + i, n - i)) > 0) {
+			fwrite(p + i, 1, k, f);
+			i += k;
+			continue;
+		} else if (ch >= 0x80) {
+			fprintf(f, "\\u%04x", ch);
+		} else {
+			fputc(ch, f);
+		}
+		i++;
+	}
+	fputc('"', f);
+}
+
 /* ---- the audit record of a change ---- */
 
 /* Characters a shell word may hold unquoted. */

@@ -5,8 +5,8 @@
  * self-signed TLS certificate) and may be run again at any time.
  *
  * sessions, kill and reload talk to the running daemon over its admin
- * socket (ctl_admin.c); approvals, approve and reject are listed in the
- * usage but answer "not available yet" until the review workflow exists.
+ * socket (ctl_admin.c); approvals, approve and reject (ctl_approvals.c)
+ * work on the state DB, which the daemon reads and writes too.
  *
  * Everything sqlbastionctl creates is owner-only (umask 077), except the
  * TLS certificate, which is public by nature.
@@ -53,7 +53,11 @@ static const char usage_text[] =
 	"                                        configured file and its rotated predecessors\n"
 	"  audit reindex                         rebuild the search index from every audit file\n"
 	"  sessions [--json] | kill SESSION      (daemon admin socket)\n"
-	"  approvals | approve ID | reject ID    (not available yet)\n"
+	"  approvals [--json] [--all]            statements held by review rules (--all: decided,\n"
+	"                                        used and expired ones too)\n"
+	"  approve ID                            let the requester run that statement once\n"
+	"                                        (within 1 hour; not your own request)\n"
+	"  reject ID                             refuse a held statement\n"
 	"  policy test --dialect pg|mysql [--level L] [--user U] [--asset A] [--account N]\n"
 	"              [--policy FILE] 'SQL'|-   classification and decision (-c optional\n"
 	"                                        with --policy)\n"
@@ -92,10 +96,10 @@ static const struct verb verbs[] = {
 	{"kill", NULL, ctl_kill},
 	{"reload", NULL, ctl_reload},
 	{"policy", "test", ctl_policy_test},
+	{"approvals", NULL, ctl_approvals},
+	{"approve", NULL, ctl_approve},
+	{"reject", NULL, ctl_reject},
 };
-
-/* Verbs of the approvals workflow, which has no daemon side yet. */
-static const char *const socket_verbs[] = {"approvals", "approve", "reject"};
 
 /* ---- init ---- */
 
@@ -248,14 +252,6 @@ int main(int argc, char **argv)
 		return CTL_USAGE;
 	}
 	const char *group = argv[i++];
-	for (size_t k = 0; k < sizeof socket_verbs / sizeof socket_verbs[0]; k++) {
-		if (strcmp(group, socket_verbs[k]) == 0) {
-			fprintf(stderr,
-				"sqlbastionctl: %s: not available yet (the review workflow is not built)\n",
-				group);
-			return CTL_USAGE;
-		}
-	}
 	const struct verb *v = NULL;
 	int known_group = 0;
 	for (size_t k = 0; k < sizeof verbs / sizeof verbs[0] && !v; k++) {

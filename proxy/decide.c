@@ -1,15 +1,67 @@
-/* decide: policy decision and "query" audit record for one statement (see
- * decide.h). */
+/* decide: policy decision, the review workflow's approvals, and the "query"
+ * audit record for one statement (see decide.h). */
 #include "proxy/decide.h"
 
 #include <stdio.h>
 #include <time.h>
 
 #include "audit/audit.h"
+#include "proxy/proxy.h"
 #include "proxy/session.h"
+#include "proxy/state.h"
 
-void sess_evaluate(struct session *s, enum policy_dialect dialect, const char *sql, size_t len,
-		   struct policy_result *out)
+/* A `review` decision (see decide.h): use an approval, or hold. Returns the
+ * approval id, 0 when the state DB failed (the statement stays held). */
+static int64_t review(struct session *s, const char *sql, size_t len, struct policy_result *out)
+{
+	struct state *st = s->px->state;
+	int64_t now = (int64_t)time(NULL), id = 0;
+	int created = 0, rc;
+	if (!st) {
+		rc = STATE_ERROR;
+		goto fail;
+	}
+	rc = state_approval_use(st, s->target.user, s->target.asset, s->target.account, sql, len,
+				s->id, now, &id);
+	if (rc == STATE_OK) {
+		out->action = POLICY_ALLOW;
+		out->message[0] = '\0';
+		sess_log(s, LOG_INFO, "approval %lld used: %s allowed once (rule %s)", (long long)id,
+			 out->verb, out->rule);
+		return id;
+	}
+	if (rc == STATE_NOT_FOUND) {
+		struct state_approval_request rq = {.user = s->target.user,
+						    .asset = s->target.asset,
+						    .account = s->target.account,
+						    .protocol = s->proto->name,
+						    .sql = sql,
+						    .sql_len = len,
+						    .fingerprint = out->fingerprint,
+						    .rule = out->rule,
+						    .session = s->id};
+		rc = state_approval_request(st, &rq, now, &id, &created);
+	}
+	if (rc != STATE_OK)
+		goto fail;
+	snprintf(out->message, sizeof out->message,
+		 "sqlbastion: held for review by rule '%s' (approval %lld)", out->rule,
+		 (long long)id);
+	sess_log(s, LOG_INFO, "held for review by rule %s: %s, %s approval request %lld",
+		 out->rule, out->verb, created ? "new" : "pending", (long long)id);
+	return id;
+fail:
+	sess_log(s, LOG_ERR, "held for review by rule %s, but no approval request stored: %s",
+		 out->rule, st ? state_errmsg(st) : "no state db");
+	snprintf(out->message, sizeof out->message,
+		 "sqlbastion: held for review by rule '%s' (the approval request could not be "
+		 "stored; try again)",
+		 out->rule);
+	return 0;
+}
+
+int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char *sql,
+		      size_t len, struct policy_result *out)
 {
 	struct policy_request req = {.dialect = dialect,
 				     .level = s->target.level,
@@ -26,12 +78,15 @@ void sess_evaluate(struct session *s, enum policy_dialect dialect, const char *s
 		snprintf(out->rule, sizeof out->rule, "fail-closed");
 		snprintf(out->message, sizeof out->message,
 			 "sqlbastion: blocked by rule 'fail-closed'");
-		return;
+		return 0;
 	}
 	(void)policy_evaluate(s->policy, &req, out);
+	if (out->action == POLICY_REVIEW)
+		return review(s, sql, len, out);
 	if (out->action >= POLICY_REVIEW)
 		sess_log(s, LOG_INFO, "%s by rule %s: %s", policy_action_name(out->action), out->rule,
 			 out->verb);
+	return 0;
 }
 
 uint64_t sess_audit_statement(struct session *s, const struct sess_stmt_info *st)
@@ -48,6 +103,7 @@ uint64_t sess_audit_statement(struct session *s, const struct sess_stmt_info *st
 	ev.rule = st->rule && *st->rule ? st->rule : NULL;
 	ev.decision = policy_action_name(st->action);
 	ev.params = st->params;
+	ev.approval = st->approval;
 	return sess_audit(s, &ev) == 0 ? qid : 0;
 }
 

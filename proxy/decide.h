@@ -19,9 +19,21 @@ struct session;
 
 /* Decide on `sql` for this session (its user, asset, account, grant level,
  * policy snapshot). Fills *out (reused across calls). A session without a
- * policy fails closed. */
-void sess_evaluate(struct session *s, enum policy_dialect dialect, const char *sql, size_t len,
-		   struct policy_result *out);
+ * policy fails closed.
+ *
+ * The review workflow: when the decision is `review`, and only then, the
+ * state DB is asked for an approval of exactly these bytes for this user,
+ * asset and account. One that is approved, unused and not expired is used
+ * up (marked used by this session) and the decision becomes `allow`, with
+ * the review rule kept in out->rule: the caller runs the statement. Else
+ * the statement is held: a pending request is made (or the pending one of
+ * the same statement found) and out->message says
+ * "sqlbastion: held for review by rule '<rule>' (approval N)". Returns the
+ * approval id the decision involves (the one used, or the request), for
+ * the audit record; 0 when none (not a review decision, or the state DB
+ * failed: then the statement stays held, and the message says so). */
+int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char *sql,
+		      size_t len, struct policy_result *out);
 
 /* What an audit "query" record says about a statement. */
 struct sess_stmt_info {
@@ -30,6 +42,7 @@ struct sess_stmt_info {
 	const char *verb, *fingerprint, *objects, *rule; /* may be NULL or "" */
 	enum policy_action action;
 	const char *params; /* bound parameters as a JSON array, or NULL */
+	int64_t approval;   /* approval id from sess_evaluate, 0 = none */
 };
 
 /* Write the "query" record. Returns its query id (for query_end), or 0 when

@@ -4,14 +4,18 @@
  * connection on first use (SQLITE_PREPARE_PERSISTENT), then reset after each
  * call, so the per-login path costs no SQL compilation. Values are always
  * bound, never spliced into the text. The schema carries a version in
- * PRAGMA user_version: 0 means "empty file, create it", a version newer than
- * STATE_SCHEMA_VERSION is refused rather than misread.
+ * PRAGMA user_version: 0 means "empty file, create it", an older version is
+ * migrated step by step (migrations[]) in one transaction, a version newer
+ * than STATE_SCHEMA_VERSION is refused rather than misread. The approvals
+ * queries live in state_approvals.c (their table is created here, with the
+ * rest of the schema).
  *
  * This file does no logging and knows nothing of the login rules (auth.c) or
  * of hosted secrets beyond storing sealed bytes (secret.c).
  */
 #include "proxy/state.h"
 #include "proxy/fsutil.h"
+#include "proxy/state_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -168,11 +172,41 @@ static const char schema_v1[] =
 	"CREATE INDEX tokens_user_created ON tokens (user_id, created);"
 	"PRAGMA user_version = 1;";
 
-struct state {
-	sqlite3 *db;               /* owned */
-	sqlite3_stmt *q[Q_COUNT];  /* owned, prepared on first use */
-	char err[512];
-};
+/* Version 2: statements held by a `review` rule (state_approvals.c). Names,
+ * not ids: a request is a record of who asked for what, as the audit log
+ * names them. statement is a BLOB so the exact bytes are kept whatever the
+ * client encoding; sha256 is over those bytes. AUTOINCREMENT: an approval
+ * id is never handed out again. */
+static const char schema_v2[] =
+	"CREATE TABLE approvals ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" user TEXT NOT NULL,"
+	" asset TEXT NOT NULL,"
+	" account TEXT NOT NULL,"
+	" protocol TEXT NOT NULL,"
+	" statement BLOB NOT NULL,"
+	" sha256 BLOB NOT NULL CHECK (length(sha256) = 32),"
+	" fingerprint TEXT NOT NULL DEFAULT '',"
+	" rule TEXT NOT NULL,"
+	" session INTEGER NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" status TEXT NOT NULL DEFAULT 'pending'"
+	"  CHECK (status IN ('pending', 'approved', 'rejected', 'used', 'expired')),"
+	" approver TEXT,"
+	" decided INTEGER,"
+	" used INTEGER,"
+	" used_session INTEGER);"
+	"CREATE INDEX approvals_match ON approvals (user, asset, sha256);"
+	"CREATE INDEX approvals_status ON approvals (status);"
+	"PRAGMA user_version = 2;";
+
+/* migrations[v] takes a file from version v to v + 1 (and sets
+ * user_version); a new file (version 0) runs them all. */
+static const char *const migrations[] = {schema_v1, schema_v2};
+_Static_assert(sizeof migrations / sizeof migrations[0] == STATE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+_Static_assert(Q_COUNT <= STATE_Q_CORE, "raise STATE_Q_CORE in state_int.h");
 
 /* ---- small helpers ---- */
 
@@ -188,18 +222,23 @@ static int fail_msg(struct state *st, const char *what)
 	return STATE_ERROR;
 }
 
-/* The cached statement q, ready to bind, or NULL with st->err set. */
-static sqlite3_stmt *stmt(struct state *st, enum query q)
+sqlite3_stmt *state_prepared(struct state *st, int slot, const char *sql)
 {
-	if (!st->q[q]) {
-		if (sqlite3_prepare_v3(st->db, sql_text[q], -1, SQLITE_PREPARE_PERSISTENT,
-				       &st->q[q], NULL) != SQLITE_OK) {
+	if (!st->q[slot]) {
+		if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->q[slot],
+				       NULL) != SQLITE_OK) {
 			fail_db(st, "prepare");
-			st->q[q] = NULL;
+			st->q[slot] = NULL;
 			return NULL;
 		}
 	}
-	return st->q[q];
+	return st->q[slot];
+}
+
+/* The cached statement q, ready to bind, or NULL with st->err set. */
+static sqlite3_stmt *stmt(struct state *st, enum query q)
+{
+	return state_prepared(st, (int)q, sql_text[q]);
 }
 
 static void stmt_done(sqlite3_stmt *s)
@@ -299,26 +338,28 @@ static int user_version(sqlite3 *db, int *v)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Create the schema when the file is new; refuse a newer one. */
+/* Create the schema when the file is new, bring an older one up to date
+ * (migrations[]), refuse a newer one. */
 static int ensure_schema(struct state *st)
 {
 	int v = 0;
 	if (user_version(st->db, &v) != 0)
 		return fail_db(st, "read schema version");
-	if (v == 0) {
-		/* Two processes may race to create it: take the write lock,
-		 * then look again. */
+	if (v < STATE_SCHEMA_VERSION && v >= 0) {
+		/* Two processes may race to create or migrate it: take the
+		 * write lock, then look again. */
 		if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-			return fail_db(st, "create schema");
+			return fail_db(st, "update schema");
 		if (user_version(st->db, &v) != 0)
 			goto fail;
-		if (v == 0 && sqlite3_exec(st->db, schema_v1, NULL, NULL, NULL) != SQLITE_OK)
-			goto fail;
+		for (; v >= 0 && v < STATE_SCHEMA_VERSION; v++) {
+			if (sqlite3_exec(st->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+				goto fail;
+		}
 		if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 			goto fail;
-		v = STATE_SCHEMA_VERSION;
 	}
-	if (v > STATE_SCHEMA_VERSION) {
+	if (v > STATE_SCHEMA_VERSION || v < 0) {
 		snprintf(st->err, sizeof st->err,
 			 "schema version %d is newer than this program's (%d)", v,
 			 STATE_SCHEMA_VERSION);
@@ -326,7 +367,7 @@ static int ensure_schema(struct state *st)
 	}
 	return STATE_OK;
 fail:
-	fail_db(st, "create schema");
+	fail_db(st, "update schema");
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return STATE_ERROR;
 }
@@ -399,7 +440,7 @@ void state_close(struct state *st)
 {
 	if (!st)
 		return;
-	for (int i = 0; i < Q_COUNT; i++)
+	for (int i = 0; i < STATE_Q_SLOTS; i++)
 		sqlite3_finalize(st->q[i]);
 	sqlite3_close(st->db);
 	free(st);
@@ -526,6 +567,21 @@ static int step_one(struct state *st, sqlite3_stmt *s, const char *what)
 	stmt_done(s);
 	return ret;
 }
+
+/* The helpers above, for the other state*.c files (state_int.h). */
+int state_fail_db(struct state *st, const char *what) { return fail_db(st, what); }
+int state_fail_msg(struct state *st, const char *what) { return fail_msg(st, what); }
+void state_stmt_done(sqlite3_stmt *s) { stmt_done(s); }
+int state_run_write(struct state *st, sqlite3_stmt *s, const char *what)
+{
+	return run_write(st, s, what);
+}
+int state_step_one(struct state *st, sqlite3_stmt *s, const char *what)
+{
+	return step_one(st, s, what);
+}
+void state_col_text(sqlite3_stmt *s, int i, char *dst, size_t cap) { col_text(s, i, dst, cap); }
+int state_bind_text(sqlite3_stmt *s, int i, const char *v) { return bind_text(s, i, v); }
 
 /* ---- users ---- */
 

@@ -1,10 +1,14 @@
-/* state: the control plane (users, assets, accounts, grants, tokens) in one
- * SQLite file.
+/* state: the control plane (users, assets, accounts, grants, tokens,
+ * approvals) in one SQLite file.
  *
  * sqlbastionctl writes this file and the daemon reads it on every login, both
  * at once: the database runs in WAL mode with a 5 s busy timeout, so a reader
  * never waits for a writer and every query sees the last committed change (a
  * new token or a revocation counts at the next login, without a restart).
+ * The daemon writes too, in short single-statement transactions: a token's
+ * last use, and the approvals of statements held by a `review` rule (a new
+ * request, an approval marked used); a writer waits for another at most the
+ * busy timeout.
  * Foreign keys are enforced. The file and its directory are created owner-only
  * (0600 / 0700).
  *
@@ -15,7 +19,8 @@
  *
  * Return convention of the fallible functions: STATE_OK (0), STATE_NOT_FOUND,
  * STATE_EXISTS (a name or unique key is taken, or the change was already
- * made), or STATE_ERROR (-1) with the reason in state_errmsg().
+ * made), STATE_REFUSED (the change is not allowed), or STATE_ERROR (-1) with
+ * the reason in state_errmsg().
  */
 #ifndef SB_STATE_H
 #define SB_STATE_H
@@ -30,9 +35,15 @@
 
 #define STATE_WUR __attribute__((warn_unused_result))
 
-enum { STATE_OK = 0, STATE_NOT_FOUND = 1, STATE_EXISTS = 2, STATE_ERROR = -1 };
+enum {
+	STATE_OK = 0,
+	STATE_NOT_FOUND = 1,
+	STATE_EXISTS = 2,
+	STATE_REFUSED = 3, /* not allowed (approving one's own request); why in state_errmsg() */
+	STATE_ERROR = -1
+};
 
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
 #define STATE_SOURCES_MAX 1024 /* users.sources, comma-separated CIDRs */
 #define STATE_USERNAME_MAX 128 /* = auth_target.db_username */
 #define STATE_SERVICE_MAX 128  /* = auth_target.service */
@@ -249,5 +260,102 @@ int state_token_verifiers(struct state *st, int64_t user_id, int64_t since,
 			  void *ctx) STATE_WUR;
 /* Token id joined with its user, account and asset. */
 int state_login_get(struct state *st, int64_t token_id, struct state_login *out) STATE_WUR;
+
+/* ---- approvals (state_approvals.c) ----
+ *
+ * A statement whose policy decision is `review` is not run: it becomes a
+ * pending request. An administrator other than the requester approves or
+ * rejects it; an approved request lets the same user run the same bytes on
+ * the same asset and account once. Lifetimes, counted from the request and
+ * from the approval: */
+#define STATE_APPROVAL_PENDING_TTL 3600 /* a request waits at most 1 h for a decision */
+#define STATE_APPROVAL_USE_TTL 3600     /* an approval must be used within 1 h */
+
+enum state_approval_status {
+	STATE_APPROVAL_PENDING,
+	STATE_APPROVAL_APPROVED,
+	STATE_APPROVAL_REJECTED,
+	STATE_APPROVAL_USED,
+	STATE_APPROVAL_EXPIRED,
+};
+
+/* What a held statement is, as the daemon knows it. Borrowed for the call. */
+struct state_approval_request {
+	const char *user, *asset, *account; /* bastion user, asset, hosted account */
+	const char *protocol;               /* "postgres", "mysql", ... */
+	const char *sql;                    /* the exact statement bytes */
+	size_t sql_len;
+	const char *fingerprint;            /* may be NULL */
+	const char *rule;                   /* the review rule */
+	uint64_t session;                   /* the session that asked */
+};
+
+/* One request as stored. statement and fingerprint are malloc'd copies
+ * (statement holds statement_len bytes plus a NUL) freed by
+ * state_approval_release(); in a list callback they are freed after the
+ * callback returns. status is the effective one at the `now` given to the
+ * reading function: a pending or approved row past its lifetime reads as
+ * expired even before state_approval_expire() stored that. */
+struct state_approval {
+	int64_t id;
+	char user[SB_NAME_MAX];
+	char asset[SB_NAME_MAX];
+	char account[SB_NAME_MAX];
+	char protocol[16];
+	char *statement;
+	size_t statement_len;
+	uint8_t sha256[SB_SHA256_LEN];
+	char *fingerprint;
+	char rule[64];
+	uint64_t session;
+	int64_t created;
+	enum state_approval_status status;
+	char approver[SB_NAME_MAX]; /* "" until decided */
+	int64_t decided;            /* 0 until decided */
+	int64_t used;               /* 0 until used */
+	uint64_t used_session;      /* 0 until used */
+	int64_t expires;            /* pending: created + PENDING_TTL; approved: decided +
+				       USE_TTL; 0 otherwise */
+};
+
+const char *state_approval_status_name(enum state_approval_status s);
+void state_approval_release(struct state_approval *a);
+
+/* Hold rq: *id gets the pending request of the same user, asset, account
+ * and exact text made less than STATE_APPROVAL_PENDING_TTL ago, or a new
+ * one (*created = 1; created may be NULL). */
+int state_approval_request(struct state *st, const struct state_approval_request *rq,
+			   int64_t now, int64_t *id, int *created) STATE_WUR;
+
+/* Use an approval: find one approved less than STATE_APPROVAL_USE_TTL ago
+ * for this user, asset, account and exact text, not yet used, and mark it
+ * used by session, in one UPDATE guarded by status = 'approved', so two
+ * sessions (or two proxies) can never both use it. STATE_OK with *id,
+ * STATE_NOT_FOUND when there is none. */
+int state_approval_use(struct state *st, const char *user, const char *asset,
+		       const char *account, const char *sql, size_t len, uint64_t session,
+		       int64_t now, int64_t *id) STATE_WUR;
+
+/* Approve (approve = 1) or reject request id as approver. STATE_NOT_FOUND;
+ * STATE_EXISTS when it is no longer pending (decided, used or expired; the
+ * message says which); STATE_REFUSED when approving and approver is the
+ * requester (names compared case-insensitively). A requester may reject
+ * (withdraw) their own request. */
+int state_approval_decide(struct state *st, int64_t id, int approve, const char *approver,
+			  int64_t now) STATE_WUR;
+
+/* Store `expired` on every pending or approved request past its lifetime.
+ * *n (may be NULL) gets how many changed. */
+int state_approval_expire(struct state *st, int64_t now, int *n) STATE_WUR;
+
+/* Request id, its status effective at now. Release *out after STATE_OK. */
+int state_approval_get(struct state *st, int64_t id, int64_t now,
+		       struct state_approval *out) STATE_WUR;
+
+/* Requests by id, every one (all = 1) or only those pending at now. Same
+ * callback rules as state_user_list. */
+int state_approval_list(struct state *st, int all, int64_t now,
+			int (*cb)(void *ctx, const struct state_approval *a),
+			void *ctx) STATE_WUR;
 
 #endif

@@ -50,6 +50,8 @@ struct my_stmt {
 	size_t sql_len;
 	char *verb, *fingerprint, *objects, *rule; /* owned copies of the decision */
 	enum policy_action action;
+	int64_t approval;          /* allowed by this approval at prepare (review rule); 0 = none */
+	int approval_spent;        /* executed once on that approval */
 	uint16_t num_params;
 	uint16_t *types;           /* owned, num_params entries */
 	int types_known;
@@ -131,6 +133,7 @@ struct my_conn {
 	struct my_stmt *stmts;
 	uint32_t last_stmt_id;        /* for stmt_id -1 (MariaDB: the last prepared) */
 	struct policy_result pres;    /* reused for every decision */
+	int64_t approval;             /* approval id of the last decision (0 = none) */
 	char current[160];            /* last statement, for `sessions` */
 };
 

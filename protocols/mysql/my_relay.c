@@ -14,6 +14,9 @@
  * answered by the proxy itself (ERR 1227, SQLSTATE 42000, sequence id 1)
  * and never reaches the server. Answers are queued in command order with
  * the backend's, so a pipelining client sees them in its own order.
+ * A statement held by a `review` rule is refused the same way, with the
+ * message sess_evaluate() made ("held for review ... (approval N)"); a
+ * prepared statement allowed by an approval runs once (approved_run()).
  *
  * Backend → client: replies stream (column definitions and rows are never
  * held; a row of 16 MiB or more passes as its packets arrive); the relay
@@ -185,12 +188,18 @@ static void remember_current(struct my_conn *c, const char *sql, size_t len)
 	c->current[n] = '\0';
 }
 
+/* Decide into c->pres and c->approval. */
+static void evaluate(struct my_conn *c, const char *sql, size_t len)
+{
+	c->approval = sess_evaluate(c->s, POLICY_DIALECT_MYSQL, sql, len, &c->pres);
+}
+
 static uint64_t audit_stmt(struct my_conn *c, const char *sql, size_t len, const char *params)
 {
 	struct sess_stmt_info st = {.sql = sql, .len = len, .verb = c->pres.verb,
 				    .fingerprint = c->pres.fingerprint, .objects = c->pres.objects,
 				    .rule = c->pres.rule, .action = c->pres.action,
-				    .params = params};
+				    .params = params, .approval = c->approval};
 	return sess_audit_statement(c->s, &st);
 }
 
@@ -200,7 +209,7 @@ static uint64_t audit_stmt(struct my_conn *c, const char *sql, size_t len, const
 static uint64_t decide(struct my_conn *c, const char *sql, size_t len, int *rc)
 {
 	remember_current(c, sql, len);
-	sess_evaluate(c->s, POLICY_DIALECT_MYSQL, sql, len, &c->pres);
+	evaluate(c, sql, len);
 	uint64_t qid = audit_stmt(c, sql, len, NULL);
 	if (!qid) {
 		*rc = answer_err(c, MY_ER_UNKNOWN_ERROR, "HY000", SESS_AUDIT_DOWN_MESSAGE, 0);
@@ -350,7 +359,7 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	const char *sql = (const char *)b + 1;
 	size_t len = n - 1;
 	remember_current(c, sql, len);
-	sess_evaluate(c->s, POLICY_DIALECT_MYSQL, sql, len, &c->pres);
+	evaluate(c, sql, len);
 	if (c->pres.action >= POLICY_REVIEW) {
 		/* Refused: audited now (an allowed one is audited at execute). */
 		if (!audit_stmt(c, sql, len, NULL))
@@ -371,6 +380,7 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	st->objects = dup_or_empty(c->pres.objects);
 	st->rule = dup_or_empty(c->pres.rule);
 	st->action = c->pres.action;
+	st->approval = c->approval;
 	if (!st->sql || !st->verb || !st->fingerprint || !st->objects || !st->rule) {
 		stmt_free(st);
 		return -1;
@@ -380,6 +390,30 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	st->sql_len = len;
 	p->stmt = st; /* linked in when the server answers PREPARE_OK */
 	return 0;
+}
+
+/* A prepared statement allowed by an approval runs once: its first
+ * COM_STMT_EXECUTE uses the approval taken at prepare; a later one needs
+ * its own, so the statement is decided again (which uses an approval
+ * waiting for it or holds it as a new request). Returns 0 to run it with
+ * *approval set, else the return of the refusal (1, or -1). */
+static int approved_run(struct my_conn *c, struct my_stmt *st, int64_t *approval)
+{
+	*approval = st->approval;
+	if (!st->approval)
+		return 0;
+	if (!st->approval_spent) {
+		st->approval_spent = 1;
+		return 0;
+	}
+	evaluate(c, st->sql, st->sql_len);
+	*approval = c->approval;
+	if (c->pres.action < POLICY_REVIEW)
+		return 0;
+	if (!audit_stmt(c, st->sql, st->sql_len, NULL))
+		sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
+	return answer_err(c, MY_ER_SPECIFIC_ACCESS, "42000", c->pres.message,
+			  c->pres.action == POLICY_KILL);
 }
 
 static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
@@ -393,6 +427,10 @@ static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
 		struct my_buf json;
 		struct my_execute ex;
 		char err[120];
+		int64_t approval;
+		int r = approved_run(c, st, &approval);
+		if (r != 0)
+			return r;
 		my_buf_init(&json);
 		const char *params = NULL;
 		if (my_parse_execute(b, n, st->num_params, st->types, &st->types_known,
@@ -403,7 +441,8 @@ static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
 		remember_current(c, st->sql, st->sql_len);
 		struct sess_stmt_info si = {.sql = st->sql, .len = st->sql_len, .verb = st->verb,
 					    .fingerprint = st->fingerprint, .objects = st->objects,
-					    .rule = st->rule, .action = st->action, .params = params};
+					    .rule = st->rule, .action = st->action, .params = params,
+					    .approval = approval};
 		qid = sess_audit_statement(c->s, &si);
 		my_buf_free(&json);
 		if (st->long_data)

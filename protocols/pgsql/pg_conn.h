@@ -38,6 +38,8 @@ struct pg_stmt {
 	size_t sql_len;
 	char *verb, *fingerprint, *objects, *rule; /* owned copies of the decision */
 	enum policy_action action;
+	int64_t approval;      /* allowed by this approval at Parse (review rule); 0 = none */
+	int approval_spent;    /* a portal of it has run on that approval */
 	int refs;              /* statement map + portals */
 	struct pg_stmt *next;
 };
@@ -45,6 +47,8 @@ struct pg_stmt {
 struct pg_portal {
 	char *name;            /* owned */
 	struct pg_stmt *stmt;  /* counted reference */
+	int run_decided;       /* an Execute of it passed the approval check */
+	int64_t approval;      /* the approval its run uses; 0 = none */
 	struct pg_portal *next;
 };
 
@@ -98,6 +102,7 @@ struct pg_conn {
 	struct pg_portal *portals;
 	struct sb_ring pend;          /* of struct pg_pending: replies still to come */
 	struct policy_result pres;    /* reused for every decision */
+	int64_t approval;             /* approval id of the last decision (0 = none) */
 	char current[160];            /* last statement, for `sessions` */
 };
 

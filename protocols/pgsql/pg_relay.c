@@ -14,6 +14,11 @@
  * aborted, an implicit one rolled back, later messages discarded until Sync,
  * exactly as for a real error). The proxy then rewrites that one error into
  * SQLSTATE 42501 "sqlbastion: blocked by rule '<rule>'".
+ *
+ * A statement held by a `review` rule is refused the same way, with the
+ * message sess_evaluate() made ("held for review ... (approval N)"). A
+ * Query or Parse allowed by an approval used it up; a prepared statement
+ * allowed that way runs once (approved_run()).
  */
 #include <event2/buffer.h>
 #include <stdio.h>
@@ -111,6 +116,7 @@ static int stmt_add(struct pg_conn *c, const char *name, const char *sql, size_t
 	st->objects = dup_or_empty(c->pres.objects);
 	st->rule = dup_or_empty(c->pres.rule);
 	st->action = c->pres.action;
+	st->approval = c->approval;
 	if (!st->name || !st->sql || !st->verb || !st->fingerprint || !st->objects || !st->rule) {
 		stmt_unref(st);
 		return -1;
@@ -142,11 +148,11 @@ static int portal_bind(struct pg_conn *c, const char *portal, const char *stmt)
 	return 0;
 }
 
-static struct pg_stmt *portal_stmt(struct pg_conn *c, const char *portal)
+static struct pg_portal *portal_find(struct pg_conn *c, const char *portal)
 {
 	for (struct pg_portal *p = c->portals; p; p = p->next)
 		if (strcmp(p->name, portal) == 0)
-			return p->stmt;
+			return p;
 	return NULL;
 }
 
@@ -189,20 +195,21 @@ static void remember_current(struct pg_conn *c, const char *sql, size_t len)
 	c->current[n] = '\0';
 }
 
+/* Decide into c->pres and c->approval. */
 static void evaluate(struct pg_conn *c, const char *sql, size_t len)
 {
-	sess_evaluate(c->s, POLICY_DIALECT_PG, sql, len, &c->pres);
+	c->approval = sess_evaluate(c->s, POLICY_DIALECT_PG, sql, len, &c->pres);
 }
 
 /* The audit record of a statement about to run (or refused). Returns the
  * query id, 0 when the audit write failed and the statement must not run. */
 static uint64_t audit_statement(struct pg_conn *c, const char *sql, size_t len, const char *verb,
 				const char *fingerprint, const char *objects,
-				enum policy_action action, const char *rule)
+				enum policy_action action, const char *rule, int64_t approval)
 {
 	struct sess_stmt_info st = {.sql = sql, .len = len, .verb = verb,
 				    .fingerprint = fingerprint, .objects = objects,
-				    .rule = rule, .action = action};
+				    .rule = rule, .action = action, .approval = approval};
 	return sess_audit_statement(c->s, &st);
 }
 
@@ -245,7 +252,7 @@ static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
 	evaluate(c, sql, len);
 	enum policy_action a = c->pres.action;
 	uint64_t qid = audit_statement(c, sql, len, c->pres.verb, c->pres.fingerprint,
-				       c->pres.objects, a, c->pres.rule);
+				       c->pres.objects, a, c->pres.rule, c->approval);
 	if (!qid)
 		return inject_denial(c, PG_PEND_DENIED_SIMPLE, "58030",
 				     SESS_AUDIT_DOWN_MESSAGE) == 0
@@ -278,7 +285,7 @@ static int on_parse(struct pg_conn *c, const uint8_t *b, size_t n)
 	evaluate(c, sql, len);
 	if (c->pres.action >= POLICY_REVIEW) {
 		if (!audit_statement(c, sql, len, c->pres.verb, c->pres.fingerprint, c->pres.objects,
-				     c->pres.action, c->pres.rule))
+				     c->pres.action, c->pres.rule, c->approval))
 			sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
 		if (c->pres.action == POLICY_KILL)
 			c->kill_after_error = 1;
@@ -292,6 +299,42 @@ static int on_parse(struct pg_conn *c, const uint8_t *b, size_t n)
 	return stmt_add(c, name, sql, len) == 0 ? 0 : -1;
 }
 
+/* A statement allowed by an approval runs once. The first portal of it
+ * to be executed uses the approval taken at Parse; a later one (a named
+ * statement bound again) needs its own: the statement is decided again,
+ * which uses an approval waiting for it or holds it as a new request.
+ * Continuing a suspended portal is the same run. Returns 0 to run it
+ * (pt->approval set), 1 when refused here (recorded, denial injected), -1
+ * when the session was closed. */
+static int approved_run(struct pg_conn *c, struct pg_portal *pt)
+{
+	struct pg_stmt *st = pt->stmt;
+	if (pt->run_decided || !st->approval)
+		return 0;
+	if (!st->approval_spent) {
+		st->approval_spent = 1;
+		pt->run_decided = 1;
+		pt->approval = st->approval;
+		return 0;
+	}
+	evaluate(c, st->sql, st->sql_len);
+	if (c->pres.action < POLICY_REVIEW) {
+		pt->run_decided = 1;
+		pt->approval = c->approval;
+		return 0;
+	}
+	if (!audit_statement(c, st->sql, st->sql_len, c->pres.verb, c->pres.fingerprint,
+			     c->pres.objects, c->pres.action, c->pres.rule, c->approval))
+		sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
+	if (c->pres.action == POLICY_KILL)
+		c->kill_after_error = 1;
+	c->discard_until_sync = 1;
+	return inject_denial(c, PG_PEND_DENIED_PARSE, deny_sqlstate(c->pres.action),
+			     c->pres.message) == 0
+		       ? 1
+		       : -1;
+}
+
 static int on_execute(struct pg_conn *c, const uint8_t *b, size_t n)
 {
 	const char *portal;
@@ -299,18 +342,23 @@ static int on_execute(struct pg_conn *c, const uint8_t *b, size_t n)
 		pg_fatal(c, "08P01", "invalid Execute message", "malformed Execute message");
 		return -1;
 	}
-	struct pg_stmt *st = portal_stmt(c, portal);
+	struct pg_portal *pt = portal_find(c, portal);
+	struct pg_stmt *st = pt ? pt->stmt : NULL;
 	uint64_t qid;
 	if (st) {
 		remember_current(c, st->sql, st->sql_len);
+		int r = approved_run(c, pt);
+		if (r != 0)
+			return r;
 		qid = audit_statement(c, st->sql, st->sql_len, st->verb, st->fingerprint, st->objects,
-				      st->action, st->rule);
+				      st->action, st->rule, pt->approval);
 	} else {
 		/* A portal the proxy did not see bound (e.g. from SQL DECLARE or a
 		 * failed Bind): the server decides; audit what we know. */
 		char what[96];
 		snprintf(what, sizeof what, "EXECUTE PORTAL \"%.64s\"", portal);
-		qid = audit_statement(c, what, strlen(what), "EXECUTE", what, NULL, POLICY_ALLOW, NULL);
+		qid = audit_statement(c, what, strlen(what), "EXECUTE", what, NULL, POLICY_ALLOW, NULL,
+				      0);
 	}
 	if (!qid) {
 		c->discard_until_sync = 1;
@@ -337,7 +385,7 @@ static int on_function_call(struct pg_conn *c, const uint8_t *b, size_t n)
 	int deny = c->s->target.level == POLICY_LEVEL_READ;
 	uint64_t qid = audit_statement(c, what, strlen(what), "FUNCTION CALL", what, NULL,
 				       deny ? POLICY_DENY : POLICY_ALLOW,
-				       deny ? "grant-level:read" : NULL);
+				       deny ? "grant-level:read" : NULL, 0);
 	if (deny || !qid)
 		return inject_denial(c, PG_PEND_DENIED_SIMPLE, qid ? "42501" : "58030",
 				     qid ? "sqlbastion: blocked by rule 'grant-level:read'"

@@ -355,8 +355,9 @@ static void test_format(const char *path)
 	ev.statement = "token issue --user alice --asset pg-prod";
 	CHECK(write_ok(log, &ev)); /* 14 */
 
-	ev = query("bob", "DELETE FROM orders", "deny");
-	ev.rule = "no-delete";
+	ev = query("bob", "DELETE FROM orders", "review");
+	ev.rule = "hold-deletes";
+	ev.approval = 12;
 	CHECK(write_ok(log, &ev)); /* 15 */
 	audit_close(log);
 
@@ -403,6 +404,9 @@ static void test_format(const char *path)
 			       "\"bytes_out\":2000,\"seq\":13,") != NULL);
 	CHECK(strstr(L.at[13], "\"session\":null,\"user\":\"root\",\"client\":null,"
 			       "\"protocol\":null,\"statement\":") != NULL);
+	CHECK(strstr(L.at[14], "\"decision\":\"review\",\"rule\":\"hold-deletes\","
+			       "\"approval\":12,\"query_id\":1,\"seq\":15,") != NULL);
+	CHECK(!memmem(L.at[2], L.len[2], "approval", 8)); /* absent when 0 */
 
 	/* the hash of line 2 recomputed by hand from line 1's hash */
 	uint64_t seq1, seq2;
