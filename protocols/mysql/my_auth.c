@@ -121,6 +121,73 @@ done:
 	return rc;
 }
 
+int my_rsa_decrypt_password(EVP_PKEY *key, const uint8_t *enc, size_t enclen,
+			    const uint8_t *scramble, size_t scramble_len, char *pw, size_t pwcap,
+			    char *err, size_t errlen)
+{
+	int rc = -1;
+	EVP_PKEY_CTX *ctx = NULL;
+	uint8_t plain[1024]; /* the modulus size bounds the plaintext: up to RSA-8192 */
+	size_t plen = sizeof plain;
+	if (!key || EVP_PKEY_base_id(key) != EVP_PKEY_RSA || scramble_len == 0 || pwcap == 0) {
+		snprintf(err, errlen, "no RSA key to decrypt the token with");
+		goto done;
+	}
+	/* An OAEP ciphertext is exactly the modulus size. */
+	if (enclen != (size_t)EVP_PKEY_size(key) || enclen > sizeof plain) {
+		snprintf(err, errlen, "RSA-encrypted token has %zu bytes, not %d", enclen,
+			 EVP_PKEY_size(key));
+		goto done;
+	}
+	ctx = EVP_PKEY_CTX_new(key, NULL);
+	if (!ctx || EVP_PKEY_decrypt_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha1()) <= 0 ||
+	    EVP_PKEY_decrypt(ctx, plain, &plen, enc, enclen) <= 0) {
+		snprintf(err, errlen, "RSA decryption of the token failed (not OAEP with this "
+				      "proxy's key)");
+		goto done;
+	}
+	for (size_t i = 0; i < plen; i++)
+		plain[i] ^= scramble[i % scramble_len];
+	if (plen == 0 || plain[plen - 1] != 0) {
+		/* Encrypted for another nonce (or not a password at all). */
+		snprintf(err, errlen, "RSA-decrypted token does not end in NUL (another scramble?)");
+		goto done;
+	}
+	if (plen > pwcap) {
+		snprintf(err, errlen, "RSA-decrypted token too long (%zu bytes)", plen - 1);
+		goto done;
+	}
+	memcpy(pw, plain, plen);
+	rc = (int)plen - 1;
+done:
+	sb_wipe(plain, sizeof plain);
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	if (rc < 0 && pw && pwcap)
+		sb_wipe(pw, pwcap);
+	return rc;
+}
+
+int my_rsa_public_pem(EVP_PKEY *key, char *out, size_t outcap)
+{
+	int rc = -1;
+	char *p = NULL;
+	BIO *bio = key ? BIO_new(BIO_s_mem()) : NULL;
+	if (bio && PEM_write_bio_PUBKEY(bio, key) == 1) {
+		long n = BIO_get_mem_data(bio, &p);
+		if (n > 0 && p && (size_t)n < outcap) {
+			memcpy(out, p, (size_t)n);
+			out[n] = '\0';
+			rc = (int)n;
+		}
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	return rc;
+}
+
 int my_make_scramble(uint8_t out[20])
 {
 	if (sb_random(out, 20) != 0)

@@ -6,15 +6,19 @@
  *   caching_sha2_password  fast path: response = SHA256(pw) XOR
  *                          SHA256(SHA256(SHA256(pw)) || scramble); full path: the
  *                          password in clear over TLS, or (pw || NUL) XOR scramble
- *                          encrypted with the server's RSA public key (OAEP).
+ *                          encrypted with the server's RSA public key (OAEP with
+ *                          SHA-1, as MySQL's and MariaDB's clients do): encrypt
+ *                          as a client, decrypt and export the public key as a
+ *                          server (the proxy towards its clients).
  *
  * Buffers that held a password are wiped before returning. The caller wipes
  * its own copies. Reference: MySQL source sql/auth/sha2_password_common.cc,
- * sql/auth/password.cc, MariaDB plugin/auth_ed25519 (not implemented here).
+ * sql/auth/password.cc. MariaDB's client_ed25519 is in my_auth_ed25519.h.
  */
 #ifndef SB_MY_AUTH_H
 #define SB_MY_AUTH_H
 
+#include <openssl/evp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +52,23 @@ int my_sha2_verify(const uint8_t stored[MY_SHA2_LEN], const uint8_t scramble[20]
 int my_rsa_encrypt_password(const char *pem, size_t pemlen, const char *pw, size_t pwlen,
 			    const uint8_t *scramble, size_t scramble_len, uint8_t *out,
 			    size_t outcap, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Server side of the same exchange. key is the proxy's RSA private key
+ * (borrowed). Decrypts enc (RSA-OAEP, SHA-1), XORs it with the scramble
+ * (repeated) and checks that the result ends in the NUL the client added.
+ * Writes the password without that NUL to pw (NUL-terminated, pwcap
+ * bytes at most) and returns its length, or -1 with err filled (no key,
+ * wrong length, undecryptable, no final NUL). pw is wiped on failure; the
+ * caller wipes it after use. err never holds decrypted bytes. */
+int my_rsa_decrypt_password(EVP_PKEY *key, const uint8_t *enc, size_t enclen,
+			    const uint8_t *scramble, size_t scramble_len, char *pw, size_t pwcap,
+			    char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* The public half of key as a PEM "PUBLIC KEY" block (SubjectPublicKeyInfo,
+ * what MySQL servers send for request_public_key), NUL-terminated in out.
+ * Returns its length, or -1 when out is too small or OpenSSL fails. */
+int my_rsa_public_pem(EVP_PKEY *key, char *out, size_t outcap)
 	__attribute__((warn_unused_result));
 
 /* The 20-byte scramble the proxy sends: random printable ASCII without NUL

@@ -40,7 +40,9 @@ enum my_client_auth {
 	MY_CA_NONE,
 	MY_CA_SWITCH_NATIVE,     /* sent auth switch to mysql_native_password */
 	MY_CA_SWITCH_SHA2,       /* sent auth switch to caching_sha2_password (our nonce) */
-	MY_CA_SHA2_FULL,         /* caching_sha2: sent "perform full auth" (TLS only) */
+	MY_CA_SHA2_FULL,         /* caching_sha2: sent "perform full auth"; TLS: the token
+				    follows, plain: a public key request or the RSA ciphertext */
+	MY_CA_SHA2_RSA,          /* caching_sha2: sent our RSA public key, the ciphertext follows */
 };
 
 /* A prepared statement the backend created (COM_STMT_PREPARE answered OK). */

@@ -5,17 +5,23 @@
  * scramble, connection id = session id), upgrades to TLS on SSLRequest, and
  * checks the token: mysql_native_password against the token's stored
  * SHA1(SHA1(token)) verifier, the caching_sha2_password fast path against
- * its SHA256(SHA256(token)) verifier (TLS or not), mysql_clear_password and
- * caching_sha2_password full authentication only over TLS (the cleartext
- * token is checked by its lookup hash); any other plugin is switched to
- * mysql_native_password (auth switch request).
+ * its SHA256(SHA256(token)) verifier (TLS or not). A caching_sha2 answer
+ * that matches no verifier gets full authentication, as from a MySQL
+ * server: inside TLS the client sends the token in clear; without TLS it
+ * asks for the proxy's RSA public key (an in-memory RSA-2048 key made at
+ * daemon start, struct sb_proxy.mysql_rsa) and sends the token RSA-OAEP
+ * encrypted, XORed with our scramble. Either way the cleartext token is
+ * checked by its lookup hash (auth_check_token), so the audit says why it
+ * failed. mysql_clear_password is taken only over TLS; any other plugin is
+ * switched to mysql_native_password (auth switch request).
  *
  * Backend side, only after the client is logged in (the token picks the
  * asset): read the server's handshake, intersect capabilities, TLS per the
  * asset, answer whatever plugin the server asks for with the hosted secret
  * (native; caching_sha2 fast path, full path over TLS or RSA with the
- * server's key; cleartext only over TLS). Every refusal reason goes to the
- * login_failed audit record; the client hears ERR 1045 as from a server.
+ * server's key; MariaDB's client_ed25519, an Ed25519 signature of the
+ * server's nonce; cleartext only over TLS). Every refusal reason goes to
+ * the login_failed audit record; the client hears ERR 1045 as from a server.
  */
 #include <event2/buffer.h>
 #include <stdio.h>
@@ -25,6 +31,7 @@
 
 #include "audit/audit.h"
 #include "protocols/mysql/my_auth.h"
+#include "protocols/mysql/my_auth_ed25519.h"
 #include "protocols/mysql/my_conn.h"
 #include "proxy/auth.h"
 #include "proxy/proxy.h"
@@ -62,6 +69,7 @@
 static const char *const NATIVE = "mysql_native_password";
 static const char *const SHA2 = "caching_sha2_password";
 static const char *const CLEAR = "mysql_clear_password";
+static const char *const ED25519 = "client_ed25519"; /* MariaDB auth_ed25519 */
 
 static void set_state(struct my_conn *c, enum my_state st)
 {
@@ -255,8 +263,11 @@ static void ask_sha2_full(struct my_conn *c)
  * fast path when sha2) checked against each of the user's token verifiers
  * (as SCRAM is on the PostgreSQL side); the token that matches picks the
  * asset and account. A caching_sha2 response that matches no token gets
- * full authentication over TLS (the token in clear then says why, e.g. a
- * token older than the verifier window), a refusal otherwise. */
+ * full authentication, as from a MySQL server whose cache misses: the token
+ * itself inside TLS, RSA-encrypted with the proxy's key without TLS (see
+ * check_sha2_full). The token then says why it was refused (unknown, of
+ * another user, older than the verifier window). A native response that
+ * matches nothing is refused at once: that plugin has no second step. */
 static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, int sha2)
 {
 	char reason[256] = "";
@@ -271,9 +282,17 @@ static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, i
 			       : "malformed mysql_native_password response");
 		return;
 	}
+	int full_auth = sha2 && (c->s->client_tls || c->s->px->mysql_rsa);
 	int rc = state_user_get(st, c->user, &u);
 	if (rc == STATE_NOT_FOUND) {
-		refuse(c, "unknown user");
+		/* caching_sha2: the same exchange as for a known user with a
+		 * wrong token, so the answer does not tell who exists (as SCRAM's
+		 * salt does on the PostgreSQL side); the token check then says
+		 * "unknown user". */
+		if (full_auth)
+			ask_sha2_full(c);
+		else
+			refuse(c, "unknown user");
 		return;
 	}
 	if (rc != STATE_OK) {
@@ -287,7 +306,7 @@ static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, i
 		return;
 	}
 	if (!w.found) {
-		if (sha2 && c->s->client_tls)
+		if (full_auth)
 			ask_sha2_full(c);
 		else
 			refuse(c, "bad token");
@@ -305,23 +324,90 @@ static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, i
 	check_result(c, as, reason);
 }
 
-static void check_clear(struct my_conn *c, const uint8_t *pw, size_t len)
+/* The token itself, from a cleartext plugin inside TLS or decrypted from
+ * caching_sha2's RSA exchange: found by its keyed lookup hash, then the
+ * login rules (auth_check_token). len excludes any final NUL. */
+static void check_token(struct my_conn *c, const char *tok, size_t len)
 {
 	char reason[256] = "";
+	if (len == 0) {
+		refuse(c, "no token given (empty password)");
+		return;
+	}
+	struct auth_login in = login_input(c);
+	enum auth_status as = auth_check_token(c->s->px->state, &in, tok, len, &c->s->target,
+					       reason, sizeof reason);
+	check_result(c, as, reason);
+}
+
+static void check_clear(struct my_conn *c, const uint8_t *pw, size_t len)
+{
 	if (!c->s->client_tls) {
 		refuse(c, "cleartext token refused without TLS");
 		return;
 	}
 	if (len && pw[len - 1] == 0)
 		len--;
-	if (len == 0) {
-		refuse(c, "no token given (empty password)");
+	check_token(c, (const char *)pw, len);
+}
+
+/* caching_sha2 full authentication without TLS, last step: the client's
+ * RSA-OAEP ciphertext of (token || NUL) XOR our scramble. */
+static void check_sha2_rsa(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	char tok[512], err[160], reason[200];
+	int len = my_rsa_decrypt_password(c->s->px->mysql_rsa, b, n, c->scramble, MY_SCRAMBLE_LEN,
+					  tok, sizeof tok, err, sizeof err);
+	if (len < 0) {
+		snprintf(reason, sizeof reason, "caching_sha2_password full authentication: %s", err);
+		refuse(c, reason);
 		return;
 	}
-	struct auth_login in = login_input(c);
-	enum auth_status as = auth_check_token(c->s->px->state, &in, (const char *)pw, len,
-					       &c->s->target, reason, sizeof reason);
-	check_result(c, as, reason);
+	check_token(c, tok, (size_t)len);
+	sb_wipe(tok, sizeof tok);
+}
+
+/* Send AuthMoreData 0x01 + our public key (PEM), the answer to
+ * request_public_key (MySQL sql/auth/sha2_password.cc; MariaDB Connector/C
+ * plugins/auth/caching_sha2_pw.c and PyMySQL ask for it unless given a key
+ * file, which cannot hold this key: it is made at every start). */
+static void send_public_key(struct my_conn *c)
+{
+	char pem[1024];
+	int pl = my_rsa_public_pem(c->s->px->mysql_rsa, pem, sizeof pem);
+	if (pl < 0) {
+		refuse(c, "caching_sha2_password full authentication: cannot export the RSA key");
+		return;
+	}
+	struct my_buf mb;
+	my_buf_init(&mb);
+	my_buf_u8(&mb, 0x01);
+	my_buf_add(&mb, pem, (size_t)pl);
+	if (send_payload(c, SESS_CLIENT, &mb) != 0) {
+		my_buf_free(&mb);
+		sess_close(c->s, "out of memory");
+		return;
+	}
+	my_buf_free(&mb);
+	c->cauth = MY_CA_SHA2_RSA;
+	set_state(c, MY_ST_CLIENT_AUTH);
+}
+
+/* The client's answer to perform_full_authentication. Inside TLS: the token
+ * in clear. Without TLS: request_public_key (0x02), or at once the RSA
+ * ciphertext when the client already holds a key. A cleartext token on a
+ * plain connection fails as a ciphertext (wrong length): never read as a
+ * token. */
+static void check_sha2_full(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	if (c->s->client_tls)
+		check_clear(c, b, n);
+	else if (n == 1 && b[0] == 0x02)
+		send_public_key(c);
+	else if (n == 0)
+		refuse(c, "no token given (empty password)");
+	else
+		check_sha2_rsa(c, b, n);
 }
 
 /* Auth switch request to `plugin` with our scramble; the client's answer
@@ -475,7 +561,9 @@ void my_login_client_read(struct my_conn *c)
 	else if (how == MY_CA_SWITCH_SHA2)
 		check_sha2_response(c, b, n);
 	else if (how == MY_CA_SHA2_FULL)
-		check_clear(c, b, n);
+		check_sha2_full(c, b, n);
+	else if (how == MY_CA_SHA2_RSA)
+		check_sha2_rsa(c, b, n);
 	else
 		refuse(c, "unexpected authentication packet");
 	if (!s->closing) {
@@ -510,8 +598,9 @@ static void wipe_secret(struct my_conn *c)
 	}
 }
 
-/* Auth data for `plugin` with the current backend scramble. Returns its
- * length (0 = empty), or -1 when the plugin is not supported. */
+/* Auth data for `plugin` with the current backend scramble (at most 64
+ * bytes: an Ed25519 signature). Returns its length (0 = empty), or -1 when
+ * the plugin is not supported or the data cannot be made. */
 static int plugin_response(struct my_conn *c, const char *plugin, uint8_t out[64],
 			   char *why, size_t whylen)
 {
@@ -524,11 +613,22 @@ static int plugin_response(struct my_conn *c, const char *plugin, uint8_t out[64
 		return (int)my_native_scramble(c->secret, pwlen, c->bhs.scramble, out);
 	if (strcmp(plugin, SHA2) == 0)
 		return (int)my_sha2_scramble(c->secret, pwlen, c->bhs.scramble, out);
-	if (strcmp(plugin, "client_ed25519") == 0)
-		snprintf(why, whylen, "the account uses client_ed25519, which sqlbastion does not "
-				      "support yet (use mysql_native_password)");
-	else
-		snprintf(why, whylen, "backend asks for unsupported auth plugin %.40s", plugin);
+	if (strcmp(plugin, ED25519) == 0) {
+		/* MariaDB auth_ed25519: sign the server's 32-byte nonce with the
+		 * key derived from the password (my_auth_ed25519.h). */
+		if (c->bhs.scramble_len != MY_ED25519_NONCE_LEN) {
+			snprintf(why, whylen, "client_ed25519 nonce has %zu bytes, not %d",
+				 c->bhs.scramble_len, MY_ED25519_NONCE_LEN);
+			return -1;
+		}
+		if (my_ed25519_sign(c->secret, pwlen, c->bhs.scramble, MY_ED25519_NONCE_LEN, out,
+				    NULL) != 0) {
+			snprintf(why, whylen, "client_ed25519 signature failed (out of memory)");
+			return -1;
+		}
+		return MY_ED25519_SIG_LEN;
+	}
+	snprintf(why, whylen, "backend asks for unsupported auth plugin %.40s", plugin);
 	return -1;
 }
 
@@ -729,6 +829,18 @@ static void on_backend_auth_switch(struct my_conn *c, const uint8_t *b, size_t n
 	if (my_parse_auth_switch(b, n, &plugin, &data, &dlen) != 0) {
 		backend_failed(c, "malformed auth switch request");
 		return;
+	}
+	/* The data is the plugin's nonce. The codec drops one trailing NUL, as
+	 * native and caching_sha2 send 20 bytes + NUL; auth_ed25519 sends
+	 * exactly its 32 random bytes, whose last one may be 0: take it raw. */
+	if (strcmp(plugin, ED25519) == 0) {
+		dlen = n - (size_t)(data - b);
+		if (dlen != MY_ED25519_NONCE_LEN) {
+			snprintf(why, sizeof why, "client_ed25519 nonce has %zu bytes, not %d", dlen,
+				 MY_ED25519_NONCE_LEN);
+			backend_failed(c, why);
+			return;
+		}
 	}
 	if (dlen > sizeof c->bhs.scramble)
 		dlen = sizeof c->bhs.scramble;

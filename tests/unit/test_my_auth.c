@@ -1,6 +1,8 @@
 /* Unit tests for protocols/mysql/my_auth: native and caching_sha2 scramble
  * math against known answers and in both directions, RSA-OAEP password
- * encryption with a key made here. */
+ * encryption with a key made here, and the proxy's side of it (public key
+ * export, decryption): round trip, wrong key, wrong nonce, malformed
+ * ciphertexts. */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -119,6 +121,91 @@ static void test_rsa(void)
 	EVP_PKEY_free(key);
 }
 
+/* The proxy as the server of caching_sha2 full authentication without TLS:
+ * its PEM goes to the client, the client encrypts (my_rsa_encrypt_password
+ * plays the client, as libmariadb's plugin would), the proxy decrypts. */
+static void test_rsa_server_side(void)
+{
+	EVP_PKEY *key = EVP_RSA_gen(2048), *other = EVP_RSA_gen(2048);
+	CHECK(key != NULL && other != NULL);
+	char pem[2048], small[64];
+	int pl = my_rsa_public_pem(key, pem, sizeof pem);
+	CHECK(pl > 0 && (size_t)pl == strlen(pem));
+	CHECK(strncmp(pem, "-----BEGIN PUBLIC KEY-----\n", 27) == 0);
+	CHECK(strstr(pem, "PRIVATE") == NULL);
+	CHECK(my_rsa_public_pem(key, small, sizeof small) == -1);
+	CHECK(my_rsa_public_pem(NULL, pem, sizeof pem) == -1);
+	pl = my_rsa_public_pem(key, pem, sizeof pem);
+
+	const char *tok = "sbt_abcdefghijklmnopqrstuvwxyz234567";
+	const uint8_t nonce[20] = "01234567890123456789";
+	uint8_t enc[512];
+	char err[160], pw[128];
+	int el = my_rsa_encrypt_password(pem, (size_t)pl, tok, strlen(tok), nonce, 20, enc,
+					 sizeof enc, err, sizeof err);
+	CHECK(el == 256);
+	/* round trip */
+	int n = my_rsa_decrypt_password(key, enc, (size_t)el, nonce, 20, pw, sizeof pw, err,
+					sizeof err);
+	CHECK(n == (int)strlen(tok));
+	CHECK_STR(pw, tok);
+	/* a password longer than the nonce (the XOR repeats it) */
+	const char *longpw = "a password that is longer than twenty bytes, twice over";
+	el = my_rsa_encrypt_password(pem, (size_t)pl, longpw, strlen(longpw), nonce, 20, enc,
+				     sizeof enc, err, sizeof err);
+	CHECK(my_rsa_decrypt_password(key, enc, (size_t)el, nonce, 20, pw, sizeof pw, err,
+				      sizeof err) == (int)strlen(longpw));
+	CHECK_STR(pw, longpw);
+	/* the output buffer is too small: refused, wiped */
+	CHECK(my_rsa_decrypt_password(key, enc, (size_t)el, nonce, 20, pw, 10, err, sizeof err) ==
+	      -1);
+	CHECK(strstr(err, "too long") != NULL);
+	CHECK(pw[0] == 0);
+	el = my_rsa_encrypt_password(pem, (size_t)pl, tok, strlen(tok), nonce, 20, enc, sizeof enc,
+				     err, sizeof err);
+	/* another nonce (byte 36, where the NUL lands, differs): no final NUL */
+	uint8_t nonce2[20];
+	memcpy(nonce2, nonce, 20);
+	nonce2[36 % 20] ^= 0x5a;
+	CHECK(my_rsa_decrypt_password(key, enc, (size_t)el, nonce2, 20, pw, sizeof pw, err,
+				      sizeof err) == -1);
+	CHECK(strstr(err, "NUL") != NULL);
+	/* another key */
+	CHECK(my_rsa_decrypt_password(other, enc, (size_t)el, nonce, 20, pw, sizeof pw, err,
+				      sizeof err) == -1);
+	CHECK(strstr(err, "decryption") != NULL);
+	CHECK(strstr(err, tok) == NULL);
+	/* malformed: a flipped bit, short, long, empty, random, no key */
+	enc[100] ^= 0x01;
+	CHECK(my_rsa_decrypt_password(key, enc, (size_t)el, nonce, 20, pw, sizeof pw, err,
+				      sizeof err) == -1);
+	enc[100] ^= 0x01;
+	CHECK(my_rsa_decrypt_password(key, enc, 255, nonce, 20, pw, sizeof pw, err, sizeof err) ==
+	      -1);
+	CHECK(strstr(err, "255 bytes") != NULL);
+	CHECK(my_rsa_decrypt_password(key, enc, 257, nonce, 20, pw, sizeof pw, err, sizeof err) ==
+	      -1);
+	CHECK(my_rsa_decrypt_password(key, enc, 0, nonce, 20, pw, sizeof pw, err, sizeof err) ==
+	      -1);
+	uint8_t junk[256];
+	CHECK(sb_random(junk, sizeof junk) == 0);
+	junk[0] = 0; /* below the modulus, so only the padding check can fail */
+	CHECK(my_rsa_decrypt_password(key, junk, sizeof junk, nonce, 20, pw, sizeof pw, err,
+				      sizeof err) == -1);
+	/* the cleartext token sent where the ciphertext belongs (a client that
+	 * thinks the connection is secure): refused, not taken as a token */
+	CHECK(my_rsa_decrypt_password(key, (const uint8_t *)tok, strlen(tok) + 1, nonce, 20, pw,
+				      sizeof pw, err, sizeof err) == -1);
+	CHECK(my_rsa_decrypt_password(NULL, enc, (size_t)el, nonce, 20, pw, sizeof pw, err,
+				      sizeof err) == -1);
+	/* still good after all that */
+	CHECK(my_rsa_decrypt_password(key, enc, (size_t)el, nonce, 20, pw, sizeof pw, err,
+				      sizeof err) == (int)strlen(tok));
+	sb_wipe(pw, sizeof pw);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
+}
+
 static void test_scramble(void)
 {
 	uint8_t s[20];
@@ -135,6 +222,7 @@ int main(void)
 	test_sha2();
 	test_sha2_token_fast_path();
 	test_rsa();
+	test_rsa_server_side();
 	test_scramble();
 	return UNIT_DONE("test_my_auth");
 }
