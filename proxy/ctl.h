@@ -71,6 +71,9 @@ int ctl_args(struct ctl *c, int argc, char **argv, const struct ctl_opt *opts,
 
 /* [A-Za-z0-9_.-]{1,63} */
 int ctl_valid_name(const char *s);
+
+/* A positive decimal id (token, approval). 0, or -1 when s is not one. */
+int ctl_parse_id(const char *s, int64_t *id);
 /* Split "ASSET/ACCOUNT" into two valid names. 0 or -1. */
 int ctl_split_target(const char *s, char asset[64], char account[64]);
 

@@ -29,17 +29,6 @@
 /* Bytes of a statement shown in the table form (--json shows it whole). */
 #define APPROVALS_STMT_COLS 60
 
-static int parse_id(const char *s, int64_t *id)
-{
-	char *e;
-	errno = 0;
-	long long v = strtoll(s, &e, 10);
-	if (errno || e == s || *e || v <= 0)
-		return -1;
-	*id = v;
-	return 0;
-}
-
 /* The approver's name. sqlbastionctl's own identity is the OS user of its
  * effective uid (c->os_user, as in every admin event). Run through sudo
  * that is root, which names nobody: so when we are root and SUDO_USER
@@ -217,7 +206,7 @@ static int decide(struct ctl *c, int argc, char **argv, int approve)
 	if (ctl_args(c, argc, argv, NULL, pos, 1, 1, NULL) != CTL_OK)
 		return CTL_USAGE;
 	int64_t id;
-	if (parse_id(pos[0], &id) != 0)
+	if (ctl_parse_id(pos[0], &id) != 0)
 		return ctl_usage(c, "bad approval id '%s'", pos[0]);
 	struct state *st = ctl_state(c);
 	if (!st)

@@ -554,3 +554,14 @@ int ctl_audit_admin(struct ctl *c, struct audit_log *log, const char *statement,
 				err);
 	return CTL_OK;
 }
+
+int ctl_parse_id(const char *s, int64_t *id)
+{
+	char *e;
+	errno = 0;
+	long long v = strtoll(s, &e, 10);
+	if (errno || e == s || *e || v <= 0)
+		return -1;
+	*id = v;
+	return 0;
+}

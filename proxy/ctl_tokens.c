@@ -56,17 +56,6 @@ static int parse_ttl(struct ctl *c, const char *s, int64_t *ttl)
 	return CTL_OK;
 }
 
-static int parse_id(const char *s, int64_t *id)
-{
-	char *e;
-	errno = 0;
-	long long v = strtoll(s, &e, 10);
-	if (errno || e == s || *e || v <= 0)
-		return -1;
-	*id = v;
-	return 0;
-}
-
 /* The proxy's address for clients of protocol: the first listener. A
  * wildcard address is replaced by this host's name. 0, or -1 if none. */
 static int listener_for(const struct ctl *c, const char *protocol, char *host, size_t cap,
@@ -260,7 +249,7 @@ int ctl_token_renew(struct ctl *c, int argc, char **argv)
 	if (ctl_args(c, argc, argv, opts, pos, 1, 1, NULL) != CTL_OK)
 		return CTL_USAGE;
 	int64_t id, ttl;
-	if (parse_id(pos[0], &id) != 0)
+	if (ctl_parse_id(pos[0], &id) != 0)
 		return ctl_usage(c, "bad token id '%s'", pos[0]);
 	if (parse_ttl(c, ttl_s, &ttl) != CTL_OK)
 		return CTL_USAGE;
@@ -302,7 +291,7 @@ int ctl_token_revoke(struct ctl *c, int argc, char **argv)
 	if (ctl_args(c, argc, argv, NULL, pos, 1, 1, NULL) != CTL_OK)
 		return CTL_USAGE;
 	int64_t id;
-	if (parse_id(pos[0], &id) != 0)
+	if (ctl_parse_id(pos[0], &id) != 0)
 		return ctl_usage(c, "bad token id '%s'", pos[0]);
 	struct state *st = ctl_state(c);
 	if (!st)

@@ -311,6 +311,17 @@ def pgbench(ep, *, mode="simple", clients=8, threads=2, duration=None, transacti
     return res
 
 
+def strace_counts(text):
+    """{syscall: calls} from `strace -c` output (the summary table)."""
+    calls = {}
+    for line in text.splitlines():
+        f = line.split()
+        # % time, seconds, usecs/call, calls, [errors,] syscall
+        if len(f) in (5, 6) and f[-1] != "total" and f[3].isdigit():
+            calls[f[-1]] = int(f[3])
+    return calls
+
+
 def rotations(names, rounds):
     names = list(names)
     for r in range(rounds):
@@ -445,6 +456,40 @@ class Bench:
                     log(f"{wl:32s} round {rnd} {s:10s} {cpu} µs/query")
                     vals[s].append(cpu)
             self.results.setdefault("cpu", {})[wl] = {s: median(v) for s, v in vals.items()}
+        self.syscalls()
+
+    def syscalls(self):
+        """System calls per query of each proxy (strace -c on its process
+        over a fixed pgbench -t run): on loopback most of a proxy's CPU is
+        kernel time, so this is the count that explains the CPU column.
+        strace slows the proxy down; only the counts are kept."""
+        if not shutil.which("strace"):
+            self.note("strace not installed: no syscalls-per-query row")
+            return
+        per_client = 250
+        for mode in ("simple", "prepared"):
+            wl = f"syscalls/query ({mode})"
+            for s in PROXIES:
+                ep = self.eps[s]
+                out = self.work / f"strace-{s}-{mode}.txt"
+                tr = subprocess.Popen(["strace", "-c", "-f", "-o", str(out), "-p", str(ep.pid)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(0.5)  # attached
+                res = pgbench(ep, mode=mode, transactions=per_client)
+                tr.terminate()
+                tr.wait(30)
+                calls = strace_counts(out.read_text() if out.exists() else "")
+                n = res.get("transactions") or 0
+                if not n or not calls:
+                    self.results.setdefault("syscalls", {}).setdefault(wl, {})[s] = None
+                    continue
+                per_q = {k: round(v / n, 2) for k, v in sorted(calls.items(), key=lambda kv: -kv[1])
+                         if v / n >= 0.05}
+                total = round(sum(calls.values()) / n, 2)
+                self.record("syscalls", workload=wl, setup=s, queries=n, per_query=per_q,
+                            total=total)
+                log(f"{wl:32s} {s:10s} {total} per query: {per_q}")
+                self.results.setdefault("syscalls", {}).setdefault(wl, {})[s] = total
 
     # ---- feature cost: policy and audit ----
 
@@ -832,6 +877,9 @@ class Bench:
                 lines.append(row(f"  proxy CPU during {wl.replace('pgbench -S ', '')}", cells))
         for wl, v in R.get("cpu", {}).items():
             cells = ["-"] + [fmt(v.get(s), " µs", 1) for s in PROXIES]
+            lines.append(row(wl, cells))
+        for wl, v in R.get("syscalls", {}).items():
+            cells = ["-"] + [fmt(v.get(s), "", 1) for s in PROXIES]
             lines.append(row(wl, cells))
         for wl, v in R.get("idle", {}).items():
             cells = ["-"]
