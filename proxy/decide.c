@@ -42,6 +42,16 @@ static int64_t review(struct session *s, const char *sql, size_t len, struct pol
 						    .session = s->id};
 		rc = state_approval_request(st, &rq, now, &id, &created);
 	}
+	if (rc == STATE_REFUSED) {
+		/* The user's pending requests are at their bound: held, not stored. */
+		snprintf(out->message, sizeof out->message,
+			 "sqlbastion: held for review by rule '%s' (too many approval requests "
+			 "pending; ask an administrator to decide them)",
+			 out->rule);
+		sess_log(s, LOG_WARN, "held for review by rule %s, not stored: %s", out->rule,
+			 state_errmsg(st));
+		return 0;
+	}
 	if (rc != STATE_OK)
 		goto fail;
 	snprintf(out->message, sizeof out->message,

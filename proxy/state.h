@@ -270,6 +270,12 @@ int state_login_get(struct state *st, int64_t token_id, struct state_login *out)
  * from the approval: */
 #define STATE_APPROVAL_PENDING_TTL 3600 /* a request waits at most 1 h for a decision */
 #define STATE_APPROVAL_USE_TTL 3600     /* an approval must be used within 1 h */
+/* Pending requests one bastion user may have at once. Every held statement
+ * of a new text stores that text; without a bound a logged-in user whose
+ * statements a review rule matches could fill the state DB (and stall the
+ * event loop on its writes). Past it, statements are still held, not
+ * stored, and the message says so. */
+#define STATE_APPROVAL_MAX_PENDING 100
 
 enum state_approval_status {
 	STATE_APPROVAL_PENDING,
@@ -323,7 +329,8 @@ void state_approval_release(struct state_approval *a);
 
 /* Hold rq: *id gets the pending request of the same user, asset, account
  * and exact text made less than STATE_APPROVAL_PENDING_TTL ago, or a new
- * one (*created = 1; created may be NULL). */
+ * one (*created = 1; created may be NULL). STATE_REFUSED when that would be
+ * more than STATE_APPROVAL_MAX_PENDING pending requests of the user. */
 int state_approval_request(struct state *st, const struct state_approval_request *rq,
 			   int64_t now, int64_t *id, int *created) STATE_WUR;
 

@@ -25,6 +25,7 @@
 enum approval_query {
 	QA_FIND_PENDING,
 	QA_INSERT,
+	QA_COUNT_PENDING,
 	QA_USE,
 	QA_DECIDE,
 	QA_EXPIRE,
@@ -45,6 +46,9 @@ static const char *const approval_sql[QA_COUNT] = {
 			    " WHERE user = ?1 AND asset = ?2 AND account = ?3 AND sha256 = ?4"
 			    " AND statement = ?5 AND status = 'pending' AND created > ?6"
 			    " ORDER BY id DESC LIMIT 1",
+	/* ?2 = the oldest creation time still pending */
+	[QA_COUNT_PENDING] = "SELECT count(*) FROM approvals"
+			     " WHERE status = 'pending' AND created > ?2 AND user = ?1",
 	[QA_INSERT] = "INSERT INTO approvals (user, asset, account, protocol, statement, sha256,"
 		      " fingerprint, rule, session, created)"
 		      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -185,6 +189,25 @@ int state_approval_request(struct state *st, const struct state_approval_request
 	}
 	if (rc != STATE_NOT_FOUND)
 		return rc;
+
+	s = astmt(st, QA_COUNT_PENDING);
+	if (!s)
+		return STATE_ERROR;
+	if (state_bind_text(s, 1, rq->user) ||
+	    sqlite3_bind_int64(s, 2, now - STATE_APPROVAL_PENDING_TTL)) {
+		state_stmt_done(s);
+		return state_fail_db(st, "count approval requests");
+	}
+	rc = state_step_one(st, s, "count approval requests");
+	if (rc != STATE_OK)
+		return rc == STATE_NOT_FOUND ? STATE_ERROR : rc;
+	int64_t pending = sqlite3_column_int64(s, 0);
+	state_stmt_done(s);
+	if (pending >= STATE_APPROVAL_MAX_PENDING) {
+		snprintf(st->err, sizeof st->err, "%lld approval requests of %s are pending",
+			 (long long)pending, rq->user);
+		return STATE_REFUSED;
+	}
 
 	s = astmt(st, QA_INSERT);
 	if (!s)

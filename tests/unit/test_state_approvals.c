@@ -334,6 +334,41 @@ static void test_migration(void)
 	sqlite3_close(db);
 }
 
+/* A user's pending requests are bounded; the same statement again still
+ * finds its request, other users are not affected, and room comes back
+ * as requests expire. Runs on its own clock (T0 + 1 day) so the other
+ * tests' requests have expired. */
+static void test_pending_bound(struct state *st)
+{
+	const int64_t now = T0 + 86400;
+	char sql[64];
+	int64_t id = 0, first = 0;
+	int created = 0, stored = 0;
+	for (int i = 0; i < STATE_APPROVAL_MAX_PENDING; i++) {
+		snprintf(sql, sizeof sql, "DELETE FROM orders WHERE id = %d", i);
+		struct state_approval_request rq = req("flood", sql);
+		if (state_approval_request(st, &rq, now, &id, &created) == STATE_OK && created)
+			stored++;
+		if (i == 0)
+			first = id;
+	}
+	CHECK(stored == STATE_APPROVAL_MAX_PENDING);
+	struct state_approval_request over = req("flood", "DELETE FROM orders WHERE id = -1");
+	CHECK(state_approval_request(st, &over, now, &id, &created) == STATE_REFUSED);
+	CHECK(strstr(state_errmsg(st), "pending") != NULL);
+	/* A statement already pending is still found. */
+	struct state_approval_request again = req("flood", "DELETE FROM orders WHERE id = 0");
+	CHECK(state_approval_request(st, &again, now, &id, &created) == STATE_OK);
+	CHECK(id == first && created == 0);
+	/* Another user has room. */
+	struct state_approval_request other = req("carol", "DELETE FROM orders WHERE id = -1");
+	CHECK(state_approval_request(st, &other, now, &id, &created) == STATE_OK && created);
+	/* Once the requests expire there is room again. */
+	CHECK(state_approval_request(st, &over, now + STATE_APPROVAL_PENDING_TTL + 1, &id,
+				     &created) == STATE_OK &&
+	      created);
+}
+
 static void test_names(void)
 {
 	CHECK_STR(state_approval_status_name(STATE_APPROVAL_PENDING), "pending");
@@ -361,6 +396,7 @@ int main(void)
 		test_approve_and_use_once(st, path);
 		test_reject(st);
 		test_expiry(st);
+		test_pending_bound(st);
 		state_close(st);
 	} else {
 		fprintf(stderr, "state_open: %s\n", err);
