@@ -28,6 +28,7 @@ struct sb_proxy;
  * keeps a 1 GB result flat in memory while leaving room for TCP windows. */
 #define SESS_HIGH_WATER (256u * 1024u)
 #define SESS_LOW_WATER (64u * 1024u)
+#define SESS_READ_MAX (64u * 1024u)  /* one recv() of a plain socket, at most */
 
 struct session {
 	uint64_t id;
