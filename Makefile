@@ -45,7 +45,8 @@ POLICY_SRC  := $(wildcard policy/*.c)
 AUDIT_SRC   := $(wildcard audit/*.c) $(CRYPTO_SRC)
 CONTROL_SRC := $(wildcard proxy/state*.c proxy/auth*.c proxy/secret*.c proxy/tlsgen*.c) \
                $(CRYPTO_SRC) policy/level.c
-PGSQL_SRC   := $(wildcard protocols/pgsql/pg_codec*.c protocols/pgsql/pg_scram*.c) $(CRYPTO_SRC)
+PGSQL_SRC   := $(wildcard protocols/pgsql/pg_codec*.c protocols/pgsql/pg_scram*.c) \
+               protocols/pgsql/pg_params.c audit/audit_json.c $(CRYPTO_SRC)
 MYSQL_SRC   := $(wildcard protocols/mysql/my_codec*.c protocols/mysql/my_auth*.c) $(CRYPTO_SRC)
 CONFIG_SRC  := proxy/config.c
 unit_deps = $(strip \

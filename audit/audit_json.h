@@ -5,8 +5,9 @@
  * a valid JSON string, a strict validator (RFC 8259, UTF-8 checked), and a
  * small tolerant reader for the flat records audit_writer.c produces (walk
  * the members of one object; decode a string; read an integer; read the
- * chain fields at the end of a record). It is internal to audit/: nothing
- * outside the audit module includes it. It does no I/O and never logs.
+ * chain fields at the end of a record). Outside audit/ only the PostgreSQL
+ * frontend uses it, to render statement parameters (protocols/pgsql/
+ * pg_params.c). It does no I/O and never logs.
  *
  * Escaping rule (audit_json_put_str): valid UTF-8 passes through unchanged,
  * except '"' and '\\' (backslash-escaped), the C0 controls (\b \f \n \r \t,

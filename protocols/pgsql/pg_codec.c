@@ -2,6 +2,7 @@
 #include "protocols/pgsql/pg_codec.h"
 
 #include <event2/buffer.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,11 +158,65 @@ int pg_parse_parse(const uint8_t *b, size_t n, const char **name, const char **s
 	return 0;
 }
 
-int pg_parse_bind_names(const uint8_t *b, size_t n, const char **portal, const char **stmt)
+/* Format codes and values at r; the count of formats must be 0, 1 or the
+ * count of values, as the server requires. */
+static int get_values(struct pg_reader *r, struct pg_values *v)
+{
+	if (pg_get_u16(r, &v->n_formats) != 0 ||
+	    pg_get_bytes(r, (size_t)v->n_formats * 2, &v->formats) != 0 || pg_get_u16(r, &v->n) != 0)
+		return -1;
+	if (v->n_formats > 1 && v->n_formats != v->n)
+		return -1;
+	size_t start = r->off;
+	for (uint16_t i = 0; i < v->n; i++) {
+		uint32_t len;
+		const uint8_t *p;
+		if (pg_get_u32(r, &len) != 0)
+			return -1;
+		if (len != 0xFFFFFFFFu && (len > INT32_MAX || pg_get_bytes(r, len, &p) != 0))
+			return -1;
+	}
+	v->data = r->p + start;
+	v->data_len = r->off - start;
+	return 0;
+}
+
+void pg_values_next(const struct pg_values *v, size_t *off, uint16_t i, const uint8_t **val,
+		    int32_t *len, int *binary)
+{
+	const uint8_t *p = v->data + *off;
+	uint32_t l = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	*off += 4;
+	*val = v->data + *off;
+	*len = l == 0xFFFFFFFFu ? -1 : (int32_t)l;
+	if (*len > 0)
+		*off += (size_t)*len;
+	const uint8_t *f = v->n_formats == 0 ? NULL
+			   : v->n_formats == 1 ? v->formats
+					       : v->formats + (size_t)i * 2;
+	*binary = f && (f[0] << 8 | f[1]) == 1;
+}
+
+int pg_parse_bind(const uint8_t *b, size_t n, struct pg_bind *out)
 {
 	struct pg_reader r;
+	uint16_t nres;
+	const uint8_t *res;
 	pg_reader_init(&r, b, n);
-	if (pg_get_cstr(&r, portal, NULL) != 0 || pg_get_cstr(&r, stmt, NULL) != 0)
+	if (pg_get_cstr(&r, &out->portal, NULL) != 0 || pg_get_cstr(&r, &out->stmt, NULL) != 0 ||
+	    get_values(&r, &out->params) != 0 || pg_get_u16(&r, &nres) != 0 ||
+	    pg_get_bytes(&r, (size_t)nres * 2, &res) != 0 || r.off != n)
+		return -1;
+	return 0;
+}
+
+int pg_parse_function_call(const uint8_t *b, size_t n, uint32_t *oid, struct pg_values *args)
+{
+	struct pg_reader r;
+	uint16_t result_format;
+	pg_reader_init(&r, b, n);
+	if (pg_get_u32(&r, oid) != 0 || get_values(&r, args) != 0 ||
+	    pg_get_u16(&r, &result_format) != 0 || r.off != n)
 		return -1;
 	return 0;
 }

@@ -73,7 +73,30 @@ int pg_parse_query(const uint8_t *b, size_t n, const char **sql, size_t *len)
 	__attribute__((warn_unused_result));
 int pg_parse_parse(const uint8_t *b, size_t n, const char **name, const char **sql,
 		   size_t *sqllen) __attribute__((warn_unused_result));
-int pg_parse_bind_names(const uint8_t *b, size_t n, const char **portal, const char **stmt)
+/* The values of a Bind or a FunctionCall: format codes (none: all text;
+ * one: for every value; else one per value) and the values themselves,
+ * each an int32 length (-1 = NULL) and its bytes. Parsing checks all of it,
+ * so pg_values_next() cannot run past the message. */
+struct pg_values {
+	uint16_t n_formats;
+	const uint8_t *formats; /* n_formats big-endian int16 */
+	uint16_t n;
+	const uint8_t *data; /* the n values */
+	size_t data_len;
+};
+/* Value i (0, 1, ... in order; *off starts at 0): *len -1 for NULL,
+ * *binary when its format code is 1. */
+void pg_values_next(const struct pg_values *v, size_t *off, uint16_t i, const uint8_t **val,
+		    int32_t *len, int *binary);
+
+struct pg_bind {
+	const char *portal, *stmt;
+	struct pg_values params;
+};
+int pg_parse_bind(const uint8_t *b, size_t n, struct pg_bind *out)
+	__attribute__((warn_unused_result));
+/* FunctionCall: the function's OID and its arguments. */
+int pg_parse_function_call(const uint8_t *b, size_t n, uint32_t *oid, struct pg_values *args)
 	__attribute__((warn_unused_result));
 int pg_parse_execute(const uint8_t *b, size_t n, const char **portal)
 	__attribute__((warn_unused_result));

@@ -49,6 +49,7 @@ struct pg_portal {
 	struct pg_stmt *stmt;  /* counted reference */
 	int run_decided;       /* an Execute of it passed the approval check */
 	int64_t approval;      /* the approval its run uses; 0 = none */
+	char *params;          /* owned; bound values as JSON for the audit, or NULL */
 	struct pg_portal *next;
 };
 

@@ -27,6 +27,7 @@
 
 #include "audit/audit.h"
 #include "protocols/pgsql/pg_conn.h"
+#include "protocols/pgsql/pg_params.h"
 #include "proxy/decide.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -91,6 +92,7 @@ static void portal_remove(struct pg_conn *c, const char *name)
 			*pp = p->next;
 			stmt_unref(p->stmt);
 			free(p->name);
+			free(p->params);
 			free(p);
 			return;
 		}
@@ -130,14 +132,17 @@ static int stmt_add(struct pg_conn *c, const char *name, const char *sql, size_t
 	return 0;
 }
 
-static int portal_bind(struct pg_conn *c, const char *portal, const char *stmt)
+static int portal_bind(struct pg_conn *c, const struct pg_bind *bd)
 {
-	struct pg_stmt *st = stmt_find(c, stmt);
-	portal_remove(c, portal);
+	struct pg_stmt *st = stmt_find(c, bd->stmt);
+	portal_remove(c, bd->portal);
 	if (!st)
 		return 0; /* server will report it; nothing to remember */
 	struct pg_portal *p = calloc(1, sizeof *p);
-	if (!p || !(p->name = strdup(portal))) {
+	if (!p || !(p->name = strdup(bd->portal)) ||
+	    (bd->params.n && !(p->params = pg_values_json(&bd->params)))) {
+		if (p)
+			free(p->name);
 		free(p);
 		return -1;
 	}
@@ -205,11 +210,13 @@ static void evaluate(struct pg_conn *c, const char *sql, size_t len)
  * query id, 0 when the audit write failed and the statement must not run. */
 static uint64_t audit_statement(struct pg_conn *c, const char *sql, size_t len, const char *verb,
 				const char *fingerprint, const char *objects,
-				enum policy_action action, const char *rule, int64_t approval)
+				enum policy_action action, const char *rule, int64_t approval,
+				const char *params)
 {
 	struct sess_stmt_info st = {.sql = sql, .len = len, .verb = verb,
 				    .fingerprint = fingerprint, .objects = objects,
-				    .rule = rule, .action = action, .approval = approval};
+				    .rule = rule, .action = action, .approval = approval,
+				    .params = params};
 	return sess_audit_statement(c->s, &st);
 }
 
@@ -252,7 +259,7 @@ static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
 	evaluate(c, sql, len);
 	enum policy_action a = c->pres.action;
 	uint64_t qid = audit_statement(c, sql, len, c->pres.verb, c->pres.fingerprint,
-				       c->pres.objects, a, c->pres.rule, c->approval);
+				       c->pres.objects, a, c->pres.rule, c->approval, NULL);
 	if (!qid)
 		return inject_denial(c, PG_PEND_DENIED_SIMPLE, "58030",
 				     SESS_AUDIT_DOWN_MESSAGE) == 0
@@ -285,7 +292,7 @@ static int on_parse(struct pg_conn *c, const uint8_t *b, size_t n)
 	evaluate(c, sql, len);
 	if (c->pres.action >= POLICY_REVIEW) {
 		if (!audit_statement(c, sql, len, c->pres.verb, c->pres.fingerprint, c->pres.objects,
-				     c->pres.action, c->pres.rule, c->approval))
+				     c->pres.action, c->pres.rule, c->approval, NULL))
 			sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
 		if (c->pres.action == POLICY_KILL)
 			c->kill_after_error = 1;
@@ -324,7 +331,7 @@ static int approved_run(struct pg_conn *c, struct pg_portal *pt)
 		return 0;
 	}
 	if (!audit_statement(c, st->sql, st->sql_len, c->pres.verb, c->pres.fingerprint,
-			     c->pres.objects, c->pres.action, c->pres.rule, c->approval))
+			     c->pres.objects, c->pres.action, c->pres.rule, c->approval, pt->params))
 		sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
 	if (c->pres.action == POLICY_KILL)
 		c->kill_after_error = 1;
@@ -351,14 +358,14 @@ static int on_execute(struct pg_conn *c, const uint8_t *b, size_t n)
 		if (r != 0)
 			return r;
 		qid = audit_statement(c, st->sql, st->sql_len, st->verb, st->fingerprint, st->objects,
-				      st->action, st->rule, pt->approval);
+				      st->action, st->rule, pt->approval, pt->params);
 	} else {
 		/* A portal the proxy did not see bound (e.g. from SQL DECLARE or a
 		 * failed Bind): the server decides; audit what we know. */
 		char what[96];
 		snprintf(what, sizeof what, "EXECUTE PORTAL \"%.64s\"", portal);
 		qid = audit_statement(c, what, strlen(what), "EXECUTE", what, NULL, POLICY_ALLOW, NULL,
-				      0);
+				      0, NULL);
 	}
 	if (!qid) {
 		c->discard_until_sync = 1;
@@ -374,18 +381,29 @@ static int on_execute(struct pg_conn *c, const uint8_t *b, size_t n)
 	return 0;
 }
 
-/* FunctionCall runs a function by OID that policy cannot see: audited,
- * refused for read-only grants. */
+/* FunctionCall runs a function by OID that policy cannot see: audited
+ * with its arguments, refused for read-only grants. */
 static int on_function_call(struct pg_conn *c, const uint8_t *b, size_t n)
 {
 	char what[64];
-	uint32_t oid = n >= 4 ? be32_at(b) : 0;
+	uint32_t oid;
+	struct pg_values args;
+	if (pg_parse_function_call(b, n, &oid, &args) != 0) {
+		pg_fatal(c, "08P01", "invalid FunctionCall message", "malformed FunctionCall message");
+		return -1;
+	}
 	snprintf(what, sizeof what, "FUNCTION CALL oid=%u", oid);
 	remember_current(c, what, strlen(what));
 	int deny = c->s->target.level == POLICY_LEVEL_READ;
+	char *params = pg_values_json(&args);
+	if (!params) {
+		pg_fatal(c, "53200", "out of memory", "out of memory rendering FunctionCall arguments");
+		return -1;
+	}
 	uint64_t qid = audit_statement(c, what, strlen(what), "FUNCTION CALL", what, NULL,
 				       deny ? POLICY_DENY : POLICY_ALLOW,
-				       deny ? "grant-level:read" : NULL, 0);
+				       deny ? "grant-level:read" : NULL, 0, params);
+	free(params);
 	if (deny || !qid)
 		return inject_denial(c, PG_PEND_DENIED_SIMPLE, qid ? "42501" : "58030",
 				     qid ? "sqlbastion: blocked by rule 'grant-level:read'"
@@ -403,7 +421,8 @@ static int on_function_call(struct pg_conn *c, const uint8_t *b, size_t n)
  * forward it, -1 when the session was closed. */
 static int on_client_message(struct pg_conn *c, char type, const uint8_t *b, size_t n)
 {
-	const char *a, *bname;
+	const char *a;
+	struct pg_bind bd;
 	char kind;
 	if (c->discard_until_sync && type != 'S')
 		return 1;
@@ -413,7 +432,7 @@ static int on_client_message(struct pg_conn *c, char type, const uint8_t *b, siz
 	case 'P':
 		return on_parse(c, b, n);
 	case 'B':
-		if (pg_parse_bind_names(b, n, &a, &bname) != 0 || portal_bind(c, a, bname) != 0) {
+		if (pg_parse_bind(b, n, &bd) != 0 || portal_bind(c, &bd) != 0) {
 			pg_fatal(c, "08P01", "invalid Bind message", "malformed Bind message");
 			return -1;
 		}

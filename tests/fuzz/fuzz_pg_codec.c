@@ -2,8 +2,31 @@
  * The first byte picks the parser; the rest is the packet or message body. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "audit/audit_json.h"
 #include "protocols/pgsql/pg_codec.h"
+#include "protocols/pgsql/pg_params.h"
+
+/* Bind and FunctionCall values: whatever parses renders as valid JSON. */
+static void bind_and_function_call(const uint8_t *b, size_t n)
+{
+	struct pg_bind bd;
+	struct pg_values args;
+	uint32_t oid;
+	const struct pg_values *v = NULL;
+	if (pg_parse_bind(b, n, &bd) == 0)
+		v = &bd.params;
+	else if (pg_parse_function_call(b, n, &oid, &args) == 0)
+		v = &args;
+	if (!v)
+		return;
+	char *json = pg_values_json(v);
+	if (json && !audit_json_valid(json, strlen(json)))
+		abort();
+	free(json);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 1: (void)pg_parse_query(b, n, &s1, &l); break;
 	case 2: (void)pg_parse_parse(b, n, &s1, &s2, &l); break;
-	case 3: (void)pg_parse_bind_names(b, n, &s1, &s2); break;
+	case 3: bind_and_function_call(b, n); break;
 	case 4: (void)pg_parse_execute(b, n, &s1); break;
 	case 5: (void)pg_parse_target(b, n, &kind, &s1); break;
 	case 6: (void)pg_parse_auth(b, n, &u1, &p, &l); break;

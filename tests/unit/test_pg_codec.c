@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "protocols/pgsql/pg_codec.h"
+#include "protocols/pgsql/pg_params.h"
 #include "unit.h"
 
 /* Build a startup packet from a code and a NUL-separated body. */
@@ -97,7 +98,7 @@ static void test_startup_table(void)
 
 static void test_bodies(void)
 {
-	const char *sql, *name, *portal, *stmt;
+	const char *sql, *name, *portal;
 	size_t len;
 	CHECK(pg_parse_query((const uint8_t *)"SELECT 1", 9, &sql, &len) == 0 && len == 8);
 	CHECK(pg_parse_query((const uint8_t *)"SELECT 1", 8, &sql, &len) != 0); /* no NUL */
@@ -112,9 +113,11 @@ static void test_bodies(void)
 	CHECK(pg_parse_parse(parse_lie, sizeof parse_lie - 1, &name, &sql, &len) != 0);
 
 	static const uint8_t bind[] = "p\0s1\0\0\0\0\0\0\0";
-	CHECK(pg_parse_bind_names(bind, sizeof bind - 1, &portal, &stmt) == 0);
-	CHECK_STR(portal, "p");
-	CHECK_STR(stmt, "s1");
+	struct pg_bind bd;
+	CHECK(pg_parse_bind(bind, sizeof bind - 1, &bd) == 0);
+	CHECK_STR(bd.portal, "p");
+	CHECK_STR(bd.stmt, "s1");
+	CHECK(bd.params.n == 0);
 
 	static const uint8_t exec[] = "\0\0\0\0\0";
 	CHECK(pg_parse_execute(exec, 5, &portal) == 0 && portal[0] == '\0');
@@ -183,10 +186,105 @@ static void test_builders(void)
 	CHECK(pg_put_bind_to(b, "marker") == 0);
 	n = evbuffer_get_length(b);
 	m = evbuffer_pullup(b, -1);
-	const char *portal = NULL, *stmt = NULL;
-	CHECK(m[0] == 'B' && pg_parse_bind_names(m + 5, n - 5, &portal, &stmt) == 0);
-	CHECK_STR(stmt, "marker");
+	struct pg_bind bd;
+	CHECK(m[0] == 'B' && pg_parse_bind(m + 5, n - 5, &bd) == 0);
+	CHECK_STR(bd.stmt, "marker");
 	evbuffer_free(b);
+}
+
+/* A Bind body: portal "", statement "s", the given format codes, the
+ * values (NULL = SQL NULL), no result formats. */
+static size_t make_bind(uint8_t *out, int nfmt, const int *fmts, int nval,
+			const char *const *vals, const int *lens)
+{
+	size_t o = 0;
+	out[o++] = 0;
+	out[o++] = 's';
+	out[o++] = 0;
+	out[o++] = (uint8_t)(nfmt >> 8);
+	out[o++] = (uint8_t)nfmt;
+	for (int i = 0; i < nfmt; i++) {
+		out[o++] = 0;
+		out[o++] = (uint8_t)fmts[i];
+	}
+	out[o++] = (uint8_t)(nval >> 8);
+	out[o++] = (uint8_t)nval;
+	for (int i = 0; i < nval; i++) {
+		uint32_t l = vals[i] ? (uint32_t)lens[i] : 0xFFFFFFFFu;
+		out[o++] = (uint8_t)(l >> 24);
+		out[o++] = (uint8_t)(l >> 16);
+		out[o++] = (uint8_t)(l >> 8);
+		out[o++] = (uint8_t)l;
+		if (vals[i]) {
+			memcpy(out + o, vals[i], (size_t)lens[i]);
+			o += (size_t)lens[i];
+		}
+	}
+	out[o++] = 0;
+	out[o++] = 0;
+	return o;
+}
+
+static void check_params(int nfmt, const int *fmts, int nval, const char *const *vals,
+			 const int *lens, const char *want)
+{
+	static uint8_t msg[8192];
+	size_t n = make_bind(msg, nfmt, fmts, nval, vals, lens);
+	struct pg_bind bd;
+	CHECK(pg_parse_bind(msg, n, &bd) == 0);
+	char *json = pg_values_json(&bd.params);
+	CHECK(json != NULL);
+	if (json)
+		CHECK_STR(json, want);
+	free(json);
+	/* every shorter message is refused, never read past */
+	for (size_t k = 0; k < n; k++)
+		CHECK(pg_parse_bind(msg, k, &bd) != 0);
+}
+
+static void test_bind_params(void)
+{
+	const char *v1[] = {"42", NULL, "it's \"q\"\n"};
+	int l1[] = {2, 0, 9};
+	check_params(0, NULL, 3, v1, l1, "[\"42\",null,\"it's \\\"q\\\"\\n\"]");
+	/* one format code for all: binary int4 12345 */
+	const char *v2[] = {"\0\0\x30\x39"};
+	int l2[] = {4}, f2[] = {1};
+	check_params(1, f2, 1, v2, l2, "[\"\\\\x00003039\"]");
+	/* one code each */
+	const char *v3[] = {"7", "\xff"};
+	int l3[] = {1, 1}, f3[] = {0, 1};
+	check_params(2, f3, 2, v3, l3, "[\"7\",\"\\\\xff\"]");
+	/* a long text value is cut at a character boundary and marked */
+	static char big[3000];
+	memset(big, 'a', sizeof big);
+	memcpy(big + PG_PARAM_SHOW_MAX - 1, "\xc3\xa9", 2); /* é across the cut */
+	const char *v4[] = {big};
+	int l4[] = {(int)sizeof big};
+	char want[PG_PARAM_SHOW_MAX + 64];
+	snprintf(want, sizeof want, "[\"%.*s...(3000 bytes)\"]", PG_PARAM_SHOW_MAX - 1, big);
+	check_params(0, NULL, 1, v4, l4, want);
+	/* invalid: format count neither 0, 1 nor the value count */
+	int f5[] = {0, 0};
+	uint8_t msg[64];
+	size_t n = make_bind(msg, 2, f5, 3, v1, l1);
+	struct pg_bind bd;
+	CHECK(pg_parse_bind(msg, n, &bd) != 0);
+	/* invalid: a length past the message, a negative length other than -1 */
+	static const uint8_t lie[] = "\0s\0\0\0\0\1\0\0\0\x09" "ab\0\0";
+	CHECK(pg_parse_bind(lie, sizeof lie - 1, &bd) != 0);
+	static const uint8_t neg[] = "\0s\0\0\0\0\1\xff\xff\xff\xfe\0\0";
+	CHECK(pg_parse_bind(neg, sizeof neg - 1, &bd) != 0);
+
+	/* FunctionCall: oid 964 (lo_unlink), one text argument, text result */
+	static const uint8_t fc[] = "\0\0\x03\xc4\0\0\0\1\0\0\0\x05" "16385\0\0";
+	uint32_t oid;
+	struct pg_values args;
+	CHECK(pg_parse_function_call(fc, sizeof fc - 1, &oid, &args) == 0 && oid == 964);
+	char *json = pg_values_json(&args);
+	CHECK(json && strcmp(json, "[\"16385\"]") == 0);
+	free(json);
+	CHECK(pg_parse_function_call(fc, sizeof fc - 2, &oid, &args) != 0);
 }
 
 int main(void)
@@ -194,5 +292,6 @@ int main(void)
 	test_startup_table();
 	test_bodies();
 	test_builders();
+	test_bind_params();
 	return UNIT_DONE("pg_codec");
 }
