@@ -19,7 +19,12 @@ PGBENCH = PG_BIN / "pgbench"
 # "... LOG:  execute P_0: SELECT ..." / "execute <unnamed>: ..."
 _LOG_RE = re.compile(
     r"^\S+ \S+ \S+ \[(?P<pid>\d+)\] (?P<user>[^@\s]*)@(?P<db>\S*) LOG:  "
-    r"(?:statement|execute [^:]+): (?P<sql>.*)$")
+    r"(?P<kind>statement|execute [^:]+): (?P<sql>.*)$")
+# "... [1234] app@appdb DETAIL:  parameters: $1 = '8021', $2 = NULL"
+_DETAIL_RE = re.compile(
+    r"^\S+ \S+ \S+ \[(?P<pid>\d+)\] (?P<user>[^@\s]*)@(?P<db>\S*) DETAIL:  "
+    r"parameters: (?P<params>.*)$")
+_PARAM_RE = re.compile(r"\$\d+ = (?:NULL|'((?:[^']|'')*)')")
 
 
 def norm(sql):
@@ -58,6 +63,35 @@ def server_statements(pg, offset, user="app", db="appdb"):
         if m and m.group("user") == user and m.group("db") == db:
             out.append(norm(m.group("sql")))
     return out
+
+
+def server_executions(pg, offset, user="app", db="appdb"):
+    """(statement, parameters) of each extended-protocol execution the
+    server logged with parameters after offset: the statement from the
+    `execute` line, the values from the DETAIL line after it (None = NULL)."""
+    with open(pg.log_path, "rb") as f:
+        f.seek(offset)
+        text = f.read().decode("utf-8", "replace")
+    last_execute, out = {}, []
+    for line in text.splitlines():
+        m = _LOG_RE.match(line)
+        if m and m.group("user") == user and m.group("db") == db:
+            if m.group("kind").startswith("execute"):
+                last_execute[m.group("pid")] = norm(m.group("sql"))
+            continue
+        d = _DETAIL_RE.match(line)
+        if d and d.group("pid") in last_execute:
+            params = tuple(None if v.group(0).endswith("NULL") else v.group(1).replace("''", "'")
+                           for v in _PARAM_RE.finditer(d.group("params")))
+            out.append((last_execute.pop(d.group("pid")), params))
+    return out
+
+
+def audit_executions(b, since_seq=0):
+    """(statement, parameters) of the audit's allowed query records that
+    carry params, after since_seq."""
+    return [(norm(r["statement"]), tuple(r["params"])) for r in b.audit_records("query")
+            if r["seq"] > since_seq and r.get("decision") == "allow" and "params" in r]
 
 
 def audit_statements(b, decision=None, since_seq=0):

@@ -7,9 +7,9 @@ frontend."""
 import collections
 import time
 
-from audit_helpers import (audit_statements, last_seq, log_all_statements, pgbench,
-                           pgbench_init, pgbench_popen, pgbench_tps, server_statements,
-                           verify)
+from audit_helpers import (audit_executions, audit_statements, last_seq, log_all_statements,
+                           pgbench, pgbench_init, pgbench_popen, pgbench_tps, server_executions,
+                           server_statements, verify)
 
 
 def _assert_same(server, audited):
@@ -34,9 +34,14 @@ def test_audit_ground_truth_pgbench(pg, pg_ready):
         b.psql("SELECT 'after the denied ones'")
         time.sleep(0.5)  # the server log is written asynchronously
         server = server_statements(pg, off)
+        server_runs = server_executions(pg, off)
     allowed = audit_statements(b, "allow", seq0)
     assert len(allowed) >= 600
     _assert_same(server, allowed)
+    # the prepared run: each execution's parameter values, as the server
+    # logged them, are on its audit record
+    assert len(server_runs) >= 300
+    _assert_same(server_runs, audit_executions(b, seq0))
     deny = audit_statements(b, "deny", seq0)
     assert sorted(deny) == sorted(denied)
     for sql in denied:
