@@ -21,8 +21,10 @@ static void put_text(struct audit_buf *b, const uint8_t *p, size_t n)
 		audit_json_put_str(b, (const char *)p, n);
 		return;
 	}
+	/* Not inside a character: back over at most 3 continuation bytes (a
+	 * run of stray ones is invalid UTF-8 anyway and escaped as bytes). */
 	size_t cut = PG_PARAM_SHOW_MAX;
-	while (cut > 0 && (p[cut] & 0xC0) == 0x80) /* not inside a character */
+	while (cut > PG_PARAM_SHOW_MAX - 3 && (p[cut] & 0xC0) == 0x80)
 		cut--;
 	char more[40];
 	int ml = snprintf(more, sizeof more, "...(%zu bytes)", n);

@@ -395,8 +395,8 @@ static int on_function_call(struct pg_conn *c, const uint8_t *b, size_t n)
 	snprintf(what, sizeof what, "FUNCTION CALL oid=%u", oid);
 	remember_current(c, what, strlen(what));
 	int deny = c->s->target.level == POLICY_LEVEL_READ;
-	char *params = pg_values_json(&args);
-	if (!params) {
+	char *params = args.n ? pg_values_json(&args) : NULL;
+	if (args.n && !params) {
 		pg_fatal(c, "53200", "out of memory", "out of memory rendering FunctionCall arguments");
 		return -1;
 	}
