@@ -41,6 +41,7 @@ struct pg_stmt {
 	int64_t approval;      /* allowed by this approval at Parse (review rule); 0 = none */
 	int approval_spent;    /* a portal of it has run on that approval */
 	int refs;              /* statement map + portals */
+	int verified;          /* scratch of the pg_prepared_statements check */
 	struct pg_stmt *next;
 };
 
@@ -128,6 +129,7 @@ struct pg_conn {
 	int ext_open;                 /* extended messages forwarded since the last Sync */
 	int srv_skipping;             /* the server is skipping messages until Sync (an error) */
 	int n_stmts, n_portals;       /* sizes of the confirmed maps */
+	int stmts_suspect;            /* SQL PREPARE/DEALLOCATE/DISCARD may have changed named statements */
 	size_t stmt_bytes;            /* SQL bytes held by statements (maps and in flight) */
 	struct policy_result pres;    /* reused for every decision */
 	struct policy_result pres_alt; /* scratch: decisions under other lexing readings */

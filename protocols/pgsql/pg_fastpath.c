@@ -114,7 +114,7 @@ int pg_on_function_call(struct pg_conn *c, const uint8_t *b, size_t n, int *held
 		if (pg_quiet(c)) {
 			snprintf(oidtxt, sizeof oidtxt, "%u", oid);
 			const char *p[1] = {oidtxt};
-			if (pg_internal_run(c, FN_LOOKUP_SQL, p, 1, resolved, (void *)(uintptr_t)oid) != 0)
+			if (pg_internal_run(c, FN_LOOKUP_SQL, p, 1, NULL, resolved, (void *)(uintptr_t)oid) != 0)
 				return -1;
 			*held = 1;
 			return 0;

@@ -12,6 +12,7 @@
 
 struct pg_internal {
 	char name[96];          /* statement and portal name */
+	pg_internal_row row;
 	pg_internal_done done;
 	void *arg;
 	struct pg_internal_result res;
@@ -26,13 +27,14 @@ static void result_clear(struct pg_internal_result *r)
 }
 
 int pg_internal_run(struct pg_conn *c, const char *sql, const char *const *params, int n,
-		    pg_internal_done done, void *arg)
+		    pg_internal_row row, pg_internal_done done, void *arg)
 {
 	struct pg_internal *q = calloc(1, sizeof *q);
 	if (!q)
 		return -1;
 	snprintf(q->name, sizeof q->name, "%s_i%llu", c->marker,
 		 (unsigned long long)++c->internal_count);
+	q->row = row;
 	q->done = done;
 	q->arg = arg;
 	q->res.ok = 1;
@@ -103,6 +105,11 @@ int pg_internal_backend(struct pg_conn *c, char type, const uint8_t *b, size_t n
 		if (keep_row(&q->res, b, n) != 0) {
 			sess_close(c->s, "invalid DataRow from backend (internal query)");
 			return -1;
+		}
+		if (q->row) {
+			q->row(c, &q->res, q->arg);
+			result_clear(&q->res);
+			q->res.ok = 1;
 		}
 		return 1;
 	case 'E':

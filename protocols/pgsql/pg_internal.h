@@ -43,11 +43,16 @@ struct pg_internal_result {
 typedef void (*pg_internal_done)(struct pg_conn *c, const struct pg_internal_result *r,
 				 void *arg);
 
+/* Optional: called for every row as it arrives (the row is r->cell[0],
+ * n_cols wide, freed after the call); such rows are not kept in r. */
+typedef void (*pg_internal_row)(struct pg_conn *c, const struct pg_internal_result *r, void *arg);
+
 /* Send `sql` (which must start with PG_INTERNAL_TAG) with n text
  * parameters ($1..$n) to the backend. The caller checked pg_quiet(c).
+ * `row` may be NULL (rows are kept, up to PG_INTERNAL_ROWS).
  * Returns 0 (done will be called) or -1 (out of memory; nothing sent). */
 int pg_internal_run(struct pg_conn *c, const char *sql, const char *const *params, int n,
-		    pg_internal_done done, void *arg);
+		    pg_internal_row row, pg_internal_done done, void *arg);
 
 /* A backend message while c->internal is set. Returns 1 when consumed,
  * 0 when it is to be relayed to the client, -1 when the session was closed

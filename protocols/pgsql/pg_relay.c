@@ -53,12 +53,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "audit/audit.h"
 #include "protocols/pgsql/pg_conn.h"
 #include "protocols/pgsql/pg_internal.h"
 #include "protocols/pgsql/pg_params.h"
+#include "proxy/crypto.h"
 #include "proxy/decide.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -306,9 +308,11 @@ enum lookup { LK_FOUND, LK_HOLD };
  * executed: *out = the statement (borrowed) or NULL when the server will
  * not find it (or its text is not the proxy's to know). LK_HOLD (hold_seq
  * set) when a Parse/Close of that name across a Sync is still unanswered. */
-static enum lookup lookup_stmt(struct pg_conn *c, const char *name, struct pg_stmt **out)
+static enum lookup lookup_stmt(struct pg_conn *c, const char *name, struct pg_stmt **out,
+			       int *from_map)
 {
 	int crossed = 0;
+	*from_map = 0;
 	for (size_t i = c->pend.len; i-- > 0;) {
 		struct pg_pending *e = pend_at(c, i);
 		int match = 0;
@@ -335,7 +339,98 @@ static enum lookup lookup_stmt(struct pg_conn *c, const char *name, struct pg_st
 		return LK_FOUND;
 	}
 	*out = stmt_find(c, name);
+	*from_map = 1;
 	return LK_FOUND;
+}
+
+/* ---- named statements changed behind the protocol's back ----
+ *
+ * SQL PREPARE, DEALLOCATE and DISCARD share the namespace of protocol
+ * statements: `DEALLOCATE s1; PREPARE s1 AS DELETE ...` would leave the
+ * proxy's s1 with the old text. After a statement that mentions one of
+ * those words runs, the map is checked against pg_prepared_statements
+ * (text hashed on both sides) before a named statement is bound again;
+ * any statement that differs is forgotten (its portals' Execute is then
+ * refused). The check is an internal query (pg_internal.c). */
+
+static int word_at(const char *p, const char *end, const char *w, size_t n)
+{
+	return (size_t)(end - p) >= n && strncasecmp(p, w, n) == 0 &&
+	       (p + n == end || !(p[n] == '_' || (p[n] >= '0' && p[n] <= '9') ||
+				  ((p[n] | 0x20) >= 'a' && (p[n] | 0x20) <= 'z')));
+}
+
+static int mentions_prepared(const char *sql, size_t len)
+{
+	const char *end = sql + len;
+	int prev_word = 0;
+	for (const char *p = sql; p < end; p++) {
+		char lc = (char)(*p | 0x20);
+		int is_word = *p == '_' || (*p >= '0' && *p <= '9') || (lc >= 'a' && lc <= 'z') ||
+			      (unsigned char)*p >= 0x80;
+		if (!prev_word && (lc == 'p' || lc == 'd') &&
+		    (word_at(p, end, "prepare", 7) || word_at(p, end, "deallocate", 10) ||
+		     word_at(p, end, "discard", 7)))
+			return 1;
+		prev_word = is_word;
+	}
+	return 0;
+}
+
+static void verify_row(struct pg_conn *c, const struct pg_internal_result *r, void *arg)
+{
+	(void)arg;
+	if (r->n_cols < 3 || !r->cell[0][0] || !r->cell[0][1] || !r->cell[0][2])
+		return;
+	struct pg_stmt *st = stmt_find(c, r->cell[0][0]);
+	if (!st || strcmp(r->cell[0][2], "f") != 0)
+		return; /* made by SQL PREPARE: not the text the proxy has */
+	uint8_t h[SB_SHA256_LEN];
+	char hex[2 * SB_SHA256_LEN + 1];
+	sb_sha256(st->sql, st->sql_len, h);
+	sb_hex(h, sizeof h, hex);
+	if (strcmp(hex, r->cell[0][1]) == 0)
+		st->verified = 1;
+}
+
+static void verify_done(struct pg_conn *c, const struct pg_internal_result *r, void *arg)
+{
+	(void)arg;
+	struct pg_stmt *st = c->stmts;
+	while (st) {
+		struct pg_stmt *next = st->next;
+		if (st->name[0] && (!r->ok || !st->verified)) {
+			sess_log(c->s, LOG_INFO, "prepared statement \"%.64s\" changed or gone on the "
+				 "server: forgotten", st->name);
+			stmt_remove(c, st->name);
+		} else {
+			st->verified = 0;
+		}
+		st = next;
+	}
+	c->stmts_suspect = 0;
+}
+
+#define VERIFY_SQL                                                                       \
+	PG_INTERNAL_TAG " SELECT name, encode(pg_catalog.sha256(pg_catalog.convert_to("      \
+	"statement, pg_catalog.pg_client_encoding())), 'hex'), from_sql "                    \
+	"FROM pg_catalog.pg_prepared_statements"
+
+/* Before binding a named statement from the map while it is suspect:
+ * MSG_FORWARD to go on, MSG_HOLD (check running or waited for),
+ * MSG_CONSUMED (refused), -1 closed. */
+static int verify_named(struct pg_conn *c)
+{
+	if (pg_quiet(c)) {
+		if (pg_internal_run(c, VERIFY_SQL, NULL, 0, verify_row, verify_done, NULL) != 0)
+			return -1;
+		return MSG_HOLD;
+	}
+	if (!c->ext_open) {
+		pg_hold_until_quiet(c);
+		return MSG_HOLD;
+	}
+	return -2; /* in an open block: the caller refuses */
 }
 
 /* The portal an Execute sent now would run (borrowed; NULL = unknown). */
@@ -568,6 +663,8 @@ static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
 	if (!p)
 		return -1;
 	p->query_id = qid;
+	if (c->n_stmts && mentions_prepared(sql, len))
+		c->stmts_suspect = 1;
 	return MSG_FORWARD;
 }
 
@@ -624,8 +721,19 @@ static int on_bind(struct pg_conn *c, const uint8_t *b, size_t n)
 		pg_fatal(c, "08P01", "invalid Bind message", "malformed Bind message");
 		return -1;
 	}
-	if (lookup_stmt(c, bd.stmt, &st) == LK_HOLD)
+	int from_map;
+	if (lookup_stmt(c, bd.stmt, &st, &from_map) == LK_HOLD)
 		return MSG_HOLD;
+	if (bd.stmt[0] && from_map && c->stmts_suspect) {
+		int r = verify_named(c);
+		if (r == -2) {
+			audit_refusal(c, "BIND", 4, "unconfirmed-statement");
+			return denied_ext(c, "42501",
+					  "sqlbastion: prepared statements may have been changed by SQL "
+					  "PREPARE/DEALLOCATE; send Sync before binding one");
+		}
+		return r;
+	}
 	if (c->n_portals >= PG_PORTALS_MAX) {
 		audit_refusal(c, "BIND", 4, "session-limit");
 		return denied_ext(c, "54000", "sqlbastion: too many portals in this session");
@@ -718,6 +826,8 @@ static int on_execute(struct pg_conn *c, const uint8_t *b, size_t n)
 		return -1;
 	p->query_id = qid;
 	c->ext_open = 1;
+	if (c->n_stmts && mentions_prepared(st->sql, st->sql_len))
+		c->stmts_suspect = 1;
 	return MSG_FORWARD;
 }
 

@@ -295,6 +295,27 @@ def test_jdbc_style_batch_and_suspended_portal(pg_ready, pg):
     assert count(pg, v) == 203
 
 
+def test_sql_prepare_cannot_swap_a_protocol_statement(pg_ready, pg):
+    """SQL DEALLOCATE + PREPARE share the protocol statements' names."""
+    b = pg_ready
+    v = victim(pg)
+    with log_all_statements(pg) as off:
+        seq0 = last_seq(b)
+        raw = RawPg(b)
+        raw.run(P("s1", "SELECT 1"), S())
+        replies = raw.run(Q(f"DEALLOCATE s1; PREPARE s1 AS INSERT INTO {v} VALUES (66)"),
+                          B("", "s1"), E(""), S(), ready=2)
+        assert errors(replies) and errors(replies)[0][0] == "42501"
+        # benign twin: the word in a string; the statement is checked and still runs
+        raw.run(P("s2", "SELECT 2"), S())
+        replies = raw.run(Q("SELECT 'please prepare the report'"), B("", "s2"), E(""), S(),
+                          ready=2)
+        assert rows(replies) == ["please prepare the report", "2"] and not errors(replies)
+        raw.close()
+        assert_ground_truth(b, pg, off, seq0)
+    assert count(pg, v) == 3
+
+
 REVIEW_RULES = "review hold-deletes verb=DELETE\n"
 
 
@@ -410,6 +431,7 @@ def test_flood_keeps_rss_flat(pg_ready, pg):
     got = raw.until_ready(n + 2)
     t.join()
     after = b.rss_kb()
+    print("RSS KiB before, peak, after:", before, peak, after)
     assert rows(got)[-1] == "after"
     assert peak - before < 16 * 1024, (before, peak, after)
     assert after - before < 16 * 1024, (before, peak, after)
