@@ -105,16 +105,17 @@ int pg_on_function_call(struct pg_conn *c, const uint8_t *b, size_t n, int *held
 	const char *name = cache_find(c, oid);
 	int failed = c->fn_failed && c->fn_failed_oid == oid;
 	c->fn_failed = 0;
-	if (!name && !failed && c->s->target.level != POLICY_LEVEL_READ && c->tx_status != 'E') {
+	if (!name && !failed && c->s->target.level != POLICY_LEVEL_READ) {
 		if (!pg_quiet(c) && !c->ext_open) {
-			pg_hold_until_quiet(c);
+			pg_hold_until_quiet(c); /* then tx_status is the server's */
 			*held = 1;
 			return 0;
 		}
-		if (pg_quiet(c)) {
+		if (pg_quiet(c) && c->tx_status != 'E') {
 			snprintf(oidtxt, sizeof oidtxt, "%u", oid);
 			const char *p[1] = {oidtxt};
-			if (pg_internal_run(c, FN_LOOKUP_SQL, p, 1, NULL, resolved, (void *)(uintptr_t)oid) != 0)
+			if (pg_internal_run(c, FN_LOOKUP_SQL, p, 1, NULL, resolved,
+					    (void *)(uintptr_t)oid) != 0)
 				return -1;
 			*held = 1;
 			return 0;
@@ -132,7 +133,7 @@ int pg_on_function_call(struct pg_conn *c, const uint8_t *b, size_t n, int *held
 	if (c->s->target.level == POLICY_LEVEL_READ) {
 		r = refuse(c, what, "grant-level:read", "42501",
 			   "sqlbastion: blocked by rule 'grant-level:read'", params);
-	} else if (!name && c->tx_status == 'E') {
+	} else if (!name && pg_quiet(c) && c->tx_status == 'E') {
 		/* What the server says to any command in an aborted transaction. */
 		r = refuse(c, what, "aborted-transaction", "25P02",
 			   "current transaction is aborted, commands ignored until end of "
