@@ -841,8 +841,8 @@ static int on_target(struct pg_conn *c, char type, const uint8_t *b, size_t n)
 		return -1;
 	}
 	struct pg_pending *p = pg_pend_push(c, type == 'C' ? PG_PEND_CLOSE : PG_PEND_DESCRIBE);
-	if (!p || !(p->name = strdup(name)))
-		return -1;
+	if (!p || (type == 'C' && !(p->name = strdup(name))))
+		return -1; /* (a Describe's name is never looked up) */
 	p->target = kind;
 	c->ext_open = 1;
 	return MSG_FORWARD;
