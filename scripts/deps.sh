@@ -74,10 +74,17 @@ packages_of() {
 
 if [ "${1:-}" = --list ]; then
 	[ $# -eq 2 ] || { say "usage: deps.sh --list SET"; exit 2; }
-	packages_of "$2" | sort -u
+	list=$(packages_of "$2") || exit 2
+	printf '%s\n' "$list" | sort -u
 	exit 0
 fi
 [ $# -ge 1 ] || { say "usage: deps.sh SET... (build, demo, test, ci)"; exit 2; }
+for set in "$@"; do
+	case $set in
+	build | demo | test | ci) ;;
+	*) say "unknown set '$set' (build, demo, test, ci)"; exit 2 ;;
+	esac
+done
 
 if [ "${CI_SKIP_APT:-0}" = 1 ] || [ "${SQLBASTION_SKIP_APT:-0}" = 1 ]; then
 	say "CI_SKIP_APT=1: not checking packages"
@@ -125,6 +132,7 @@ py_missing() {
 }
 mapfile -t -O "${#missing[@]}" missing < <(py_missing)
 if [ ${#missing[@]} -eq 0 ]; then
+	say "all ${#wanted[@]} packages for '$*' present"
 	exit 0
 fi
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
