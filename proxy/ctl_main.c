@@ -194,7 +194,7 @@ int ctl_init(struct ctl *c, int argc, char **argv)
 			ctl_fail(c, "TLS certificate: %s", err);
 			goto fail;
 		}
-		made_tls = 1 + made_ca;
+		made_tls = 1 + made_ca; /* 2: the CA is new too */
 		printf("tls ca      %s: %s (clients verify the proxy with it; its key %s stays here)\n",
 		       ca_crt, made_ca ? "created" : "ok", ca_key);
 		printf("tls cert    %s: created (issued by that CA for %s, localhost, 127.0.0.1, ::1)\n",
@@ -205,8 +205,9 @@ int ctl_init(struct ctl *c, int argc, char **argv)
 	}
 	printf("audit log   %s\n", cfg->audit_jsonl);
 
-	snprintf(objects, sizeof objects, "%s%s%s", made_key ? "master_key," : "",
-		 had_state ? "" : "state_db,", made_tls == 2 ? "tls_ca,tls_cert,tls_key," : made_tls ? "tls_cert,tls_key," : "");
+	snprintf(objects, sizeof objects, "%s%s%s%s", made_key ? "master_key," : "",
+		 had_state ? "" : "state_db,", made_tls == 2 ? "tls_ca," : "",
+		 made_tls ? "tls_cert,tls_key," : "");
 	size_t n = strlen(objects);
 	if (n)
 		objects[n - 1] = '\0';

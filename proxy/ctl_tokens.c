@@ -2,7 +2,8 @@
  *
  * issue prints the token alone on its first line (scripts take line 1),
  * then lines for humans, each a shell comment or a ready client command
- * for the first listener of the asset's protocol. The token is printed
+ * for the first listener of the asset's protocol: plain, then verifying
+ * the bastion's certificate (tlsgen_trust_anchor), with JDBC URLs. The token is printed
  * only after its audit record is written; if that write fails the token is
  * revoked again and never shown. The token is wiped from memory after use
  * and appears nowhere else (not in the audit record, not in the state DB).
