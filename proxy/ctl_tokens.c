@@ -109,6 +109,10 @@ static void print_verify_hints(const struct ctl *c, const char *protocol, const 
 		printf("# JDBC: jdbc:mariadb://%s:%d/%s?user=%s&sslMode=verify-full&serverSslCert=%s\n"
 		       "#   (MariaDB Connector/J 2.x: useSsl=true&serverSslCert=...)\n",
 		       host, port, db, user, ca);
+		/* sysbench 1.0 hard-codes these three file names. */
+		printf("# sysbench --mysql-ssl=on: copy %s to cacert.pem in its working directory, "
+		       "next to any client-cert.pem + client-key.pem pair (the bastion asks for none)\n",
+		       ca);
 	}
 }
 

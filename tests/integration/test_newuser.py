@@ -323,3 +323,56 @@ def test_mariadb_jdbc_verify_with_printed_ca(bastion_factory, maria, tmp_path):
     bad = url2.replace(str(b.var / "tls" / "ca.crt"), str(maria.ca_file))
     r = _java(tmp_path, MARIA_JAR, bad, "SELECT 1", token)
     assert r.returncode == 3, r.stdout + r.stderr
+
+
+SYSBENCH_LUA = """
+function prepare()
+  local con = sysbench.sql.driver():connect()
+  local rs = con:query("SELECT DATABASE()")
+  print("connected:" .. rs:fetch_row()[1])
+  con:disconnect()
+end
+"""
+
+
+def test_sysbench_mysql_ssl_verifies_with_printed_ca(bastion_factory, maria, tmp_path):
+    """sysbench 1.0 --mysql-ssl=on reads cacert.pem (and a client key pair)
+    from its working directory, as token issue says; it verifies the chain."""
+    if not shutil.which("sysbench"):
+        pytest.skip("sysbench not installed")
+    b = bastion_factory(listeners=("postgres", "mysql"))
+    b.add_user("alice")
+    b.add_asset("demo-mysql", host=maria.host, port=maria.port, protocol="mysql",
+                service="appdb")
+    b.add_account("demo-mysql/app", username="app", password=maria.passwords["app"])
+    b.grant("alice", "demo-mysql/app")
+    _, token, _, comments = _issue(b, "demo-mysql/app")
+    b.start()
+    ca = b.var / "tls" / "ca.crt"
+    assert any(c.startswith(f"# sysbench --mysql-ssl=on: copy {ca} to cacert.pem")
+               for c in comments), comments
+
+    def sysbench(trust):
+        d = tmp_path / trust.parent.name
+        d.mkdir(exist_ok=True)
+        (d / "check.lua").write_text(SYSBENCH_LUA)
+        shutil.copy(trust, d / "cacert.pem")
+        run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=client", "-days", "1",
+             "-keyout", d / "client-key.pem", "-out", d / "client-cert.pem"])
+        # The password in argv is sysbench's only way; a throwaway token.
+        argv = ["sysbench", "--db-driver=mysql", "--mysql-host=127.0.0.1",
+                f"--mysql-port={b.mysql_port}", "--mysql-user=alice",
+                f"--mysql-password={token}", "--mysql-db=appdb", "--mysql-ssl=on",
+                "check.lua", "prepare"]
+        for _ in range(5):  # issue 11 item 1: see the mariadb CLI test
+            r = run(argv, cwd=d, check=False, timeout=60)
+            if "unexpected eof" not in r.stdout + r.stderr:
+                break
+        return r
+
+    r = sysbench(ca)
+    assert r.returncode == 0 and "connected:appdb" in r.stdout, r.stdout + r.stderr
+    r = sysbench(Path(maria.ca_file))
+    assert r.returncode != 0
+    assert "unable to get local issuer certificate" in r.stdout + r.stderr, r.stdout + r.stderr
