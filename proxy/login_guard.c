@@ -108,7 +108,7 @@ int login_guard_start(struct sb_proxy *px)
 		free(g);
 		return -1;
 	}
-	g->last_log = time(NULL);
+	g->last_log = 0; /* the first refusal is logged at once */
 	px->guard = g;
 	return 0;
 }

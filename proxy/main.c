@@ -356,6 +356,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	on_maintenance(-1, 0, &px);
+	struct rlimit core, files;
+	getrlimit(RLIMIT_CORE, &core);
+	getrlimit(RLIMIT_NOFILE, &files);
+	sb_log(LOG_INFO, "process: dumpable=%d core_limit=%llu open_files=%llu/%llu",
+	       prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), (unsigned long long)core.rlim_cur,
+	       (unsigned long long)files.rlim_cur, (unsigned long long)files.rlim_max);
 	sb_log(LOG_INFO, "sqlbastion started (config %s, policy %s, %zu rules)", px.cfg.path,
 	       px.cfg.policy[0] ? px.cfg.policy : "(none)", policy_rule_count(px.policy));
 
