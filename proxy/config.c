@@ -160,6 +160,7 @@ static void set_defaults(struct sb_config *c)
 	c->max_unauthenticated_per_source = 32;
 	c->failed_login_records_per_source = 10;
 	c->expensive_logins_per_source = 20;
+	c->logins_per_source = 1000;
 	c->approval_retention = 7 * 86400;
 }
 
@@ -284,6 +285,7 @@ static int set_key(struct sb_config *c, const char *sect, const char *k,
 			{"max_unauthenticated_per_source", &c->max_unauthenticated_per_source},
 			{"failed_login_records_per_source", &c->failed_login_records_per_source},
 			{"expensive_logins_per_source", &c->expensive_logins_per_source},
+			{"logins_per_source", &c->logins_per_source},
 		};
 		for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
 			if (strcmp(k, counts[i].key) == 0) {

@@ -61,6 +61,7 @@ struct sb_config {
 	unsigned max_unauthenticated_per_source; /* ... from one IP, default 32 */
 	unsigned failed_login_records_per_source; /* login_failed records / s / IP, default 10 */
 	unsigned expensive_logins_per_source;     /* RSA decryptions / s / IP, default 20 */
+	unsigned logins_per_source;               /* credential checks / s / IP, default 1000 */
 	int approval_retention; /* seconds an expired/decided approval request is kept, default 7 days */
 };
 

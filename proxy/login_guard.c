@@ -19,7 +19,7 @@ struct login_guard {
 	struct srclimit *sl;
 	struct event *tick;
 	uint64_t refused_global, refused_source; /* since the last log line */
-	uint64_t refused_expensive;
+	uint64_t refused_expensive, refused_logins;
 	time_t last_log;
 };
 
@@ -77,7 +77,11 @@ static void log_refusals(struct sb_proxy *px, int force)
 		       "refused %" PRIu64 " logins over expensive_logins_per_source (%u/s) in the last %lld s",
 		       g->refused_expensive, px->cfg.expensive_logins_per_source,
 		       (long long)(now - g->last_log));
-	g->refused_global = g->refused_source = g->refused_expensive = 0;
+	if (g->refused_logins)
+		sb_log(LOG_WARN,
+		       "refused %" PRIu64 " logins over logins_per_source (%u/s) in the last %lld s",
+		       g->refused_logins, px->cfg.logins_per_source, (long long)(now - g->last_log));
+	g->refused_global = g->refused_source = g->refused_expensive = g->refused_logins = 0;
 	g->last_log = now;
 }
 
@@ -162,9 +166,21 @@ int login_guard_expensive(struct sb_proxy *px, const char *ip)
 {
 	if (!px->guard)
 		return 1;
-	if (srclimit_expensive(px->guard->sl, ip, mono_ms(), px->cfg.expensive_logins_per_source))
+	if (srclimit_rate(px->guard->sl, ip, SRCLIMIT_RSA, mono_ms(),
+			  px->cfg.expensive_logins_per_source))
 		return 1;
 	px->guard->refused_expensive++;
+	log_refusals(px, 0);
+	return 0;
+}
+
+int login_guard_login_check(struct sb_proxy *px, const char *ip)
+{
+	if (!px->guard)
+		return 1;
+	if (srclimit_rate(px->guard->sl, ip, SRCLIMIT_LOGIN, mono_ms(), px->cfg.logins_per_source))
+		return 1;
+	px->guard->refused_logins++;
 	log_refusals(px, 0);
 	return 0;
 }

@@ -15,9 +15,11 @@ struct src {
 	uint32_t fl_in_window;    /* failed logins in it */
 	uint64_t fl_suppressed;   /* records not written, not yet summarised */
 	int64_t fl_supp_since;    /* second of the first of them */
-	int64_t tok_last_ms;      /* token bucket: last refill */
-	int64_t tok_milli;        /* tokens x 1000 */
-	int tok_used;             /* the bucket was ever drawn from */
+	struct {
+		int64_t last_ms;  /* last refill */
+		int64_t milli;    /* tokens x 1000 */
+		int used;         /* the bucket was ever drawn from */
+	} tok[SRCLIMIT_KINDS];
 };
 
 struct srclimit {
@@ -168,25 +170,36 @@ void srclimit_failed_flush(struct srclimit *sl, int64_t now,
 	flush_one(&sl->overflow, now, cb, ctx);
 }
 
-int srclimit_expensive(struct srclimit *sl, const char *ip, int64_t now_ms, unsigned per_sec)
+int srclimit_rate(struct srclimit *sl, const char *ip, enum srclimit_kind kind, int64_t now_ms,
+		  unsigned per_sec)
 {
-	if (per_sec == 0)
+	if (per_sec == 0 || (unsigned)kind >= SRCLIMIT_KINDS)
 		return 1;
 	struct src *e = get(sl, ip);
 	int64_t cap = (int64_t)per_sec * 1000;
-	if (!e->tok_used) {
-		e->tok_used = 1;
-		e->tok_milli = cap;
-	} else if (now_ms > e->tok_last_ms) {
+	if (!e->tok[kind].used) {
+		e->tok[kind].used = 1;
+		e->tok[kind].milli = cap;
+	} else if (now_ms > e->tok[kind].last_ms) {
 		/* per_sec tokens a second = per_sec milli-tokens a millisecond */
-		e->tok_milli += (now_ms - e->tok_last_ms) * (int64_t)per_sec;
-		if (e->tok_milli > cap)
-			e->tok_milli = cap;
+		e->tok[kind].milli += (now_ms - e->tok[kind].last_ms) * (int64_t)per_sec;
+		if (e->tok[kind].milli > cap)
+			e->tok[kind].milli = cap;
 	}
-	e->tok_last_ms = now_ms;
-	if (e->tok_milli < 1000)
+	e->tok[kind].last_ms = now_ms;
+	if (e->tok[kind].milli < 1000)
 		return 0;
-	e->tok_milli -= 1000;
+	e->tok[kind].milli -= 1000;
+	return 1;
+}
+
+/* Whether every bucket of e would be full by now (seconds): forgetting it
+ * then changes nothing. */
+static int buckets_full(const struct src *e, int64_t now)
+{
+	for (int k = 0; k < SRCLIMIT_KINDS; k++)
+		if (e->tok[k].used && now * 1000 - e->tok[k].last_ms < 1000)
+			return 0;
 	return 1;
 }
 
@@ -197,7 +210,7 @@ size_t srclimit_gc(struct srclimit *sl, int64_t now)
 		while (*pp) {
 			struct src *e = *pp;
 			int idle = e->unauth == 0 && e->fl_suppressed == 0 && e->fl_window < now &&
-				   (!e->tok_used || now * 1000 - e->tok_last_ms >= 1000);
+				   buckets_full(e, now);
 			if (idle) {
 				*pp = e->next;
 				free(e);

@@ -8,8 +8,9 @@
  *    the rest are only counted, and srclimit_failed_flush() hands each
  *    source's count of suppressed records to a callback once its window is
  *    over, so the audit log says how many there were;
- *  - expensive login steps (an RSA decryption): a token bucket of N per
- *    second per source with a burst of N (srclimit_expensive).
+ *  - login steps with a cost: token buckets of N per second per source
+ *    with a burst of N, one per kind (srclimit_rate): SRCLIMIT_RSA (an
+ *    RSA-2048 decryption), SRCLIMIT_LOGIN (a credential check).
  *
  * Pure bookkeeping: no sockets, no clock (callers pass the time), no
  * logging, so it is unit-tested alone. Memory is bounded: at most
@@ -57,9 +58,12 @@ void srclimit_failed_flush(struct srclimit *sl, int64_t now,
 			   void (*cb)(void *ctx, const char *ip, uint64_t n, int64_t since),
 			   void *ctx);
 
-/* One expensive login step from ip at now_ms (milliseconds). 1 allowed
+enum srclimit_kind { SRCLIMIT_RSA, SRCLIMIT_LOGIN, SRCLIMIT_KINDS };
+
+/* One login step of this kind from ip at now_ms (milliseconds). 1 allowed
  * (a token taken), 0 over the rate. per_sec 0 = no limit. */
-int srclimit_expensive(struct srclimit *sl, const char *ip, int64_t now_ms, unsigned per_sec);
+int srclimit_rate(struct srclimit *sl, const char *ip, enum srclimit_kind kind, int64_t now_ms,
+		  unsigned per_sec);
 
 /* Drop entries with no connection, no pending count and a full bucket as of
  * now (seconds). Returns how many entries remain. */

@@ -283,6 +283,10 @@ static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, i
 			       : "malformed mysql_native_password response");
 		return;
 	}
+	if (!login_guard_login_check(c->s->px, c->s->client_ip)) {
+		refuse(c, "too many logins from this address; try again later");
+		return;
+	}
 	int full_auth = sha2 && (c->s->client_tls || c->s->px->mysql_rsa);
 	int rc = state_user_get(st, c->user, &u);
 	if (rc == STATE_NOT_FOUND) {

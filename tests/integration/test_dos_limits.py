@@ -207,3 +207,27 @@ def test_rlimit_raised_and_listener_backs_off_at_emfile(bastion_factory, pg):
     time.sleep(0.5)
     rc = os.system(f"prlimit --pid {b.pid} --nofile={lim + 200}:{lim + 200}")
     pg_login(b).close()  # accepting again
+
+
+def test_pg_login_checks_capped_per_source(bastion_factory, pg):
+    """logins_per_source: past it a source's SCRAM exchanges are refused
+    before any state lookup; another source is not affected; the first one
+    logs in again once its bucket refills."""
+    from test_hardening import scram_salt
+    b = bastion_factory(conf={"limits": {"logins_per_source": 5,
+                                         "failed_login_records_per_source": 0}})
+    b.pg_ready(pg)
+    refused = 0
+    for i in range(15):
+        try:
+            scram_salt(b, f"ghost{i}")
+        except (AssertionError, EOFError, OSError):
+            refused += 1
+    assert refused >= 9, refused
+    reasons = [r["error"] for r in b.wait_audit("login_failed", count=refused)]
+    assert sum("too many logins from this address" in r for r in reasons) == refused
+    # Another source has its own bucket.
+    assert scram_salt(b, "ghost-elsewhere", src="127.0.0.2")
+    time.sleep(1.1)
+    pg_login(b).close()
+    assert "over logins_per_source (5/s)" in b.log_text()

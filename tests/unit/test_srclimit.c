@@ -79,22 +79,27 @@ static void test_failed(void)
 	srclimit_free(sl);
 }
 
-static void test_expensive(void)
+static void test_rates(void)
 {
 	struct srclimit *sl = srclimit_new(9);
 	int ok = 0;
 	for (int i = 0; i < 100; i++)
-		ok += srclimit_expensive(sl, "203.0.113.1", 5000, 20);
+		ok += srclimit_rate(sl, "203.0.113.1", SRCLIMIT_RSA, 5000, 20);
 	CHECK(ok == 20); /* the burst */
-	CHECK(srclimit_expensive(sl, "203.0.113.1", 5049, 20) == 0);
-	CHECK(srclimit_expensive(sl, "203.0.113.1", 5050, 20) == 1); /* one per 50 ms */
-	CHECK(srclimit_expensive(sl, "203.0.113.1", 5050, 20) == 0);
+	CHECK(srclimit_rate(sl, "203.0.113.1", SRCLIMIT_RSA, 5049, 20) == 0);
+	CHECK(srclimit_rate(sl, "203.0.113.1", SRCLIMIT_RSA, 5050, 20) == 1); /* one per 50 ms */
+	CHECK(srclimit_rate(sl, "203.0.113.1", SRCLIMIT_RSA, 5050, 20) == 0);
 	/* over ten seconds, at most burst + rate x time */
 	ok = 0;
 	for (int64_t ms = 6000; ms < 16000; ms++)
-		ok += srclimit_expensive(sl, "203.0.113.1", ms, 20);
+		ok += srclimit_rate(sl, "203.0.113.1", SRCLIMIT_RSA, ms, 20);
 	CHECK(ok >= 200 && ok <= 220);
-	CHECK(srclimit_expensive(sl, "203.0.113.2", 16000, 20) == 1);
+	CHECK(srclimit_rate(sl, "203.0.113.2", SRCLIMIT_RSA, 16000, 20) == 1);
+	/* kinds are independent buckets */
+	while (srclimit_rate(sl, "203.0.113.1", SRCLIMIT_RSA, 16000, 20))
+		;
+	CHECK(srclimit_rate(sl, "203.0.113.1", SRCLIMIT_RSA, 16000, 20) == 0);
+	CHECK(srclimit_rate(sl, "203.0.113.1", SRCLIMIT_LOGIN, 16000, 20) == 1);
 	srclimit_free(sl);
 }
 
@@ -125,7 +130,7 @@ int main(void)
 {
 	test_unauth();
 	test_failed();
-	test_expensive();
+	test_rates();
 	test_overflow_and_gc();
 	return UNIT_DONE("srclimit");
 }
