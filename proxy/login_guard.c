@@ -2,6 +2,7 @@
  * login_guard.h). */
 #include "proxy/login_guard.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,6 +36,26 @@ static int64_t mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The key a source is counted under: the IPv4 address, or the /64 prefix
+ * of an IPv6 one (one host usually holds a whole /64, so counting single
+ * IPv6 addresses would let it open 2^64 "sources"). out holds 64 bytes. */
+static const char *source_key(const char *ip, char out[64])
+{
+	struct in6_addr a6;
+	if (!strchr(ip, ':') || inet_pton(AF_INET6, ip, &a6) != 1)
+		return ip;
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		if (!inet_ntop(AF_INET, &a6.s6_addr[12], out, 64))
+			return ip;
+		return out;
+	}
+	memset(&a6.s6_addr[8], 0, 8);
+	if (!inet_ntop(AF_INET6, &a6, out, 48))
+		return ip;
+	strcat(out, "/64");
+	return out;
 }
 
 struct summary_ctx {
@@ -133,6 +154,8 @@ void login_guard_stop(struct sb_proxy *px)
 
 int login_guard_admit(struct sb_proxy *px, const char *ip)
 {
+	char keybuf[64];
+	ip = source_key(ip, keybuf);
 	struct login_guard *g = px->guard;
 	if (!g)
 		return 0;
@@ -150,12 +173,16 @@ int login_guard_admit(struct sb_proxy *px, const char *ip)
 
 void login_guard_leave(struct sb_proxy *px, const char *ip)
 {
+	char keybuf[64];
+	ip = source_key(ip, keybuf);
 	if (px->guard)
 		srclimit_unauth_leave(px->guard->sl, ip);
 }
 
 int login_guard_failed_login(struct sb_proxy *px, const char *ip)
 {
+	char keybuf[64];
+	ip = source_key(ip, keybuf);
 	if (!px->guard)
 		return 1;
 	return srclimit_failed_login(px->guard->sl, ip, mono_s(),
@@ -164,6 +191,8 @@ int login_guard_failed_login(struct sb_proxy *px, const char *ip)
 
 int login_guard_expensive(struct sb_proxy *px, const char *ip)
 {
+	char keybuf[64];
+	ip = source_key(ip, keybuf);
 	if (!px->guard)
 		return 1;
 	if (srclimit_rate(px->guard->sl, ip, SRCLIMIT_RSA, mono_ms(),
@@ -176,6 +205,8 @@ int login_guard_expensive(struct sb_proxy *px, const char *ip)
 
 int login_guard_login_check(struct sb_proxy *px, const char *ip)
 {
+	char keybuf[64];
+	ip = source_key(ip, keybuf);
 	if (!px->guard)
 		return 1;
 	if (srclimit_rate(px->guard->sl, ip, SRCLIMIT_LOGIN, mono_ms(), px->cfg.logins_per_source))

@@ -3,7 +3,8 @@
  * failed_login_records_per_source, expensive_logins_per_source,
  * logins_per_source).
  *
- * Wraps proxy/srclimit.h with the clock, the diagnostic log (refusals are
+ * A source is an IPv4 address or an IPv6 /64 (a v4-mapped IPv6 address
+ * counts as its IPv4 address). Wraps proxy/srclimit.h with the clock, the diagnostic log (refusals are
  * logged at most once per LOGIN_GUARD_LOG_INTERVAL seconds, with counts) and
  * the audit log (summary records for suppressed failed logins). A one-second
  * timer writes those summaries and forgets idle sources.
