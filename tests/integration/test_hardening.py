@@ -219,3 +219,42 @@ def test_mysql_idle_timeout_and_non_utf8_statement(bastion_factory, maria):
     assert any(r.get("error") == "idle timeout" for r in b.audit_records("session_end"))
     recs = b.wait_audit("query", where=lambda r: r.get("statement", "").startswith("SELECT HEX('mk-"))
     assert recs[0]["statement"].encode("utf-8", "surrogateescape") == sent
+
+
+def test_finished_approvals_deleted_after_retention(bastion_factory, pg):
+    """The approvals table is bounded: at start (and every minute) the
+    daemon deletes requests that can no longer change once their last event
+    is approval_retention old; pending ones and recent ones stay."""
+    import sqlite3
+    b = bastion_factory(conf={"limits": {"approval_retention": 3600}})
+    b.pg_ready(pg, start=False)
+    now = int(time.time())
+    rows = [  # (status, created, decided, used)
+        ("expired", now - 90000, None, None),
+        ("rejected", now - 90000, now - 89000, None),
+        ("used", now - 90000, now - 89000, now - 88000),
+        ("approved", now - 90000, now - 89000, None),   # past the use TTL
+        ("pending", now - 90000, None, None),           # past the pending TTL
+        ("rejected", now - 600, now - 500, None),       # within the retention
+        ("pending", now - 60, None, None),              # live
+    ]
+    db = sqlite3.connect(b.state_db)
+    for i, (st, cr, de, us) in enumerate(rows):
+        db.execute("INSERT INTO approvals (user, asset, account, protocol, statement, sha256,"
+                   " rule, session, created, status, approver, decided, used)"
+                   " VALUES ('alice', 'demo-pg', 'app', 'postgres', ?, ?, 'r', 1, ?, ?, ?, ?, ?)",
+                   (f"DELETE FROM t{i}".encode(), os.urandom(32), cr, st,
+                    "root" if de else None, de, us))
+    db.commit()
+    db.close()
+    b.start()
+    deadline = time.monotonic() + 5
+    while True:
+        db = sqlite3.connect(b.state_db)
+        left = sorted(r[0] for r in db.execute("SELECT statement FROM approvals"))
+        db.close()
+        if len(left) <= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert left == [b"DELETE FROM t5", b"DELETE FROM t6"], left
+    assert "approvals: deleted 5 requests older than approval_retention" in b.log_text()
