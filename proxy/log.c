@@ -38,7 +38,7 @@ void sb_log(enum log_level lvl, const char *fmt, ...)
 	static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 	if (lvl > log_level)
 		return;
-	char line[6144];
+	char line[10240];
 	struct timeval tv;
 	struct tm tm;
 	gettimeofday(&tv, NULL);
@@ -51,7 +51,7 @@ void sb_log(enum log_level lvl, const char *fmt, ...)
 	 * ASCII is written as \xNN (and '\\' as \x5c), so one call is one
 	 * line and nothing a client sends can forge a line or a terminal
 	 * escape. */
-	char msg[1024], esc[sizeof msg * 4 + 4];
+	char msg[2048], esc[sizeof msg * 4 + 4];
 	va_list ap;
 	va_start(ap, fmt);
 	int m = vsnprintf(msg, sizeof msg, fmt, ap);
