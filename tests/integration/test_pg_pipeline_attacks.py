@@ -8,6 +8,7 @@ audit record with the same statement (and parameters). Benign twins of
 every attack must keep working."""
 
 import collections
+import os
 import secrets
 import threading
 import time
@@ -438,8 +439,11 @@ def test_flood_keeps_rss_flat(pg_ready, pg):
     after = b.rss_kb()
     print("RSS KiB before, peak, after:", before, peak, after)
     assert rows(got)[-1] == "after"
-    assert peak - before < 16 * 1024, (before, peak, after)
-    assert after - before < 16 * 1024, (before, peak, after)
+    # ASan keeps freed memory in quarantine: the bound is for real builds
+    # (the flood and the session afterwards are still checked under SAN).
+    if os.environ.get("SQLBASTION_SAN") != "1":
+        assert peak - before < 16 * 1024, (before, peak, after)
+        assert after - before < 16 * 1024, (before, peak, after)
     assert rows(raw.run(Q("SELECT 'still works'"))) == ["still works"]
     raw.close()
 
@@ -488,7 +492,6 @@ public class Batch {
 
 
 def test_pgjdbc_batches_through_the_proxy(pg_ready, pg, tmp_path):
-    import os
     import shutil
     import subprocess
     from pathlib import Path
