@@ -416,11 +416,17 @@ static void verify_done(struct pg_conn *c, const struct pg_internal_result *r, v
 	"statement, pg_catalog.pg_client_encoding())), 'hex'), from_sql "                    \
 	"FROM pg_catalog.pg_prepared_statements"
 
+enum { VERIFY_OPEN_BLOCK = 10, VERIFY_ABORTED = 11 };
+
 /* Before binding a named statement from the map while it is suspect:
- * MSG_FORWARD to go on, MSG_HOLD (check running or waited for),
- * MSG_CONSUMED (refused), -1 closed. */
+ * MSG_HOLD (the check is running, or waits for the server to answer what
+ * is in flight), VERIFY_OPEN_BLOCK (cannot wait: an extended block not
+ * ended by Sync), VERIFY_ABORTED (aborted transaction: cannot run), -1
+ * closed. */
 static int verify_named(struct pg_conn *c)
 {
+	if (pg_quiet(c) && c->tx_status == 'E')
+		return VERIFY_ABORTED; /* aborted transaction: see on_bind */
 	if (pg_quiet(c)) {
 		if (pg_internal_run(c, VERIFY_SQL, NULL, 0, verify_row, verify_done, NULL) != 0)
 			return -1;
@@ -430,7 +436,7 @@ static int verify_named(struct pg_conn *c)
 		pg_hold_until_quiet(c);
 		return MSG_HOLD;
 	}
-	return -2; /* in an open block: the caller refuses */
+	return VERIFY_OPEN_BLOCK; /* the caller refuses */
 }
 
 /* The portal an Execute sent now would run (borrowed; NULL = unknown). */
@@ -726,13 +732,22 @@ static int on_bind(struct pg_conn *c, const uint8_t *b, size_t n)
 		return MSG_HOLD;
 	if (bd.stmt[0] && from_map && c->stmts_suspect) {
 		int r = verify_named(c);
-		if (r == -2) {
+		if (r == VERIFY_ABORTED) {
+			/* In an aborted transaction the check cannot run; the server
+			 * refuses the Bind (25P02) unless the statement ends the
+			 * transaction, and then its text is not known for sure: the
+			 * portal is bound as unknown (its Execute is refused). */
+			st = NULL;
+			r = MSG_FORWARD;
+		}
+		if (r == VERIFY_OPEN_BLOCK) {
 			audit_refusal(c, "BIND", 4, "unconfirmed-statement");
 			return denied_ext(c, "42501",
 					  "sqlbastion: prepared statements may have been changed by SQL "
 					  "PREPARE/DEALLOCATE; send Sync before binding one");
 		}
-		return r;
+		if (r != MSG_FORWARD)
+			return r;
 	}
 	if (c->n_portals >= PG_PORTALS_MAX) {
 		audit_refusal(c, "BIND", 4, "session-limit");
