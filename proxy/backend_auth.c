@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "audit/audit.h"
-#include "proxy/crypto.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/state.h"
@@ -45,10 +44,10 @@ int backend_auth_verified(const struct session *s)
 	return s->backend_tls && s->target.tls == ASSET_TLS_VERIFY_FULL;
 }
 
-int backend_auth_weak_ok(struct backend_auth *ba, const struct session *s, const char *method,
-			 char *why, size_t whylen)
+int backend_auth_allows(struct backend_auth *ba, int tls_on, enum asset_tls mode,
+			const char *method, char *why, size_t whylen)
 {
-	if (backend_auth_verified(s))
+	if (tls_on && mode == ASSET_TLS_VERIFY_FULL)
 		return 1;
 	if (ba->allow_weak) {
 		ba->weak = method;
@@ -57,9 +56,14 @@ int backend_auth_weak_ok(struct backend_auth *ba, const struct session *s, const
 	snprintf(why, whylen,
 		 "backend asks for %s %s; refused: the server's identity is not verified "
 		 "(asset --tls %s) and the asset does not allow weak auth (--allow-weak-auth)",
-		 method, s->backend_tls ? "over unverified TLS" : "without TLS",
-		 state_tls_name(s->target.tls));
+		 method, tls_on ? "over unverified TLS" : "without TLS", state_tls_name(mode));
 	return 0;
+}
+
+int backend_auth_weak_ok(struct backend_auth *ba, const struct session *s, const char *method,
+			 char *why, size_t whylen)
+{
+	return backend_auth_allows(ba, s->backend_tls, s->target.tls, method, why, whylen);
 }
 
 void backend_auth_audit(const struct backend_auth *ba, struct audit_event *ev)

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include "proxy/auth.h" /* enum asset_tls */
+
 struct session;
 struct audit_event;
 
@@ -35,6 +37,11 @@ int backend_auth_verified(const struct session *s);
  * the asset: then remembered in ba->weak), 0 no with why filled. */
 int backend_auth_weak_ok(struct backend_auth *ba, const struct session *s, const char *method,
 			 char *why, size_t whylen);
+
+/* The same rule without a session (sqlbastionctl asset check): tls_on =
+ * the connection is TLS, mode = the asset's --tls. */
+int backend_auth_allows(struct backend_auth *ba, int tls_on, enum asset_tls mode,
+			const char *method, char *why, size_t whylen);
 
 /* Mark the login event when a weak method was used under the asset option. */
 void backend_auth_audit(const struct backend_auth *ba, struct audit_event *ev);

@@ -292,3 +292,64 @@ def test_mysql_weak_option_rejects_bad_key_file(my_bastion, tmp_path):
     r = b.ctl("asset", "add", "y", "--protocol", "postgres", "--host", "127.0.0.1", "--port",
               "5432", "--allow-weak-auth", "maybe", check=False)
     assert r.returncode != 0
+
+
+# ---------------------------------------------------------------- asset check
+
+def _check(b, target):
+    return b.ctl("asset", "check", target, check=False)
+
+
+def test_asset_check_pg_reports_tls_and_method(bastion_factory, pg):
+    b = bastion_factory(conf={"sqlbastion": {"backend_ca": str(pg.ca_file)}})
+    b.add_asset("pg-prefer", host=pg.host, port=pg.port, tls="prefer")
+    b.add_asset("pg-plain", host=pg.host, port=pg.port, tls="disable")
+    b.add_asset("pg-verified", host=pg.host, port=pg.port, tls="verify-full")
+    for asset in ("pg-prefer", "pg-plain", "pg-verified"):
+        b.add_account(f"{asset}/app", username="app", password=pg.passwords["app"])
+        b.add_account(f"{asset}/md5", username="app_md5", password=pg.passwords["app_md5"])
+    r = _check(b, "pg-prefer/app")
+    assert r.returncode == 0, r.stderr
+    assert "PostgreSQL 15" in r.stdout and "tls on, not verified; auth scram-sha-256" in r.stdout
+    r = _check(b, "pg-plain/app")
+    assert r.returncode == 0 and "tls off; auth scram-sha-256" in r.stdout, r.stdout + r.stderr
+    # md5 without a verified server: refused, and says why.
+    r = _check(b, "pg-prefer/md5")
+    assert r.returncode != 0 and "md5" in r.stderr and "--allow-weak-auth" in r.stderr, r.stderr
+    r = _check(b, "pg-verified/md5")
+    assert r.returncode == 0 and "tls on, verified; auth md5" in r.stdout, r.stdout + r.stderr
+    assert pg.passwords["app_md5"] not in r.stdout + r.stderr
+
+
+def test_asset_check_pg_fake_gets_no_password(bastion):
+    fake = FakeServer(pg_scenario("cleartext"))
+    try:
+        b = bastion
+        _fake_asset(b, fake)
+        r = _check(b, "fake/app")
+        assert r.returncode != 0 and "cleartext password" in r.stderr, r.stderr
+        assert "msg:p" not in fake.events
+        assert SECRET.encode() not in bytes(fake.received)
+    finally:
+        fake.close()
+
+
+def test_asset_check_mysql_reports_tls_and_method(my_bastion, maria):
+    b = my_bastion
+    b.add_asset("my-prefer", host=maria.host, port=maria.port, protocol="mysql", tls="prefer")
+    b.add_account("my-prefer/app", username="app", password=maria.passwords["app"])
+    r = _check(b, "my-prefer/app")
+    assert r.returncode == 0, r.stderr
+    assert "MariaDB" in r.stdout and "tls on, not verified; auth mysql_native_password" in r.stdout
+
+
+def test_asset_check_mysql_fake_clear_password_refused(my_bastion):
+    fake = FakeServer(my_scenario("clear_switch"))
+    try:
+        b = my_bastion
+        _fake_asset(b, fake, protocol="mysql")
+        r = _check(b, "fake/app")
+        assert r.returncode != 0, r.stdout
+        assert SECRET.encode() not in bytes(fake.received)
+    finally:
+        fake.close()
