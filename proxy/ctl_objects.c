@@ -130,7 +130,7 @@ int ctl_user_list(struct ctl *c, int argc, char **argv)
 
 int ctl_asset_add(struct ctl *c, int argc, char **argv)
 {
-	const char *proto = NULL, *host = NULL, *port = NULL, *tls = "prefer", *service = NULL;
+	const char *proto = NULL, *host = NULL, *port = NULL, *tls = NULL, *service = NULL;
 	const char *weak = NULL, *keyfile = NULL;
 	const char *pos[1];
 	char stmt[1024];
@@ -157,6 +157,11 @@ int ctl_asset_add(struct ctl *c, int argc, char **argv)
 		return ctl_usage(c, "--host needs a host name or address");
 	if (!port || parse_int(port, 1, 65535, &p) != 0)
 		return ctl_usage(c, "--port needs a number from 1 to 65535");
+	/* Default: verify-full when a CA for database servers is configured
+	 * (the administrator can prove who the server is, so do), prefer
+	 * otherwise (TLS when offered; strong auth methods only, see README). */
+	if (!tls)
+		tls = c->cfg.backend_ca[0] ? "verify-full" : "prefer";
 	if (state_tls_parse(tls, &a.tls) != 0)
 		return ctl_usage(c, "--tls must be disable, prefer, require or verify-full");
 	if (service && !valid_word(service, sizeof a.service))

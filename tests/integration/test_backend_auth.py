@@ -353,3 +353,39 @@ def test_asset_check_mysql_fake_clear_password_refused(my_bastion):
         assert SECRET.encode() not in bytes(fake.received)
     finally:
         fake.close()
+
+
+# ---------------------------------------------------------------- control plane
+
+def test_new_asset_defaults_to_verify_full_when_a_ca_is_configured(bastion_factory, pg):
+    b = bastion_factory(conf={"sqlbastion": {"backend_ca": str(pg.ca_file)}})
+    r = b.ctl("asset", "add", "d1", "--protocol", "postgres", "--host", pg.host,
+              "--port", str(pg.port))
+    assert "tls verify-full" in r.stdout and "strong auth only" in r.stdout, r.stdout
+    b2 = bastion_factory()
+    r = b2.ctl("asset", "add", "d2", "--protocol", "postgres", "--host", pg.host,
+               "--port", str(pg.port))
+    assert "tls prefer" in r.stdout, r.stdout
+
+
+def test_asset_auth_columns_migrate_idempotently(bastion, pg):
+    """A state DB made before the options (no columns) gets them at the next
+    open, keeps its assets, and the options work; opening again is a no-op."""
+    import sqlite3
+    b = bastion
+    b.add_asset("old", host=pg.host, port=pg.port)
+    db = b.dir / "var" / "state.db"
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE assets DROP COLUMN weak_auth")
+    con.execute("ALTER TABLE assets DROP COLUMN server_public_key")
+    con.commit()
+    con.close()
+    for _ in range(2):
+        assert "old" in b.ctl("asset", "list").stdout
+    con = sqlite3.connect(db)
+    cols = [r[1] for r in con.execute("PRAGMA table_info(assets)")]
+    con.close()
+    assert "weak_auth" in cols and "server_public_key" in cols
+    r = b.ctl("asset", "add", "new", "--protocol", "postgres", "--host", pg.host,
+              "--port", str(pg.port), "--allow-weak-auth", "yes")
+    assert "weak auth allowed" in r.stdout
