@@ -179,8 +179,8 @@ def my_read(fake, conn):
     return h[3], body
 
 
-def my_greeting(plugin, scramble):
-    caps = (0x1 | 0x8 | 0x200 | 0x8000 | 0x80000 | 0x100000 | 0x200000 | 0x2000 |
+def my_greeting(plugin, scramble, tls=False):
+    caps = (0x800 if tls else 0) | (0x1 | 0x8 | 0x200 | 0x8000 | 0x80000 | 0x100000 | 0x200000 | 0x2000 |
             0x10000 | 0x20000 | 0x40000 | 0x800000 | 0x1000000)
     return (b"\x0a" + b"5.5.5-10.11.0-MariaDB-fake\x00" + struct.pack("<I", 77) +
             scramble[:8] + b"\x00" + struct.pack("<H", caps & 0xFFFF) + b"\x2d" +
@@ -204,10 +204,16 @@ def my_scenario(kind, public_pem=None, private_key=None, secret=None):
     def run(fake, conn):
         plugin = b"caching_sha2_password" if kind in ("rsa_own_key", "sha2_pinned") \
             else b"mysql_native_password"
-        conn.sendall(my_packet(0, my_greeting(plugin, scramble)))
+        conn.sendall(my_packet(0, my_greeting(plugin, scramble, tls=fake.tls_ctx is not None)))
         p = my_read(fake, conn)
         if p is None:
             return
+        if len(p[1]) == 32 and struct.unpack("<I", p[1][:4])[0] & 0x800:  # SSLRequest
+            conn = fake.tls_ctx.wrap_socket(conn, server_side=True)
+            fake.events.append("tls")
+            p = my_read(fake, conn)
+            if p is None:
+                return
         seq = p[0] + 1
         if kind == "clear_switch":
             conn.sendall(my_packet(seq, b"\xfemysql_clear_password\x00"))

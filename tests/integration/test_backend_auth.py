@@ -211,6 +211,35 @@ def test_mysql_fake_clear_password_switch(my_bastion):
         fake.close()
 
 
+@pytest.mark.parametrize("tls", ["require", "prefer"])
+def test_mysql_fake_clear_password_over_unverified_tls(my_bastion, tmp_path, tls):
+    """require / prefer with TLS to a server whose certificate nobody
+    checked: no mysql_clear_password, no caching_sha2 cleartext either."""
+    ca, ca_key = make_test_ca(tmp_path, cn="attacker CA")
+    crt, key = make_server_cert(tmp_path, ca, ca_key, name="fake")
+    for kind, why in (("clear_switch", "mysql_clear_password over unverified TLS"),
+                      ("rsa_own_key", "full authentication (cleartext) over unverified TLS")):
+        fake = FakeServer(my_scenario(kind, public_pem=b"unused"), tls_cert=crt, tls_key=key)
+        try:
+            b = my_bastion
+            if not b.running:
+                b.add_user("alice")
+            b.add_asset(f"fake-{kind}", host=fake.host, port=fake.port, protocol="mysql",
+                        tls=tls)
+            b.add_account(f"fake-{kind}/app", username="app", password=SECRET)
+            b.grant("alice", f"fake-{kind}/app", "write")
+            b.issue_token("alice", f"fake-{kind}/app")
+            if not b.running:
+                b.start()
+            r = b.mysql("SELECT 'must-not-run'", database=None)
+            assert r.returncode != 0
+            b.wait_audit("login_failed", where=lambda x: why in (x.get("error") or ""))
+            assert "tls" in fake.events
+            _assert_not_leaked(fake, b)
+        finally:
+            fake.close()
+
+
 def test_mysql_fake_own_rsa_key(my_bastion, tmp_path):
     """caching_sha2 full auth without TLS: the proxy must not ask for (or
     encrypt to) the key the server sends."""
