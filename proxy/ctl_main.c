@@ -34,6 +34,7 @@ static const char usage_text[] =
 	"  user list\n"
 	"  asset add NAME --protocol postgres|mysql|tds|tns --host H --port P\n"
 	"                 [--tls disable|prefer|require|verify-full] [--service S]\n"
+	"                 [--allow-weak-auth yes|no] [--server-public-key FILE]\n"
 	"  asset list\n"
 	"  asset check ASSET/ACCOUNT             log in with the hosted account, print the version\n"
 	"  account add ASSET/ACCOUNT --username U\n"

@@ -10,6 +10,7 @@
 #include "policy/policy.h"
 #include "protocols/mysql/my_codec.h"
 #include "protocols/protocol.h"
+#include "proxy/backend_auth.h"
 #include "proxy/ring.h"
 
 struct session;
@@ -123,6 +124,7 @@ struct my_conn {
 	uint8_t bseq;                 /* next sequence id towards the backend during login */
 	char bplugin[64];             /* plugin the backend is using now */
 	int sha2_asked_key;           /* caching_sha2: asked the server for its RSA key */
+	struct backend_auth bauth;    /* what the asset lets the secret go out by */
 	uint32_t backend_thread;      /* the backend's connection id (for KILL) */
 
 	/* command phase */
