@@ -667,7 +667,7 @@ static void take_name(struct cls_batch *b, int alias)
 	b->name_here = 1; /* "name(" is written without a space */
 	struct cls_level *L = &b->lv[b->depth];
 	int arm = L->arm;
-	if (cw_name(b, nm, n, parts, arm != 0, after_comma))
+	if (b->w.zone && cw_name(b, nm, n, parts, arm != 0, after_comma))
 		return; /* a MySQL modifier word: the object still follows */
 	if (arm) {
 		L->arm = OBJ_NONE;
@@ -1518,7 +1518,8 @@ static void step(struct cls_batch *b)
 	b->ntok++;
 	where_token(b, t, b->kw);
 	watch_token(b, t);
-	cw_token(b);
+	if (cw_wants_token(b))
+		cw_token(b);
 	if (t->kind == LEX_IDENT && t->len == 4 && !strncasecmp(t->s, "next", 4) &&
 	    b->nx.kind == LEX_IDENT && b->nx.len == 5 && !strncasecmp(b->nx.s, "value", 5))
 		b->st->flags |= POLICY_F_WRITES; /* NEXT VALUE FOR seq advances it */

@@ -101,8 +101,8 @@ static int system_name(const struct cls_batch *b, const char *nm, size_t n, int 
 void cw_begin(struct cls_batch *b, const struct cls_opts *opts)
 {
 	struct cls_writes *w = &b->w;
-	memset(w, 0, sizeof *w);
-	w->merge_depth = -1;
+	w->db[0] = '\0';
+	cw_stmt_begin(b);
 	if (opts->database && *opts->database) {
 		size_t n = strlen(opts->database);
 		if (n >= sizeof w->db)
@@ -165,10 +165,20 @@ int cw_name(struct cls_batch *b, const char *nm, size_t n, int parts, int armed,
 /* Words that end the part of a write statement where its targets stand. */
 static int zone_end(const struct lex_token *t)
 {
-	static const char *const words[] = {"set", "where", "using", "values", "value",
-					    "select", "order", "limit", "returning",
-					    "default", "with", "partition"};
-	return WORD_IN(t, words);
+	if (t->kind != LEX_IDENT || t->len < 3 || t->len > 9)
+		return 0;
+	switch (t->s[0] | 0x20) { /* first letter: most words compare once */
+	case 's': return word_is(t, "set") || word_is(t, "select");
+	case 'w': return word_is(t, "where") || word_is(t, "with");
+	case 'u': return word_is(t, "using");
+	case 'v': return word_is(t, "values") || word_is(t, "value");
+	case 'o': return word_is(t, "order");
+	case 'l': return word_is(t, "limit");
+	case 'r': return word_is(t, "returning");
+	case 'd': return word_is(t, "default");
+	case 'p': return word_is(t, "partition");
+	}
+	return 0;
 }
 
 /* A WHEN MATCHED condition refers to the rows when it names anything but

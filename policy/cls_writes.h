@@ -56,9 +56,13 @@ void cw_stmt_begin(struct cls_batch *b);
  * word: "INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY", "LOAD",
  * "REPLACE"): the names that follow may be its targets. */
 void cw_write_begin(struct cls_batch *b, const char *kw_name);
-/* Every token, before the classifier handles it. */
+/* Every token, before the classifier handles it (call it when
+ * cw_wants_token(), which keeps plain SELECT traffic off this path). */
 void cw_token(struct cls_batch *b);
-/* A (qualified) name was read: parts separated by CLS_NAME_SEP, armed =
+#define cw_wants_token(b)                                                     \
+	((b)->w.zone || (b)->w.merge_depth >= 0 || ((b)->st->flags & POLICY_F_DDL) || \
+	 ((b)->mysql && (b)->ntok == 2))
+/* A (qualified) name was read (call it when b->w.zone is set): parts separated by CLS_NAME_SEP, armed =
  * the classifier takes it as an object, after_comma = a ',' came before it
  * (MySQL multi-table UPDATE t1, t2). Returns 1 when the name was a
  * MySQL modifier word (LOW_PRIORITY, IGNORE, ...) and the object is still
