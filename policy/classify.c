@@ -644,7 +644,7 @@ static void take_name(struct cls_batch *b, int alias)
 	char nm[4 * (LEX_NAME_MAX + 1)];
 	size_t n = 0;
 	int parts = 0, single_kw = b->kw, before = b->prev_kw;
-	int after_comma = b->prev_kind == LEX_COMMA;
+	int after_sep = b->prev_kind == LEX_COMMA || b->prev_kind == LEX_LPAREN;
 
 	for (;;) {
 		if (parts < 4) {
@@ -667,7 +667,7 @@ static void take_name(struct cls_batch *b, int alias)
 	b->name_here = 1; /* "name(" is written without a space */
 	struct cls_level *L = &b->lv[b->depth];
 	int arm = L->arm;
-	if (b->w.zone && cw_name(b, nm, n, parts, arm != 0, after_comma))
+	if (b->w.zone && cw_name(b, nm, n, parts, arm != 0, after_sep))
 		return; /* a MySQL modifier word: the object still follows */
 	if (arm) {
 		L->arm = OBJ_NONE;

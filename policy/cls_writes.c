@@ -142,17 +142,20 @@ void cw_write_begin(struct cls_batch *b, const char *kw_name)
 }
 
 int cw_name(struct cls_batch *b, const char *nm, size_t n, int parts, int armed,
-	    int after_comma)
+	    int after_sep)
 {
 	static const char *const modifiers[] = {"low_priority", "delayed", "high_priority",
 						"ignore", "quick"};
 	struct cls_writes *w = &b->w;
-	if (!w->zone || b->depth != w->zone_depth)
+	/* a list zone also takes UPDATE (mysql.user) SET ...: MySQL's table
+	 * references may be parenthesized */
+	if (!w->zone || b->depth < w->zone_depth ||
+	    (b->depth > w->zone_depth && w->zone != CW_ZONE_LIST))
 		return 0;
 	if (b->mysql && armed && parts == 1 && b->cur.kind == LEX_IDENT &&
 	    WORD_IN(&b->cur, modifiers))
 		return 1; /* INSERT IGNORE t, UPDATE LOW_PRIORITY t */
-	if (!armed && !(w->zone == CW_ZONE_LIST && after_comma))
+	if (!armed && !(w->zone == CW_ZONE_LIST && after_sep))
 		return 0;
 	if (system_name(b, nm, n, parts))
 		w->cat_hit = 1;
@@ -162,7 +165,8 @@ int cw_name(struct cls_batch *b, const char *nm, size_t n, int parts, int armed,
 	return 0;
 }
 
-/* Words that end the part of a write statement where its targets stand. */
+/* Words that end the part of a write statement where its targets stand.
+ * Not USING: MySQL's DELETE FROM a USING tbl a names its targets there. */
 static int zone_end(const struct lex_token *t)
 {
 	if (t->kind != LEX_IDENT || t->len < 3 || t->len > 9)
@@ -170,7 +174,6 @@ static int zone_end(const struct lex_token *t)
 	switch (t->s[0] | 0x20) { /* first letter: most words compare once */
 	case 's': return word_is(t, "set") || word_is(t, "select");
 	case 'w': return word_is(t, "where") || word_is(t, "with");
-	case 'u': return word_is(t, "using");
 	case 'v': return word_is(t, "values") || word_is(t, "value");
 	case 'o': return word_is(t, "order");
 	case 'l': return word_is(t, "limit");

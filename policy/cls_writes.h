@@ -63,12 +63,12 @@ void cw_token(struct cls_batch *b);
 	((b)->w.zone || (b)->w.merge_depth >= 0 || ((b)->st->flags & POLICY_F_DDL) || \
 	 ((b)->mysql && (b)->ntok == 2))
 /* A (qualified) name was read (call it when b->w.zone is set): parts separated by CLS_NAME_SEP, armed =
- * the classifier takes it as an object, after_comma = a ',' came before it
- * (MySQL multi-table UPDATE t1, t2). Returns 1 when the name was a
+ * the classifier takes it as an object, after_sep = a ',' or '(' came
+ * before it (MySQL multi-table UPDATE t1, (t2)). Returns 1 when the name was a
  * MySQL modifier word (LOW_PRIORITY, IGNORE, ...) and the object is still
  * to come. */
 int cw_name(struct cls_batch *b, const char *nm, size_t n, int parts, int armed,
-	    int after_comma);
+	    int after_sep);
 /* A MERGE frame closes: on_trivial = its ON condition refers to nothing. */
 void cw_merge_close(struct cls_batch *b, int on_trivial);
 /* End of a statement, before EXPLAIN clears its flags. */
