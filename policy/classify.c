@@ -984,6 +984,7 @@ static void verb_begin(struct cls_batch *b, int kw)
 		*fl |= POLICY_F_DDL;
 		b->ph = PH_KIND;
 		b->kind[0] = '\0';
+		cw_write_begin(b, kwdefs[kw].name); /* its object may be a system one */
 		break;
 	case KW_TRUNCATE:
 		*fl |= POLICY_F_DDL | POLICY_F_WRITES;

@@ -12,7 +12,9 @@
  *     catalog's (pg_catalog is searched first unless search_path says
  *     otherwise: the safe reading); MySQL mysql, performance_schema, sys
  *     and information_schema, where an unqualified name is in the current
- *     database (the session's, then each USE of the batch).
+ *     database (the session's, then each USE of the batch). The object of
+ *     CREATE/ALTER/DROP counts too (CREATE FUNCTION pg_catalog.lower(...)
+ *     shadows a built-in for everyone; ALTER TABLE mysql.global_priv).
  *   - MERGE performs the DELETE/UPDATE/INSERT of its WHEN clauses (class 4):
  *     those DML bits are set, and NO_WHERE when the ON condition is trivial
  *     and a WHEN MATCHED action has no condition of its own.
@@ -36,6 +38,7 @@ struct cls_writes {
 	uint8_t zone;          /* CW_ZONE_*: names here may be write targets */
 	uint8_t zone_names;    /* targets taken in the zone */
 	uint8_t cat_hit;       /* a target is in a system schema */
+	uint8_t ddl_create;    /* the zone is a CREATE's object name */
 	int zone_depth;
 	/* MERGE */
 	int merge_depth;       /* depth of the MERGE statement, -1 = none */

@@ -642,3 +642,9 @@ UPDATE evdb.t JOIN mysql.global_priv g ON g.User = 'ev_victim' SET g.Priv = JSON
 
 @@ cat-exec-comment | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
 /*!UPDATE mysql.global_priv SET Priv = JSON_SET(Priv, '$.access', 64) WHERE User = 'ev_victim' */
+
+@@ cat-create-procedure-in-mysql | sql SELECT count(*) FROM information_schema.routines WHERE routine_schema = 'mysql' AND routine_name = 'ev_p' | super
+CREATE PROCEDURE mysql.ev_p() SELECT 1
+
+@@ cat-create-procedure-use-mysql | sql SELECT count(*) FROM information_schema.routines WHERE routine_schema = 'mysql' AND routine_name = 'ev_p' | super pre=USE mysql
+CREATE PROCEDURE ev_p() SELECT 1

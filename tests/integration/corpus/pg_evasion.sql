@@ -809,3 +809,9 @@ ALTER FOREIGN TABLE evfdw.ft0 OPTIONS (DROP filename, ADD program 'cat {FILES}/s
 
 @@ fdw-server | sql SELECT count(*) FROM pg_foreign_server WHERE srvname = 'evfs2' | super
 CREATE SERVER evfs2 FOREIGN DATA WRAPPER file_fdw
+
+@@ cat-create-function-in-catalog | sql SELECT count(*) FROM pg_proc WHERE proname = 'ev_fn' | super
+CREATE FUNCTION pg_catalog.ev_fn() RETURNS int LANGUAGE sql AS 'SELECT 1'
+
+@@ cat-create-function-quoted | sql SELECT count(*) FROM pg_proc WHERE proname = 'ev_fn' | super
+CREATE FUNCTION "pg_catalog"."ev_fn"() RETURNS int LANGUAGE sql AS 'SELECT 1'
