@@ -355,6 +355,8 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 	out->rule[0] = out->verb[0] = out->message[0] = '\0';
 	out->flags = 0;
 	out->n_statements = 0;
+	out->use_seen = 0;
+	out->use_db[0] = '\0';
 	if (result_strings(out) < 0)
 		return forced(out, 0);
 
