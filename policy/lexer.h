@@ -85,6 +85,9 @@ struct lex {
 	int versioned;    /* a versioned executable comment was seen: whether it
 			     runs depends on the server's version */
 	int skip_versioned; /* read versioned executable comments as comments */
+	const char *nul;  /* next NUL byte not yet passed (NULL: none left); a
+			     NUL is data inside a string literal, an error
+			     anywhere else */
 };
 
 /* Start tokenizing len bytes at sql. std_strings mirrors the session's

@@ -60,6 +60,15 @@ void myl_init(struct lex *lx, const char *sql, size_t len, int std_strings,
 	lx->ansi_quotes = ansi_quotes;
 	lx->in_exec = 0;
 	lx->ambiguous = 0;
+	/* COM_QUERY carries its length, so unlike PostgreSQL's NUL-terminated
+	 * Query a NUL is data inside a string literal (Connector/J sends BLOB
+	 * bytes that way); myl_next still refuses one anywhere else. */
+	lx->nul = NULL;
+	if (lx->err && lx->base[lx->err_pos] == '\0') {
+		lx->nul = lx->base + lx->err_pos;
+		lx->err = NULL;
+		lx->err_pos = 0;
+	}
 }
 
 static enum lex_kind my_fail(struct lex *lx, struct lex_token *t,
@@ -235,7 +244,7 @@ static enum lex_kind my_variable(struct lex *lx, struct lex_token *t,
 	return my_emit(lx, t, LEX_PARAM, s, q);
 }
 
-enum lex_kind myl_next(struct lex *lx, struct lex_token *t)
+static enum lex_kind next_token(struct lex *lx, struct lex_token *t)
 {
 	const char *end = lx->end, *q;
 	int seen = 0;
@@ -324,4 +333,20 @@ enum lex_kind myl_next(struct lex *lx, struct lex_token *t)
 		return my_emit(lx, t, LEX_OP, p, q);
 	}
 	return my_emit(lx, t, LEX_OP, p, p + 1); /* anything else, one byte */
+}
+
+enum lex_kind myl_next(struct lex *lx, struct lex_token *t)
+{
+	enum lex_kind k = next_token(lx, t);
+
+	if (!lx->nul || k == LEX_ERROR)
+		return k;
+	/* NULs before lx->p were passed by this token: each is looked at once */
+	const char *e = k == LEX_EOF ? lx->end : lx->p;
+	while (lx->nul && lx->nul < e) {
+		if (k != LEX_STRING || lx->nul <= t->s || lx->nul >= t->s + t->len)
+			return my_fail(lx, t, lx->nul, "NUL byte outside a quoted string");
+		lx->nul = memchr(lx->nul + 1, '\0', (size_t)(lx->end - lx->nul - 1));
+	}
+	return k;
 }
