@@ -9,7 +9,7 @@
  *
  * What it cannot know is the session's sql_mode: NO_BACKSLASH_ESCAPES and
  * ANSI_QUOTES move token boundaries. Callers pass what they know and, when
- * lx->ambiguous says a quoted token held a backslash, also classify the
+ * lx->ambiguous says a backslash stood before a quote, also classify the
  * text under the other modes (policy.c does) and keep the strongest
  * verdict. It never allocates and never logs.
  */
@@ -163,7 +163,13 @@ static const char *my_quoted(struct lex *lx, const char *p, char q, int escapes)
 			return p + 1;
 		}
 		if (c == '\\') {
-			lx->ambiguous = 1;
+			/* Only a backslash before the token's own quote ends the
+			 * token elsewhere under another sql_mode
+			 * (NO_BACKSLASH_ESCAPES, ANSI_QUOTES); before any other
+			 * byte (a dump's escaped newlines, a doubled backslash)
+			 * all modes agree, and no second reading is needed. */
+			if (p + 1 < end && p[1] == q)
+				lx->ambiguous = 1;
 			if (escapes) {
 				if (++p >= end)
 					return NULL;

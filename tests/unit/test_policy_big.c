@@ -65,6 +65,22 @@ static void test_nul(const struct policy *guard)
 	MY(guard, &r, "SELECT 'a', '\0' \0");
 	CHECK_STR(r.rule, "fail-closed");
 
+	/* sql_mode readings: only a backslash before the token's quote can move
+	 * its end, and then every mode's reading counts */
+	MY(guard, &r, "SELECT 'a\\'; DROP TABLE t; -- '");
+	CHECK_STR(r.rule, "no-drop");
+	MY(guard, &r, "SELECT \"a\\\"; DROP TABLE t; -- \"");
+	CHECK_STR(r.rule, "no-drop");
+	MY(guard, &r, "SELECT 'a\\\\\\'; DROP TABLE t; -- '");
+	CHECK_STR(r.rule, "no-drop");
+	MY(guard, &r, "SELECT `a\\`; DROP TABLE t; -- `");
+	CHECK_STR(r.rule, "no-drop");
+	MY(guard, &r, "SELECT x'\\'; DROP TABLE t; -- '");
+	CHECK_STR(r.rule, "no-drop");
+	MY(guard, &r, "INSERT INTO t VALUES ('a\\nb\\tc\\\\', '\\\\'' ; DROP TABLE t -- ')");
+	CHECK(r.action == POLICY_ALLOW);
+	CHECK(r.n_statements == 1);
+
 	/* PostgreSQL's Query is NUL-terminated: refused wherever it is */
 	eval_d(guard, &r, "SELECT 'a\0b'", 12, POLICY_LEVEL_WRITE, POLICY_DIALECT_PG);
 	CHECK_STR(r.rule, "fail-closed");
