@@ -70,6 +70,8 @@ struct session {
 	int backend_paused;               /* backend reads paused by client backpressure */
 	int client_paused;                /* client reads paused by backend backpressure */
 	int relaying;                     /* logged in both ways: see write_now() in session.c */
+	int unauth_counted;               /* holds a login_guard slot until ready or closed */
+	int64_t last_activity;            /* monotonic s of the last read on either side (idle_timeout) */
 
 	struct session *next, *prev;      /* in px->sessions or px->closing */
 };
