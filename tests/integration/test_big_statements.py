@@ -14,6 +14,7 @@ escaping (backslashes, quotes, NUL, high bytes) goes through the lexer.
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -56,12 +57,18 @@ def _big_query(b, prefix):
     return recs[-1]
 
 
-def _whole_statement(rec):
-    """The audit holds the whole statement, value included: bytes that are
-    not UTF-8 come back one character each, so its UTF-8 form is at least
-    as long as the payload, and it ends as the client's text did."""
-    st = rec["statement"]
-    assert len(st.encode("utf-8")) > SIZE and st.endswith("')"), len(st)
+_MY_ESC = {b"0": b"\0", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"Z": b"\x1a"}
+
+
+def _whole_statement(rec, data):
+    """The audit holds the whole statement, value included: its exact bytes
+    (README: `statement` with surrogateescape) carry the client's quoted
+    literal, whose MySQL backslash escapes undone give the payload back."""
+    st = rec["statement"].encode("utf-8", "surrogateescape")
+    assert st.endswith(b"')"), st[-20:]
+    body = st[st.index(b"'") + 1:-2]
+    value = re.sub(rb"\\(.)", lambda m: _MY_ESC.get(m.group(1), m.group(1)), body, flags=re.S)
+    assert len(value) == len(data) and value == data
 
 
 def _fast_query_still_served(b):
@@ -130,7 +137,7 @@ def test_connector_j_16mib_blob(my_bastion, maria, tmp_path, server_prep):
     assert rec["decision"] == "allow", {k: rec[k] for k in rec if k != "statement"}
     if not server_prep:
         # the text protocol carries the value inside the statement
-        _whole_statement(rec)
+        _whole_statement(rec, data)
     _fast_query_still_served(b)
 
 
@@ -192,7 +199,7 @@ def test_node_mariadb_16mib_blob(my_bastion, maria, tmp_path, node_mariadb_dir):
     _my_check(maria, table, 1, data)
     rec = _big_query(b, f"INSERT INTO {table}")
     assert rec["decision"] == "allow", {k: rec[k] for k in rec if k != "statement"}
-    _whole_statement(rec)
+    _whole_statement(rec, data)
     _fast_query_still_served(b)
 
 
