@@ -7,6 +7,7 @@
  * small forms, in time linear in their size; a NUL outside a string literal
  * stays refused in both dialects.
  */
+#include "policy/lex_scan.h"
 #include "policy/policy.h"
 #include "unit.h"
 
@@ -218,6 +219,48 @@ static void test_big(const struct policy *guard)
 	policy_result_free(&r);
 }
 
+/* The generated class table says what lex_scan.h's comments say. */
+static void test_ctype(void)
+{
+	int bad = 0;
+	for (int c = 0; c < 256; c++) {
+		unsigned want = 0;
+		if (c && strchr(" \t\n\r\f\v", c))
+			want |= LC_SPACE;
+		if (c >= '0' && c <= '9')
+			want |= LC_DIGIT | LC_HEX | LC_WORD;
+		if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
+			want |= LC_HEX;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')
+			want |= LC_WORD;
+		if (c >= 0x80)
+			want |= LC_WORD | LC_HIGH;
+		if (c == '$')
+			want |= LC_DOLLAR;
+		if (c == '\'')
+			want |= LC_SQUOTE;
+		if (c == '"')
+			want |= LC_DQUOTE;
+		if (c == '\\')
+			want |= LC_BSLASH;
+		if (c == '`')
+			want |= LC_BTICK;
+		if (c == '\n' || c == '\r')
+			want |= LC_NL;
+		if (c && strchr("~!%^&*-+=|<>/:", c))
+			want |= LC_MYOP;
+		if (c == '*')
+			want |= LC_STAR;
+		if (c == '/')
+			want |= LC_SLASH;
+		if (lex_ctype[c] != want) {
+			fprintf(stderr, "lex_ctype[%d] = 0x%04x, want 0x%04x\n", c, lex_ctype[c], want);
+			bad++;
+		}
+	}
+	CHECK(bad == 0);
+}
+
 int main(void)
 {
 	struct policy_error e;
@@ -226,6 +269,7 @@ int main(void)
 		fprintf(stderr, "cannot load %s: %s:%d: %s\n", GUARD, e.file, e.line, e.message);
 		return 1;
 	}
+	test_ctype();
 	test_nul(guard);
 	test_big(guard);
 	policy_unref(guard);
