@@ -79,9 +79,8 @@ def _fast_query_still_served(b):
 
 
 def _my_bastion(my_bastion, maria):
+    """The default max_message (64 MiB) holds these statements."""
     b = my_bastion
-    b.conf["limits"]["max_message"] = 64 * 1024 * 1024
-    b.write_conf()
     b.mysql_ready(maria)
     needs_lexer(b)
     return b
@@ -125,8 +124,7 @@ def test_connector_j_16mib_blob(my_bastion, maria, tmp_path, server_prep):
     (tmp_path / "BigBlob.java").write_text(MY_JDBC)
     run(["javac", "-d", tmp_path, tmp_path / "BigBlob.java"], timeout=120)
     url = (f"jdbc:mariadb://{b.host}:{b.mysql_port}/appdb?sslMode=disable"
-           f"&useServerPrepStmts={'true' if server_prep else 'false'}"
-           f"&maxAllowedPacket={64 * 1024 * 1024}")
+           f"&useServerPrepStmts={'true' if server_prep else 'false'}")
     env = dict(os.environ, SB_TOKEN=b.token)
     r = subprocess.run(["java", "-Xmx512m", "-cp", f"{tmp_path}:{MY_JAR}", "BigBlob", url,
                         str(f), table], env=env, capture_output=True, text=True, timeout=180)
@@ -150,7 +148,7 @@ const fs = require('fs');
   const data = fs.readFileSync(process.argv[4]);
   const c = await mariadb.createConnection({
     host: process.argv[2], port: Number(process.argv[3]), user: 'alice',
-    password: process.env.SB_TOKEN, database: 'appdb', maxAllowedPacket: 64 * 1024 * 1024,
+    password: process.env.SB_TOKEN, database: 'appdb',
   });
   const out = {};
   const r = await c.query('INSERT INTO ' + process.argv[5] + ' (id, b) VALUES (?, ?)', [1, data]);
@@ -244,8 +242,6 @@ def _pg_check(pg, table, rid, data):
 
 
 def _pg_bastion(bastion, pg):
-    bastion.conf["limits"]["max_message"] = 128 * 1024 * 1024
-    bastion.write_conf()
     bastion.pg_ready(pg)
     return bastion
 
