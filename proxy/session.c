@@ -607,6 +607,12 @@ int sess_client_tls_start(struct session *s)
 	s->client = tls;
 	s->client_tls = 1;
 	client_setup(s);
+	/* A filter reads its underlying buffer only on new input: a
+	 * ClientHello that came in the same read as the request to start TLS
+	 * (MySQL clients do not wait) must be handed to it now. */
+	if (evbuffer_get_length(in))
+		bufferevent_trigger(bufferevent_get_underlying(tls), EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 	return 0;
 }
 
