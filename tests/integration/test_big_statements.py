@@ -249,18 +249,18 @@ def _pg_bastion(bastion, pg):
 def test_psycopg2_16mib_bytea(bastion, pg, tmp_path):
     import psycopg2
     b = _pg_bastion(bastion, pg)
-    _pg_table(pg, "pg_blob")
+    _pg_table(pg, "bytea_blob")
     data, _ = _payload(tmp_path)
     c = b.connect()
     cur = c.cursor()
     # psycopg2 sends bytea as '\x..'::bytea (standard strings) ...
-    cur.execute("INSERT INTO pg_blob (id, b) VALUES (1, %s)", (psycopg2.Binary(data),))
+    cur.execute("INSERT INTO bytea_blob (id, b) VALUES (1, %s)", (psycopg2.Binary(data),))
     # ... and an E'\\x..' escape string is the other common spelling
-    cur.execute("INSERT INTO pg_blob (id, b) VALUES (2, E'\\\\x" + data.hex() + "')")
-    _pg_check(pg, "pg_blob", 1, data)
-    _pg_check(pg, "pg_blob", 2, data)
+    cur.execute("INSERT INTO bytea_blob (id, b) VALUES (2, E'\\\\x" + data.hex() + "')")
+    _pg_check(pg, "bytea_blob", 1, data)
+    _pg_check(pg, "bytea_blob", 2, data)
     recs = b.wait_audit("query", timeout=20, count=2, where=lambda x: str(
-        x.get("statement", "")).startswith("INSERT INTO pg_blob"))
+        x.get("statement", "")).startswith("INSERT INTO bytea_blob"))
     assert [x["decision"] for x in recs] == ["allow", "allow"]
     assert all(len(x["statement"]) > 2 * SIZE for x in recs)
     cur.execute("SELECT 1")
@@ -274,13 +274,13 @@ public class PgBig {
   public static void main(String[] a) throws Exception {
     byte[] data = Files.readAllBytes(Paths.get(a[1]));
     try (Connection c = DriverManager.getConnection(a[0], a[2], System.getenv("SB_TOKEN"))) {
-      try (PreparedStatement ps = c.prepareStatement("INSERT INTO pgj_blob (id, b) VALUES (?, ?)")) {
+      try (PreparedStatement ps = c.prepareStatement("INSERT INTO jdbc_blob (id, b) VALUES (?, ?)")) {
         ps.setInt(1, 1);
         ps.setBytes(2, data);
         System.out.println("inserted:" + ps.executeUpdate());
       }
       try (Statement st = c.createStatement();
-           ResultSet rs = st.executeQuery("SELECT b FROM pgj_blob WHERE id = 1")) {
+           ResultSet rs = st.executeQuery("SELECT b FROM jdbc_blob WHERE id = 1")) {
         rs.next();
         System.out.println("same:" + java.util.Arrays.equals(data, rs.getBytes(1)));
       }
@@ -297,7 +297,7 @@ def test_pgjdbc_16mib_bytea(bastion, pg, tmp_path, mode):
     if not PG_JAR.exists() or not shutil.which("javac"):
         pytest.skip("pgjdbc / javac not installed")
     b = _pg_bastion(bastion, pg)
-    _pg_table(pg, "pgj_blob")
+    _pg_table(pg, "jdbc_blob")
     data, f = _payload(tmp_path)
     (tmp_path / "PgBig.java").write_text(PG_JDBC)
     run(["javac", "-d", tmp_path, tmp_path / "PgBig.java"], timeout=120)
@@ -313,12 +313,12 @@ def test_pgjdbc_16mib_bytea(bastion, pg, tmp_path, mode):
     if direct.returncode != 0:
         pytest.skip(f"pgjdbc preferQueryMode={mode} fails direct too: "
                     + (direct.stderr.strip().splitlines() or ["?"])[0][:200])
-    pg.sql("DELETE FROM pgj_blob", dbname="appdb")
+    pg.sql("DELETE FROM jdbc_blob", dbname="appdb")
     r = java(b.host, b.port, "alice", b.token)
     assert r.returncode == 0, r.stdout + r.stderr[-3000:] + b.log_text()[-3000:]
     assert "inserted:1" in r.stdout and "same:true" in r.stdout, r.stdout
-    _pg_check(pg, "pgj_blob", 1, data)
-    rec = _big_query(b, "INSERT INTO pgj_blob")
+    _pg_check(pg, "jdbc_blob", 1, data)
+    rec = _big_query(b, "INSERT INTO jdbc_blob")
     assert rec["decision"] == "allow", {k: rec[k] for k in rec if k != "statement"}
     if mode == "simple":
         assert len(rec["statement"]) > 2 * SIZE
