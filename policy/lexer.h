@@ -81,10 +81,14 @@ struct lex {
 	/* MySQL only */
 	int ansi_quotes;  /* sql_mode ANSI_QUOTES: "x" is an identifier */
 	int in_exec;      /* inside an executable comment (slash-star-bang) */
-	int ambiguous;    /* a quoted token held a backslash: sql_mode matters */
+	int ambiguous;    /* a backslash stood before its token's quote: sql_mode
+			     can move token boundaries */
 	int versioned;    /* a versioned executable comment was seen: whether it
 			     runs depends on the server's version */
 	int skip_versioned; /* read versioned executable comments as comments */
+	const char *nul;  /* next NUL byte not yet passed (NULL: none left); a
+			     NUL is data inside a string literal, an error
+			     anywhere else */
 };
 
 /* Start tokenizing len bytes at sql. std_strings mirrors the session's
@@ -103,9 +107,11 @@ void myl_init(struct lex *lx, const char *sql, size_t len, int std_strings,
 
 /* MySQL: like pgl_next. Executable comments (slash-star-bang and MariaDB's
  * slash-star-M-bang, with or without a version number) are read as SQL
- * whatever the version, since the server runs them when it is new enough. lx->ambiguous is set when a quoted token contains
- * a backslash, i.e. when the session's sql_mode could change token
- * boundaries. */
+ * whatever the version, since the server runs them when it is new enough.
+ * lx->ambiguous is set when a backslash stands before its quoted token's
+ * quote character, i.e. when the session's sql_mode could change token
+ * boundaries. A NUL byte is data inside a string literal, LEX_ERROR
+ * anywhere else. */
 enum lex_kind myl_next(struct lex *lx, struct lex_token *t);
 
 /* Bytes in the character at p (1 unless lx->enc is a client-only multibyte

@@ -84,7 +84,7 @@ static void print_names(const struct cls_stmt *st, char kind)
 
 /* Classify every statement and print it. CTL_OK or CTL_FAIL. */
 static int print_statements(struct ctl *c, enum policy_dialect d, const char *sql,
-			    const char *database)
+			    size_t sql_len, const char *database)
 {
 	struct policy_result r;
 	struct cls_names names = {0};
@@ -105,7 +105,7 @@ static int print_statements(struct ctl *c, enum policy_dialect d, const char *sq
 				.mysql = d == POLICY_DIALECT_MYSQL, .database = database};
 	if (d == POLICY_DIALECT_MYSQL)
 		opts.std_strings = 0;
-	cls_begin(b, sql, strlen(sql), &opts, &r, &names);
+	cls_begin(b, sql, sql_len, &opts, &r, &names);
 	while ((rc = cls_next(b, &st)) > 0) {
 		printf("statement %d\n", ++n);
 		printf("  verb         %s\n", st.verb[0] ? st.verb : "(unknown)");
@@ -155,6 +155,7 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	if (!file)
 		file = c->cfg.policy[0] ? c->cfg.policy : NULL;
 	char *in = NULL;
+	size_t sql_len = strlen(pos[0]); /* stdin text may hold NUL bytes */
 	if (strcmp(pos[0], "-") == 0) { /* the text on stdin */
 		size_t cap = 0, len = 0, got;
 		do {
@@ -171,6 +172,7 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 		} while (got > 0);
 		in[len] = '\0';
 		pos[0] = in;
+		sql_len = len;
 	}
 
 	struct policy_error perr = {0};
@@ -191,7 +193,7 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	       *user ? user : "-", *asset ? asset : "-", *account ? account : "-");
 	if (database)
 		printf("database     %s\n", database);
-	int rc = print_statements(c, req.dialect, pos[0], database);
+	int rc = print_statements(c, req.dialect, pos[0], sql_len, database);
 	if (rc != CTL_OK) {
 		policy_unref(p);
 		free(in);
@@ -205,7 +207,7 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	req.account = account;
 	req.database = database;
 	req.sql = pos[0];
-	req.sql_len = strlen(pos[0]);
+	req.sql_len = sql_len;
 	req.now = c->now ? c->now : time(NULL);
 	(void)policy_evaluate(p, &req, &r);
 	printf("decision     %s", policy_action_name(r.action));
