@@ -39,7 +39,7 @@ static const struct {
 	{"file-access", POLICY_F_FILE_ACCESS}, {"rw-switch", POLICY_F_RW_SWITCH},
 	{"unparseable", POLICY_F_UNPARSEABLE}, {"privilege", POLICY_F_PRIVILEGE},
 	{"tx-control", POLICY_F_TX_CONTROL},  {"alter-drop", POLICY_F_ALTER_DROP},
-	{"rename", POLICY_F_RENAME},
+	{"rename", POLICY_F_RENAME},            {"ends-session", POLICY_F_ENDS_SESSION},
 };
 
 static void print_flags(unsigned flags)

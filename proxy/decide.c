@@ -3,6 +3,7 @@
 #include "proxy/decide.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "audit/audit.h"
@@ -70,6 +71,24 @@ fail:
 	return 0;
 }
 
+/* policy_request.owns_session: is `id` one of this user's live sessions on
+ * the same database server, by the server's id of its backend connection
+ * (PG pid, MySQL thread id) or by the proxy's session id? */
+static int owns_session(void *ctx, uint64_t id, enum policy_session_id how)
+{
+	const struct session *s = ctx;
+	for (const struct session *v = s->px->sessions; v; v = v->next) {
+		if (!v->logged_in || v->closing || v->proto != s->proto ||
+		    strcmp(v->target.user, s->target.user) != 0 ||
+		    strcmp(v->target.host, s->target.host) != 0 || v->target.port != s->target.port)
+			continue;
+		if (how == POLICY_SESSION_PROXY_ID ? v->id == id
+						   : (v->backend_id != 0 && v->backend_id == id))
+			return 1;
+	}
+	return 0;
+}
+
 int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char *sql,
 		      size_t len, struct policy_result *out)
 {
@@ -82,7 +101,11 @@ int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char
 				     .sql_len = len,
 				     .now = time(NULL),
 				     .std_strings_off = s->std_strings_off,
-				     .client_encoding = s->client_encoding};
+				     .client_encoding = s->client_encoding,
+				     .server_version = s->backend_version,
+				     .server_mariadb = s->backend_mariadb,
+				     .owns_session = owns_session,
+				     .owns_ctx = s};
 	if (!s->policy) {
 		out->action = POLICY_DENY;
 		snprintf(out->rule, sizeof out->rule, "fail-closed");
