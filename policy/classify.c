@@ -1624,8 +1624,11 @@ static void step(struct cls_batch *b)
 			b->skip_words--;
 		else if (t->kind == LEX_LPAREN) /* (SELECT ...) UNION ... */
 			on_lparen(b);
-		else if (cls_compound_active(&b->cmp) && cls_compound_procedural(t, &b->nx))
-			procedural_begin(b);
+		else if (cls_compound_active(&b->cmp) &&
+			 (cls_compound_procedural(t, &b->nx) ||
+			  (t->kind == LEX_IDENT && !b->kw &&
+			   (b->nx.kind == LEX_SEMI || b->nx.kind == LEX_EOF))))
+			procedural_begin(b); /* ... or the label after END LOOP */
 		else if (t->kind == LEX_IDENT && b->kw)
 			verb_begin(b, b->kw);
 		else
