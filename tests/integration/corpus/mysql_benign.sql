@@ -218,7 +218,6 @@ SELECT X'44524F50'
 @@ info-schema | |
 SELECT table_name FROM information_schema.tables WHERE table_schema = 'evdb' AND table_name LIKE '%truncate%'
 
-# --- wrappers whose wrapped statement is harmless (issue 15 class 2) ---------
 @@ wrap-set-statement-select | |
 SET STATEMENT max_statement_time=100 FOR SELECT * FROM t WHERE id = 1
 
@@ -243,7 +242,6 @@ ANALYZE UPDATE t SET name = 'x' WHERE id = 1
 @@ col-named-begin-end | |
 SELECT 1 AS `begin`, 2 AS `end`
 
-# --- versioned comments MariaDB 10.11 does not run (issue 15 class 10) -------
 @@ ver-high-drop | |
 SELECT 1 /*!999999 ; DROP TABLE t */
 
@@ -259,6 +257,5 @@ SELECT 1 /*!50700 ; DROP TABLE t */
 @@ ver-mysql8-ignored | |
 SELECT 1 /*!80000 ; DROP TABLE t */
 
-# --- file functions: benign twins (issue 15 class 7) ------------------------
 @@ str-backtick-load-file | |
 SELECT 'x' AS `LOAD_FILE`

@@ -607,7 +607,6 @@ CREATE OR REPLACE TABLE t (id INT)
 @@ ddl-drop-temporary-word | gone t | 
 DROP /*!TABLE IF EXISTS*/ t
 
-# --- issue 15 class 2: wrappers run what they wrap --------------------------
 @@ wrap-set-statement-drop | gone t | 
 SET STATEMENT max_statement_time=100 FOR DROP TABLE t
 
@@ -683,7 +682,6 @@ ANALYZE INSERT INTO t VALUES (9, 'z', 0)
 @@ wrap-analyze-exec-cmt | rows t | 
 /*!ANALYZE DELETE FROM t*/
 
-# --- issue 15 class 7: file functions under another spelling ----------------
 @@ file-load-file-backtick-upper | result SB-SECRET-MARKER | super
 SELECT `LOAD_FILE`('{FILES}/secret')
 

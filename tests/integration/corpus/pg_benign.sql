@@ -257,7 +257,6 @@ UPDATE t SET name = upper(name) WHERE lower(name) = 'alice'
 @@ delete-exists | |
 DELETE FROM u WHERE EXISTS (SELECT 1 FROM t WHERE t.id = u.t_id AND t.drop_count > 5)
 
-# --- EXPLAIN without ANALYZE, and names that only look like kill/file calls -
 @@ explain-analyze-off-delete | |
 EXPLAIN (ANALYZE off) DELETE FROM t
 

@@ -741,9 +741,8 @@ CREATE EXTENSION pgcrypto
 @@ ddl-create-extension-quoted | sql SELECT count(*) FROM pg_extension | 
 CREATE EXTENSION IF NOT EXISTS "pgcrypto"
 
-# --- issue 15 class 2: EXPLAIN ANALYZE runs what it explains ---------------
-@@ explain-analyze-yes-quoted | rows t | 
-EXPLAIN (ANALYZE 'yes') DELETE FROM t
+@@ explain-analyze-after-summary | rows t | 
+EXPLAIN (SUMMARY off, ANALYZE) DELETE FROM t
 
 @@ explain-analyze-buffers-drop-read | rows t | read
 EXPLAIN (ANALYZE, BUFFERS, TIMING off) UPDATE t SET name = 'x' WHERE id = 1
@@ -760,7 +759,6 @@ EXPLAIN ANALYZE EXECUTE evp
 @@ explain-analyze-ctas-read | exists t_expl | read
 EXPLAIN ANALYZE CREATE TABLE t_expl AS SELECT 1 AS x
 
-# --- issue 15 class 7: file functions under another spelling ----------------
 @@ file-read-qualified-upper-schema | result SB-SECRET-MARKER | super
 SELECT PG_CATALOG."pg_read_file"('{FILES}/secret')
 
