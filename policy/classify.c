@@ -485,6 +485,12 @@ static int nested_start(struct cls_batch *b, int kw)
 	case KW_EXECUTE:
 		b->st->flags |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
 		return 1;
+	case KW_KILL: /* MySQL CREATE EVENT ... DO KILL n: runs later, nobody's own */
+		if (!b->mysql)
+			return 0;
+		b->st->flags |= POLICY_F_ENDS_SESSION;
+		b->st->kill.unmapped++;
+		return 1;
 	case KW_CREATE:
 		b->st->flags |= POLICY_F_DDL | POLICY_F_WRITES;
 		return 1;

@@ -237,6 +237,8 @@ static int kills_own_only(const struct policy_request *req, const struct cls_stm
 {
 	if (st->kill.unmapped || st->kill.n == 0 || !req->owns_session)
 		return 0;
+	if (st->flags & POLICY_F_DDL)
+		return 0; /* CREATE VIEW/RULE ... AS SELECT pg_terminate_backend(n): runs later */
 	enum policy_session_id how = POLICY_SESSION_BACKEND_ID;
 	int query;
 	uint64_t id;

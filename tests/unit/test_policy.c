@@ -763,6 +763,8 @@ static void test_session_kill(const struct policy *guard)
 		{POLICY_DIALECT_PG, "SELECT pg_cancel_backend(pid) FROM pg_stat_activity", "deny", "allow"},
 		{POLICY_DIALECT_PG, "SELECT 1; SELECT pg_terminate_backend(7)", "deny", "allow"},
 		{POLICY_DIALECT_PG, "EXPLAIN SELECT pg_terminate_backend(7)", "allow", "allow"},
+		{POLICY_DIALECT_MYSQL, "CREATE EVENT e ON SCHEDULE AT NOW() DO KILL 42", "deny", "allow"},
+		{POLICY_DIALECT_PG, "CREATE VIEW v AS SELECT pg_cancel_backend(42)", "deny", "allow"},
 		/* a function that ends sessions when called later: nobody's own */
 		{POLICY_DIALECT_PG,
 		 "CREATE FUNCTION f() RETURNS bool LANGUAGE sql AS 'SELECT pg_terminate_backend(42)'",
