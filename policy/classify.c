@@ -1436,7 +1436,8 @@ static void on_lparen(struct cls_batch *b)
 		b->watch_lit[0] = b->watch_lit[1] = 0;
 	}
 	b->next_paren = 0;
-	cls_kill_lparen(&b->kt, nd);
+	if (b->kt.arm)
+		cls_kill_lparen(&b->kt, nd);
 	/* VACUUM (VERBOSE) t: the name still follows */
 	if (!(b->depth == 0 && L->arm == OBJ_NAME &&
 	      (b->vid == KW_VACUUM || b->vid == KW_ANALYZE || b->vid == KW_REINDEX ||
@@ -1600,8 +1601,9 @@ static void step(struct cls_batch *b)
 	b->ntok++;
 	where_token(b, t, b->kw);
 	watch_token(b, t);
-	cls_kill_token(&b->kt, &b->st->kill, t, b->depth);
-	if (b->depth == 0 && t->kind == LEX_IDENT &&
+	if (b->kt.mode) /* reading a KILL target: off the common path */
+		cls_kill_token(&b->kt, &b->st->kill, t, b->depth);
+	if (b->depth == 0 && t->kind == LEX_IDENT && (b->vid == -2 || b->set_stmt) &&
 	    ((b->vid == -2 && restart_verb(b->kw)) ||
 	     (b->set_stmt && b->vid == KW_SET && b->kw == KW_FOR))) {
 		/* the statement a procedural part or SET STATEMENT ... FOR wraps */
@@ -1778,7 +1780,7 @@ int cls_next(struct cls_batch *b, struct cls_stmt *st)
 			}
 			if (k == LEX_IDENT && b->depth == 0 &&
 			    ((b->body_mode && body_block_word(&b->cur)) ||
-			     (cls_compound_active(&b->cmp) &&
+			     ((b->cmp.level || b->cmp.closing) &&
 			      cls_compound_word(&b->cmp, &b->cur, &b->nx, b->ntok, b->vid == -2)))) {
 				shift(b);
 				if (b->ntok)
