@@ -824,6 +824,15 @@ static int phase_step(struct cls_batch *b)
 			b->st->flags |= POLICY_F_FILE_ACCESS; /* 'file' or PROGRAM */
 		return 1;
 	case PH_EXPLAIN:
+		if (b->skip_words) { /* MySQL EXPLAIN ANALYZE FORMAT = TREE */
+			b->skip_words--;
+			return 1;
+		}
+		if (b->mysql && t->kind == LEX_IDENT && t->len == 6 &&
+		    !strncasecmp(t->s, "format", 6) && is_eq_op(&b->nx)) {
+			b->skip_words = 2;
+			return 1;
+		}
 		if (kw == KW_ANALYZE || kw == KW_ANALYSE) {
 			b->explain_analyze = 1;
 			return 1;
@@ -1637,6 +1646,12 @@ static void step(struct cls_batch *b)
 			  (t->kind == LEX_IDENT && !b->kw &&
 			   (b->nx.kind == LEX_SEMI || b->nx.kind == LEX_EOF))))
 			procedural_begin(b); /* ... or the label after END LOOP */
+		else if (b->mysql && cls_compound_toplevel(t, &b->nx)) {
+			/* MariaDB runs IF/CASE/LOOP/WHILE/REPEAT/FOR and labelled
+			 * blocks outside stored programs too */
+			cls_compound_begin(&b->cmp);
+			procedural_begin(b);
+		}
 		else if (t->kind == LEX_IDENT && b->kw)
 			verb_begin(b, b->kw);
 		else

@@ -94,6 +94,16 @@ int cls_compound_procedural(const struct lex_token *cur, const struct lex_token 
 	return cur->kind == LEX_IDENT && word_in(cur, words, sizeof words / sizeof words[0]);
 }
 
+int cls_compound_toplevel(const struct lex_token *cur, const struct lex_token *nx)
+{
+	static const char *const words[] = {"if", "case", "loop", "while", "repeat", "for"};
+	if (cur->kind != LEX_IDENT && cur->kind != LEX_QIDENT)
+		return 0;
+	if (nx->kind == LEX_OP && nx->len == 1 && nx->s[0] == ':')
+		return 1;
+	return cur->kind == LEX_IDENT && word_in(cur, words, sizeof words / sizeof words[0]);
+}
+
 /* One decimal number at *p (at most 4 digits); -1 when none. */
 static long number(const char **p)
 {

@@ -49,6 +49,10 @@ int cls_compound_word(struct cls_compound *c, const struct lex_token *cur,
  * control-flow word or a label? */
 int cls_compound_procedural(const struct lex_token *cur, const struct lex_token *nx);
 
+/* Does a MySQL statement that starts with cur begin a compound statement
+ * (IF, CASE, LOOP, WHILE, REPEAT, FOR, or a label: "lbl:")? */
+int cls_compound_toplevel(const struct lex_token *cur, const struct lex_token *nx);
+
 /* Version of a MySQL/MariaDB server from its handshake's version string
  * ("10.11.6-MariaDB-log", "5.5.5-10.11.6-MariaDB", "8.0.36"): 101106, 80036;
  * *mariadb says whether it is MariaDB. 0 when the string cannot be read. */

@@ -259,3 +259,9 @@ SELECT 1 /*!80000 ; DROP TABLE t */
 
 @@ str-backtick-load-file | |
 SELECT 'x' AS `LOAD_FILE`
+
+@@ wrap-toplevel-if-select | |
+IF 1 THEN SELECT 1; ELSE SELECT 2; END IF
+
+@@ wrap-toplevel-labelled-select | |
+lbl: BEGIN NOT ATOMIC SELECT id FROM t WHERE id = 1; END lbl

@@ -690,3 +690,12 @@ SELECT `Load_File`('{FILES}/secret')
 
 @@ file-load-file-backtick-lower | result SB-SECRET-MARKER | super
 SELECT `load_file`('{FILES}/secret')
+
+@@ wrap-toplevel-if | gone t | 
+IF 1 THEN DROP TABLE t; END IF
+
+@@ wrap-toplevel-labelled-block | gone t | 
+lbl: BEGIN NOT ATOMIC DROP TABLE t; END lbl
+
+@@ wrap-toplevel-for | rows t | 
+FOR i IN 1..1 DO DELETE FROM t; END FOR
