@@ -208,6 +208,12 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	print_flags(r.flags);
 	if (r.message[0])
 		printf("message      %s\n", r.message);
+	if ((r.flags & POLICY_F_ENDS_SESSION) && req.level < POLICY_LEVEL_OPERATE)
+		puts("note         ends or cancels sessions: whose they are is known only to the "
+		     "daemon (live sessions); offline none counts as the user's own");
+	if (req.dialect == POLICY_DIALECT_MYSQL && strstr(pos[0], "/*"))
+		puts("note         versioned comments: the daemon reads them by the backend's "
+		     "version; offline both readings count");
 	rc = r.action >= POLICY_REVIEW ? CTL_FAIL : CTL_OK;
 	policy_result_free(&r);
 	policy_unref(p);
