@@ -263,5 +263,5 @@ SELECT 'x' AS `LOAD_FILE`
 @@ wrap-toplevel-if-select | |
 IF 1 THEN SELECT 1; ELSE SELECT 2; END IF
 
-@@ wrap-toplevel-labelled-select | |
-lbl: BEGIN NOT ATOMIC SELECT id FROM t WHERE id = 1; END lbl
+@@ wrap-compound-labelled-select | |
+BEGIN NOT ATOMIC lbl: BEGIN SELECT id FROM t WHERE id = 1; END lbl; END

@@ -694,8 +694,20 @@ SELECT `load_file`('{FILES}/secret')
 @@ wrap-toplevel-if | gone t | 
 IF 1 THEN DROP TABLE t; END IF
 
-@@ wrap-toplevel-labelled-block | gone t | 
-lbl: BEGIN NOT ATOMIC DROP TABLE t; END lbl
+@@ wrap-toplevel-while | gone t | 
+WHILE 1 DO DROP TABLE t; END WHILE
+
+@@ wrap-toplevel-repeat | gone t | 
+REPEAT DROP TABLE t; UNTIL 1 END REPEAT
+
+@@ wrap-toplevel-case | gone t | 
+CASE WHEN 1 THEN DROP TABLE t; END CASE
+
+@@ wrap-compound-labelled-inner | gone t | 
+BEGIN NOT ATOMIC lbl: BEGIN DROP TABLE t; END lbl; END
+
+@@ wrap-set-statement-compound | gone t | 
+SET STATEMENT max_statement_time=10 FOR BEGIN NOT ATOMIC DROP TABLE t; END
 
 @@ wrap-toplevel-for | rows t | 
 FOR i IN 1..1 DO DELETE FROM t; END FOR
