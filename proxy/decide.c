@@ -77,6 +77,10 @@ fail:
 static int owns_session(void *ctx, uint64_t id, enum policy_session_id how)
 {
 	const struct session *s = ctx;
+	/* a proxy id that names no live session: the MySQL frontend answers
+	 * "Unknown thread id" itself and sends nothing to the server */
+	if (how == POLICY_SESSION_PROXY_ID && !sess_find(s->px, id))
+		return 1;
 	for (const struct session *v = s->px->sessions; v; v = v->next) {
 		if (!v->logged_in || v->closing || v->proto != s->proto ||
 		    strcmp(v->target.user, s->target.user) != 0 ||
