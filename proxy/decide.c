@@ -77,6 +77,8 @@ fail:
 static int owns_session(void *ctx, uint64_t id, enum policy_session_id how)
 {
 	const struct session *s = ctx;
+	if (s->preparing)
+		how = POLICY_SESSION_BACKEND_ID; /* the server runs it as written */
 	/* a proxy id that names no live session: the MySQL frontend answers
 	 * "Unknown thread id" itself and sends nothing to the server */
 	if (how == POLICY_SESSION_PROXY_ID && !sess_find(s->px, id))

@@ -63,6 +63,8 @@ struct session {
 	uint64_t backend_id;
 	unsigned long backend_version;
 	int backend_mariadb;
+	int preparing; /* MySQL: deciding COM_STMT_PREPARE text, whose KILL n the
+			  frontend does not rewrite (n is the server's thread id) */
 
 	uint64_t bytes_in, bytes_out;     /* client→proxy, proxy→client */
 	time_t started;                   /* wall clock, for listings */

@@ -334,7 +334,9 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	const char *sql = (const char *)b + 1;
 	size_t len = n - 1;
 	remember_current(c, sql, len);
+	c->s->preparing = 1; /* a prepared KILL n names a server thread id */
 	evaluate(c, sql, len);
+	c->s->preparing = 0;
 	if (c->pres.action >= POLICY_REVIEW) {
 		/* Refused: audited now (an allowed one is audited at execute). */
 		if (!audit_stmt(c, sql, len, NULL))

@@ -148,6 +148,21 @@ def _my_alive(maria, thread):
         f"SELECT count(*) FROM information_schema.processlist WHERE id = {thread}") == "1"
 
 
+def _prepare_execute(conn, sql):
+    """COM_STMT_PREPARE then COM_STMT_EXECUTE of sql (no parameters) on a
+    pymysql connection, raw; raises pymysql errors like a query would."""
+    import struct
+    from pymysql.constants import COMMAND
+    conn._execute_command(COMMAND.COM_STMT_PREPARE, sql)
+    ok = conn._read_packet()
+    stmt_id = struct.unpack("<I", ok.get_all_data()[1:5])[0]
+    ncols, nparams = struct.unpack("<HH", ok.get_all_data()[5:9])
+    for _ in range(nparams + (1 if nparams else 0) + ncols + (1 if ncols else 0)):
+        conn._read_packet()  # definitions and their EOFs
+    conn._execute_command(COMMAND.COM_STMT_EXECUTE, struct.pack("<IBI", stmt_id, 0, 1))
+    conn._read_packet()
+
+
 def _interrupted(res):
     """SLEEP() answers 1, or the query fails with 1317, when killed."""
     return (res.get("value") == 1 or "1317" in res.get("error", "")) and res["elapsed"] < 10
@@ -207,6 +222,11 @@ def test_mysql_session_kill_ownership(my_ready, maria):
     with pytest.raises(pymysql.err.Error) as ei:
         alice.kill(bob_proxy)
     assert "sqlbastion:" in str(ei.value) or ei.value.args[0] == 1095, ei.value
+    # A server-side prepared KILL n is not rewritten: n is the server's
+    # thread id, whatever the proxy ids are.
+    with pytest.raises(pymysql.err.Error) as ei:
+        _prepare_execute(alice, f"KILL QUERY {bob_thread}")
+    assert "sqlbastion:" in str(ei.value), ei.value
     t.join(30)
     assert res.get("value") == 0, res  # SLEEP returns 1 when interrupted
     assert _my_alive(maria, bob_thread)
