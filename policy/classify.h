@@ -29,6 +29,7 @@
 
 #include "policy/cls_kill.h"
 #include "policy/cls_wrappers.h"
+#include "policy/cls_writes.h"
 #include "policy/lexer.h"
 #include "policy/policy.h"
 
@@ -140,6 +141,7 @@ struct cls_batch {
 	int skip_words;             /* tokens before the wrapped statement's verb */
 	int set_stmt;               /* MariaDB SET STATEMENT ... FOR */
 	int where_fr;
+	struct cls_writes w; /* cls_writes.c: write targets, MERGE, foreign data */
 	int nfr;
 	struct cls_frame fr[CLS_MAX_FRAMES];
 	struct cls_level lv[CLS_MAX_DEPTH + 1];
@@ -160,6 +162,8 @@ struct cls_opts {
 				     SQL/PSM): BEGIN, DECLARE, THEN, ELSE, ELSIF, LOOP,
 				     EXCEPTION and END also end a statement, so that
 				     the statements inside blocks are seen */
+	const char *database;     /* MySQL: current database (NULL = none) */
+	int database_unknown;     /* MySQL: it may have changed unseen */
 };
 
 /* Start reading sql (len bytes). The fingerprint and objects of every

@@ -69,6 +69,8 @@ enum policy_session_id {
 	POLICY_SESSION_PROXY_ID = 1,   /* sqlbastion's session id (MySQL `KILL n`, which
 					  the MySQL frontend rewrites) */
 };
+#define POLICY_F_CLIENT_FILE 0x2000u   /* the client uploads data for the statement: MySQL
+					  LOAD DATA LOCAL INFILE, PostgreSQL COPY ... FROM STDIN */
 
 /* What a caller asks about. All strings are borrowed for the call. */
 struct policy_request {
@@ -96,6 +98,12 @@ struct policy_request {
 	 * caller cannot tell (sqlbastionctl policy test): nothing is owned. */
 	int (*owns_session)(void *ctx, uint64_t id, enum policy_session_id how);
 	void *owns_ctx;
+	/* MySQL: the session's current database as the server confirmed it
+	 * (unqualified table names resolve there); NULL or "" = none selected.
+	 * database_unknown: a USE may have changed it unseen: unqualified
+	 * writes are then taken as writes to a system schema. */
+	const char *database;
+	int database_unknown;
 };
 
 /* The answer. Callers own it, initialise it with policy_result_init(), may
@@ -115,6 +123,12 @@ struct policy_result {
 	char *objects;          /* owned: comma-separated objects touched ("public.t1,t2"), NUL-terminated */
 	size_t objects_cap;
 	void *work;             /* owned: private scratch kept across calls (names, regex match data) */
+	/* MySQL: 1 = the batch contains USE db and use_db is the last one's
+	 * name (the session's database once the server has run the batch
+	 * without error); 2 = readings of the text disagree on it (the database
+	 * becomes unknown); 0 = no USE */
+	int use_seen;
+	char use_db[129];
 };
 
 struct policy; /* opaque, immutable once loaded */

@@ -111,7 +111,9 @@ int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char
 				     .server_version = s->backend_version,
 				     .server_mariadb = s->backend_mariadb,
 				     .owns_session = owns_session,
-				     .owns_ctx = s};
+				     .owns_ctx = s,
+				     .database = dialect == POLICY_DIALECT_MYSQL ? s->database : NULL,
+				     .database_unknown = s->database_unknown};
 	if (!s->policy) {
 		out->action = POLICY_DENY;
 		snprintf(out->rule, sizeof out->rule, "fail-closed");
