@@ -722,6 +722,8 @@ static void on_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n)
 		return;
 	}
 	c->backend_thread = c->bhs.conn_id;
+	c->s->backend_id = c->bhs.conn_id; /* KILL ownership, versioned comments: */
+	c->s->backend_version = policy_mysql_version(c->bhs.version, &c->s->backend_mariadb);
 	/* Both sides then speak with exactly these. The handshake fields the
 	 * proxy builds itself (auth data encoding, attributes) follow the
 	 * backend's offer alone. */
