@@ -24,6 +24,7 @@
 #include "policy/policy.h"
 #include "proxy/admin.h"
 #include "proxy/config.h"
+#include "proxy/lifecycle.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
@@ -301,12 +302,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sqlbastion: cannot create the audit flush timer\n");
 		return 1;
 	}
+	px.lifecycle = lifecycle_start(&px);
+	if (!px.lifecycle) {
+		fprintf(stderr, "sqlbastion: cannot create the session re-check timer\n");
+		return 1;
+	}
 	sb_log(LOG_INFO, "sqlbastion started (config %s, policy %s, %zu rules)", px.cfg.path,
 	       px.cfg.policy[0] ? px.cfg.policy : "(none)", policy_rule_count(px.policy));
 
 	event_base_dispatch(px.base);
 
 	admin_stop(admin);
+	lifecycle_stop(px.lifecycle);
+	px.lifecycle = NULL;
 	listener_stop(ls);
 	sess_free_all(&px);
 	event_free(ev_hup);

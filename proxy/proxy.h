@@ -23,6 +23,7 @@ struct state;
 struct audit_log;
 struct policy;
 struct session;
+struct lifecycle;
 
 struct sb_proxy {
 	struct event_base *base;     /* owned */
@@ -48,6 +49,7 @@ struct sb_proxy {
 	struct event *reaper;        /* owned: frees closing sessions next loop */
 	uint64_t next_session_id;
 	unsigned live_count;
+	struct lifecycle *lifecycle; /* owned by main: re-checks live sessions (lifecycle.h) */
 };
 
 #endif

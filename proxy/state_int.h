@@ -19,7 +19,9 @@
  * STATE_Q_APPROVALS for state_approvals.c's. */
 #define STATE_Q_CORE 32
 #define STATE_Q_APPROVALS 16
-#define STATE_Q_SLOTS (STATE_Q_CORE + STATE_Q_APPROVALS)
+#define STATE_Q_LIFECYCLE 32 /* state_lifecycle.c: admin changes, lockouts */
+#define STATE_Q_SLOTS (STATE_Q_CORE + STATE_Q_APPROVALS + STATE_Q_LIFECYCLE)
+#define STATE_Q_LIFECYCLE_BASE (STATE_Q_CORE + STATE_Q_APPROVALS)
 
 struct state {
 	sqlite3 *db;                    /* owned */
@@ -30,6 +32,11 @@ struct state {
 /* The statement cached in slot, prepared from sql on first use
  * (SQLITE_PREPARE_PERSISTENT), ready to bind; NULL with st->err set. */
 sqlite3_stmt *state_prepared(struct state *st, int slot, const char *sql);
+
+/* The idempotent schema step of state_lifecycle.c (users.disabled,
+ * grants.max_ttl / renewable, the lockouts table): adds only what is
+ * missing, so it runs on every open after the versioned migrations. */
+int state_lifecycle_migrate(struct state *st);
 
 /* STATE_ERROR with st->err = "<what>: <sqlite message>". */
 int state_fail_db(struct state *st, const char *what);
