@@ -278,7 +278,8 @@ def rot_role(pg):
     pg.sql(f"CREATE ROLE {name} LOGIN PASSWORD '{pw}'; GRANT CONNECT ON DATABASE appdb TO {name};")
     yield name, pw
     pg.sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{name}';"
-           f" DROP ROLE IF EXISTS {name};", check=False)
+           f" REVOKE CONNECT ON DATABASE appdb FROM {name}; DROP ROLE IF EXISTS {name};",
+           check=False)
 
 
 def _rotate_setup(b, pg, role, pw, how, tmp):
@@ -309,6 +310,7 @@ def test_pg_rotated_secret_keeps_session_serves_next_login(bastion, pg, rot_role
     cur = conn.cursor()
     cur.execute("SELECT current_user")
     assert cur.fetchone()[0] == role
+    sid = _session_of(b)
     new = secrets.token_urlsafe(12)
     pg.sql(f"ALTER ROLE {role} PASSWORD '{new}'")  # the real backend password
     if how == "stored":
@@ -325,7 +327,7 @@ def test_pg_rotated_secret_keeps_session_serves_next_login(bastion, pg, rot_role
     assert cur.fetchone()[0] == 42
     r = b.psql("SELECT current_user")
     assert r.returncode == 0 and r.stdout.strip() == role, r.stderr
-    assert not b.audit_records("session_end")
+    assert not b.audit_records("session_end", session=sid)
     text = b.audit_jsonl.read_text()
     assert new not in text and pw not in text  # never a secret in the audit
     if how == "cmd":
@@ -391,8 +393,8 @@ def _my_ended(cur):
 def _my_backend_gone(maria, user="app", timeout=5):
     deadline = time.monotonic() + timeout
     while True:
-        n = maria.sql("SELECT count(*) FROM information_schema.processlist "
-                      f"WHERE user = '{user}'").strip()
+        n = maria.value("SELECT count(*) FROM information_schema.processlist "
+                        f"WHERE user = '{user}'")
         if n == "0":
             return
         assert time.monotonic() < deadline, f"{n} connections of {user} left"
@@ -435,7 +437,8 @@ def test_mysql_cli_hears_termination(my_ready):
     env = client_env()
     env["MYSQL_PWD"] = b.token
     p = subprocess.Popen(["mariadb", "--no-defaults", "-h", b.host, "-P", str(b.mysql_port),
-                          "-u", "alice", "--skip-ssl", "--batch", "--skip-reconnect", "appdb"],
+                          "-u", "alice", "--skip-ssl", "--batch", "--unbuffered", "--skip-reconnect",
+                          "appdb"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env, text=True)
     try:
@@ -475,6 +478,7 @@ def test_mysql_rotated_stored_secret(my_bastion, maria, my_rot_user):
     b.issue_token("alice", f"demo-mysql/{name}")
     b.start()
     conn, cur = _my_open(b)
+    sid = _session_of(b)
     new = secrets.token_urlsafe(12)
     maria.sql(f"ALTER USER '{name}'@'%' IDENTIFIED BY '{new}';")
     b.ctl("account", "set", f"demo-mysql/{name}", "--password-stdin", input=new + "\n")
@@ -483,7 +487,7 @@ def test_mysql_rotated_stored_secret(my_bastion, maria, my_rot_user):
     assert cur.fetchone()[0] == 7
     r = b.mysql("SELECT CURRENT_USER()")
     assert r.returncode == 0 and r.stdout.startswith(name), r.stderr
-    assert not b.audit_records("session_end")
+    assert not b.audit_records("session_end", session=sid)
 
 
 # ---- who made a change ----
