@@ -510,3 +510,34 @@ def test_admin_event_names_sudo_user(pg_ready):
     b.ctl("user", "add", "dave", env={"SUDO_USER": "no-such-person-xyz"})
     rec = [r for r in b.audit_records("admin", verb="user add") if "dave" in r["statement"]][0]
     assert rec["user"] == "root"
+
+
+# ---- cost ----
+
+def test_recheck_cost_per_session(bastion, pg):
+    """What a change costs the daemon: one re-check per live session (the
+    daemon's debug line says how long), and nothing per statement: the
+    statement path has no new code (see README), so a session's statements
+    run the same before and after any number of changes."""
+    import re
+    b = bastion
+    b.pg_ready(pg, start=False)
+    b.start(args=("-v",))
+    conns = [b.connect() for _ in range(40)]
+    for c in conns:
+        c.cursor().execute("SELECT 1")
+    b.add_user("bob")  # a change that affects nobody: every session re-checked
+    deadline = time.monotonic() + 5
+    found = None
+    while time.monotonic() < deadline and not found:
+        found = re.findall(r"re-checked (\d+) sessions in (\d+) us, ended 0", b.log_text())
+        time.sleep(0.1)
+    assert found, b.log_text()[-2000:]
+    n, us = map(int, found[-1])
+    assert n == 40
+    per = us / n
+    print(f"\n  re-check: {n} sessions in {us} us ({per:.0f} us per session)")
+    assert per < 5000
+    cur = conns[0].cursor()
+    cur.execute("SELECT 5")
+    assert cur.fetchone()[0] == 5
