@@ -138,6 +138,7 @@ struct session *sess_new(struct sb_proxy *px, const struct protocol *p,
 	s->timer = evtimer_new(px->base, timer_cb, s);
 	s->policy = px->policy ? policy_ref(px->policy) : NULL;
 	s->started = time(NULL);
+	s->started_us = sess_now_us();
 	snprintf(s->client_ip, sizeof s->client_ip, "%s", ip);
 	s->client_port = port;
 	if (strchr(ip, ':'))
@@ -285,7 +286,7 @@ static void vclose(struct session *s, const char *fmt, va_list ap)
 	if (s->login_audited) {
 		struct audit_event ev = {.type = AUDIT_SESSION_END,
 					 .rows = -1,
-					 .duration_us = (int64_t)(time(NULL) - s->started) * 1000000,
+					 .duration_us = sess_now_us() - s->started_us,
 					 .error = s->close_reason};
 		sess_audit_record(s, &ev);
 	}

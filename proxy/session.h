@@ -58,7 +58,8 @@ struct session {
 	char client_encoding[32];
 
 	uint64_t bytes_in, bytes_out;     /* client→proxy, proxy→client */
-	time_t started;
+	time_t started;                   /* wall clock, for listings */
+	int64_t started_us;               /* sess_now_us(): session_end duration */
 	uint64_t next_query_id;
 
 	int closing;
