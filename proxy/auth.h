@@ -70,7 +70,8 @@ struct auth_lockout_conf {
 /* Result of a check: AUTH_OK fills target; otherwise reason says why
  * (for the audit log: "unknown user", "token expired", "token revoked",
  * "bad token", "source 10.1.2.3 not allowed", "outside grant hours",
- * "grant expired", "no grant", "session limit 2 reached", "asset protocol
+ * "grant expired", "no grant", "user disabled", "locked out: ...",
+ * "session limit 2 reached", "asset protocol
  * mysql does not match listener postgres", ...). */
 enum auth_status { AUTH_OK = 0, AUTH_REFUSED = 1, AUTH_ERROR = -1 };
 

@@ -4,7 +4,8 @@
  * ctl_objects.c (user, asset, account, grant), ctl_check.c (asset check),
  * ctl_tokens.c (token), ctl_audit.c (audit search / verify / reindex),
  * ctl_admin.c (sessions, kill, reload over the admin socket), ctl_policy.c
- * (policy test) and ctl_approvals.c (approvals, approve, reject) implement
+ * (policy test), ctl_approvals.c (approvals, approve, reject) and
+ * ctl_lifecycle.c (set / disable / remove / revoke verbs, lockouts) implement
  * the verbs; ctl_common.c holds what they share: messages and exit codes,
  * argument parsing, name / time / duration parsing, and the admin audit
  * event every change writes.

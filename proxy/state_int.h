@@ -4,8 +4,10 @@
  *
  * state.c owns the connection, the schema and its migrations, and the
  * users / assets / accounts / grants / tokens queries; state_approvals.c
- * owns the approvals queries. Each file keeps its SQL text to itself and
- * caches its statements in its own range of slots of struct state.
+ * owns the approvals queries; state_lifecycle.c the changes after the fact
+ * (disable, remove, revoke, token rules) and the lockout counters. Each
+ * file keeps its SQL text to itself and caches its statements in its own
+ * range of slots of struct state.
  */
 #ifndef SB_STATE_INT_H
 #define SB_STATE_INT_H
