@@ -145,7 +145,9 @@ void auth_lockout_passed(struct state *st, const struct auth_login *in);
  * AUTH_REFUSED with the cause in reason ("token revoked", "token expired",
  * "user disabled", "user removed", "grant revoked", "grant expired",
  * "grant hours ended", "asset removed", "account removed", "token removed",
- * "source ... not allowed"), or AUTH_ERROR (try again later). */
+ * "source ... not allowed", "grant changed: write no longer granted (now
+ * read)" when the grants left give a lower level than the session has), or
+ * AUTH_ERROR (try again later). */
 enum auth_status auth_recheck(struct state *st, const struct auth_target *t,
 			      const char *client_ip, time_t now, int64_t *valid_until,
 			      char *reason, size_t reasonlen) __attribute__((warn_unused_result));

@@ -186,6 +186,13 @@ enum auth_status auth_recheck(struct state *st, const struct auth_target *t,
 				.now = now,
 				.recheck = 1};
 	enum auth_status s = auth_check_rules(st, &in, t->token_id, &cur, reason, reasonlen);
+	if (s == AUTH_OK && cur.level < t->level) {
+		/* Still granted, but less: the session's statements are judged
+		 * at the level it logged in with, which no grant gives now. */
+		snprintf(reason, reasonlen, "grant changed: %s no longer granted (now %s)",
+			 policy_level_name(t->level), policy_level_name(cur.level));
+		return AUTH_REFUSED;
+	}
 	if (s == AUTH_OK) {
 		*valid_until = cur.valid_until;
 		return AUTH_OK;

@@ -541,3 +541,21 @@ def test_recheck_cost_per_session(bastion, pg):
     cur = conns[0].cursor()
     cur.execute("SELECT 5")
     assert cur.fetchone()[0] == 5
+
+
+def test_pg_level_lowered_ends_session(pg_ready, pg):
+    """Revoking the write grant while a read grant remains: the open session,
+    judged at write since its login, ends; a new login gets read."""
+    b = pg_ready
+    write_id = _grant_id(b)
+    b.ctl("grant", "add", "alice", "demo-pg/app", "--level", "read")
+    conn, cur = _pg_open(b)
+    sid = _session_of(b)
+    t0 = time.monotonic()
+    b.ctl("grant", "revoke", write_id)
+    _wait_end(b, sid, t0, "grant changed: write no longer granted (now read)")
+    _pg_ended(cur)
+    r = b.psql("CREATE TABLE t_level_lowered (a int)")
+    assert r.returncode != 0 and "blocked" in r.stderr, r.stderr
+    r = b.psql("SELECT 1")
+    assert r.returncode == 0, r.stderr

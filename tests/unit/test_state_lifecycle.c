@@ -132,6 +132,7 @@ static void setup(struct fixture *f, const char *name)
 static void target_of(struct fixture *f, struct auth_target *t)
 {
 	memset(t, 0, sizeof *t);
+	t->level = POLICY_LEVEL_WRITE; /* as logged in under the fixture's grant */
 	t->token_id = f->tok;
 	t->user_id = f->alice;
 	snprintf(t->user, sizeof t->user, "alice");
@@ -178,6 +179,12 @@ static void test_recheck_causes(void)
 	int64_t g2;
 	CHECK(state_grant_add(f.st, f.alice, f.acc, POLICY_LEVEL_READ, "", now + 10, now, &g2) ==
 	      STATE_OK);
+	/* the session logged in at write; only read is granted now */
+	CHECK_STR(recheck(&f, now, &vu), "grant changed: write no longer granted (now read)");
+	int64_t g3;
+	CHECK(state_grant_add(f.st, f.alice, f.acc, POLICY_LEVEL_WRITE, "", now + 10, now, &g3) ==
+	      STATE_OK);
+	CHECK(state_grant_revoke(f.st, g2) == STATE_OK);
 	CHECK_STR(recheck(&f, now, &vu), "ok");
 	CHECK(vu == (int64_t)now + 10); /* the grant's until comes first */
 	CHECK_STR(recheck(&f, now + 10, NULL), "grant expired");
