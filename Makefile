@@ -57,7 +57,9 @@ unit_deps = $(strip \
   $(if $(filter test_pg%,$1),$(PGSQL_SRC)) \
   $(if $(filter test_my%,$1),$(MYSQL_SRC)) \
   $(if $(filter test_config%,$1),$(CONFIG_SRC)) \
-  $(if $(filter test_crypto%,$1),$(CRYPTO_SRC)))
+  $(if $(filter test_crypto%,$1),$(CRYPTO_SRC)) \
+  $(if $(filter test_srclimit%,$1),proxy/srclimit.c) \
+  $(if $(filter test_log%,$1),proxy/log.c))
 
 all: $(BIN)/sqlbastion $(BIN)/sqlbastionctl
 

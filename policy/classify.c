@@ -228,6 +228,7 @@ void cls_begin(struct cls_batch *b, const char *sql, size_t len,
 	b->body_mode = opts->body_mode;
 	b->out = out;
 	b->names = names;
+	cw_begin(b, opts);
 	if (grow(&out->fingerprint, &out->fingerprint_cap, 64) ||
 	    grow(&out->objects, &out->objects_cap, 64))
 		b->oom = 1;
@@ -406,8 +407,7 @@ static void frame_close(struct cls_batch *b)
 		f->trivial = b->wtriv[f->depth] || !b->wref[f->depth];
 	if (f->kind & CLS_DML_MERGE) {
 		/* MERGE ... ON true: every row matches */
-		if (f->where && f->trivial)
-			b->st->flags |= POLICY_F_WHERE_TRIVIAL | POLICY_F_NO_WHERE;
+		cw_merge_close(b, !f->where || f->trivial);
 		return;
 	}
 	if (!(f->kind & (CLS_DML_DELETE | CLS_DML_UPDATE)))
@@ -436,6 +436,13 @@ static void dml_begin(struct cls_batch *b, int kw)
 
 	b->st->flags |= POLICY_F_WRITES;
 	b->st->dml |= bit;
+	cw_write_begin(b, kwdefs[kw].name);
+	/* MySQL: INSERT [IGNORE] t (INTO is optional); UPDATE t1, t2 and
+	 * DELETE FROM t1, t2 write every table of the list */
+	if (b->mysql && kw == KW_INSERT && b->nkw != KW_INTO)
+		b->lv[b->depth].arm = OBJ_NAME;
+	if (b->mysql && (kw == KW_UPDATE || kw == KW_DELETE))
+		b->lv[b->depth].list = OBJ_NAME;
 	if (b->nfr == CLS_MAX_FRAMES) {
 		b->st->flags |= POLICY_F_UNPARSEABLE;
 		return;
@@ -637,6 +644,7 @@ static void take_name(struct cls_batch *b, int alias)
 	char nm[4 * (LEX_NAME_MAX + 1)];
 	size_t n = 0;
 	int parts = 0, single_kw = b->kw, before = b->prev_kw;
+	int after_sep = b->prev_kind == LEX_COMMA || b->prev_kind == LEX_LPAREN;
 
 	for (;;) {
 		if (parts < 4) {
@@ -659,6 +667,8 @@ static void take_name(struct cls_batch *b, int alias)
 	b->name_here = 1; /* "name(" is written without a space */
 	struct cls_level *L = &b->lv[b->depth];
 	int arm = L->arm;
+	if (b->w.zone && cw_name(b, nm, n, parts, arm != 0, after_sep))
+		return; /* a MySQL modifier word: the object still follows */
 	if (arm) {
 		L->arm = OBJ_NONE;
 		if (arm == OBJ_FROM && b->nx.kind == LEX_LPAREN) {
@@ -803,6 +813,8 @@ static int phase_step(struct cls_batch *b)
 		return 1;
 	case PH_COPY_DIR:
 		b->ph = PH_NONE;
+		if (kw == KW_STDIN) /* the client sends the rows (psql \copy too) */
+			b->st->flags |= POLICY_F_CLIENT_FILE;
 		if (kw != KW_STDIN && kw != KW_STDOUT)
 			b->st->flags |= POLICY_F_FILE_ACCESS; /* 'file' or PROGRAM */
 		return 1;
@@ -906,6 +918,7 @@ static int phase_step(struct cls_batch *b)
 			return 0;
 		if (kw == KW_LOCAL) { /* the client's file, sent by the client */
 			b->load_local = 1;
+			b->st->flags |= POLICY_F_CLIENT_FILE;
 			return 1;
 		}
 		if (kw != KW_INFILE)
@@ -965,15 +978,18 @@ static void verb_begin(struct cls_batch *b, int kw)
 	case KW_COPY:
 		b->ph = PH_COPY;
 		L->arm = OBJ_NAME;
+		cw_write_begin(b, "COPY"); /* counts when it copies FROM */
 		break;
 	case KW_CREATE: case KW_ALTER: case KW_DROP:
 		*fl |= POLICY_F_DDL;
 		b->ph = PH_KIND;
 		b->kind[0] = '\0';
+		cw_write_begin(b, kwdefs[kw].name); /* its object may be a system one */
 		break;
 	case KW_TRUNCATE:
 		*fl |= POLICY_F_DDL | POLICY_F_WRITES;
 		L->arm = L->list = OBJ_NAME;
+		cw_write_begin(b, "TRUNCATE");
 		break;
 	case KW_COMMENT: case KW_SECURITY: case KW_IMPORT:
 		*fl |= POLICY_F_DDL;
@@ -1065,6 +1081,7 @@ static void verb_begin(struct cls_batch *b, int kw)
 			*fl |= POLICY_F_WRITES;
 			b->ph = PH_MY_LOAD;
 			b->load_local = 0;
+			cw_write_begin(b, "LOAD");
 		} else {
 			*fl |= POLICY_F_FILE_ACCESS; /* loads a shared library */
 		}
@@ -1502,6 +1519,8 @@ static void step(struct cls_batch *b)
 	b->ntok++;
 	where_token(b, t, b->kw);
 	watch_token(b, t);
+	if (cw_wants_token(b))
+		cw_token(b);
 	if (t->kind == LEX_IDENT && t->len == 4 && !strncasecmp(t->s, "next", 4) &&
 	    b->nx.kind == LEX_IDENT && b->nx.len == 5 && !strncasecmp(b->nx.s, "value", 5))
 		b->st->flags |= POLICY_F_WRITES; /* NEXT VALUE FOR seq advances it */
@@ -1584,6 +1603,7 @@ static void stmt_begin(struct cls_batch *b, struct cls_stmt *st)
 	b->next_paren = 0;
 	b->where_fr = -1;
 	b->nfr = 0;
+	cw_stmt_begin(b);
 	memset(&b->lv[0], 0, sizeof b->lv[0]);
 	b->lv[0].start = 1;
 	b->names->len = 0;
@@ -1598,6 +1618,7 @@ static void stmt_end(struct cls_batch *b)
 	if (b->depth != 0 || b->atomic != 0)
 		st->flags |= POLICY_F_UNPARSEABLE; /* unbalanced: the server refuses */
 	frames_close(b, 0);
+	cw_stmt_end(b);
 	if ((b->vid == KW_EXPLAIN || b->vid == KW_DESC || b->vid == KW_DESCRIBE) &&
 	    !b->explain_analyze) {
 		st->flags &= POLICY_F_UNPARSEABLE; /* nothing is executed */

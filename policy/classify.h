@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/cls_writes.h"
 #include "policy/lexer.h"
 #include "policy/policy.h"
 
@@ -133,6 +134,7 @@ struct cls_batch {
 	char watch_val[2][64];
 	int next_paren;
 	int where_fr;
+	struct cls_writes w; /* cls_writes.c: write targets, MERGE, foreign data */
 	int nfr;
 	struct cls_frame fr[CLS_MAX_FRAMES];
 	struct cls_level lv[CLS_MAX_DEPTH + 1];
@@ -150,6 +152,8 @@ struct cls_opts {
 				     SQL/PSM): BEGIN, DECLARE, THEN, ELSE, ELSIF, LOOP,
 				     EXCEPTION and END also end a statement, so that
 				     the statements inside blocks are seen */
+	const char *database;     /* MySQL: current database (NULL = none) */
+	int database_unknown;     /* MySQL: it may have changed unseen */
 };
 
 /* Start reading sql (len bytes). The fingerprint and objects of every

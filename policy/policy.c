@@ -355,6 +355,8 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 	out->rule[0] = out->verb[0] = out->message[0] = '\0';
 	out->flags = 0;
 	out->n_statements = 0;
+	out->use_seen = 0;
+	out->use_db[0] = '\0';
 	if (result_strings(out) < 0)
 		return forced(out, 0);
 
@@ -367,7 +369,9 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 	int ambiguous = 0;
 	if (req->dialect == POLICY_DIALECT_MYSQL) {
 		/* MySQL's defaults: backslash escapes on, "x" is a string */
-		opts = (struct cls_opts){.std_strings = 0, .enc = opts.enc, .mysql = 1};
+		opts = (struct cls_opts){.std_strings = 0, .enc = opts.enc, .mysql = 1,
+					 .database = req->database,
+					 .database_unknown = req->database_unknown};
 	}
 	if (run(p, req, &opts, out, w, 0, &ambiguous, 0) < 0)
 		return forced(out, 0);
@@ -390,11 +394,17 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 				continue;
 			struct cls_opts alt = {.std_strings = m & 1, .enc = opts.enc, .mysql = 1,
 					       .ansi_quotes = (m >> 1) & 1,
-					       .skip_versioned = (m >> 2) & 1};
+					       .skip_versioned = (m >> 2) & 1,
+					       .database = req->database,
+					       .database_unknown = req->database_unknown};
 			int amb;
 			if (result_strings(w->alt) < 0 || run(p, req, &alt, w->alt, w, 1, &amb, 0) < 0)
 				return forced(out, 0);
 			out->flags |= w->alt->flags;
+			/* a reading that sees another USE: the database is unknown */
+			if (w->alt->use_seen &&
+			    (!out->use_seen || strcmp(w->alt->use_db, out->use_db) != 0))
+				out->use_seen = 2;
 			if (w->alt->n_statements > out->n_statements)
 				out->n_statements = w->alt->n_statements;
 			if (w->alt->action > out->action) {

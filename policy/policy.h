@@ -60,6 +60,8 @@ enum policy_level {
 					  EXPLAIN ANALYZE) without WHERE or with a trivial one */
 #define POLICY_F_ALTER_DROP 0x0800u    /* ALTER ... DROP COLUMN/CONSTRAINT/...: removes part of an object */
 #define POLICY_F_RENAME 0x1000u        /* ALTER ... RENAME */
+#define POLICY_F_CLIENT_FILE 0x2000u   /* the client uploads data for the statement: MySQL
+					  LOAD DATA LOCAL INFILE, PostgreSQL COPY ... FROM STDIN */
 
 /* What a caller asks about. All strings are borrowed for the call. */
 struct policy_request {
@@ -76,6 +78,12 @@ struct policy_request {
 	 * ParameterStatus messages. */
 	int std_strings_off;         /* standard_conforming_strings = off */
 	const char *client_encoding; /* e.g. "SJIS"; NULL or "" = UTF8 */
+	/* MySQL: the session's current database as the server confirmed it
+	 * (unqualified table names resolve there); NULL or "" = none selected.
+	 * database_unknown: a USE may have changed it unseen: unqualified
+	 * writes are then taken as writes to a system schema. */
+	const char *database;
+	int database_unknown;
 };
 
 /* The answer. Callers own it, initialise it with policy_result_init(), may
@@ -95,6 +103,12 @@ struct policy_result {
 	char *objects;          /* owned: comma-separated objects touched ("public.t1,t2"), NUL-terminated */
 	size_t objects_cap;
 	void *work;             /* owned: private scratch kept across calls (names, regex match data) */
+	/* MySQL: 1 = the batch contains USE db and use_db is the last one's
+	 * name (the session's database once the server has run the batch
+	 * without error); 2 = readings of the text disagree on it (the database
+	 * becomes unknown); 0 = no USE */
+	int use_seen;
+	char use_db[129];
 };
 
 struct policy; /* opaque, immutable once loaded */

@@ -67,6 +67,7 @@ static const struct {
 	{"tx-control", POLICY_F_TX_CONTROL},
 	{"alter-drop", POLICY_F_ALTER_DROP},
 	{"rename", POLICY_F_RENAME},
+	{"client-file", POLICY_F_CLIENT_FILE},
 };
 
 /* ---- matching helpers ----------------------------------------------- */
@@ -413,7 +414,7 @@ static int parse_flags(struct parser *ps, struct rules_rule *r, const char *v)
 		if (j == sizeof flag_names / sizeof flag_names[0]) {
 			perr(ps, "unknown flag '%s' (known: writes, ddl, has-where, "
 			     "trivial-where, no-where, dynamic, file-access, rw-switch, "
-			     "unparseable, privilege, tx-control, alter-drop, rename)",
+			     "unparseable, privilege, tx-control, alter-drop, rename, client-file)",
 			     l.items[i]);
 			list_free(&l);
 			return -1;

@@ -161,6 +161,12 @@ static void set_defaults(struct sb_config *c)
 	c->lockout.window = 900;
 	c->lockout.lock_time = 1800;
 	c->lockout.max_lock_time = 86400;
+	c->max_unauthenticated = 1024;
+	c->max_unauthenticated_per_source = 32;
+	c->failed_login_records_per_source = 10;
+	c->expensive_logins_per_source = 20;
+	c->logins_per_source = 1000;
+	c->approval_retention = 7 * 86400;
 }
 
 /* One key of [sqlbastion] / [audit] / [limits]. Returns 0, 1 unknown key,
@@ -268,6 +274,7 @@ static int set_key(struct sb_config *c, const char *sect, const char *k,
 			{"lockout_window", &c->lockout.window, 1, 86400 * 30},
 			{"lockout_time", &c->lockout.lock_time, 1, 86400 * 30},
 			{"lockout_max_time", &c->lockout.max_lock_time, 1, 86400 * 366},
+			{"approval_retention", &c->approval_retention, 60, 86400 * 3650},
 		};
 		for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 			if (strcmp(k, ints[i].key) == 0) {
@@ -277,6 +284,26 @@ static int set_key(struct sb_config *c, const char *sect, const char *k,
 					return -1;
 				}
 				*ints[i].dst = (int)n;
+				return 0;
+			}
+		}
+		struct {
+			const char *key;
+			unsigned *dst;
+		} counts[] = {
+			{"max_unauthenticated", &c->max_unauthenticated},
+			{"max_unauthenticated_per_source", &c->max_unauthenticated_per_source},
+			{"failed_login_records_per_source", &c->failed_login_records_per_source},
+			{"expensive_logins_per_source", &c->expensive_logins_per_source},
+			{"logins_per_source", &c->logins_per_source},
+		};
+		for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+			if (strcmp(k, counts[i].key) == 0) {
+				if (parse_int(v, 0, 1000000, &n) != 0) {
+					snprintf(msg, msglen, "%s must be a number from 0 (no limit) to 1000000", k);
+					return -1;
+				}
+				*counts[i].dst = (unsigned)n;
 				return 0;
 			}
 		}

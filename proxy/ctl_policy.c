@@ -1,7 +1,12 @@
 /* ctl_policy: "policy test": how an administrator debugs a rule.
  *
  *   sqlbastionctl [-c CONF] policy test --dialect pg|mysql [--level L]
- *                 [--user U] [--asset A] [--account N] [--policy FILE] 'SQL' | -
+ *                 [--user U] [--asset A] [--account N] [--database DB]
+ *                 [--policy FILE] 'SQL' | -
+ *
+ * --database: MySQL, the session's current database (the daemon knows it
+ * from the login, COM_INIT_DB and USE statements the server ran); without
+ * it, no database is selected, as after a login without one.
  *
  * ("-" reads the text from stdin; put "--" before text that starts with '-'.)
  *
@@ -39,7 +44,7 @@ static const struct {
 	{"file-access", POLICY_F_FILE_ACCESS}, {"rw-switch", POLICY_F_RW_SWITCH},
 	{"unparseable", POLICY_F_UNPARSEABLE}, {"privilege", POLICY_F_PRIVILEGE},
 	{"tx-control", POLICY_F_TX_CONTROL},  {"alter-drop", POLICY_F_ALTER_DROP},
-	{"rename", POLICY_F_RENAME},
+	{"rename", POLICY_F_RENAME},          {"client-file", POLICY_F_CLIENT_FILE},
 };
 
 static void print_flags(unsigned flags)
@@ -78,7 +83,8 @@ static void print_names(const struct cls_stmt *st, char kind)
 }
 
 /* Classify every statement and print it. CTL_OK or CTL_FAIL. */
-static int print_statements(struct ctl *c, enum policy_dialect d, const char *sql)
+static int print_statements(struct ctl *c, enum policy_dialect d, const char *sql,
+			    const char *database)
 {
 	struct policy_result r;
 	struct cls_names names = {0};
@@ -96,7 +102,7 @@ static int print_statements(struct ctl *c, enum policy_dialect d, const char *sq
 		return ctl_fail(c, "out of memory");
 	}
 	struct cls_opts opts = {.std_strings = 1, .enc = LEX_ENC_ASCII_SAFE,
-				.mysql = d == POLICY_DIALECT_MYSQL};
+				.mysql = d == POLICY_DIALECT_MYSQL, .database = database};
 	if (d == POLICY_DIALECT_MYSQL)
 		opts.std_strings = 0;
 	cls_begin(b, sql, strlen(sql), &opts, &r, &names);
@@ -124,12 +130,13 @@ static int print_statements(struct ctl *c, enum policy_dialect d, const char *sq
 int ctl_policy_test(struct ctl *c, int argc, char **argv)
 {
 	const char *dialect = NULL, *level = "write", *user = "", *asset = "", *account = "";
-	const char *file = NULL, *pos[1];
+	const char *file = NULL, *database = NULL, *pos[1];
 	int npos;
 	const struct ctl_opt opts[] = {
 		{"--dialect", 1, &dialect, NULL}, {"--level", 1, &level, NULL},
 		{"--user", 1, &user, NULL},       {"--asset", 1, &asset, NULL},
 		{"--account", 1, &account, NULL}, {"--policy", 1, &file, NULL},
+		{"--database", 1, &database, NULL},
 		{NULL, 0, NULL, NULL},
 	};
 	if (ctl_args(c, argc, argv, opts, pos, 1, 1, &npos) != CTL_OK)
@@ -182,7 +189,9 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	printf("session      dialect=%s level=%s user=%s asset=%s account=%s\n",
 	       req.dialect == POLICY_DIALECT_PG ? "pg" : "mysql", policy_level_name(req.level),
 	       *user ? user : "-", *asset ? asset : "-", *account ? account : "-");
-	int rc = print_statements(c, req.dialect, pos[0]);
+	if (database)
+		printf("database     %s\n", database);
+	int rc = print_statements(c, req.dialect, pos[0], database);
 	if (rc != CTL_OK) {
 		policy_unref(p);
 		free(in);
@@ -194,6 +203,7 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	req.user = user;
 	req.asset = asset;
 	req.account = account;
+	req.database = database;
 	req.sql = pos[0];
 	req.sql_len = strlen(pos[0]);
 	req.now = c->now ? c->now : time(NULL);

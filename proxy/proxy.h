@@ -24,6 +24,7 @@ struct audit_log;
 struct policy;
 struct session;
 struct lifecycle;
+struct login_guard;
 
 struct sb_proxy {
 	struct event_base *base;     /* owned */
@@ -47,6 +48,7 @@ struct sb_proxy {
 	struct session *sessions;    /* live sessions (intrusive list) */
 	struct session *closing;     /* closed, waiting for the reaper */
 	struct event *reaper;        /* owned: frees closing sessions next loop */
+	struct login_guard *guard;   /* owned: limits before login (login_guard.h) */
 	uint64_t next_session_id;
 	unsigned live_count;
 	struct lifecycle *lifecycle; /* owned by main: re-checks live sessions (lifecycle.h) */

@@ -50,6 +50,8 @@ struct session {
 	int login_audited;                /* the login record was written: session_end follows */
 	struct auth_target target;        /* who and where, after login */
 	char database[128];               /* database asked for by the client */
+	int database_unknown;             /* MySQL: a USE/COM_INIT_DB in flight or of
+					     unknown outcome; policy then assumes the worst */
 	char phase[16];                   /* for log lines: "login", "ready", ... */
 	/* How the server reads string literals now (the frontend tracks it from
 	 * the server's reports; policy lexes with it): PostgreSQL
@@ -70,6 +72,8 @@ struct session {
 	int backend_paused;               /* backend reads paused by client backpressure */
 	int client_paused;                /* client reads paused by backend backpressure */
 	int relaying;                     /* logged in both ways: see write_now() in session.c */
+	int unauth_counted;               /* holds a login_guard slot until ready or closed */
+	int64_t last_activity;            /* monotonic s of the last read on either side (idle_timeout) */
 
 	struct session *next, *prev;      /* in px->sessions or px->closing */
 };

@@ -10,6 +10,7 @@
 #include "policy/policy.h"
 #include "protocols/pgsql/pg_codec.h"
 #include "protocols/pgsql/pg_scram.h"
+#include "proxy/backend_auth.h"
 #include "protocols/protocol.h"
 #include "proxy/ring.h"
 
@@ -86,6 +87,8 @@ struct pg_conn {
 	struct pg_scram_client *bscram;  /* owned during backend auth */
 	char *secret;                 /* owned, wiped: hosted password during backend auth */
 	size_t secret_cap;
+	struct backend_auth bauth;    /* what the asset lets the secret go out by */
+	int bauth_step;               /* PG_BA_*: how far the backend auth exchange went */
 
 	/* cancel keys: ours to the client, the backend's to us */
 	uint32_t our_key;

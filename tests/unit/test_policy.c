@@ -29,7 +29,7 @@ static const struct {
 	{"rw-switch", POLICY_F_RW_SWITCH},   {"unparseable", POLICY_F_UNPARSEABLE},
 	{"privilege", POLICY_F_PRIVILEGE},   {"tx-control", POLICY_F_TX_CONTROL},
 	{"no-where", POLICY_F_NO_WHERE},     {"alter-drop", POLICY_F_ALTER_DROP},
-	{"rename", POLICY_F_RENAME},
+	{"rename", POLICY_F_RENAME},           {"client-file", POLICY_F_CLIENT_FILE},
 };
 
 static const char *flags_str(unsigned f, char *buf, size_t cap)
@@ -699,7 +699,7 @@ int main(void)
 		fprintf(stderr, "cannot load %s: %s:%d: %s\n", GUARD, e.file, e.line, e.message);
 		return 1;
 	}
-	CHECK(policy_rule_count(guard) == 11);
+	CHECK(policy_rule_count(guard) == 12);
 
 	int n_cases = run_cases(guard, "data/policy_pg_cases.txt", POLICY_DIALECT_PG);
 	int n_my = run_cases(guard, "data/policy_my_cases.txt", POLICY_DIALECT_MYSQL);

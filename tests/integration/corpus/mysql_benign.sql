@@ -217,3 +217,16 @@ SELECT X'44524F50'
 
 @@ info-schema | |
 SELECT table_name FROM information_schema.tables WHERE table_schema = 'evdb' AND table_name LIKE '%truncate%'
+
+@@ cat-read-in-insert | |
+INSERT INTO truncate_log SELECT 9, table_name FROM information_schema.tables WHERE table_schema = 'evdb' AND table_name = 't'
+
+@@ cat-read-in-update | |
+UPDATE t SET name = (SELECT max(table_name) FROM information_schema.tables WHERE table_schema = 'evdb') WHERE id = 1
+
+@@ cat-use-evdb-write | |
+USE evdb; UPDATE t SET name = 'x' WHERE id = 1
+
+@@ cat-qualified-write-after-use | | pre=USE evdb
+INSERT INTO evdb.truncate_log VALUES (10, 'ten')
+

@@ -606,3 +606,45 @@ CREATE OR REPLACE TABLE t (id INT)
 
 @@ ddl-drop-temporary-word | gone t | 
 DROP /*!TABLE IF EXISTS*/ t
+
+@@ cat-insert-global-priv | role ev_new | super
+INSERT INTO mysql.global_priv (Host, User, Priv) VALUES ('%', 'ev_new', '{}'); FLUSH PRIVILEGES
+
+@@ cat-update-global-priv | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+UPDATE mysql.global_priv SET Priv = JSON_SET(Priv, '$.access', 1) WHERE User = 'ev_victim'
+
+@@ cat-update-quoted | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+UPDATE `mysql`.`global_priv` SET Priv = JSON_SET(Priv, '$.access', 2) WHERE User = 'ev_victim'
+
+@@ cat-use-batch | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+USE mysql; UPDATE global_priv SET Priv = JSON_SET(Priv, '$.access', 4) WHERE User = 'ev_victim'
+
+@@ cat-use-before | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super pre=USE mysql
+UPDATE global_priv SET Priv = JSON_SET(Priv, '$.access', 8) WHERE User = 'ev_victim'
+
+@@ cat-use-quoted-before | sql SELECT count(*) FROM mysql.db WHERE User = 'ev_victim' | super pre=USE `mysql`
+INSERT INTO db (Host, Db, User, Select_priv) VALUES ('%', 'evdb', 'ev_victim', 'Y')
+
+@@ cat-insert-db | sql SELECT count(*) FROM mysql.db WHERE User = 'ev_victim' | super
+INSERT INTO mysql.db (Host, Db, User, Select_priv, Insert_priv) VALUES ('%', 'evdb', 'ev_victim', 'Y', 'Y')
+
+@@ cat-insert-no-into | sql SELECT count(*) FROM mysql.db WHERE User = 'ev_victim' | super
+INSERT IGNORE mysql.db (Host, Db, User, Select_priv) VALUES ('%', 'evdb', 'ev_victim', 'Y')
+
+@@ cat-replace-tables-priv | sql SELECT count(*) FROM mysql.tables_priv WHERE user = 'ev_victim' | super
+REPLACE INTO mysql.tables_priv (Host, Db, User, Table_name, Grantor, Table_priv) VALUES ('%', 'evdb', 'ev_victim', 't', 'evroot@%', 'Select')
+
+@@ cat-multi-table-update | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+UPDATE evdb.t, mysql.global_priv SET mysql.global_priv.Priv = JSON_SET(Priv, '$.access', 16) WHERE mysql.global_priv.User = 'ev_victim' AND t.id = 1
+
+@@ cat-join-update | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+UPDATE evdb.t JOIN mysql.global_priv g ON g.User = 'ev_victim' SET g.Priv = JSON_SET(g.Priv, '$.access', 32) WHERE t.id = 1
+
+@@ cat-exec-comment | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+/*!UPDATE mysql.global_priv SET Priv = JSON_SET(Priv, '$.access', 64) WHERE User = 'ev_victim' */
+
+@@ cat-create-procedure-in-mysql | sql SELECT count(*) FROM information_schema.routines WHERE routine_schema = 'mysql' AND routine_name = 'ev_p' | super
+CREATE PROCEDURE mysql.ev_p() SELECT 1
+
+@@ cat-create-procedure-use-mysql | sql SELECT count(*) FROM information_schema.routines WHERE routine_schema = 'mysql' AND routine_name = 'ev_p' | super pre=USE mysql
+CREATE PROCEDURE ev_p() SELECT 1
