@@ -517,9 +517,21 @@ static void backend_write_cb(struct bufferevent *bev, void *ctx)
 		return;
 	if (s->client_paused) {
 		s->client_paused = 0;
-		bufferevent_enable(s->client, EV_READ);
+		if (!s->client_held)
+			bufferevent_enable(s->client, EV_READ);
 		s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_READ);
 	}
+}
+
+void sess_hold_client(struct session *s, int on)
+{
+	if (!s->client || s->client_held == !!on)
+		return;
+	s->client_held = !!on;
+	if (on)
+		bufferevent_disable(s->client, EV_READ);
+	else if (!s->client_paused && !s->closing)
+		bufferevent_enable(s->client, EV_READ);
 }
 
 static void describe_error(struct bufferevent *bev, short what, char *out, size_t cap)

@@ -71,6 +71,7 @@ struct session {
 	char backend_error[300];          /* why the backend connection failed (SESS_EV_ERROR) */
 	int backend_paused;               /* backend reads paused by client backpressure */
 	int client_paused;                /* client reads paused by backend backpressure */
+	int client_held;                  /* client reads stopped by the frontend (sess_hold_client) */
 	int relaying;                     /* logged in both ways: see write_now() in session.c */
 	int unauth_counted;               /* holds a login_guard slot until ready or closed */
 	int64_t last_activity;            /* monotonic s of the last read on either side (idle_timeout) */
@@ -126,6 +127,11 @@ int sess_backend_tls_start(struct session *s, const char *host, int verify)
 /* Call after appending to `to`'s output: pauses reading from the other side
  * while `to` is above the high mark (resumed automatically). */
 void sess_backpressure(struct session *s, enum sess_side to);
+
+/* The frontend stops (on = 1) or resumes (on = 0) reading the client,
+ * independently of backpressure: reads resume only when neither holds
+ * them. Resuming does not dispatch: the caller processes what is buffered. */
+void sess_hold_client(struct session *s, int on);
 
 /* Fill the session's identity fields into ev and write it to the audit log.
  * Returns 0 when written (or when on_failure=open let it pass), -1 when the
