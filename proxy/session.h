@@ -102,6 +102,11 @@ void sess_close(struct session *s, const char *fmt, ...) __attribute__((format(p
 void sess_close_after_flush(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The proxy ends a live session for cause (an admin change, a kill): the
+ * frontend's goodbye() tells the client in its protocol's words when it can,
+ * then sess_close_after_flush(reason). reason goes to session_end. */
+void sess_end(struct session *s, const char *reason);
+
 void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void sess_set_phase(struct session *s, const char *phase);

@@ -316,7 +316,8 @@ static struct auth_login login_input(struct pg_conn *c)
 				.protocol = "postgres",
 				.now = time(NULL),
 				.live_sessions = sess_count_user,
-				.live_sessions_ctx = c->s->px};
+				.live_sessions_ctx = c->s->px,
+				.lockout = &c->s->px->cfg.lockout};
 	return in;
 }
 
