@@ -26,6 +26,7 @@
 
 #include "proxy/auth.h"
 #include "proxy/ctl.h"
+#include "proxy/ctl_asset_auth.h"
 #include "proxy/secret.h"
 #include "proxy/state.h"
 
@@ -166,9 +167,12 @@ int ctl_user_set(struct ctl *c, int argc, char **argv)
 int ctl_asset_set(struct ctl *c, int argc, char **argv)
 {
 	const char *host = NULL, *port = NULL, *tls = NULL, *service = NULL, *pos[1];
+	const char *weak = NULL, *keyfile = NULL;
 	struct ctl_opt opts[] = {
 		{"--host", 1, &host, NULL},	  {"--port", 1, &port, NULL},
 		{"--tls", 1, &tls, NULL},	  {"--service", 1, &service, NULL},
+		{CTL_OPT_ALLOW_WEAK_AUTH, 1, &weak, NULL},
+		{CTL_OPT_SERVER_PUBLIC_KEY, 1, &keyfile, NULL},
 		{NULL, 0, NULL, NULL},
 	};
 	if (ctl_args(c, argc, argv, opts, pos, 1, 1, NULL) != CTL_OK)
@@ -176,8 +180,9 @@ int ctl_asset_set(struct ctl *c, int argc, char **argv)
 	struct state_asset_change ch;
 	memset(&ch, 0, sizeof ch);
 	long p;
-	if (!host && !port && !tls && !service)
-		return ctl_usage(c, "nothing to change: give --host, --port, --tls or --service");
+	if (!host && !port && !tls && !service && !weak && !keyfile)
+		return ctl_usage(c, "nothing to change: give --host, --port, --tls, --service, "
+				    CTL_OPT_ALLOW_WEAK_AUTH " or " CTL_OPT_SERVER_PUBLIC_KEY);
 	if (host) {
 		size_t n = strlen(host);
 		if (n == 0 || n >= SB_HOST_MAX || strpbrk(host, " \t\r\n"))
@@ -205,20 +210,42 @@ int ctl_asset_set(struct ctl *c, int argc, char **argv)
 	struct state *st = ctl_state(c);
 	if (!st)
 		return CTL_FAIL;
+	/* The backend-auth options start from the asset's current ones and are
+	 * validated against its protocol before anything is written. */
+	static struct state_asset_auth aa; /* static: holds a PEM key (4 KiB) */
+	memset(&aa, 0, sizeof aa);
+	struct state_asset a;
+	int have_asset = state_asset_get(st, pos[0], &a) == STATE_OK;
+	if (weak || keyfile) {
+		if (!have_asset)
+			return ctl_fail(c, "no asset %s", pos[0]);
+		if (state_asset_auth_get(st, a.id, &aa) != STATE_OK)
+			return ctl_fail(c, "%s", state_errmsg(st));
+		if (ctl_asset_auth_parse(c, a.protocol, weak, keyfile, &aa) != CTL_OK)
+			return CTL_USAGE;
+	}
 	struct audit_log *log = ctl_audit_open(c);
 	if (!log)
 		return CTL_FAIL;
-	int rc = state_asset_update(st, pos[0], &ch);
+	int rc = STATE_OK;
+	if (host || port || tls || service)
+		rc = state_asset_update(st, pos[0], &ch);
+	if (rc == STATE_OK && (weak || keyfile))
+		rc = state_asset_auth_set(st, pos[0], &aa);
 	if (rc != STATE_OK) {
 		audit_close(log);
 		if (rc == STATE_NOT_FOUND)
 			return ctl_fail(c, "no asset %s", pos[0]);
 		return ctl_fail(c, "%s", state_errmsg(st));
 	}
-	struct state_asset a;
-	if (state_asset_get(st, pos[0], &a) == STATE_OK)
-		printf("asset %s: %s %s:%d, tls %s%s%s\n", a.name, a.protocol, a.host, a.port,
-		       state_tls_name(a.tls), a.service[0] ? ", service " : "", a.service);
+	if (state_asset_get(st, pos[0], &a) == STATE_OK) {
+		char how[80];
+		if (state_asset_auth_get(st, a.id, &aa) != STATE_OK)
+			memset(&aa, 0, sizeof aa);
+		printf("asset %s: %s %s:%d, tls %s%s%s, %s\n", a.name, a.protocol, a.host, a.port,
+		       state_tls_name(a.tls), a.service[0] ? ", service " : "", a.service,
+		       ctl_asset_auth_describe(&aa, how, sizeof how));
+	}
 	printf("# new sessions connect there; open ones keep their connection\n");
 	char obj[192];
 	snprintf(obj, sizeof obj, "asset:%s", pos[0]);
