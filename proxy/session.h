@@ -58,6 +58,12 @@ struct session {
 	 * standard_conforming_strings=off, and the client encoding. */
 	int std_strings_off;
 	char client_encoding[32];
+	/* What called routines do (policy_request.routine), set by a frontend
+	 * that can ask the server's catalog (protocols/pgsql/pg_routines.c);
+	 * NULL = calls are classified by name only. */
+	int (*routine)(void *ctx, const char *name, size_t len,
+		       const struct policy_routine **defs);
+	void *routine_ctx;
 	/* The server's id of the backend connection (PostgreSQL BackendKeyData
 	 * pid, MySQL handshake thread id; 0 = not yet) and, MySQL, the server's
 	 * version (policy_mysql_version; 0 = unknown): set by the frontend's
