@@ -90,6 +90,50 @@ static struct rt_entry *find(struct pg_routines *rt, const char *name, size_t le
 	return NULL;
 }
 
+/* Where no look-up can run (an extended-protocol block not ended by Sync:
+ * the server answers nothing before it), an unqualified name not known
+ * yet is taken as the built-in when it is one of these pg_catalog
+ * functions (and SQL forms the classifier reports as calls) that ORMs and
+ * drivers put in pipelined statements; any other is dynamic. A user
+ * routine shadowing one of them is not seen there (README "Known
+ * limits"). Sorted for bsearch. */
+static const char *const common_builtins[] = {
+	"abs", "age", "array_agg", "array_length", "array_position", "array_to_string",
+	"avg", "bool_and", "bool_or", "btrim", "cardinality", "cast", "ceil", "ceiling",
+	"char_length", "character_length", "clock_timestamp", "coalesce", "concat", "concat_ws",
+	"count", "current_database", "current_date", "current_schema", "current_setting",
+	"current_time", "current_timestamp", "date_part", "date_trunc", "decode",
+	"encode", "every", "exists", "exp", "extract", "floor", "format", "gen_random_uuid",
+	"generate_series", "greatest", "initcap", "json_agg", "json_build_array",
+	"json_build_object", "json_object_agg", "jsonb_agg", "jsonb_build_array",
+	"jsonb_build_object", "jsonb_object_agg", "jsonb_set", "least", "left", "length",
+	"ln", "localtime", "localtimestamp", "log", "lower", "lpad", "ltrim", "make_date",
+	"make_interval", "make_timestamp", "max", "md5", "min", "mod", "now", "nullif",
+	"octet_length", "overlaps", "overlay", "position", "power", "random", "regexp_match",
+	"regexp_matches", "regexp_replace", "regexp_split_to_array", "repeat", "replace",
+	"reverse", "right", "round", "row_number", "rpad", "rtrim", "sign", "split_part",
+	"sqrt", "statement_timestamp", "string_agg", "strpos", "substr", "substring", "sum",
+	"timeofday", "to_char", "to_date", "to_json", "to_jsonb", "to_number",
+	"to_timestamp", "transaction_timestamp", "translate", "trim", "trunc", "unnest",
+	"upper", "version",
+};
+
+static int cmp_name(const void *k, const void *e)
+{
+	return strcmp(k, *(const char *const *)e);
+}
+
+static int common_builtin(const char *name, size_t len)
+{
+	char k[32];
+	if (len >= sizeof k)
+		return 0;
+	memcpy(k, name, len);
+	k[len] = '\0';
+	return bsearch(k, common_builtins, sizeof common_builtins / sizeof common_builtins[0],
+		       sizeof common_builtins[0], cmp_name) != NULL;
+}
+
 /* policy_request.routine */
 static int rt_routine(void *ctx, const char *name, size_t len, const struct policy_routine **defs)
 {
@@ -113,7 +157,7 @@ static int rt_routine(void *ctx, const char *name, size_t len, const struct poli
 		return e->n;
 	}
 	if (!rt->can_lookup || ln == 0 || memchr(last, '\0', ln))
-		return POLICY_ROUTINE_UNKNOWN;
+		return !schema && common_builtin(last, ln) ? 0 : POLICY_ROUTINE_UNKNOWN;
 	for (int i = 0; i < rt->n_missing; i++)
 		if (strlen(rt->missing[i]) == ln && memcmp(rt->missing[i], last, ln) == 0)
 			return POLICY_ROUTINE_PENDING;

@@ -129,6 +129,15 @@ def test_extended_protocol_call_refused(bastion, pg, routines):
         assert _count(pg, t) == 3
         rep = raw.run(P("s1", f"SELECT {t}_read()"), B("", "s1"), E(), S())
         assert not errors(rep) and rows(rep) == ["3"], rep
+        # inside a block not ended by Sync no look-up can run: an unknown
+        # user routine is dynamic, a common built-in is itself
+        rep = raw.run(P("", "SELECT 1"), B("", ""), E(),
+                      P("", f"SELECT {t}_wipe()"), B("", ""), E(), S())
+        assert errors(rep) and errors(rep)[0][0] == "42501", rep
+        assert _count(pg, t) == 3
+        rep = raw.run(P("", "SELECT 1"), B("", ""), E(),
+                      P("", f"SELECT count(*), max(id) FROM {t}"), B("", ""), E(), S())
+        assert not errors(rep) and rows(rep) == ["1", "3"], rep
     finally:
         raw.close()
 
