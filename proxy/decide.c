@@ -82,7 +82,8 @@ int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char
 				     .sql_len = len,
 				     .now = time(NULL),
 				     .std_strings_off = s->std_strings_off,
-				     .client_encoding = s->client_encoding};
+				     .client_encoding = s->client_encoding,
+				     .mysql_mode = s->mysql_mode};
 	if (!s->policy) {
 		out->action = POLICY_DENY;
 		snprintf(out->rule, sizeof out->rule, "fail-closed");

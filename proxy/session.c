@@ -468,9 +468,21 @@ static void backend_write_cb(struct bufferevent *bev, void *ctx)
 		return;
 	if (s->client_paused) {
 		s->client_paused = 0;
-		bufferevent_enable(s->client, EV_READ);
+		if (!s->client_held)
+			bufferevent_enable(s->client, EV_READ);
 		s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_READ);
 	}
+}
+
+void sess_hold_client(struct session *s, int hold)
+{
+	if (!s->client || s->closing || hold == s->client_held)
+		return;
+	s->client_held = hold;
+	if (hold)
+		bufferevent_disable(s->client, EV_READ);
+	else if (!s->client_paused && !s->close_after_flush)
+		bufferevent_enable(s->client, EV_READ);
 }
 
 static void describe_error(struct bufferevent *bev, short what, char *out, size_t cap)

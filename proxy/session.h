@@ -56,6 +56,8 @@ struct session {
 	 * standard_conforming_strings=off, and the client encoding. */
 	int std_strings_off;
 	char client_encoding[32];
+	unsigned mysql_mode;              /* MySQL: POLICY_MY_* bits the server confirmed
+					     (client_encoding holds character_set_client) */
 
 	uint64_t bytes_in, bytes_out;     /* client→proxy, proxy→client */
 	time_t started;
@@ -69,6 +71,7 @@ struct session {
 	int backend_paused;               /* backend reads paused by client backpressure */
 	int client_paused;                /* client reads paused by backend backpressure */
 	int relaying;                     /* logged in both ways: see write_now() in session.c */
+	int client_held;                  /* the frontend stopped reading the client (sess_hold_client) */
 
 	struct session *next, *prev;      /* in px->sessions or px->closing */
 };
@@ -116,6 +119,12 @@ int sess_backend_tls_start(struct session *s, const char *host, int verify)
 /* Call after appending to `to`'s output: pauses reading from the other side
  * while `to` is above the high mark (resumed automatically). */
 void sess_backpressure(struct session *s, enum sess_side to);
+
+/* The frontend's own pause of client reads, independent of backpressure:
+ * hold = 1 stops reading the client (what it already sent stays buffered),
+ * hold = 0 resumes unless backpressure also paused it. The frontend calls
+ * its client read handler itself after releasing, for buffered input. */
+void sess_hold_client(struct session *s, int hold);
 
 /* Fill the session's identity fields into ev and write it to the audit log.
  * Returns 0 when written (or when on_failure=open let it pass), -1 when the
