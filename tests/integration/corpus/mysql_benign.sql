@@ -217,3 +217,29 @@ SELECT X'44524F50'
 
 @@ info-schema | |
 SELECT table_name FROM information_schema.tables WHERE table_schema = 'evdb' AND table_name LIKE '%truncate%'
+
+# Issue 15 class 9: backslash escapes under the server's default sql_mode
+# (the proxy lexes under the sql_mode the server confirmed, not under both).
+@@ bs-quote-drop-comment | |
+SELECT 'it\'s; DROP TABLE t; -- '
+
+@@ bs-dquote-drop | |
+SELECT "say \"DROP TABLE t\"; -- "
+
+@@ bs-where-escapes | |
+SELECT * FROM t WHERE name = 'o\'neil\\' OR name = 'x\'; DELETE FROM t; -- '
+
+@@ bs-insert-escaped | |
+INSERT INTO truncate_log VALUES (7, 'a\'; TRUNCATE t; -- \\')
+
+@@ bs-backslash-only | |
+SELECT 'C:\\temp\\', "\\"
+
+@@ bs-after-set-names | | pre=SET NAMES latin1
+SELECT 'it\'s; DROP TABLE t; -- '
+
+@@ bs-nbe-confirmed | | pre=SET sql_mode = 'NO_BACKSLASH_ESCAPES'
+SELECT 'C:\temp\', 'a\'
+
+@@ bs-ansi-quotes-confirmed | | pre=SET sql_mode = 'ANSI_QUOTES'
+SELECT "id" FROM t WHERE name = 'x\'; DROP TABLE t; -- '
