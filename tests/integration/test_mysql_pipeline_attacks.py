@@ -175,6 +175,12 @@ PIPELINES = {
     "charset-client-gbk": [query("SET character_set_client = gbk"), query(SJIS_ATTACK)],
     "set-character-set-big5": [query("SET CHARACTER SET big5"),
                                query(b"SELECT '\xa4\\'; DROP TABLE appdb.victim; -- '")],
+    # the server skips one byte after a backslash, not a character: here
+    # the quote stays escaped and all is one string (the proxy must agree)
+    "sjis-escaped-lead": [query("SET NAMES sjis"),
+                          query(b"SELECT '\\\x81\\'; DROP TABLE appdb.victim; -- '")],
+    "gb18030-four-byte": [query("SET NAMES gb18030"),
+                          query(b"SELECT '\x81\x30\x81\\'; DROP TABLE appdb.victim; -- '")],
     "cp932-versioned": [query("/*!40101 SET NAMES cp932 */"), query(SJIS_ATTACK)],
     "sql-mode-nbe": [query("SET sql_mode = 'NO_BACKSLASH_ESCAPES'"), query(NBE_ATTACK)],
     "sql-mode-at-at": [query("SET @@session.sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')"),
