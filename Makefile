@@ -1,7 +1,8 @@
 # sqlbastion build.
 #
 #   make            build bin/sqlbastion and bin/sqlbastionctl
-#   make check      unit tests, then integration tests against real servers
+#   make check      install missing test packages (scripts/deps.sh), unit tests,
+#                   then integration tests against real servers
 #   make check SAN=1  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make demo       install what is missing, start sandboxes, the proxy, print psql line
 #   make bench      benchmarks (tests/bench)
@@ -56,7 +57,9 @@ unit_deps = $(strip \
   $(if $(filter test_pg%,$1),$(PGSQL_SRC)) \
   $(if $(filter test_my%,$1),$(MYSQL_SRC)) \
   $(if $(filter test_config%,$1),$(CONFIG_SRC)) \
-  $(if $(filter test_crypto%,$1),$(CRYPTO_SRC)))
+  $(if $(filter test_crypto%,$1),$(CRYPTO_SRC)) \
+  $(if $(filter test_srclimit%,$1),proxy/srclimit.c) \
+  $(if $(filter test_log%,$1),proxy/log.c))
 
 all: $(BIN)/sqlbastion $(BIN)/sqlbastionctl
 
@@ -89,7 +92,11 @@ PYTEST := /usr/bin/python3 -m pytest
 integration: all
 	SQLBASTION_BIN=$(CURDIR)/$(BIN) SQLBASTION_SAN=$(SAN) $(PYTEST) -q -ra tests/integration $(PYTEST_ARGS)
 
-check: unit integration
+# A fresh machine gets what the tests need first (scripts/deps.sh: apt-get,
+# sudo when not root; a no-op when everything is there; CI_SKIP_APT=1 skips).
+check:
+	@bash scripts/deps.sh test
+	@$(MAKE) --no-print-directory unit integration
 
 demo:
 	bash scripts/demo.sh

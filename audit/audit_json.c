@@ -213,10 +213,14 @@ void audit_json_put_str(struct audit_buf *b, const char *s, size_t n)
 			case '\r': *o++ = 'r'; break;
 			case '\t': *o++ = 't'; break;
 			default:
-				/* other controls, DEL and invalid UTF-8 bytes */
+				/* other controls and DEL as \u00XX; a byte that is
+				 * not valid UTF-8 (always >= 0x80) as the lone low
+				 * surrogate \udcXX, which no valid UTF-8 text can
+				 * produce, so the byte is recoverable (the
+				 * "surrogateescape" convention). */
 				*o++ = 'u';
-				*o++ = '0';
-				*o++ = '0';
+				*o++ = c >= 0x80 ? 'd' : '0';
+				*o++ = c >= 0x80 ? 'c' : '0';
 				*o++ = hexdig[c >> 4];
 				*o++ = hexdig[c & 15];
 			}
@@ -617,6 +621,10 @@ int audit_json_unescape(const char *raw, size_t n, struct audit_buf *out)
 				cp = 0x10000 + ((cp - 0xD800) << 10) +
 				     (lo - 0xDC00);
 				p += 6;
+			} else if (cp >= 0xDC80 && cp <= 0xDCFF) {
+				/* an escaped byte that was not valid UTF-8 */
+				audit_buf_putc(out, (char)(cp & 0xFF));
+				break;
 			} else if (cp >= 0xD800 && cp <= 0xDFFF) {
 				cp = 0xFFFD;
 			}

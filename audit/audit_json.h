@@ -13,10 +13,12 @@
  * except '"' and '\\' (backslash-escaped), the C0 controls (\b \f \n \r \t,
  * the others as \u00XX) and DEL (\u007f). A byte that is not part of a
  * well-formed UTF-8 sequence (stray continuation, overlong form, encoded
- * surrogate, beyond U+10FFFF, truncated sequence) is written as \u00XX of
- * that byte, so its value is kept: a reader sees U+0080..U+00FF in its
- * place and cannot tell it from that character sent as valid UTF-8, which
- * is the price of staying plain, interoperable JSON.
+ * surrogate, beyond U+10FFFF, truncated sequence; always >= 0x80) is
+ * written as \udcXX, the lone low surrogate U+DC00+byte (Python's
+ * "surrogateescape"): valid UTF-8 cannot encode a surrogate, so this never
+ * collides with a character the client really sent, and the exact bytes are
+ * recoverable (audit_json_unescape() turns \udc80..\udcff back into the
+ * byte; in Python, s.encode("utf-8", "surrogateescape")).
  */
 #ifndef SB_AUDIT_JSON_H
 #define SB_AUDIT_JSON_H
@@ -105,8 +107,9 @@ int audit_json_get(const char *s, size_t n, const char *key,
 		   struct audit_json_member *m) AUDIT_WUR;
 
 /* Append the decoded value of a string member's raw text to out, as UTF-8
- * (\u escapes decoded, surrogate pairs joined, a lone surrogate becomes
- * U+FFFD). 0 ok, -1 bad escape or out of memory. out is not terminated. */
+ * (\u escapes decoded, surrogate pairs joined, a lone \udc80..\udcff
+ * becomes the byte 0x80..0xff it stands for, any other lone surrogate
+ * U+FFFD): the exact bytes audit_json_put_str() was given. 0 ok, -1 bad escape or out of memory. out is not terminated. */
 int audit_json_unescape(const char *raw, size_t n,
 			struct audit_buf *out) AUDIT_WUR;
 /* Read a NUMBER member as a signed 64-bit integer. 0 ok, -1 when it is not

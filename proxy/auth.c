@@ -41,8 +41,20 @@ static void fake_key_init(void)
 	fake_key_ok = sb_random(fake_key, sizeof fake_key) == 0;
 }
 
-/* Deterministic per process and name, unpredictable without the key: the
- * same unknown name gets the same salt twice, as a real user would. */
+void auth_set_unknown_user_key(const uint8_t *master_key, size_t len)
+{
+	static const char info[] = "sqlbastion unknown-user scram salt v1\x01";
+	pthread_once(&fake_once, fake_key_init); /* so it cannot overwrite this later */
+	/* HKDF-Expand (RFC 5869), one block, with the master key as the PRK
+	 * (it is 32 random bytes): stable across restarts, independent of
+	 * every other use of the master key. */
+	sb_hmac_sha256(master_key, len, info, sizeof info - 1, fake_key);
+	fake_key_ok = 1;
+}
+
+/* Deterministic per key and name, unpredictable without the key: the same
+ * unknown name gets the same salt twice, as a real user would, and across
+ * restarts once auth_set_unknown_user_key() was called. */
 static int fake_salt(const char *user, uint8_t salt[SB_SCRAM_SALT_LEN])
 {
 	uint8_t mac[SB_SHA256_LEN];

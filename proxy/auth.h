@@ -71,8 +71,14 @@ struct auth_login {
 	void *live_sessions_ctx;
 };
 
+/* Derive the key of unknown users' fake salts from the master key, so the
+ * salt offered for a name stays the same across restarts (a probe that
+ * compares salts before and after a restart must not tell who exists).
+ * Without this call the key is random per process. */
+void auth_set_unknown_user_key(const uint8_t *master_key, size_t len);
+
 /* SCRAM step 1: the salt and iteration count to send for this user. For an
- * unknown user a salt derived from the name and a per-process secret is
+ * unknown user a salt derived from the name and a secret key is
  * returned, so the exchange looks the same and the user's existence is not
  * revealed. Returns 0, or -1 on a state DB error. */
 int auth_scram_params(struct state *st, const char *user,

@@ -156,6 +156,12 @@ static void set_defaults(struct sb_config *c)
 	c->login_timeout = 30;
 	c->idle_timeout = 0;
 	c->max_message = 64u << 20;
+	c->max_unauthenticated = 1024;
+	c->max_unauthenticated_per_source = 32;
+	c->failed_login_records_per_source = 10;
+	c->expensive_logins_per_source = 20;
+	c->logins_per_source = 1000;
+	c->approval_retention = 7 * 86400;
 }
 
 /* One key of [sqlbastion] / [audit] / [limits]. Returns 0, 1 unknown key,
@@ -258,6 +264,7 @@ static int set_key(struct sb_config *c, const char *sect, const char *k,
 			{"connect_timeout", &c->connect_timeout, 1, 3600},
 			{"login_timeout", &c->login_timeout, 1, 3600},
 			{"idle_timeout", &c->idle_timeout, 0, 86400 * 30},
+			{"approval_retention", &c->approval_retention, 60, 86400 * 3650},
 		};
 		for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 			if (strcmp(k, ints[i].key) == 0) {
@@ -267,6 +274,26 @@ static int set_key(struct sb_config *c, const char *sect, const char *k,
 					return -1;
 				}
 				*ints[i].dst = (int)n;
+				return 0;
+			}
+		}
+		struct {
+			const char *key;
+			unsigned *dst;
+		} counts[] = {
+			{"max_unauthenticated", &c->max_unauthenticated},
+			{"max_unauthenticated_per_source", &c->max_unauthenticated_per_source},
+			{"failed_login_records_per_source", &c->failed_login_records_per_source},
+			{"expensive_logins_per_source", &c->expensive_logins_per_source},
+			{"logins_per_source", &c->logins_per_source},
+		};
+		for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+			if (strcmp(k, counts[i].key) == 0) {
+				if (parse_int(v, 0, 1000000, &n) != 0) {
+					snprintf(msg, msglen, "%s must be a number from 0 (no limit) to 1000000", k);
+					return -1;
+				}
+				*counts[i].dst = (unsigned)n;
 				return 0;
 			}
 		}

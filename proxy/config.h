@@ -56,6 +56,13 @@ struct sb_config {
 	int login_timeout;     /* whole login, client side, default 30 */
 	int idle_timeout;      /* 0 = none */
 	size_t max_message;    /* largest client message buffered, default 64 MiB */
+	/* Before login (proxy/login_guard.h); 0 = no limit. */
+	unsigned max_unauthenticated;            /* connections not logged in, default 1024 */
+	unsigned max_unauthenticated_per_source; /* ... from one IP, default 32 */
+	unsigned failed_login_records_per_source; /* login_failed records / s / IP, default 10 */
+	unsigned expensive_logins_per_source;     /* RSA decryptions / s / IP, default 20 */
+	unsigned logins_per_source;               /* credential checks / s / IP, default 1000 */
+	int approval_retention; /* seconds an expired/decided approval request is kept, default 7 days */
 };
 
 /* Parse the file at path. Returns 0, or -1 with errbuf "FILE:LINE: problem". */

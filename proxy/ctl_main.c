@@ -186,12 +186,18 @@ int ctl_init(struct ctl *c, int argc, char **argv)
 		if (gethostname(host, sizeof host) != 0 || !host[0])
 			snprintf(host, sizeof host, "localhost");
 		host[sizeof host - 1] = '\0';
-		if (tlsgen_self_signed(cfg->tls_cert, cfg->tls_key, host, err, sizeof err) != 0) {
+		char ca_crt[SB_PATH_MAX + 16], ca_key[SB_PATH_MAX + 16];
+		int made_ca = 0;
+		if (tlsgen_ca_paths(cfg->tls_cert, ca_crt, ca_key, sizeof ca_crt) != 0 ||
+		    tlsgen_ca_signed(cfg->tls_cert, cfg->tls_key, ca_crt, ca_key, host, &made_ca, err,
+				     sizeof err) != 0) {
 			ctl_fail(c, "TLS certificate: %s", err);
 			goto fail;
 		}
-		made_tls = 1;
-		printf("tls cert    %s: created (self-signed for %s, localhost, 127.0.0.1, ::1)\n",
+		made_tls = 1 + made_ca; /* 2: the CA is new too */
+		printf("tls ca      %s: %s (clients verify the proxy with it; its key %s stays here)\n",
+		       ca_crt, made_ca ? "created" : "ok", ca_key);
+		printf("tls cert    %s: created (issued by that CA for %s, localhost, 127.0.0.1, ::1)\n",
 		       cfg->tls_cert, host);
 		printf("tls key     %s: created\n", cfg->tls_key);
 	} else {
@@ -199,8 +205,9 @@ int ctl_init(struct ctl *c, int argc, char **argv)
 	}
 	printf("audit log   %s\n", cfg->audit_jsonl);
 
-	snprintf(objects, sizeof objects, "%s%s%s", made_key ? "master_key," : "",
-		 had_state ? "" : "state_db,", made_tls ? "tls_cert,tls_key," : "");
+	snprintf(objects, sizeof objects, "%s%s%s%s", made_key ? "master_key," : "",
+		 had_state ? "" : "state_db,", made_tls == 2 ? "tls_ca," : "",
+		 made_tls ? "tls_cert,tls_key," : "");
 	size_t n = strlen(objects);
 	if (n)
 		objects[n - 1] = '\0';

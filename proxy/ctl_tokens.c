@@ -2,7 +2,8 @@
  *
  * issue prints the token alone on its first line (scripts take line 1),
  * then lines for humans, each a shell comment or a ready client command
- * for the first listener of the asset's protocol. The token is printed
+ * for the first listener of the asset's protocol: plain, then verifying
+ * the bastion's certificate (tlsgen_trust_anchor), with JDBC URLs. The token is printed
  * only after its audit record is written; if that write fails the token is
  * revoked again and never shown. The token is wiped from memory after use
  * and appears nowhere else (not in the audit record, not in the state DB).
@@ -18,6 +19,10 @@
 
 #include "proxy/ctl.h"
 #include "proxy/state.h"
+#include "proxy/tlsgen.h"
+
+/* Printed for the database when the asset names none (--service). */
+#define CTL_DB_PLACEHOLDER "DBNAME"
 
 struct grant_count {
 	time_t now;
@@ -78,7 +83,43 @@ static int listener_for(const struct ctl *c, const char *protocol, char *host, s
 	return -1;
 }
 
-static void print_hints(const struct ctl *c, const char *protocol, const char *user)
+/* How a client verifies the proxy (the token crosses that link): the file
+ * to trust, per tlsgen_trust_anchor. */
+static void print_verify_hints(const struct ctl *c, const char *protocol, const char *host,
+			       int port, const char *user, const char *db)
+{
+	char ca[SB_PATH_MAX + 16];
+	int kind = tlsgen_trust_anchor(c->cfg.tls_cert, ca, sizeof ca);
+	if (kind == TLSGEN_ANCHOR_NONE) {
+		snprintf(ca, sizeof ca, "CA_FILE");
+		printf("# verify the bastion with the CA that issued %s (CA_FILE below):\n",
+		       c->cfg.tls_cert);
+	} else {
+		printf("# verify the bastion (copy %s to the client machine; the token crosses this link):\n",
+		       ca);
+	}
+	if (strcmp(protocol, "postgres") == 0) {
+		printf("psql \"host=%s port=%d user=%s dbname=%s sslmode=verify-full sslrootcert=%s\"\n",
+		       host, port, user, db, ca);
+		printf("# JDBC: jdbc:postgresql://%s:%d/%s?user=%s&sslmode=verify-full&sslrootcert=%s\n",
+		       host, port, db, user, ca);
+	} else if (strcmp(protocol, "mysql") == 0) {
+		printf("mysql -h %s -P %d -u %s -p --ssl-ca=%s --ssl-verify-server-cert %s\n", host,
+		       port, user, ca, db);
+		printf("# JDBC: jdbc:mariadb://%s:%d/%s?user=%s&sslMode=verify-full&serverSslCert=%s\n"
+		       "#   (MariaDB Connector/J 2.x: useSsl=true&serverSslCert=...)\n",
+		       host, port, db, user, ca);
+		/* sysbench 1.0 hard-codes these three file names. */
+		printf("# sysbench --mysql-ssl=on: copy %s to cacert.pem in its working directory, "
+		       "next to any client-cert.pem + client-key.pem pair (the bastion asks for none)\n",
+		       ca);
+	}
+}
+
+/* The client lines for the first listener of protocol. db: the database
+ * to name in them (a placeholder when the asset names none). */
+static void print_hints(const struct ctl *c, const char *protocol, const char *user,
+			const char *db)
 {
 	char host[256];
 	int port;
@@ -87,14 +128,20 @@ static void print_hints(const struct ctl *c, const char *protocol, const char *u
 		return;
 	}
 	if (strcmp(protocol, "postgres") == 0)
-		printf("psql \"host=%s port=%d user=%s\"\n", host, port, user);
+		printf("psql \"host=%s port=%d user=%s dbname=%s\"\n", host, port, user, db);
 	else if (strcmp(protocol, "mysql") == 0)
-		printf("mysql -h %s -P %d -u %s -p\n", host, port, user);
+		printf("mysql -h %s -P %d -u %s -p %s\n", host, port, user, db);
 	else if (strcmp(protocol, "tds") == 0)
 		printf("sqlcmd -S %s,%d -U %s\n", host, port, user);
 	else if (strcmp(protocol, "tns") == 0)
 		printf("# Oracle clients: host %s, port %d, user %s, SERVICE_NAME = the token\n", host,
 		       port, user);
+	if (strcmp(protocol, "postgres") == 0 || strcmp(protocol, "mysql") == 0) {
+		if (strcmp(db, CTL_DB_PLACEHOLDER) == 0)
+			printf("# %s: the database to open (asset add --service DB names one)\n",
+			       CTL_DB_PLACEHOLDER);
+		print_verify_hints(c, protocol, host, port, user, db);
+	}
 	printf("# GUI tools (DBeaver, DataGrip, Navicat): host %s, port %d, user %s, password = the token\n",
 	       host, port, user);
 }
@@ -168,7 +215,8 @@ int ctl_token_issue(struct ctl *c, int argc, char **argv)
 		printf("%s\n", tok);
 		printf("# token %lld: %s -> %s (%s), expires %s; shown once, it cannot be recovered\n",
 		       (long long)id, u.name, target, a.protocol, when);
-		print_hints(c, a.protocol, u.name);
+		/* --service names the database for postgres / mysql assets. */
+		print_hints(c, a.protocol, u.name, a.service[0] ? a.service : CTL_DB_PLACEHOLDER);
 	}
 	sb_wipe(tok, sizeof tok);
 	return CTL_OK;

@@ -2,6 +2,8 @@
 #include "proxy/listener.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include <netdb.h>
@@ -11,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "protocols/protocol.h"
+#include "proxy/login_guard.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -26,7 +30,20 @@ struct listener_one {
 struct listener_set {
 	struct listener_one one[SB_MAX_LISTENERS];
 	int n;
+	/* Out of descriptors (EMFILE/ENFILE) or memory: every listener stops
+	 * accepting for LISTEN_BACKOFF_MS instead of spinning on a readable
+	 * socket it cannot accept from (the pending connections wait in the
+	 * kernel's backlog). */
+	struct event *resume;
+	int paused;
+	uint64_t pauses;    /* since the last log line */
+	time_t last_log;
 };
+
+#define LISTEN_BACKOFF_MS 100
+#define LISTEN_BACKOFF_LOG_S 10 /* one log line per this many seconds at most */
+
+static struct listener_set *the_set; /* for accept_error_cb (one set per process) */
 
 static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		      struct sockaddr *sa, int salen, void *ctx)
@@ -43,23 +60,60 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
 		port = ntohs(in6->sin6_port);
 	}
+	/* Before any allocation: a refused connection costs an accept and a
+	 * close. */
+	if (login_guard_admit(l->px, ip) != 0) {
+		evutil_closesocket(fd);
+		return;
+	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	struct bufferevent *bev =
 		bufferevent_socket_new(l->px->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev) {
 		evutil_closesocket(fd);
+		login_guard_leave(l->px, ip);
 		sb_log(LOG_ERR, "accept %s:%d: out of memory", ip, port);
 		return;
 	}
-	sess_new(l->px, l->proto, bev, ip, port);
+	sess_new(l->px, l->proto, bev, ip, port); /* owns the guard's count now */
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct listener_set *ls = ctx;
+	ls->paused = 0;
+	for (int i = 0; i < ls->n; i++)
+		evconnlistener_enable(ls->one[i].lev);
 }
 
 static void accept_error_cb(struct evconnlistener *lev, void *ctx)
 {
 	int err = EVUTIL_SOCKET_ERROR();
-	/* EMFILE and friends: log and keep listening; the loop retries. */
-	sb_log(LOG_ERR, "accept: %s", evutil_socket_error_to_string(err));
+	struct listener_set *ls = the_set;
+	int exhausted = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+	if (!exhausted || !ls || !ls->resume) {
+		sb_log(LOG_ERR, "accept: %s", evutil_socket_error_to_string(err));
+		return;
+	}
+	if (!ls->paused) {
+		ls->paused = 1;
+		ls->pauses++;
+		for (int i = 0; i < ls->n; i++)
+			evconnlistener_disable(ls->one[i].lev);
+		struct timeval tv = {.tv_sec = 0, .tv_usec = LISTEN_BACKOFF_MS * 1000};
+		evtimer_add(ls->resume, &tv);
+	}
+	time_t now = time(NULL);
+	if (now - ls->last_log >= LISTEN_BACKOFF_LOG_S) {
+		sb_log(LOG_ERR,
+		       "accept: %s; not accepting for %d ms (%llu pauses since the last report; "
+		       "raise the open-files limit or lower max_unauthenticated)",
+		       evutil_socket_error_to_string(err), LISTEN_BACKOFF_MS,
+		       (unsigned long long)ls->pauses);
+		ls->pauses = 0;
+		ls->last_log = now;
+	}
 }
 
 struct listener_set *listener_start(struct sb_proxy *px, char *err, size_t errlen)
@@ -69,6 +123,8 @@ struct listener_set *listener_start(struct sb_proxy *px, char *err, size_t errle
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	ls->resume = evtimer_new(px->base, resume_cb, ls);
+	the_set = ls;
 	for (int i = 0; i < px->cfg.n_listen; i++) {
 		const struct sb_listen_addr *a = &px->cfg.listen[i];
 		const struct protocol *p = protocol_find(a->protocol);
@@ -117,5 +173,9 @@ void listener_stop(struct listener_set *ls)
 		return;
 	for (int i = 0; i < ls->n; i++)
 		evconnlistener_free(ls->one[i].lev);
+	if (ls->resume)
+		event_free(ls->resume);
+	if (the_set == ls)
+		the_set = NULL;
 	free(ls);
 }

@@ -38,7 +38,7 @@ void sb_log(enum log_level lvl, const char *fmt, ...)
 	static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 	if (lvl > log_level)
 		return;
-	char line[2048];
+	char line[10240];
 	struct timeval tv;
 	struct tm tm;
 	gettimeofday(&tv, NULL);
@@ -46,13 +46,22 @@ void sb_log(enum log_level lvl, const char *fmt, ...)
 	int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
 	n += snprintf(line + n, sizeof line - (size_t)n, ".%03dZ %s ",
 		      (int)(tv.tv_usec / 1000), names[lvl]);
+	/* The message may carry what a peer sent (a user or database name, a
+	 * startup parameter, an error text): every byte that is not printable
+	 * ASCII is written as \xNN (and '\\' as \x5c), so one call is one
+	 * line and nothing a client sends can forge a line or a terminal
+	 * escape. */
+	char msg[2048], esc[sizeof msg * 4 + 4];
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	int m = vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (m < 0)
 		m = 0;
-	n += m;
+	if (m > (int)sizeof msg - 1)
+		m = (int)sizeof msg - 1;
+	log_escape(msg, (size_t)m, (size_t)m, esc);
+	n += snprintf(line + n, sizeof line - (size_t)n - 1, "%s", esc);
 	if (n > (int)sizeof line - 2)
 		n = (int)sizeof line - 2;
 	line[n++] = '\n';

@@ -2,7 +2,9 @@
  *
  * One line per call: "<RFC 3339 UTC> <LEVEL> <message>". Session code adds
  * its context prefix through sess_log() (proxy/session.h). Never pass a
- * secret; SQL and peer input must go through log_escape() first.
+ * secret. sb_log() escapes the whole message with log_escape() (bytes that
+ * are not printable ASCII, and '\\', as \xNN), so peer input needs no
+ * escaping by the caller and cannot break a line.
  */
 #ifndef SB_LOG_H
 #define SB_LOG_H

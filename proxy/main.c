@@ -18,13 +18,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "audit/audit.h"
 #include "policy/policy.h"
 #include "proxy/admin.h"
 #include "proxy/config.h"
+#include "proxy/auth.h"
 #include "proxy/listener.h"
+#include "proxy/login_guard.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
 #include "proxy/secret.h"
@@ -109,6 +113,43 @@ static void on_audit_flush(evutil_socket_t fd, short what, void *ctx)
 		sb_log(LOG_WARN, "audit: deferred records not written yet: %s", err);
 }
 
+/* Expired and decided approval requests older than approval_retention are
+ * deleted this often, so the table stays bounded. */
+#define MAINTENANCE_S 60
+
+static void on_maintenance(evutil_socket_t fd, short what, void *ctx)
+{
+	struct sb_proxy *px = ctx;
+	int n = 0;
+	time_t now = time(NULL);
+	if (state_approval_expire(px->state, now, NULL) != STATE_OK ||
+	    state_approval_purge(px->state, now, px->cfg.approval_retention, &n) != STATE_OK)
+		sb_log(LOG_WARN, "approvals: cleanup failed: %s", state_errmsg(px->state));
+	else if (n > 0)
+		sb_log(LOG_INFO, "approvals: deleted %d requests older than approval_retention (%d s)",
+		       n, px->cfg.approval_retention);
+}
+
+/* Process hardening at start, before any secret is loaded:
+ *  - no core dumps (RLIMIT_CORE 0 and not dumpable: the master key, the
+ *    RSA key, SCRAM keys and hosted secrets live in this memory; not
+ *    dumpable also keeps other processes of the same uid from ptrace and
+ *    /proc/PID/mem);
+ *  - the open-files limit raised to its hard limit: every client and
+ *    backend connection is a descriptor. */
+static void harden_process(void)
+{
+	struct rlimit rl = {0, 0};
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		fprintf(stderr, "sqlbastion: cannot disable core dumps: %s\n", strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		fprintf(stderr, "sqlbastion: cannot clear the dumpable flag: %s\n", strerror(errno));
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static void on_stop(evutil_socket_t sig, short what, void *ctx)
 {
 	struct sb_proxy *px = ctx;
@@ -130,6 +171,7 @@ static int build_runtime(struct sb_proxy *px, int check_only, char *err, size_t 
 		snprintf(err, errlen, "state db %s: %s", px->cfg.state_db, e);
 		return -1;
 	}
+	auth_set_unknown_user_key(px->master_key, sizeof px->master_key);
 	px->policy = load_policy(&px->cfg, err, errlen);
 	if (!px->policy)
 		return -1;
@@ -238,6 +280,8 @@ int main(int argc, char **argv)
 
 	static struct sb_proxy px; /* large (config paths); lives for the process */
 	char err[1024];
+	if (!check)
+		harden_process();
 	if (config_load(conf, &px.cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "sqlbastion: %s\n", err);
 		return 1;
@@ -276,6 +320,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sqlbastion: cannot create event loop\n");
 		return 1;
 	}
+	if (login_guard_start(&px) != 0) {
+		fprintf(stderr, "sqlbastion: out of memory\n");
+		return 1;
+	}
 	struct listener_set *ls = listener_start(&px, err, sizeof err);
 	if (!ls) {
 		fprintf(stderr, "sqlbastion: %s\n", err);
@@ -301,6 +349,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sqlbastion: cannot create the audit flush timer\n");
 		return 1;
 	}
+	struct event *ev_maint = event_new(px.base, -1, EV_PERSIST, on_maintenance, &px);
+	struct timeval maint_tv = {.tv_sec = MAINTENANCE_S};
+	if (!ev_maint || event_add(ev_maint, &maint_tv) != 0) {
+		fprintf(stderr, "sqlbastion: cannot create the maintenance timer\n");
+		return 1;
+	}
+	on_maintenance(-1, 0, &px);
+	struct rlimit core, files;
+	getrlimit(RLIMIT_CORE, &core);
+	getrlimit(RLIMIT_NOFILE, &files);
+	sb_log(LOG_INFO, "process: dumpable=%d core_limit=%llu open_files=%llu/%llu",
+	       prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), (unsigned long long)core.rlim_cur,
+	       (unsigned long long)files.rlim_cur, (unsigned long long)files.rlim_max);
 	sb_log(LOG_INFO, "sqlbastion started (config %s, policy %s, %zu rules)", px.cfg.path,
 	       px.cfg.policy[0] ? px.cfg.policy : "(none)", policy_rule_count(px.policy));
 
@@ -313,6 +374,8 @@ int main(int argc, char **argv)
 	event_free(ev_int);
 	event_free(ev_term);
 	event_free(ev_flush);
+	event_free(ev_maint);
+	login_guard_stop(&px);
 	evdns_base_free(px.dns, 0);
 	event_base_free(px.base);
 	free_runtime(&px);

@@ -23,6 +23,7 @@ struct state;
 struct audit_log;
 struct policy;
 struct session;
+struct login_guard;
 
 struct sb_proxy {
 	struct event_base *base;     /* owned */
@@ -46,6 +47,7 @@ struct sb_proxy {
 	struct session *sessions;    /* live sessions (intrusive list) */
 	struct session *closing;     /* closed, waiting for the reaper */
 	struct event *reaper;        /* owned: frees closing sessions next loop */
+	struct login_guard *guard;   /* owned: limits before login (login_guard.h) */
 	uint64_t next_session_id;
 	unsigned live_count;
 };

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "policy/policy.h"
+#include "proxy/login_guard.h"
 #include "proxy/proxy.h"
 
 static void client_read_cb(struct bufferevent *bev, void *ctx);
@@ -37,6 +38,23 @@ static void client_event_cb(struct bufferevent *bev, short what, void *ctx);
 static void backend_read_cb(struct bufferevent *bev, void *ctx);
 static void backend_write_cb(struct bufferevent *bev, void *ctx);
 static void backend_event_cb(struct bufferevent *bev, short what, void *ctx);
+
+/* Coarse monotonic seconds (a vDSO read, no syscall): the idle clock. */
+static int64_t coarse_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* The slot a connection holds in the login guard until it logs in. */
+static void release_unauth(struct session *s)
+{
+	if (!s->unauth_counted)
+		return;
+	s->unauth_counted = 0;
+	login_guard_leave(s->px, s->client_ip);
+}
 
 int64_t sess_now_us(void)
 {
@@ -120,6 +138,19 @@ static void timer_cb(evutil_socket_t fd, short what, void *ctx)
 		close_when_flushed(s);
 		return;
 	}
+	/* idle_timeout is idle time: the frontend arms the timer once at
+	 * login; traffic only moves last_activity, and when the timer fires
+	 * early because of it, it is re-armed for the rest (at most one timer
+	 * operation per idle_timeout, none per message). */
+	int idle = s->px->cfg.idle_timeout;
+	if (s->relaying && idle > 0) {
+		int64_t quiet = coarse_now_s() - s->last_activity;
+		if (quiet < idle) {
+			struct timeval tv = {.tv_sec = idle - quiet};
+			evtimer_add(s->timer, &tv);
+			return;
+		}
+	}
 	s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_TIMEOUT);
 }
 
@@ -129,15 +160,19 @@ struct session *sess_new(struct sb_proxy *px, const struct protocol *p,
 	struct session *s = calloc(1, sizeof *s);
 	if (!s) {
 		bufferevent_free(client);
+		login_guard_leave(px, ip);
 		return NULL;
 	}
 	s->px = px;
+	s->unauth_counted = 1; /* the listener admitted it (login_guard_admit) */
+	s->last_activity = coarse_now_s();
 	s->proto = p;
 	s->id = ++px->next_session_id;
 	s->client = client;
 	s->timer = evtimer_new(px->base, timer_cb, s);
 	s->policy = px->policy ? policy_ref(px->policy) : NULL;
 	s->started = time(NULL);
+	s->started_us = sess_now_us();
 	snprintf(s->client_ip, sizeof s->client_ip, "%s", ip);
 	s->client_port = port;
 	if (strchr(ip, ':'))
@@ -228,6 +263,8 @@ void sess_set_phase(struct session *s, const char *phase)
 	 * sockets are connected and write_now() may write to them. */
 	int relaying = strcmp(phase, "ready") == 0;
 	if (relaying && !s->relaying) {
+		release_unauth(s);
+		s->last_activity = coarse_now_s();
 		own_reads(s->client, s->client_tls);
 		own_reads(s->backend, s->backend_tls);
 	}
@@ -276,6 +313,7 @@ static void vclose(struct session *s, const char *fmt, va_list ap)
 	if (s->closing)
 		return;
 	s->closing = 1;
+	release_unauth(s);
 	char reason[sizeof s->close_reason];
 	vsnprintf(reason, sizeof reason, fmt, ap);
 	if (!s->close_after_flush || !s->close_reason[0])
@@ -285,7 +323,7 @@ static void vclose(struct session *s, const char *fmt, va_list ap)
 	if (s->login_audited) {
 		struct audit_event ev = {.type = AUDIT_SESSION_END,
 					 .rows = -1,
-					 .duration_us = (int64_t)(time(NULL) - s->started) * 1000000,
+					 .duration_us = sess_now_us() - s->started_us,
 					 .error = s->close_reason};
 		sess_audit_record(s, &ev);
 	}
@@ -425,6 +463,7 @@ static void client_read_cb(struct bufferevent *bev, void *ctx)
 	struct session *s = ctx;
 	if (s->closing || s->close_after_flush)
 		return;
+	s->last_activity = coarse_now_s();
 	s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_READ);
 	write_now(s, SESS_BACKEND);
 	write_now(s, SESS_CLIENT); /* a refusal or a proxy-made reply */
@@ -435,6 +474,7 @@ static void backend_read_cb(struct bufferevent *bev, void *ctx)
 	struct session *s = ctx;
 	if (s->closing || s->close_after_flush)
 		return;
+	s->last_activity = coarse_now_s();
 	s->proto->dispatch(s, s->pstate, SESS_BACKEND, SESS_EV_READ);
 	write_now(s, SESS_CLIENT);
 	write_now(s, SESS_BACKEND);
@@ -686,6 +726,11 @@ int sess_audit(struct session *s, struct audit_event *ev)
 
 void sess_audit_record(struct session *s, struct audit_event *ev)
 {
+	/* A flood of bad logins must not become a flood of synchronous audit
+	 * writes: past failed_login_records_per_source a second, they are
+	 * counted and summarised (login_guard.h). */
+	if (ev->type == AUDIT_LOGIN_FAILED && !login_guard_failed_login(s->px, s->client_ip))
+		return;
 	if (sess_audit(s, ev) != 0)
 		sess_log(s, LOG_WARN, "audit record lost: %s", audit_event_name(ev->type));
 }

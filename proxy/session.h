@@ -60,7 +60,8 @@ struct session {
 					     (client_encoding holds character_set_client) */
 
 	uint64_t bytes_in, bytes_out;     /* client→proxy, proxy→client */
-	time_t started;
+	time_t started;                   /* wall clock, for listings */
+	int64_t started_us;               /* sess_now_us(): session_end duration */
 	uint64_t next_query_id;
 
 	int closing;
@@ -72,6 +73,8 @@ struct session {
 	int client_paused;                /* client reads paused by backend backpressure */
 	int relaying;                     /* logged in both ways: see write_now() in session.c */
 	int client_held;                  /* the frontend stopped reading the client (sess_hold_client) */
+	int unauth_counted;               /* holds a login_guard slot until ready or closed */
+	int64_t last_activity;            /* monotonic s of the last read on either side (idle_timeout) */
 
 	struct session *next, *prev;      /* in px->sessions or px->closing */
 };

@@ -355,6 +355,13 @@ int state_approval_decide(struct state *st, int64_t id, int approve, const char 
  * *n (may be NULL) gets how many changed. */
 int state_approval_expire(struct state *st, int64_t now, int *n) STATE_WUR;
 
+/* Delete every request that can no longer change (expired, rejected, used,
+ * or past its lifetime) and whose last event is at least `retention`
+ * seconds before now, so the table stays bounded ([limits]
+ * approval_retention; the daemon calls it every minute). *n (may be NULL)
+ * gets how many were deleted. */
+int state_approval_purge(struct state *st, int64_t now, int64_t retention, int *n) STATE_WUR;
+
 /* Request id, its status effective at now. Release *out after STATE_OK. */
 int state_approval_get(struct state *st, int64_t id, int64_t now,
 		       struct state_approval *out) STATE_WUR;

@@ -31,6 +31,7 @@ enum approval_query {
 	QA_EXPIRE,
 	QA_GET,
 	QA_LIST,
+	QA_PURGE,
 	QA_COUNT
 };
 _Static_assert(QA_COUNT <= STATE_Q_APPROVALS, "raise STATE_Q_APPROVALS in state_int.h");
@@ -72,6 +73,13 @@ static const char *const approval_sql[QA_COUNT] = {
 	[QA_GET] = "SELECT " APPROVAL_COLS " FROM approvals WHERE id = ?1",
 	[QA_LIST] = "SELECT " APPROVAL_COLS " FROM approvals"
 		    " WHERE ?1 OR status = 'pending' ORDER BY id",
+	/* ?1 = now - retention: a request whose last event (creation, decision
+	 * or use) is older, and which can no longer change state, is deleted.
+	 * Pending and approved ones past their lifetime count as expired. */
+	[QA_PURGE] = "DELETE FROM approvals WHERE max(created, coalesce(decided, 0),"
+		     " coalesce(used, 0)) <= ?1 AND (status IN ('expired', 'rejected', 'used')"
+		     " OR (status = 'pending' AND created <= ?2)"
+		     " OR (status = 'approved' AND decided <= ?3))",
 };
 
 static sqlite3_stmt *astmt(struct state *st, enum approval_query q)
@@ -381,4 +389,23 @@ int state_approval_list(struct state *st, int all, int64_t now,
 		ret = state_fail_db(st, "list approvals");
 	state_stmt_done(s);
 	return ret;
+}
+
+int state_approval_purge(struct state *st, int64_t now, int64_t retention, int *n)
+{
+	if (n)
+		*n = 0;
+	sqlite3_stmt *s = astmt(st, QA_PURGE);
+	if (!s)
+		return STATE_ERROR;
+	if (sqlite3_bind_int64(s, 1, now - retention) ||
+	    sqlite3_bind_int64(s, 2, now - STATE_APPROVAL_PENDING_TTL) ||
+	    sqlite3_bind_int64(s, 3, now - STATE_APPROVAL_USE_TTL)) {
+		state_stmt_done(s);
+		return state_fail_db(st, "purge approvals");
+	}
+	int rc = state_run_write(st, s, "purge approvals");
+	if (rc == STATE_OK && n)
+		*n = sqlite3_changes(st->db);
+	return rc;
 }

@@ -18,9 +18,13 @@
 #      and an 8h token
 #   4. prints how to connect, watch the audit log and search it
 #   5. runs sqlbastion in the foreground; Ctrl-C (or SIGTERM, or any error)
-#      stops the proxy and the PostgreSQL sandbox and leaves nothing running.
+#      stops the proxy and the PostgreSQL and MariaDB sandboxes and leaves
+#      nothing running.
 #
-# Running it again starts from scratch (the old demo/ is stopped and wiped).
+# Running it again starts from scratch: what an earlier demo left running
+# (its proxy, MariaDB and PostgreSQL, found by pid file and by their paths
+# under demo/, even when that demo's shell was killed with SIGKILL) is
+# stopped, then demo/ is wiped.
 #
 # Options
 #   --no-build   skip `make all` (use the binaries already in bin/)
@@ -59,8 +63,6 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 IS_ROOT=0
 [ "$(id -u)" -eq 0 ] && IS_ROOT=1
-SUDO=
-[ $IS_ROOT -eq 1 ] || SUDO=sudo
 
 # initdb and postgres refuse to run as root: run them as the postgres user.
 as_pg() {
@@ -91,36 +93,8 @@ EOF
 
 # ---------------------------------------------------------------- 1. packages
 say "checking what the demo needs"
-need=()
-have() { command -v "$1" >/dev/null 2>&1; }
-have make || need+=(build-essential)
-have cc || need+=(build-essential)
-have pkg-config || need+=(pkg-config)
-have openssl || need+=(openssl)
-have ss || need+=(iproute2)
-[ -x "$PY" ] || need+=(python3)
-[ -x "$PG_BIN/initdb" ] || need+=(postgresql-15)
-[ -x "$PG_BIN/psql" ] && have psql || need+=(postgresql-client-15)
-if have pkg-config; then
-	for pc in openssl:libssl-dev libevent:libevent-dev libevent_openssl:libevent-dev \
-		libpq:libpq-dev libmariadb:libmariadb-dev libpcre2-8:libpcre2-dev \
-		sqlite3:libsqlite3-dev; do
-		pkg-config --exists "${pc%%:*}" || need+=("${pc#*:}")
-	done
-else
-	need+=(libssl-dev libevent-dev libpq-dev libmariadb-dev libpcre2-dev libsqlite3-dev)
-fi
-# The MariaDB demo asset (demo_mysql below).
-have mariadb-install-db || need+=(mariadb-server)
-have mariadb || need+=(mariadb-client)
-if [ ${#need[@]} -gt 0 ]; then
-	mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
-	say "installing: ${need[*]}"
-	have apt-get || die "missing ${need[*]} and no apt-get: install them by hand"
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${need[@]}"
-fi
+# The package list lives in scripts/deps.sh, shared with make check and CI.
+bash "$ROOT/scripts/deps.sh" demo || die "cannot install the packages the demo needs (see above)"
 
 # ---------------------------------------------------------------- 2. build
 if [ $BUILD -eq 1 ] && [ $PG_ONLY -eq 0 ]; then
@@ -161,33 +135,84 @@ trap 'cleanup; exit 143' TERM
 trap 'cleanup; exit 129' HUP   # terminal closed
 trap 'rc=$?; cleanup; exit $rc' EXIT
 
-# A previous demo may still be running (another terminal, a killed shell).
+# A previous demo may still be running (another terminal), or have left its
+# servers behind (its shell was killed with SIGKILL, so no trap ran). Stop
+# everything it started before its directory is wiped: a server whose data
+# directory is deleted under it keeps running, holding its port and memory.
+
+# Pids of live processes named comm whose command line contains needle (a
+# path only that demo's processes carry), never this script.
+pids_of() {
+	local comm=$1 needle=$2 d pid cmd
+	for d in /proc/[0-9]*; do
+		pid=${d#/proc/}
+		[ "$pid" = $$ ] && continue
+		[ "$(cat "$d/comm" 2>/dev/null)" = "$comm" ] || continue
+		cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+		case $cmd in *"$needle"*) echo "$pid" ;; esac
+	done
+}
+
+# TERM the pids, wait up to $1 tenths of a second for all to exit, then KILL
+# those left. Prints nothing.
+stop_pids() {
+	local tenths=$1 pid alive
+	shift
+	[ $# -gt 0 ] || return 0
+	kill -TERM "$@" 2>/dev/null || true
+	for _ in $(seq "$tenths"); do
+		alive=0
+		for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+		[ $alive -eq 1 ] || return 0
+		sleep 0.1
+	done
+	kill -KILL "$@" 2>/dev/null || true
+}
+
+# The pid in file $1 if that process is alive and named $2.
+pid_from() {
+	local pid
+	[ -f "$1" ] || return 0
+	pid=$(tr -dc 0-9 <"$1")
+	[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] && echo "$pid"
+	return 0
+}
+
 stop_previous() {
-	local pidfile=$DEMO/var/sqlbastion.pid pid
+	local pid pids
 	# The previous demo.sh itself, if alive: its trap stops its proxy and
-	# cluster; wait for it so it cannot stop the cluster made next.
+	# servers; wait for it so it cannot stop the servers made next.
 	if [ -f "$DEMO/demo.pid" ]; then
-		pid=$(cat "$DEMO/demo.pid")
+		pid=$(tr -dc 0-9 <"$DEMO/demo.pid")
 		if [ -n "$pid" ] && [ "$pid" != $$ ] && grep -qs 'demo\.sh' "/proc/$pid/cmdline"; then
 			say "stopping the previous demo (pid $pid)"
-			kill -TERM "$pid" 2>/dev/null || true
-			for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+			stop_pids 300 "$pid"
 		fi
 	fi
-	if [ -f "$pidfile" ]; then
-		pid=$(cat "$pidfile")
-		if [ -n "$pid" ] && grep -qs sqlbastion "/proc/$pid/cmdline"; then
-			say "stopping the previous demo proxy (pid $pid)"
-			kill -TERM "$pid" 2>/dev/null || true
-			for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-		fi
+	# What it left: the proxy (or --pg-only's idle wait) ...
+	mapfile -t pids < <({ pid_from "$DEMO/var/sqlbastion.pid" sqlbastion
+		pid_from "$DEMO/var/sqlbastion.pid" sleep
+		pids_of sqlbastion "$CONF"; } | sort -u)
+	if [ ${#pids[@]} -gt 0 ]; then
+		say "stopping the previous demo proxy (pid ${pids[*]})"
+		stop_pids 100 "${pids[@]}"
 	fi
+	# ... the MariaDB sandbox ...
+	mapfile -t pids < <({ pid_from "$DEMO/maria/mariadbd.pid" mariadbd
+		pids_of mariadbd "--datadir=$DEMO/maria/data"; } | sort -u)
+	if [ ${#pids[@]} -gt 0 ]; then
+		say "stopping the previous MariaDB sandbox (pid ${pids[*]})"
+		stop_pids 300 "${pids[@]}"
+	fi
+	# ... and the PostgreSQL sandbox (maybe in /tmp behind the demo/pg link).
 	local old=$DEMO/pg
 	[ -L "$old" ] && old=$(readlink "$old")
 	if [ -f "$old/data/postmaster.pid" ]; then
 		say "stopping the previous PostgreSQL sandbox"
-		PGHOME=$old as_pg "$PG_BIN/pg_ctl" -D "$old/data" -m fast -w stop >/dev/null || true
+		PGHOME=$old as_pg "$PG_BIN/pg_ctl" -D "$old/data" -m fast -w -t 30 stop >/dev/null || true
 	fi
+	mapfile -t pids < <(pids_of postgres "-D $old/data")
+	[ ${#pids[@]} -eq 0 ] || stop_pids 100 "${pids[@]}"
 	if [ -L "$DEMO/pg" ]; then rm -rf "$old"; fi
 }
 if [ -d "$DEMO" ]; then
@@ -282,6 +307,7 @@ Ctrl-C stops it.
 EOF
 	sleep infinity &
 	PROXY_PID=$!
+	echo "$PROXY_PID" >"$DEMO/var/sqlbastion.pid"
 	wait "$PROXY_PID" || true
 	exit 0
 fi
@@ -403,7 +429,7 @@ banner() {
 
 ================================================================================
  sqlbastion demo: proxy on 127.0.0.1:$PROXY_PORT in front of PostgreSQL 15
- (Ctrl-C stops the proxy and the PostgreSQL sandbox)
+ (Ctrl-C stops the proxy and the PostgreSQL and MariaDB sandboxes)
 
  Log in as the O&M engineer alice; her O&M token is the password:
 
@@ -415,6 +441,12 @@ banner() {
    token: $TOKEN
 
  try:  SELECT * FROM accounts;  DROP TABLE accounts;
+
+ The token crosses this link: have psql verify the bastion with the demo's
+ local CA (made by sqlbastionctl init):
+
+   psql "host=127.0.0.1 port=$PROXY_PORT user=alice dbname=appdb sslmode=verify-full sslrootcert=${rel}demo/var/tls/ca.crt"
+   JDBC: jdbc:postgresql://127.0.0.1:$PROXY_PORT/appdb?user=alice&sslmode=verify-full&sslrootcert=$DEMO/var/tls/ca.crt
 EOF
 	if [ -n "$MY_TOKEN" ]; then
 		cat <<EOF
@@ -424,6 +456,9 @@ EOF
 
    mysql -h 127.0.0.1 -P $MY_PROXY_PORT -u alice -p appdb
    token: $MY_TOKEN
+
+ verifying the bastion:
+   mysql -h 127.0.0.1 -P $MY_PROXY_PORT -u alice -p --ssl-ca=${rel}demo/var/tls/ca.crt --ssl-verify-server-cert appdb
 EOF
 	fi
 	cat <<EOF

@@ -34,6 +34,7 @@
 #include "protocols/mysql/my_auth_ed25519.h"
 #include "protocols/mysql/my_conn.h"
 #include "proxy/auth.h"
+#include "proxy/login_guard.h"
 #include "proxy/proxy.h"
 #include "proxy/secret.h"
 #include "proxy/session.h"
@@ -282,6 +283,10 @@ static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, i
 			       : "malformed mysql_native_password response");
 		return;
 	}
+	if (!login_guard_login_check(c->s->px, c->s->client_ip)) {
+		refuse(c, "too many logins from this address; try again later");
+		return;
+	}
 	int full_auth = sha2 && (c->s->client_tls || c->s->px->mysql_rsa);
 	int rc = state_user_get(st, c->user, &u);
 	if (rc == STATE_NOT_FOUND) {
@@ -356,6 +361,11 @@ static void check_clear(struct my_conn *c, const uint8_t *pw, size_t len)
 static void check_sha2_rsa(struct my_conn *c, const uint8_t *b, size_t n)
 {
 	char tok[512], err[160], reason[200];
+	/* 0.33 ms of the only event loop each: bounded per source. */
+	if (!login_guard_expensive(c->s->px, c->s->client_ip)) {
+		refuse(c, "too many logins from this address; try again later");
+		return;
+	}
 	int len = my_rsa_decrypt_password(c->s->px->mysql_rsa, b, n, c->scramble, MY_SCRAMBLE_LEN,
 					  tok, sizeof tok, err, sizeof err);
 	if (len < 0) {

@@ -19,6 +19,7 @@
 #include "audit/audit.h"
 #include "protocols/pgsql/pg_conn.h"
 #include "proxy/auth.h"
+#include "proxy/login_guard.h"
 #include "proxy/proxy.h"
 #include "proxy/secret.h"
 #include "proxy/session.h"
@@ -330,6 +331,10 @@ static void on_sasl_first(struct pg_conn *c, const uint8_t *b, size_t n)
 	}
 	uint8_t salt[SB_SCRAM_SALT_LEN];
 	int iterations;
+	if (!login_guard_login_check(c->s->px, c->s->client_ip)) {
+		pg_refuse(c, "too many logins from this address; try again later");
+		return;
+	}
 	if (auth_scram_params(c->s->px->state, c->user, salt, &iterations) != 0) {
 		pg_refuse(c, "state database error");
 		return;
@@ -377,6 +382,11 @@ static void on_password(struct pg_conn *c, const uint8_t *b, size_t n)
 	char reason[256] = "";
 	if (pg_parse_password(b, n, &pw, &pwlen) != 0) {
 		pg_refuse(c, "malformed password message");
+		return;
+	}
+	if (!login_guard_login_check(c->s->px, c->s->client_ip)) {
+		sb_wipe((void *)b, n);
+		pg_refuse(c, "too many logins from this address; try again later");
 		return;
 	}
 	struct auth_login in = login_input(c);

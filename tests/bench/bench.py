@@ -387,6 +387,10 @@ class Bench:
         self.scram_userlist = f'"app" "{verifier}"\n'
         self.plain_userlist = f'"app" "{pg.passwords["app"]}"\n'
 
+        if set(self.a.phases.split(",")) <= {"flood", "classify"}:
+            # The flood phase alone needs only the proxy (no HAProxy/PgBouncer).
+            _, self.eps["sqlbastion"] = self.new_bastion(pg, name="sb-guard")
+            return
         h = haproxy_start(self.work, "haproxy", pg.port, maxconn=2000)
         self.eps["haproxy"] = Endpoint("haproxy", "127.0.0.1", h.port, "app",
                                        pg.passwords["app"], pid=h.pid)
@@ -438,6 +442,43 @@ class Bench:
                   "PostgreSQL backend start; direct, HAProxy and sqlbastion do "
                   "(sqlbastion opens one backend connection per session and logs in "
                   "with the hosted account's SCRAM password).")
+
+    # ---- bad-login flood (issue 10 class 6) ----
+
+    def phase_flood(self):
+        """pgbench -S through sqlbastion, quiet and then while a helper
+        process runs a few hundred failed SCRAM logins a second against the
+        same proxy, interleaved: the logged-in throughput must stay within
+        10% of quiet."""
+        ep = self.eps["sqlbastion"]
+        rate, dur = self.a.flood_rate, self.a.duration
+        quiet, flood, floods = [], [], []
+        for rnd in range(self.a.rounds):
+            res = pgbench(ep, duration=dur, clients=4, threads=1)
+            self.record("flood", workload="quiet", round=rnd, **res)
+            quiet.append(res["tps"])
+            helper = subprocess.Popen(
+                [sys.executable, str(HERE / "login_flood.py"), ep.host, str(ep.port),
+                 str(rate), str(dur + 2)], stdout=subprocess.PIPE, text=True)
+            time.sleep(1)
+            res = pgbench(ep, duration=dur, clients=4, threads=1)
+            out, _ = helper.communicate(timeout=dur + 60)
+            m = re.search(r"attempts=(\d+) completed=(\d+) refused=(\d+)", out or "")
+            got = {k: int(v) for k, v in zip(("attempts", "completed", "refused"),
+                                               m.groups())} if m else {}
+            self.record("flood", workload="flood", round=rnd, flood=got, **res)
+            flood.append(res["tps"])
+            floods.append(got)
+            log(f"flood round {rnd}: quiet tps={quiet[-1]} flood tps={flood[-1]} "
+                f"bad logins={got}")
+        q, f = median(quiet), median(flood)
+        # Each flood run against the quiet run just before it: less exposed
+        # to load drifting on a shared machine than the ratio of medians.
+        pairs = [b / a for a, b in zip(quiet, flood) if a and b]
+        self.results["flood"] = {"quiet_tps": q, "flood_tps": f,
+                                 "ratio": round(f / q, 3) if q and f else None,
+                                 "paired_ratio": round(median(pairs), 3) if pairs else None,
+                                 "rate": rate, "bad_logins": floods}
 
     # ---- CPU per query over a fixed count ----
 
@@ -988,6 +1029,15 @@ class Bench:
             out.append(f"  dumps: {prof['dir']}/ (callgrind_annotate --inclusive=yes FILE)")
         elif prof:
             out.append(f"callgrind: {prof}")
+        fl = R.get("flood")
+        if fl:
+            out += ["", f"== bad-login flood ({fl['rate']:.0f} failed SCRAM logins/s from a "
+                    "helper process) while pgbench -S -c 4 runs through sqlbastion ==",
+                    f"  quiet   {fmt(fl['quiet_tps'], ' tps', 0)}",
+                    f"  flood   {fmt(fl['flood_tps'], ' tps', 0)}   "
+                    f"ratio {fl['ratio']}, median of per-round ratios "
+                    f"{fl.get('paired_ratio')}  (target >= 0.90)",
+                    f"  bad logins per round: {fl['bad_logins']}"]
         tg = self.targets()
         if tg:
             out += ["", "== issue #6 targets =="]
@@ -1000,6 +1050,11 @@ class Bench:
     def targets(self):
         R = self.results
         res = []
+        fl = R.get("flood")
+        if fl and fl.get("ratio") is not None:
+            res.append((f"bad-login flood: logged-in tps {fl['flood_tps']:,.0f} within 10% "
+                        f"of quiet {fl['quiet_tps']:,.0f} ({fl['ratio']:.2f}x)",
+                        fl["ratio"] >= 0.9))
         for wl, v in R.get("tps", {}).items():
             if "-C" in wl:
                 continue
@@ -1065,10 +1120,10 @@ class Bench:
         try:
             if "classify" in phases:
                 self.phase_classify()
-            needs_pg = {"pgbench", "cpu", "features", "idle", "stream", "profile"}
+            needs_pg = {"pgbench", "cpu", "features", "idle", "stream", "profile", "flood"}
             if needs_pg & set(phases):
                 self.setup_pg()
-            for name in ("pgbench", "cpu", "features", "stream", "idle", "sysbench",
+            for name in ("pgbench", "flood", "cpu", "features", "stream", "idle", "sysbench",
                          "profile"):
                 if name in phases:
                     log(f"=== phase {name}")
@@ -1255,7 +1310,7 @@ def tool_versions():
     return out
 
 
-ALL_PHASES = "classify,pgbench,cpu,features,stream,idle,sysbench,profile"
+ALL_PHASES = "classify,pgbench,flood,cpu,features,stream,idle,sysbench,profile"
 
 
 def main():
@@ -1278,6 +1333,8 @@ def main():
     ap.add_argument("--profile-mode", default="simple", choices=("simple", "extended",
                                                                   "prepared"))
     ap.add_argument("--profile-top", type=int, default=25)
+    ap.add_argument("--flood-rate", type=float, default=300,
+                    help="failed logins a second in the flood phase (300)")
     ap.add_argument("--phases", help=f"comma-separated subset of {ALL_PHASES}")
     ap.add_argument("--helpers", type=Path, default=HERE / "out" / "bin",
                     help="directory of the compiled C helpers (run.sh builds them)")

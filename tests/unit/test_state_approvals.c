@@ -369,6 +369,47 @@ static void test_pending_bound(struct state *st)
 	      created);
 }
 
+/* The table is bounded: requests that can no longer change are deleted
+ * once `retention` has passed since their last event; live ones stay. */
+static void test_purge(struct state *st)
+{
+	const int64_t t = T0 + 1000000;
+	const int64_t ret = 86400;
+	int64_t pend, appr, rej, used_id, fresh, id;
+	int n = -1;
+	struct state_approval_request rq = req("pia", "DELETE FROM orders WHERE id = 1");
+	CHECK(state_approval_request(st, &rq, t, &pend, NULL) == STATE_OK);
+	rq = req("pia", "DELETE FROM orders WHERE id = 2");
+	CHECK(state_approval_request(st, &rq, t, &appr, NULL) == STATE_OK);
+	CHECK(state_approval_decide(st, appr, 1, "root", t + 1) == STATE_OK);
+	rq = req("pia", "DELETE FROM orders WHERE id = 3");
+	CHECK(state_approval_request(st, &rq, t, &rej, NULL) == STATE_OK);
+	CHECK(state_approval_decide(st, rej, 0, "root", t + 1) == STATE_OK);
+	rq = req("pia", "DELETE FROM orders WHERE id = 4");
+	CHECK(state_approval_request(st, &rq, t, &used_id, NULL) == STATE_OK);
+	CHECK(state_approval_decide(st, used_id, 1, "root", t + 1) == STATE_OK);
+	CHECK(use(st, "pia", "DELETE FROM orders WHERE id = 4", t + 2, &id) == STATE_OK);
+	/* Within the retention none of these goes, not even the rejected one
+	 * (the earlier tests' requests, long past it, do). */
+	CHECK(state_approval_purge(st, t + 10, ret, &n) == STATE_OK && n > 0);
+	CHECK(state_approval_purge(st, t + 10, ret, &n) == STATE_OK && n == 0);
+	CHECK(status_of(st, rej, t + 10) == STATE_APPROVAL_REJECTED);
+	CHECK(status_of(st, used_id, t + 10) == STATE_APPROVAL_USED);
+	CHECK(status_of(st, pend, t + 10) == STATE_APPROVAL_PENDING);
+	/* A pending request made later is still live when the others go. */
+	const int64_t later = t + ret + STATE_APPROVAL_USE_TTL + 10;
+	rq = req("pia", "DELETE FROM orders WHERE id = 5");
+	CHECK(state_approval_request(st, &rq, later, &fresh, NULL) == STATE_OK);
+	CHECK(state_approval_purge(st, later, ret, &n) == STATE_OK && n == 4);
+	struct state_approval a;
+	CHECK(state_approval_get(st, pend, later, &a) == STATE_NOT_FOUND);
+	CHECK(state_approval_get(st, appr, later, &a) == STATE_NOT_FOUND);
+	CHECK(state_approval_get(st, rej, later, &a) == STATE_NOT_FOUND);
+	CHECK(state_approval_get(st, used_id, later, &a) == STATE_NOT_FOUND);
+	CHECK(status_of(st, fresh, later) == STATE_APPROVAL_PENDING);
+	CHECK(state_approval_purge(st, later, ret, &n) == STATE_OK && n == 0);
+}
+
 static void test_names(void)
 {
 	CHECK_STR(state_approval_status_name(STATE_APPROVAL_PENDING), "pending");
@@ -397,6 +438,7 @@ int main(void)
 		test_reject(st);
 		test_expiry(st);
 		test_pending_bound(st);
+		test_purge(st);
 		state_close(st);
 	} else {
 		fprintf(stderr, "state_open: %s\n", err);
