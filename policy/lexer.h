@@ -87,10 +87,17 @@ struct lex {
 	/* MySQL only */
 	int ansi_quotes;  /* sql_mode ANSI_QUOTES: "x" is an identifier */
 	int in_exec;      /* inside an executable comment (slash-star-bang) */
-	int ambiguous;    /* a quoted token held a backslash: sql_mode matters */
+	int ambiguous;    /* a backslash stood before its token's quote: sql_mode
+			     can move token boundaries */
 	int versioned;    /* a versioned executable comment was seen: whether it
 			     runs depends on the server's version */
 	int skip_versioned; /* read versioned executable comments as comments */
+	const char *nul;  /* next NUL byte not yet passed (NULL: none left); a
+			     NUL is data inside a string literal, an error
+			     anywhere else */
+	unsigned long server_version; /* the server's version (10.11.6 = 101106),
+					 0 = unknown: then skip_versioned rules */
+	int server_mariadb; /* ... and it is MariaDB */
 };
 
 /* Start tokenizing len bytes at sql. std_strings mirrors the session's
@@ -114,10 +121,13 @@ void myl_init(struct lex *lx, const char *sql, size_t len, int std_strings,
 enum lex_encoding lex_my_encoding_from_name(const char *name);
 
 /* MySQL: like pgl_next. Executable comments (slash-star-bang and MariaDB's
- * slash-star-M-bang, with or without a version number) are read as SQL
- * whatever the version, since the server runs them when it is new enough. lx->ambiguous is set when a quoted token contains
- * a backslash, i.e. when the session's sql_mode could change token
- * boundaries. */
+ * slash-star-M-bang, with or without a version number) are read as SQL,
+ * or, when lx->server_version is known, as the server reads them (see
+ * my_lexer.c versioned_runs); with it unknown, skip_versioned chooses.
+ * lx->ambiguous is set when a backslash stands before its quoted token's
+ * quote character, i.e. when the session's sql_mode could change token
+ * boundaries. A NUL byte is data inside a string literal, LEX_ERROR
+ * anywhere else. */
 enum lex_kind myl_next(struct lex *lx, struct lex_token *t);
 
 /* Bytes in the character at p (1 unless lx->enc is a client-only multibyte

@@ -9,37 +9,50 @@
  *
  * What it cannot know is the session's sql_mode: NO_BACKSLASH_ESCAPES and
  * ANSI_QUOTES move token boundaries. Callers pass what they know and, when
- * lx->ambiguous says a quoted token held a backslash, also classify the
+ * lx->ambiguous says a backslash stood before a quote, also classify the
  * text under the other modes (policy.c does) and keep the strongest
  * verdict. It never allocates and never logs.
  */
 #include "policy/lexer.h"
+#include "policy/lex_scan.h"
 
 #include <string.h>
 #include <strings.h>
 
 static int my_space(unsigned char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-	       c == '\v';
+	return lex_ctype[c] & LC_SPACE;
 }
 
 static int my_digit(unsigned char c)
 {
-	return c >= '0' && c <= '9';
+	return lex_ctype[c] & LC_DIGIT;
 }
 
 /* MySQL identifier characters (unquoted): letters, digits, '_', '$' and
  * every byte of a multibyte character. */
 static int my_ident(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || my_digit(c) ||
-	       c == '_' || c == '$' || c >= 0x80;
+	return lex_ctype[c] & (LC_WORD | LC_DOLLAR);
 }
 
 static int my_op(unsigned char c)
 {
-	return c && strchr("~!%^&*-+=|<>/:", c) != NULL;
+	return lex_ctype[c] & LC_MYOP;
+}
+
+/* The "*" + "/" that closes a comment whose text starts at q, or NULL. */
+static const char *comment_end(const char *q, const char *end)
+{
+	while (end - q >= 2) {
+		q = memchr(q, '*', (size_t)(end - q - 1));
+		if (!q)
+			return NULL;
+		if (q[1] == '/')
+			return q;
+		q++;
+	}
+	return NULL;
 }
 
 /* "--" starts a comment only when followed by whitespace, a control
@@ -128,6 +141,17 @@ void myl_init(struct lex *lx, const char *sql, size_t len, int std_strings,
 	lx->ansi_quotes = ansi_quotes;
 	lx->in_exec = 0;
 	lx->ambiguous = 0;
+	/* COM_QUERY carries its length, so unlike PostgreSQL's NUL-terminated
+	 * Query a NUL is data inside a string literal (Connector/J sends BLOB
+	 * bytes that way); myl_next still refuses one anywhere else. */
+	lx->nul = NULL;
+	if (lx->err && lx->base[lx->err_pos] == '\0') {
+		lx->nul = lx->base + lx->err_pos;
+		lx->err = NULL;
+		lx->err_pos = 0;
+	}
+	lx->server_version = 0;
+	lx->server_mariadb = 0;
 }
 
 static enum lex_kind my_fail(struct lex *lx, struct lex_token *t,
@@ -142,6 +166,25 @@ static enum lex_kind my_fail(struct lex *lx, struct lex_token *t,
 	return LEX_ERROR;
 }
 
+/* Does the server (lx->server_version, known) run an executable comment
+ * opened by slash-star-bang (maria = 0) or slash-star-M-bang (maria = 1)
+ * with version ver (0 = none)? As MariaDB's lexer: a version is 5 or 6
+ * digits, the comment runs when ver <= the server's version, and MariaDB
+ * ignores plain slash-star-bang comments of MySQL 5.7+ versions (50700 to
+ * 99999). MySQL reads slash-star-M-bang as a plain comment. */
+static int versioned_runs(const struct lex *lx, int maria, unsigned long ver)
+{
+	if (maria && !lx->server_mariadb)
+		return 0;
+	if (!ver)
+		return 1;
+	if (ver > lx->server_version)
+		return 0;
+	if (lx->server_mariadb && !maria && ver >= 50700 && ver <= 99999)
+		return 0;
+	return 1;
+}
+
 /* Skip blanks and comments; the opening and closing marks of executable
  * comments are blanks too (their content is SQL). NULL: unclosed comment. */
 static const char *my_skip(struct lex *lx, const char *p, int *seen)
@@ -150,36 +193,45 @@ static const char *my_skip(struct lex *lx, const char *p, int *seen)
 
 	for (;;) {
 		if (p < end && my_space((unsigned char)*p)) {
-			p++;
+			p = lex_span(p + 1, end, LC_SPACE);
 		} else if (p < end && (*p == '#' || dash_comment(p, end))) {
-			while (p < end && *p != '\n')
-				p++;
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			p = nl ? nl : end;
 		} else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
 			if (end - p >= 3 && (p[2] == '!' ||
 					     (p[2] == 'M' && end - p >= 4 && p[3] == '!'))) {
 				const char *open = p;
 				p += p[2] == '!' ? 3 : 4;
-				int digits = 0;
+				int maria = open[2] == 'M', digits = 0;
+				const char *v0 = p;
+				unsigned long ver = 0;
 				for (; digits < 6 && p < end && my_digit((unsigned char)*p); digits++)
-					p++; /* version number */
-				if (digits)
-					lx->versioned = 1;
-				if (digits && lx->skip_versioned) {
+					ver = ver * 10 + (unsigned long)(*p++ - '0');
+				if (digits < 5) {
+					/* the server wants 5 or 6 digits: fewer are SQL */
+					p = v0;
+					digits = 0;
+				}
+				int skip;
+				if (lx->server_version) {
+					skip = !versioned_runs(lx, maria, digits ? ver : 0);
+				} else {
+					if (digits)
+						lx->versioned = 1;
+					skip = digits && lx->skip_versioned;
+				}
+				if (skip) {
 					p = open; /* read as a plain comment below */
-					const char *q = p + 2;
-					while (end - q >= 2 && !(q[0] == '*' && q[1] == '/'))
-						q++;
-					if (end - q < 2)
+					const char *q = comment_end(p + 2, end);
+					if (!q)
 						return NULL;
 					p = q + 2;
 					continue;
 				}
 				lx->in_exec = 1;
 			} else {
-				const char *q = p + 2;
-				while (end - q >= 2 && !(q[0] == '*' && q[1] == '/'))
-					q++;
-				if (end - q < 2)
+				const char *q = comment_end(p + 2, end);
+				if (!q)
 					return NULL;
 				p = q + 2;
 			}
@@ -198,8 +250,12 @@ static const char *my_skip(struct lex *lx, const char *p, int *seen)
 static const char *my_quoted(struct lex *lx, const char *p, char q, int escapes)
 {
 	const char *end = lx->end;
+	/* bytes that end a plain run: the quote, a backslash and, in a client
+	 * encoding whose characters can hide those bytes, a lead byte */
+	unsigned stop = (q == '\'' ? LC_SQUOTE : q == '"' ? LC_DQUOTE : LC_BTICK) | LC_BSLASH |
+			(lx->enc != LEX_ENC_ASCII_SAFE ? LC_HIGH : 0);
 
-	for (p++; p < end;) {
+	for (p++; (p = lex_find(p, end, stop)) < end;) {
 		unsigned char c = (unsigned char)*p;
 		if (c == (unsigned char)q) {
 			if (p + 1 < end && p[1] == q) {
@@ -213,7 +269,13 @@ static const char *my_quoted(struct lex *lx, const char *p, char q, int escapes)
 			continue;
 		}
 		if (c == '\\') {
-			lx->ambiguous = 1;
+			/* Only a backslash before the token's own quote ends the
+			 * token elsewhere under another sql_mode
+			 * (NO_BACKSLASH_ESCAPES, ANSI_QUOTES); before any other
+			 * byte (a dump's escaped newlines, a doubled backslash)
+			 * all modes agree, and no second reading is needed. */
+			if (p + 1 < end && p[1] == q)
+				lx->ambiguous = 1;
 			if (escapes) {
 				/* the server skips one byte, not a character */
 				if (++p >= end)
@@ -239,6 +301,8 @@ static enum lex_kind my_emit(struct lex *lx, struct lex_token *t,
 
 static const char *my_word(const struct lex *lx, const char *p)
 {
+	if (lx->enc == LEX_ENC_ASCII_SAFE)
+		return lex_span(p, lx->end, LC_WORD | LC_DOLLAR);
 	while (p < lx->end && my_ident((unsigned char)*p))
 		p += (unsigned char)*p >= 0x80 ? my_mb_len(lx, p) : 1;
 	return p;
@@ -251,25 +315,16 @@ static enum lex_kind my_number(struct lex *lx, struct lex_token *t, const char *
 	int plain = 1;
 
 	if (end - p >= 3 && p[0] == '0' && (p[1] == 'x' || p[1] == 'b')) {
-		p += 2;
-		while (p < end && my_ident((unsigned char)*p) && *p != '$')
-			p++;
 		/* 0x1G is an identifier, as is anything else non-numeric */
-		int ok = 1;
-		for (const char *q = s + 2; q < p; q++)
-			if (!(my_digit((unsigned char)*q) ||
-			      (s[1] == 'x' && strchr("abcdefABCDEF", *q))))
-				ok = 0;
+		p = lex_span(p + 2, end, s[1] == 'x' ? LC_HEX : LC_DIGIT);
+		int ok = p == end || !(lex_ctype[(unsigned char)*p] & LC_WORD);
 		return ok ? my_emit(lx, t, LEX_NUMBER, s, p)
 			  : my_emit(lx, t, LEX_IDENT, s, my_word(lx, s));
 	}
-	while (p < end && my_digit((unsigned char)*p))
-		p++;
+	p = lex_span(p, end, LC_DIGIT);
 	if (p < end && *p == '.') {
 		plain = 0;
-		p++;
-		while (p < end && my_digit((unsigned char)*p))
-			p++;
+		p = lex_span(p + 1, end, LC_DIGIT);
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
 		const char *q = p + 1;
@@ -308,7 +363,7 @@ static enum lex_kind my_variable(struct lex *lx, struct lex_token *t,
 	return my_emit(lx, t, LEX_PARAM, s, q);
 }
 
-enum lex_kind myl_next(struct lex *lx, struct lex_token *t)
+static enum lex_kind next_token(struct lex *lx, struct lex_token *t)
 {
 	const char *end = lx->end, *q;
 	int seen = 0;
@@ -397,4 +452,20 @@ enum lex_kind myl_next(struct lex *lx, struct lex_token *t)
 		return my_emit(lx, t, LEX_OP, p, q);
 	}
 	return my_emit(lx, t, LEX_OP, p, p + 1); /* anything else, one byte */
+}
+
+enum lex_kind myl_next(struct lex *lx, struct lex_token *t)
+{
+	enum lex_kind k = next_token(lx, t);
+
+	if (!lx->nul || k == LEX_ERROR)
+		return k;
+	/* NULs before lx->p were passed by this token: each is looked at once */
+	const char *e = k == LEX_EOF ? lx->end : lx->p;
+	while (lx->nul && lx->nul < e) {
+		if (k != LEX_STRING || lx->nul <= t->s || lx->nul >= t->s + t->len)
+			return my_fail(lx, t, lx->nul, "NUL byte outside a quoted string");
+		lx->nul = memchr(lx->nul + 1, '\0', (size_t)(lx->end - lx->nul - 1));
+	}
+	return k;
 }

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE 1 /* memmem */
 #endif
 #include "policy/lexer.h"
+#include "policy/lex_scan.h"
 
 #include <string.h>
 #include <strings.h>
@@ -151,15 +152,14 @@ static const char *skip_blank(const char *p, const char *end, int *seen)
 {
 	for (;;) {
 		if (p < end && is_space((unsigned char)*p)) {
-			p++;
+			p = lex_span(p + 1, end, LC_SPACE);
 		} else if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
-			p += 2;
-			while (p < end && !is_newline((unsigned char)*p))
-				p++;
+			p = lex_find(p + 2, end, LC_NL);
 		} else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
 			int depth = 1;
 			p += 2;
 			while (depth > 0) {
+				p = lex_find(p, end, LC_STAR | LC_SLASH);
 				if (end - p < 2)
 					return NULL;
 				if (p[0] == '/' && p[1] == '*') {
@@ -240,7 +240,10 @@ static const char *scan_quoted(const struct lex *lx, const char *p, int escapes,
 				return NULL;
 			p = q;
 		} else {
-			p++;
+			/* to the next quote, backslash or (client-only multibyte
+			 * encodings) lead byte */
+			p = lex_find(p + 1, end, LC_SQUOTE | LC_BSLASH |
+				     (lx->enc != LEX_ENC_ASCII_SAFE ? LC_HIGH : 0));
 		}
 	}
 }
@@ -286,6 +289,8 @@ static const char *scan_ident(const struct lex *lx, const char *p)
 {
 	const char *end = lx->end;
 
+	if (lx->enc == LEX_ENC_ASCII_SAFE)
+		return lex_span(p, end, LC_WORD | LC_DOLLAR);
 	while (p < end) {
 		unsigned char c = (unsigned char)*p;
 		if (c >= 0x80)

@@ -1,10 +1,13 @@
 /* ctl_check: "asset check ASSET/ACCOUNT": log in to the database with the
- * hosted account, as the proxy will, and print the server version.
+ * hosted account, as the proxy will, and print the server version, the TLS
+ * state and the authentication method seen.
  *
- * PostgreSQL through libpq, MySQL / MariaDB through mariadb-connector-c,
- * each honouring the asset's --tls mode (disable, prefer, require,
- * verify-full; for verify-full the client libraries' default trust store
- * applies). The password is fetched with secret_fetch() (so a --secret-cmd
+ * PostgreSQL with the proxy's own login code (ctl_check_pg.c), MySQL /
+ * MariaDB through mariadb-connector-c, each honouring the asset's --tls
+ * mode (disable, prefer, require, verify-full) and the proxy's rules for
+ * the hosted secret (backend_auth.h): Connector/C is restricted to the
+ * plugins that do not give the secret away unless the server is verified
+ * or the asset allows weak auth. The password is fetched with secret_fetch() (so a --secret-cmd
  * runs exactly as at connect time), handed to the library in a parameter
  * array, never on a command line or in a message, and wiped right after.
  * Library error texts carry host, user and reason, never the password.
@@ -12,12 +15,15 @@
  * The check itself is written to the audit log as an admin event: it is a
  * use of a hosted credential. tds and tns are not supported yet.
  */
-#include <libpq-fe.h>
 #include <mysql.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proxy/ctl.h"
+#include "proxy/ctl_check_pg.h"
+#include "proxy/state_asset_auth.h"
 #include "proxy/secret.h"
 #include "proxy/state.h"
 
@@ -37,46 +43,35 @@ static void one_line(char *s)
 	*o = '\0';
 }
 
-static int check_pg(struct ctl *c, const struct state_asset *a, const char *user,
-		    const char *pw, char *out, size_t cap)
+/* The authentication plugin the server has for the current account (SHOW
+ * GRANTS of one's own account is always allowed), into out. */
+static void account_plugin(MYSQL *m, char *out, size_t cap)
 {
-	static const char *const sslmodes[] = {"disable", "prefer", "require", "verify-full"};
-	char port[8], timeout[16];
-	snprintf(port, sizeof port, "%d", a->port);
-	snprintf(timeout, sizeof timeout, "%d", c->cfg.connect_timeout);
-	const char *const keys[] = {"host",	"port",		   "user",
-				    "password", "dbname",	   "sslmode",
-				    "connect_timeout", "application_name", NULL};
-	const char *const vals[] = {a->host,  port,	       user,
-				    pw,	      "postgres",      sslmodes[a->tls],
-				    timeout,  "sqlbastionctl", NULL};
-	PGconn *conn = PQconnectdbParams(keys, vals, 0);
-	int rc = CTL_FAIL;
-	if (!conn) {
-		snprintf(out, cap, "out of memory");
-		return CTL_FAIL;
+	snprintf(out, cap, "unknown");
+	if (mysql_query(m, "SHOW GRANTS") != 0)
+		return;
+	MYSQL_RES *res = mysql_store_result(m);
+	MYSQL_ROW row;
+	while (res && (row = mysql_fetch_row(res))) {
+		const char *g = row[0] ? row[0] : "", *v;
+		if ((v = strstr(g, "IDENTIFIED VIA "))) {
+			v += strlen("IDENTIFIED VIA ");
+			snprintf(out, cap, "%.*s", (int)strcspn(v, " ;"), v);
+			break;
+		}
+		if (strstr(g, "IDENTIFIED BY PASSWORD")) {
+			snprintf(out, cap, "mysql_native_password");
+			break;
+		}
 	}
-	if (PQstatus(conn) != CONNECTION_OK) {
-		snprintf(out, cap, "%s", PQerrorMessage(conn));
-		goto out;
-	}
-	PGresult *res = PQexec(conn, "SELECT version()");
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		snprintf(out, cap, "%s (tls %s)", PQgetvalue(res, 0, 0),
-			 PQsslInUse(conn) ? "on" : "off");
-		rc = CTL_OK;
-	} else {
-		snprintf(out, cap, "SELECT version(): %s", PQerrorMessage(conn));
-	}
-	PQclear(res);
-out:
-	PQfinish(conn); /* libpq wipes its copy of the password */
-	return rc;
+	mysql_free_result(res);
 }
 
-static int check_mysql(struct ctl *c, const struct state_asset *a, const char *user,
-		       const char *pw, char *out, size_t cap)
+static int check_mysql(struct ctl *c, const struct state_asset *a,
+		       const struct state_asset_auth *aa, const char *pw_user, const char *pw,
+		       char *out, size_t cap)
 {
+	const char *user = pw_user;
 	MYSQL *m = mysql_init(NULL);
 	int rc = CTL_FAIL;
 	if (!m) {
@@ -92,6 +87,26 @@ static int check_mysql(struct ctl *c, const struct state_asset *a, const char *u
 		 * checked below, after the connect. */
 		mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
 		mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+		if (verify && c->cfg.backend_ca[0])
+			mysql_optionsv(m, MYSQL_OPT_SSL_CA, c->cfg.backend_ca);
+	}
+	/* The proxy's rules (backend_auth.h): without a verified server and
+	 * without --allow-weak-auth, only plugins that never hand over the
+	 * secret; caching_sha2 (whose full authentication sends it in clear
+	 * over TLS, or to a key the server sends) only with a pinned key on a
+	 * plain connection. */
+	if (!verify && !aa->weak_auth) {
+		int sha2 = aa->server_public_key[0] && a->tls == ASSET_TLS_DISABLE;
+		mysql_optionsv(m, MARIADB_OPT_RESTRICTED_AUTH,
+			       sha2 ? "mysql_native_password,client_ed25519,caching_sha2_password"
+				    : "mysql_native_password,client_ed25519");
+	}
+	char keyfile[] = "/tmp/sqlbastionctl-key-XXXXXX";
+	int keyfd = -1;
+	if (aa->server_public_key[0] && (keyfd = mkstemp(keyfile)) >= 0) {
+		size_t kl = strlen(aa->server_public_key);
+		if (write(keyfd, aa->server_public_key, kl) == (ssize_t)kl)
+			mysql_optionsv(m, MYSQL_SERVER_PUBLIC_KEY, keyfile);
 	}
 	if (!mysql_real_connect(m, a->host, user, pw, NULL, (unsigned)a->port, NULL, 0)) {
 		snprintf(out, cap, "%s", mysql_error(m));
@@ -109,15 +124,24 @@ static int check_mysql(struct ctl *c, const struct state_asset *a, const char *u
 	}
 	MYSQL_RES *res = mysql_store_result(m);
 	MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
-	if (row && row[0]) {
-		snprintf(out, cap, "%s (tls %s)", row[0], cipher ? "on" : "off");
+	char ver[256] = "", plugin[64];
+	if (row && row[0])
+		snprintf(ver, sizeof ver, "%s", row[0]);
+	mysql_free_result(res);
+	if (ver[0]) {
+		account_plugin(m, plugin, sizeof plugin);
+		snprintf(out, cap, "%s (tls %s; auth %s)", ver,
+			 !cipher ? "off" : verify ? "on, verified" : "on, not verified", plugin);
 		rc = CTL_OK;
 	} else {
 		snprintf(out, cap, "SELECT VERSION(): no result");
 	}
-	mysql_free_result(res);
 out:
 	mysql_close(m);
+	if (keyfd >= 0) {
+		close(keyfd);
+		unlink(keyfile);
+	}
 	return rc;
 }
 
@@ -127,6 +151,7 @@ int ctl_asset_check(struct ctl *c, int argc, char **argv)
 	char asset[64], name[64], target[160], err[1024], result[1100], stmt[512];
 	char pw[SB_SECRET_MAX + 1];
 	uint8_t key[SB_MASTER_KEY_LEN];
+	static struct state_asset_auth aa[1]; /* static: a 4 KiB PEM key */
 	if (ctl_args(c, argc, argv, NULL, pos, 1, 1, NULL) != CTL_OK)
 		return CTL_USAGE;
 	if (ctl_split_target(pos[0], asset, name) != 0)
@@ -161,10 +186,13 @@ int ctl_asset_check(struct ctl *c, int argc, char **argv)
 	if (n < 0) {
 		snprintf(result, sizeof result, "secret: %s", err);
 		rc = CTL_FAIL;
+	} else if (state_asset_auth_get(st, a.id, aa) != STATE_OK) {
+		snprintf(result, sizeof result, "asset options: %s", state_errmsg(st));
+		rc = CTL_FAIL;
 	} else if (strcmp(a.protocol, "postgres") == 0) {
-		rc = check_pg(c, &a, ac.username, pw, result, sizeof result);
+		rc = ctl_check_pg(c, &a, aa, ac.username, pw, result, sizeof result);
 	} else {
-		rc = check_mysql(c, &a, ac.username, pw, result, sizeof result);
+		rc = check_mysql(c, &a, aa, ac.username, pw, result, sizeof result);
 	}
 	sb_wipe(pw, sizeof pw);
 	one_line(result);

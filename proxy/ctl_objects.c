@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "proxy/auth.h"
+#include "proxy/ctl_asset_auth.h"
 #include "proxy/ctl.h"
 #include "proxy/secret.h"
 #include "proxy/state.h"
@@ -129,13 +130,17 @@ int ctl_user_list(struct ctl *c, int argc, char **argv)
 
 int ctl_asset_add(struct ctl *c, int argc, char **argv)
 {
-	const char *proto = NULL, *host = NULL, *port = NULL, *tls = "prefer", *service = NULL;
+	const char *proto = NULL, *host = NULL, *port = NULL, *tls = NULL, *service = NULL;
+	const char *weak = NULL, *keyfile = NULL;
 	const char *pos[1];
 	char stmt[1024];
 	struct ctl_opt opts[] = {
 		{"--protocol", 1, &proto, NULL}, {"--host", 1, &host, NULL},
 		{"--port", 1, &port, NULL},      {"--tls", 1, &tls, NULL},
-		{"--service", 1, &service, NULL}, {NULL, 0, NULL, NULL},
+		{"--service", 1, &service, NULL},
+		{CTL_OPT_ALLOW_WEAK_AUTH, 1, &weak, NULL},
+		{CTL_OPT_SERVER_PUBLIC_KEY, 1, &keyfile, NULL},
+		{NULL, 0, NULL, NULL},
 	};
 	if (ctl_args(c, argc, argv, opts, pos, 1, 1, NULL) != CTL_OK)
 		return CTL_USAGE;
@@ -152,12 +157,21 @@ int ctl_asset_add(struct ctl *c, int argc, char **argv)
 		return ctl_usage(c, "--host needs a host name or address");
 	if (!port || parse_int(port, 1, 65535, &p) != 0)
 		return ctl_usage(c, "--port needs a number from 1 to 65535");
+	/* Default: verify-full when a CA for database servers is configured
+	 * (the administrator can prove who the server is, so do), prefer
+	 * otherwise (TLS when offered; strong auth methods only, see README). */
+	if (!tls)
+		tls = c->cfg.backend_ca[0] ? "verify-full" : "prefer";
 	if (state_tls_parse(tls, &a.tls) != 0)
 		return ctl_usage(c, "--tls must be disable, prefer, require or verify-full");
 	if (service && !valid_word(service, sizeof a.service))
 		return ctl_usage(c, "bad --service '%s'", service);
 	if (strcmp(proto, "tns") == 0 && !service)
 		return ctl_usage(c, "a tns asset needs --service (the real SERVICE_NAME)");
+	static struct state_asset_auth aa; /* static: holds a PEM key (4 KiB) */
+	memset(&aa, 0, sizeof aa);
+	if (ctl_asset_auth_parse(c, proto, weak, keyfile, &aa) != CTL_OK)
+		return CTL_USAGE;
 	snprintf(a.name, sizeof a.name, "%s", pos[0]);
 	snprintf(a.protocol, sizeof a.protocol, "%s", proto);
 	snprintf(a.host, sizeof a.host, "%s", host);
@@ -178,9 +192,15 @@ int ctl_asset_add(struct ctl *c, int argc, char **argv)
 			return ctl_fail(c, "asset %s already exists", a.name);
 		return ctl_fail(c, "%s", state_errmsg(st));
 	}
-	printf("asset %s added (id %lld): %s %s:%d, tls %s%s%s\n", a.name, (long long)a.id,
+	if ((aa.weak_auth || aa.server_public_key[0]) &&
+	    (rc = state_asset_auth_set(st, a.name, &aa)) != STATE_OK) {
+		audit_close(log);
+		return ctl_fail(c, "%s", state_errmsg(st));
+	}
+	char how[80];
+	printf("asset %s added (id %lld): %s %s:%d, tls %s%s%s, %s\n", a.name, (long long)a.id,
 	       a.protocol, a.host, a.port, state_tls_name(a.tls), a.service[0] ? ", service " : "",
-	       a.service);
+	       a.service, ctl_asset_auth_describe(&aa, how, sizeof how));
 	ctl_cmdline(c->verb, argc, argv, NULL, stmt, sizeof stmt);
 	char obj[192];
 	snprintf(obj, sizeof obj, "asset:%s", a.name);

@@ -1,7 +1,12 @@
 /* ctl_policy: "policy test": how an administrator debugs a rule.
  *
  *   sqlbastionctl [-c CONF] policy test --dialect pg|mysql [--level L]
- *                 [--user U] [--asset A] [--account N] [--policy FILE] 'SQL' | -
+ *                 [--user U] [--asset A] [--account N] [--database DB]
+ *                 [--policy FILE] 'SQL' | -
+ *
+ * --database: MySQL, the session's current database (the daemon knows it
+ * from the login, COM_INIT_DB and USE statements the server ran); without
+ * it, no database is selected, as after a login without one.
  *
  * ("-" reads the text from stdin; put "--" before text that starts with '-'.)
  *
@@ -39,7 +44,8 @@ static const struct {
 	{"file-access", POLICY_F_FILE_ACCESS}, {"rw-switch", POLICY_F_RW_SWITCH},
 	{"unparseable", POLICY_F_UNPARSEABLE}, {"privilege", POLICY_F_PRIVILEGE},
 	{"tx-control", POLICY_F_TX_CONTROL},  {"alter-drop", POLICY_F_ALTER_DROP},
-	{"rename", POLICY_F_RENAME},
+	{"rename", POLICY_F_RENAME},            {"ends-session", POLICY_F_ENDS_SESSION},
+	{"client-file", POLICY_F_CLIENT_FILE},
 };
 
 static void print_flags(unsigned flags)
@@ -78,7 +84,8 @@ static void print_names(const struct cls_stmt *st, char kind)
 }
 
 /* Classify every statement and print it. CTL_OK or CTL_FAIL. */
-static int print_statements(struct ctl *c, enum policy_dialect d, const char *sql)
+static int print_statements(struct ctl *c, enum policy_dialect d, const char *sql,
+			    size_t sql_len, const char *database)
 {
 	struct policy_result r;
 	struct cls_names names = {0};
@@ -96,10 +103,10 @@ static int print_statements(struct ctl *c, enum policy_dialect d, const char *sq
 		return ctl_fail(c, "out of memory");
 	}
 	struct cls_opts opts = {.std_strings = 1, .enc = LEX_ENC_ASCII_SAFE,
-				.mysql = d == POLICY_DIALECT_MYSQL};
+				.mysql = d == POLICY_DIALECT_MYSQL, .database = database};
 	if (d == POLICY_DIALECT_MYSQL)
 		opts.std_strings = 0;
-	cls_begin(b, sql, strlen(sql), &opts, &r, &names);
+	cls_begin(b, sql, sql_len, &opts, &r, &names);
 	while ((rc = cls_next(b, &st)) > 0) {
 		printf("statement %d\n", ++n);
 		printf("  verb         %s\n", st.verb[0] ? st.verb : "(unknown)");
@@ -124,12 +131,13 @@ static int print_statements(struct ctl *c, enum policy_dialect d, const char *sq
 int ctl_policy_test(struct ctl *c, int argc, char **argv)
 {
 	const char *dialect = NULL, *level = "write", *user = "", *asset = "", *account = "";
-	const char *file = NULL, *pos[1];
+	const char *file = NULL, *database = NULL, *pos[1];
 	int npos;
 	const struct ctl_opt opts[] = {
 		{"--dialect", 1, &dialect, NULL}, {"--level", 1, &level, NULL},
 		{"--user", 1, &user, NULL},       {"--asset", 1, &asset, NULL},
 		{"--account", 1, &account, NULL}, {"--policy", 1, &file, NULL},
+		{"--database", 1, &database, NULL},
 		{NULL, 0, NULL, NULL},
 	};
 	if (ctl_args(c, argc, argv, opts, pos, 1, 1, &npos) != CTL_OK)
@@ -148,6 +156,7 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	if (!file)
 		file = c->cfg.policy[0] ? c->cfg.policy : NULL;
 	char *in = NULL;
+	size_t sql_len = strlen(pos[0]); /* stdin text may hold NUL bytes */
 	if (strcmp(pos[0], "-") == 0) { /* the text on stdin */
 		size_t cap = 0, len = 0, got;
 		do {
@@ -164,6 +173,7 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 		} while (got > 0);
 		in[len] = '\0';
 		pos[0] = in;
+		sql_len = len;
 	}
 
 	struct policy_error perr = {0};
@@ -182,7 +192,9 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	printf("session      dialect=%s level=%s user=%s asset=%s account=%s\n",
 	       req.dialect == POLICY_DIALECT_PG ? "pg" : "mysql", policy_level_name(req.level),
 	       *user ? user : "-", *asset ? asset : "-", *account ? account : "-");
-	int rc = print_statements(c, req.dialect, pos[0]);
+	if (database)
+		printf("database     %s\n", database);
+	int rc = print_statements(c, req.dialect, pos[0], sql_len, database);
 	if (rc != CTL_OK) {
 		policy_unref(p);
 		free(in);
@@ -194,8 +206,9 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	req.user = user;
 	req.asset = asset;
 	req.account = account;
+	req.database = database;
 	req.sql = pos[0];
-	req.sql_len = strlen(pos[0]);
+	req.sql_len = sql_len;
 	req.now = c->now ? c->now : time(NULL);
 	(void)policy_evaluate(p, &req, &r);
 	printf("decision     %s", policy_action_name(r.action));
@@ -208,6 +221,12 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	print_flags(r.flags);
 	if (r.message[0])
 		printf("message      %s\n", r.message);
+	if ((r.flags & POLICY_F_ENDS_SESSION) && req.level < POLICY_LEVEL_OPERATE)
+		puts("note         ends or cancels sessions: whose they are is known only to the "
+		     "daemon (live sessions); offline none counts as the user's own");
+	if (req.dialect == POLICY_DIALECT_MYSQL && strstr(pos[0], "/*"))
+		puts("note         versioned comments: the daemon reads them by the backend's "
+		     "version; offline both readings count");
 	rc = r.action >= POLICY_REVIEW ? CTL_FAIL : CTL_OK;
 	policy_result_free(&r);
 	policy_unref(p);

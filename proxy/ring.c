@@ -32,6 +32,11 @@ void *sb_ring_head(const struct sb_ring *r)
 	return r->len ? r->buf + r->head * r->elem : NULL;
 }
 
+void *sb_ring_at(const struct sb_ring *r, size_t i)
+{
+	return i < r->len ? r->buf + ((r->head + i) % r->cap) * r->elem : NULL;
+}
+
 void sb_ring_pop(struct sb_ring *r)
 {
 	if (!r->len)

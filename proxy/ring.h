@@ -20,6 +20,8 @@ struct sb_ring {
 void *sb_ring_push(struct sb_ring *r, size_t elem);
 /* The oldest element, or NULL when empty. */
 void *sb_ring_head(const struct sb_ring *r);
+/* Element i (0 = oldest), or NULL when i >= len. */
+void *sb_ring_at(const struct sb_ring *r, size_t i);
 /* Drop the oldest element (the caller freed what it points to). */
 void sb_ring_pop(struct sb_ring *r);
 /* Drop the newest element (undo the last push). */

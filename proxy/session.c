@@ -514,14 +514,14 @@ static void backend_write_cb(struct bufferevent *bev, void *ctx)
 	}
 }
 
-void sess_hold_client(struct session *s, int hold)
+void sess_hold_client(struct session *s, int on)
 {
-	if (!s->client || s->closing || hold == s->client_held)
+	if (!s->client || s->client_held == !!on)
 		return;
-	s->client_held = hold;
-	if (hold)
+	s->client_held = !!on;
+	if (on)
 		bufferevent_disable(s->client, EV_READ);
-	else if (!s->client_paused && !s->close_after_flush)
+	else if (!s->client_paused && !s->closing)
 		bufferevent_enable(s->client, EV_READ);
 }
 
@@ -619,6 +619,12 @@ int sess_client_tls_start(struct session *s)
 	s->client = tls;
 	s->client_tls = 1;
 	client_setup(s);
+	/* A filter reads its underlying buffer only on new input: a
+	 * ClientHello that came in the same read as the request to start TLS
+	 * (MySQL clients do not wait) must be handed to it now. */
+	if (evbuffer_get_length(in))
+		bufferevent_trigger(bufferevent_get_underlying(tls), EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 	return 0;
 }
 

@@ -50,6 +50,8 @@ struct session {
 	int login_audited;                /* the login record was written: session_end follows */
 	struct auth_target target;        /* who and where, after login */
 	char database[128];               /* database asked for by the client */
+	int database_unknown;             /* MySQL: a USE/COM_INIT_DB in flight or of
+					     unknown outcome; policy then assumes the worst */
 	char phase[16];                   /* for log lines: "login", "ready", ... */
 	/* How the server reads string literals now (the frontend tracks it from
 	 * the server's reports; policy lexes with it): PostgreSQL
@@ -58,6 +60,15 @@ struct session {
 	char client_encoding[32];
 	unsigned mysql_mode;              /* MySQL: POLICY_MY_* bits the server confirmed
 					     (client_encoding holds character_set_client) */
+	/* The server's id of the backend connection (PostgreSQL BackendKeyData
+	 * pid, MySQL handshake thread id; 0 = not yet) and, MySQL, the server's
+	 * version (policy_mysql_version; 0 = unknown): set by the frontend's
+	 * backend login, read by decide.c. */
+	uint64_t backend_id;
+	unsigned long backend_version;
+	int backend_mariadb;
+	int preparing; /* MySQL: deciding COM_STMT_PREPARE text, whose KILL n the
+			  frontend does not rewrite (n is the server's thread id) */
 
 	uint64_t bytes_in, bytes_out;     /* client→proxy, proxy→client */
 	time_t started;                   /* wall clock, for listings */
@@ -71,8 +82,8 @@ struct session {
 	char backend_error[300];          /* why the backend connection failed (SESS_EV_ERROR) */
 	int backend_paused;               /* backend reads paused by client backpressure */
 	int client_paused;                /* client reads paused by backend backpressure */
+	int client_held;                  /* client reads stopped by the frontend (sess_hold_client) */
 	int relaying;                     /* logged in both ways: see write_now() in session.c */
-	int client_held;                  /* the frontend stopped reading the client (sess_hold_client) */
 	int unauth_counted;               /* holds a login_guard slot until ready or closed */
 	int64_t last_activity;            /* monotonic s of the last read on either side (idle_timeout) */
 
@@ -123,11 +134,10 @@ int sess_backend_tls_start(struct session *s, const char *host, int verify)
  * while `to` is above the high mark (resumed automatically). */
 void sess_backpressure(struct session *s, enum sess_side to);
 
-/* The frontend's own pause of client reads, independent of backpressure:
- * hold = 1 stops reading the client (what it already sent stays buffered),
- * hold = 0 resumes unless backpressure also paused it. The frontend calls
- * its client read handler itself after releasing, for buffered input. */
-void sess_hold_client(struct session *s, int hold);
+/* The frontend stops (on = 1) or resumes (on = 0) reading the client,
+ * independently of backpressure: reads resume only when neither holds
+ * them. Resuming does not dispatch: the caller processes what is buffered. */
+void sess_hold_client(struct session *s, int on);
 
 /* Fill the session's identity fields into ev and write it to the audit log.
  * Returns 0 when written (or when on_failure=open let it pass), -1 when the

@@ -16,6 +16,7 @@
 #include "proxy/state.h"
 #include "proxy/fsutil.h"
 #include "proxy/state_int.h"
+#include "proxy/state_asset_auth.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -427,6 +428,11 @@ struct state *state_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	if (ensure_schema(st) != STATE_OK) {
+		snprintf(err, errlen, "%s: %s", path, st->err);
+		goto fail;
+	}
+	/* Separate from the numbered migrations: idempotent column adds. */
+	if (state_asset_auth_migrate(st) != STATE_OK) {
 		snprintf(err, errlen, "%s: %s", path, st->err);
 		goto fail;
 	}

@@ -10,6 +10,7 @@
 #include "policy/policy.h"
 #include "protocols/mysql/my_codec.h"
 #include "protocols/protocol.h"
+#include "proxy/backend_auth.h"
 #include "proxy/ring.h"
 
 struct session;
@@ -104,6 +105,8 @@ struct my_pending {
 	char *init_db;            /* owned: COM_INIT_DB name, set as database on OK */
 	int refused_prepare;      /* MY_PEND_LOCAL answering a COM_STMT_PREPARE: the
 				     server's "last prepared" (id -1) is gone for the client */
+	int db_change;            /* 1 COM_INIT_DB, 2 a batch with USE: the database is
+				     unknown until this reply ends (see my_db_settle) */
 };
 
 /* Bounds of what a session queues for its client (issue 10 class 5): the
@@ -136,6 +139,7 @@ struct my_conn {
 	uint8_t bseq;                 /* next sequence id towards the backend during login */
 	char bplugin[64];             /* plugin the backend is using now */
 	int sha2_asked_key;           /* caching_sha2: asked the server for its RSA key */
+	struct backend_auth bauth;    /* what the asset lets the secret go out by */
 	uint32_t backend_thread;      /* the backend's connection id (for KILL) */
 
 	/* command phase */
@@ -152,6 +156,8 @@ struct my_conn {
 	int held;                     /* MY_HELD_*: client commands wait (sess_hold_client)
 					 until my_relay_resume() finds the reason gone */
 	struct policy_result pres;    /* reused for every decision */
+	int db_pending;               /* replies with a db_change still to come */
+	int db_lost;                  /* a USE may have run unseen (its batch failed) */
 	int64_t approval;             /* approval id of the last decision (0 = none) */
 	char current[160];            /* last statement, for `sessions` */
 };

@@ -70,6 +70,7 @@ static void my_free_state(void *state)
 	struct my_conn *c = state;
 	my_relay_free(c);
 	free(c->attrs);
+	backend_auth_free(&c->bauth);
 	if (c->secret) {
 		sb_wipe(c->secret, c->secret_cap);
 		free(c->secret);

@@ -204,6 +204,11 @@ static void start_backend(struct my_conn *c)
 		refuse(c, reason);
 		return;
 	}
+	if (backend_auth_load(&c->bauth, s, err, sizeof err) != 0) {
+		sess_log(s, LOG_ERR, "%s", err);
+		refuse(c, err);
+		return;
+	}
 	set_state(c, MY_ST_BACKEND_CONNECT);
 	if (sess_backend_connect(s, s->target.host, s->target.port) != 0)
 		refuse(c, "cannot start backend connection");
@@ -476,12 +481,13 @@ static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 			sess_close(s, "unexpected SSLRequest");
 			return;
 		}
-		/* Bytes already sent after SSLRequest would be plaintext the client
-		 * believes is encrypted: refuse (cf. CVE-2021-23214 on PostgreSQL). */
-		if (evbuffer_get_length(sess_input(s, SESS_CLIENT)) != n + 4) {
-			sess_close(s, "data received after SSLRequest before TLS");
-			return;
-		}
+		/* Unlike PostgreSQL (where the server must answer 'S' first, and
+		 * early bytes are an injection: CVE-2021-23214), a MySQL client
+		 * starts TLS right after its SSLRequest without waiting for a
+		 * reply: bytes behind it in the same read are its ClientHello
+		 * and belong to the TLS handshake (sess_client_tls_start hands
+		 * what is buffered to TLS). Plaintext there just fails the TLS
+		 * handshake. */
 		evbuffer_drain(sess_input(s, SESS_CLIENT), n + 4);
 		if (sess_client_tls_start(s) != 0) {
 			sess_close(s, "cannot start TLS");
@@ -642,6 +648,23 @@ static int plugin_response(struct my_conn *c, const char *plugin, uint8_t out[64
 	return -1;
 }
 
+/* The fixed fields of the HandshakeResponse must be the same in the
+ * SSLRequest and in the response sent after TLS: MariaDB reads the
+ * capabilities (and max packet, charset) from the SSLRequest and parses
+ * the later packet with them, so a CONNECT_WITH_DB set in one and not the
+ * other shifts every field after the auth data ("1043 Bad handshake" for
+ * clients that connect without a database: mysqlslap, the CLI's KILL
+ * QUERY connection). c->caps is final once the backend handshake is read. */
+static uint32_t backend_max_packet(const struct my_conn *c)
+{
+	return c->client_max_packet ? c->client_max_packet : 1u << 24;
+}
+
+static uint8_t backend_charset(const struct my_conn *c)
+{
+	return c->client_charset ? c->client_charset : 45;
+}
+
 static void send_backend_response(struct my_conn *c)
 {
 	struct session *s = c->s;
@@ -655,8 +678,8 @@ static void send_backend_response(struct my_conn *c)
 	}
 	snprintf(c->bplugin, sizeof c->bplugin, "%s", plugin);
 	struct my_hs_response r = {.caps = c->caps | (s->backend_tls ? MY_CLIENT_SSL : 0),
-				   .max_packet = c->client_max_packet ? c->client_max_packet : 1u << 24,
-				   .charset = c->client_charset ? c->client_charset : 45,
+				   .max_packet = backend_max_packet(c),
+				   .charset = backend_charset(c),
 				   .user = s->target.db_username,
 				   .auth = auth,
 				   .auth_len = (size_t)alen,
@@ -664,8 +687,6 @@ static void send_backend_response(struct my_conn *c)
 				   .plugin = plugin,
 				   .attrs = (const uint8_t *)c->attrs,
 				   .attrs_len = c->attrs_len};
-	if (!s->database[0])
-		r.caps &= ~MY_CLIENT_CONNECT_WITH_DB;
 	struct my_buf b;
 	my_buf_init(&b);
 	my_build_hs_response(&b, &r);
@@ -701,6 +722,8 @@ static void on_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n)
 		return;
 	}
 	c->backend_thread = c->bhs.conn_id;
+	c->s->backend_id = c->bhs.conn_id; /* KILL ownership, versioned comments: */
+	c->s->backend_version = policy_mysql_version(c->bhs.version, &c->s->backend_mariadb);
 	/* Both sides then speak with exactly these. The handshake fields the
 	 * proxy builds itself (auth data encoding, attributes) follow the
 	 * backend's offer alone. */
@@ -712,6 +735,8 @@ static void on_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n)
 			 MY_CLIENT_CONNECT_WITH_DB);
 	if (c->attrs && (bc & MY_CLIENT_CONNECT_ATTRS))
 		c->caps |= MY_CLIENT_CONNECT_ATTRS;
+	if (!s->database[0])
+		c->caps &= ~MY_CLIENT_CONNECT_WITH_DB;
 	int want_tls = s->target.tls != ASSET_TLS_DISABLE;
 	if (want_tls && !(bc & MY_CLIENT_SSL)) {
 		if (s->target.tls != ASSET_TLS_PREFER) {
@@ -724,8 +749,9 @@ static void on_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n)
 		send_backend_response(c);
 		return;
 	}
-	struct my_hs_response r = {.caps = c->caps | MY_CLIENT_SSL, .max_packet = 1u << 24,
-				   .charset = c->client_charset ? c->client_charset : 45,
+	struct my_hs_response r = {.caps = c->caps | MY_CLIENT_SSL,
+				   .max_packet = backend_max_packet(c),
+				   .charset = backend_charset(c),
 				   .ssl_request = 1};
 	struct my_buf sb;
 	my_buf_init(&sb);
@@ -773,6 +799,7 @@ static void login_complete(struct my_conn *c, const uint8_t *ok, size_t n)
 		return;
 	}
 	struct audit_event ev = {.type = AUDIT_LOGIN, .rows = -1, .duration_us = -1};
+	backend_auth_audit(&c->bauth, &ev);
 	if (sess_audit(s, &ev) != 0) {
 		s->logged_in = 0;
 		my_fatal(c, c->seq, MY_ER_UNKNOWN_ERROR, "HY000",
@@ -859,8 +886,8 @@ static void on_backend_auth_switch(struct my_conn *c, const uint8_t *b, size_t n
 	snprintf(c->bplugin, sizeof c->bplugin, "%s", plugin);
 	c->sha2_asked_key = 0;
 	if (strcmp(plugin, CLEAR) == 0) {
-		if (!c->s->backend_tls) {
-			backend_failed(c, "backend asks for mysql_clear_password without TLS");
+		if (!backend_auth_weak_ok(&c->bauth, c->s, "mysql_clear_password", why, sizeof why)) {
+			backend_failed(c, why);
 			return;
 		}
 		send_backend_raw(c, c->secret, strlen(c->secret) + 1);
@@ -876,6 +903,54 @@ static void on_backend_auth_switch(struct my_conn *c, const uint8_t *b, size_t n
 	sb_wipe(auth, sizeof auth);
 }
 
+/* caching_sha2_password full authentication: the server wants the
+ * password itself. It goes out in clear inside verify-full TLS; encrypted
+ * to the asset's pinned RSA key on a plain connection (a server reached
+ * over TLS expects the cleartext, so a pinned key cannot serve there);
+ * otherwise (cleartext over unverified TLS, or RSA to whatever key the
+ * server sends) only where the asset allows weak auth. */
+static void sha2_full_auth(struct my_conn *c)
+{
+	struct session *s = c->s;
+	char why[300];
+	if (backend_auth_verified(s)) {
+		send_backend_raw(c, c->secret, strlen(c->secret) + 1);
+		return;
+	}
+	if (c->bauth.pinned_key && !s->backend_tls) {
+		uint8_t enc[1024];
+		char err[120];
+		int el = my_rsa_encrypt_password(c->bauth.pinned_key, strlen(c->bauth.pinned_key),
+						 c->secret, strlen(c->secret), c->bhs.scramble,
+						 c->bhs.scramble_len < 20 ? c->bhs.scramble_len : 20,
+						 enc, sizeof enc, err, sizeof err);
+		if (el < 0) {
+			snprintf(why, sizeof why, "pinned server public key: %s", err);
+			backend_failed(c, why);
+			return;
+		}
+		send_backend_raw(c, enc, (size_t)el);
+		return;
+	}
+	const char *method = s->backend_tls
+		? "caching_sha2_password full authentication (cleartext)"
+		: "caching_sha2_password full authentication (RSA to a key the server sends)";
+	if (!backend_auth_weak_ok(&c->bauth, s, method, why, sizeof why)) {
+		if (c->bauth.pinned_key)
+			snprintf(why + strlen(why), sizeof why - strlen(why),
+				 "; the pinned key serves only without TLS");
+		backend_failed(c, why);
+		return;
+	}
+	if (s->backend_tls) {
+		send_backend_raw(c, c->secret, strlen(c->secret) + 1);
+	} else {
+		static const uint8_t ask = 0x02; /* request_public_key */
+		c->sha2_asked_key = 1;
+		send_backend_raw(c, &ask, 1);
+	}
+}
+
 /* AuthMoreData (0x01 ...) during caching_sha2_password. */
 static void on_backend_more_data(struct my_conn *c, const uint8_t *b, size_t n)
 {
@@ -884,8 +959,10 @@ static void on_backend_more_data(struct my_conn *c, const uint8_t *b, size_t n)
 		return;
 	}
 	if (c->sha2_asked_key) {
+		/* Only asked for where the asset allows weak auth (sha2_full_auth). */
 		uint8_t enc[1024];
 		char err[120];
+		c->sha2_asked_key = 0;
 		int el = my_rsa_encrypt_password((const char *)b + 1, n - 1, c->secret,
 						 strlen(c->secret), c->bhs.scramble,
 						 c->bhs.scramble_len < 20 ? c->bhs.scramble_len : 20,
@@ -900,13 +977,7 @@ static void on_backend_more_data(struct my_conn *c, const uint8_t *b, size_t n)
 	if (n == 2 && b[1] == 0x03)
 		return; /* fast auth success: OK follows */
 	if (n == 2 && b[1] == 0x04) {
-		if (c->s->backend_tls) {
-			send_backend_raw(c, c->secret, strlen(c->secret) + 1);
-		} else {
-			static const uint8_t ask = 0x02; /* request_public_key */
-			c->sha2_asked_key = 1;
-			send_backend_raw(c, &ask, 1);
-		}
+		sha2_full_auth(c);
 		return;
 	}
 	backend_failed(c, "unexpected caching_sha2_password data from backend");

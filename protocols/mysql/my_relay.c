@@ -22,7 +22,9 @@
  * held; a row of 16 MiB or more passes as its packets arrive); the relay
  * reads only the packets that end a reply (OK, ERR, EOF), the column and
  * parameter counts, and LOCAL INFILE requests, which it refuses unless the
- * statement was allowed for a grant of `write` or above.
+ * statement was an allowed LOAD DATA LOCAL (flag client-file) for a grant of
+ * `write` or above. USE and COM_INIT_DB change the database unqualified
+ * names write to: until the server has answered, policy takes it as unknown.
  */
 #include <ctype.h>
 #include <event2/buffer.h>
@@ -140,8 +142,33 @@ static void pend_pop(struct my_conn *c, const char *error_if_unset)
 	free(p->error);
 	stmt_free(p->stmt);
 	free(p->reply);
+	if (p->db_change) {
+		/* The current database decides where unqualified names write:
+		 * known again only when the server ran the change without error */
+		c->db_pending--;
+		if (!p->error && !error_if_unset && p->init_db) {
+			snprintf(c->s->database, sizeof c->s->database, "%s", p->init_db);
+			c->db_lost = 0;
+		} else if (p->db_change == 2) {
+			c->db_lost = 1;
+		}
+		c->s->database_unknown = c->db_pending > 0 || c->db_lost;
+	}
 	free(p->init_db);
 	sb_ring_pop(&c->pend);
+}
+
+/* A reply that may change the current database was queued. */
+static int db_change_pushed(struct my_conn *c, struct my_pending *p, int kind, const char *db,
+			    size_t n)
+{
+	p->db_change = kind;
+	c->db_pending++;
+	c->s->database_unknown = 1;
+	if (!db)
+		return 0;
+	p->init_db = strndup(db, n);
+	return p->init_db ? 0 : -1;
 }
 
 /* Send the proxy's own answers that reached the head of the queue. */
@@ -280,33 +307,8 @@ static uint64_t decide(struct my_conn *c, const char *sql, size_t len, int *rc)
  * clients send to cancel. Returns 1 with *query and *id, 0 otherwise. */
 static int parse_kill(const char *sql, size_t len, int *query, uint64_t *id)
 {
-	char buf[128];
-	if (len >= sizeof buf)
-		return 0;
-	memcpy(buf, sql, len);
-	buf[len] = '\0';
-	char *save = NULL, *tok = strtok_r(buf, " \t\r\n;", &save);
-	if (!tok || strcasecmp(tok, "KILL") != 0)
-		return 0;
-	*query = 0;
-	tok = strtok_r(NULL, " \t\r\n;", &save);
-	if (tok && (strcasecmp(tok, "HARD") == 0 || strcasecmp(tok, "SOFT") == 0))
-		tok = strtok_r(NULL, " \t\r\n;", &save);
-	if (tok && strcasecmp(tok, "CONNECTION") == 0) {
-		tok = strtok_r(NULL, " \t\r\n;", &save);
-	} else if (tok && strcasecmp(tok, "QUERY") == 0) {
-		*query = 1;
-		tok = strtok_r(NULL, " \t\r\n;", &save);
-	}
-	if (!tok || !*tok)
-		return 0;
-	for (const char *p = tok; *p; p++)
-		if (!isdigit((unsigned char)*p))
-			return 0;
-	if (strlen(tok) > 15 || strtok_r(NULL, " \t\r\n;", &save))
-		return 0;
-	*id = strtoull(tok, NULL, 10);
-	return 1;
+	/* one definition, shared with the policy's ownership check */
+	return policy_mysql_kill_plain(sql, len, query, id);
 }
 
 /* Find the backend thread of proxy session `id` that this session may
@@ -398,7 +400,10 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 	if (!p)
 		return -1;
 	p->query_id = qid;
-	p->infile_ok = c->pres.action <= POLICY_ALERT && c->s->target.level >= POLICY_LEVEL_WRITE;
+	/* the server may ask for a client file only for an allowed LOAD DATA
+	 * LOCAL (flag client-file) */
+	p->infile_ok = c->pres.action <= POLICY_ALERT && c->s->target.level >= POLICY_LEVEL_WRITE &&
+		       (c->pres.flags & POLICY_F_CLIENT_FILE);
 	if (parse_kill(sql, len, &query, &kid)) {
 		uint32_t thread;
 		/* The answer replaces the pending entry pushed above. */
@@ -417,6 +422,11 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 			 query ? "QUERY" : "CONNECTION", (unsigned long long)kid, thread);
 		return send_backend_packet(c, q, (size_t)ql) == 0 ? 1 : -1;
 	}
+	/* a batch with USE: where unqualified names write is unknown until it ends */
+	if (c->pres.use_seen &&
+	    db_change_pushed(c, p, 2, c->pres.use_seen == 1 ? c->pres.use_db : NULL,
+			     strlen(c->pres.use_db)) != 0)
+		return -1;
 	return 0;
 }
 
@@ -452,7 +462,9 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	if (r != 0)
 		return r;
 	remember_current(c, sql, len);
+	c->s->preparing = 1; /* a prepared KILL n names a server thread id */
 	evaluate(c, sql, len);
+	c->s->preparing = 0;
 	if (c->pres.action >= POLICY_REVIEW) {
 		/* Refused: audited now (an allowed one is audited at execute). */
 		if (!audit_stmt(c, sql, len, NULL))
@@ -631,8 +643,7 @@ static int on_init_db(struct my_conn *c, const uint8_t *b, size_t n)
 	if (!p)
 		return -1;
 	p->query_id = qid;
-	p->init_db = strndup((const char *)b + 1, n - 1);
-	return p->init_db ? 0 : -1;
+	return db_change_pushed(c, p, 1, (const char *)b + 1, n - 1);
 }
 
 static int on_field_list(struct my_conn *c, const uint8_t *b, size_t n)

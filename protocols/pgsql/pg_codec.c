@@ -504,3 +504,55 @@ int pg_put_terminate(struct evbuffer *out)
 {
 	return put_header(out, 'X', 0);
 }
+
+int pg_put_parse(struct evbuffer *out, const char *name, const char *sql)
+{
+	size_t nl = strlen(name) + 1, sl = strlen(sql) + 1;
+	static const uint8_t none[2] = {0, 0};
+	if (put_header(out, 'P', nl + sl + 2) != 0)
+		return -1;
+	int rc = evbuffer_add(out, name, nl) | evbuffer_add(out, sql, sl) | evbuffer_add(out, none, 2);
+	return rc ? -1 : 0;
+}
+
+int pg_put_bind_text(struct evbuffer *out, const char *portal, const char *stmt,
+		     const char *const *values, int n)
+{
+	size_t pl = strlen(portal) + 1, sl = strlen(stmt) + 1, len = pl + sl + 2 + 2 + 2;
+	for (int i = 0; i < n; i++)
+		len += 4 + strlen(values[i]);
+	uint8_t u16[2] = {0, 0};
+	if (put_header(out, 'B', len) != 0)
+		return -1;
+	int rc = evbuffer_add(out, portal, pl) | evbuffer_add(out, stmt, sl) |
+		 evbuffer_add(out, u16, 2); /* no format codes: all text */
+	u16[0] = (uint8_t)(n >> 8);
+	u16[1] = (uint8_t)n;
+	rc |= evbuffer_add(out, u16, 2);
+	for (int i = 0; i < n; i++) {
+		uint8_t l[4];
+		size_t vl = strlen(values[i]);
+		be32(l, (uint32_t)vl);
+		rc |= evbuffer_add(out, l, 4) | evbuffer_add(out, values[i], vl);
+	}
+	u16[0] = u16[1] = 0;
+	rc |= evbuffer_add(out, u16, 2); /* result columns: all text */
+	return rc ? -1 : 0;
+}
+
+int pg_put_execute(struct evbuffer *out, const char *portal)
+{
+	size_t pl = strlen(portal) + 1;
+	static const uint8_t all[4] = {0, 0, 0, 0};
+	if (put_header(out, 'E', pl + 4) != 0)
+		return -1;
+	return (evbuffer_add(out, portal, pl) | evbuffer_add(out, all, 4)) ? -1 : 0;
+}
+
+int pg_put_close(struct evbuffer *out, char kind, const char *name)
+{
+	size_t nl = strlen(name) + 1;
+	if (put_header(out, 'C', 1 + nl) != 0)
+		return -1;
+	return (evbuffer_add(out, &kind, 1) | evbuffer_add(out, name, nl)) ? -1 : 0;
+}

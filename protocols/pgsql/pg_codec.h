@@ -135,6 +135,15 @@ int pg_put_sasl_response(struct evbuffer *out, const void *data, size_t n);
 /* Bind of the unnamed portal to statement `stmt` with no parameters. */
 int pg_put_bind_to(struct evbuffer *out, const char *stmt);
 int pg_put_sync(struct evbuffer *out);
+/* Parse of `sql` as statement `name`, no parameter types. */
+int pg_put_parse(struct evbuffer *out, const char *name, const char *sql);
+/* Bind of `portal` to `stmt` with n text parameters, text results. */
+int pg_put_bind_text(struct evbuffer *out, const char *portal, const char *stmt,
+		     const char *const *values, int n);
+/* Execute of `portal`, all rows. */
+int pg_put_execute(struct evbuffer *out, const char *portal);
+/* Close of statement (kind 'S') or portal ('P') `name`. */
+int pg_put_close(struct evbuffer *out, char kind, const char *name);
 int pg_put_terminate(struct evbuffer *out);
 
 #endif

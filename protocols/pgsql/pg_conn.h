@@ -10,6 +10,7 @@
 #include "policy/policy.h"
 #include "protocols/pgsql/pg_codec.h"
 #include "protocols/pgsql/pg_scram.h"
+#include "proxy/backend_auth.h"
 #include "protocols/protocol.h"
 #include "proxy/ring.h"
 
@@ -41,36 +42,58 @@ struct pg_stmt {
 	int64_t approval;      /* allowed by this approval at Parse (review rule); 0 = none */
 	int approval_spent;    /* a portal of it has run on that approval */
 	int refs;              /* statement map + portals */
+	int verified;          /* scratch of the pg_prepared_statements check */
 	struct pg_stmt *next;
 };
 
+/* A portal the server confirmed (BindComplete); while its Bind is in
+ * flight the same object sits in that Bind's pending entry. */
 struct pg_portal {
 	char *name;            /* owned */
-	struct pg_stmt *stmt;  /* counted reference */
+	struct pg_stmt *stmt;  /* counted reference; NULL = text unknown to the proxy */
 	int run_decided;       /* an Execute of it passed the approval check */
 	int64_t approval;      /* the approval its run uses; 0 = none */
 	char *params;          /* owned; bound values as JSON for the audit, or NULL */
 	struct pg_portal *next;
 };
 
-/* What the proxy is waiting to hear back from the backend, in order. */
+/* What the proxy is waiting to hear back from the backend, in order. The
+ * statement and portal maps change only when the entry of a Parse, Bind
+ * or Close is answered (see pg_relay.c). */
 enum pg_pending_kind {
 	PG_PEND_SIMPLE,        /* forwarded Query: ends at ReadyForQuery */
 	PG_PEND_EXEC,          /* forwarded Execute: ends at CommandComplete/Error/... */
 	PG_PEND_SYNC,          /* forwarded Sync: ends at ReadyForQuery */
 	PG_PEND_FUNC,          /* forwarded FunctionCall: ends at ReadyForQuery */
 	PG_PEND_DENIED_SIMPLE, /* denied Query replaced by Bind(marker)+Sync */
-	PG_PEND_DENIED_PARSE,  /* denied Parse replaced by Bind(marker) */
+	PG_PEND_DENIED_PARSE,  /* denied extended message replaced by Parse/Bind(marker) */
+	PG_PEND_PARSE,         /* forwarded Parse: ParseComplete adds .stmt */
+	PG_PEND_BIND,          /* forwarded Bind: BindComplete adds .portal */
+	PG_PEND_CLOSE,         /* forwarded Close: CloseComplete removes .name */
+	PG_PEND_DESCRIBE,      /* forwarded Describe: ends at RowDescription/NoData */
+	PG_PEND_INTERNAL,      /* the proxy's own query (pg_internal.c): ends at ReadyForQuery */
 };
 
 struct pg_pending {
 	enum pg_pending_kind kind;
+	uint64_t seq;          /* c->pend_seq at push: holds wait for a given entry */
 	uint64_t query_id;     /* audit query_id; 0 = no query_end record */
 	int64_t start_us;
 	int64_t rows;
 	char *error;           /* owned: first error text seen */
 	char *deny_message;    /* owned: client-facing text for denied kinds */
 	char deny_sqlstate[6];
+	char target;           /* CLOSE: 'S' or 'P' */
+	char *name;            /* owned: PARSE/CLOSE/DENIED_PARSE name (NULL for others) */
+	struct pg_stmt *stmt;  /* PARSE: counted reference to the new statement */
+	struct pg_portal *portal; /* BIND: owned until BindComplete links it */
+};
+
+/* FunctionCall OIDs resolved to "schema.name" ("" = no such function). */
+#define PG_FN_CACHE 128
+struct pg_fn_name {
+	uint32_t oid;
+	char name[136];
 };
 
 struct pg_conn {
@@ -86,6 +109,8 @@ struct pg_conn {
 	struct pg_scram_client *bscram;  /* owned during backend auth */
 	char *secret;                 /* owned, wiped: hosted password during backend auth */
 	size_t secret_cap;
+	struct backend_auth bauth;    /* what the asset lets the secret go out by */
+	int bauth_step;               /* PG_BA_*: how far the backend auth exchange went */
 
 	/* cancel keys: ours to the client, the backend's to us */
 	uint32_t our_key;
@@ -102,7 +127,21 @@ struct pg_conn {
 	struct pg_stmt *stmts;
 	struct pg_portal *portals;
 	struct sb_ring pend;          /* of struct pg_pending: replies still to come */
+	uint64_t pend_seq;            /* sequence of the last pushed entry */
+	uint64_t hold_seq;            /* client held until the entry with this seq is answered; 0 = none */
+	int ext_open;                 /* extended messages forwarded since the last Sync */
+	int srv_skipping;             /* the server is skipping messages until Sync (an error) */
+	int n_stmts, n_portals;       /* sizes of the confirmed maps */
+	int stmts_suspect;            /* SQL PREPARE/DEALLOCATE/DISCARD may have changed named statements */
+	size_t stmt_bytes;            /* SQL bytes held by statements (maps and in flight) */
 	struct policy_result pres;    /* reused for every decision */
+	struct policy_result pres_alt; /* scratch: decisions under other lexing readings */
+	struct pg_internal *internal; /* owned: the proxy's own query in flight, or NULL */
+	uint64_t internal_count;      /* names of internal statements */
+	struct pg_fn_name fn_cache[PG_FN_CACHE];
+	int fn_cache_len;
+	uint32_t fn_failed_oid;       /* the lookup of this OID just failed: refuse once */
+	int fn_failed;
 	int64_t approval;             /* approval id of the last decision (0 = none) */
 	char current[160];            /* last statement, for `sessions` */
 };
@@ -122,6 +161,20 @@ void pg_relay_free(struct pg_conn *c);
 /* A ParameterStatus from the server: note the settings that change how
  * statements are lexed (standard_conforming_strings, client_encoding). */
 void pg_note_parameter(struct pg_conn *c, const uint8_t *b, size_t n);
+
+/* Push a pending entry (seq assigned); NULL when out of memory. */
+struct pg_pending *pg_pend_push(struct pg_conn *c, enum pg_pending_kind kind);
+/* Nothing forwarded is still unanswered: the proxy's settings and maps are the server's. */
+int pg_quiet(const struct pg_conn *c);
+/* Stop reading the client until the newest pending entry is answered. */
+void pg_hold_until_quiet(struct pg_conn *c);
+/* Replace a refused message by Bind(marker)(+Sync when simple); see pg_relay.c. */
+int pg_inject_denial(struct pg_conn *c, enum pg_pending_kind kind, const char *sqlstate,
+		     const char *message);
+
+/* pg_fastpath.c: FunctionCall decided by the function's name. Returns 1
+ * consumed (refused or held: *held set), 0 forward, -1 closed. */
+int pg_on_function_call(struct pg_conn *c, const uint8_t *b, size_t n, int *held);
 
 /* Send an ErrorResponse to the client and close once it is out. */
 void pg_fatal(struct pg_conn *c, const char *sqlstate, const char *msg, const char *reason);

@@ -59,6 +59,7 @@ static void pg_free_state(void *state)
 	free(c->param_blob);
 	free(c->scram);
 	free(c->bscram);
+	backend_auth_free(&c->bauth);
 	if (c->secret) {
 		sb_wipe(c->secret, c->secret_cap);
 		free(c->secret);

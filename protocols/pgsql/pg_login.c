@@ -284,6 +284,11 @@ static void login_done_client(struct pg_conn *c)
 		pg_refuse(c, reason);
 		return;
 	}
+	if (backend_auth_load(&c->bauth, s, err, sizeof err) != 0) {
+		sess_log(s, LOG_ERR, "%s", err);
+		pg_refuse(c, err);
+		return;
+	}
 	set_state(c, PG_ST_BACKEND_CONNECT);
 	if (sess_backend_connect(s, s->target.host, s->target.port) != 0) {
 		pg_refuse(c, "cannot start backend connection");
@@ -477,6 +482,46 @@ static void wipe_secret(struct pg_conn *c)
 	}
 }
 
+/* How far the backend authentication went (pg_conn.bauth_step). */
+enum {
+	PG_BA_NONE,           /* nothing sent yet */
+	PG_BA_SCRAM_FIRST,    /* sent SCRAM client-first */
+	PG_BA_SCRAM_FINAL,    /* sent SCRAM client-final (the proof) */
+	PG_BA_SCRAM_VERIFIED, /* the server's signature checked: it knows the verifier */
+	PG_BA_PASSWORD_SENT,  /* cleartext or md5 sent where the asset allows it */
+};
+
+/* May the hosted secret go out as a password or md5 (or the login be
+ * accepted with no authentication at all)? Over verify-full TLS, or where
+ * the asset allows weak auth; otherwise the login fails with the reason. */
+static int weak_allowed(struct pg_conn *c, const char *method)
+{
+	char why[300];
+	if (backend_auth_weak_ok(&c->bauth, c->s, method, why, sizeof why))
+		return 1;
+	backend_auth_failed(c, why);
+	return 0;
+}
+
+/* AuthenticationOk: accepted only once the method the proxy took part in
+ * has completed: SCRAM with the server's signature verified, a password
+ * the asset let us send, or none at all (trust) under the same rule as a
+ * password, since the server proved nothing. */
+static int auth_ok_acceptable(struct pg_conn *c)
+{
+	switch (c->bauth_step) {
+	case PG_BA_SCRAM_VERIFIED:
+	case PG_BA_PASSWORD_SENT:
+		return 1;
+	case PG_BA_NONE:
+		return weak_allowed(c, "trust (no authentication)");
+	default:
+		backend_auth_failed(c, "backend sent AuthenticationOk before SCRAM completed "
+				       "(not the real server?)");
+		return 0;
+	}
+}
+
 static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 {
 	struct evbuffer *out = sess_output(c->s, SESS_BACKEND);
@@ -488,8 +533,18 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 		backend_auth_failed(c, "malformed authentication request");
 		return;
 	}
+	/* Once SCRAM has started it must finish: no switch to a weaker method. */
+	if (c->bauth_step >= PG_BA_SCRAM_FIRST && c->bauth_step <= PG_BA_SCRAM_VERIFIED &&
+	    code != PG_AUTH_OK && code != PG_AUTH_SASL_CONTINUE && code != PG_AUTH_SASL_FINAL) {
+		snprintf(err, sizeof err, "backend asks for authentication method %u in the middle of SCRAM",
+			 code);
+		backend_auth_failed(c, err);
+		return;
+	}
 	switch (code) {
 	case PG_AUTH_OK:
+		if (!auth_ok_acceptable(c))
+			return;
 		wipe_secret(c);
 		free(c->bscram);
 		c->bscram = NULL;
@@ -497,19 +552,23 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 		pg_put_auth(sess_output(c->s, SESS_CLIENT), PG_AUTH_OK, NULL, 0);
 		return;
 	case PG_AUTH_CLEARTEXT:
-		if (!c->s->backend_tls)
-			sess_log(c->s, LOG_WARN, "backend asks for a cleartext password without TLS");
+		if (!weak_allowed(c, "a cleartext password"))
+			return;
 		pg_put_password(out, c->secret);
+		c->bauth_step = PG_BA_PASSWORD_SENT;
 		return;
 	case PG_AUTH_MD5: {
 		if (dlen != 4) {
 			backend_auth_failed(c, "malformed md5 request");
 			return;
 		}
+		if (!weak_allowed(c, "an md5 password"))
+			return;
 		char md5[36];
 		pg_md5_password(c->s->target.db_username, c->secret, data, md5);
 		pg_put_password(out, md5);
 		sb_wipe(md5, sizeof md5);
+		c->bauth_step = PG_BA_PASSWORD_SENT;
 		return;
 	}
 	case PG_AUTH_SASL: {
@@ -528,6 +587,10 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 			backend_auth_failed(c, "backend offers no supported SASL mechanism");
 			return;
 		}
+		if (c->bauth_step != PG_BA_NONE || c->bscram) {
+			backend_auth_failed(c, "backend restarts SASL authentication");
+			return;
+		}
 		c->bscram = calloc(1, sizeof *c->bscram);
 		int ml = c->bscram ? pg_scram_client_first(c->bscram, msg, sizeof msg) : -1;
 		if (ml < 0) {
@@ -535,10 +598,11 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 			return;
 		}
 		pg_put_sasl_initial(out, "SCRAM-SHA-256", msg, (size_t)ml);
+		c->bauth_step = PG_BA_SCRAM_FIRST;
 		return;
 	}
 	case PG_AUTH_SASL_CONTINUE: {
-		if (!c->bscram) {
+		if (!c->bscram || c->bauth_step != PG_BA_SCRAM_FIRST) {
 			backend_auth_failed(c, "unexpected SASL continue");
 			return;
 		}
@@ -556,13 +620,17 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 			return;
 		}
 		pg_put_sasl_response(out, msg, (size_t)ml);
+		c->bauth_step = PG_BA_SCRAM_FINAL;
 		return;
 	}
 	case PG_AUTH_SASL_FINAL:
-		if (!c->bscram || pg_scram_client_verify(c->bscram, (const char *)data, dlen) != 0) {
+		/* Only after our proof: before it, the expected signature is unset. */
+		if (!c->bscram || c->bauth_step != PG_BA_SCRAM_FINAL ||
+		    pg_scram_client_verify(c->bscram, (const char *)data, dlen) != 0) {
 			backend_auth_failed(c, "backend's SCRAM signature is wrong (not the real server?)");
 			return;
 		}
+		c->bauth_step = PG_BA_SCRAM_VERIFIED;
 		return;
 	default:
 		snprintf(err, sizeof err, "backend asks for unsupported authentication method %u", code);
@@ -575,6 +643,7 @@ static void login_complete(struct pg_conn *c)
 {
 	struct session *s = c->s;
 	struct audit_event ev = {.type = AUDIT_LOGIN, .rows = -1, .duration_us = -1};
+	backend_auth_audit(&c->bauth, &ev);
 	if (sess_audit(s, &ev) != 0) {
 		s->logged_in = 0;
 		pg_fatal(c, "58030", "sqlbastion: audit log unavailable; login refused",
@@ -608,6 +677,7 @@ static void on_backend_startup_msg(struct pg_conn *c, char type, const uint8_t *
 			backend_auth_failed(c, "malformed BackendKeyData");
 			return;
 		}
+		c->s->backend_id = c->backend_pid; /* pg_terminate_backend() ownership */
 		pg_put_backend_key(cout, (uint32_t)c->s->id, c->our_key);
 		return;
 	case 'Z':

@@ -2,35 +2,76 @@
  *
  * Client → backend: Query and Parse are pulled up, classified by policy and
  * written to the audit log before they are forwarded; Bind, Execute,
- * Describe, Close, Sync, Flush pass whole; CopyData streams without being
- * held in memory. Backend → client: everything streams, except the few
- * messages the proxy must read (ReadyForQuery, ErrorResponse,
- * CommandComplete, EmptyQueryResponse, PortalSuspended).
+ * Describe, Close, Sync, Flush pass whole once the proxy knows what they
+ * refer to; CopyData streams without being held in memory. Backend →
+ * client: everything streams, except the few messages the proxy must read
+ * (ReadyForQuery, ErrorResponse, CommandComplete, EmptyQueryResponse,
+ * PortalSuspended, ParseComplete, BindComplete, CloseComplete,
+ * RowDescription, NoData).
+ *
+ * The proxy's model follows the server, never runs ahead of it:
+ *  - Statement and portal maps change only when the server answers: a
+ *    Parse's statement enters the map at ParseComplete, a Bind's portal at
+ *    BindComplete, a Close removes at CloseComplete. An error (or a message
+ *    the server skipped until Sync) changes nothing, except what PostgreSQL
+ *    itself does: a failed Parse of the unnamed statement has dropped the
+ *    old one; a simple Query drops the unnamed statement and portal; the end
+ *    of a transaction (ReadyForQuery 'I') drops every portal.
+ *  - A Bind/Execute naming a statement/portal looks at what is in flight:
+ *    a Parse/Bind of that name in the same Sync block is assumed (if it
+ *    fails, the server skips the rest of the block); one across a Sync (or
+ *    a Query, FunctionCall) is not known yet, and the client is held (its
+ *    input is not read) until the server has answered it.
+ *  - Lexing: a Query/Parse with a backslash, while anything is in flight
+ *    that could change standard_conforming_strings or client_encoding, is
+ *    classified under every reading the server could apply; if the readings
+ *    disagree it is held until the server answered everything (then decided
+ *    under the confirmed settings), or refused when it cannot be held (an
+ *    extended block without Sync). Without a backslash every reading lexes
+ *    the same (see README, "Pipelining and the proxy's model").
  *
  * A denied statement is not answered by the proxy itself: it is replaced by
- * a Bind to a statement name that never exists (a per-session random
- * marker), so the *server* raises the error in the right place of the reply
- * stream and with the right transaction effect (an open transaction is
- * aborted, an implicit one rolled back, later messages discarded until Sync,
- * exactly as for a real error). The proxy then rewrites that one error into
+ * a message that fails on the server with a per-session random marker in
+ * its error (a Bind to a statement that never exists; for a refused Parse,
+ * a Parse of the marker as SQL under the same name, which also drops a
+ * previous unnamed statement as the client's Parse would have), so the
+ * *server* raises the error in the right place of the reply stream and
+ * with the right transaction effect. The proxy rewrites that one error into
  * SQLSTATE 42501 "sqlbastion: blocked by rule '<rule>'".
  *
  * A statement held by a `review` rule is refused the same way, with the
  * message sess_evaluate() made ("held for review ... (approval N)"). A
  * Query or Parse allowed by an approval used it up; a prepared statement
  * allowed that way runs once (approved_run()).
+ *
+ * Bounds (class "unbounded memory"): at most PG_PENDING_MAX replies are
+ * awaited (then the client is not read until one is answered), at most
+ * PG_STMTS_MAX statements / PG_PORTALS_MAX portals and PG_STMT_BYTES_MAX
+ * bytes of statement text are held per session (more is refused).
  */
 #include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "audit/audit.h"
 #include "protocols/pgsql/pg_conn.h"
+#include "protocols/pgsql/pg_internal.h"
 #include "protocols/pgsql/pg_params.h"
+#include "proxy/crypto.h"
 #include "proxy/decide.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
+
+#define PG_PENDING_MAX 4096u
+#define PG_STMTS_MAX 10000
+#define PG_PORTALS_MAX 10000
+#define PG_STMT_BYTES_MAX ((size_t)64 << 20)
+
+/* on_client_message() results */
+enum { MSG_FORWARD = 0, MSG_CONSUMED = 1, MSG_HOLD = 2 };
 
 static uint32_t be32_at(const uint8_t *p)
 {
@@ -45,16 +86,17 @@ int pg_relay_init(struct pg_conn *c)
 		return -1;
 	sb_hex(r, sizeof r, hex);
 	snprintf(c->marker, sizeof c->marker, "sqlbastion_denied_%s", hex);
-	policy_result_init(&c->pres);
+	policy_result_init(&c->pres_alt);
 	return 0;
 }
 
-/* ---- prepared statements and portals ---- */
+/* ---- prepared statements and portals (the confirmed maps) ---- */
 
-static void stmt_unref(struct pg_stmt *st)
+static void stmt_unref(struct pg_conn *c, struct pg_stmt *st)
 {
 	if (!st || --st->refs > 0)
 		return;
+	c->stmt_bytes -= st->sql_len;
 	free(st->name);
 	free(st->sql);
 	free(st->verb);
@@ -78,10 +120,31 @@ static void stmt_remove(struct pg_conn *c, const char *name)
 		if (strcmp((*pp)->name, name) == 0) {
 			struct pg_stmt *st = *pp;
 			*pp = st->next;
-			stmt_unref(st);
+			c->n_stmts--;
+			stmt_unref(c, st);
 			return;
 		}
 	}
+}
+
+/* ParseComplete: the statement is the server's now (takes a reference). */
+static void stmt_confirm(struct pg_conn *c, struct pg_stmt *st)
+{
+	stmt_remove(c, st->name);
+	st->refs++;
+	st->next = c->stmts;
+	c->stmts = st;
+	c->n_stmts++;
+}
+
+static void portal_free(struct pg_conn *c, struct pg_portal *p)
+{
+	if (!p)
+		return;
+	stmt_unref(c, p->stmt);
+	free(p->name);
+	free(p->params);
+	free(p);
 }
 
 static void portal_remove(struct pg_conn *c, const char *name)
@@ -90,67 +153,26 @@ static void portal_remove(struct pg_conn *c, const char *name)
 		if (strcmp((*pp)->name, name) == 0) {
 			struct pg_portal *p = *pp;
 			*pp = p->next;
-			stmt_unref(p->stmt);
-			free(p->name);
-			free(p->params);
-			free(p);
+			c->n_portals--;
+			portal_free(c, p);
 			return;
 		}
 	}
 }
 
-static char *dup_or_empty(const char *s)
+static void portals_clear(struct pg_conn *c)
 {
-	return strdup(s ? s : "");
+	while (c->portals)
+		portal_remove(c, c->portals->name);
 }
 
-/* Remember a Parse'd statement with its decision (replaces a same name). */
-static int stmt_add(struct pg_conn *c, const char *name, const char *sql, size_t len)
+/* BindComplete: the portal is the server's now (takes ownership). */
+static void portal_confirm(struct pg_conn *c, struct pg_portal *p)
 {
-	struct pg_stmt *st = calloc(1, sizeof *st);
-	if (!st)
-		return -1;
-	st->refs = 1;
-	st->name = strdup(name);
-	st->sql = malloc(len + 1);
-	st->verb = dup_or_empty(c->pres.verb);
-	st->fingerprint = dup_or_empty(c->pres.fingerprint);
-	st->objects = dup_or_empty(c->pres.objects);
-	st->rule = dup_or_empty(c->pres.rule);
-	st->action = c->pres.action;
-	st->approval = c->approval;
-	if (!st->name || !st->sql || !st->verb || !st->fingerprint || !st->objects || !st->rule) {
-		stmt_unref(st);
-		return -1;
-	}
-	memcpy(st->sql, sql, len);
-	st->sql[len] = '\0';
-	st->sql_len = len;
-	stmt_remove(c, name);
-	st->next = c->stmts;
-	c->stmts = st;
-	return 0;
-}
-
-static int portal_bind(struct pg_conn *c, const struct pg_bind *bd)
-{
-	struct pg_stmt *st = stmt_find(c, bd->stmt);
-	portal_remove(c, bd->portal);
-	if (!st)
-		return 0; /* server will report it; nothing to remember */
-	struct pg_portal *p = calloc(1, sizeof *p);
-	if (!p || !(p->name = strdup(bd->portal)) ||
-	    (bd->params.n && !(p->params = pg_values_json(&bd->params)))) {
-		if (p)
-			free(p->name);
-		free(p);
-		return -1;
-	}
-	p->stmt = st;
-	st->refs++;
+	portal_remove(c, p->name);
 	p->next = c->portals;
 	c->portals = p;
-	return 0;
+	c->n_portals++;
 }
 
 static struct pg_portal *portal_find(struct pg_conn *c, const char *portal)
@@ -161,14 +183,47 @@ static struct pg_portal *portal_find(struct pg_conn *c, const char *portal)
 	return NULL;
 }
 
+static char *dup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+/* A statement object with the decision in c->pres (refs = 1, owned by the
+ * caller until stmt_unref). NULL when out of memory. */
+static struct pg_stmt *stmt_new(struct pg_conn *c, const char *name, const char *sql, size_t len)
+{
+	struct pg_stmt *st = calloc(1, sizeof *st);
+	if (!st)
+		return NULL;
+	st->refs = 1;
+	st->name = strdup(name);
+	st->sql = malloc(len + 1);
+	st->verb = dup_or_empty(c->pres.verb);
+	st->fingerprint = dup_or_empty(c->pres.fingerprint);
+	st->objects = dup_or_empty(c->pres.objects);
+	st->rule = dup_or_empty(c->pres.rule);
+	st->action = c->pres.action;
+	st->approval = c->approval;
+	if (!st->name || !st->sql || !st->verb || !st->fingerprint || !st->objects || !st->rule) {
+		stmt_unref(c, st);
+		return NULL;
+	}
+	memcpy(st->sql, sql, len);
+	st->sql[len] = '\0';
+	st->sql_len = len;
+	c->stmt_bytes += len;
+	return st;
+}
+
 /* ---- pending replies (a ring) ---- */
 
-static struct pg_pending *pend_push(struct pg_conn *c, enum pg_pending_kind kind)
+struct pg_pending *pg_pend_push(struct pg_conn *c, enum pg_pending_kind kind)
 {
 	struct pg_pending *p = sb_ring_push(&c->pend, sizeof *p);
 	if (!p)
 		return NULL;
 	p->kind = kind;
+	p->seq = ++c->pend_seq;
 	p->rows = -1;
 	p->start_us = sess_now_us();
 	return p;
@@ -179,7 +234,13 @@ static struct pg_pending *pend_head(struct pg_conn *c)
 	return sb_ring_head(&c->pend);
 }
 
-/* Write query_end for a finished statement and drop the head entry. */
+static struct pg_pending *pend_at(struct pg_conn *c, size_t i)
+{
+	return sb_ring_at(&c->pend, i);
+}
+
+/* Write query_end for a finished statement and drop the head entry (and
+ * what it owns: a Parse's statement, a Bind's unconfirmed portal). */
 static void pend_pop(struct pg_conn *c, const char *error_if_unset)
 {
 	struct pg_pending *p = pend_head(c);
@@ -188,7 +249,230 @@ static void pend_pop(struct pg_conn *c, const char *error_if_unset)
 	sess_query_end(c->s, p->query_id, p->start_us, p->rows, p->error ? p->error : error_if_unset);
 	free(p->error);
 	free(p->deny_message);
+	free(p->name);
+	stmt_unref(c, p->stmt);
+	portal_free(c, p->portal);
 	sb_ring_pop(&c->pend);
+}
+
+/* Entries that end with a ReadyForQuery of their own. */
+static int is_boundary(enum pg_pending_kind k)
+{
+	return k == PG_PEND_SYNC || k == PG_PEND_SIMPLE || k == PG_PEND_FUNC ||
+	       k == PG_PEND_DENIED_SIMPLE || k == PG_PEND_INTERNAL;
+}
+
+/* ---- holding the client ---- */
+
+int pg_quiet(const struct pg_conn *c)
+{
+	return c->pend.len == 0 && !c->ext_open && !c->internal;
+}
+
+void pg_hold_until_quiet(struct pg_conn *c)
+{
+	c->hold_seq = c->pend_seq;
+}
+
+/* Must the client wait before its next message is looked at? */
+static int held(struct pg_conn *c)
+{
+	if (c->internal)
+		return 1;
+	if (c->hold_seq) {
+		struct pg_pending *h = pend_head(c);
+		if (h && h->seq <= c->hold_seq)
+			return 1;
+		c->hold_seq = 0;
+	}
+	/* While discarding until Sync nothing is pushed: reading on is how
+	 * the Sync that ends the server's skipping is reached. */
+	return c->pend.len >= PG_PENDING_MAX && !c->discard_until_sync;
+}
+
+/* After a backend message: read the client again if what held it is over. */
+static void maybe_resume(struct pg_conn *c)
+{
+	struct session *s = c->s;
+	if (!s->client_held || s->closing || s->close_after_flush || held(c))
+		return;
+	sess_hold_client(s, 0);
+	pg_relay_client(c);
+}
+
+/* ---- what a name refers to, given what is in flight ---- */
+
+enum lookup { LK_FOUND, LK_HOLD };
+
+/* The statement `name` would run on the server when a Bind sent now is
+ * executed: *out = the statement (borrowed) or NULL when the server will
+ * not find it (or its text is not the proxy's to know). LK_HOLD (hold_seq
+ * set) when a Parse/Close of that name across a Sync is still unanswered. */
+static enum lookup lookup_stmt(struct pg_conn *c, const char *name, struct pg_stmt **out,
+			       int *from_map)
+{
+	int crossed = 0;
+	*from_map = 0;
+	for (size_t i = c->pend.len; i-- > 0;) {
+		struct pg_pending *e = pend_at(c, i);
+		int match = 0;
+		if (e->kind == PG_PEND_SIMPLE && !name[0]) {
+			c->hold_seq = e->seq; /* a Query drops the unnamed statement, if it runs */
+			return LK_HOLD;
+		}
+		if (is_boundary(e->kind)) {
+			crossed = 1;
+			continue;
+		}
+		if ((e->kind == PG_PEND_PARSE || e->kind == PG_PEND_DENIED_PARSE) && e->name &&
+		    strcmp(e->name, name) == 0)
+			match = 1;
+		if (e->kind == PG_PEND_CLOSE && e->target == 'S' && strcmp(e->name, name) == 0)
+			match = 1;
+		if (!match)
+			continue;
+		if (crossed) {
+			c->hold_seq = e->seq;
+			return LK_HOLD;
+		}
+		*out = e->kind == PG_PEND_PARSE ? e->stmt : NULL;
+		return LK_FOUND;
+	}
+	*out = stmt_find(c, name);
+	*from_map = 1;
+	return LK_FOUND;
+}
+
+/* ---- named statements changed behind the protocol's back ----
+ *
+ * SQL PREPARE, DEALLOCATE and DISCARD share the namespace of protocol
+ * statements: `DEALLOCATE s1; PREPARE s1 AS DELETE ...` would leave the
+ * proxy's s1 with the old text. After a statement that mentions one of
+ * those words runs, the map is checked against pg_prepared_statements
+ * (text hashed on both sides) before a named statement is bound again;
+ * any statement that differs is forgotten (its portals' Execute is then
+ * refused). The check is an internal query (pg_internal.c). */
+
+static int word_at(const char *p, const char *end, const char *w, size_t n)
+{
+	return (size_t)(end - p) >= n && strncasecmp(p, w, n) == 0 &&
+	       (p + n == end || !(p[n] == '_' || (p[n] >= '0' && p[n] <= '9') ||
+				  ((p[n] | 0x20) >= 'a' && (p[n] | 0x20) <= 'z')));
+}
+
+static int mentions_prepared(const char *sql, size_t len)
+{
+	const char *end = sql + len;
+	int prev_word = 0;
+	for (const char *p = sql; p < end; p++) {
+		char lc = (char)(*p | 0x20);
+		int is_word = *p == '_' || (*p >= '0' && *p <= '9') || (lc >= 'a' && lc <= 'z') ||
+			      (unsigned char)*p >= 0x80;
+		if (!prev_word && (lc == 'p' || lc == 'd') &&
+		    (word_at(p, end, "prepare", 7) || word_at(p, end, "deallocate", 10) ||
+		     word_at(p, end, "discard", 7)))
+			return 1;
+		prev_word = is_word;
+	}
+	return 0;
+}
+
+static void verify_row(struct pg_conn *c, const struct pg_internal_result *r, void *arg)
+{
+	(void)arg;
+	if (r->n_cols < 3 || !r->cell[0][0] || !r->cell[0][1] || !r->cell[0][2])
+		return;
+	struct pg_stmt *st = stmt_find(c, r->cell[0][0]);
+	if (!st || strcmp(r->cell[0][2], "f") != 0)
+		return; /* made by SQL PREPARE: not the text the proxy has */
+	uint8_t h[SB_SHA256_LEN];
+	char hex[2 * SB_SHA256_LEN + 1];
+	sb_sha256(st->sql, st->sql_len, h);
+	sb_hex(h, sizeof h, hex);
+	if (strcmp(hex, r->cell[0][1]) == 0)
+		st->verified = 1;
+}
+
+static void verify_done(struct pg_conn *c, const struct pg_internal_result *r, void *arg)
+{
+	(void)arg;
+	struct pg_stmt *st = c->stmts;
+	while (st) {
+		struct pg_stmt *next = st->next;
+		if (st->name[0] && (!r->ok || !st->verified)) {
+			sess_log(c->s, LOG_INFO, "prepared statement \"%.64s\" changed or gone on the "
+				 "server: forgotten", st->name);
+			stmt_remove(c, st->name);
+		} else {
+			st->verified = 0;
+		}
+		st = next;
+	}
+	c->stmts_suspect = 0;
+}
+
+#define VERIFY_SQL                                                                       \
+	PG_INTERNAL_TAG " SELECT name, encode(pg_catalog.sha256(pg_catalog.convert_to("      \
+	"statement, pg_catalog.pg_client_encoding())), 'hex'), from_sql "                    \
+	"FROM pg_catalog.pg_prepared_statements"
+
+enum { VERIFY_OPEN_BLOCK = 10, VERIFY_ABORTED = 11 };
+
+/* Before binding a named statement from the map while it is suspect:
+ * MSG_HOLD (the check is running, or waits for the server to answer what
+ * is in flight), VERIFY_OPEN_BLOCK (cannot wait: an extended block not
+ * ended by Sync), VERIFY_ABORTED (aborted transaction: cannot run), -1
+ * closed. */
+static int verify_named(struct pg_conn *c)
+{
+	if (pg_quiet(c) && c->tx_status == 'E')
+		return VERIFY_ABORTED; /* aborted transaction: see on_bind */
+	if (pg_quiet(c)) {
+		if (pg_internal_run(c, VERIFY_SQL, NULL, 0, verify_row, verify_done, NULL) != 0)
+			return -1;
+		return MSG_HOLD;
+	}
+	if (!c->ext_open) {
+		pg_hold_until_quiet(c);
+		return MSG_HOLD;
+	}
+	return VERIFY_OPEN_BLOCK; /* the caller refuses */
+}
+
+/* The portal an Execute sent now would run (borrowed; NULL = unknown). */
+static enum lookup lookup_portal(struct pg_conn *c, const char *name, struct pg_portal **out)
+{
+	uint64_t boundary = 0;
+	for (size_t i = c->pend.len; i-- > 0;) {
+		struct pg_pending *e = pend_at(c, i);
+		if (e->kind == PG_PEND_SIMPLE && !name[0]) {
+			c->hold_seq = e->seq; /* a Query drops the unnamed portal */
+			return LK_HOLD;
+		}
+		if (is_boundary(e->kind)) {
+			if (!boundary)
+				boundary = e->seq;
+			continue;
+		}
+		int bind = e->kind == PG_PEND_BIND && strcmp(e->portal->name, name) == 0;
+		int close = e->kind == PG_PEND_CLOSE && e->target == 'P' && strcmp(e->name, name) == 0;
+		if (!bind && !close)
+			continue;
+		if (boundary) {
+			c->hold_seq = e->seq;
+			return LK_HOLD;
+		}
+		*out = bind ? e->portal : NULL;
+		return LK_FOUND;
+	}
+	struct pg_portal *p = portal_find(c, name);
+	if (p && boundary) {
+		/* A Sync in flight may end the transaction, and the portal with it. */
+		c->hold_seq = boundary;
+		return LK_HOLD;
+	}
+	*out = p;
+	return LK_FOUND;
 }
 
 /* ---- decisions ---- */
@@ -206,6 +490,70 @@ static void evaluate(struct pg_conn *c, const char *sql, size_t len)
 	c->approval = sess_evaluate(c->s, POLICY_DIALECT_PG, sql, len, &c->pres);
 }
 
+static int same_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static int same_decision(const struct policy_result *a, const struct policy_result *b)
+{
+	return a->action == b->action && a->flags == b->flags &&
+	       a->n_statements == b->n_statements && strcmp(a->rule, b->rule) == 0 &&
+	       strcmp(a->verb, b->verb) == 0 && same_str(a->fingerprint, b->fingerprint) &&
+	       same_str(a->objects, b->objects);
+}
+
+/* Does `sql` get the same decision under every lexing the server could
+ * apply (standard_conforming_strings on/off × each class of client
+ * encoding: ASCII-safe, SJIS, BIG5/GBK/UHC, GB18030, JOHAB)? Pure: no
+ * review side effects. Only backslashes make readings differ. */
+static int readings_agree(struct pg_conn *c, const char *sql, size_t len)
+{
+	static const char *const encs[] = {"UTF8", "SJIS", "BIG5", "GB18030", "JOHAB"};
+	struct session *s = c->s;
+	if (!s->policy)
+		return 1;
+	int first = 1;
+	for (int off = 0; off < 2; off++) {
+		for (size_t e = 0; e < sizeof encs / sizeof encs[0]; e++) {
+			struct policy_request req = {.dialect = POLICY_DIALECT_PG,
+						     .level = s->target.level,
+						     .user = s->target.user,
+						     .asset = s->target.asset,
+						     .account = s->target.account,
+						     .sql = sql,
+						     .sql_len = len,
+						     .now = time(NULL),
+						     .std_strings_off = off,
+						     .client_encoding = encs[e]};
+			(void)policy_evaluate(s->policy, &req, first ? &c->pres : &c->pres_alt);
+			if (!first && !same_decision(&c->pres, &c->pres_alt))
+				return 0;
+			first = 0;
+		}
+	}
+	return 1;
+}
+
+enum lexing { LEX_SETTLED, LEX_HOLD, LEX_REFUSE };
+
+/* Can `sql` be decided now under the settings the proxy knows? */
+static enum lexing lexing_settled(struct pg_conn *c, const char *sql, size_t len)
+{
+	if ((c->pend.len == 0 && !c->ext_open) || !memchr(sql, '\\', len))
+		return LEX_SETTLED;
+	if (readings_agree(c, sql, len))
+		return LEX_SETTLED;
+	if (c->ext_open)
+		return LEX_REFUSE; /* the server answers nothing before the client's Sync */
+	pg_hold_until_quiet(c);
+	return LEX_HOLD;
+}
+
+#define UNSETTLED_MESSAGE                                                                  \
+	"sqlbastion: statement refused: it reads differently under settings the server has " \
+	"not confirmed yet (send Sync before it)"
+
 /* The audit record of a statement about to run (or refused). Returns the
  * query id, 0 when the audit write failed and the statement must not run. */
 static uint64_t audit_statement(struct pg_conn *c, const char *sql, size_t len, const char *verb,
@@ -220,13 +568,13 @@ static uint64_t audit_statement(struct pg_conn *c, const char *sql, size_t len, 
 	return sess_audit_statement(c->s, &st);
 }
 
-/* Replace a refused message by a Bind to the marker statement; `sync`
- * adds a Sync (for a simple Query, which carries its own). */
-static int inject_denial(struct pg_conn *c, enum pg_pending_kind kind, const char *sqlstate,
-			 const char *message)
+/* Replace a refused message by a Bind to the marker statement; a simple
+ * one (DENIED_SIMPLE) adds a Sync, as a Query carries its own. */
+int pg_inject_denial(struct pg_conn *c, enum pg_pending_kind kind, const char *sqlstate,
+		     const char *message)
 {
 	struct evbuffer *bout = sess_output(c->s, SESS_BACKEND);
-	struct pg_pending *p = pend_push(c, kind);
+	struct pg_pending *p = pg_pend_push(c, kind);
 	if (!p)
 		return -1;
 	p->deny_message = strdup(message);
@@ -235,15 +583,58 @@ static int inject_denial(struct pg_conn *c, enum pg_pending_kind kind, const cha
 		return -1;
 	if (pg_put_bind_to(bout, c->marker) != 0)
 		return -1;
-	if (kind == PG_PEND_DENIED_SIMPLE && pg_put_sync(bout) != 0)
-		return -1;
+	if (kind == PG_PEND_DENIED_SIMPLE) {
+		c->ext_open = 0;
+		return pg_put_sync(bout);
+	}
+	c->ext_open = 1;
+	c->discard_until_sync = 1;
 	return 0;
+}
+
+/* A refused Parse of `name`: the server gets a Parse of the marker under
+ * that name, which fails with the marker in its syntax error. For the
+ * unnamed statement this also drops the previous one, as the client's
+ * Parse would have: nothing runnable is left under a refused name. A named
+ * one that exists stays (the client's Parse would have failed with 42P05). */
+static int deny_parse(struct pg_conn *c, const char *name, const char *sqlstate,
+		      const char *message)
+{
+	struct pg_pending *p = pg_pend_push(c, PG_PEND_DENIED_PARSE);
+	if (!p)
+		return -1;
+	p->deny_message = strdup(message);
+	p->name = strdup(name);
+	snprintf(p->deny_sqlstate, sizeof p->deny_sqlstate, "%s", sqlstate);
+	if (!p->deny_message || !p->name)
+		return -1;
+	c->ext_open = 1;
+	c->discard_until_sync = 1;
+	return pg_put_parse(sess_output(c->s, SESS_BACKEND), name, c->marker) == 0 ? MSG_CONSUMED
+										    : -1;
 }
 
 static const char *deny_sqlstate(enum policy_action a)
 {
 	(void)a;
 	return "42501"; /* insufficient_privilege, as DESIGN.md fixes */
+}
+
+static int denied_simple(struct pg_conn *c, const char *sqlstate, const char *msg)
+{
+	return pg_inject_denial(c, PG_PEND_DENIED_SIMPLE, sqlstate, msg) == 0 ? MSG_CONSUMED : -1;
+}
+
+static int denied_ext(struct pg_conn *c, const char *sqlstate, const char *msg)
+{
+	return pg_inject_denial(c, PG_PEND_DENIED_PARSE, sqlstate, msg) == 0 ? MSG_CONSUMED : -1;
+}
+
+/* Audit a refusal the proxy makes itself (no policy rule). */
+static void audit_refusal(struct pg_conn *c, const char *sql, size_t len, const char *rule)
+{
+	if (!audit_statement(c, sql, len, NULL, NULL, NULL, POLICY_DENY, rule, 0, NULL))
+		sess_log(c->s, LOG_ERR, "audit failed for a refused statement");
 }
 
 /* Query: one message, possibly several statements; decided as a whole. */
@@ -255,31 +646,36 @@ static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
 		pg_fatal(c, "08P01", "invalid Query message", "malformed Query message");
 		return -1;
 	}
+	enum lexing lx = lexing_settled(c, sql, len);
+	if (lx == LEX_HOLD)
+		return MSG_HOLD;
 	remember_current(c, sql, len);
+	if (lx == LEX_REFUSE) {
+		audit_refusal(c, sql, len, "unsettled-lexing");
+		return denied_simple(c, "42501", UNSETTLED_MESSAGE);
+	}
 	evaluate(c, sql, len);
 	enum policy_action a = c->pres.action;
 	uint64_t qid = audit_statement(c, sql, len, c->pres.verb, c->pres.fingerprint,
 				       c->pres.objects, a, c->pres.rule, c->approval, NULL);
 	if (!qid)
-		return inject_denial(c, PG_PEND_DENIED_SIMPLE, "58030",
-				     SESS_AUDIT_DOWN_MESSAGE) == 0
-			       ? 1
-			       : -1;
+		return denied_simple(c, "58030", SESS_AUDIT_DOWN_MESSAGE);
 	if (a >= POLICY_REVIEW) {
 		if (a == POLICY_KILL)
 			c->kill_after_error = 1;
-		return inject_denial(c, PG_PEND_DENIED_SIMPLE, deny_sqlstate(a), c->pres.message) == 0
-			       ? 1
-			       : -1;
+		return denied_simple(c, deny_sqlstate(a), c->pres.message);
 	}
-	struct pg_pending *p = pend_push(c, PG_PEND_SIMPLE);
+	struct pg_pending *p = pg_pend_push(c, PG_PEND_SIMPLE);
 	if (!p)
 		return -1;
 	p->query_id = qid;
-	return 0;
+	if (c->n_stmts && mentions_prepared(sql, len))
+		c->stmts_suspect = 1;
+	return MSG_FORWARD;
 }
 
-/* Parse: decided now, audited when executed (Execute carries no text). */
+/* Parse: decided now, audited when executed (Execute carries no text);
+ * the statement enters the map when the server says ParseComplete. */
 static int on_parse(struct pg_conn *c, const uint8_t *b, size_t n)
 {
 	const char *name, *sql;
@@ -288,7 +684,20 @@ static int on_parse(struct pg_conn *c, const uint8_t *b, size_t n)
 		pg_fatal(c, "08P01", "invalid Parse message", "malformed Parse message");
 		return -1;
 	}
+	enum lexing lx = lexing_settled(c, sql, len);
+	if (lx == LEX_HOLD)
+		return MSG_HOLD;
 	remember_current(c, sql, len);
+	if (lx == LEX_REFUSE) {
+		audit_refusal(c, sql, len, "unsettled-lexing");
+		return deny_parse(c, name, "42501", UNSETTLED_MESSAGE);
+	}
+	if (c->n_stmts >= PG_STMTS_MAX || c->stmt_bytes + len > PG_STMT_BYTES_MAX) {
+		audit_refusal(c, sql, len, "session-limit");
+		return deny_parse(c, name, "54000",
+				  "sqlbastion: too many prepared statements in this session "
+				  "(Close some)");
+	}
 	evaluate(c, sql, len);
 	if (c->pres.action >= POLICY_REVIEW) {
 		if (!audit_statement(c, sql, len, c->pres.verb, c->pres.fingerprint, c->pres.objects,
@@ -296,14 +705,72 @@ static int on_parse(struct pg_conn *c, const uint8_t *b, size_t n)
 			sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
 		if (c->pres.action == POLICY_KILL)
 			c->kill_after_error = 1;
-		stmt_remove(c, name);
-		c->discard_until_sync = 1;
-		return inject_denial(c, PG_PEND_DENIED_PARSE, deny_sqlstate(c->pres.action),
-				     c->pres.message) == 0
-			       ? 1
-			       : -1;
+		return deny_parse(c, name, deny_sqlstate(c->pres.action), c->pres.message);
 	}
-	return stmt_add(c, name, sql, len) == 0 ? 0 : -1;
+	struct pg_stmt *st = stmt_new(c, name, sql, len);
+	struct pg_pending *p = st ? pg_pend_push(c, PG_PEND_PARSE) : NULL;
+	if (!p) {
+		stmt_unref(c, st);
+		return -1;
+	}
+	p->stmt = st;
+	p->name = strdup(name);
+	c->ext_open = 1;
+	return p->name ? MSG_FORWARD : -1;
+}
+
+static int on_bind(struct pg_conn *c, const uint8_t *b, size_t n)
+{
+	struct pg_bind bd;
+	struct pg_stmt *st = NULL;
+	if (pg_parse_bind(b, n, &bd) != 0) {
+		pg_fatal(c, "08P01", "invalid Bind message", "malformed Bind message");
+		return -1;
+	}
+	int from_map;
+	if (lookup_stmt(c, bd.stmt, &st, &from_map) == LK_HOLD)
+		return MSG_HOLD;
+	if (bd.stmt[0] && from_map && c->stmts_suspect) {
+		int r = verify_named(c);
+		if (r == VERIFY_ABORTED) {
+			/* In an aborted transaction the check cannot run; the server
+			 * refuses the Bind (25P02) unless the statement ends the
+			 * transaction, and then its text is not known for sure: the
+			 * portal is bound as unknown (its Execute is refused). */
+			st = NULL;
+			r = MSG_FORWARD;
+		}
+		if (r == VERIFY_OPEN_BLOCK) {
+			audit_refusal(c, "BIND", 4, "unconfirmed-statement");
+			return denied_ext(c, "42501",
+					  "sqlbastion: prepared statements may have been changed by SQL "
+					  "PREPARE/DEALLOCATE; send Sync before binding one");
+		}
+		if (r != MSG_FORWARD)
+			return r;
+	}
+	if (c->n_portals >= PG_PORTALS_MAX) {
+		audit_refusal(c, "BIND", 4, "session-limit");
+		return denied_ext(c, "54000", "sqlbastion: too many portals in this session");
+	}
+	struct pg_portal *p = calloc(1, sizeof *p);
+	if (!p || !(p->name = strdup(bd.portal)) ||
+	    (bd.params.n && !(p->params = pg_values_json(&bd.params)))) {
+		portal_free(c, p);
+		return -1;
+	}
+	if (st) {
+		p->stmt = st;
+		st->refs++;
+	}
+	struct pg_pending *e = pg_pend_push(c, PG_PEND_BIND);
+	if (!e) {
+		portal_free(c, p);
+		return -1;
+	}
+	e->portal = p;
+	c->ext_open = 1;
+	return MSG_FORWARD;
 }
 
 /* A statement allowed by an approval runs once. The first portal of it
@@ -335,130 +802,102 @@ static int approved_run(struct pg_conn *c, struct pg_portal *pt)
 		sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
 	if (c->pres.action == POLICY_KILL)
 		c->kill_after_error = 1;
-	c->discard_until_sync = 1;
-	return inject_denial(c, PG_PEND_DENIED_PARSE, deny_sqlstate(c->pres.action),
-			     c->pres.message) == 0
-		       ? 1
-		       : -1;
+	return denied_ext(c, deny_sqlstate(c->pres.action), c->pres.message);
 }
 
 static int on_execute(struct pg_conn *c, const uint8_t *b, size_t n)
 {
 	const char *portal;
+	struct pg_portal *pt = NULL;
 	if (pg_parse_execute(b, n, &portal) != 0) {
 		pg_fatal(c, "08P01", "invalid Execute message", "malformed Execute message");
 		return -1;
 	}
-	struct pg_portal *pt = portal_find(c, portal);
+	if (lookup_portal(c, portal, &pt) == LK_HOLD)
+		return MSG_HOLD;
 	struct pg_stmt *st = pt ? pt->stmt : NULL;
-	uint64_t qid;
-	if (st) {
-		remember_current(c, st->sql, st->sql_len);
-		int r = approved_run(c, pt);
-		if (r != 0)
-			return r;
-		qid = audit_statement(c, st->sql, st->sql_len, st->verb, st->fingerprint, st->objects,
-				      st->action, st->rule, pt->approval, pt->params);
-	} else {
-		/* A portal the proxy did not see bound (e.g. from SQL DECLARE or a
-		 * failed Bind): the server decides; audit what we know. */
+	if (!st) {
+		/* A portal whose text the proxy does not know (an SQL DECLARE'd
+		 * cursor, a statement made by SQL PREPARE, a failed Bind): refused,
+		 * so nothing runs that the audit cannot name. FETCH reads cursors. */
 		char what[96];
 		snprintf(what, sizeof what, "EXECUTE PORTAL \"%.64s\"", portal);
-		qid = audit_statement(c, what, strlen(what), "EXECUTE", what, NULL, POLICY_ALLOW, NULL,
-				      0, NULL);
+		remember_current(c, what, strlen(what));
+		audit_refusal(c, what, strlen(what), "unknown-portal");
+		return denied_ext(c, "42501",
+				  "sqlbastion: portal unknown to the proxy (only portals bound "
+				  "with Bind can be executed; use FETCH for cursors)");
 	}
-	if (!qid) {
-		c->discard_until_sync = 1;
-		return inject_denial(c, PG_PEND_DENIED_PARSE, "58030",
-				     SESS_AUDIT_DOWN_MESSAGE) == 0
-			       ? 1
-			       : -1;
-	}
-	struct pg_pending *p = pend_push(c, PG_PEND_EXEC);
+	remember_current(c, st->sql, st->sql_len);
+	int r = approved_run(c, pt);
+	if (r != 0)
+		return r;
+	uint64_t qid = audit_statement(c, st->sql, st->sql_len, st->verb, st->fingerprint,
+				       st->objects, st->action, st->rule, pt->approval, pt->params);
+	if (!qid)
+		return denied_ext(c, "58030", SESS_AUDIT_DOWN_MESSAGE);
+	struct pg_pending *p = pg_pend_push(c, PG_PEND_EXEC);
 	if (!p)
 		return -1;
 	p->query_id = qid;
-	return 0;
+	c->ext_open = 1;
+	if (c->n_stmts && mentions_prepared(st->sql, st->sql_len))
+		c->stmts_suspect = 1;
+	return MSG_FORWARD;
 }
 
-/* FunctionCall runs a function by OID that policy cannot see: audited
- * with its arguments, refused for read-only grants. */
-static int on_function_call(struct pg_conn *c, const uint8_t *b, size_t n)
+/* Close and Describe: forwarded, with an entry that their reply ends. */
+static int on_target(struct pg_conn *c, char type, const uint8_t *b, size_t n)
 {
-	char what[64];
-	uint32_t oid;
-	struct pg_values args;
-	if (pg_parse_function_call(b, n, &oid, &args) != 0) {
-		pg_fatal(c, "08P01", "invalid FunctionCall message", "malformed FunctionCall message");
+	char kind;
+	const char *name;
+	if (pg_parse_target(b, n, &kind, &name) != 0 || (kind != 'S' && kind != 'P')) {
+		pg_fatal(c, "08P01", "invalid Close/Describe message", "malformed Close/Describe message");
 		return -1;
 	}
-	snprintf(what, sizeof what, "FUNCTION CALL oid=%u", oid);
-	remember_current(c, what, strlen(what));
-	int deny = c->s->target.level == POLICY_LEVEL_READ;
-	char *params = args.n ? pg_values_json(&args) : NULL;
-	if (args.n && !params) {
-		pg_fatal(c, "53200", "out of memory", "out of memory rendering FunctionCall arguments");
-		return -1;
-	}
-	uint64_t qid = audit_statement(c, what, strlen(what), "FUNCTION CALL", what, NULL,
-				       deny ? POLICY_DENY : POLICY_ALLOW,
-				       deny ? "grant-level:read" : NULL, 0, params);
-	free(params);
-	if (deny || !qid)
-		return inject_denial(c, PG_PEND_DENIED_SIMPLE, qid ? "42501" : "58030",
-				     qid ? "sqlbastion: blocked by rule 'grant-level:read'"
-					 : SESS_AUDIT_DOWN_MESSAGE) == 0
-			       ? 1
-			       : -1;
-	struct pg_pending *p = pend_push(c, PG_PEND_FUNC);
-	if (!p)
-		return -1;
-	p->query_id = qid;
-	return 0;
+	struct pg_pending *p = pg_pend_push(c, type == 'C' ? PG_PEND_CLOSE : PG_PEND_DESCRIBE);
+	if (!p || (type == 'C' && !(p->name = strdup(name))))
+		return -1; /* (a Describe's name is never looked up) */
+	p->target = kind;
+	c->ext_open = 1;
+	return MSG_FORWARD;
 }
 
-/* Returns 1 when the message was consumed (not to be forwarded), 0 to
- * forward it, -1 when the session was closed. */
+/* Returns MSG_CONSUMED when the message was consumed (not to be
+ * forwarded), MSG_FORWARD to forward it, MSG_HOLD to leave it unread until
+ * the server has answered what it depends on, -1 when the session was
+ * closed. */
 static int on_client_message(struct pg_conn *c, char type, const uint8_t *b, size_t n)
 {
-	const char *a;
-	struct pg_bind bd;
-	char kind;
 	if (c->discard_until_sync && type != 'S')
-		return 1;
+		return MSG_CONSUMED;
 	switch (type) {
 	case 'Q':
 		return on_query(c, b, n);
 	case 'P':
 		return on_parse(c, b, n);
 	case 'B':
-		if (pg_parse_bind(b, n, &bd) != 0 || portal_bind(c, &bd) != 0) {
-			pg_fatal(c, "08P01", "invalid Bind message", "malformed Bind message");
-			return -1;
-		}
-		return 0;
+		return on_bind(c, b, n);
 	case 'E':
 		return on_execute(c, b, n);
 	case 'C':
-		if (pg_parse_target(b, n, &kind, &a) != 0) {
-			pg_fatal(c, "08P01", "invalid Close message", "malformed Close message");
-			return -1;
-		}
-		if (kind == 'S')
-			stmt_remove(c, a);
-		else
-			portal_remove(c, a);
-		return 0;
+	case 'D':
+		return on_target(c, type, b, n);
 	case 'S':
 		c->discard_until_sync = 0;
-		return pend_push(c, PG_PEND_SYNC) ? 0 : -1;
-	case 'F':
-		return on_function_call(c, b, n);
-	case 'D':
+		c->ext_open = 0;
+		return pg_pend_push(c, PG_PEND_SYNC) ? MSG_FORWARD : -1;
+	case 'F': {
+		int hold = 0;
+		int r = pg_on_function_call(c, b, n, &hold);
+		return hold ? MSG_HOLD : r;
+	}
 	case 'H':
+		c->ext_open = 1;
+		return MSG_FORWARD;
 	case 'c':
 	case 'f':
-		return 0;
+		return MSG_FORWARD;
 	case 'X':
 		sess_close(c->s, "client terminated the session");
 		return -1;
@@ -497,6 +936,12 @@ void pg_relay_client(struct pg_conn *c)
 				return;
 			continue;
 		}
+		if (held(c)) {
+			/* Unread input stays in the socket: at most one read's worth
+			 * (SESS_READ_MAX) more is buffered here. */
+			sess_hold_client(s, 1);
+			return;
+		}
 		uint8_t h[5];
 		if (evbuffer_copyout(in, h, 5) < 5)
 			return;
@@ -530,7 +975,11 @@ void pg_relay_client(struct pg_conn *c)
 				sess_close(s, "out of memory");
 			return;
 		}
-		if (r == 0)
+		if (r == MSG_HOLD) {
+			sess_hold_client(s, 1);
+			return;
+		}
+		if (r == MSG_FORWARD)
 			evbuffer_remove_buffer(in, bout, (size_t)len + 1);
 		else
 			evbuffer_drain(in, (size_t)len + 1);
@@ -540,6 +989,21 @@ void pg_relay_client(struct pg_conn *c)
 
 /* ---- backend → client ---- */
 
+/* The server reported an error for an extended-protocol message: it now
+ * skips everything up to the client's next Sync. If that Sync has not been
+ * forwarded yet, the proxy drops what comes before it too (as the server
+ * would), so nothing queues up behind a failed pipeline. */
+static void server_skips(struct pg_conn *c)
+{
+	c->srv_skipping = 1;
+	for (size_t i = 0; i < c->pend.len; i++) {
+		enum pg_pending_kind k = pend_at(c, i)->kind;
+		if (k == PG_PEND_SYNC || k == PG_PEND_DENIED_SIMPLE)
+			return;
+	}
+	c->discard_until_sync = 1;
+}
+
 /* An ErrorResponse: ours (the marker) is rewritten, others recorded. */
 static void on_backend_error(struct pg_conn *c, const uint8_t *b, size_t n, int *rewritten)
 {
@@ -548,16 +1012,22 @@ static void on_backend_error(struct pg_conn *c, const uint8_t *b, size_t n, int 
 	size_t ml = 0;
 	*rewritten = 0;
 	(void)pg_error_field(b, n, 'M', &msg, &ml);
-	if (p && (p->kind == PG_PEND_DENIED_SIMPLE || p->kind == PG_PEND_DENIED_PARSE) && msg &&
+	if (!p)
+		return;
+	if ((p->kind == PG_PEND_DENIED_SIMPLE || p->kind == PG_PEND_DENIED_PARSE) && msg &&
 	    memmem(msg, ml, c->marker, strlen(c->marker))) {
 		pg_put_error(sess_output(c->s, SESS_CLIENT), "ERROR", p->deny_sqlstate,
 			     p->deny_message);
 		*rewritten = 1;
-		if (p->kind == PG_PEND_DENIED_PARSE)
+		if (p->kind == PG_PEND_DENIED_PARSE) {
+			if (p->name && !p->name[0])
+				stmt_remove(c, ""); /* the marker Parse dropped it */
 			pend_pop(c, NULL);
+			server_skips(c);
+		}
 		return;
 	}
-	if (p && (p->kind == PG_PEND_SIMPLE || p->kind == PG_PEND_EXEC || p->kind == PG_PEND_FUNC) &&
+	if ((p->kind == PG_PEND_SIMPLE || p->kind == PG_PEND_EXEC || p->kind == PG_PEND_FUNC) &&
 	    !p->error) {
 		const char *code = "";
 		(void)pg_error_field(b, n, 'C', &code, NULL);
@@ -565,20 +1035,51 @@ static void on_backend_error(struct pg_conn *c, const uint8_t *b, size_t n, int 
 		snprintf(e, sizeof e, "%s %.*s", code, (int)(ml > 250 ? 250 : ml), msg ? msg : "");
 		p->error = strdup(e);
 	}
-	if (p && p->kind == PG_PEND_EXEC)
-		pend_pop(c, NULL);
+	switch (p->kind) {
+	case PG_PEND_PARSE:
+		if (!p->name[0])
+			stmt_remove(c, ""); /* dropped before the new one failed */
+		break;
+	case PG_PEND_BIND:
+		/* Whether the old portal of that name survived depends on where
+		 * the Bind failed: forget it (an Execute of it is then refused). */
+		portal_remove(c, p->portal->name);
+		break;
+	case PG_PEND_CLOSE:
+	case PG_PEND_DESCRIBE:
+	case PG_PEND_EXEC:
+	case PG_PEND_DENIED_PARSE:
+		break;
+	default:
+		return; /* ends at its ReadyForQuery */
+	}
+	pend_pop(c, NULL);
+	server_skips(c);
 }
 
 /* ReadyForQuery closes everything up to the Sync/Query it answers. */
 static void on_ready(struct pg_conn *c, char status)
 {
 	c->tx_status = status;
+	int skipping = c->srv_skipping;
+	c->srv_skipping = 0;
 	while (c->pend.len) {
-		enum pg_pending_kind k = pend_head(c)->kind;
-		pend_pop(c, k == PG_PEND_EXEC ? "not executed: an earlier message failed" : NULL);
-		if (k != PG_PEND_EXEC && k != PG_PEND_DENIED_PARSE)
+		struct pg_pending *p = pend_head(c);
+		enum pg_pending_kind k = p->kind;
+		int ends = skipping ? (k == PG_PEND_SYNC || k == PG_PEND_DENIED_SIMPLE) : is_boundary(k);
+		if (k == PG_PEND_SIMPLE && !skipping) {
+			/* exec_simple_query drops the unnamed statement and portal */
+			stmt_remove(c, "");
+			portal_remove(c, "");
+		}
+		pend_pop(c, ends && !(skipping && k == PG_PEND_SIMPLE) && k != PG_PEND_EXEC
+				    ? NULL
+				    : "not executed: an earlier message failed");
+		if (ends)
 			break;
 	}
+	if (status == 'I')
+		portals_clear(c); /* the transaction ended: its portals are gone */
 }
 
 void pg_note_parameter(struct pg_conn *c, const uint8_t *b, size_t n)
@@ -603,10 +1104,91 @@ static int backend_streams(char type)
 	case 'C':
 	case 'I':
 	case 's':
+	case '1':
+	case '2':
+	case '3':
+	case 'T':
+	case 'n':
 		return 0;
 	default:
 		return 1;
 	}
+}
+
+/* A reply that answers the head entry only if it is of kind k. */
+static int head_is(struct pg_conn *c, enum pg_pending_kind k)
+{
+	struct pg_pending *p = pend_head(c);
+	return p && p->kind == k;
+}
+
+/* Apply one control message; 1 = consumed (not relayed), 0 = relay, -1 =
+ * session closed. */
+static int on_backend_message(struct pg_conn *c, char type, const uint8_t *b, size_t n)
+{
+	struct pg_pending *p = pend_head(c);
+	int consumed = 0;
+	switch (type) {
+	case '1':
+		if (!head_is(c, PG_PEND_PARSE))
+			goto out_of_order;
+		stmt_confirm(c, p->stmt);
+		pend_pop(c, NULL);
+		break;
+	case '2':
+		if (!head_is(c, PG_PEND_BIND))
+			goto out_of_order;
+		portal_confirm(c, p->portal);
+		p->portal = NULL;
+		pend_pop(c, NULL);
+		break;
+	case '3':
+		if (!head_is(c, PG_PEND_CLOSE))
+			goto out_of_order;
+		if (p->target == 'S')
+			stmt_remove(c, p->name);
+		else
+			portal_remove(c, p->name);
+		pend_pop(c, NULL);
+		break;
+	case 'T':
+	case 'n':
+		if (head_is(c, PG_PEND_DESCRIBE))
+			pend_pop(c, NULL);
+		else if (type == 'n')
+			goto out_of_order;
+		break;
+	case 'C':
+		if (p && (p->kind == PG_PEND_SIMPLE || p->kind == PG_PEND_EXEC)) {
+			int64_t rows = pg_command_rows(b, n);
+			if (rows >= 0)
+				p->rows = (p->rows < 0 ? 0 : p->rows) + rows;
+			if (p->kind == PG_PEND_EXEC)
+				pend_pop(c, NULL);
+		}
+		break;
+	case 'I':
+	case 's':
+		if (p && p->kind == PG_PEND_EXEC)
+			pend_pop(c, NULL);
+		break;
+	case 'E':
+		on_backend_error(c, b, n, &consumed);
+		break;
+	case 'Z':
+		if (!p)
+			goto out_of_order;
+		on_ready(c, n ? (char)b[0] : 'I');
+		break;
+	case 'S':
+		pg_note_parameter(c, b, n);
+		break;
+	}
+	return consumed;
+out_of_order:
+	sess_log(c->s, LOG_ERR, "backend reply '%c' does not match what the proxy forwarded", type);
+	sess_close(c->s, "backend reply out of order");
+	return -1;
 }
 
 void pg_relay_backend(struct pg_conn *c)
@@ -619,19 +1201,19 @@ void pg_relay_backend(struct pg_conn *c)
 			size_t m = stream(c, SESS_BACKEND, c->pass_left[SESS_BACKEND]);
 			c->pass_left[SESS_BACKEND] -= m;
 			if (!m)
-				return;
+				break;
 			continue;
 		}
 		uint8_t h[5];
 		if (evbuffer_copyout(in, h, 5) < 5)
-			return;
+			break;
 		char type = (char)h[0];
 		uint32_t len = be32_at(h + 1);
 		if (len < 4) {
 			sess_close(s, "invalid message length from backend");
 			return;
 		}
-		if (backend_streams(type)) {
+		if (!c->internal && backend_streams(type)) {
 			c->pass_left[SESS_BACKEND] = (size_t)len + 1;
 			continue;
 		}
@@ -640,64 +1222,42 @@ void pg_relay_backend(struct pg_conn *c)
 			return;
 		}
 		if (evbuffer_get_length(in) < (size_t)len + 1)
-			return;
+			break;
 		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 1);
 		if (!m) {
 			sess_close(s, "out of memory");
 			return;
 		}
-		const uint8_t *b = m + 5;
-		size_t n = len - 4;
-		int consumed = 0;
-		struct pg_pending *p = pend_head(c);
-		switch (type) {
-		case 'C':
-			if (p && (p->kind == PG_PEND_SIMPLE || p->kind == PG_PEND_EXEC)) {
-				int64_t rows = pg_command_rows(b, n);
-				if (rows >= 0)
-					p->rows = (p->rows < 0 ? 0 : p->rows) + rows;
-				if (p->kind == PG_PEND_EXEC)
-					pend_pop(c, NULL);
-			}
-			break;
-		case 'I':
-		case 's':
-			if (p && p->kind == PG_PEND_EXEC)
-				pend_pop(c, NULL);
-			break;
-		case 'E':
-			on_backend_error(c, b, n, &consumed);
-			break;
-		case 'Z':
-			on_ready(c, n ? (char)b[0] : 'I');
-			break;
-		case 'S':
-			pg_note_parameter(c, b, n);
-			break;
-		}
+		int consumed;
+		if (c->internal)
+			consumed = pg_internal_backend(c, type, m + 5, len - 4);
+		else
+			consumed = on_backend_message(c, type, m + 5, len - 4);
+		if (consumed < 0)
+			return;
 		if (consumed)
 			evbuffer_drain(in, (size_t)len + 1);
 		else
 			evbuffer_remove_buffer(in, cout, (size_t)len + 1);
-		if (type == 'Z' && c->kill_after_error) {
+		if (type == 'Z' && c->kill_after_error && !c->internal) {
 			sess_close_after_flush(s, "ended by a kill rule");
 			return;
 		}
 		sess_backpressure(s, SESS_CLIENT);
+		maybe_resume(c);
 	}
+	maybe_resume(c);
 }
 
 void pg_relay_free(struct pg_conn *c)
 {
+	pg_internal_free(c);
 	while (c->pend.len)
 		pend_pop(c, "session ended before the reply");
 	sb_ring_free(&c->pend);
-	while (c->portals)
-		portal_remove(c, c->portals->name);
-	while (c->stmts) {
-		struct pg_stmt *st = c->stmts;
-		c->stmts = st->next;
-		stmt_unref(st);
-	}
+	portals_clear(c);
+	while (c->stmts)
+		stmt_remove(c, c->stmts->name);
 	policy_result_free(&c->pres);
+	policy_result_free(&c->pres_alt);
 }

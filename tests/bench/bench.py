@@ -19,7 +19,8 @@ What it measures (tests/bench/README.md explains how to read the output)
   sysbench     MariaDB oltp_point_select / oltp_read_only (ps-mode auto and
                disable): direct, HAProxy, and sqlbastion once its MySQL
                frontend exists.
-  classify     ns per policy_evaluate() (tests/bench/bench_classify.c).
+  classify     ns (thread CPU time) and MB/s per policy_evaluate()
+               (tests/bench/bench_classify.c), up to 16 MiB INSERTs.
   profile      sqlbastion under valgrind --tool=callgrind for a fixed
                pgbench -S run; top functions by inclusive instruction count.
 
@@ -793,9 +794,12 @@ class Bench:
         for line in r.stdout.splitlines():
             f = line.split()
             if len(f) >= 6 and f[0] == "classify":
-                rows.setdefault(f[2], {})[f[1]] = {"bytes": int(f[3]), "ns": float(f[4])}
+                mbps = int(f[3]) / float(f[4]) * 1000 if float(f[4]) > 0 else 0.0
+                rows.setdefault(f[2], {})[f[1]] = {"bytes": int(f[3]), "ns": float(f[4]),
+                                                   "mb_per_s": round(mbps, 1)}
                 self.record("classify", workload=f[2], setup=f[1], bytes=int(f[3]),
-                            ns_per_statement=float(f[4]), iterations=int(f[5]))
+                            ns_per_statement=float(f[4]), iterations=int(f[5]),
+                            mb_per_s=round(mbps, 1))
         if r.returncode != 0:
             rows["error"] = r.stderr[-300:]
         self.results["classify"] = rows
@@ -1011,9 +1015,10 @@ class Bench:
                 if case == "error":
                     out.append(f"  error: {v}")
                     continue
-                out.append(f"  {case:20s} {v.get('guard', {}).get('bytes', 0):6d} B   "
-                           f"guard.rules {v.get('guard', {}).get('ns', 0):>10,.0f} ns   "
-                           f"empty policy {v.get('empty', {}).get('ns', 0):>10,.0f} ns")
+                g, e = v.get("guard", {}), v.get("empty", {})
+                out.append(f"  {case:22s} {g.get('bytes', 0):9d} B   "
+                           f"guard.rules {g.get('ns', 0):>13,.0f} ns {g.get('mb_per_s', 0):>8,.1f} MB/s   "
+                           f"empty policy {e.get('ns', 0):>13,.0f} ns {e.get('mb_per_s', 0):>8,.1f} MB/s")
         prof = R.get("profile")
         if isinstance(prof, dict):
             out += ["", f"== callgrind: sqlbastion, pgbench -S -M {prof['mode']} -c 8; "

@@ -27,6 +27,12 @@ _DETAIL_RE = re.compile(
 _PARAM_RE = re.compile(r"\$\d+ = (?:NULL|'((?:[^']|'')*)')")
 
 
+# The proxy's own catalog queries (protocols/pgsql/pg_internal.h) run on the
+# client's backend connection; they are not the client's statements and are
+# not audited, so the comparisons leave them out explicitly.
+INTERNAL_TAG = "/* sqlbastion:internal */"
+
+
 def norm(sql):
     """Statement text compared between the server log and the audit."""
     return sql.strip().rstrip(";").strip()
@@ -61,7 +67,8 @@ def server_statements(pg, offset, user="app", db="appdb"):
     for line in text.splitlines():
         m = _LOG_RE.match(line)
         if m and m.group("user") == user and m.group("db") == db:
-            out.append(norm(m.group("sql")))
+            if INTERNAL_TAG not in m.group("sql"):
+                out.append(norm(m.group("sql")))
     return out
 
 
@@ -78,12 +85,16 @@ def server_executions(pg, offset, user="app", db="appdb"):
         if m and m.group("user") == user and m.group("db") == db:
             if m.group("kind").startswith("execute"):
                 last_execute[m.group("pid")] = norm(m.group("sql"))
+                if INTERNAL_TAG in m.group("sql"):
+                    last_execute[m.group("pid")] = None
             continue
         d = _DETAIL_RE.match(line)
         if d and d.group("pid") in last_execute:
             params = tuple(None if v.group(0).endswith("NULL") else v.group(1).replace("''", "'")
                            for v in _PARAM_RE.finditer(d.group("params")))
-            out.append((last_execute.pop(d.group("pid")), params))
+            sql = last_execute.pop(d.group("pid"))
+            if sql is not None:
+                out.append((sql, params))
     return out
 
 

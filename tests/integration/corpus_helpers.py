@@ -252,6 +252,12 @@ CREATE SEQUENCE s;
 CREATE TYPE ty AS (a int, b text);
 CREATE FUNCTION fx() RETURNS int LANGUAGE sql AS 'SELECT 1';
 RESET ROLE;
+DROP FUNCTION IF EXISTS pg_catalog.ev_fn();
+DROP SCHEMA IF EXISTS evfdw CASCADE;
+DROP EXTENSION IF EXISTS file_fdw CASCADE;
+CREATE SCHEMA evfdw;
+CREATE EXTENSION file_fdw SCHEMA evfdw;
+CREATE SERVER evfs FOREIGN DATA WRAPPER file_fdw;
 """
 
 
@@ -282,6 +288,9 @@ class PgScratch:
             cur.execute("ALTER SYSTEM RESET ALL")
             prepare_files(self.files)
         cur.execute(PG_FIXTURE)
+        # a file_fdw table whose options the cases try to point elsewhere
+        cur.execute("CREATE FOREIGN TABLE evfdw.ft0 (l text) SERVER evfs OPTIONS "
+                    f"(filename {_pg_quote(str(self.files / 'data.csv'))})")
 
     def direct(self, c):
         return self.pg.connect(user="postgres" if c.super else "app", dbname="evdb")
@@ -375,6 +384,7 @@ MY_FIXTURE = [
     "CREATE SEQUENCE sq",
     "CREATE PROCEDURE fixproc() SELECT 1",
     "CREATE TRIGGER fixtrig BEFORE INSERT ON u FOR EACH ROW SET NEW.note = NEW.note",
+    "DROP PROCEDURE IF EXISTS mysql.ev_p",
 ]
 
 

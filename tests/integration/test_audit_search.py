@@ -18,7 +18,8 @@ def two_users(bastion, pg):
     b.add_user("alice")
     b.add_user("bob")
     b.add_asset("demo-pg", host=pg.host, port=pg.port, tls="disable")
-    b.add_asset("demo-pg2", host=pg.host, port=pg.port, tls="disable")
+    b.add_asset("demo-pg2", host=pg.host, port=pg.port, tls="disable",
+                extra=("--allow-weak-auth", "yes"))  # app_md5: md5 in clear
     b.add_account("demo-pg/app", username="app", password=pg.passwords["app"])
     b.add_account("demo-pg2/app_md5", username="app_md5", password=pg.passwords["app_md5"])
     b.grant("alice", "demo-pg/app", "write")

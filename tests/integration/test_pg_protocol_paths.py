@@ -21,7 +21,10 @@ def proxy_for(b, pg, role, level="write", user="alice"):
     give, and the server never asks for it)."""
     if not b.running:
         b.add_user(user)
-        b.add_asset("demo-pg", host=pg.host, port=pg.port, tls="disable")
+        # md5 / password / trust without verified TLS: only with the
+        # explicit asset option (test_backend_auth.py has the refusals).
+        b.add_asset("demo-pg", host=pg.host, port=pg.port, tls="disable",
+                    extra=("--allow-weak-auth", "yes"))
     b.add_account(f"demo-pg/{role}", username=role,
                   password=pg.passwords[role] or "not-asked-for-by-trust")
     b.grant(user, f"demo-pg/{role}", level)
@@ -41,6 +44,10 @@ def test_backend_login_with_each_hba_method(bastion, pg, role, method):
     assert r.stdout.strip() == role
     login = b.wait_audit("login", user="alice")[-1]
     assert login["account"] == role
+    # the weak method is on the login record
+    assert login.get("decision") == "weak-auth"
+    assert login.get("verb") == {"md5": "an md5 password", "password": "a cleartext password",
+                                 "trust": "trust (no authentication)"}[method]
     # the hosted secret reached the server and nowhere else
     secret = pg.passwords[role]
     if secret:

@@ -256,3 +256,48 @@ UPDATE t SET name = upper(name) WHERE lower(name) = 'alice'
 
 @@ delete-exists | |
 DELETE FROM u WHERE EXISTS (SELECT 1 FROM t WHERE t.id = u.t_id AND t.drop_count > 5)
+
+@@ explain-analyze-off-delete | |
+EXPLAIN (ANALYZE off) DELETE FROM t
+
+@@ explain-analyze-false-update | |
+EXPLAIN (ANALYZE false, COSTS off) UPDATE t SET name = 'x'
+
+@@ own-backend-pid | |
+SELECT pg_backend_pid() > 0
+
+@@ str-terminate-backend | |
+SELECT 'pg_terminate_backend(1)', 'pg_cancel_backend(2)' AS "pg_cancel_backend"
+
+@@ col-like-kill-fn | |
+SELECT count(*) FROM pg_stat_activity WHERE state = 'active'
+
+@@ cat-read-in-insert | |
+INSERT INTO truncate_log SELECT 9, rolname FROM pg_catalog.pg_roles WHERE rolname = 'app'
+
+@@ cat-read-in-update-from | |
+UPDATE t SET name = r.rolname FROM pg_roles r WHERE r.rolname = 'app' AND t.id = 1
+
+@@ cat-read-in-delete-using | |
+DELETE FROM truncate_log USING pg_class c WHERE c.relname = 'no_such_rel' AND truncate_log.id = 1
+
+@@ cat-pg-settings-update | |
+UPDATE pg_settings SET setting = '8MB' WHERE name = 'work_mem'
+
+@@ cat-pg-temp-insert | |
+CREATE TEMP TABLE notes (a int); INSERT INTO pg_temp.notes VALUES (1)
+
+@@ merge-insert-only | |
+MERGE INTO t USING (SELECT 9 AS id) s ON false WHEN NOT MATCHED THEN INSERT VALUES (s.id, 'n', 0)
+
+@@ merge-matched-condition | |
+MERGE INTO t USING (SELECT 1 AS k) s ON true WHEN MATCHED AND t.id = 1 THEN UPDATE SET name = 'z'
+
+@@ merge-do-nothing | |
+MERGE INTO t USING (SELECT 1 AS k) s ON true WHEN MATCHED THEN DO NOTHING
+
+@@ merge-join-delete | |
+MERGE INTO t USING u ON t.id = u.t_id AND u.note = 'x' WHEN MATCHED THEN DELETE
+
+@@ fdw-column-named-filename | |
+CREATE TABLE files (filename text, program text); INSERT INTO files VALUES ('a', 'b')

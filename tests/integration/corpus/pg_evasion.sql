@@ -740,3 +740,105 @@ CREATE EXTENSION pgcrypto
 
 @@ ddl-create-extension-quoted | sql SELECT count(*) FROM pg_extension | 
 CREATE EXTENSION IF NOT EXISTS "pgcrypto"
+
+@@ explain-analyze-after-summary | rows t | 
+EXPLAIN (SUMMARY off, ANALYZE) DELETE FROM t
+
+@@ explain-analyze-buffers-drop-read | rows t | read
+EXPLAIN (ANALYZE, BUFFERS, TIMING off) UPDATE t SET name = 'x' WHERE id = 1
+
+@@ explain-analyze-verbose-update | rows t | 
+EXPLAIN ANALYZE VERBOSE UPDATE t SET name = 'x'
+
+@@ explain-analyze-comment | rows t | 
+EXPLAIN /* plan */ ANALYZE /* x */ DELETE FROM t
+
+@@ explain-analyze-execute | rows t | pre=PREPARE evp AS DELETE FROM t WHERE id > 0
+EXPLAIN ANALYZE EXECUTE evp
+
+@@ explain-analyze-ctas-read | exists t_expl | read
+EXPLAIN ANALYZE CREATE TABLE t_expl AS SELECT 1 AS x
+
+@@ file-read-qualified-upper-schema | result SB-SECRET-MARKER | super
+SELECT PG_CATALOG."pg_read_file"('{FILES}/secret')
+
+@@ file-read-unicode-name | result SB-SECRET-MARKER | super
+SELECT U&"pg\005fread\005ffile"('{FILES}/secret')
+
+@@ file-read-from-item | result SB-SECRET-MARKER | super
+SELECT * FROM "pg_catalog"."pg_read_file"('{FILES}/secret')
+
+@@ cat-update-authid | sql SELECT rolcreaterole FROM pg_authid WHERE rolname = 'ev_victim' | super
+UPDATE pg_authid SET rolcreaterole = true WHERE rolname = 'ev_victim'
+
+@@ cat-update-authid-quoted | sql SELECT rolcreatedb FROM pg_authid WHERE rolname = 'ev_victim' | super
+UPDATE "pg_catalog"."pg_authid" SET rolcreatedb = true WHERE rolname = 'ev_victim'
+
+@@ cat-update-authid-upper | sql SELECT rolcanlogin FROM pg_authid WHERE rolname = 'ev_victim' | super
+update PG_CATALOG.PG_AUTHID set ROLCANLOGIN = true where ROLNAME = 'ev_victim'
+
+@@ cat-update-authid-3part | sql SELECT rolreplication FROM pg_authid WHERE rolname = 'ev_victim' | super
+UPDATE evdb.pg_catalog.pg_authid SET rolreplication = true WHERE rolname = 'ev_victim'
+
+@@ cat-insert-auth-members | sql SELECT count(*) FROM pg_auth_members WHERE member = 'ev_victim'::regrole | super
+INSERT INTO pg_auth_members (roleid, member, grantor, admin_option) SELECT 'pg_read_server_files'::regrole, 'ev_victim'::regrole, 10, false
+
+@@ cat-insert-role-setting | sql SELECT count(*) FROM pg_db_role_setting WHERE setrole = 'ev_victim'::regrole | super
+INSERT INTO pg_catalog.pg_db_role_setting VALUES (0, 'ev_victim'::regrole, '{work_mem=1MB}')
+
+@@ cat-cte-update | sql SELECT rolbypassrls FROM pg_authid WHERE rolname = 'ev_victim' | super
+WITH x AS (UPDATE pg_catalog.pg_authid SET rolbypassrls = true WHERE rolname = 'ev_victim' RETURNING 1) SELECT count(*) FROM x
+
+@@ cat-merge-authid | sql SELECT rolinherit FROM pg_authid WHERE rolname = 'ev_victim' | super
+MERGE INTO pg_authid a USING (SELECT 'ev_victim' AS n) s ON a.rolname = s.n WHEN MATCHED THEN UPDATE SET rolinherit = false
+
+@@ cat-explain-analyze | sql SELECT rolcreaterole FROM pg_authid WHERE rolname = 'ev_victim' | super
+EXPLAIN ANALYZE UPDATE pg_authid SET rolcreaterole = true WHERE rolname = 'ev_victim'
+
+@@ cat-update-proc | sql SELECT prosecdef FROM pg_proc WHERE proname = 'fx' | super
+UPDATE pg_catalog.pg_proc SET prosecdef = true WHERE proname = 'fx'
+
+@@ cat-batch-comment | sql SELECT rolcreaterole FROM pg_authid WHERE rolname = 'ev_victim' | super
+SELECT 1; /* x */ UPDATE/**/pg_authid/**/SET rolcreaterole = true WHERE rolname = 'ev_victim'
+
+@@ merge-on-1eq1-delete | rows t | 
+MERGE INTO t USING (SELECT 1) s ON 1 = 1 WHEN MATCHED THEN DELETE
+
+@@ merge-on-paren-true | rows t | 
+MERGE/**/INTO t USING (SELECT 1) s ON (true) WHEN MATCHED THEN DELETE
+
+@@ merge-on-self-eq | rows t | 
+MERGE INTO t USING (SELECT 1) s ON t.id = t.id WHEN MATCHED THEN UPDATE SET name = 'x'
+
+@@ merge-on-or-true | rows t | 
+MERGE INTO t USING (SELECT 1) s ON t.id = 1 OR true WHEN MATCHED THEN DELETE
+
+@@ merge-matched-and-true | rows t | 
+MERGE INTO t USING (SELECT 1) s ON true WHEN MATCHED AND true THEN UPDATE SET name = 'x'
+
+@@ merge-second-clause-open | rows t | 
+MERGE INTO t USING (SELECT 1) s ON true WHEN MATCHED AND t.id = 1 THEN UPDATE SET name = 'a' WHEN MATCHED THEN DELETE
+
+@@ merge-explain-analyze | rows t | 
+EXPLAIN ANALYZE MERGE INTO t USING (SELECT 1) s ON true WHEN MATCHED THEN DELETE
+
+@@ fdw-table-program | exists ft1 | super
+CREATE FOREIGN TABLE ft1 (l text) SERVER evfs OPTIONS (program 'cat {FILES}/secret')
+
+@@ fdw-table-filename-quoted | exists ft2 | super
+CREATE FOREIGN TABLE ft2 ("filename" text) SERVER evfs OPTIONS ("filename" '{FILES}/secret')
+
+@@ fdw-alter-program | sql SELECT ftoptions::text FROM pg_foreign_table WHERE ftrelid = 'evfdw.ft0'::regclass | super
+ALTER FOREIGN TABLE evfdw.ft0 OPTIONS (SET filename '{FILES}/secret')
+
+@@ fdw-alter-add-program | sql SELECT ftoptions::text FROM pg_foreign_table WHERE ftrelid = 'evfdw.ft0'::regclass | super
+ALTER FOREIGN TABLE evfdw.ft0 OPTIONS (DROP filename, ADD program 'cat {FILES}/secret')
+
+@@ fdw-server | sql SELECT count(*) FROM pg_foreign_server WHERE srvname = 'evfs2' | super
+CREATE SERVER evfs2 FOREIGN DATA WRAPPER file_fdw
+
+@@ cat-create-function-in-catalog | sql SELECT count(*) FROM pg_proc WHERE proname = 'ev_fn' | super
+CREATE FUNCTION pg_catalog.ev_fn() RETURNS int LANGUAGE sql AS 'SELECT 1'
+
+@@ cat-create-function-quoted | sql SELECT count(*) FROM pg_proc WHERE proname = 'ev_fn' | super
+CREATE FUNCTION "pg_catalog"."ev_fn"() RETURNS int LANGUAGE sql AS 'SELECT 1'

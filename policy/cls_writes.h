@@ -1,0 +1,80 @@
+/* policy/cls_writes: the classifier's view of where a write lands and what
+ * a few statements reach outside the database (private to policy/).
+ *
+ * classify.c calls these hooks from its one pass; they keep their state in
+ * struct cls_writes inside struct cls_batch and only ever add flags:
+ *
+ *   - Writes to a system schema are privilege changes (issue 15 class 3):
+ *     the target of INSERT/REPLACE/UPDATE/DELETE/MERGE/TRUNCATE/COPY FROM/
+ *     LOAD DATA (not the tables a write merely reads) is compared with the
+ *     server's system schemas: PostgreSQL pg_catalog, pg_toast and
+ *     information_schema, where an unqualified pg_* name is taken as the
+ *     catalog's (pg_catalog is searched first unless search_path says
+ *     otherwise: the safe reading); MySQL mysql, performance_schema, sys
+ *     and information_schema, where an unqualified name is in the current
+ *     database (the session's, then each USE of the batch). The object of
+ *     CREATE/ALTER/DROP counts too (CREATE FUNCTION pg_catalog.lower(...)
+ *     shadows a built-in for everyone; ALTER TABLE mysql.global_priv).
+ *   - MERGE performs the DELETE/UPDATE/INSERT of its WHEN clauses (class 4):
+ *     those DML bits are set, and NO_WHERE when the ON condition is trivial
+ *     and a WHEN MATCHED action has no condition of its own.
+ *   - Foreign data that reads files or runs programs (class 5): file_fdw
+ *     (the extension, a server or wrapper on it, a foreign table's
+ *     filename/program option), MariaDB's CONNECT engine, and MySQL
+ *     DATA/INDEX DIRECTORY are file access.
+ */
+#ifndef SB_POLICY_CLS_WRITES_H
+#define SB_POLICY_CLS_WRITES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cls_batch;
+struct cls_opts;
+
+struct cls_writes {
+	char db[129];          /* MySQL: current database ("" = none) */
+	uint8_t db_unknown;    /* ... not known: unqualified writes count as system */
+	uint8_t zone;          /* CW_ZONE_*: names here may be write targets */
+	uint8_t zone_names;    /* targets taken in the zone */
+	uint8_t cat_hit;       /* a target is in a system schema */
+	uint8_t ddl_create;    /* the zone is a CREATE's object name */
+	int zone_depth;
+	/* MERGE */
+	int merge_depth;       /* depth of the MERGE statement, -1 = none */
+	uint8_t merge_ph;      /* where in a WHEN clause the reader is */
+	uint8_t merge_matched; /* the WHEN clause being read is WHEN MATCHED */
+	uint8_t merge_cond;    /* ... its AND condition refers to something */
+	uint8_t merge_open;    /* a WHEN MATCHED action runs without a condition */
+	uint8_t merge_any;     /* some WHEN MATCHED action deletes or updates */
+	/* foreign data, MySQL table options */
+	uint8_t fdw_ph;
+};
+
+/* Start of a batch: the session's current database (MySQL). */
+void cw_begin(struct cls_batch *b, const struct cls_opts *opts);
+/* Start of each statement. */
+void cw_stmt_begin(struct cls_batch *b);
+/* A write statement starts at the current token (kw_name is its upper-case
+ * word: "INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY", "LOAD",
+ * "REPLACE"): the names that follow may be its targets. */
+void cw_write_begin(struct cls_batch *b, const char *kw_name);
+/* Every token, before the classifier handles it (call it when
+ * cw_wants_token(), which keeps plain SELECT traffic off this path). */
+void cw_token(struct cls_batch *b);
+#define cw_wants_token(b)                                                     \
+	((b)->w.zone || (b)->w.merge_depth >= 0 || ((b)->st->flags & POLICY_F_DDL) || \
+	 ((b)->mysql && (b)->ntok == 2))
+/* A (qualified) name was read (call it when b->w.zone is set): parts separated by CLS_NAME_SEP, armed =
+ * the classifier takes it as an object, after_sep = a ',' or '(' came
+ * before it (MySQL multi-table UPDATE t1, (t2)). Returns 1 when the name was a
+ * MySQL modifier word (LOW_PRIORITY, IGNORE, ...) and the object is still
+ * to come. */
+int cw_name(struct cls_batch *b, const char *nm, size_t n, int parts, int armed,
+	    int after_sep);
+/* A MERGE frame closes: on_trivial = its ON condition refers to nothing. */
+void cw_merge_close(struct cls_batch *b, int on_trivial);
+/* End of a statement, before EXPLAIN clears its flags. */
+void cw_stmt_end(struct cls_batch *b);
+
+#endif
