@@ -108,6 +108,7 @@ int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char
 				     .now = time(NULL),
 				     .std_strings_off = s->std_strings_off,
 				     .client_encoding = s->client_encoding,
+				     .mysql_mode = s->mysql_mode,
 				     .server_version = s->backend_version,
 				     .server_mariadb = s->backend_mariadb,
 				     .owns_session = owns_session,

@@ -58,6 +58,8 @@ struct session {
 	 * standard_conforming_strings=off, and the client encoding. */
 	int std_strings_off;
 	char client_encoding[32];
+	unsigned mysql_mode;              /* MySQL: POLICY_MY_* bits the server confirmed
+					     (client_encoding holds character_set_client) */
 	/* The server's id of the backend connection (PostgreSQL BackendKeyData
 	 * pid, MySQL handshake thread id; 0 = not yet) and, MySQL, the server's
 	 * version (policy_mysql_version; 0 = unknown): set by the frontend's
