@@ -230,3 +230,25 @@ def test_extended_server_parseable_refused(syn, pg):
         assert not [t for t, _ in out if t == "E"]
     finally:
         r.close()
+
+
+def test_pipelined_queries_keep_order(syn, pg):
+    """Typos and good statements sent in one write: each gets its own reply,
+    in order, as direct."""
+    msgs = [Q("SELEC 1"), Q("SELECT 1"), Q("SELECT 'x"), Q(DEEP.replace("1", "2", 1)),
+            P("", "SELEC $1", types=(23,)), B("", ""), E(), S(), Q("SELECT 3")]
+    out = {}
+    for name, target in (("direct", pg), ("proxied", syn)):
+        r = RawPg(target)
+        try:
+            out[name] = _shape(r.run(*msgs, ready=6))
+        finally:
+            r.close()
+    d, p = out["direct"], out["proxied"]
+    # the deep statement runs direct but is refused through the proxy
+    deep_d = [x for x in d if x[0] == "E"]
+    deep_p = [x for x in p if x[0] == "E"]
+    assert len(deep_d) == 3 and len(deep_p) == 4
+    assert deep_p[2][1] == "42501" and "fail-closed" in deep_p[2][2]
+    assert deep_p[:2] + deep_p[3:] == deep_d
+    assert [x for x in p if x[0] == "Z"] == [x for x in d if x[0] == "Z"]
