@@ -219,6 +219,8 @@ void cls_begin(struct cls_batch *b, const char *sql, size_t len,
 	if (opts->mysql) {
 		myl_init(&b->lx, sql, len, opts->std_strings, opts->ansi_quotes, opts->enc);
 		b->lx.skip_versioned = opts->skip_versioned;
+		b->lx.server_version = opts->server_version;
+		b->lx.server_mariadb = opts->server_mariadb;
 		b->next_token = myl_next;
 		b->mysql = 1;
 	} else {
@@ -490,6 +492,12 @@ static int nested_start(struct cls_batch *b, int kw)
 	case KW_EXECUTE:
 		b->st->flags |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
 		return 1;
+	case KW_KILL: /* MySQL CREATE EVENT ... DO KILL n: runs later, nobody's own */
+		if (!b->mysql)
+			return 0;
+		b->st->flags |= POLICY_F_ENDS_SESSION;
+		b->st->kill.unmapped++;
+		return 1;
 	case KW_CREATE:
 		b->st->flags |= POLICY_F_DDL | POLICY_F_WRITES;
 		return 1;
@@ -625,9 +633,18 @@ static void function_called(struct cls_batch *b, const char *nm, size_t n,
 		if (nm[i] == CLS_NAME_SEP)
 			last = nm + i + 1;
 	size_t ln = (size_t)(nm + n - last);
+	char folded[LEX_NAME_MAX + 1];
 
 	names_add(b, 'f', nm, n);
+	if (b->mysql && ln < sizeof folded) {
+		/* MySQL function names ignore case, `LOAD_FILE` too */
+		for (size_t i = 0; i < ln; i++)
+			folded[i] = (char)down((unsigned char)last[i]);
+		last = folded;
+	}
 	b->st->flags |= func_flags(last, ln);
+	if (cls_kill_func(&b->kt, &b->st->kill, last, ln, b->mysql))
+		b->st->flags |= POLICY_F_ENDS_SESSION;
 	b->next_paren = from_item ? P_FROMFUNC : P_FUNC;
 	if (ln == 10 && memcmp(last, "set_config", 10) == 0) {
 		if (b->watch_depth)
@@ -819,6 +836,15 @@ static int phase_step(struct cls_batch *b)
 			b->st->flags |= POLICY_F_FILE_ACCESS; /* 'file' or PROGRAM */
 		return 1;
 	case PH_EXPLAIN:
+		if (b->skip_words) { /* MySQL EXPLAIN ANALYZE FORMAT = TREE */
+			b->skip_words--;
+			return 1;
+		}
+		if (b->mysql && t->kind == LEX_IDENT && t->len == 6 &&
+		    !strncasecmp(t->s, "format", 6) && is_eq_op(&b->nx)) {
+			b->skip_words = 2;
+			return 1;
+		}
 		if (kw == KW_ANALYZE || kw == KW_ANALYSE) {
 			b->explain_analyze = 1;
 			return 1;
@@ -868,7 +894,8 @@ static int phase_step(struct cls_batch *b)
 		if (d != 0)
 			return 0;
 		if (kw == KW_SESSION || kw == KW_LOCAL || kw == KW_GLOBAL ||
-		    kw == KW_PERSIST || kw == KW_PERSIST_ONLY)
+		    kw == KW_PERSIST || kw == KW_PERSIST_ONLY ||
+		    (kw == KW_STATEMENT && b->set_stmt && b->prev_kw == KW_SET))
 			return 1;
 		b->ph = PH_NONE;
 		if (t->kind == LEX_PARAM && t->len > 2 && t->s[1] == '@') {
@@ -954,6 +981,78 @@ static void unknown_statement(struct cls_batch *b)
 	}
 }
 
+/* ---- wrapped statements (cls_wrappers.h) ------------------------------------- */
+
+/* The statement a wrapper runs begins at the next token: read it as a new
+ * statement, keeping the flags and names seen so far. */
+static void restart(struct cls_batch *b)
+{
+	b->vid = 0;
+	b->ph = PH_NONE;
+	b->set_stmt = 0;
+	b->kind[0] = '\0';
+	memset(&b->lv[0], 0, sizeof b->lv[0]);
+	b->lv[0].start = 1;
+}
+
+/* Words that start the statement a procedural part of a compound statement
+ * wraps (DECLARE ... HANDLER FOR cond stmt, DECLARE c CURSOR FOR SELECT). */
+static int restart_verb(int kw)
+{
+	switch (kw) {
+	case KW_SELECT: case KW_INSERT: case KW_UPDATE: case KW_DELETE: case KW_REPLACE:
+	case KW_CREATE: case KW_ALTER: case KW_DROP: case KW_TRUNCATE: case KW_RENAME:
+	case KW_GRANT: case KW_REVOKE: case KW_KILL: case KW_FLUSH: case KW_SHUTDOWN:
+	case KW_PURGE: case KW_CHANGE: case KW_INSTALL: case KW_UNINSTALL: case KW_LOAD:
+	case KW_CALL: case KW_EXECUTE: case KW_PREPARE: case KW_DEALLOCATE: case KW_SET:
+	case KW_RESET: case KW_OPTIMIZE: case KW_REPAIR: case KW_ANALYZE: case KW_CHECKSUM:
+	case KW_BINLOG: case KW_XA: case KW_COMMIT: case KW_ROLLBACK: case KW_START:
+	case KW_SAVEPOINT: case KW_RELEASE: case KW_LOCK: case KW_UNLOCK:
+	case KW_USE: case KW_SHOW: case KW_EXPLAIN: case KW_DESCRIBE: case KW_WITH:
+	case KW_VALUES: case KW_TABLE:
+		return 1;
+	}
+	return 0;
+}
+
+/* A part of a compound statement that is control flow (IF c, UNTIL c,
+ * DECLARE ..., label:): runs nothing itself. */
+static void procedural_begin(struct cls_batch *b)
+{
+	size_t n = b->cur.len < CLS_VERB_MAX ? b->cur.len : CLS_VERB_MAX - 1;
+	b->vid = -2;
+	for (size_t i = 0; i < n; i++)
+		b->st->verb[i] = (char)up((unsigned char)b->cur.s[i]);
+	b->st->verb[n] = '\0';
+}
+
+/* MariaDB statements that run another: BEGIN NOT ATOMIC (a compound
+ * statement), ANALYZE [FORMAT=JSON] stmt (runs stmt). Returns 1 when kw
+ * began one. */
+static int wrapper_begin(struct cls_batch *b, int kw)
+{
+	if (kw == KW_BEGIN && b->nkw == KW_NOT) {
+		cls_compound_begin(&b->cmp);
+		b->vid = -2;
+		set_verb(b, "BEGIN", "NOT ATOMIC");
+		return 1;
+	}
+	if (kw != KW_ANALYZE)
+		return 0;
+	int fmt = b->nx.kind == LEX_IDENT && b->nx.len == 6 && !strncasecmp(b->nx.s, "format", 6);
+	switch (b->nkw) {
+	case KW_SELECT: case KW_INSERT: case KW_UPDATE: case KW_DELETE: case KW_REPLACE:
+	case KW_WITH: case KW_VALUES:
+		break;
+	default:
+		if (!fmt && b->nx.kind != LEX_LPAREN)
+			return 0; /* ANALYZE TABLE t */
+	}
+	restart(b);
+	b->skip_words = fmt ? 3 : 0; /* FORMAT = JSON */
+	return 1;
+}
+
 static void verb_begin(struct cls_batch *b, int kw)
 {
 	struct cls_level *L = &b->lv[b->depth];
@@ -961,6 +1060,8 @@ static void verb_begin(struct cls_batch *b, int kw)
 
 	b->vid = kw;
 	set_verb(b, kwdefs[kw].name, NULL);
+	if (b->mysql && wrapper_begin(b, kw))
+		return;
 	switch (kw) {
 	case KW_SELECT: case KW_VALUES: case KW_SHOW: case KW_FETCH:
 	case KW_MOVE: case KW_CLOSE: case KW_DEALLOCATE: case KW_LISTEN:
@@ -1051,7 +1152,11 @@ static void verb_begin(struct cls_batch *b, int kw)
 	case KW_XA:
 		*fl |= POLICY_F_TX_CONTROL;
 		break;
-	case KW_KILL: case KW_FLUSH: case KW_OPTIMIZE: case KW_REPAIR:
+	case KW_KILL: /* ends or cancels sessions: cls_kill.c reads which */
+		*fl |= POLICY_F_ENDS_SESSION;
+		cls_kill_verb(&b->kt);
+		break;
+	case KW_FLUSH: case KW_OPTIMIZE: case KW_REPAIR:
 	case KW_CHECKSUM: case KW_SHUTDOWN: case KW_PURGE: case KW_CHANGE:
 		*fl |= POLICY_F_WRITES;
 		break;
@@ -1066,6 +1171,7 @@ static void verb_begin(struct cls_batch *b, int kw)
 		break;
 	case KW_SET:
 		b->ph = PH_SET;
+		b->set_stmt = b->mysql && b->nkw == KW_STATEMENT; /* SET STATEMENT ... FOR */
 		break;
 	case KW_RESET:
 		b->ph = PH_RESET;
@@ -1356,6 +1462,8 @@ static void on_lparen(struct cls_batch *b)
 		b->watch_lit[0] = b->watch_lit[1] = 0;
 	}
 	b->next_paren = 0;
+	if (b->kt.arm)
+		cls_kill_lparen(&b->kt, nd);
 	/* VACUUM (VERBOSE) t: the name still follows */
 	if (!(b->depth == 0 && L->arm == OBJ_NAME &&
 	      (b->vid == KW_VACUUM || b->vid == KW_ANALYZE || b->vid == KW_REINDEX ||
@@ -1521,6 +1629,19 @@ static void step(struct cls_batch *b)
 	watch_token(b, t);
 	if (cw_wants_token(b))
 		cw_token(b);
+	if (b->kt.mode) /* reading a KILL target: off the common path */
+		cls_kill_token(&b->kt, &b->st->kill, t, b->depth);
+	if (b->depth == 0 && t->kind == LEX_IDENT && (b->vid == -2 || b->set_stmt) &&
+	    ((b->vid == -2 && restart_verb(b->kw)) ||
+	     (b->set_stmt && b->vid == KW_SET && b->kw == KW_FOR))) {
+		/* the statement a procedural part or SET STATEMENT ... FOR wraps */
+		int is_for = b->kw == KW_FOR;
+		restart(b);
+		if (is_for) {
+			advance(b);
+			return;
+		}
+	}
 	if (t->kind == LEX_IDENT && t->len == 4 && !strncasecmp(t->s, "next", 4) &&
 	    b->nx.kind == LEX_IDENT && b->nx.len == 5 && !strncasecmp(b->nx.s, "value", 5))
 		b->st->flags |= POLICY_F_WRITES; /* NEXT VALUE FOR seq advances it */
@@ -1535,8 +1656,21 @@ static void step(struct cls_batch *b)
 	}
 
 	if (b->vid == 0) {
-		if (t->kind == LEX_LPAREN) /* (SELECT ...) UNION ... */
+		if (b->skip_words) /* ANALYZE FORMAT=JSON stmt */
+			b->skip_words--;
+		else if (t->kind == LEX_LPAREN) /* (SELECT ...) UNION ... */
 			on_lparen(b);
+		else if (cls_compound_active(&b->cmp) &&
+			 (cls_compound_procedural(t, &b->nx) ||
+			  (t->kind == LEX_IDENT && !b->kw &&
+			   (b->nx.kind == LEX_SEMI || b->nx.kind == LEX_EOF))))
+			procedural_begin(b); /* ... or the label after END LOOP */
+		else if (b->mysql && cls_compound_toplevel(t, &b->nx)) {
+			/* MariaDB runs IF/CASE/LOOP/WHILE/REPEAT/FOR and labelled
+			 * blocks outside stored programs too */
+			cls_compound_begin(&b->cmp);
+			procedural_begin(b);
+		}
 		else if (t->kind == LEX_IDENT && b->kw)
 			verb_begin(b, b->kw);
 		else
@@ -1601,6 +1735,9 @@ static void stmt_begin(struct cls_batch *b, struct cls_stmt *st)
 	b->explain_analyze = b->opt_name = b->opt_analyze = b->set_rw = 0;
 	b->watch_depth = 0;
 	b->next_paren = 0;
+	cls_kill_reset(&b->kt, &st->kill);
+	b->skip_words = b->set_stmt = 0;
+	cls_compound_part(&b->cmp);
 	b->where_fr = -1;
 	b->nfr = 0;
 	cw_stmt_begin(b);
@@ -1618,6 +1755,7 @@ static void stmt_end(struct cls_batch *b)
 	if (b->depth != 0 || b->atomic != 0)
 		st->flags |= POLICY_F_UNPARSEABLE; /* unbalanced: the server refuses */
 	frames_close(b, 0);
+	cls_kill_end(&b->kt, &st->kill);
 	cw_stmt_end(b);
 	if ((b->vid == KW_EXPLAIN || b->vid == KW_DESC || b->vid == KW_DESCRIBE) &&
 	    !b->explain_analyze) {
@@ -1670,12 +1808,16 @@ int cls_next(struct cls_batch *b, struct cls_stmt *st)
 				break;
 			}
 			if (k == LEX_SEMI && b->depth == 0 && b->atomic == 0) {
+				cls_compound_semi(&b->cmp);
 				shift(b);
 				if (b->ntok)
 					b->need_sep = 1;
 				break;
 			}
-			if (b->body_mode && k == LEX_IDENT && b->depth == 0 && body_block_word(&b->cur)) {
+			if (k == LEX_IDENT && b->depth == 0 &&
+			    ((b->body_mode && body_block_word(&b->cur)) ||
+			     ((b->cmp.level || b->cmp.closing) &&
+			      cls_compound_word(&b->cmp, &b->cur, &b->nx, b->ntok, b->vid == -2)))) {
 				shift(b);
 				if (b->ntok)
 					b->need_sep = 1;

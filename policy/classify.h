@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/cls_kill.h"
+#include "policy/cls_wrappers.h"
 #include "policy/cls_writes.h"
 #include "policy/lexer.h"
 #include "policy/policy.h"
@@ -76,6 +78,7 @@ struct cls_stmt {
 	const char *body;
 	size_t body_len;
 	unsigned char body_flavor; /* enum lex_flavor */
+	struct cls_kill kill; /* sessions it ends (with POLICY_F_ENDS_SESSION) */
 };
 
 /* One level of parentheses (private to classify.c). */
@@ -133,6 +136,10 @@ struct cls_batch {
 	int watch_depth, watch_arg, watch_n[2], watch_lit[2];
 	char watch_val[2][64];
 	int next_paren;
+	struct cls_kill_track kt;   /* cls_kill.c */
+	struct cls_compound cmp;    /* cls_wrappers.c: MariaDB compound statement */
+	int skip_words;             /* tokens before the wrapped statement's verb */
+	int set_stmt;               /* MariaDB SET STATEMENT ... FOR */
 	int where_fr;
 	struct cls_writes w; /* cls_writes.c: write targets, MERGE, foreign data */
 	int nfr;
@@ -148,6 +155,9 @@ struct cls_opts {
 	int ansi_quotes;          /* MySQL sql_mode ANSI_QUOTES */
 	int skip_versioned;       /* MySQL: versioned executable comments are plain
 				     comments (a server older than the version) */
+	unsigned long server_version; /* MySQL: the server's version (101106), 0 =
+					 unknown (then skip_versioned decides) */
+	int server_mariadb;       /* ... it is MariaDB */
 	int body_mode;            /* the text is a function/procedure body (PL/pgSQL,
 				     SQL/PSM): BEGIN, DECLARE, THEN, ELSE, ELSIF, LOOP,
 				     EXCEPTION and END also end a statement, so that

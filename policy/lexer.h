@@ -89,6 +89,9 @@ struct lex {
 	const char *nul;  /* next NUL byte not yet passed (NULL: none left); a
 			     NUL is data inside a string literal, an error
 			     anywhere else */
+	unsigned long server_version; /* the server's version (10.11.6 = 101106),
+					 0 = unknown: then skip_versioned rules */
+	int server_mariadb; /* ... and it is MariaDB */
 };
 
 /* Start tokenizing len bytes at sql. std_strings mirrors the session's
@@ -106,8 +109,9 @@ void myl_init(struct lex *lx, const char *sql, size_t len, int std_strings,
 	      int ansi_quotes, enum lex_encoding enc);
 
 /* MySQL: like pgl_next. Executable comments (slash-star-bang and MariaDB's
- * slash-star-M-bang, with or without a version number) are read as SQL
- * whatever the version, since the server runs them when it is new enough.
+ * slash-star-M-bang, with or without a version number) are read as SQL,
+ * or, when lx->server_version is known, as the server reads them (see
+ * my_lexer.c versioned_runs); with it unknown, skip_versioned chooses.
  * lx->ambiguous is set when a backslash stands before its quoted token's
  * quote character, i.e. when the session's sql_mode could change token
  * boundaries. A NUL byte is data inside a string literal, LEX_ERROR

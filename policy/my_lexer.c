@@ -82,6 +82,8 @@ void myl_init(struct lex *lx, const char *sql, size_t len, int std_strings,
 		lx->err = NULL;
 		lx->err_pos = 0;
 	}
+	lx->server_version = 0;
+	lx->server_mariadb = 0;
 }
 
 static enum lex_kind my_fail(struct lex *lx, struct lex_token *t,
@@ -94,6 +96,25 @@ static enum lex_kind my_fail(struct lex *lx, struct lex_token *t,
 	t->s = at;
 	t->len = 0;
 	return LEX_ERROR;
+}
+
+/* Does the server (lx->server_version, known) run an executable comment
+ * opened by slash-star-bang (maria = 0) or slash-star-M-bang (maria = 1)
+ * with version ver (0 = none)? As MariaDB's lexer: a version is 5 or 6
+ * digits, the comment runs when ver <= the server's version, and MariaDB
+ * ignores plain slash-star-bang comments of MySQL 5.7+ versions (50700 to
+ * 99999). MySQL reads slash-star-M-bang as a plain comment. */
+static int versioned_runs(const struct lex *lx, int maria, unsigned long ver)
+{
+	if (maria && !lx->server_mariadb)
+		return 0;
+	if (!ver)
+		return 1;
+	if (ver > lx->server_version)
+		return 0;
+	if (lx->server_mariadb && !maria && ver >= 50700 && ver <= 99999)
+		return 0;
+	return 1;
 }
 
 /* Skip blanks and comments; the opening and closing marks of executable
@@ -113,12 +134,25 @@ static const char *my_skip(struct lex *lx, const char *p, int *seen)
 					     (p[2] == 'M' && end - p >= 4 && p[3] == '!'))) {
 				const char *open = p;
 				p += p[2] == '!' ? 3 : 4;
-				int digits = 0;
+				int maria = open[2] == 'M', digits = 0;
+				const char *v0 = p;
+				unsigned long ver = 0;
 				for (; digits < 6 && p < end && my_digit((unsigned char)*p); digits++)
-					p++; /* version number */
-				if (digits)
-					lx->versioned = 1;
-				if (digits && lx->skip_versioned) {
+					ver = ver * 10 + (unsigned long)(*p++ - '0');
+				if (digits < 5) {
+					/* the server wants 5 or 6 digits: fewer are SQL */
+					p = v0;
+					digits = 0;
+				}
+				int skip;
+				if (lx->server_version) {
+					skip = !versioned_runs(lx, maria, digits ? ver : 0);
+				} else {
+					if (digits)
+						lx->versioned = 1;
+					skip = digits && lx->skip_versioned;
+				}
+				if (skip) {
 					p = open; /* read as a plain comment below */
 					const char *q = comment_end(p + 2, end);
 					if (!q)

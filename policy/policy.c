@@ -230,6 +230,37 @@ static int forced(struct policy_result *out, unsigned flags)
 	return -1;
 }
 
+/* Does the statement end or cancel only sessions of this user (see
+ * policy_request.owns_session)? A target the classifier could not map to a
+ * session id is nobody's. */
+static int kills_own_only(const struct policy_request *req, const struct cls_stmt *st)
+{
+	if (st->kill.unmapped || st->kill.n == 0 || !req->owns_session)
+		return 0;
+	if (st->flags & POLICY_F_DDL)
+		return 0; /* CREATE VIEW/RULE ... AS SELECT pg_terminate_backend(n): runs later */
+	enum policy_session_id how = POLICY_SESSION_BACKEND_ID;
+	int query;
+	uint64_t id;
+	if (req->dialect == POLICY_DIALECT_MYSQL &&
+	    cls_kill_plain_form(req->sql, req->sql_len, &query, &id))
+		how = POLICY_SESSION_PROXY_ID; /* the frontend maps it */
+	for (unsigned i = 0; i < st->kill.n; i++)
+		if (req->owns_session(req->owns_ctx, st->kill.ids[i], how) != 1)
+			return 0;
+	return 1;
+}
+
+int policy_mysql_kill_plain(const char *sql, size_t len, int *query, uint64_t *id)
+{
+	return cls_kill_plain_form(sql, len, query, id);
+}
+
+unsigned long policy_mysql_version(const char *s, int *mariadb)
+{
+	return cls_mysql_version(s, mariadb);
+}
+
 /* Decide one statement. Returns -1 when a rule could not be evaluated. */
 static int decide(const struct policy *p, const struct policy_request *req,
 		  const struct cls_stmt *st, struct policy_result *out,
@@ -244,6 +275,12 @@ static int decide(const struct policy *p, const struct policy_request *req,
 	} else if (req->level == POLICY_LEVEL_READ && (st->flags & READ_DENIED)) {
 		*action = POLICY_DENY;
 		*rule = "grant-level:read";
+	} else if ((st->flags & POLICY_F_ENDS_SESSION) && req->level < POLICY_LEVEL_OPERATE &&
+		   !kills_own_only(req, st)) {
+		/* every bastion user of an account is the same database user:
+		 * the server would let one end the others' sessions */
+		*action = POLICY_DENY;
+		*rule = "grant-level:operate";
 	}
 	if (!p || !p->rules)
 		return 0;
@@ -296,6 +333,7 @@ static int body_decide(const struct policy *p, const struct policy_request *req,
 	struct policy_request breq = *req;
 	breq.sql = w->body_text[depth];
 	breq.sql_len = n;
+	breq.owns_session = NULL; /* who it would end is decided when it runs */
 	struct cls_opts bo = *opts;
 	bo.body_mode = 1;
 	bo.std_strings = opts->mysql ? opts->std_strings : 1;
@@ -370,6 +408,8 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 	if (req->dialect == POLICY_DIALECT_MYSQL) {
 		/* MySQL's defaults: backslash escapes on, "x" is a string */
 		opts = (struct cls_opts){.std_strings = 0, .enc = opts.enc, .mysql = 1,
+					 .server_version = req->server_version,
+					 .server_mariadb = req->server_mariadb,
 					 .database = req->database,
 					 .database_unknown = req->database_unknown};
 	}
@@ -395,6 +435,8 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 			struct cls_opts alt = {.std_strings = m & 1, .enc = opts.enc, .mysql = 1,
 					       .ansi_quotes = (m >> 1) & 1,
 					       .skip_versioned = (m >> 2) & 1,
+					       .server_version = req->server_version,
+					       .server_mariadb = req->server_mariadb,
 					       .database = req->database,
 					       .database_unknown = req->database_unknown};
 			int amb;

@@ -60,6 +60,15 @@ enum policy_level {
 					  EXPLAIN ANALYZE) without WHERE or with a trivial one */
 #define POLICY_F_ALTER_DROP 0x0800u    /* ALTER ... DROP COLUMN/CONSTRAINT/...: removes part of an object */
 #define POLICY_F_RENAME 0x1000u        /* ALTER ... RENAME */
+#define POLICY_F_ENDS_SESSION 0x10000u /* ends or cancels sessions: MySQL KILL,
+					  pg_terminate_backend(), pg_cancel_backend() */
+
+/* How policy_request.owns_session reads an id. */
+enum policy_session_id {
+	POLICY_SESSION_BACKEND_ID = 0, /* the server's id: PG backend pid, MySQL thread id */
+	POLICY_SESSION_PROXY_ID = 1,   /* sqlbastion's session id (MySQL `KILL n`, which
+					  the MySQL frontend rewrites) */
+};
 #define POLICY_F_CLIENT_FILE 0x2000u   /* the client uploads data for the statement: MySQL
 					  LOAD DATA LOCAL INFILE, PostgreSQL COPY ... FROM STDIN */
 
@@ -78,6 +87,17 @@ struct policy_request {
 	 * ParameterStatus messages. */
 	int std_strings_off;         /* standard_conforming_strings = off */
 	const char *client_encoding; /* e.g. "SJIS"; NULL or "" = UTF8 */
+	/* MySQL: the backend's version from its handshake (10.11.6 = 101106;
+	 * cls_mysql_version), which decides which versioned executable
+	 * comments it runs; 0 = unknown: both readings count. */
+	unsigned long server_version;
+	int server_mariadb;
+	/* Statements that end or cancel sessions (POLICY_F_ENDS_SESSION) below
+	 * level `operate` are allowed only when every target is a session of
+	 * this user: owns_session(ctx, id, how) returns 1 for one. NULL = the
+	 * caller cannot tell (sqlbastionctl policy test): nothing is owned. */
+	int (*owns_session)(void *ctx, uint64_t id, enum policy_session_id how);
+	void *owns_ctx;
 	/* MySQL: the session's current database as the server confirmed it
 	 * (unqualified table names resolve there); NULL or "" = none selected.
 	 * database_unknown: a USE may have changed it unseen: unqualified
@@ -150,6 +170,14 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 const char *policy_action_name(enum policy_action a); /* "allow", "deny", ... */
 /* Parse "read"/"write"/"operate"/"admin"; returns 0 or -1. */
 int policy_level_parse(const char *s, enum policy_level *out);
+
+/* The one MySQL KILL form the MySQL frontend rewrites from a proxy session
+ * id to the backend's thread id (see cls_kill.h cls_kill_plain_form). */
+int policy_mysql_kill_plain(const char *sql, size_t len, int *query, uint64_t *id);
+
+/* A MySQL/MariaDB handshake version string as policy_request.server_version
+ * (see cls_wrappers.h cls_mysql_version). */
+unsigned long policy_mysql_version(const char *s, int *mariadb);
 const char *policy_level_name(enum policy_level l);
 
 #endif

@@ -52,6 +52,11 @@ struct protocol {
 	void (*free_state)(void *state);
 	/* One line describing the current statement for `sessions` (may be NULL). */
 	const char *(*current_statement)(void *state);
+	/* The proxy is ending this session (sess_end: an admin change, a kill):
+	 * write the protocol's own termination error carrying reason to the
+	 * client, if the client stream is at a message boundary where one may
+	 * go; otherwise write nothing. Never closes. May be NULL. */
+	void (*goodbye)(struct session *s, void *state, const char *reason);
 };
 
 /* Look up a frontend by listener protocol name; NULL if not built. */

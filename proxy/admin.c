@@ -28,6 +28,7 @@
 
 #include "audit/audit.h"
 #include "proxy/fsutil.h"
+#include "proxy/lifecycle.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -45,6 +46,7 @@ struct admin_conn {
 	uid_t uid;
 	int pid;
 	char os_user[64];                /* the peer, from SO_PEERCRED */
+	char sudo_user[64];              /* root peer's "by" (SUDO_USER) for one event, or "" */
 	struct admin_conn *next, *prev;
 };
 
@@ -377,7 +379,7 @@ static int audit_admin(struct admin_conn *c, const char *verb, const char *state
 	struct audit_event ev;
 	struct audit_stats st;
 	audit_event_init(&ev, AUDIT_ADMIN);
-	ev.user = c->os_user;
+	ev.user = c->sudo_user[0] ? c->sudo_user : c->os_user;
 	ev.verb = verb;
 	ev.statement = statement ? statement : verb;
 	ev.asset = asset;
@@ -426,10 +428,12 @@ static void do_kill(struct admin_conn *c, const char *req, size_t len)
 		sb_log(LOG_ERR, "admin: kill %llu by %s not audited: %s (killing anyway)", id,
 		       c->os_user, err);
 	sb_log(LOG_INFO, "admin: session %llu killed by %s (pid %d)", id, c->os_user, c->pid);
+	char why[160];
 	if (r == 1 && strcmp(by, c->os_user) != 0)
-		sess_close(s, "killed by %s (for %s)", c->os_user, by);
+		snprintf(why, sizeof why, "killed by %s (for %s)", c->os_user, by);
 	else
-		sess_close(s, "killed by %s", c->os_user);
+		snprintf(why, sizeof why, "killed by %s", c->os_user);
+	sess_end(s, why); /* the client hears its protocol's termination error */
 	reply(c, "{\"ok\":true}");
 }
 
@@ -471,13 +475,25 @@ static void do_audit(struct admin_conn *c, const char *req, size_t len)
 		reply_error(c, "audit: needs verb and statement");
 		return;
 	}
-	if (audit_admin(c, verb, stmt, ha == 1 ? asset : NULL, hc == 1 ? account : NULL,
-			ho == 1 ? objects : NULL, &seq, err, sizeof err) != 0) {
+	/* sqlbastionctl run through sudo names the person (SUDO_USER) as "by";
+	 * only a root peer may say who it acts for (root could write the file
+	 * anyway); the daemon's own user is recorded as itself. */
+	char by[64];
+	c->sudo_user[0] = '\0';
+	if (c->uid == 0 && admin_json_get(req, len, "by", by, sizeof by) == 1 && by[0])
+		snprintf(c->sudo_user, sizeof c->sudo_user, "%s", by);
+	int arc = audit_admin(c, verb, stmt, ha == 1 ? asset : NULL, hc == 1 ? account : NULL,
+			      ho == 1 ? objects : NULL, &seq, err, sizeof err);
+	c->sudo_user[0] = '\0';
+	if (arc != 0) {
 		free(stmt);
 		reply_error(c, "audit log: %s", err);
 		return;
 	}
 	free(stmt);
+	/* Every change sqlbastionctl makes sends its admin event here after
+	 * committing: re-check live sessions now rather than at the next tick. */
+	lifecycle_poke(c->srv->px->lifecycle);
 	char line[64];
 	snprintf(line, sizeof line, "{\"ok\":true,\"seq\":%llu}", (unsigned long long)seq);
 	reply(c, line);

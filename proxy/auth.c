@@ -120,6 +120,14 @@ static enum auth_status refuse(char *reason, size_t reasonlen, const char *why)
 	return AUTH_REFUSED;
 }
 
+/* A wrong proof (unknown user, bad token): it counts towards a lockout. */
+static enum auth_status refuse_proof(struct state *st, const struct auth_login *in,
+				     char *reason, size_t reasonlen, const char *why)
+{
+	auth_lockout_failed(st, in);
+	return refuse(reason, reasonlen, why);
+}
+
 static enum auth_status state_error(struct state *st, char *reason, size_t reasonlen)
 {
 	snprintf(reason, reasonlen, "state db: %s", state_errmsg(st));
@@ -134,9 +142,12 @@ enum auth_status auth_check_scram(struct state *st, const struct auth_login *in,
 {
 	struct state_user u;
 	memset(out, 0, sizeof *out);
+	int lk = auth_lockout_check(st, in, reason, reasonlen);
+	if (lk != 0)
+		return lk > 0 ? AUTH_REFUSED : state_error(st, reason, reasonlen);
 	int rc = state_user_get(st, in->user, &u);
 	if (rc == STATE_NOT_FOUND)
-		return refuse(reason, reasonlen, "unknown user");
+		return refuse_proof(st, in, reason, reasonlen, "unknown user");
 	if (rc != STATE_OK)
 		return state_error(st, reason, reasonlen);
 
@@ -152,7 +163,7 @@ enum auth_status auth_check_scram(struct state *st, const struct auth_login *in,
 		return state_error(st, reason, reasonlen);
 	}
 	if (!w.found)
-		return refuse(reason, reasonlen, "bad token");
+		return refuse_proof(st, in, reason, reasonlen, "bad token");
 
 	enum auth_status s = auth_check_rules(st, in, w.token_id, out, reason, reasonlen);
 	if (s == AUTH_OK)
@@ -172,9 +183,12 @@ enum auth_status auth_check_token(struct state *st, const struct auth_login *in,
 	uint8_t hash[SB_SHA256_LEN];
 	int64_t id, user_id;
 	memset(out, 0, sizeof *out);
+	int lk = auth_lockout_check(st, in, reason, reasonlen);
+	if (lk != 0)
+		return lk > 0 ? AUTH_REFUSED : state_error(st, reason, reasonlen);
 	int rc = state_user_get(st, in->user, &u);
 	if (rc == STATE_NOT_FOUND)
-		return refuse(reason, reasonlen, "unknown user");
+		return refuse_proof(st, in, reason, reasonlen, "unknown user");
 	if (rc != STATE_OK)
 		return state_error(st, reason, reasonlen);
 
@@ -185,7 +199,7 @@ enum auth_status auth_check_token(struct state *st, const struct auth_login *in,
 		return state_error(st, reason, reasonlen);
 	/* A token of another user is as bad as no token: say nothing more. */
 	if (rc == STATE_NOT_FOUND || user_id != u.id)
-		return refuse(reason, reasonlen, "bad token");
+		return refuse_proof(st, in, reason, reasonlen, "bad token");
 	return auth_check_rules(st, in, id, out, reason, reasonlen);
 }
 
@@ -196,6 +210,7 @@ struct grant_walk {
 	int any;           /* grants seen */
 	int live_until;    /* ... of which not past `until` */
 	int best;          /* strongest valid level, -1 = none */
+	int64_t valid_until; /* earliest time a grant's answer may change by itself */
 };
 
 static int grant_try(void *ctx, const struct state_grant *g)
@@ -205,6 +220,14 @@ static int grant_try(void *ctx, const struct state_grant *g)
 	if (g->until != 0 && g->until <= (int64_t)w->now)
 		return 0;
 	w->live_until++;
+	if (g->until != 0 && g->until < w->valid_until)
+		w->valid_until = g->until;
+	if (g->hours[0]) {
+		/* hours are minutes: look again at the next minute */
+		int64_t next = (int64_t)w->now - (int64_t)w->now % 60 + 60;
+		if (next < w->valid_until)
+			w->valid_until = next;
+	}
 	if (auth_hours_match(g->hours, w->now) != 1)
 		return 0; /* outside the hours, or a bad range: fail closed */
 	if ((int)g->level > w->best)
@@ -252,6 +275,12 @@ enum auth_status auth_check_rules(struct state *st, const struct auth_login *in,
 		return refuse(reason, reasonlen, "token revoked");
 	if (l.token.expires <= now)
 		return refuse(reason, reasonlen, "token expired");
+	int disabled = 0;
+	rc = state_user_disabled(st, l.user.id, &disabled);
+	if (rc < 0)
+		return state_error(st, reason, reasonlen);
+	if (disabled)
+		return refuse(reason, reasonlen, "user disabled");
 	if (!in->protocol || strcmp(l.asset.protocol, in->protocol) != 0) {
 		snprintf(reason, reasonlen, "asset protocol %s does not match listener %s",
 			 l.asset.protocol, in->protocol ? in->protocol : "(none)");
@@ -267,7 +296,7 @@ enum auth_status auth_check_rules(struct state *st, const struct auth_login *in,
 		return AUTH_REFUSED;
 	}
 
-	struct grant_walk gw = {.now = in->now, .best = -1};
+	struct grant_walk gw = {.now = in->now, .best = -1, .valid_until = INT64_MAX};
 	rc = state_grant_list(st, l.user.id, l.account.id, grant_try, &gw);
 	if (rc < 0)
 		return state_error(st, reason, reasonlen);
@@ -279,8 +308,9 @@ enum auth_status auth_check_rules(struct state *st, const struct auth_login *in,
 		return refuse(reason, reasonlen, "outside grant hours");
 	}
 	out->level = (enum policy_level)gw.best;
+	out->valid_until = l.token.expires < gw.valid_until ? l.token.expires : gw.valid_until;
 
-	if (l.user.max_sessions > 0 && in->live_sessions) {
+	if (l.user.max_sessions > 0 && in->live_sessions && !in->recheck) {
 		int live = in->live_sessions(in->live_sessions_ctx, l.user.name);
 		if (live < 0) {
 			snprintf(reason, reasonlen, "cannot count live sessions");
@@ -293,9 +323,13 @@ enum auth_status auth_check_rules(struct state *st, const struct auth_login *in,
 		}
 	}
 
+	if (in->recheck)
+		goto ok;
+	auth_lockout_passed(st, in);
 	if (l.token.last_used == 0 || now - l.token.last_used >= TOUCH_INTERVAL ||
 	    now < l.token.last_used)
 		state_token_touch(st, l.token.id, now); /* best effort */
+ok:
 	if (reasonlen)
 		reason[0] = '\0';
 	return AUTH_OK;

@@ -51,12 +51,27 @@ struct auth_target {
 	char db_username[128];      /* the real database user */
 	enum policy_level level;
 	int max_sessions;           /* user's limit, 0 = unlimited */
+	/* The rules may change their answer at this time without any admin
+	 * change (token expiry, a grant's until, the next minute of an hours
+	 * window); INT64_MAX when nothing ends by itself. */
+	int64_t valid_until;
+};
+
+/* Failed-login lockout ([limits] of the config). A count of 0 turns that
+ * counter off. Times in seconds. */
+struct auth_lockout_conf {
+	int failures;        /* per (user, source IP) before a lock, default 5 */
+	int source_failures; /* per source IP, over every user, default 50 */
+	int window;          /* failures older than this are forgotten, default 900 */
+	int lock_time;       /* first lock, doubled at each lock in a row, default 1800 */
+	int max_lock_time;   /* the back-off's ceiling, default 86400 */
 };
 
 /* Result of a check: AUTH_OK fills target; otherwise reason says why
  * (for the audit log: "unknown user", "token expired", "token revoked",
  * "bad token", "source 10.1.2.3 not allowed", "outside grant hours",
- * "grant expired", "no grant", "session limit 2 reached", "asset protocol
+ * "grant expired", "no grant", "user disabled", "locked out: ...",
+ * "session limit 2 reached", "asset protocol
  * mysql does not match listener postgres", ...). */
 enum auth_status { AUTH_OK = 0, AUTH_REFUSED = 1, AUTH_ERROR = -1 };
 
@@ -69,6 +84,10 @@ struct auth_login {
 	 * NULL = no limit check. */
 	int (*live_sessions)(void *ctx, const char *user);
 	void *live_sessions_ctx;
+	/* Lockout counters to check and update; NULL = none (re-checks, tests). */
+	const struct auth_lockout_conf *lockout;
+	/* A live session's re-check (auth_recheck): no last_used write. */
+	int recheck;
 };
 
 /* Derive the key of unknown users' fake salts from the master key, so the
@@ -108,6 +127,36 @@ enum auth_status auth_check_rules(struct state *st, const struct auth_login *in,
 				  int64_t token_id, struct auth_target *out,
 				  char *reason, size_t reasonlen)
 	__attribute__((warn_unused_result));
+
+/* ---- failed-login lockout (auth_lifecycle.c) ----
+ *
+ * Counted per (user as sent, source IP) and per source IP, in the state DB
+ * (they survive a restart), by every frontend through the functions above:
+ * a wrong token or an unknown user is a failure; a login refused for a
+ * later rule (revoked token, hours) is not, as its token was right. A lock
+ * refuses the login with the same answer as a wrong token. */
+
+/* Is this login locked out (in->lockout set, in->client_ip known)? 1 with
+ * reason filled (for the audit log), 0 no, -1 state DB error. */
+int auth_lockout_check(struct state *st, const struct auth_login *in, char *reason,
+		       size_t reasonlen);
+/* Count one failed proof; starts a lock when a threshold is reached. */
+void auth_lockout_failed(struct state *st, const struct auth_login *in);
+/* A good login: the (user, source) counter starts over (the per-source
+ * one does not: one good account must not reset a source's ceiling). */
+void auth_lockout_passed(struct state *st, const struct auth_login *in);
+
+/* Re-check a live session's login (target as filled at its login) against
+ * the state DB now: AUTH_OK with *valid_until (see auth_target), or
+ * AUTH_REFUSED with the cause in reason ("token revoked", "token expired",
+ * "user disabled", "user removed", "grant revoked", "grant expired",
+ * "grant hours ended", "asset removed", "account removed", "token removed",
+ * "source ... not allowed", "grant changed: write no longer granted (now
+ * read)" when the grants left give a lower level than the session has), or
+ * AUTH_ERROR (try again later). */
+enum auth_status auth_recheck(struct state *st, const struct auth_target *t,
+			      const char *client_ip, time_t now, int64_t *valid_until,
+			      char *reason, size_t reasonlen) __attribute__((warn_unused_result));
 
 /* Does the IPv4/IPv6 address ip fall in the comma-separated CIDR list?
  * An empty list allows every address. Returns 1 yes, 0 no, -1 bad list. */

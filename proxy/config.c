@@ -156,6 +156,11 @@ static void set_defaults(struct sb_config *c)
 	c->login_timeout = 30;
 	c->idle_timeout = 0;
 	c->max_message = 64u << 20;
+	c->lockout.failures = 5;
+	c->lockout.source_failures = 50;
+	c->lockout.window = 900;
+	c->lockout.lock_time = 1800;
+	c->lockout.max_lock_time = 86400;
 	c->max_unauthenticated = 1024;
 	c->max_unauthenticated_per_source = 32;
 	c->failed_login_records_per_source = 10;
@@ -264,6 +269,11 @@ static int set_key(struct sb_config *c, const char *sect, const char *k,
 			{"connect_timeout", &c->connect_timeout, 1, 3600},
 			{"login_timeout", &c->login_timeout, 1, 3600},
 			{"idle_timeout", &c->idle_timeout, 0, 86400 * 30},
+			{"lockout_failures", &c->lockout.failures, 0, 1000},
+			{"lockout_source_failures", &c->lockout.source_failures, 0, 100000},
+			{"lockout_window", &c->lockout.window, 1, 86400 * 30},
+			{"lockout_time", &c->lockout.lock_time, 1, 86400 * 30},
+			{"lockout_max_time", &c->lockout.max_lock_time, 1, 86400 * 366},
 			{"approval_retention", &c->approval_retention, 60, 86400 * 3650},
 		};
 		for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "audit/audit.h"
+#include "proxy/auth.h"
 
 #define SB_MAX_LISTENERS 16 /* addresses across all protocols; plenty for one host */
 #define SB_PATH_MAX 4096
@@ -56,6 +57,7 @@ struct sb_config {
 	int login_timeout;     /* whole login, client side, default 30 */
 	int idle_timeout;      /* 0 = none */
 	size_t max_message;    /* largest client message buffered, default 64 MiB */
+	struct auth_lockout_conf lockout; /* lockout_* keys (auth.h) */
 	/* Before login (proxy/login_guard.h); 0 = no limit. */
 	unsigned max_unauthenticated;            /* connections not logged in, default 1024 */
 	unsigned max_unauthenticated_per_source; /* ... from one IP, default 32 */

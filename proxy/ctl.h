@@ -4,7 +4,8 @@
  * ctl_objects.c (user, asset, account, grant), ctl_check.c (asset check),
  * ctl_tokens.c (token), ctl_audit.c (audit search / verify / reindex),
  * ctl_admin.c (sessions, kill, reload over the admin socket), ctl_policy.c
- * (policy test) and ctl_approvals.c (approvals, approve, reject) implement
+ * (policy test), ctl_approvals.c (approvals, approve, reject) and
+ * ctl_lifecycle.c (set / disable / remove / revoke verbs, lockouts) implement
  * the verbs; ctl_common.c holds what they share: messages and exit codes,
  * argument parsing, name / time / duration parsing, and the admin audit
  * event every change writes.
@@ -40,6 +41,7 @@ struct ctl {
 	const char *verb;      /* "user add", ... for messages and audit */
 	time_t now;
 	char os_user[64];      /* who runs us, for admin audit events */
+	char actor[64];        /* who the admin events name: SUDO_USER under sudo, else os_user */
 	int admin_fd;          /* admin socket to the running daemon, or -1 */
 };
 
@@ -151,6 +153,32 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv);   /* ctl_policy.c */
 int ctl_approvals(struct ctl *c, int argc, char **argv);     /* ctl_approvals.c */
 int ctl_approve(struct ctl *c, int argc, char **argv);
 int ctl_reject(struct ctl *c, int argc, char **argv);
+
+/* ctl_lifecycle.c: changing and taking away access */
+int ctl_user_disable(struct ctl *c, int argc, char **argv);
+int ctl_user_enable(struct ctl *c, int argc, char **argv);
+int ctl_user_remove(struct ctl *c, int argc, char **argv);
+int ctl_user_set(struct ctl *c, int argc, char **argv);
+int ctl_asset_set(struct ctl *c, int argc, char **argv);
+int ctl_asset_remove(struct ctl *c, int argc, char **argv);
+int ctl_account_set(struct ctl *c, int argc, char **argv);
+int ctl_account_remove(struct ctl *c, int argc, char **argv);
+int ctl_grant_revoke(struct ctl *c, int argc, char **argv);
+int ctl_lockouts(struct ctl *c, int argc, char **argv);
+int ctl_lockouts_clear(struct ctl *c, int argc, char **argv);
+/* token revoke --user USER (argv: the verb's words, for the audit record) */
+int ctl_token_revoke_user(struct ctl *c, const char *user, int argc, char **argv);
+/* The token rules of the grants of user_id on account_id (--max-ttl,
+ * --renewable) applied to a token issue (renew 0) or renew (renew 1) of
+ * *ttl seconds: CTL_OK (a default TTL above the maximum is shortened to
+ * it) or CTL_FAIL (printed: a given --ttl above it, or not renewable). */
+int ctl_token_rules(struct ctl *c, struct state *st, int64_t user_id, int64_t account_id,
+		    const char *target, int renew, int ttl_given, int64_t *ttl);
+/* ctl_objects.c, shared with account set: read a password from stdin
+ * (echo off on a terminal); seal and store it as account id's secret. */
+int ctl_read_password(struct ctl *c, const char *target, char *out, size_t cap);
+int ctl_store_sealed(struct ctl *c, struct state *st, int64_t id, const uint8_t *key,
+		     const char *pw);
 
 /* ---- the admin socket (ctl_admin.c) ---- */
 

@@ -493,6 +493,10 @@ static int audit_via_daemon(struct ctl *c, const struct audit_event *ev, char *e
 	}
 	o = (size_t)snprintf(req, cap, "{\"cmd\":\"audit\",\"verb\":");
 	admin_json_put(req, cap, &o, ev->verb, strlen(ev->verb));
+	if (strcmp(c->actor, c->os_user) != 0) {
+		o += (size_t)snprintf(req + o, cap - o, ",\"by\":");
+		admin_json_put(req, cap - 2, &o, c->actor, strlen(c->actor));
+	}
 	const char *keys[] = {"statement", "asset", "account", "objects"};
 	const char *vals[] = {ev->statement, ev->asset, ev->account, ev->objects};
 	for (size_t i = 0; i < 4; i++) {
@@ -525,7 +529,7 @@ int ctl_audit_write(struct ctl *c, struct audit_log *log, const char *statement,
 {
 	struct audit_event ev;
 	audit_event_init(&ev, AUDIT_ADMIN);
-	ev.user = c->os_user;
+	ev.user = c->actor[0] ? c->actor : c->os_user;
 	ev.statement = statement;
 	ev.statement_len = strlen(statement);
 	ev.verb = c->verb;

@@ -31,22 +31,27 @@ static const char usage_text[] =
 	"\n"
 	"  init                                  master key, state db, TLS certificate (idempotent)\n"
 	"  user add NAME [--source CIDR,...] [--max-sessions N]\n"
-	"  user list\n"
+	"  user set NAME [--source CIDR,...] [--max-sessions N]\n"
+	"  user disable NAME | enable NAME | remove NAME | list\n"
 	"  asset add NAME --protocol postgres|mysql|tds|tns --host H --port P\n"
 	"                 [--tls disable|prefer|require|verify-full] [--service S]\n"
 	"                 [--allow-weak-auth yes|no] [--server-public-key FILE]\n"
+	"  asset set NAME [--host H] [--port P] [--tls T] [--service S]\n"
+	"  asset remove NAME [--force]           --force: also the grants pointing to it\n"
 	"  asset list\n"
 	"  asset check ASSET/ACCOUNT             log in with the hosted account, print the version\n"
 	"  account add ASSET/ACCOUNT --username U\n"
 	"                 (--password-stdin | --secret-file PATH | --secret-cmd CMD)\n"
-	"  account list\n"
+	"  account set ASSET/ACCOUNT (--password-stdin | --secret-file PATH | --secret-cmd CMD)\n"
+	"  account remove ASSET/ACCOUNT | list\n"
 	"  grant add USER ASSET/ACCOUNT --level read|write|operate|admin\n"
-	"                 [--hours HH:MM-HH:MM] [--until TIME]\n"
-	"  grant list [USER]\n"
+	"                 [--hours HH:MM-HH:MM] [--until TIME] [--max-ttl 8h] [--renewable yes|no]\n"
+	"  grant revoke ID | list [USER]\n"
 	"  token issue USER ASSET/ACCOUNT [--ttl 8h] [--json]   the token alone on line 1\n"
 	"  token list [--json]\n"
 	"  token renew ID [--ttl 8h]\n"
-	"  token revoke ID\n"
+	"  token revoke ID | revoke --user USER\n"
+	"  lockouts [--json] | lockouts clear USER|IP   failed-login lockouts\n"
 	"  audit search [--user U] [--asset A] [--account X] [--session N] [--verb V]\n"
 	"               [--decision D] [--event E] [--since T] [--until T] [--grep TEXT]\n"
 	"               [--limit N] [--json]\n"
@@ -80,13 +85,24 @@ static const struct verb verbs[] = {
 	{"init", NULL, ctl_init},
 	{"user", "add", ctl_user_add},
 	{"user", "list", ctl_user_list},
+	{"user", "set", ctl_user_set},
+	{"user", "disable", ctl_user_disable},
+	{"user", "enable", ctl_user_enable},
+	{"user", "remove", ctl_user_remove},
 	{"asset", "add", ctl_asset_add},
 	{"asset", "list", ctl_asset_list},
 	{"asset", "check", ctl_asset_check},
+	{"asset", "set", ctl_asset_set},
+	{"asset", "remove", ctl_asset_remove},
 	{"account", "add", ctl_account_add},
 	{"account", "list", ctl_account_list},
+	{"account", "set", ctl_account_set},
+	{"account", "remove", ctl_account_remove},
 	{"grant", "add", ctl_grant_add},
 	{"grant", "list", ctl_grant_list},
+	{"grant", "revoke", ctl_grant_revoke},
+	{"lockouts", "clear", ctl_lockouts_clear}, /* before the one-word form */
+	{"lockouts", NULL, ctl_lockouts},
 	{"token", "issue", ctl_token_issue},
 	{"token", "list", ctl_token_list},
 	{"token", "renew", ctl_token_renew},
@@ -228,6 +244,14 @@ static void who_am_i(struct ctl *c)
 		snprintf(c->os_user, sizeof c->os_user, "%s", pw->pw_name);
 	else
 		snprintf(c->os_user, sizeof c->os_user, "uid:%u", (unsigned)geteuid());
+	/* Under sudo the change is the invoking person's: name them (the same
+	 * rule as the approver in ctl_approvals.c). Never a secret. */
+	const char *sudo = getenv("SUDO_USER");
+	struct passwd *sp;
+	snprintf(c->actor, sizeof c->actor, "%s", c->os_user);
+	if (geteuid() == 0 && sudo && *sudo && strlen(sudo) < sizeof c->actor &&
+	    (sp = getpwnam(sudo)) != NULL && sp->pw_uid != 0)
+		snprintf(c->actor, sizeof c->actor, "%s", sudo);
 }
 
 int main(int argc, char **argv)

@@ -105,10 +105,12 @@ int ctl_user_add(struct ctl *c, int argc, char **argv)
 static int print_user(void *ctx, const struct state_user *u)
 {
 	char t[32];
-	(void)ctx;
+	int disabled = 0;
 	ctl_fmt_time(u->created, t, sizeof t);
-	printf("%-20s %-12d %-19s %s\n", u->name, u->max_sessions, t,
-	       u->sources[0] ? u->sources : "any");
+	if (state_user_disabled(ctx, u->id, &disabled) != STATE_OK)
+		disabled = 0;
+	printf("%-20s %-12d %-19s %-8s %s\n", u->name, u->max_sessions, t,
+	       disabled ? "disabled" : "enabled", u->sources[0] ? u->sources : "any");
 	return 0;
 }
 
@@ -120,8 +122,8 @@ int ctl_user_list(struct ctl *c, int argc, char **argv)
 	struct state *st = ctl_state(c);
 	if (!st)
 		return CTL_FAIL;
-	printf("%-20s %-12s %-19s %s\n", "USER", "MAX_SESSIONS", "CREATED", "SOURCES");
-	if (state_user_list(st, print_user, NULL) != STATE_OK)
+	printf("%-20s %-12s %-19s %-8s %s\n", "USER", "MAX_SESSIONS", "CREATED", "STATE", "SOURCES");
+	if (state_user_list(st, print_user, st) != STATE_OK)
 		return ctl_fail(c, "%s", state_errmsg(st));
 	return CTL_OK;
 }
@@ -440,11 +442,14 @@ int ctl_account_list(struct ctl *c, int argc, char **argv)
 int ctl_grant_add(struct ctl *c, int argc, char **argv)
 {
 	const char *level = NULL, *hours = NULL, *until_s = NULL, *pos[2];
+	const char *max_ttl_s = NULL, *renew_s = NULL;
 	char asset[64], name[64], stmt[1024], target[160];
 	struct ctl_opt opts[] = {
 		{"--level", 1, &level, NULL},
 		{"--hours", 1, &hours, NULL},
 		{"--until", 1, &until_s, NULL},
+		{"--max-ttl", 1, &max_ttl_s, NULL},
+		{"--renewable", 1, &renew_s, NULL},
 		{NULL, 0, NULL, NULL},
 	};
 	if (ctl_args(c, argc, argv, opts, pos, 2, 2, NULL) != CTL_OK)
@@ -467,6 +472,18 @@ int ctl_grant_add(struct ctl *c, int argc, char **argv)
 		if (until <= c->now)
 			return ctl_usage(c, "--until %s is in the past", until_s);
 	}
+	int64_t max_ttl = 0;
+	int renewable = 1;
+	if (max_ttl_s && (ctl_parse_duration(max_ttl_s, &max_ttl) != 0 || max_ttl > CTL_MAX_TTL))
+		return ctl_usage(c, "bad --max-ttl '%s' (30m, 8h, 7d, ...; at most 366d)", max_ttl_s);
+	if (renew_s) {
+		if (strcmp(renew_s, "yes") == 0)
+			renewable = 1;
+		else if (strcmp(renew_s, "no") == 0)
+			renewable = 0;
+		else
+			return ctl_usage(c, "--renewable must be yes or no");
+	}
 	snprintf(target, sizeof target, "%s/%s", asset, name);
 
 	struct state *st = ctl_state(c);
@@ -485,16 +502,21 @@ int ctl_grant_add(struct ctl *c, int argc, char **argv)
 	if (!log)
 		return CTL_FAIL;
 	int64_t id = 0;
-	if (state_grant_add(st, u.id, ac.id, lv, hours ? hours : "", (int64_t)until, c->now,
-			    &id) != STATE_OK) {
+	if (state_begin(st) != STATE_OK ||
+	    state_grant_add(st, u.id, ac.id, lv, hours ? hours : "", (int64_t)until, c->now,
+			    &id) != STATE_OK ||
+	    state_grant_set_token_rules(st, id, max_ttl, renewable) != STATE_OK ||
+	    state_commit(st) != STATE_OK) {
+		state_rollback(st);
 		audit_close(log);
 		return ctl_fail(c, "%s", state_errmsg(st));
 	}
 	char ut[32];
 	ctl_fmt_time(until, ut, sizeof ut);
-	printf("grant %lld added: %s -> %s, %s%s%s%s%s\n", (long long)id, u.name, target,
+	printf("grant %lld added: %s -> %s, %s%s%s%s%s%s%s%s\n", (long long)id, u.name, target,
 	       policy_level_name(lv), hours ? ", hours " : "", hours ? hours : "",
-	       until ? ", ends " : "", until ? ut : "");
+	       until ? ", ends " : "", until ? ut : "", max_ttl_s ? ", tokens at most " : "",
+	       max_ttl_s ? max_ttl_s : "", renewable ? "" : ", tokens not renewable");
 	ctl_cmdline(c->verb, argc, argv, NULL, stmt, sizeof stmt);
 	char obj[320];
 	snprintf(obj, sizeof obj, "grant:%lld,user:%s,account:%s", (long long)id, u.name, target);
@@ -503,6 +525,7 @@ int ctl_grant_add(struct ctl *c, int argc, char **argv)
 
 struct grant_print {
 	time_t now;
+	struct state *st; /* for each grant's token rules (another statement) */
 };
 
 static int print_grant(void *ctx, const struct state_grant *g)
@@ -511,8 +534,14 @@ static int print_grant(void *ctx, const struct state_grant *g)
 	char t[140], ut[32];
 	snprintf(t, sizeof t, "%s/%s", g->asset, g->account);
 	ctl_fmt_time(g->until, ut, sizeof ut);
-	printf("%-6lld %-20s %-40s %-8s %-12s %s%s\n", (long long)g->id, g->user, t,
-	       policy_level_name(g->level), g->hours[0] ? g->hours : "any", ut,
+	int64_t max_ttl = 0;
+	int renewable = 1;
+	char mt[32] = "-";
+	if (state_grant_token_rules(gp->st, g->id, &max_ttl, &renewable) == STATE_OK && max_ttl)
+		snprintf(mt, sizeof mt, "%llds", (long long)max_ttl);
+	printf("%-6lld %-20s %-40s %-8s %-12s %-19s %-10s %-9s%s\n", (long long)g->id, g->user, t,
+	       policy_level_name(g->level), g->hours[0] ? g->hours : "any", ut, mt,
+	       renewable ? "yes" : "no",
 	       g->until && g->until <= (int64_t)gp->now ? " (expired)" : "");
 	return 0;
 }
@@ -536,10 +565,21 @@ int ctl_grant_list(struct ctl *c, int argc, char **argv)
 			return ctl_fail(c, "%s", state_errmsg(st));
 		uid = u.id;
 	}
-	struct grant_print gp = {.now = c->now};
-	printf("%-6s %-20s %-40s %-8s %-12s %s\n", "ID", "USER", "ASSET/ACCOUNT", "LEVEL", "HOURS",
-	       "ENDS");
+	struct grant_print gp = {.now = c->now, .st = st};
+	printf("%-6s %-20s %-40s %-8s %-12s %-19s %-10s %s\n", "ID", "USER", "ASSET/ACCOUNT", "LEVEL",
+	       "HOURS", "ENDS", "MAX_TTL", "RENEWABLE");
 	if (state_grant_list(st, uid, 0, print_grant, &gp) != STATE_OK)
 		return ctl_fail(c, "%s", state_errmsg(st));
 	return CTL_OK;
+}
+
+int ctl_read_password(struct ctl *c, const char *target, char *out, size_t cap)
+{
+	return read_password(c, target, out, cap);
+}
+
+int ctl_store_sealed(struct ctl *c, struct state *st, int64_t id, const uint8_t *key,
+		     const char *pw)
+{
+	return store_sealed(c, st, id, key, pw);
 }

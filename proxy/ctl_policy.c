@@ -44,7 +44,8 @@ static const struct {
 	{"file-access", POLICY_F_FILE_ACCESS}, {"rw-switch", POLICY_F_RW_SWITCH},
 	{"unparseable", POLICY_F_UNPARSEABLE}, {"privilege", POLICY_F_PRIVILEGE},
 	{"tx-control", POLICY_F_TX_CONTROL},  {"alter-drop", POLICY_F_ALTER_DROP},
-	{"rename", POLICY_F_RENAME},          {"client-file", POLICY_F_CLIENT_FILE},
+	{"rename", POLICY_F_RENAME},            {"ends-session", POLICY_F_ENDS_SESSION},
+	{"client-file", POLICY_F_CLIENT_FILE},
 };
 
 static void print_flags(unsigned flags)
@@ -220,6 +221,12 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	print_flags(r.flags);
 	if (r.message[0])
 		printf("message      %s\n", r.message);
+	if ((r.flags & POLICY_F_ENDS_SESSION) && req.level < POLICY_LEVEL_OPERATE)
+		puts("note         ends or cancels sessions: whose they are is known only to the "
+		     "daemon (live sessions); offline none counts as the user's own");
+	if (req.dialect == POLICY_DIALECT_MYSQL && strstr(pos[0], "/*"))
+		puts("note         versioned comments: the daemon reads them by the backend's "
+		     "version; offline both readings count");
 	rc = r.action >= POLICY_REVIEW ? CTL_FAIL : CTL_OK;
 	policy_result_free(&r);
 	policy_unref(p);

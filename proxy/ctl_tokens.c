@@ -184,6 +184,8 @@ int ctl_token_issue(struct ctl *c, int argc, char **argv)
 		return ctl_fail(c, "%s", state_errmsg(st));
 	if (check_grant(c, st, u.id, ac.id, u.name, target) != CTL_OK)
 		return CTL_FAIL;
+	if (ctl_token_rules(c, st, u.id, ac.id, target, 0, ttl_s != NULL, &ttl) != CTL_OK)
+		return CTL_FAIL;
 
 	struct audit_log *log = ctl_audit_open(c);
 	if (!log)
@@ -315,6 +317,9 @@ int ctl_token_renew(struct ctl *c, int argc, char **argv)
 	snprintf(target, sizeof target, "%s/%s", t.asset, t.account);
 	if (check_grant(c, st, t.user_id, t.account_id, t.user, target) != CTL_OK)
 		return CTL_FAIL;
+	if (ctl_token_rules(c, st, t.user_id, t.account_id, target, 1, ttl_s != NULL, &ttl) !=
+	    CTL_OK)
+		return CTL_FAIL;
 	struct audit_log *log = ctl_audit_open(c);
 	if (!log)
 		return CTL_FAIL;
@@ -334,10 +339,16 @@ int ctl_token_renew(struct ctl *c, int argc, char **argv)
 
 int ctl_token_revoke(struct ctl *c, int argc, char **argv)
 {
-	const char *pos[1];
+	const char *pos[1], *user = NULL;
 	char stmt[1024], target[140];
-	if (ctl_args(c, argc, argv, NULL, pos, 1, 1, NULL) != CTL_OK)
+	int npos = 0;
+	struct ctl_opt opts[] = {{"--user", 1, &user, NULL}, {NULL, 0, NULL, NULL}};
+	if (ctl_args(c, argc, argv, opts, pos, 0, 1, &npos) != CTL_OK)
 		return CTL_USAGE;
+	if (user && npos == 0)
+		return ctl_token_revoke_user(c, user, argc, argv);
+	if (user || npos != 1)
+		return ctl_usage(c, "give a token ID or --user USER");
 	int64_t id;
 	if (ctl_parse_id(pos[0], &id) != 0)
 		return ctl_usage(c, "bad token id '%s'", pos[0]);
@@ -364,7 +375,7 @@ int ctl_token_revoke(struct ctl *c, int argc, char **argv)
 	}
 	snprintf(target, sizeof target, "%s/%s", t.asset, t.account);
 	printf("token %lld revoked: %s -> %s\n", (long long)id, t.user, target);
-	printf("# new logins with it fail now; sessions already open go on (see sessions / kill)\n");
+	printf("# new logins with it fail now; its open sessions end within seconds\n");
 	ctl_cmdline(c->verb, argc, argv, NULL, stmt, sizeof stmt);
 	char obj[320];
 	snprintf(obj, sizeof obj, "token:%lld,user:%s,account:%s", (long long)id, t.user, target);

@@ -3,6 +3,7 @@
 #include "proxy/decide.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "audit/audit.h"
@@ -70,6 +71,30 @@ fail:
 	return 0;
 }
 
+/* policy_request.owns_session: is `id` one of this user's live sessions on
+ * the same database server, by the server's id of its backend connection
+ * (PG pid, MySQL thread id) or by the proxy's session id? */
+static int owns_session(void *ctx, uint64_t id, enum policy_session_id how)
+{
+	const struct session *s = ctx;
+	if (s->preparing)
+		how = POLICY_SESSION_BACKEND_ID; /* the server runs it as written */
+	/* a proxy id that names no live session: the MySQL frontend answers
+	 * "Unknown thread id" itself and sends nothing to the server */
+	if (how == POLICY_SESSION_PROXY_ID && !sess_find(s->px, id))
+		return 1;
+	for (const struct session *v = s->px->sessions; v; v = v->next) {
+		if (!v->logged_in || v->closing || v->proto != s->proto ||
+		    strcmp(v->target.user, s->target.user) != 0 ||
+		    strcmp(v->target.host, s->target.host) != 0 || v->target.port != s->target.port)
+			continue;
+		if (how == POLICY_SESSION_PROXY_ID ? v->id == id
+						   : (v->backend_id != 0 && v->backend_id == id))
+			return 1;
+	}
+	return 0;
+}
+
 int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char *sql,
 		      size_t len, struct policy_result *out)
 {
@@ -83,6 +108,10 @@ int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char
 				     .now = time(NULL),
 				     .std_strings_off = s->std_strings_off,
 				     .client_encoding = s->client_encoding,
+				     .server_version = s->backend_version,
+				     .server_mariadb = s->backend_mariadb,
+				     .owns_session = owns_session,
+				     .owns_ctx = s,
 				     .database = dialect == POLICY_DIALECT_MYSQL ? s->database : NULL,
 				     .database_unknown = s->database_unknown};
 	if (!s->policy) {

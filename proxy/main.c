@@ -26,6 +26,7 @@
 #include "policy/policy.h"
 #include "proxy/admin.h"
 #include "proxy/config.h"
+#include "proxy/lifecycle.h"
 #include "proxy/auth.h"
 #include "proxy/listener.h"
 #include "proxy/login_guard.h"
@@ -349,6 +350,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sqlbastion: cannot create the audit flush timer\n");
 		return 1;
 	}
+	px.lifecycle = lifecycle_start(&px);
+	if (!px.lifecycle) {
+		fprintf(stderr, "sqlbastion: cannot create the session re-check timer\n");
+		return 1;
+	}
 	struct event *ev_maint = event_new(px.base, -1, EV_PERSIST, on_maintenance, &px);
 	struct timeval maint_tv = {.tv_sec = MAINTENANCE_S};
 	if (!ev_maint || event_add(ev_maint, &maint_tv) != 0) {
@@ -368,6 +374,8 @@ int main(int argc, char **argv)
 	event_base_dispatch(px.base);
 
 	admin_stop(admin);
+	lifecycle_stop(px.lifecycle);
+	px.lifecycle = NULL;
 	listener_stop(ls);
 	sess_free_all(&px);
 	event_free(ev_hup);

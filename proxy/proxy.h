@@ -23,6 +23,7 @@ struct state;
 struct audit_log;
 struct policy;
 struct session;
+struct lifecycle;
 struct login_guard;
 
 struct sb_proxy {
@@ -50,6 +51,7 @@ struct sb_proxy {
 	struct login_guard *guard;   /* owned: limits before login (login_guard.h) */
 	uint64_t next_session_id;
 	unsigned live_count;
+	struct lifecycle *lifecycle; /* owned by main: re-checks live sessions (lifecycle.h) */
 };
 
 #endif

@@ -373,6 +373,15 @@ void sess_close_after_flush(struct session *s, const char *fmt, ...)
 	evtimer_add(s->timer, &tv);
 }
 
+void sess_end(struct session *s, const char *reason)
+{
+	if (s->closing || s->close_after_flush)
+		return;
+	if (s->logged_in && s->pstate && s->proto->goodbye)
+		s->proto->goodbye(s, s->pstate, reason);
+	sess_close_after_flush(s, "%s", reason);
+}
+
 struct evbuffer *sess_input(struct session *s, enum sess_side side)
 {
 	return bufferevent_get_input(side == SESS_CLIENT ? s->client : s->backend);

@@ -58,6 +58,15 @@ struct session {
 	 * standard_conforming_strings=off, and the client encoding. */
 	int std_strings_off;
 	char client_encoding[32];
+	/* The server's id of the backend connection (PostgreSQL BackendKeyData
+	 * pid, MySQL handshake thread id; 0 = not yet) and, MySQL, the server's
+	 * version (policy_mysql_version; 0 = unknown): set by the frontend's
+	 * backend login, read by decide.c. */
+	uint64_t backend_id;
+	unsigned long backend_version;
+	int backend_mariadb;
+	int preparing; /* MySQL: deciding COM_STMT_PREPARE text, whose KILL n the
+			  frontend does not rewrite (n is the server's thread id) */
 
 	uint64_t bytes_in, bytes_out;     /* client→proxy, proxy→client */
 	time_t started;                   /* wall clock, for listings */
@@ -92,6 +101,11 @@ void sess_close(struct session *s, const char *fmt, ...) __attribute__((format(p
  * error message the client should see), bounded by a short timer. */
 void sess_close_after_flush(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The proxy ends a live session for cause (an admin change, a kill): the
+ * frontend's goodbye() tells the client in its protocol's words when it can,
+ * then sess_close_after_flush(reason). reason goes to session_end. */
+void sess_end(struct session *s, const char *reason);
 
 void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

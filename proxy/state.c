@@ -427,7 +427,7 @@ struct state *state_open(const char *path, char *err, size_t errlen)
 			 sqlite3_errmsg(st->db));
 		goto fail;
 	}
-	if (ensure_schema(st) != STATE_OK) {
+	if (ensure_schema(st) != STATE_OK || state_lifecycle_migrate(st) != STATE_OK) {
 		snprintf(err, errlen, "%s: %s", path, st->err);
 		goto fail;
 	}

@@ -372,4 +372,110 @@ int state_approval_list(struct state *st, int all, int64_t now,
 			int (*cb)(void *ctx, const struct state_approval *a),
 			void *ctx) STATE_WUR;
 
+/* ---- the life of access (state_lifecycle.c) ----
+ *
+ * Changes an administrator makes after the fact: disable, edit or remove a
+ * user, edit or remove an asset or account, rotate a hosted secret, revoke
+ * a grant or all of a user's tokens, the token rules of a grant, and the
+ * failed-login counters. The columns and the lockouts table they need are
+ * added by an idempotent step run at every open (state_int.h), so a state
+ * file of schema version 2 gains them on first use. Removing cascades
+ * (foreign keys): a user takes its grants and tokens, an asset its accounts,
+ * an account its grants and tokens. */
+
+/* Is user id disabled? STATE_OK with *disabled set, STATE_NOT_FOUND. */
+int state_user_disabled(struct state *st, int64_t user_id, int *disabled) STATE_WUR;
+/* Set (1) or clear (0) the disabled flag. STATE_NOT_FOUND; STATE_EXISTS
+ * when it already had that value. */
+int state_user_set_disabled(struct state *st, const char *name, int disabled) STATE_WUR;
+/* Change sources (NULL = keep) and max_sessions (< 0 = keep). */
+int state_user_update(struct state *st, const char *name, const char *sources,
+		      int max_sessions) STATE_WUR;
+/* Remove a user with its grants and tokens; *grants / *tokens (may be
+ * NULL) get how many went with it. STATE_NOT_FOUND. */
+int state_user_remove(struct state *st, const char *name, int *grants, int *tokens) STATE_WUR;
+
+/* What `asset set` changes: each field only when its has_ flag is set. */
+struct state_asset_change {
+	int has_host, has_port, has_tls, has_service;
+	const char *host;
+	int port;
+	enum asset_tls tls;
+	const char *service;
+};
+int state_asset_update(struct state *st, const char *name,
+		       const struct state_asset_change *ch) STATE_WUR;
+/* Grants on the accounts of asset `name`. STATE_NOT_FOUND. */
+int state_asset_grants(struct state *st, const char *name, int *grants) STATE_WUR;
+/* Remove an asset with its accounts, grants and tokens. STATE_REFUSED
+ * when grants point to it and force is 0. *grants gets how many grants
+ * were (or, refused, would be) removed. STATE_NOT_FOUND. */
+int state_asset_remove(struct state *st, const char *name, int force, int *grants) STATE_WUR;
+
+/* Point account id at a new secret source: kind, ref ("" for stored) and,
+ * for stored, the sealed blob (may be set later with
+ * state_account_set_blob in the same transaction). STATE_NOT_FOUND. */
+int state_account_set_secret(struct state *st, int64_t id, enum state_secret_kind kind,
+			     const char *ref) STATE_WUR;
+/* Remove an account with its grants and tokens. STATE_NOT_FOUND. */
+int state_account_remove(struct state *st, int64_t id, int *grants, int *tokens) STATE_WUR;
+
+/* One grant by id (names filled). STATE_NOT_FOUND. */
+int state_grant_get(struct state *st, int64_t id, struct state_grant *out) STATE_WUR;
+/* Delete grant id. STATE_NOT_FOUND. */
+int state_grant_revoke(struct state *st, int64_t id) STATE_WUR;
+/* The token rules of grant id: max_ttl seconds (0 = no limit beyond
+ * sqlbastionctl's own), renewable 0/1. */
+int state_grant_set_token_rules(struct state *st, int64_t id, int64_t max_ttl,
+				int renewable) STATE_WUR;
+int state_grant_token_rules(struct state *st, int64_t id, int64_t *max_ttl,
+			    int *renewable) STATE_WUR;
+/* The rules that bind a token of user_id on account_id, over the grants
+ * valid at now (not past `until`): the most permissive (a grant without a
+ * maximum wins; renewable if any is). STATE_NOT_FOUND when no grant is
+ * valid. */
+int state_token_rules_for(struct state *st, int64_t user_id, int64_t account_id, int64_t now,
+			  int64_t *max_ttl, int *renewable) STATE_WUR;
+/* Revoke every unrevoked token of user_id; *n gets how many. */
+int state_token_revoke_user(struct state *st, int64_t user_id, int64_t now, int *n) STATE_WUR;
+
+/* Does row id exist in users (0), accounts (1) or assets (2)? 1, 0, or
+ * STATE_ERROR. For naming why a session's token went away. */
+enum state_entity { STATE_ENT_USER, STATE_ENT_ACCOUNT, STATE_ENT_ASSET };
+int state_entity_exists(struct state *st, enum state_entity e, int64_t id);
+
+/* SQLite's PRAGMA data_version of this connection: changes whenever
+ * another connection (sqlbastionctl, another proxy) commits. 0 or -1. */
+int state_data_version(struct state *st, int64_t *v) STATE_WUR;
+
+/* Failed-login counters, one row per (user, source IP) and one per source
+ * IP (user ""). user is the name as the client sent it, known or not. */
+#define STATE_LOCKOUT_USER_MAX 128
+struct state_lockout {
+	char user[STATE_LOCKOUT_USER_MAX];
+	char ip[64];
+	int failures;         /* in the current window */
+	int64_t window_start; /* first failure of the window */
+	int locks;            /* locks in a row (the back-off exponent) */
+	int64_t locked_at;    /* 0 = never locked */
+	int64_t locked_until; /* locked while now < locked_until */
+	int audited;          /* 0 start not audited, 1 start audited, 2 end audited too */
+};
+int state_lockout_get(struct state *st, const char *user, const char *ip,
+		      struct state_lockout *out) STATE_WUR;
+int state_lockout_put(struct state *st, const struct state_lockout *l); /* best effort: may be ignored */
+/* Every row, by ip then user. Same callback rules as state_user_list. */
+int state_lockout_list(struct state *st, int (*cb)(void *ctx, const struct state_lockout *l),
+		       void *ctx) STATE_WUR;
+/* Rows whose lock start or end is not audited yet at now. */
+int state_lockout_pending(struct state *st, int64_t now,
+			  int (*cb)(void *ctx, const struct state_lockout *l), void *ctx) STATE_WUR;
+int state_lockout_mark(struct state *st, const char *user, const char *ip, int audited) STATE_WUR;
+/* Delete the rows of user (ip NULL), or of ip (user NULL: the source's own
+ * row and every user's from it). *n gets how many. */
+int state_lockout_clear(struct state *st, const char *user, const char *ip, int *n) STATE_WUR;
+/* Delete rows neither locked nor counting at now (window ended, lock
+ * over and audited) for `idle` seconds: keeps the table small. */
+int state_lockout_prune(struct state *st, int64_t now, int64_t idle) STATE_WUR;
+
 #endif

@@ -4,8 +4,10 @@
  *
  * state.c owns the connection, the schema and its migrations, and the
  * users / assets / accounts / grants / tokens queries; state_approvals.c
- * owns the approvals queries. Each file keeps its SQL text to itself and
- * caches its statements in its own range of slots of struct state.
+ * owns the approvals queries; state_lifecycle.c the changes after the fact
+ * (disable, remove, revoke, token rules) and the lockout counters. Each
+ * file keeps its SQL text to itself and caches its statements in its own
+ * range of slots of struct state.
  */
 #ifndef SB_STATE_INT_H
 #define SB_STATE_INT_H
@@ -19,7 +21,9 @@
  * STATE_Q_APPROVALS for state_approvals.c's. */
 #define STATE_Q_CORE 32
 #define STATE_Q_APPROVALS 16
-#define STATE_Q_SLOTS (STATE_Q_CORE + STATE_Q_APPROVALS)
+#define STATE_Q_LIFECYCLE 32 /* state_lifecycle.c: admin changes, lockouts */
+#define STATE_Q_SLOTS (STATE_Q_CORE + STATE_Q_APPROVALS + STATE_Q_LIFECYCLE)
+#define STATE_Q_LIFECYCLE_BASE (STATE_Q_CORE + STATE_Q_APPROVALS)
 
 struct state {
 	sqlite3 *db;                    /* owned */
@@ -30,6 +34,11 @@ struct state {
 /* The statement cached in slot, prepared from sql on first use
  * (SQLITE_PREPARE_PERSISTENT), ready to bind; NULL with st->err set. */
 sqlite3_stmt *state_prepared(struct state *st, int slot, const char *sql);
+
+/* The idempotent schema step of state_lifecycle.c (users.disabled,
+ * grants.max_ttl / renewable, the lockouts table): adds only what is
+ * missing, so it runs on every open after the versioned migrations. */
+int state_lifecycle_migrate(struct state *st);
 
 /* STATE_ERROR with st->err = "<what>: <sqlite message>". */
 int state_fail_db(struct state *st, const char *what);

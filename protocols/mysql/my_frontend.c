@@ -4,6 +4,7 @@
  * routes each session event to the login state machine (my_login.c) or to
  * the relay (my_relay.c) by the connection's state, and owns the lifetime
  * of struct my_conn. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,20 @@ static const char *my_current(void *state)
 	return c->current;
 }
 
+/* MariaDB tells a client its connection was killed with ER_CONNECTION_KILLED
+ * (1927, SQLSTATE 70100). Only when no reply is owed or half relayed: the
+ * client then reads it as the answer to its next command (sequence id 1). */
+#define MY_ER_CONNECTION_KILLED 1927
+static void my_goodbye(struct session *s, void *state, const char *reason)
+{
+	struct my_conn *c = state;
+	if (c->st != MY_ST_READY || c->pass_left[SESS_BACKEND] || sb_ring_head(&c->pend))
+		return;
+	char msg[256];
+	snprintf(msg, sizeof msg, "Connection was killed: sqlbastion: %s", reason);
+	(void)my_put_err(sess_output(s, SESS_CLIENT), 1, MY_ER_CONNECTION_KILLED, "70100", msg);
+}
+
 const struct protocol mysql_protocol = {
 	.name = "mysql",
 	.dialect = "mysql",
@@ -79,4 +94,5 @@ const struct protocol mysql_protocol = {
 	.dispatch = my_dispatch,
 	.free_state = my_free_state,
 	.current_statement = my_current,
+	.goodbye = my_goodbye,
 };

@@ -182,7 +182,8 @@ static struct auth_login login_input(struct my_conn *c)
 				.protocol = "mysql",
 				.now = time(NULL),
 				.live_sessions = sess_count_user,
-				.live_sessions_ctx = c->s->px};
+				.live_sessions_ctx = c->s->px,
+				.lockout = &c->s->px->cfg.lockout};
 	return in;
 }
 
@@ -293,16 +294,30 @@ static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, i
 		return;
 	}
 	int full_auth = sha2 && (c->s->client_tls || c->s->px->mysql_rsa);
+	/* A locked-out login takes the path of a wrong token (full auth asks
+	 * for the token, whose check refuses it as locked; otherwise refused
+	 * here), so the client cannot tell the two apart. */
+	struct auth_login in = login_input(c);
+	char locked[160] = "";
+	int lk = auth_lockout_check(st, &in, locked, sizeof locked);
+	if (lk < 0) {
+		refuse(c, "state database error");
+		return;
+	}
 	int rc = state_user_get(st, c->user, &u);
-	if (rc == STATE_NOT_FOUND) {
+	if (rc == STATE_NOT_FOUND || (lk > 0 && rc == STATE_OK)) {
 		/* caching_sha2: the same exchange as for a known user with a
 		 * wrong token, so the answer does not tell who exists (as SCRAM's
 		 * salt does on the PostgreSQL side); the token check then says
 		 * "unknown user". */
-		if (full_auth)
+		if (full_auth) {
 			ask_sha2_full(c);
-		else
+		} else if (lk > 0) {
+			refuse(c, locked);
+		} else {
+			auth_lockout_failed(st, &in);
 			refuse(c, "unknown user");
+		}
 		return;
 	}
 	if (rc != STATE_OK) {
@@ -316,13 +331,14 @@ static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, i
 		return;
 	}
 	if (!w.found) {
-		if (full_auth)
+		if (full_auth) {
 			ask_sha2_full(c);
-		else
+		} else {
+			auth_lockout_failed(st, &in);
 			refuse(c, "bad token");
+		}
 		return;
 	}
-	struct auth_login in = login_input(c);
 	enum auth_status as = auth_check_rules(st, &in, w.token_id, &c->s->target, reason,
 					       sizeof reason);
 	if (as == AUTH_OK && sha2) {
@@ -722,6 +738,8 @@ static void on_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n)
 		return;
 	}
 	c->backend_thread = c->bhs.conn_id;
+	c->s->backend_id = c->bhs.conn_id; /* KILL ownership, versioned comments: */
+	c->s->backend_version = policy_mysql_version(c->bhs.version, &c->s->backend_mariadb);
 	/* Both sides then speak with exactly these. The handshake fields the
 	 * proxy builds itself (auth data encoding, attributes) follow the
 	 * backend's offer alone. */

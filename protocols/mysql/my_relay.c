@@ -256,33 +256,8 @@ static uint64_t decide(struct my_conn *c, const char *sql, size_t len, int *rc)
  * clients send to cancel. Returns 1 with *query and *id, 0 otherwise. */
 static int parse_kill(const char *sql, size_t len, int *query, uint64_t *id)
 {
-	char buf[128];
-	if (len >= sizeof buf)
-		return 0;
-	memcpy(buf, sql, len);
-	buf[len] = '\0';
-	char *save = NULL, *tok = strtok_r(buf, " \t\r\n;", &save);
-	if (!tok || strcasecmp(tok, "KILL") != 0)
-		return 0;
-	*query = 0;
-	tok = strtok_r(NULL, " \t\r\n;", &save);
-	if (tok && (strcasecmp(tok, "HARD") == 0 || strcasecmp(tok, "SOFT") == 0))
-		tok = strtok_r(NULL, " \t\r\n;", &save);
-	if (tok && strcasecmp(tok, "CONNECTION") == 0) {
-		tok = strtok_r(NULL, " \t\r\n;", &save);
-	} else if (tok && strcasecmp(tok, "QUERY") == 0) {
-		*query = 1;
-		tok = strtok_r(NULL, " \t\r\n;", &save);
-	}
-	if (!tok || !*tok)
-		return 0;
-	for (const char *p = tok; *p; p++)
-		if (!isdigit((unsigned char)*p))
-			return 0;
-	if (strlen(tok) > 15 || strtok_r(NULL, " \t\r\n;", &save))
-		return 0;
-	*id = strtoull(tok, NULL, 10);
-	return 1;
+	/* one definition, shared with the policy's ownership check */
+	return policy_mysql_kill_plain(sql, len, query, id);
 }
 
 /* Find the backend thread of proxy session `id` that this session may
@@ -394,7 +369,9 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	const char *sql = (const char *)b + 1;
 	size_t len = n - 1;
 	remember_current(c, sql, len);
+	c->s->preparing = 1; /* a prepared KILL n names a server thread id */
 	evaluate(c, sql, len);
+	c->s->preparing = 0;
 	if (c->pres.action >= POLICY_REVIEW) {
 		/* Refused: audited now (an allowed one is audited at execute). */
 		if (!audit_stmt(c, sql, len, NULL))

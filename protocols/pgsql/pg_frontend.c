@@ -3,6 +3,7 @@
  * Routes each session event to the login state machine (pg_login.c) or to
  * the relay (pg_relay.c) by the connection's state, and owns the lifetime
  * of struct pg_conn. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,24 @@ static const char *pg_current(void *state)
 	return c->current;
 }
 
+/* PostgreSQL ends a backend an administrator terminates with FATAL 57P01
+ * (admin_shutdown); clients know it. Only between messages: in the query
+ * phase when no backend message is half relayed, or while the login waits
+ * on the backend (the client has had nothing since authentication). */
+static void pg_goodbye(struct session *s, void *state, const char *reason)
+{
+	struct pg_conn *c = state;
+	int between = (c->st == PG_ST_READY && c->pass_left[SESS_BACKEND] == 0) ||
+		      c->st == PG_ST_BACKEND_CONNECT || c->st == PG_ST_BACKEND_SSL ||
+		      c->st == PG_ST_BACKEND_TLS || c->st == PG_ST_BACKEND_AUTH;
+	if (!between)
+		return;
+	char msg[256];
+	snprintf(msg, sizeof msg, "terminating connection due to administrator command: sqlbastion: %s",
+		 reason);
+	(void)pg_put_error(sess_output(s, SESS_CLIENT), "FATAL", "57P01", msg);
+}
+
 const struct protocol pg_protocol = {
 	.name = "postgres",
 	.dialect = "pg",
@@ -80,4 +99,5 @@ const struct protocol pg_protocol = {
 	.dispatch = pg_dispatch,
 	.free_state = pg_free_state,
 	.current_statement = pg_current,
+	.goodbye = pg_goodbye,
 };

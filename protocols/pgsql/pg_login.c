@@ -316,7 +316,8 @@ static struct auth_login login_input(struct pg_conn *c)
 				.protocol = "postgres",
 				.now = time(NULL),
 				.live_sessions = sess_count_user,
-				.live_sessions_ctx = c->s->px};
+				.live_sessions_ctx = c->s->px,
+				.lockout = &c->s->px->cfg.lockout};
 	return in;
 }
 
@@ -677,6 +678,7 @@ static void on_backend_startup_msg(struct pg_conn *c, char type, const uint8_t *
 			backend_auth_failed(c, "malformed BackendKeyData");
 			return;
 		}
+		c->s->backend_id = c->backend_pid; /* pg_terminate_backend() ownership */
 		pg_put_backend_key(cout, (uint32_t)c->s->id, c->our_key);
 		return;
 	case 'Z':

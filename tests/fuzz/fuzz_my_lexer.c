@@ -3,7 +3,8 @@
  *
  * The first byte chooses the lexer modes (bit 0 NO_BACKSLASH_ESCAPES, bit 1
  * ANSI_QUOTES, bit 2 versioned comments read as comments, bits 3-4 the
- * client encoding, bit 5 the grant level); the rest is the text. Checks, on
+ * client encoding, bit 5 the grant level, bit 6 a known MariaDB 10.11
+ * server version, bit 7 an operate grant); the rest is the text. Checks, on
  * top of crashes and sanitizer reports: every token lies inside the input
  * and the lexer always moves forward and ends (EOF or ERROR); then
  * policy_evaluate under the guard policy keeps its result invariants
@@ -37,6 +38,14 @@ static struct policy *load_guard(void)
 	return policy_load(NULL, &e);
 }
 
+/* Sessions "owned" by the fuzzed user: odd ids. */
+static int owns_odd(void *ctx, uint64_t id, enum policy_session_id how)
+{
+	(void)ctx;
+	(void)how;
+	return (int)(id & 1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum lex_encoding encs[] = {LEX_ENC_ASCII_SAFE, LEX_ENC_SJIS,
@@ -55,6 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct lex_token t;
 	myl_init(&lx, sql, len, mode & 1, (mode >> 1) & 1, encs[(mode >> 3) & 3]);
 	lx.skip_versioned = (mode >> 2) & 1;
+	if ((mode >> 6) & 1) {
+		lx.server_version = 101106;
+		lx.server_mariadb = 1;
+	}
 	const char *last = sql;
 	for (size_t n = 0;; n++) {
 		enum lex_kind k = myl_next(&lx, &t);
@@ -69,7 +82,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				     .level = (mode >> 5) & 1 ? POLICY_LEVEL_READ
 							      : POLICY_LEVEL_WRITE,
 				     .user = "fuzz", .asset = "a", .account = "b",
-				     .sql = sql, .sql_len = len, .now = 0};
+				     .sql = sql, .sql_len = len, .now = 0,
+				     .server_version = (mode >> 6) & 1 ? 101106 : 0,
+				     .server_mariadb = (mode >> 6) & 1,
+				     .owns_session = owns_odd};
+	if ((mode >> 7) & 1)
+		req.level = POLICY_LEVEL_OPERATE;
 	(void)policy_evaluate(guard, &req, &res);
 	if (!res.fingerprint || strlen(res.fingerprint) >= res.fingerprint_cap ||
 	    !res.objects || strlen(res.objects) >= res.objects_cap ||

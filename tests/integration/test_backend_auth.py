@@ -418,3 +418,24 @@ def test_asset_auth_columns_migrate_idempotently(bastion, pg):
     r = b.ctl("asset", "add", "new", "--protocol", "postgres", "--host", pg.host,
               "--port", str(pg.port), "--allow-weak-auth", "yes")
     assert "weak auth allowed" in r.stdout
+
+
+def test_asset_set_toggles_weak_auth_for_the_next_login(bastion, pg):
+    """`asset set --allow-weak-auth` changes an existing asset: an md5 login
+    refused before is let through (and audited as weak-auth) after `yes`,
+    and refused again after `no`."""
+    b = bastion
+    _real_pg(b, pg, "app_md5", "prefer")
+    assert b.psql("SELECT 1").returncode != 0
+    r = b.ctl("asset", "set", "demo-pg", "--allow-weak-auth", "yes")
+    assert "weak auth allowed" in r.stdout, r.stdout
+    r = b.psql("SELECT current_user")
+    assert r.returncode == 0 and r.stdout.strip() == "app_md5", r.stderr
+    assert b.wait_audit("login")[-1].get("decision") == "weak-auth"
+    b.ctl("asset", "set", "demo-pg", "--allow-weak-auth", "no")
+    assert b.psql("SELECT 'after-no'").returncode != 0
+    admin = [e for e in b.audit_records() if e.get("event") == "admin"
+             and "--allow-weak-auth" in (e.get("statement") or "")]
+    assert len(admin) == 2
+    r = b.ctl("asset", "set", "demo-pg", "--server-public-key", "/nonexistent", check=False)
+    assert r.returncode != 0  # a MySQL-only option on a PostgreSQL asset, or no such file

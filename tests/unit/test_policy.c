@@ -29,7 +29,8 @@ static const struct {
 	{"rw-switch", POLICY_F_RW_SWITCH},   {"unparseable", POLICY_F_UNPARSEABLE},
 	{"privilege", POLICY_F_PRIVILEGE},   {"tx-control", POLICY_F_TX_CONTROL},
 	{"no-where", POLICY_F_NO_WHERE},     {"alter-drop", POLICY_F_ALTER_DROP},
-	{"rename", POLICY_F_RENAME},           {"client-file", POLICY_F_CLIENT_FILE},
+	{"rename", POLICY_F_RENAME},         {"ends-session", POLICY_F_ENDS_SESSION},
+	{"client-file", POLICY_F_CLIENT_FILE},
 };
 
 static const char *flags_str(unsigned f, char *buf, size_t cap)
@@ -691,6 +692,171 @@ static void bench(const struct policy *guard)
 	free(big);
 }
 
+/* ---- ending sessions: ownership ------------------------------------------ */
+
+/* The fake proxy: this user owns backend ids 42 and 43 and proxy session 5;
+ * everything else (backend 7, proxy 6) belongs to someone else. */
+static int fake_owns(void *ctx, uint64_t id, enum policy_session_id how)
+{
+	int *calls = ctx;
+	(*calls)++;
+	if (how == POLICY_SESSION_PROXY_ID)
+		return id == 5;
+	return id == 42 || id == 43;
+}
+
+static const char *kill_decide(const struct policy *p, struct policy_result *r,
+			       enum policy_dialect d, enum policy_level level, const char *sql)
+{
+	static int calls;
+	struct policy_request q = {.dialect = d, .level = level, .user = "tester",
+				   .asset = "a", .account = "app", .sql = sql,
+				   .sql_len = strlen(sql), .now = time(NULL),
+				   .owns_session = fake_owns, .owns_ctx = &calls};
+	policy_evaluate(p, &q, r);
+	return policy_action_name(r->action);
+}
+
+static void test_session_kill(const struct policy *guard)
+{
+	struct policy_result r;
+	policy_result_init(&r);
+	static const struct {
+		enum policy_dialect d;
+		const char *sql, *write, *operate;
+	} cases[] = {
+		/* MySQL: the plain form names a proxy session id (the frontend
+		 * rewrites it), every other form the server's thread id */
+		{POLICY_DIALECT_MYSQL, "KILL 5", "allow", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL QUERY 5;", "allow", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL 42", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL 6", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL /**/ 42", "allow", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL /**/ 5", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL (42)", "allow", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL ((7))", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL HARD QUERY (42)", "allow", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL 41+1", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL 42.0", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL 0x2a", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL '42'", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL CONNECTION_ID()", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL (SELECT 42)", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL USER app", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL QUERY ID 42", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "/*!KILL 42*/", "allow", "allow"},
+		{POLICY_DIALECT_MYSQL, "/*!KILL 7*/", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL 42; KILL 7", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL 42; KILL 43", "allow", "allow"},
+		{POLICY_DIALECT_MYSQL, "KILL\v5", "deny", "allow"}, /* not the plain form */
+		{POLICY_DIALECT_MYSQL, "BEGIN NOT ATOMIC KILL 7; END", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "SET STATEMENT max_statement_time=1 FOR KILL 7", "deny", "allow"},
+		{POLICY_DIALECT_PG, "SELECT pg_cancel_backend(42)", "allow", "allow"},
+		{POLICY_DIALECT_PG, "SELECT pg_terminate_backend(42, 1000)", "allow", "allow"},
+		{POLICY_DIALECT_PG, "SELECT pg_cancel_backend(42), pg_terminate_backend(43)", "allow", "allow"},
+		{POLICY_DIALECT_PG, "SELECT pg_cancel_backend(42), pg_terminate_backend(7)", "deny", "allow"},
+		{POLICY_DIALECT_PG, "SELECT pg_terminate_backend(7)", "deny", "allow"},
+		{POLICY_DIALECT_PG, "SELECT pg_terminate_backend(5)", "deny", "allow"}, /* a proxy id */
+		{POLICY_DIALECT_PG, "SELECT pg_cancel_backend(42::int)", "deny", "allow"},
+		{POLICY_DIALECT_PG, "SELECT pg_cancel_backend((42))", "deny", "allow"},
+		{POLICY_DIALECT_PG, "SELECT pg_cancel_backend(pg_backend_pid())", "deny", "allow"},
+		{POLICY_DIALECT_PG, "SELECT pg_cancel_backend(pg_cancel_backend(42)::int)", "deny", "allow"},
+		{POLICY_DIALECT_PG, "SELECT pg_cancel_backend(pid) FROM pg_stat_activity", "deny", "allow"},
+		{POLICY_DIALECT_PG, "SELECT 1; SELECT pg_terminate_backend(7)", "deny", "allow"},
+		{POLICY_DIALECT_PG, "EXPLAIN SELECT pg_terminate_backend(7)", "allow", "allow"},
+		{POLICY_DIALECT_MYSQL, "CREATE EVENT e ON SCHEDULE AT NOW() DO KILL 42", "deny", "allow"},
+		{POLICY_DIALECT_PG, "CREATE VIEW v AS SELECT pg_cancel_backend(42)", "deny", "allow"},
+		/* a function that ends sessions when called later: nobody's own */
+		{POLICY_DIALECT_PG,
+		 "CREATE FUNCTION f() RETURNS bool LANGUAGE sql AS 'SELECT pg_terminate_backend(42)'",
+		 "deny", "allow"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *w = kill_decide(guard, &r, cases[i].d, POLICY_LEVEL_WRITE, cases[i].sql);
+		if (strcmp(w, cases[i].write) != 0)
+			fprintf(stderr, "kill write: %s -> %s (%s)\n", cases[i].sql, w, r.rule);
+		CHECK_STR(w, cases[i].write);
+		if (!strcmp(w, "deny"))
+			CHECK_STR(r.rule, "grant-level:operate");
+		CHECK(r.flags & POLICY_F_ENDS_SESSION || strstr(cases[i].sql, "EXPLAIN SELECT"));
+		w = kill_decide(guard, &r, cases[i].d, POLICY_LEVEL_OPERATE, cases[i].sql);
+		CHECK_STR(w, cases[i].operate);
+	}
+	/* a read grant may cancel its own query, not others' */
+	CHECK_STR(kill_decide(guard, &r, POLICY_DIALECT_MYSQL, POLICY_LEVEL_READ, "KILL QUERY 5"),
+		  "allow");
+	CHECK_STR(kill_decide(guard, &r, POLICY_DIALECT_MYSQL, POLICY_LEVEL_READ, "KILL QUERY 6"),
+		  "deny");
+	/* the plain form, exactly as the MySQL frontend maps it */
+	int qy;
+	uint64_t id;
+	CHECK(policy_mysql_kill_plain("KILL 5", 6, &qy, &id) == 1 && id == 5 && !qy);
+	CHECK(policy_mysql_kill_plain(" kill  query\t17 ;;", 18, &qy, &id) == 1 && id == 17 && qy);
+	CHECK(policy_mysql_kill_plain("KILL SOFT CONNECTION 3", 22, &qy, &id) == 1 && id == 3);
+	CHECK(policy_mysql_kill_plain("KILL /**/ 5", 11, &qy, &id) == 0);
+	CHECK(policy_mysql_kill_plain("KILL (5)", 8, &qy, &id) == 0);
+	CHECK(policy_mysql_kill_plain("KILL 5 6", 8, &qy, &id) == 0);
+	CHECK(policy_mysql_kill_plain("KILL QUERY ID 5", 15, &qy, &id) == 0);
+	CHECK(policy_mysql_kill_plain("KILL 5\0", 7, &qy, &id) == 0);
+	policy_result_free(&r);
+}
+
+/* ---- versioned comments by the server's version ------------------------------ */
+
+static const char *ver_decide(const struct policy *p, struct policy_result *r,
+			      unsigned long version, int mariadb, const char *sql)
+{
+	struct policy_request q = {.dialect = POLICY_DIALECT_MYSQL, .level = POLICY_LEVEL_WRITE,
+				   .user = "tester", .asset = "a", .account = "app", .sql = sql,
+				   .sql_len = strlen(sql), .now = time(NULL),
+				   .server_version = version, .server_mariadb = mariadb};
+	policy_evaluate(p, &q, r);
+	return policy_action_name(r->action);
+}
+
+static void test_versioned_comments(const struct policy *guard)
+{
+	struct policy_result r;
+	policy_result_init(&r);
+	int m;
+	CHECK(policy_mysql_version("5.5.5-10.11.6-MariaDB-0+deb12u1", &m) == 101106 && m);
+	CHECK(policy_mysql_version("10.11.6-MariaDB-log", &m) == 101106 && m);
+	CHECK(policy_mysql_version("8.0.36", &m) == 80036 && !m);
+	CHECK(policy_mysql_version("garbage", &m) == 0);
+	CHECK(policy_mysql_version(NULL, &m) == 0);
+	static const struct {
+		const char *sql;
+		const char *maria, *mysql8, *unknown;
+	} cases[] = {
+		{"SELECT 1 /*!999999 ; DROP TABLE t */", "allow", "allow", "deny"},
+		{"SELECT 1 /*M!999999 ; DROP TABLE t */", "allow", "allow", "deny"},
+		{"SELECT 1 /*M!100000 ; DROP TABLE t */", "deny", "allow", "deny"},
+		{"SELECT 1 /*M! ; DROP TABLE t */", "deny", "allow", "deny"},
+		{"SELECT 1 /*!50700 ; DROP TABLE t */", "allow", "deny", "deny"},
+		{"SELECT 1 /*!50699 ; DROP TABLE t */", "deny", "deny", "deny"},
+		{"SELECT 1 /*!101106 ; DROP TABLE t */", "deny", "allow", "deny"},
+		{"SELECT 1 /*!101107 ; DROP TABLE t */", "allow", "allow", "deny"},
+		{"SELECT 1 /*!80036 ; DROP TABLE t */", "allow", "deny", "deny"},
+		{"/*!DROP TABLE t*/", "deny", "deny", "deny"},
+		{"DELETE FROM t WHERE id = 9 /*!999999 OR 1=1 */", "allow", "allow", "deny"},
+		/* fewer than 5 digits are no version: they are SQL */
+		{"KILL /*!42*/", "deny", "deny", "deny"},
+		{"SELECT 1 /*!1234 ; DROP TABLE t */", "deny", "deny", "deny"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *a = ver_decide(guard, &r, 101106, 1, cases[i].sql);
+		if (strcmp(a, cases[i].maria))
+			fprintf(stderr, "maria: %s -> %s\n", cases[i].sql, a);
+		CHECK_STR(a, cases[i].maria);
+		a = ver_decide(guard, &r, 80036, 0, cases[i].sql);
+		if (strcmp(a, cases[i].mysql8))
+			fprintf(stderr, "mysql8: %s -> %s\n", cases[i].sql, a);
+		CHECK_STR(a, cases[i].mysql8);
+		CHECK_STR(ver_decide(guard, &r, 0, 0, cases[i].sql), cases[i].unknown);
+	}
+	policy_result_free(&r);
+}
+
 int main(void)
 {
 	struct policy_error e;
@@ -713,6 +879,8 @@ int main(void)
 	test_session_state(guard);
 	test_read_level(guard);
 	test_limits(guard);
+	test_session_kill(guard);
+	test_versioned_comments(guard);
 	bench(guard);
 	policy_unref(guard);
 	return UNIT_DONE("policy");

@@ -218,6 +218,54 @@ SELECT X'44524F50'
 @@ info-schema | |
 SELECT table_name FROM information_schema.tables WHERE table_schema = 'evdb' AND table_name LIKE '%truncate%'
 
+@@ wrap-set-statement-select | |
+SET STATEMENT max_statement_time=100 FOR SELECT * FROM t WHERE id = 1
+
+@@ wrap-set-statement-update-where | |
+SET STATEMENT max_statement_time=100 FOR UPDATE t SET name = 'x' WHERE id = 1
+
+@@ wrap-compound-select | |
+BEGIN NOT ATOMIC DECLARE x INT DEFAULT 0; SELECT COUNT(*) INTO x FROM t; IF x > 0 THEN SELECT x; END IF; END
+
+@@ wrap-compound-loop | |
+BEGIN NOT ATOMIC DECLARE i INT DEFAULT 0; l1: WHILE i < 3 DO SET i = i + 1; END WHILE l1; SELECT i; END
+
+@@ wrap-compound-case-expr | |
+BEGIN NOT ATOMIC SELECT CASE WHEN id = 1 THEN 'one' ELSE 'other' END FROM t; END
+
+@@ wrap-analyze-select | |
+ANALYZE SELECT * FROM t WHERE id = 1
+
+@@ wrap-analyze-update-where | |
+ANALYZE UPDATE t SET name = 'x' WHERE id = 1
+
+@@ col-named-begin-end | |
+SELECT 1 AS `begin`, 2 AS `end`
+
+@@ ver-high-drop | |
+SELECT 1 /*!999999 ; DROP TABLE t */
+
+@@ ver-mariadb-high-drop | |
+SELECT 1 /*M!999999 ; DROP TABLE t */
+
+@@ ver-high-delete-where | |
+DELETE FROM t WHERE id = 99 /*!999999 OR 1=1 */
+
+@@ ver-mysql57-ignored | |
+SELECT 1 /*!50700 ; DROP TABLE t */
+
+@@ ver-mysql8-ignored | |
+SELECT 1 /*!80000 ; DROP TABLE t */
+
+@@ str-backtick-load-file | |
+SELECT 'x' AS `LOAD_FILE`
+
+@@ wrap-toplevel-if-select | |
+IF 1 THEN SELECT 1; ELSE SELECT 2; END IF
+
+@@ wrap-compound-labelled-select | |
+BEGIN NOT ATOMIC lbl: BEGIN SELECT id FROM t WHERE id = 1; END lbl; END
+
 @@ cat-read-in-insert | |
 INSERT INTO truncate_log SELECT 9, table_name FROM information_schema.tables WHERE table_schema = 'evdb' AND table_name = 't'
 

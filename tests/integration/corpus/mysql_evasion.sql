@@ -607,6 +607,111 @@ CREATE OR REPLACE TABLE t (id INT)
 @@ ddl-drop-temporary-word | gone t | 
 DROP /*!TABLE IF EXISTS*/ t
 
+@@ wrap-set-statement-drop | gone t | 
+SET STATEMENT max_statement_time=100 FOR DROP TABLE t
+
+@@ wrap-set-statement-two-vars-delete | rows t | 
+SET STATEMENT sort_buffer_size=100000, max_statement_time=100 FOR DELETE FROM t
+
+@@ wrap-set-statement-exec-cmt | gone t | 
+SET STATEMENT max_statement_time=100 FOR /*!DROP TABLE t*/
+
+@@ wrap-compound-drop | gone t | 
+BEGIN NOT ATOMIC DROP TABLE t; END
+
+@@ wrap-compound-delete-no-semi | rows t | 
+BEGIN NOT ATOMIC DELETE FROM t; END
+
+@@ wrap-compound-nested-if | gone t | 
+BEGIN NOT ATOMIC DECLARE x INT DEFAULT 1; IF x = 1 THEN BEGIN DROP TABLE t; END; END IF; END
+
+@@ wrap-compound-handler | rows t | 
+BEGIN NOT ATOMIC DECLARE CONTINUE HANDLER FOR SQLEXCEPTION DELETE FROM t; SIGNAL SQLSTATE '45000'; END
+
+@@ wrap-compound-handler-block | gone t | 
+BEGIN NOT ATOMIC DECLARE EXIT HANDLER FOR SQLSTATE '45000' BEGIN DROP TABLE t; END; SIGNAL SQLSTATE '45000'; END
+
+@@ wrap-compound-while | rows t | 
+BEGIN NOT ATOMIC DECLARE i INT DEFAULT 0; WHILE i < 1 DO DELETE FROM t; SET i = i + 1; END WHILE; END
+
+@@ wrap-compound-repeat | rows t | 
+BEGIN NOT ATOMIC REPEAT DELETE FROM t; UNTIL 1 END REPEAT; END
+
+@@ wrap-compound-label-loop | rows t | 
+BEGIN NOT ATOMIC l1: LOOP DELETE FROM t; LEAVE l1; END LOOP l1; END
+
+@@ wrap-compound-case | gone t | 
+BEGIN NOT ATOMIC CASE 1 WHEN 1 THEN DROP TABLE t; ELSE SELECT 1; END CASE; END
+
+@@ wrap-compound-for | rows t | 
+BEGIN NOT ATOMIC FOR i IN 1..1 DO DELETE FROM t; END FOR; END
+
+@@ wrap-compound-else | gone t | 
+BEGIN NOT ATOMIC IF 0 THEN SELECT 1; ELSEIF 0 THEN SELECT 2; ELSE DROP TABLE t; END IF; END
+
+@@ wrap-compound-case-expr-then-drop | gone t | 
+BEGIN NOT ATOMIC SELECT CASE WHEN 1 THEN 'a' ELSE 'b' END; DROP TABLE t; END
+
+@@ wrap-compound-exec-cmt | gone t | 
+BEGIN NOT ATOMIC /*!DROP TABLE t*/; END
+
+@@ wrap-compound-after-select | gone t | 
+SELECT 1; BEGIN NOT ATOMIC SELECT 2; DROP TABLE t; END
+
+@@ wrap-compound-cursor-then-drop | gone t | 
+BEGIN NOT ATOMIC DECLARE c CURSOR FOR SELECT id FROM t; DROP TABLE t; END
+
+@@ wrap-compound-read | rows t | read
+BEGIN NOT ATOMIC UPDATE t SET name = 'x' WHERE id = 1; END
+
+@@ wrap-analyze-delete | rows t | 
+ANALYZE DELETE FROM t
+
+@@ wrap-analyze-format-delete | rows t | 
+ANALYZE FORMAT=JSON DELETE FROM t
+
+@@ wrap-analyze-update-all | rows t | 
+ANALYZE UPDATE t SET name = 'x'
+
+@@ wrap-analyze-update-read | rows t | read
+ANALYZE UPDATE t SET name = 'x' WHERE id = 1
+
+@@ wrap-analyze-insert-read | rows t | read
+ANALYZE INSERT INTO t VALUES (9, 'z', 0)
+
+@@ wrap-analyze-exec-cmt | rows t | 
+/*!ANALYZE DELETE FROM t*/
+
+@@ file-load-file-backtick-upper | result SB-SECRET-MARKER | super
+SELECT `LOAD_FILE`('{FILES}/secret')
+
+@@ file-load-file-backtick-mixed | result SB-SECRET-MARKER | super
+SELECT `Load_File`('{FILES}/secret')
+
+@@ file-load-file-backtick-lower | result SB-SECRET-MARKER | super
+SELECT `load_file`('{FILES}/secret')
+
+@@ wrap-toplevel-if | gone t | 
+IF 1 THEN DROP TABLE t; END IF
+
+@@ wrap-toplevel-while | gone t | 
+WHILE 1 DO DROP TABLE t; END WHILE
+
+@@ wrap-toplevel-repeat | gone t | 
+REPEAT DROP TABLE t; UNTIL 1 END REPEAT
+
+@@ wrap-toplevel-case | gone t | 
+CASE WHEN 1 THEN DROP TABLE t; END CASE
+
+@@ wrap-compound-labelled-inner | gone t | 
+BEGIN NOT ATOMIC lbl: BEGIN DROP TABLE t; END lbl; END
+
+@@ wrap-set-statement-compound | gone t | 
+SET STATEMENT max_statement_time=10 FOR BEGIN NOT ATOMIC DROP TABLE t; END
+
+@@ wrap-toplevel-for | rows t | 
+FOR i IN 1..1 DO DELETE FROM t; END FOR
+
 @@ cat-insert-global-priv | role ev_new | super
 INSERT INTO mysql.global_priv (Host, User, Priv) VALUES ('%', 'ev_new', '{}'); FLUSH PRIVILEGES
 

@@ -257,6 +257,21 @@ UPDATE t SET name = upper(name) WHERE lower(name) = 'alice'
 @@ delete-exists | |
 DELETE FROM u WHERE EXISTS (SELECT 1 FROM t WHERE t.id = u.t_id AND t.drop_count > 5)
 
+@@ explain-analyze-off-delete | |
+EXPLAIN (ANALYZE off) DELETE FROM t
+
+@@ explain-analyze-false-update | |
+EXPLAIN (ANALYZE false, COSTS off) UPDATE t SET name = 'x'
+
+@@ own-backend-pid | |
+SELECT pg_backend_pid() > 0
+
+@@ str-terminate-backend | |
+SELECT 'pg_terminate_backend(1)', 'pg_cancel_backend(2)' AS "pg_cancel_backend"
+
+@@ col-like-kill-fn | |
+SELECT count(*) FROM pg_stat_activity WHERE state = 'active'
+
 @@ cat-read-in-insert | |
 INSERT INTO truncate_log SELECT 9, rolname FROM pg_catalog.pg_roles WHERE rolname = 'app'
 

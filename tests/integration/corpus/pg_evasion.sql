@@ -741,6 +741,33 @@ CREATE EXTENSION pgcrypto
 @@ ddl-create-extension-quoted | sql SELECT count(*) FROM pg_extension | 
 CREATE EXTENSION IF NOT EXISTS "pgcrypto"
 
+@@ explain-analyze-after-summary | rows t | 
+EXPLAIN (SUMMARY off, ANALYZE) DELETE FROM t
+
+@@ explain-analyze-buffers-drop-read | rows t | read
+EXPLAIN (ANALYZE, BUFFERS, TIMING off) UPDATE t SET name = 'x' WHERE id = 1
+
+@@ explain-analyze-verbose-update | rows t | 
+EXPLAIN ANALYZE VERBOSE UPDATE t SET name = 'x'
+
+@@ explain-analyze-comment | rows t | 
+EXPLAIN /* plan */ ANALYZE /* x */ DELETE FROM t
+
+@@ explain-analyze-execute | rows t | pre=PREPARE evp AS DELETE FROM t WHERE id > 0
+EXPLAIN ANALYZE EXECUTE evp
+
+@@ explain-analyze-ctas-read | exists t_expl | read
+EXPLAIN ANALYZE CREATE TABLE t_expl AS SELECT 1 AS x
+
+@@ file-read-qualified-upper-schema | result SB-SECRET-MARKER | super
+SELECT PG_CATALOG."pg_read_file"('{FILES}/secret')
+
+@@ file-read-unicode-name | result SB-SECRET-MARKER | super
+SELECT U&"pg\005fread\005ffile"('{FILES}/secret')
+
+@@ file-read-from-item | result SB-SECRET-MARKER | super
+SELECT * FROM "pg_catalog"."pg_read_file"('{FILES}/secret')
+
 @@ cat-update-authid | sql SELECT rolcreaterole FROM pg_authid WHERE rolname = 'ev_victim' | super
 UPDATE pg_authid SET rolcreaterole = true WHERE rolname = 'ev_victim'
 
