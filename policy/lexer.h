@@ -59,6 +59,12 @@ enum lex_encoding {
 	LEX_ENC_DOUBLE,         /* BIG5, GBK, UHC: any high byte starts 2 bytes */
 	LEX_ENC_GB18030,
 	LEX_ENC_JOHAB,
+	/* MariaDB's client character sets (my_lexer.c only): a lead byte
+	 * starts a character only when a valid trail byte follows, as the
+	 * server's my_ismbchar() decides; LEX_ENC_SJIS and LEX_ENC_GB18030 are
+	 * read the same way by the MySQL tokenizer. */
+	LEX_ENC_MY_BIG5,
+	LEX_ENC_MY_GBK,
 };
 
 struct lex_token {
@@ -107,6 +113,12 @@ enum lex_kind pgl_next(struct lex *lx, struct lex_token *t);
  * ansi_quotes = 1 means ANSI_QUOTES. */
 void myl_init(struct lex *lx, const char *sql, size_t len, int std_strings,
 	      int ansi_quotes, enum lex_encoding enc);
+
+/* MySQL: the tokenizer's encoding for a character_set_client name as the
+ * server reports it ("sjis", "cp932", "big5", "gbk", "gb18030"; any other,
+ * NULL or "" = ASCII-safe: every other MariaDB client character set keeps
+ * bytes below 0x80 out of multibyte characters). */
+enum lex_encoding lex_my_encoding_from_name(const char *name);
 
 /* MySQL: like pgl_next. Executable comments (slash-star-bang and MariaDB's
  * slash-star-M-bang, with or without a version number) are read as SQL,

@@ -17,6 +17,7 @@
 #include "policy/lex_scan.h"
 
 #include <string.h>
+#include <strings.h>
 
 static int my_space(unsigned char c)
 {
@@ -64,6 +65,73 @@ static int dash_comment(const char *p, const char *end)
 		return 1;
 	unsigned char c = (unsigned char)p[2];
 	return my_space(c) || c < 0x20 || c == 0x7f;
+}
+
+static int in_range(unsigned char c, unsigned lo, unsigned hi)
+{
+	return c >= lo && c <= hi;
+}
+
+/* Bytes in the character at p as the server's my_ismbchar() sees it for
+ * the session's character_set_client: a lead byte counts as a pair (or a
+ * GB18030 quadruple) only when a valid trail follows, else it is one byte
+ * on its own. The trail bytes of SJIS/CP932, BIG5, GBK and GB18030 include
+ * 0x5C (backslash) and 0x60 (backtick), which is why this matters. */
+static size_t my_mb_len(const struct lex *lx, const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	size_t left = (size_t)(lx->end - p);
+	unsigned char c = u[0];
+	if (c < 0x80 || left < 2)
+		return 1;
+	switch (lx->enc) {
+	case LEX_ENC_ASCII_SAFE:
+		return 1;
+	case LEX_ENC_SJIS: /* sjis, cp932 */
+		return ((in_range(c, 0x81, 0x9F) || in_range(c, 0xE0, 0xFC)) &&
+			(in_range(u[1], 0x40, 0x7E) || in_range(u[1], 0x80, 0xFC)))
+			       ? 2
+			       : 1;
+	case LEX_ENC_MY_BIG5:
+		return (in_range(c, 0xA1, 0xF9) &&
+			(in_range(u[1], 0x40, 0x7E) || in_range(u[1], 0xA1, 0xFE)))
+			       ? 2
+			       : 1;
+	case LEX_ENC_MY_GBK:
+		return (in_range(c, 0x81, 0xFE) &&
+			(in_range(u[1], 0x40, 0x7E) || in_range(u[1], 0x80, 0xFE)))
+			       ? 2
+			       : 1;
+	case LEX_ENC_GB18030:
+		if (!in_range(c, 0x81, 0xFE))
+			return 1;
+		if (in_range(u[1], 0x40, 0x7E) || in_range(u[1], 0x80, 0xFE))
+			return 2;
+		if (left >= 4 && in_range(u[1], 0x30, 0x39) && in_range(u[2], 0x81, 0xFE) &&
+		    in_range(u[3], 0x30, 0x39))
+			return 4;
+		return 1;
+	default:
+		return lex_mb_len(lx, p);
+	}
+}
+
+enum lex_encoding lex_my_encoding_from_name(const char *name)
+{
+	static const struct {
+		const char *name;
+		enum lex_encoding enc;
+	} map[] = {
+		{"sjis", LEX_ENC_SJIS},       {"cp932", LEX_ENC_SJIS},
+		{"big5", LEX_ENC_MY_BIG5},    {"gbk", LEX_ENC_MY_GBK},
+		{"gb18030", LEX_ENC_GB18030},
+	};
+	if (!name)
+		return LEX_ENC_ASCII_SAFE;
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcasecmp(name, map[i].name) == 0)
+			return map[i].enc;
+	return LEX_ENC_ASCII_SAFE;
 }
 
 void myl_init(struct lex *lx, const char *sql, size_t len, int std_strings,
@@ -196,6 +264,10 @@ static const char *my_quoted(struct lex *lx, const char *p, char q, int escapes)
 			}
 			return p + 1;
 		}
+		if (c >= 0x80) {
+			p += my_mb_len(lx, p); /* a whole character, checked first */
+			continue;
+		}
 		if (c == '\\') {
 			/* Only a backslash before the token's own quote ends the
 			 * token elsewhere under another sql_mode
@@ -205,13 +277,14 @@ static const char *my_quoted(struct lex *lx, const char *p, char q, int escapes)
 			if (p + 1 < end && p[1] == q)
 				lx->ambiguous = 1;
 			if (escapes) {
+				/* the server skips one byte, not a character */
 				if (++p >= end)
 					return NULL;
-				p += lex_mb_len(lx, p);
+				p++;
 				continue;
 			}
 		}
-		p += c >= 0x80 ? lex_mb_len(lx, p) : 1;
+		p++;
 	}
 	return NULL;
 }
@@ -231,7 +304,7 @@ static const char *my_word(const struct lex *lx, const char *p)
 	if (lx->enc == LEX_ENC_ASCII_SAFE)
 		return lex_span(p, lx->end, LC_WORD | LC_DOLLAR);
 	while (p < lx->end && my_ident((unsigned char)*p))
-		p += (unsigned char)*p >= 0x80 ? lex_mb_len(lx, p) : 1;
+		p += (unsigned char)*p >= 0x80 ? my_mb_len(lx, p) : 1;
 	return p;
 }
 

@@ -74,6 +74,8 @@ size_t lex_mb_len(const struct lex *lx, const char *p)
 		n = (c >= 0xa1 && c <= 0xdf) ? 1 : 2; /* half-width kana are single */
 		break;
 	case LEX_ENC_DOUBLE:
+	case LEX_ENC_MY_BIG5:
+	case LEX_ENC_MY_GBK:
 		n = 2;
 		break;
 	case LEX_ENC_GB18030:

@@ -6,9 +6,10 @@
  * for each statement follows the order in policy.h: fail-closed for text
  * that cannot be read, then the grant level, then the first matching rule.
  * A rule may still escalate a forced denial to `kill`, never relax it.
- * MySQL text whose tokens depend on the session's sql_mode (a backslash in
- * a quoted token) is also read as NO_BACKSLASH_ESCAPES / ANSI_QUOTES would
- * read it, and the strongest verdict wins.
+ * MySQL text is read under the sql_mode the server confirmed when the
+ * caller knows it (req->mysql_mode); otherwise text whose tokens depend on
+ * it (a backslash in a quoted token) is also read as NO_BACKSLASH_ESCAPES /
+ * ANSI_QUOTES would read it, and the strongest verdict wins.
  *
  * This file reads the rule file (and nothing else) and never logs.
  */
@@ -520,11 +521,16 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 	int ambiguous = 0;
 	if (req->dialect == POLICY_DIALECT_MYSQL) {
 		/* MySQL's defaults: backslash escapes on, "x" is a string */
-		opts = (struct cls_opts){.std_strings = 0, .enc = opts.enc, .mysql = 1,
+		opts = (struct cls_opts){.std_strings = 0, .mysql = 1,
+					 .enc = lex_my_encoding_from_name(req->client_encoding),
 					 .server_version = req->server_version,
 					 .server_mariadb = req->server_mariadb,
 					 .database = req->database,
 					 .database_unknown = req->database_unknown};
+		if (req->mysql_mode & POLICY_MY_MODE_KNOWN) {
+			opts.std_strings = (req->mysql_mode & POLICY_MY_NO_BACKSLASH) != 0;
+			opts.ansi_quotes = (req->mysql_mode & POLICY_MY_ANSI_QUOTES) != 0;
+		}
 	}
 	if (run(p, req, &opts, out, w, 0, &ambiguous, 0) < 0)
 		return forced(out, 0);
@@ -552,6 +558,13 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 					       .server_mariadb = req->server_mariadb,
 					       .database = req->database,
 					       .database_unknown = req->database_unknown};
+			if (req->mysql_mode & POLICY_MY_MODE_KNOWN) {
+				/* the server told its sql_mode: that one reading only */
+				if (m & 3)
+					continue;
+				alt.std_strings = opts.std_strings;
+				alt.ansi_quotes = opts.ansi_quotes;
+			}
 			int amb;
 			if (result_strings(w->alt) < 0 || run(p, req, &alt, w->alt, w, 1, &amb, 0) < 0)
 				return forced(out, 0);

@@ -103,7 +103,12 @@ struct policy_request {
 	 * the zero values are the server defaults. PostgreSQL reports both in
 	 * ParameterStatus messages. */
 	int std_strings_off;         /* standard_conforming_strings = off */
-	const char *client_encoding; /* e.g. "SJIS"; NULL or "" = UTF8 */
+	const char *client_encoding; /* e.g. "SJIS"; NULL or "" = UTF8; MySQL: the
+					character_set_client name ("sjis", "gbk") */
+	/* MySQL: the session's sql_mode as the server confirmed it. Without
+	 * POLICY_MY_MODE_KNOWN, text whose tokens depend on it is read under
+	 * every sql_mode and the strongest verdict kept. */
+	unsigned mysql_mode;
 	/* MySQL: the backend's version from its handshake (10.11.6 = 101106;
 	 * cls_mysql_version), which decides which versioned executable
 	 * comments it runs; 0 = unknown: both readings count. */
@@ -137,6 +142,10 @@ struct policy_request {
 		       const struct policy_routine **defs);
 	void *routine_ctx;
 };
+
+#define POLICY_MY_MODE_KNOWN 0x1u     /* the bits below are the server's */
+#define POLICY_MY_NO_BACKSLASH 0x2u   /* sql_mode NO_BACKSLASH_ESCAPES */
+#define POLICY_MY_ANSI_QUOTES 0x4u    /* sql_mode ANSI_QUOTES */
 
 /* The answer. Callers own it, initialise it with policy_result_init(), may
  * reuse it across calls (buffers grow and are kept) and free it with

@@ -108,6 +108,7 @@ int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char
 				     .now = time(NULL),
 				     .std_strings_off = s->std_strings_off,
 				     .client_encoding = s->client_encoding,
+				     .mysql_mode = s->mysql_mode,
 				     .server_version = s->backend_version,
 				     .server_mariadb = s->backend_mariadb,
 				     .owns_session = owns_session,
@@ -146,7 +147,8 @@ uint64_t sess_audit_statement(struct session *s, const struct sess_stmt_info *st
 	ev.fingerprint = st->fingerprint && *st->fingerprint ? st->fingerprint : NULL;
 	ev.objects = st->objects && *st->objects ? st->objects : NULL;
 	ev.rule = st->rule && *st->rule ? st->rule : NULL;
-	ev.decision = policy_action_name(st->action);
+	ev.decision = st->decision ? st->decision : policy_action_name(st->action);
+	ev.error = st->error;
 	ev.params = st->params;
 	ev.approval = st->approval;
 	return sess_audit(s, &ev) == 0 ? qid : 0;

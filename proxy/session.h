@@ -64,6 +64,8 @@ struct session {
 	int (*routine)(void *ctx, const char *name, size_t len,
 		       const struct policy_routine **defs);
 	void *routine_ctx;
+	unsigned mysql_mode;              /* MySQL: POLICY_MY_* bits the server confirmed
+					     (client_encoding holds character_set_client) */
 	/* The server's id of the backend connection (PostgreSQL BackendKeyData
 	 * pid, MySQL handshake thread id; 0 = not yet) and, MySQL, the server's
 	 * version (policy_mysql_version; 0 = unknown): set by the frontend's

@@ -59,6 +59,7 @@ struct my_stmt {
 	uint16_t *types;           /* owned, num_params entries */
 	int types_known;
 	uint8_t *long_data;        /* owned bitmap: params sent with SEND_LONG_DATA */
+	int may_change_mode;       /* executing it may change sql_mode / character set */
 	struct my_stmt *next;
 };
 
@@ -72,6 +73,7 @@ enum my_pend_kind {
 	MY_PEND_FETCH,    /* COM_STMT_FETCH: rows up to EOF, or ERR */
 	MY_PEND_LOCAL,    /* answered by the proxy: `reply` is sent when it reaches the head */
 	MY_PEND_INTERNAL, /* the proxy's own MY_READ_ONLY_SQL: OK swallowed, ERR ends the session */
+	MY_PEND_PROBE,    /* the proxy's MY_MODE_PROBE_SQL: result consumed, sets the lexing state */
 };
 
 /* Where a result stream is. */
@@ -101,9 +103,20 @@ struct my_pending {
 	int kill_after;           /* a kill rule fired: close once the reply is out */
 	int reset_stmts;          /* COM_RESET_CONNECTION: forget statements on OK */
 	char *init_db;            /* owned: COM_INIT_DB name, set as database on OK */
+	int refused_prepare;      /* MY_PEND_LOCAL answering a COM_STMT_PREPARE: the
+				     server's "last prepared" (id -1) is gone for the client */
 	int db_change;            /* 1 COM_INIT_DB, 2 a batch with USE: the database is
 				     unknown until this reply ends (see my_db_settle) */
 };
+
+/* Bounds of what a session queues for its client (issue 10 class 5): the
+ * relay stops reading the client while over either, so a flood of commands
+ * answered locally, or queued behind a slow one, cannot grow memory. */
+#define MY_PEND_MAX 1024              /* replies owed to the client */
+#define MY_LOCAL_MAX (256u * 1024u)   /* bytes of proxy-made replies waiting in the queue */
+#define MY_HELD_QUEUE 1               /* my_conn.held: over a cap above */
+#define MY_HELD_REPLIES 2             /* my_conn.held: until no reply is owed */
+#define MY_PRE_READY_MAX (64u * 1024u) /* client bytes buffered before the session is ready */
 
 struct my_conn {
 	struct session *s;            /* borrowed: the session owns us */
@@ -137,7 +150,11 @@ struct my_conn {
 	uint8_t *cmd;                 /* owned: a reassembled multi-packet client command */
 	uint8_t cmd_packets;          /* packets of the command being handled (reply sequence id) */
 	struct my_stmt *stmts;
-	uint32_t last_stmt_id;        /* for stmt_id -1 (MariaDB: the last prepared) */
+	uint32_t last_stmt_id;        /* for stmt_id -1 (MariaDB: the last prepared); 0 = none */
+	unsigned prepares_in_flight;  /* COM_STMT_PREPAREs not answered yet (ids not known) */
+	size_t local_bytes;           /* payload bytes of MY_PEND_LOCAL replies queued */
+	int held;                     /* MY_HELD_*: client commands wait (sess_hold_client)
+					 until my_relay_resume() finds the reason gone */
 	struct policy_result pres;    /* reused for every decision */
 	int db_pending;               /* replies with a db_change still to come */
 	int db_lost;                  /* a USE may have run unseen (its batch failed) */
@@ -155,6 +172,9 @@ int my_send_greeting(struct my_conn *c);
 void my_relay_client(struct my_conn *c);
 void my_relay_backend(struct my_conn *c);
 void my_relay_free(struct my_conn *c);
+/* Process client commands a hold kept waiting, once its reason is gone
+ * (called after backend replies and when the client's output drained). */
+void my_relay_resume(struct my_conn *c);
 
 /* Send ERR to the client with sequence id seq, then close once it is out. */
 void my_fatal(struct my_conn *c, uint8_t seq, uint16_t code, const char *sqlstate,

@@ -4,6 +4,7 @@
  * routes each session event to the login state machine (my_login.c) or to
  * the relay (my_relay.c) by the connection's state, and owns the lifetime
  * of struct my_conn. */
+#include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,14 @@ static void my_dispatch(struct session *s, void *state, enum sess_side side, enu
 			else
 				my_relay_backend(c);
 		} else if (c->st != MY_ST_CLOSED) {
+			/* A client that sends commands before the session is
+			 * ready is not read past MY_PRE_READY_MAX until it is
+			 * (my_relay_client() resumes it). */
+			if (side == SESS_CLIENT && c->st >= MY_ST_BACKEND_CONNECT &&
+			    evbuffer_get_length(sess_input(s, SESS_CLIENT)) > MY_PRE_READY_MAX) {
+				c->held = MY_HELD_QUEUE;
+				sess_hold_client(s, 1);
+			}
 			if (side == SESS_CLIENT)
 				my_login_client_read(c);
 			else
@@ -45,8 +54,11 @@ static void my_dispatch(struct session *s, void *state, enum sess_side side, enu
 		}
 		return;
 	}
-	if (ev == SESS_EV_FLUSHED)
+	if (ev == SESS_EV_FLUSHED) {
+		if (c->st == MY_ST_READY)
+			my_relay_resume(c); /* a hold for an unread client output */
 		return;
+	}
 	if (ev == SESS_EV_TIMEOUT && c->st == MY_ST_READY) {
 		sess_close(s, "idle timeout");
 		return;

@@ -34,11 +34,23 @@
 
 #include "audit/audit.h"
 #include "protocols/mysql/my_conn.h"
+#include "protocols/mysql/my_mode.h"
 #include "proxy/decide.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 
 #define MY_CONTROL_MAX (1u << 20) /* largest OK/ERR/EOF/count packet the relay reads */
+
+/* on_command() result: the command stays in the client's input, unread,
+ * and the client is not read until my_relay_resume() (see hold_reason()). */
+#define MY_HOLD 2
+
+#define MY_ER_UNKNOWN_STMT_HANDLER 1243 /* HY000 */
+
+static uint32_t get_id(const uint8_t *b)
+{
+	return (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 24;
+}
 
 /* ---- prepared statements ---- */
 
@@ -68,6 +80,10 @@ static struct my_stmt *stmt_find(struct my_conn *c, uint32_t id)
 
 static void stmt_remove(struct my_conn *c, uint32_t id)
 {
+	if (id == 0xFFFFFFFFu)
+		id = c->last_stmt_id;
+	if (id == c->last_stmt_id)
+		c->last_stmt_id = 0; /* the server forgets it as "last prepared" too */
 	for (struct my_stmt **pp = &c->stmts; *pp; pp = &(*pp)->next) {
 		if ((*pp)->id == id) {
 			struct my_stmt *st = *pp;
@@ -117,6 +133,12 @@ static void pend_pop(struct my_conn *c, const char *error_if_unset)
 	if (!p)
 		return;
 	sess_query_end(c->s, p->query_id, p->start_us, p->rows, p->error ? p->error : error_if_unset);
+	if ((p->kind == MY_PEND_PREPARE || p->refused_prepare) && c->prepares_in_flight)
+		c->prepares_in_flight--;
+	if (p->refused_prepare)
+		c->last_stmt_id = 0; /* the client's id -1 names what was refused */
+	if (p->kind == MY_PEND_LOCAL)
+		c->local_bytes -= p->reply_len < c->local_bytes ? p->reply_len : c->local_bytes;
 	free(p->error);
 	stmt_free(p->stmt);
 	free(p->reply);
@@ -169,9 +191,10 @@ static void flush_local(struct my_conn *c)
 }
 
 /* Queue an ERR the proxy answers itself (sequence id 1, after every reply
- * still owed). Returns 1 (consumed) or -1. */
-static int answer_err(struct my_conn *c, uint16_t code, const char *sqlstate, const char *msg,
-		      int kill_after)
+ * still owed); refused_prepare: it answers a COM_STMT_PREPARE. Returns 1
+ * (consumed) or -1. */
+static int queue_err(struct my_conn *c, uint16_t code, const char *sqlstate, const char *msg,
+		     int kill_after, int refused_prepare)
 {
 	struct my_buf b;
 	my_buf_init(&b);
@@ -185,8 +208,18 @@ static int answer_err(struct my_conn *c, uint16_t code, const char *sqlstate, co
 	p->reply_len = b.len;
 	p->reply_seq = c->cmd_packets ? c->cmd_packets : 1;
 	p->kill_after = kill_after;
+	p->refused_prepare = refused_prepare;
+	c->local_bytes += b.len;
+	if (refused_prepare)
+		c->prepares_in_flight++; /* until it reaches the client, in order */
 	flush_local(c);
 	return 1;
+}
+
+static int answer_err(struct my_conn *c, uint16_t code, const char *sqlstate, const char *msg,
+		      int kill_after)
+{
+	return queue_err(c, code, sqlstate, msg, kill_after, 0);
 }
 
 static int answer_ok(struct my_conn *c)
@@ -202,6 +235,7 @@ static int answer_ok(struct my_conn *c)
 	p->reply = b.p;
 	p->reply_len = b.len;
 	p->reply_seq = c->cmd_packets ? c->cmd_packets : 1;
+	c->local_bytes += b.len;
 	flush_local(c);
 	return 1;
 }
@@ -232,11 +266,23 @@ static uint64_t audit_stmt(struct my_conn *c, const char *sql, size_t len, const
 
 /* Decide and audit a statement. Returns its query id when it may run; 0
  * when it was refused (the error answer is queued; *rc set to 1, or -1 when
- * out of memory). */
-static uint64_t decide(struct my_conn *c, const char *sql, size_t len, int *rc)
+ * out of memory). mode_split: the text may change the lexing state and
+ * depends on it, so a statement after the change would be read by the
+ * server under a state the proxy cannot know: several statements are
+ * refused. */
+static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int *rc,
+			    int mode_split)
 {
 	remember_current(c, sql, len);
 	evaluate(c, sql, len);
+	if (mode_split && c->pres.n_statements > 1 && c->pres.action < POLICY_DENY) {
+		c->pres.action = POLICY_DENY;
+		snprintf(c->pres.rule, sizeof c->pres.rule, "session-state");
+		snprintf(c->pres.message, sizeof c->pres.message,
+			 "sqlbastion: a multi-statement query that may change sql_mode or the "
+			 "character set cannot also hold backslashes or double quotes; send the "
+			 "statements one by one");
+	}
 	uint64_t qid = audit_stmt(c, sql, len, NULL);
 	if (!qid) {
 		*rc = answer_err(c, MY_ER_UNKNOWN_ERROR, "HY000", SESS_AUDIT_DOWN_MESSAGE, 0);
@@ -248,6 +294,11 @@ static uint64_t decide(struct my_conn *c, const char *sql, size_t len, int *rc)
 		return 0;
 	}
 	return qid;
+}
+
+static uint64_t decide(struct my_conn *c, const char *sql, size_t len, int *rc)
+{
+	return decide_text(c, sql, len, rc, 0);
 }
 
 /* ---- KILL mapping ---- */
@@ -297,15 +348,54 @@ static int send_backend_packet(struct my_conn *c, const void *p, size_t n)
 	return my_put_packets(sess_output(c->s, SESS_BACKEND), 0, p, n) < 0 ? -1 : 0;
 }
 
+/* Ask the server for its lexing state (my_mode.h): the probe goes out now,
+ * nothing being in flight, and the command that needs it waits for the
+ * answer. Returns MY_HOLD, 1 when the command was refused (audit down), -1. */
+static int send_probe(struct my_conn *c)
+{
+	static const char q[] = "\x03" MY_MODE_PROBE_SQL;
+	struct sess_stmt_info si = {.sql = q + 1, .len = sizeof q - 2, .verb = "SELECT",
+				    .rule = "sqlbastion:session-state", .action = POLICY_ALLOW};
+	uint64_t qid = sess_audit_statement(c->s, &si);
+	if (!qid)
+		return answer_err(c, MY_ER_UNKNOWN_ERROR, "HY000", SESS_AUDIT_DOWN_MESSAGE, 0);
+	struct my_pending *p = pend_push(c, MY_PEND_PROBE);
+	if (!p)
+		return -1;
+	p->query_id = qid;
+	return send_backend_packet(c, q, sizeof q - 1) == 0 ? MY_HOLD : -1;
+}
+
+/* Text the server will lex (COM_QUERY, COM_STMT_PREPARE): 0 when it may be
+ * classified now (the server's state is confirmed, or the text reads the
+ * same under every state; *dep says which), else MY_HOLD (replies in
+ * flight may still change the state, or a probe went out), 1 or -1. */
+static int need_mode(struct my_conn *c, const uint8_t *sql, size_t len, int *dep)
+{
+	*dep = my_text_lex_dependent(sql, len);
+	if (!*dep || (c->s->mysql_mode & POLICY_MY_MODE_KNOWN))
+		return 0;
+	if (c->pend.len)
+		return MY_HOLD;
+	return send_probe(c);
+}
+
 static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 {
 	const char *sql = (const char *)b + 1;
 	size_t len = n - 1;
-	int rc = 1, query;
+	int rc = 1, query, dep;
 	uint64_t kid;
-	uint64_t qid = decide(c, sql, len, &rc);
+	rc = need_mode(c, b + 1, len, &dep);
+	if (rc != 0)
+		return rc;
+	rc = 1;
+	int changes = my_text_may_change_mode(b + 1, len);
+	uint64_t qid = decide_text(c, sql, len, &rc, changes && dep);
 	if (!qid)
 		return rc;
+	if (changes)
+		c->s->mysql_mode = 0; /* unknown until the next probe */
 	struct my_pending *p = pend_push(c, MY_PEND_RESULT);
 	if (!p)
 		return -1;
@@ -368,6 +458,9 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 {
 	const char *sql = (const char *)b + 1;
 	size_t len = n - 1;
+	int dep, r = need_mode(c, b + 1, len, &dep);
+	if (r != 0)
+		return r;
 	remember_current(c, sql, len);
 	c->s->preparing = 1; /* a prepared KILL n names a server thread id */
 	evaluate(c, sql, len);
@@ -376,12 +469,13 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 		/* Refused: audited now (an allowed one is audited at execute). */
 		if (!audit_stmt(c, sql, len, NULL))
 			sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
-		return answer_err(c, MY_ER_SPECIFIC_ACCESS, "42000", c->pres.message,
-				  c->pres.action == POLICY_KILL);
+		return queue_err(c, MY_ER_SPECIFIC_ACCESS, "42000", c->pres.message,
+				 c->pres.action == POLICY_KILL, 1);
 	}
 	struct my_pending *p = pend_push(c, MY_PEND_PREPARE);
 	if (!p)
 		return -1;
+	c->prepares_in_flight++;
 	/* The statement's record, completed when the server answers. */
 	struct my_stmt *st = calloc(1, sizeof *st);
 	if (!st)
@@ -393,6 +487,7 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	st->rule = dup_or_empty(c->pres.rule);
 	st->action = c->pres.action;
 	st->approval = c->approval;
+	st->may_change_mode = my_text_may_change_mode(b + 1, len);
 	if (!st->sql || !st->verb || !st->fingerprint || !st->objects || !st->rule) {
 		stmt_free(st);
 		return -1;
@@ -428,14 +523,38 @@ static int approved_run(struct my_conn *c, struct my_stmt *st, int64_t *approval
 			  c->pres.action == POLICY_KILL);
 }
 
+/* The statement a COM_STMT_* command names, known for certain. Returns 0
+ * with *out, MY_HOLD while a COM_STMT_PREPARE is unanswered (the id may be
+ * the one it creates; id -1 is "the last prepared"), or, when the id is
+ * unknown, 1 after answering ERR 1243 as the server would (for commands
+ * with a reply; `what` names it) or 3 for commands without one (the caller
+ * drops it). Never forwards a command whose statement is a guess. */
+static int stmt_certain(struct my_conn *c, const uint8_t *b, size_t n, const char *what,
+			struct my_stmt **out)
+{
+	uint32_t id = n >= 5 ? get_id(b) : 0;
+	*out = NULL;
+	if (c->prepares_in_flight && (id == 0xFFFFFFFFu || !stmt_find(c, id)))
+		return MY_HOLD;
+	if ((*out = n >= 5 ? stmt_find(c, id) : NULL) != NULL)
+		return 0;
+	sess_log(c->s, LOG_INFO, "refused %s of unknown statement id %u", what ? what : "command",
+		 id);
+	if (!what)
+		return 3;
+	char msg[120];
+	snprintf(msg, sizeof msg, "Unknown prepared statement handler (%u) given to %s", id, what);
+	return answer_err(c, MY_ER_UNKNOWN_STMT_HANDLER, "HY000", msg, 0);
+}
+
 static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
 {
-	uint32_t id = n >= 5 ? (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16 |
-				       (uint32_t)b[4] << 24
-			     : 0;
-	struct my_stmt *st = stmt_find(c, id);
+	struct my_stmt *st;
 	uint64_t qid;
-	if (st) {
+	int known = stmt_certain(c, b, n, "mysqld_stmt_execute", &st);
+	if (known != 0)
+		return known;
+	{
 		struct my_buf json;
 		struct my_execute ex;
 		char err[120];
@@ -459,14 +578,9 @@ static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
 		my_buf_free(&json);
 		if (st->long_data)
 			memset(st->long_data, 0, ((size_t)st->num_params + 7) / 8);
-	} else {
-		/* Unknown to the proxy: the server will say so; audit what we know. */
-		char what[48];
-		snprintf(what, sizeof what, "EXECUTE STATEMENT %u", id);
-		struct sess_stmt_info si = {.sql = what, .len = strlen(what), .verb = "EXECUTE",
-					    .action = POLICY_ALLOW};
-		qid = sess_audit_statement(c->s, &si);
 	}
+	if (qid && st->may_change_mode)
+		c->s->mysql_mode = 0;
 	if (!qid)
 		return answer_err(c, MY_ER_UNKNOWN_ERROR, "HY000", SESS_AUDIT_DOWN_MESSAGE, 0);
 	struct my_pending *p = pend_push(c, MY_PEND_RESULT);
@@ -479,13 +593,16 @@ static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
 
 static int on_long_data(struct my_conn *c, const uint8_t *b, size_t n)
 {
+	struct my_stmt *st;
+	int known = stmt_certain(c, b, n, NULL, &st);
+	if (known == 3)
+		return 1; /* unknown: dropped, as it has no reply */
+	if (known != 0)
+		return known;
 	if (n < 7)
-		return 0; /* the server ignores it the same way */
-	uint32_t id = (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16 |
-		      (uint32_t)b[4] << 24;
+		return 1; /* malformed: the server would ignore it */
 	uint16_t param = (uint16_t)(b[5] | b[6] << 8);
-	struct my_stmt *st = stmt_find(c, id);
-	if (st && param < st->num_params && st->long_data)
+	if (param < st->num_params && st->long_data)
 		st->long_data[param / 8] |= (uint8_t)(1u << (param % 8));
 	return 0; /* forwarded; no reply */
 }
@@ -562,21 +679,31 @@ static int on_command(struct my_conn *c, const uint8_t *b, size_t n)
 		return on_execute(c, b, n);
 	case MY_COM_STMT_SEND_LONG_DATA:
 		return on_long_data(c, b, n);
-	case MY_COM_STMT_CLOSE:
-		if (n >= 5)
-			stmt_remove(c, (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16 |
-					       (uint32_t)b[4] << 24);
-		return 0; /* no reply */
+	case MY_COM_STMT_CLOSE: {
+		/* No reply; applied now, in the order the server applies it. */
+		struct my_stmt *st;
+		int known = stmt_certain(c, b, n, NULL, &st);
+		if (known == 3)
+			return 1;
+		if (known != 0)
+			return known;
+		stmt_remove(c, get_id(b));
+		return 0;
+	}
 	case MY_COM_STMT_RESET: {
-		struct my_stmt *st = n >= 5 ? stmt_find(c, (uint32_t)b[1] | (uint32_t)b[2] << 8 |
-								    (uint32_t)b[3] << 16 |
-								    (uint32_t)b[4] << 24)
-					    : NULL;
-		if (st && st->long_data)
+		struct my_stmt *st;
+		int known = stmt_certain(c, b, n, "mysqld_stmt_reset", &st);
+		if (known != 0)
+			return known;
+		if (st->long_data)
 			memset(st->long_data, 0, ((size_t)st->num_params + 7) / 8);
 		return pend_push(c, MY_PEND_SIMPLE) ? 0 : -1;
 	}
 	case MY_COM_STMT_FETCH: {
+		struct my_stmt *st;
+		int known = stmt_certain(c, b, n, "mysqld_stmt_fetch", &st);
+		if (known != 0)
+			return known;
 		struct my_pending *p = pend_push(c, MY_PEND_FETCH);
 		if (!p)
 			return -1;
@@ -598,6 +725,7 @@ static int on_command(struct my_conn *c, const uint8_t *b, size_t n)
 		if (!p)
 			return -1;
 		p->reset_stmts = 1;
+		c->s->mysql_mode = 0; /* back to the server's global defaults */
 		if (c->s->target.level != POLICY_LEVEL_READ)
 			return 0;
 		/* The reset also resets the transaction access mode: a read
@@ -652,11 +780,58 @@ static int relay_infile_packet(struct my_conn *c, uint32_t len)
 	return 0;
 }
 
+/* Why the next client command must wait, or NULL. The caps bound what a
+ * session queues however fast the client sends (each waiting command stays
+ * in the client's input, and that input is not read meanwhile). */
+static const char *queue_full(struct my_conn *c)
+{
+	if (c->pend.len >= MY_PEND_MAX)
+		return "replies owed";
+	if (c->local_bytes >= MY_LOCAL_MAX)
+		return "proxy replies queued";
+	if (evbuffer_get_length(sess_output(c->s, SESS_CLIENT)) > SESS_HIGH_WATER)
+		return "client not reading";
+	return NULL;
+}
+
+/* why: MY_HELD_QUEUE (over a cap) or MY_HELD_REPLIES (a command waits
+ * for every reply in flight: the lexing state or a statement id). */
+static void hold(struct my_conn *c, int why)
+{
+	c->held = why;
+	sess_hold_client(c->s, 1);
+}
+
+/* 1 when what the hold waited for has happened. */
+static int hold_over(struct my_conn *c)
+{
+	return !queue_full(c) && (c->held != MY_HELD_REPLIES || c->pend.len == 0);
+}
+
+void my_relay_resume(struct my_conn *c)
+{
+	struct session *s = c->s;
+	if (!c->held || s->closing || s->close_after_flush || c->st != MY_ST_READY ||
+	    !hold_over(c))
+		return;
+	c->held = 0;
+	sess_hold_client(s, 0);
+	if (evbuffer_get_length(sess_input(s, SESS_CLIENT)))
+		my_relay_client(c);
+}
+
 void my_relay_client(struct my_conn *c)
 {
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_CLIENT);
 	struct evbuffer *bout = sess_output(s, SESS_BACKEND);
+	if (c->held) {
+		/* also the hold taken before the session was ready (my_frontend.c) */
+		if (!hold_over(c))
+			return;
+		c->held = 0;
+		sess_hold_client(s, 0);
+	}
 	while (!s->closing && !s->close_after_flush && !s->client_paused) {
 		if (c->pass_left[SESS_CLIENT]) {
 			size_t m = stream(c, SESS_CLIENT, c->pass_left[SESS_CLIENT]);
@@ -677,6 +852,10 @@ void my_relay_client(struct my_conn *c)
 		}
 		if (seq != 0) {
 			sess_close(s, "client command with sequence id %u (expected 0)", seq);
+			return;
+		}
+		if (queue_full(c)) {
+			hold(c, MY_HELD_QUEUE);
 			return;
 		}
 		/* A command is one packet, or a run of 16 MiB - 1 ones and a shorter last. */
@@ -749,6 +928,12 @@ void my_relay_client(struct my_conn *c)
 		int r = on_command(c, payload, total);
 		free(c->cmd);
 		c->cmd = NULL;
+		if (r == MY_HOLD) {
+			/* left in the input, unread, until my_relay_resume() */
+			sess_backpressure(s, SESS_BACKEND);
+			hold(c, MY_HELD_REPLIES);
+			return;
+		}
 		if (r < 0) {
 			if (!s->closing && !s->close_after_flush)
 				sess_close(s, "out of memory");
@@ -839,8 +1024,10 @@ static int on_backend_packet(struct my_conn *c, struct my_pending *p, const uint
 		if (n >= 1 && b[0] == 0x00) {
 			if (p->init_db)
 				snprintf(c->s->database, sizeof c->s->database, "%s", p->init_db);
-			if (p->reset_stmts)
+			if (p->reset_stmts) {
 				stmts_clear(c);
+				c->last_stmt_id = 0;
+			}
 		} else if (my_is_err(b, n)) {
 			set_error(p, b, n);
 		}
@@ -849,6 +1036,7 @@ static int on_backend_packet(struct my_conn *c, struct my_pending *p, const uint
 		if (p->phase != MY_RES_FIRST)
 			return -1;
 		if (my_is_err(b, n)) {
+			c->last_stmt_id = 0; /* the server clears its "last prepared" */
 			*done = 1;
 			return 0;
 		}
@@ -942,7 +1130,93 @@ static int on_backend_packet(struct my_conn *c, struct my_pending *p, const uint
 	return -1;
 }
 
+/* One packet of the reply to the proxy's probe (MY_MODE_PROBE_SQL): a
+ * result set of two columns and one row, consumed here. Returns 0, or -1
+ * when the server did not tell the state (the session cannot go on). */
+static int on_probe_packet(struct my_conn *c, struct my_pending *p, const uint8_t *b, size_t n,
+			   int *done)
+{
+	int deprecate = (c->caps & MY_CLIENT_DEPRECATE_EOF) != 0;
+	uint64_t cols;
+	unsigned mode;
+	*done = 0;
+	if (my_is_err(b, n)) {
+		set_error(p, b, n);
+		return -1;
+	}
+	switch (p->phase) {
+	case MY_RES_FIRST:
+		if (my_parse_column_count(b, n, &cols) != 0 || cols != 2)
+			return -1;
+		p->left = cols;
+		p->phase = MY_RES_COLUMNS;
+		return 0;
+	case MY_RES_COLUMNS:
+		if (--p->left == 0)
+			p->phase = deprecate ? MY_RES_ROWS : MY_RES_COLS_EOF;
+		return 0;
+	case MY_RES_COLS_EOF:
+		p->phase = MY_RES_ROWS;
+		return 0;
+	case MY_RES_ROWS:
+		if (my_is_eof(b, n, deprecate)) {
+			*done = 1;
+			return p->rows == 1 ? 0 : -1;
+		}
+		if (p->rows >= 0 || my_mode_parse_row(b, n, &mode, c->s->client_encoding,
+						      sizeof c->s->client_encoding) != 0)
+			return -1;
+		c->s->mysql_mode = mode;
+		p->rows = 1;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* The reply at the head is the probe's: read whole packets, relay none. */
+static void relay_probe(struct my_conn *c, struct my_pending *p)
+{
+	struct session *s = c->s;
+	struct evbuffer *in = sess_input(s, SESS_BACKEND);
+	while (!s->closing) {
+		uint8_t h[4], seq;
+		uint32_t len;
+		if (evbuffer_copyout(in, h, 4) < 4)
+			return;
+		my_header(h, &len, &seq);
+		if (len >= MY_CONTROL_MAX) {
+			sess_close(s, "oversized reply to the session-state query (%u bytes)", len);
+			return;
+		}
+		if (evbuffer_get_length(in) < (size_t)len + 4)
+			return;
+		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 4);
+		int done = 0;
+		if (!m || on_probe_packet(c, p, m + 4, len, &done) != 0) {
+			sess_close(s, "the server did not tell the session's sql_mode and character "
+				      "set (%s)", p->error ? p->error : "unexpected reply");
+			return;
+		}
+		evbuffer_drain(in, (size_t)len + 4);
+		if (done) {
+			sess_log(s, LOG_DEBUG, "session state: sql_mode bits 0x%x, character set %s",
+				 s->mysql_mode, s->client_encoding);
+			finish(c);
+			return;
+		}
+	}
+}
+
+static void relay_backend(struct my_conn *c);
+
 void my_relay_backend(struct my_conn *c)
+{
+	relay_backend(c);
+	my_relay_resume(c);
+}
+
+static void relay_backend(struct my_conn *c)
 {
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_BACKEND);
@@ -977,6 +1251,12 @@ void my_relay_backend(struct my_conn *c)
 		if (len > 0 && got < 5)
 			return;
 		struct my_pending *p = pend_head(c);
+		if (p && p->kind == MY_PEND_PROBE && !c->pass_left[SESS_BACKEND]) {
+			relay_probe(c, p);
+			if (pend_head(c) == p || s->closing)
+				return; /* wait for more of it */
+			continue;
+		}
 		if (!p) {
 			/* Unsolicited: a server going away sends an ERR first. */
 			if (len > 0 && h[4] == 0xFF && len < MY_CONTROL_MAX) {

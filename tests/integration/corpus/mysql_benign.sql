@@ -278,3 +278,28 @@ USE evdb; UPDATE t SET name = 'x' WHERE id = 1
 @@ cat-qualified-write-after-use | | pre=USE evdb
 INSERT INTO evdb.truncate_log VALUES (10, 'ten')
 
+# Issue 15 class 9: backslash escapes under the server's default sql_mode
+# (the proxy lexes under the sql_mode the server confirmed, not under both).
+@@ bs-quote-drop-comment | |
+SELECT 'it\'s; DROP TABLE t; -- '
+
+@@ bs-dquote-drop | |
+SELECT "say \"DROP TABLE t\"; -- "
+
+@@ bs-where-escapes | |
+SELECT * FROM t WHERE name = 'o\'neil\\' OR name = 'x\'; DELETE FROM t; -- '
+
+@@ bs-insert-escaped | |
+INSERT INTO truncate_log VALUES (7, 'a\'; TRUNCATE t; -- \\')
+
+@@ bs-backslash-only | |
+SELECT 'C:\\temp\\', "\\"
+
+@@ bs-after-set-names | | pre=SET NAMES latin1
+SELECT 'it\'s; DROP TABLE t; -- '
+
+@@ bs-nbe-confirmed | | pre=SET sql_mode = 'NO_BACKSLASH_ESCAPES'
+SELECT 'C:\temp\', 'a\'
+
+@@ bs-ansi-quotes-confirmed | | pre=SET sql_mode = 'ANSI_QUOTES'
+SELECT "id" FROM t WHERE name = 'x\'; DROP TABLE t; -- '
