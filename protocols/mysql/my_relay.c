@@ -770,11 +770,12 @@ static int on_command(struct my_conn *c, const uint8_t *b, size_t n)
 		sess_close(c->s, "client quit");
 		return -1;
 	case MY_COM_CHANGE_USER:
-		/* Switching accounts would bypass the token: never silently. */
-		return answer_err(c, MY_ER_NOT_SUPPORTED, "42000",
-				  "sqlbastion: COM_CHANGE_USER is not supported; connect again "
-				  "with the other user's token",
-				  0);
+		/* A token check as at login (my_login.c), then a reset of the
+		 * server session: only once every reply owed is out, so the
+		 * OK comes in order and no reply belongs to the old user. */
+		if (c->pend.len)
+			return MY_HOLD;
+		return my_login_change_user(c, b, n);
 	case MY_COM_SLEEP:
 		return answer_ok(c);
 	default:
@@ -862,6 +863,8 @@ void my_relay_client(struct my_conn *c)
 		sess_hold_client(s, 0);
 	}
 	while (!s->closing && !s->close_after_flush && !s->client_paused) {
+		if (c->st != MY_ST_READY)
+			return; /* a change user waits for the client's auth answer */
 		if (c->pass_left[SESS_CLIENT]) {
 			size_t m = stream(c, SESS_CLIENT, c->pass_left[SESS_CLIENT]);
 			c->pass_left[SESS_CLIENT] -= m;
@@ -1084,8 +1087,13 @@ static int on_backend_packet(struct my_conn *c, struct my_pending *p, const uint
 	case MY_PEND_INTERNAL:
 		*done = 1;
 		if (!(n >= 1 && b[0] == 0x00))
-			sess_close(c->s, "cannot make the session read-only again after "
-					 "COM_RESET_CONNECTION");
+			sess_close(c->s, p->reset_stmts ? "cannot reset the server session at change user"
+							: "cannot make the session read-only again after "
+							  "COM_RESET_CONNECTION");
+		else if (p->reset_stmts) {
+			stmts_clear(c);
+			c->last_stmt_id = 0;
+		}
 		return 1; /* the proxy's own: never relayed */
 	case MY_PEND_FETCH:
 	case MY_PEND_RESULT:
@@ -1372,4 +1380,25 @@ void my_relay_free(struct my_conn *c)
 	c->cmd = NULL;
 	stmts_clear(c);
 	policy_result_free(&c->pres);
+}
+
+int my_relay_change_user(struct my_conn *c)
+{
+	static const uint8_t reset[] = {MY_COM_RESET_CONNECTION};
+	static const char ro[] = "\x03" MY_READ_ONLY_SQL;
+	c->st = MY_ST_READY;
+	c->s->mysql_mode = 0; /* the server's global defaults again: probe before use */
+	struct my_pending *p = pend_push(c, MY_PEND_INTERNAL);
+	if (!p || send_backend_packet(c, reset, sizeof reset) != 0)
+		return -1;
+	p->reset_stmts = 1; /* forgotten on the server's OK, as the server forgets them */
+	if (c->s->target.level == POLICY_LEVEL_READ &&
+	    (!pend_push(c, MY_PEND_INTERNAL) || send_backend_packet(c, ro, sizeof ro - 1) != 0))
+		return -1;
+	/* the OK, behind the internal replies, with the exchange's sequence id */
+	uint8_t seq = c->cmd_packets;
+	c->cmd_packets = c->seq;
+	int r = answer_ok(c);
+	c->cmd_packets = seq;
+	return r < 0 ? -1 : 0;
 }
