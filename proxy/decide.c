@@ -147,7 +147,8 @@ uint64_t sess_audit_statement(struct session *s, const struct sess_stmt_info *st
 	ev.fingerprint = st->fingerprint && *st->fingerprint ? st->fingerprint : NULL;
 	ev.objects = st->objects && *st->objects ? st->objects : NULL;
 	ev.rule = st->rule && *st->rule ? st->rule : NULL;
-	ev.decision = policy_action_name(st->action);
+	ev.decision = st->decision ? st->decision : policy_action_name(st->action);
+	ev.error = st->error;
 	ev.params = st->params;
 	ev.approval = st->approval;
 	return sess_audit(s, &ev) == 0 ? qid : 0;

@@ -43,6 +43,8 @@ struct sess_stmt_info {
 	enum policy_action action;
 	const char *params; /* bound parameters as a JSON array, or NULL */
 	int64_t approval;   /* approval id from sess_evaluate, 0 = none */
+	const char *decision; /* NULL = named after action; else e.g. "server-rejected" */
+	const char *error;    /* NULL, or what the server answered instead of running it */
 };
 
 /* Write the "query" record. Returns its query id (for query_end), or 0 when

@@ -87,6 +87,7 @@ struct pg_pending {
 	char *name;            /* owned: PARSE/CLOSE/DENIED_PARSE name (NULL for others) */
 	struct pg_stmt *stmt;  /* PARSE: counted reference to the new statement */
 	struct pg_portal *portal; /* BIND: owned until BindComplete links it */
+	struct pg_syntax_check *chk; /* DENIED_*: owned; a server-side parse check (pg_syntax.c) */
 };
 
 /* FunctionCall OIDs resolved to "schema.name" ("" = no such function). */

@@ -60,6 +60,7 @@
 #include "protocols/pgsql/pg_conn.h"
 #include "protocols/pgsql/pg_internal.h"
 #include "protocols/pgsql/pg_params.h"
+#include "protocols/pgsql/pg_syntax.h"
 #include "proxy/crypto.h"
 #include "proxy/decide.h"
 #include "proxy/proxy.h"
@@ -247,6 +248,7 @@ static void pend_pop(struct pg_conn *c, const char *error_if_unset)
 	if (!p)
 		return;
 	sess_query_end(c->s, p->query_id, p->start_us, p->rows, p->error ? p->error : error_if_unset);
+	pg_syntax_free(c, p);
 	free(p->error);
 	free(p->deny_message);
 	free(p->name);
@@ -655,6 +657,10 @@ static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
 		return denied_simple(c, "42501", UNSETTLED_MESSAGE);
 	}
 	evaluate(c, sql, len);
+	if (pg_syntax_wanted(c)) /* the server may say why it cannot be read */
+		return pg_syntax_check(c, PG_PEND_DENIED_SIMPLE, NULL, sql, len, NULL, 0) == 0
+			       ? MSG_CONSUMED
+			       : -1;
 	enum policy_action a = c->pres.action;
 	uint64_t qid = audit_statement(c, sql, len, c->pres.verb, c->pres.fingerprint,
 				       c->pres.objects, a, c->pres.rule, c->approval, NULL);
@@ -699,6 +705,12 @@ static int on_parse(struct pg_conn *c, const uint8_t *b, size_t n)
 				  "(Close some)");
 	}
 	evaluate(c, sql, len);
+	if (pg_syntax_wanted(c)) {
+		size_t skip = strlen(name) + 1; /* the rest: text and parameter types */
+		return pg_syntax_check(c, PG_PEND_DENIED_PARSE, name, sql, len, b + skip, n - skip) == 0
+			       ? MSG_CONSUMED
+			       : -1;
+	}
 	if (c->pres.action >= POLICY_REVIEW) {
 		if (!audit_statement(c, sql, len, c->pres.verb, c->pres.fingerprint, c->pres.objects,
 				     c->pres.action, c->pres.rule, c->approval, NULL))
@@ -1128,6 +1140,21 @@ static int on_backend_message(struct pg_conn *c, char type, const uint8_t *b, si
 {
 	struct pg_pending *p = pend_head(c);
 	int consumed = 0;
+	if (p && p->chk) {
+		enum pg_syntax_reply sr = pg_syntax_backend(c, p, type, b, n);
+		if (sr == PG_SYN_CONSUMED)
+			return 1;
+		if (sr == PG_SYN_RELAY) {
+			/* The server's own error answers the client's message. A
+			 * Query's entry ends at its ReadyForQuery; a Parse's here,
+			 * and the server skips to the client's Sync. */
+			if (p->kind == PG_PEND_DENIED_PARSE) {
+				pend_pop(c, NULL);
+				server_skips(c);
+			}
+			return 0;
+		}
+	}
 	switch (type) {
 	case '1':
 		if (!head_is(c, PG_PEND_PARSE))
