@@ -306,3 +306,50 @@ def test_node_mariadb_change_user(my_ready, maria, mariadb_node_dir):
     assert out["z"] is None and out["seven"] == 7, out
     assert out["bad"] == 1045, out
     assert b.wait_audit("login", where=lambda r: r.get("verb") == "change_user")
+
+
+def test_change_user_pipelined_and_malformed(my_ready, maria):
+    """A command sent right behind COM_CHANGE_USER (same write) runs after
+    the reset, in order; a change user sent while a query runs waits for
+    it; a malformed COM_CHANGE_USER ends only that session."""
+    b = my_ready
+    needs_lexer(b)
+    c = RawMy(b.mysql_port, "alice", b.token)
+    c.value("SET @sb_p = 9")
+    auth = _native(b.token, c.nonce)
+    cu = (b"\x11alice\0" + bytes([len(auth)]) + auth + b"appdb\0" + struct.pack("<H", 45)
+          + b"mysql_native_password\0")
+    q = b"\x03SELECT @sb_p"
+    sleep = b"\x03SELECT SLEEP(0.5)"
+    wire = b""
+    for p in (sleep, cu, q):
+        wire += struct.pack("<I", len(p))[:3] + b"\0" + p
+    c.s.sendall(wire)
+    # SLEEP's result first, whole
+    seq, body = _read_packet(c.s)
+    assert body[0] == 1, body
+    for _ in range(3):  # column, EOF, row
+        _read_packet(c.s)
+    seq, body = _read_packet(c.s)
+    assert body[:1] == b"\xfe", body
+    # then the change user's OK, then the query's answer: NULL after the reset
+    seq, body = _read_packet(c.s)
+    assert (seq, body[:1]) == (1, b"\x00"), (seq, body)
+    seq, body = _read_packet(c.s)
+    assert body[0] == 1, body
+    _read_packet(c.s)
+    _read_packet(c.s)
+    seq, row = _read_packet(c.s)
+    assert row[:1] == b"\xfb", row  # NULL: the server session was reset
+    _read_packet(c.s)
+    c.close()
+    for bad in (b"\x11alice", b"\x11alice\0\x14short", b"\x11"):
+        c = RawMy(b.mysql_port, "alice", b.token)
+        c._send(0, bad)
+        seq, body = _read_packet(c.s)
+        assert body[:1] == b"\xff", body
+        assert c.closed()
+    # the proxy goes on
+    c = RawMy(b.mysql_port, "alice", b.token)
+    assert c.value("SELECT 3") == "3"
+    c.close()
