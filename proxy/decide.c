@@ -79,8 +79,10 @@ static int owns_session(void *ctx, uint64_t id, enum policy_session_id how)
 	const struct session *s = ctx;
 	if (s->preparing)
 		how = POLICY_SESSION_BACKEND_ID; /* the server runs it as written */
-	/* a proxy id that names no live session: the MySQL frontend answers
-	 * "Unknown thread id" itself and sends nothing to the server */
+	/* a proxy id that names no live session: the MySQL frontend sends it
+	 * as the server's thread id only when that is one of the user's own
+	 * (or the user may end anyone's), else answers "Unknown thread id"
+	 * itself and sends nothing to the server (my_relay.c kill_target) */
 	if (how == POLICY_SESSION_PROXY_ID && !sess_find(s->px, id))
 		return 1;
 	for (const struct session *v = s->px->sessions; v; v = v->next) {
@@ -88,8 +90,10 @@ static int owns_session(void *ctx, uint64_t id, enum policy_session_id how)
 		    strcmp(v->target.user, s->target.user) != 0 ||
 		    strcmp(v->target.host, s->target.host) != 0 || v->target.port != s->target.port)
 			continue;
-		if (how == POLICY_SESSION_PROXY_ID ? v->id == id
-						   : (v->backend_id != 0 && v->backend_id == id))
+		/* the frontend's plain form also takes the user's own backend
+		 * thread id (a DBA's KILL QUERY <CONNECTION_ID()>) */
+		if ((how == POLICY_SESSION_PROXY_ID && v->id == id) ||
+		    (v->backend_id != 0 && v->backend_id == id))
 			return 1;
 	}
 	return 0;

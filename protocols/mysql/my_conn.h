@@ -72,7 +72,8 @@ enum my_pend_kind {
 	MY_PEND_FIELDS,   /* COM_FIELD_LIST: column definitions up to EOF, or ERR */
 	MY_PEND_FETCH,    /* COM_STMT_FETCH: rows up to EOF, or ERR */
 	MY_PEND_LOCAL,    /* answered by the proxy: `reply` is sent when it reaches the head */
-	MY_PEND_INTERNAL, /* the proxy's own MY_READ_ONLY_SQL: OK swallowed, ERR ends the session */
+	MY_PEND_INTERNAL, /* the proxy's own MY_READ_ONLY_SQL or COM_RESET_CONNECTION
+			     (change user): OK swallowed, ERR ends the session */
 	MY_PEND_PROBE,    /* the proxy's MY_MODE_PROBE_SQL: result consumed, sets the lexing state */
 };
 
@@ -160,6 +161,11 @@ struct my_conn {
 	int db_lost;                  /* a USE may have run unseen (its batch failed) */
 	int64_t approval;             /* approval id of the last decision (0 = none) */
 	char current[160];            /* last statement, for `sessions` */
+
+	/* COM_CHANGE_USER (my_login.c my_login_change_user): the token check
+	 * runs as at login; these say what it must match */
+	int change_user;              /* a change-user exchange is under way */
+	int64_t cu_asset_id, cu_account_id; /* the session's asset and account */
 };
 
 /* my_login.c */
@@ -167,11 +173,21 @@ void my_login_client_read(struct my_conn *c);
 void my_login_backend_read(struct my_conn *c);
 void my_login_event(struct my_conn *c, enum sess_side side, enum sess_event ev);
 int my_send_greeting(struct my_conn *c);
+/* COM_CHANGE_USER (whole payload b, n) in the command phase with no reply
+ * owed: checks the token as a login does, then resets the backend session
+ * (my_relay_change_user). A refusal ends the session (ERR first). Returns
+ * 1 (consumed). */
+int my_login_change_user(struct my_conn *c, const uint8_t *b, size_t n);
 
 /* my_relay.c */
 void my_relay_client(struct my_conn *c);
 void my_relay_backend(struct my_conn *c);
 void my_relay_free(struct my_conn *c);
+/* After a COM_CHANGE_USER's token was accepted: back to the command phase,
+ * reset the server session (COM_RESET_CONNECTION; read-only again for a
+ * read grant; the relay forgets statements and lexing state as the server
+ * does), then answer OK with sequence id c->seq. Returns 0 or -1. */
+int my_relay_change_user(struct my_conn *c);
 /* Process client commands a hold kept waiting, once its reason is gone
  * (called after backend replies and when the client's output drained). */
 void my_relay_resume(struct my_conn *c);

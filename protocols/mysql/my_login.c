@@ -92,7 +92,8 @@ void my_fatal(struct my_conn *c, uint8_t seq, uint16_t code, const char *sqlstat
 static void refuse(struct my_conn *c, const char *reason)
 {
 	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
-				 .rows = -1, .duration_us = -1};
+				 .rows = -1, .duration_us = -1,
+				 .verb = c->change_user ? "change_user" : NULL};
 	if (c->s->logged_in) {
 		ev.asset = c->s->target.asset;
 		ev.account = c->s->target.db_username;
@@ -215,8 +216,14 @@ static void start_backend(struct my_conn *c)
 		refuse(c, "cannot start backend connection");
 }
 
+static void change_user_checked(struct my_conn *c, enum auth_status st, const char *reason);
+
 static void check_result(struct my_conn *c, enum auth_status st, const char *reason)
 {
+	if (c->change_user) {
+		change_user_checked(c, st, reason);
+		return;
+	}
 	if (st == AUTH_OK) {
 		c->s->logged_in = 1;
 		start_backend(c);
@@ -480,6 +487,35 @@ static void check_sha2_response(struct my_conn *c, const uint8_t *b, size_t n)
 		refuse(c, "malformed caching_sha2_password response");
 }
 
+/* The client's first authentication data for `plugin` (handshake
+ * response or COM_CHANGE_USER): checked now, or an auth switch asks for a
+ * plugin the proxy checks. */
+static void check_first_auth(struct my_conn *c, const char *plugin, const uint8_t *auth,
+			     size_t len)
+{
+	if (plugin[0] == '\0' || strcmp(plugin, NATIVE) == 0) {
+		check_scramble(c, auth, len, 0);
+	} else if (strcmp(plugin, CLEAR) == 0 && c->s->client_tls) {
+		check_clear(c, auth, len);
+	} else if (strcmp(plugin, SHA2) == 0 && len > 0) {
+		/* The client scrambled the token with our nonce although the
+		 * greeting named native (MySQL 8 clients do): the fast path,
+		 * checked against SHA256(SHA256(token)), TLS or not. */
+		check_sha2_response(c, auth, len);
+	} else if (strcmp(plugin, SHA2) == 0) {
+		/* Connector/C started with caching_sha2 (MYSQL_DEFAULT_AUTH) and
+		 * sent no data, since the greeting's was for another plugin:
+		 * switch to the same plugin to hand it our nonce, as a server
+		 * does; its answer is the fast path, or the token inside TLS. */
+		switch_to(c, SHA2, MY_CA_SWITCH_SHA2);
+	} else {
+		/* clear on a plain connection, caching_sha2 without a scramble
+		 * and no TLS, ed25519, dialog, ...: ask for mysql_native_password,
+		 * which never sends the token. */
+		switch_to_native(c);
+	}
+}
+
 static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 {
 	struct session *s = c->s;
@@ -545,27 +581,7 @@ static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 		return;
 	}
 	const char *plugin = (r.caps & MY_CLIENT_PLUGIN_AUTH) && r.plugin ? r.plugin : NATIVE;
-	if (plugin[0] == '\0' || strcmp(plugin, NATIVE) == 0) {
-		check_scramble(c, r.auth, r.auth_len, 0);
-	} else if (strcmp(plugin, CLEAR) == 0 && s->client_tls) {
-		check_clear(c, r.auth, r.auth_len);
-	} else if (strcmp(plugin, SHA2) == 0 && r.auth_len > 0) {
-		/* The client scrambled the token with our nonce although the
-		 * greeting named native (MySQL 8 clients do): the fast path,
-		 * checked against SHA256(SHA256(token)), TLS or not. */
-		check_sha2_response(c, r.auth, r.auth_len);
-	} else if (strcmp(plugin, SHA2) == 0) {
-		/* Connector/C started with caching_sha2 (MYSQL_DEFAULT_AUTH) and
-		 * sent no data, since the greeting's was for another plugin:
-		 * switch to the same plugin to hand it our nonce, as a server
-		 * does; its answer is the fast path, or the token inside TLS. */
-		switch_to(c, SHA2, MY_CA_SWITCH_SHA2);
-	} else {
-		/* clear on a plain connection, caching_sha2 without a scramble
-		 * and no TLS, ed25519, dialog, ...: ask for mysql_native_password,
-		 * which never sends the token. */
-		switch_to_native(c);
-	}
+	check_first_auth(c, plugin, r.auth, r.auth_len);
 }
 
 void my_login_client_read(struct my_conn *c)
@@ -601,6 +617,8 @@ void my_login_client_read(struct my_conn *c)
 	if (!s->closing) {
 		sb_wipe(b, n);
 		evbuffer_drain(in, n + 4);
+		if (c->st == MY_ST_READY && evbuffer_get_length(in))
+			my_relay_client(c); /* commands behind a change user's answer */
 	}
 }
 
@@ -1111,4 +1129,120 @@ void my_login_event(struct my_conn *c, enum sess_side side, enum sess_event ev)
 	default:
 		return;
 	}
+}
+
+/* ---- COM_CHANGE_USER ---- */
+
+/* The token was checked with the login's own rules (check_scramble,
+ * check_token: expiry, revocation, grant, source, hours, lockout); *target
+ * now holds what it grants. Only the same asset and account go on. */
+static void change_user_checked(struct my_conn *c, enum auth_status st, const char *reason)
+{
+	struct session *s = c->s;
+	if (st != AUTH_OK) {
+		if (st == AUTH_ERROR)
+			sess_log(s, LOG_ERR, "change user check failed: %s", reason);
+		refuse(c, reason[0] ? reason : "internal error");
+		return;
+	}
+	if (s->target.asset_id != c->cu_asset_id || s->target.account_id != c->cu_account_id) {
+		char why[300], msg[300];
+		snprintf(why, sizeof why, "change user: token is for %.64s/%.64s, not this session's "
+			 "asset and account", s->target.asset, s->target.account);
+		struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = why,
+					 .rows = -1, .duration_us = -1, .verb = "change_user",
+					 .asset = s->target.asset, .account = s->target.db_username};
+		sess_audit_record(s, &ev);
+		s->logged_in = 0;
+		snprintf(msg, sizeof msg, "sqlbastion: COM_CHANGE_USER to another asset or account "
+			 "(%.64s/%.64s) is not allowed; connect again with that token",
+			 s->target.asset, s->target.account);
+		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000", msg, why);
+		return;
+	}
+	struct audit_event ev = {.type = AUDIT_LOGIN, .rows = -1, .duration_us = -1,
+				 .verb = "change_user"};
+	if (sess_audit(s, &ev) != 0) {
+		s->logged_in = 0;
+		my_fatal(c, c->seq, MY_ER_UNKNOWN_ERROR, "HY000",
+			 "sqlbastion: audit log unavailable; change user refused",
+			 "audit unavailable at change user");
+		return;
+	}
+	c->change_user = 0;
+	sess_log(s, LOG_INFO, "change user: %s on %s as %s (level %s)", s->target.user,
+		 s->target.asset, s->target.db_username, policy_level_name(s->target.level));
+	if (my_relay_change_user(c) != 0 && !s->closing)
+		sess_close(s, "out of memory");
+}
+
+/* NUL-terminated string at *p within [*p, end); NULL if unterminated. */
+static const char *cu_str(const uint8_t **p, const uint8_t *end)
+{
+	const uint8_t *z = *p < end ? memchr(*p, 0, (size_t)(end - *p)) : NULL;
+	if (!z)
+		return NULL;
+	const char *r = (const char *)*p;
+	*p = z + 1;
+	return r;
+}
+
+int my_login_change_user(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	struct session *s = c->s;
+	const uint8_t *p = b + 1, *end = b + n;
+	const uint8_t *auth;
+	size_t alen;
+	const char *db = NULL, *plugin = NATIVE;
+	c->change_user = 1;
+	c->cu_asset_id = s->target.asset_id;
+	c->cu_account_id = s->target.account_id;
+	c->seq = 1; /* the command was sequence 0 */
+	set_state(c, MY_ST_CLIENT_AUTH);
+	c->cauth = MY_CA_NONE;
+	const char *user = cu_str(&p, end);
+	if (!user || p >= end) {
+		refuse(c, "change user: malformed COM_CHANGE_USER");
+		return 1;
+	}
+	if (c->client_caps & MY_CLIENT_SECURE_CONNECTION) {
+		alen = *p++;
+		if ((size_t)(end - p) < alen) {
+			refuse(c, "change user: malformed COM_CHANGE_USER");
+			return 1;
+		}
+		auth = p;
+		p += alen;
+	} else {
+		const char *a = cu_str(&p, end);
+		if (!a) {
+			refuse(c, "change user: malformed COM_CHANGE_USER");
+			return 1;
+		}
+		auth = (const uint8_t *)a;
+		alen = strlen(a);
+	}
+	if (p < end && !(db = cu_str(&p, end))) {
+		refuse(c, "change user: malformed COM_CHANGE_USER");
+		return 1;
+	}
+	if (end - p >= 2)
+		p += 2; /* character set: the session keeps the handshake's */
+	if (p < end && (c->client_caps & MY_CLIENT_PLUGIN_AUTH)) {
+		const char *pl = cu_str(&p, end);
+		if (pl && pl[0])
+			plugin = pl;
+	}
+	if (strlen(user) >= sizeof c->user) {
+		refuse(c, "change user: user name too long");
+		return 1;
+	}
+	snprintf(c->user, sizeof c->user, "%s", user);
+	if (db && db[0] && strcmp(db, s->database) != 0) {
+		/* the database goes through the policy as USE does: send it after */
+		refuse(c, "change user: COM_CHANGE_USER may not change the database (send USE after it)");
+		return 1;
+	}
+	check_first_auth(c, plugin, auth, alen);
+	return 1;
 }

@@ -311,34 +311,63 @@ static int parse_kill(const char *sql, size_t len, int *query, uint64_t *id)
 	return policy_mysql_kill_plain(sql, len, query, id);
 }
 
-/* Find the backend thread of proxy session `id` that this session may
- * kill. Returns 0 with *thread, or -1 after queueing the error answer
- * (*rc = 1 or -1). */
+/* Is `id` the server's thread id of one of this user's own live sessions
+ * on the same server (CONNECTION_ID(), SHOW PROCESSLIST)? */
+static int own_backend_thread(const struct my_conn *c, uint64_t id)
+{
+	const struct session *s = c->s;
+	for (const struct session *v = s->px->sessions; v; v = v->next)
+		if (v->logged_in && !v->closing && v->proto == s->proto && v->backend_id == id &&
+		    id != 0 && strcmp(v->target.user, s->target.user) == 0 &&
+		    strcmp(v->target.host, s->target.host) == 0 && v->target.port == s->target.port)
+			return 1;
+	return 0;
+}
+
+/* The target of `KILL [QUERY] id` / COM_PROCESS_KILL. Clients' own cancel
+ * paths send the proxy session id they saw in the handshake; a DBA sends
+ * the server's thread id read from CONNECTION_ID() or SHOW PROCESSLIST.
+ * One number may be both, so, in order: a proxy session this user may kill
+ * on the same server; else the backend thread of one of the user's own
+ * sessions (sent as written); else, with `operate` or above, any number
+ * that names no proxy session (the server's thread id, as written).
+ * Returns 0 with *thread, or -1 after queueing the error answer
+ * (*rc = 1 or -1). Same reading as the policy's ownership check
+ * (proxy/decide.c owns_session). */
 static int kill_target(struct my_conn *c, uint64_t id, uint32_t *thread, int *rc)
 {
 	struct session *v = sess_find(c->s->px, id);
 	char msg[160];
 	struct my_conn *vc = v && v->proto == c->s->proto ? v->pstate : NULL;
-	if (!vc || vc->st != MY_ST_READY || !v->logged_in) {
+	int is_proxy = vc && vc->st == MY_ST_READY && v->logged_in;
+	int may = is_proxy && (strcmp(v->target.user, c->s->target.user) == 0 ||
+			       c->s->target.level >= POLICY_LEVEL_OPERATE);
+	int same_server = is_proxy && strcmp(v->target.host, c->s->target.host) == 0 &&
+			  v->target.port == c->s->target.port;
+	if (may && same_server) {
+		*thread = vc->backend_thread;
+		return 0;
+	}
+	if (id <= UINT32_MAX && (own_backend_thread(c, id) ||
+				 (!is_proxy && c->s->target.level >= POLICY_LEVEL_OPERATE))) {
+		*thread = (uint32_t)id;
+		return 0;
+	}
+	if (!is_proxy) {
 		snprintf(msg, sizeof msg, "Unknown thread id: %llu", (unsigned long long)id);
 		*rc = answer_err(c, MY_ER_NO_SUCH_THREAD, "HY000", msg, 0);
 		return -1;
 	}
-	if (strcmp(v->target.user, c->s->target.user) != 0 &&
-	    c->s->target.level < POLICY_LEVEL_OPERATE) {
+	if (!may) {
 		snprintf(msg, sizeof msg, "You are not owner of thread %llu", (unsigned long long)id);
 		*rc = answer_err(c, MY_ER_KILL_DENIED, "HY000", msg, 0);
 		return -1;
 	}
-	if (strcmp(v->target.host, c->s->target.host) != 0 || v->target.port != c->s->target.port) {
-		snprintf(msg, sizeof msg,
-			 "sqlbastion: session %llu is on another database server; kill it from a "
-			 "session on asset %.64s", (unsigned long long)id, v->target.asset);
-		*rc = answer_err(c, MY_ER_KILL_DENIED, "HY000", msg, 0);
-		return -1;
-	}
-	*thread = vc->backend_thread;
-	return 0;
+	snprintf(msg, sizeof msg,
+		 "sqlbastion: session %llu is on another database server; kill it from a "
+		 "session on asset %.64s", (unsigned long long)id, v->target.asset);
+	*rc = answer_err(c, MY_ER_KILL_DENIED, "HY000", msg, 0);
+	return -1;
 }
 
 /* ---- client commands ---- */
@@ -418,7 +447,7 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 		p->query_id = qid;
 		char q[64];
 		int ql = snprintf(q, sizeof q, "\x03KILL %s %u", query ? "QUERY" : "CONNECTION", thread);
-		sess_log(c->s, LOG_INFO, "KILL %s of session %llu mapped to backend thread %u",
+		sess_log(c->s, LOG_INFO, "KILL %s %llu sent to backend thread %u",
 			 query ? "QUERY" : "CONNECTION", (unsigned long long)kid, thread);
 		return send_backend_packet(c, q, (size_t)ql) == 0 ? 1 : -1;
 	}
@@ -741,11 +770,12 @@ static int on_command(struct my_conn *c, const uint8_t *b, size_t n)
 		sess_close(c->s, "client quit");
 		return -1;
 	case MY_COM_CHANGE_USER:
-		/* Switching accounts would bypass the token: never silently. */
-		return answer_err(c, MY_ER_NOT_SUPPORTED, "42000",
-				  "sqlbastion: COM_CHANGE_USER is not supported; connect again "
-				  "with the other user's token",
-				  0);
+		/* A token check as at login (my_login.c), then a reset of the
+		 * server session: only once every reply owed is out, so the
+		 * OK comes in order and no reply belongs to the old user. */
+		if (c->pend.len)
+			return MY_HOLD;
+		return my_login_change_user(c, b, n);
 	case MY_COM_SLEEP:
 		return answer_ok(c);
 	default:
@@ -833,6 +863,8 @@ void my_relay_client(struct my_conn *c)
 		sess_hold_client(s, 0);
 	}
 	while (!s->closing && !s->close_after_flush && !s->client_paused) {
+		if (c->st != MY_ST_READY)
+			return; /* a change user waits for the client's auth answer */
 		if (c->pass_left[SESS_CLIENT]) {
 			size_t m = stream(c, SESS_CLIENT, c->pass_left[SESS_CLIENT]);
 			c->pass_left[SESS_CLIENT] -= m;
@@ -1055,8 +1087,13 @@ static int on_backend_packet(struct my_conn *c, struct my_pending *p, const uint
 	case MY_PEND_INTERNAL:
 		*done = 1;
 		if (!(n >= 1 && b[0] == 0x00))
-			sess_close(c->s, "cannot make the session read-only again after "
-					 "COM_RESET_CONNECTION");
+			sess_close(c->s, p->reset_stmts ? "cannot reset the server session at change user"
+							: "cannot make the session read-only again after "
+							  "COM_RESET_CONNECTION");
+		else if (p->reset_stmts) {
+			stmts_clear(c);
+			c->last_stmt_id = 0;
+		}
 		return 1; /* the proxy's own: never relayed */
 	case MY_PEND_FETCH:
 	case MY_PEND_RESULT:
@@ -1343,4 +1380,25 @@ void my_relay_free(struct my_conn *c)
 	c->cmd = NULL;
 	stmts_clear(c);
 	policy_result_free(&c->pres);
+}
+
+int my_relay_change_user(struct my_conn *c)
+{
+	static const uint8_t reset[] = {MY_COM_RESET_CONNECTION};
+	static const char ro[] = "\x03" MY_READ_ONLY_SQL;
+	c->st = MY_ST_READY;
+	c->s->mysql_mode = 0; /* the server's global defaults again: probe before use */
+	struct my_pending *p = pend_push(c, MY_PEND_INTERNAL);
+	if (!p || send_backend_packet(c, reset, sizeof reset) != 0)
+		return -1;
+	p->reset_stmts = 1; /* forgotten on the server's OK, as the server forgets them */
+	if (c->s->target.level == POLICY_LEVEL_READ &&
+	    (!pend_push(c, MY_PEND_INTERNAL) || send_backend_packet(c, ro, sizeof ro - 1) != 0))
+		return -1;
+	/* the OK, behind the internal replies, with the exchange's sequence id */
+	uint8_t seq = c->cmd_packets;
+	c->cmd_packets = c->seq;
+	int r = answer_ok(c);
+	c->cmd_packets = seq;
+	return r < 0 ? -1 : 0;
 }

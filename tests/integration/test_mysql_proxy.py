@@ -283,7 +283,7 @@ def test_mysql_connector_c_prepared(my_ready, maria, tmp_path):
     assert "prepare-denied: 1227 sqlbastion: blocked by rule 'no-drop'" in out
     assert "row: bob" in out and "row: carol" in out
     assert "after: 42" in out
-    assert "change-user: 1235" in out
+    assert "change-user: 1045" in out  # COM_CHANGE_USER with no token: refused (issue 11)
     recs = b.wait_audit("query", count=2,
                         where=lambda x: x["statement"].startswith("SELECT owner FROM accounts WHERE id = ? AND"))
     assert recs[0]["params"] == [2, "nobody \"quoted\""]
