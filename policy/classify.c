@@ -228,6 +228,7 @@ void cls_begin(struct cls_batch *b, const char *sql, size_t len,
 		b->next_token = pgl_next;
 	}
 	b->body_mode = opts->body_mode;
+	b->routines = opts->routines && !opts->mysql;
 	b->out = out;
 	b->names = names;
 	cw_begin(b, opts);
@@ -1132,7 +1133,13 @@ static void verb_begin(struct cls_batch *b, int kw)
 		if (!b->mysql)
 			*fl |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
 		break;
-	case KW_EXECUTE: case KW_CALL: case KW_BINLOG:
+	case KW_CALL:
+		if (b->routines) { /* decided by the procedure's facts (policy.c) */
+			b->st->call = 1;
+			break;
+		}
+		/* fall through */
+	case KW_EXECUTE: case KW_BINLOG:
 		/* what runs cannot be seen here: assume it writes */
 		*fl |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
 		break;

@@ -79,6 +79,9 @@ struct cls_stmt {
 	size_t body_len;
 	unsigned char body_flavor; /* enum lex_flavor */
 	struct cls_kill kill; /* sessions it ends (with POLICY_F_ENDS_SESSION) */
+	/* PostgreSQL CALL read with cls_opts.routines: flags come from the
+	 * procedure's catalog facts (policy.c), not from the verb */
+	unsigned char call;
 };
 
 /* One level of parentheses (private to classify.c). */
@@ -116,6 +119,7 @@ struct cls_batch {
 	int done, oom, need_sep, obj_cut;
 	int mysql; /* dialect: MySQL words and forms */
 	int body_mode; /* reading a function body: block words split statements */
+	int routines;  /* cls_opts.routines */
 	/* WHERE structure per parenthesis level: the current OR-branch refers
 	 * to a column; some branch at this level referred to nothing */
 	uint8_t wref[CLS_MAX_DEPTH + 2], wtriv[CLS_MAX_DEPTH + 2];
@@ -162,6 +166,9 @@ struct cls_opts {
 				     SQL/PSM): BEGIN, DECLARE, THEN, ELSE, ELSIF, LOOP,
 				     EXCEPTION and END also end a statement, so that
 				     the statements inside blocks are seen */
+	int routines;             /* PostgreSQL: the caller knows what called routines
+				     do (policy_request.routine): CALL sets st->call
+				     instead of writes|dynamic */
 	const char *database;     /* MySQL: current database (NULL = none) */
 	int database_unknown;     /* MySQL: it may have changed unseen */
 };

@@ -50,6 +50,7 @@ struct policy_work {
 	struct policy_result *body[BODY_DEPTH];
 	char *body_text[BODY_DEPTH];
 	size_t body_cap[BODY_DEPTH];
+	unsigned routines_missing; /* policy_result.routines_missing, all depths */
 };
 
 struct policy *policy_load_text(const char *name, const char *text, size_t len,
@@ -303,15 +304,39 @@ static int decide(const struct policy *p, const struct policy_request *req,
 	return 0;
 }
 
-/* A CREATE FUNCTION/PROCEDURE body runs whenever the function is called:
- * read it as SQL (block words of PL/pgSQL split statements) and let its
- * strongest statement decide the CREATE too. Fragments of procedural code
- * that are not SQL do not count as unparseable. Returns -1 on an internal
- * error. */
-static int body_decide(const struct policy *p, const struct policy_request *req,
-		       const struct cls_opts *opts, const struct cls_stmt *st,
-		       struct policy_work *w, int depth, enum policy_action *a,
-		       const char **rule, unsigned *flags)
+/* Does a body mention the word EXECUTE anywhere (PL/pgSQL `EXECUTE`,
+ * `RETURN QUERY EXECUTE`, `OPEN c FOR EXECUTE`, SQL EXECUTE of a prepared
+ * statement)? Read as a word, case-insensitively, also inside strings and
+ * comments: over-flagging a body is the safe side. */
+static int mentions_execute(const char *t, size_t n)
+{
+	static const char w[] = "execute";
+	for (size_t i = 0; i + 7 <= n; i++) {
+		size_t k = 0;
+		while (k < 7 && (t[i + k] | 0x20) == w[k])
+			k++;
+		if (k < 7)
+			continue;
+		unsigned char before = i ? (unsigned char)t[i - 1] : ' ';
+		unsigned char after = i + 7 < n ? (unsigned char)t[i + 7] : ' ';
+		int wb = !(before == '_' || before >= 0x80 || (unsigned)((before | 0x20) - 'a') < 26u ||
+			   (unsigned)(before - '0') < 10u);
+		int wa = !(after == '_' || after >= 0x80 || (unsigned)((after | 0x20) - 'a') < 26u ||
+			   (unsigned)(after - '0') < 10u);
+		if (wb && wa)
+			return 1;
+	}
+	return 0;
+}
+
+/* Read the text of a routine body (len bytes) as SQL, at nesting depth,
+ * and fold its strongest decision into *a / *rule and its flags into
+ * *flags. Fragments of procedural code that are not SQL do not count as
+ * unparseable. Returns -1 on an internal error. */
+static int body_text_decide(const struct policy *p, const struct policy_request *req,
+			    const struct cls_opts *opts, const char *text, size_t len,
+			    struct policy_work *w, int depth, enum policy_action *a,
+			    const char **rule, unsigned *flags)
 {
 	if (depth >= BODY_DEPTH) {
 		*a = POLICY_DENY;
@@ -319,21 +344,11 @@ static int body_decide(const struct policy *p, const struct policy_request *req,
 		*flags |= POLICY_F_UNPARSEABLE;
 		return 0;
 	}
-	if (w->body_cap[depth] < st->body_len + 1) {
-		char *nb = realloc(w->body_text[depth], st->body_len + 1);
-		if (!nb)
-			return -1;
-		w->body_text[depth] = nb;
-		w->body_cap[depth] = st->body_len + 1;
-	}
 	if (!w->body[depth] && !(w->body[depth] = calloc(1, sizeof *w->body[depth])))
 		return -1;
-	struct lex_token t = {.kind = LEX_STRING, .flavor = st->body_flavor, .uesc = '\\',
-			      .s = st->body, .len = st->body_len};
-	size_t n = lex_string_value(&t, w->body_text[depth], w->body_cap[depth]);
 	struct policy_request breq = *req;
-	breq.sql = w->body_text[depth];
-	breq.sql_len = n;
+	breq.sql = text;
+	breq.sql_len = len;
 	breq.owns_session = NULL; /* who it would end is decided when it runs */
 	struct cls_opts bo = *opts;
 	bo.body_mode = 1;
@@ -343,11 +358,96 @@ static int body_decide(const struct policy *p, const struct policy_request *req,
 	if (result_strings(r) < 0 || run(p, &breq, &bo, r, w, 0, &amb, depth + 1) < 0)
 		return -1;
 	*flags |= r->flags & ~POLICY_F_UNPARSEABLE;
+	if (!opts->mysql && mentions_execute(text, len))
+		*flags |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
 	if (r->action > *a) {
 		*a = r->action;
-		*rule = w->body[depth]->rule;
+		*rule = r->rule;
 	}
 	return 0;
+}
+
+/* A CREATE FUNCTION/PROCEDURE body runs whenever the function is called:
+ * read it as SQL (block words of PL/pgSQL split statements) and let its
+ * strongest statement decide the CREATE too. Returns -1 on an internal
+ * error. */
+static int body_decide(const struct policy *p, const struct policy_request *req,
+		       const struct cls_opts *opts, const struct cls_stmt *st,
+		       struct policy_work *w, int depth, enum policy_action *a,
+		       const char **rule, unsigned *flags)
+{
+	if (depth >= BODY_DEPTH)
+		return body_text_decide(p, req, opts, "", 0, w, depth, a, rule, flags);
+	if (w->body_cap[depth] < st->body_len + 1) {
+		char *nb = realloc(w->body_text[depth], st->body_len + 1);
+		if (!nb)
+			return -1;
+		w->body_text[depth] = nb;
+		w->body_cap[depth] = st->body_len + 1;
+	}
+	struct lex_token t = {.kind = LEX_STRING, .flavor = st->body_flavor, .uesc = '\\',
+			      .s = st->body, .len = st->body_len};
+	size_t n = lex_string_value(&t, w->body_text[depth], w->body_cap[depth]);
+	return body_text_decide(p, req, opts, w->body_text[depth], n, w, depth, a, rule, flags);
+}
+
+/* The routines a statement calls (policy_request.routine): fold what their
+ * catalog entries say into *flags (before the rules see the statement) and
+ * their bodies' strongest decision into *a / *rule. The statement's names
+ * are copied first: reading a body reuses the names buffer. Returns -1 on
+ * an internal error. */
+static int routines_decide(const struct policy *p, const struct policy_request *req,
+			   const struct cls_opts *opts, const struct cls_stmt *st,
+			   struct policy_work *w, int depth, enum policy_action *a,
+			   char *rule, size_t rule_cap, unsigned *flags)
+{
+	int any = 0;
+	for (size_t i = 0; i < st->names_len; i += strlen(st->names + i) + 1)
+		if (st->names[i] == 'f')
+			any = 1;
+	if (!any) {
+		if (st->call) /* a CALL whose procedure was not seen */
+			*flags |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
+		return 0;
+	}
+	char *names = malloc(st->names_len);
+	if (!names)
+		return -1;
+	memcpy(names, st->names, st->names_len);
+	size_t len = st->names_len;
+	int rc = 0;
+	for (size_t i = 0; i < len && rc == 0; i += strlen(names + i) + 1) {
+		if (names[i] != 'f')
+			continue;
+		const struct policy_routine *defs = NULL;
+		int n = req->routine(req->routine_ctx, names + i + 1, strlen(names + i + 1), &defs);
+		if (n == POLICY_ROUTINE_PENDING)
+			w->routines_missing++;
+		if (n < 0) {
+			*flags |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
+			continue;
+		}
+		for (int k = 0; k < n && rc == 0; k++) {
+			const struct policy_routine *d = &defs[k];
+			int readable = d->body && d->language &&
+				       (strcmp(d->language, "sql") == 0 ||
+					strcmp(d->language, "plpgsql") == 0);
+			if (!readable) {
+				*flags |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
+				continue;
+			}
+			enum policy_action ba = POLICY_ALLOW;
+			const char *brule = "";
+			rc = body_text_decide(p, req, opts, d->body, d->body_len, w, depth, &ba,
+					      &brule, flags);
+			if (ba > *a) {
+				*a = ba;
+				copy_str(rule, rule_cap, brule); /* the body's result is reused */
+			}
+		}
+	}
+	free(names);
+	return rc;
 }
 
 static int run(const struct policy *p, const struct policy_request *req,
@@ -371,9 +471,19 @@ static int run(const struct policy *p, const struct policy_request *req,
 		if (depth > 0)
 			st.flags &= ~POLICY_F_UNPARSEABLE; /* a fragment of procedural code */
 		out->n_statements++;
+		/* what called routines do counts before the rules see the call */
+		enum policy_action ra = POLICY_ALLOW;
+		char rrule[64] = "";
+		if (req->routine && routines_decide(p, req, opts, &st, w, depth, &ra, rrule,
+						    sizeof rrule, &st.flags) < 0)
+			return -1;
 		out->flags |= st.flags;
 		if (decide(p, req, &st, out, w, &a, &rule) < 0)
 			return -1;
+		if (ra > a) {
+			a = ra;
+			rule = rrule;
+		}
 		if (st.body && body_decide(p, req, opts, &st, w, depth, &a, &rule, &out->flags) < 0)
 			return -1;
 		if ((int)a > best) {
@@ -396,15 +506,18 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 	out->n_statements = 0;
 	out->use_seen = 0;
 	out->use_db[0] = '\0';
+	out->routines_missing = 0;
 	if (result_strings(out) < 0)
 		return forced(out, 0);
 
 	struct policy_work *w = out->work;
 	if (!w && !(w = out->work = calloc(1, sizeof *w)))
 		return forced(out, 0);
+	w->routines_missing = 0;
 
 	struct cls_opts opts = {.std_strings = !req->std_strings_off,
-				.enc = lex_encoding_from_name(req->client_encoding)};
+				.enc = lex_encoding_from_name(req->client_encoding),
+				.routines = req->routine != NULL};
 	int ambiguous = 0;
 	if (req->dialect == POLICY_DIALECT_MYSQL) {
 		/* MySQL's defaults: backslash escapes on, "x" is a string */
@@ -469,6 +582,7 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 			}
 		}
 	}
+	out->routines_missing = w->routines_missing;
 	set_message(out);
 	return 0;
 }

@@ -72,6 +72,23 @@ enum policy_session_id {
 #define POLICY_F_CLIENT_FILE 0x2000u   /* the client uploads data for the statement: MySQL
 					  LOAD DATA LOCAL INFILE, PostgreSQL COPY ... FROM STDIN */
 
+/* PostgreSQL: one routine (function, procedure, aggregate) of a called
+ * name, as the server's catalog (pg_proc) describes it. See
+ * policy_request.routine. */
+struct policy_routine {
+	const char *language; /* pg_language.lanname: "sql", "plpgsql", "c", ... */
+	const char *body;     /* prosrc, or the SQL of a BEGIN ATOMIC body; NULL =
+				 not known whole (the routine is then dynamic) */
+	size_t body_len;
+	int security_definer; /* prosecdef (reported, not a flag by itself) */
+	char volatility;      /* provolatile: 'i', 's', 'v' (reported only) */
+};
+
+/* Answers of policy_request.routine beside a count of routines. */
+#define POLICY_ROUTINE_PENDING (-1) /* not known yet: the caller looks it up
+				       and evaluates again (see routines_missing) */
+#define POLICY_ROUTINE_UNKNOWN (-2) /* cannot be known: the call is dynamic */
+
 /* What a caller asks about. All strings are borrowed for the call. */
 struct policy_request {
 	enum policy_dialect dialect;
@@ -109,6 +126,21 @@ struct policy_request {
 	 * writes are then taken as writes to a system schema. */
 	const char *database;
 	int database_unknown;
+	/* PostgreSQL: what a called routine does. For every function a
+	 * statement calls (and the procedure of a CALL), routine(ctx, name,
+	 * len, &defs) returns how many user routines (outside pg_catalog) the
+	 * name may run, with *defs pointing at them (borrowed for the call),
+	 * or POLICY_ROUTINE_PENDING / POLICY_ROUTINE_UNKNOWN. name is the
+	 * classifier's (parts separated by '\x1f', as written or folded). The
+	 * call takes every candidate's flags and its body's strongest decision:
+	 * a body in "sql" or "plpgsql" is classified like a CREATE FUNCTION
+	 * body (a body mentioning EXECUTE is dynamic), any other language is
+	 * dynamic (and writes); a name with no user routine keeps the
+	 * built-in knowledge. NULL = not known (sqlbastionctl policy test,
+	 * MySQL): calls are classified by name only and CALL is dynamic. */
+	int (*routine)(void *ctx, const char *name, size_t len,
+		       const struct policy_routine **defs);
+	void *routine_ctx;
 };
 
 #define POLICY_MY_MODE_KNOWN 0x1u     /* the bits below are the server's */
@@ -138,6 +170,11 @@ struct policy_result {
 	 * becomes unknown); 0 = no USE */
 	int use_seen;
 	char use_db[129];
+	/* PostgreSQL: called names policy_request.routine answered
+	 * POLICY_ROUTINE_PENDING for (counted as dynamic meanwhile). When not
+	 * 0 the decision is provisional: look them up and evaluate again
+	 * (sess_evaluate does no review step for it). */
+	unsigned routines_missing;
 };
 
 struct policy; /* opaque, immutable once loaded */

@@ -118,7 +118,9 @@ int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char
 				     .owns_session = owns_session,
 				     .owns_ctx = s,
 				     .database = dialect == POLICY_DIALECT_MYSQL ? s->database : NULL,
-				     .database_unknown = s->database_unknown};
+				     .database_unknown = s->database_unknown,
+				     .routine = dialect == POLICY_DIALECT_PG ? s->routine : NULL,
+				     .routine_ctx = s->routine_ctx};
 	if (!s->policy) {
 		out->action = POLICY_DENY;
 		snprintf(out->rule, sizeof out->rule, "fail-closed");
@@ -127,6 +129,8 @@ int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char
 		return 0;
 	}
 	(void)policy_evaluate(s->policy, &req, out);
+	if (out->routines_missing)
+		return 0; /* provisional: evaluated again once the routines are known */
 	if (out->action == POLICY_REVIEW)
 		return review(s, sql, len, out);
 	if (out->action >= POLICY_REVIEW)

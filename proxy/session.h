@@ -58,6 +58,12 @@ struct session {
 	 * standard_conforming_strings=off, and the client encoding. */
 	int std_strings_off;
 	char client_encoding[32];
+	/* What called routines do (policy_request.routine), set by a frontend
+	 * that can ask the server's catalog (protocols/pgsql/pg_routines.c);
+	 * NULL = calls are classified by name only. */
+	int (*routine)(void *ctx, const char *name, size_t len,
+		       const struct policy_routine **defs);
+	void *routine_ctx;
 	unsigned mysql_mode;              /* MySQL: POLICY_MY_* bits the server confirmed
 					     (client_encoding holds character_set_client) */
 	/* The server's id of the backend connection (PostgreSQL BackendKeyData

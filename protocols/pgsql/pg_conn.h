@@ -143,6 +143,7 @@ struct pg_conn {
 	int fn_cache_len;
 	uint32_t fn_failed_oid;       /* the lookup of this OID just failed: refuse once */
 	int fn_failed;
+	struct pg_routines *routines; /* owned: called routines' facts (pg_routines.c) */
 	int64_t approval;             /* approval id of the last decision (0 = none) */
 	char current[160];            /* last statement, for `sessions` */
 };

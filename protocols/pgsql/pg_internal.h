@@ -29,7 +29,9 @@ struct pg_conn;
 #define PG_INTERNAL_TAG "/* sqlbastion:internal */"
 #define PG_INTERNAL_ROWS 16 /* rows kept; more are counted and dropped */
 #define PG_INTERNAL_COLS 8
-#define PG_INTERNAL_CELL_MAX 4096 /* bytes kept of one value */
+/* bytes kept of one value: routine bodies (pg_routines.c) are read whole
+ * up to this size; memory is only what a value needs */
+#define PG_INTERNAL_CELL_MAX (1u << 20)
 
 struct pg_internal_result {
 	int ok;                /* 1: ran to completion; 0: error[] says why */

@@ -59,6 +59,7 @@
 #include "audit/audit.h"
 #include "protocols/pgsql/pg_conn.h"
 #include "protocols/pgsql/pg_internal.h"
+#include "protocols/pgsql/pg_routines.h"
 #include "protocols/pgsql/pg_params.h"
 #include "protocols/pgsql/pg_syntax.h"
 #include "proxy/crypto.h"
@@ -88,7 +89,7 @@ int pg_relay_init(struct pg_conn *c)
 	sb_hex(r, sizeof r, hex);
 	snprintf(c->marker, sizeof c->marker, "sqlbastion_denied_%s", hex);
 	policy_result_init(&c->pres_alt);
-	return 0;
+	return pg_routines_init(c);
 }
 
 /* ---- prepared statements and portals (the confirmed maps) ---- */
@@ -492,6 +493,16 @@ static void evaluate(struct pg_conn *c, const char *sql, size_t len)
 	c->approval = sess_evaluate(c->s, POLICY_DIALECT_PG, sql, len, &c->pres);
 }
 
+/* evaluate() for a client Query/Parse, which may wait for the catalog
+ * facts of the routines it calls (pg_routines.c): 1 = hold the message
+ * (decided again later), 0 = decided, -1 = out of memory. */
+static int evaluate_calls(struct pg_conn *c, const char *sql, size_t len)
+{
+	pg_routines_begin(c);
+	evaluate(c, sql, len);
+	return pg_routines_end(c, &c->pres);
+}
+
 static int same_str(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "") == 0;
@@ -656,7 +667,9 @@ static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
 		audit_refusal(c, sql, len, "unsettled-lexing");
 		return denied_simple(c, "42501", UNSETTLED_MESSAGE);
 	}
-	evaluate(c, sql, len);
+	int rh = evaluate_calls(c, sql, len);
+	if (rh)
+		return rh < 0 ? -1 : MSG_HOLD;
 	if (pg_syntax_wanted(c)) /* the server may say why it cannot be read */
 		return pg_syntax_check(c, PG_PEND_DENIED_SIMPLE, NULL, sql, len, NULL, 0) == 0
 			       ? MSG_CONSUMED
@@ -675,6 +688,7 @@ static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
 	if (!p)
 		return -1;
 	p->query_id = qid;
+	pg_routines_forwarded(c, &c->pres);
 	if (c->n_stmts && mentions_prepared(sql, len))
 		c->stmts_suspect = 1;
 	return MSG_FORWARD;
@@ -704,7 +718,10 @@ static int on_parse(struct pg_conn *c, const uint8_t *b, size_t n)
 				  "sqlbastion: too many prepared statements in this session "
 				  "(Close some)");
 	}
-	evaluate(c, sql, len);
+	int rh = evaluate_calls(c, sql, len);
+	if (rh)
+		return rh < 0 ? -1 : MSG_HOLD;
+	pg_routines_forwarded(c, &c->pres);
 	if (pg_syntax_wanted(c)) {
 		size_t skip = strlen(name) + 1; /* the rest: text and parameter types */
 		return pg_syntax_check(c, PG_PEND_DENIED_PARSE, name, sql, len, b + skip, n - skip) == 0
@@ -1279,6 +1296,7 @@ void pg_relay_backend(struct pg_conn *c)
 void pg_relay_free(struct pg_conn *c)
 {
 	pg_internal_free(c);
+	pg_routines_free(c);
 	while (c->pend.len)
 		pend_pop(c, "session ended before the reply");
 	sb_ring_free(&c->pend);
