@@ -18,6 +18,8 @@ the instance directory of a failed test.
 
 import os
 import signal
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -132,3 +134,33 @@ def my_bastion(bastion_factory):
 def my_ready(my_bastion, maria):
     my_bastion.mysql_ready(maria)
     return my_bastion
+
+
+# ---- node clients from the npm registry (installed once per test run)
+
+def _npm_package_dir(tmp_path_factory, package, version):
+    """A directory with node_modules/<package> installed by npm, or skip."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.skip("node/npm not installed (Debian packages nodejs npm)")
+    d = tmp_path_factory.mktemp("node-" + package)
+    (d / "package.json").write_text('{"name": "sb-%s-test", "private": true}\n' % package)
+    try:
+        r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--no-progress",
+                            "--loglevel=error", f"{package}@{version}"], cwd=d,
+                           capture_output=True, text=True, timeout=180)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"npm could not install {package} within 180 s (registry unreachable?)")
+    if r.returncode != 0 or not (d / "node_modules" / package).is_dir():
+        pytest.skip(f"npm could not install {package} from the registry: "
+                    + (r.stderr.strip().splitlines() or ["?"])[-1][:200])
+    return d
+
+
+@pytest.fixture(scope="session")
+def node_mariadb_dir(tmp_path_factory):
+    return _npm_package_dir(tmp_path_factory, "mariadb", "3")
+
+
+@pytest.fixture(scope="session")
+def mysql2_dir(tmp_path_factory):
+    return _npm_package_dir(tmp_path_factory, "mysql2", "3")

@@ -161,23 +161,6 @@ const fs = require('fs');
 """
 
 
-@pytest.fixture(scope="session")
-def node_mariadb_dir(tmp_path_factory):
-    """A directory with node_modules/mariadb installed by npm, or skip."""
-    if not shutil.which("node") or not shutil.which("npm"):
-        pytest.skip("node/npm not installed (Debian packages nodejs npm)")
-    d = tmp_path_factory.mktemp("node-mariadb")
-    (d / "package.json").write_text('{"name": "sb-mariadb-test", "private": true}\n')
-    try:
-        r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--no-progress",
-                            "--loglevel=error", "mariadb@3"], cwd=d, capture_output=True,
-                           text=True, timeout=180)
-    except subprocess.TimeoutExpired:
-        pytest.skip("npm could not install mariadb within 180 s (registry unreachable?)")
-    if r.returncode != 0 or not (d / "node_modules" / "mariadb").is_dir():
-        pytest.skip("npm could not install mariadb from the registry: "
-                    + (r.stderr.strip().splitlines() or ["?"])[-1][:200])
-    return d
 
 
 def test_node_mariadb_16mib_blob(my_bastion, maria, tmp_path, node_mariadb_dir):

@@ -21,7 +21,6 @@ import time
 import pytest
 
 from bastion import client_env, run
-from test_mysql_clients import mysql2_dir  # noqa: F401 - pytest fixture
 from test_audit_mysql_ground_truth import general_log
 from test_mysql_proxy import needs_lexer
 
@@ -173,23 +172,6 @@ const lib = process.argv[4];
 """
 
 
-@pytest.fixture(scope="session")
-def mariadb_node_dir(tmp_path_factory):
-    """node_modules/mariadb installed by npm, or skip."""
-    if not shutil.which("node") or not shutil.which("npm"):
-        pytest.skip("node/npm not installed (Debian packages nodejs npm)")
-    d = tmp_path_factory.mktemp("node-mariadb")
-    (d / "package.json").write_text('{"name": "sb-mariadb-test", "private": true}\n')
-    try:
-        r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--no-progress",
-                            "--loglevel=error", "mariadb@3"], cwd=d, capture_output=True,
-                           text=True, timeout=180)
-    except subprocess.TimeoutExpired:
-        pytest.skip("npm could not install mariadb within 180 s (registry unreachable?)")
-    if r.returncode != 0 or not (d / "node_modules" / "mariadb").is_dir():
-        pytest.skip("npm could not install mariadb from the registry: "
-                    + (r.stderr.strip().splitlines() or ["?"])[-1][:200])
-    return d
 
 
 def _node_cancel(b, maria, glog, d, lib):
@@ -213,9 +195,9 @@ def test_node_mysql2_kill_query(my_ready, maria, glog, mysql2_dir):  # noqa: F81
     _node_cancel(my_ready, maria, glog, mysql2_dir, "mysql2")
 
 
-def test_node_mariadb_kill_query(my_ready, maria, glog, mariadb_node_dir):
+def test_node_mariadb_kill_query(my_ready, maria, glog, node_mariadb_dir):
     needs_lexer(my_ready)
-    _node_cancel(my_ready, maria, glog, mariadb_node_dir, "mariadb")
+    _node_cancel(my_ready, maria, glog, node_mariadb_dir, "mariadb")
 
 
 JDBC_CANCEL = r"""

@@ -19,8 +19,7 @@ import subprocess
 
 import pytest
 
-from test_mysql_cancel import mariadb_node_dir  # noqa: F401 - pytest fixture
-from test_mysql_clients import _greeting_scramble, _read_packet, mysql2_dir  # noqa: F401
+from test_mysql_clients import _greeting_scramble, _read_packet
 from test_mysql_proxy import needs_lexer
 
 CAPS = 0x1 | 0x8 | 0x200 | 0x2000 | 0x8000 | 0x80000  # ..., PROTOCOL_41, SECURE_CONN, PLUGIN_AUTH
@@ -257,7 +256,7 @@ const mysql = require('mysql2/promise');
 """
 
 
-def test_node_mysql2_change_user(my_ready, maria, mysql2_dir):  # noqa: F811
+def test_node_mysql2_change_user(my_ready, maria, mysql2_dir):
     b = my_ready
     needs_lexer(b)
     script = mysql2_dir / "change.js"
@@ -293,13 +292,13 @@ const mariadb = require('mariadb');
 """
 
 
-def test_node_mariadb_change_user(my_ready, maria, mariadb_node_dir):
+def test_node_mariadb_change_user(my_ready, maria, node_mariadb_dir):
     b = my_ready
     needs_lexer(b)
-    script = mariadb_node_dir / "change.js"
+    script = node_mariadb_dir / "change.js"
     script.write_text(MARIADB_CHANGE)
     env = dict(os.environ, SB_TOKEN=b.token)
-    r = subprocess.run(["node", str(script), b.host, str(b.mysql_port)], cwd=mariadb_node_dir,
+    r = subprocess.run(["node", str(script), b.host, str(b.mysql_port)], cwd=node_mariadb_dir,
                        env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr + b.log_text()[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])

@@ -48,23 +48,6 @@ const mysql = require('mysql2/promise');
 """
 
 
-@pytest.fixture(scope="session")
-def mysql2_dir(tmp_path_factory):
-    """A directory with node_modules/mysql2 installed by npm, or skip."""
-    if not shutil.which("node") or not shutil.which("npm"):
-        pytest.skip("node/npm not installed (Debian packages nodejs npm)")
-    d = tmp_path_factory.mktemp("mysql2")
-    (d / "package.json").write_text('{"name": "sb-mysql2-test", "private": true}\n')
-    try:
-        r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--no-progress",
-                            "--loglevel=error", "mysql2@3"], cwd=d, capture_output=True,
-                           text=True, timeout=180)
-    except subprocess.TimeoutExpired:
-        pytest.skip("npm could not install mysql2 within 180 s (registry unreachable?)")
-    if r.returncode != 0 or not (d / "node_modules" / "mysql2").is_dir():
-        pytest.skip("npm could not install mysql2 from the registry: "
-                    + (r.stderr.strip().splitlines() or ["?"])[-1][:200])
-    return d
 
 
 def test_mysql_node_mysql2_execute(my_ready, maria, mysql2_dir):
