@@ -63,7 +63,7 @@ def _pg_sleeping(pg, sql):
 def test_pg_in_flight_query_end_before_session_end(pg_ready, pg, how):
     b = pg_ready
     raw = RawPg(b)
-    sleep_sql = f"SELECT pg_sleep(20) /* in flight {how} */"
+    sleep_sql = f"SELECT pg_sleep(8) /* in flight {how} */"
     # Pipelined: a simple Query the server is running, one queued behind
     # it, and an extended Parse/Bind/Execute/Sync block.
     raw.send(Q(sleep_sql), Q("SELECT 1 /* queued */"),
@@ -82,6 +82,12 @@ def test_pg_in_flight_query_end_before_session_end(pg_ready, pg, how):
     _assert_ends_before_session_end(b, session, [q["query_id"] for q in queries], NO_REPLY)
     if how == "kill":
         raw.sock.close()
+    # The server reads what reached its socket before the proxy closed it:
+    # the queued statements run once the sleep ends. Let them finish here,
+    # so that they are not seen by a later test's server-log ground truth.
+    _wait(lambda: pg.sql("SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                         "AND query LIKE '%/* %queued%'").strip() == "0"
+          and not _pg_sleeping(pg, sleep_sql), timeout=40, what="the server's session gone")
 
 
 def test_pg_finished_queries_end_once_before_session_end(pg_ready):
@@ -112,7 +118,7 @@ def test_mysql_in_flight_query_end_before_session_end(my_ready, maria, how):
     b = my_ready
     conn = b.pymysql()
     marker = f"in_flight_{how}"
-    sql = f"SELECT SLEEP(20) AS {marker}"
+    sql = f"SELECT SLEEP(8) AS {marker}"
     errors = []
 
     def run():
@@ -136,6 +142,7 @@ def test_mysql_in_flight_query_end_before_session_end(my_ready, maria, how):
     t.join(30)
     assert not t.is_alive() and errors, "the client's statement should have been cut off"
     _assert_ends_before_session_end(b, session, [q["query_id"]], NO_REPLY)
+    _wait(lambda: not _my_sleeping(maria, marker), timeout=40, what="the server's thread gone")
 
 
 def test_mysql_finished_queries_end_once_before_session_end(my_ready):
