@@ -40,21 +40,6 @@ void *stmt_push(struct stmt_queue *q)
 	return p;
 }
 
-void *stmt_head(const struct stmt_queue *q)
-{
-	return sb_ring_head(&q->ring);
-}
-
-void *stmt_at(const struct stmt_queue *q, size_t i)
-{
-	return sb_ring_at(&q->ring, i);
-}
-
-size_t stmt_count(const struct stmt_queue *q)
-{
-	return q->ring.len;
-}
-
 void stmt_drop_tail(struct stmt_queue *q)
 {
 	sb_ring_drop_tail(&q->ring);

@@ -88,10 +88,20 @@ void stmt_queue_free(struct stmt_queue *q);
 /* Append a zeroed entry (seq, start time, rows = -1 set); NULL when out of
  * memory. The pointer is valid until the next push or pop. */
 void *stmt_push(struct stmt_queue *q);
-/* The oldest entry / entry i (0 = oldest) / NULL. */
-void *stmt_head(const struct stmt_queue *q);
-void *stmt_at(const struct stmt_queue *q, size_t i);
-size_t stmt_count(const struct stmt_queue *q);
+/* The oldest entry / entry i (0 = oldest) / NULL; how many. (Inline: the
+ * relays ask on every message.) */
+static inline void *stmt_head(const struct stmt_queue *q)
+{
+	return sb_ring_head(&q->ring);
+}
+static inline void *stmt_at(const struct stmt_queue *q, size_t i)
+{
+	return sb_ring_at(&q->ring, i);
+}
+static inline size_t stmt_count(const struct stmt_queue *q)
+{
+	return q->ring.len;
+}
 /* Undo the last push (nothing was written for it; ops->release is not
  * called: the caller set nothing it owns). */
 void stmt_drop_tail(struct stmt_queue *q);
