@@ -22,12 +22,12 @@
  * It never runs on the proxy's hot path and never logs.
  */
 #include "audit/audit.h"
+#include "audit/audit_err.h"
 #include "audit/audit_files.h"
 #include "audit/audit_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,17 +35,6 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
-
-__attribute__((format(printf, 3, 4))) static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!errbuf || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Bytes of the last indexed line kept to recognise the file again. */
 #define INDEX_TAIL 80
@@ -255,7 +244,7 @@ static sqlite3 *index_open(const char *path, char *errbuf, size_t errlen)
 	char *msg = NULL;
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0) {
-		seterr(errbuf, errlen, "index %s: %s", path, strerror(errno));
+		audit_seterr(errbuf, errlen, "index %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	close(fd);
@@ -267,7 +256,7 @@ static sqlite3 *index_open(const char *path, char *errbuf, size_t errlen)
 		goto fail;
 	return db;
 fail:
-	seterr(errbuf, errlen, "index %s: %s", path,
+	audit_seterr(errbuf, errlen, "index %s: %s", path,
 	       msg ? msg : db ? sqlite3_errmsg(db) : "cannot open");
 	sqlite3_free(msg);
 	sqlite3_close(db);
@@ -360,12 +349,12 @@ int audit_index_sync(const char *jsonl_path, const char *sqlite_path,
 	memset(&rec, 0, sizeof rec);
 	audit_buf_init(&rec.strs);
 	if (!jsonl_path || !sqlite_path) {
-		seterr(errbuf, errlen, "audit index: no file or index path");
+		audit_seterr(errbuf, errlen, "audit index: no file or index path");
 		goto fail;
 	}
 	f = fopen(jsonl_path, "re");
 	if (!f || fstat(fileno(f), &st) < 0) {
-		seterr(errbuf, errlen, "open %s: %s", jsonl_path,
+		audit_seterr(errbuf, errlen, "open %s: %s", jsonl_path,
 		       strerror(errno));
 		goto fail;
 	}
@@ -408,7 +397,7 @@ int audit_index_sync(const char *jsonl_path, const char *sqlite_path,
 	if ((rc = index_lines(f, ins, &rec, &offset, tail, &taillen, NULL)) !=
 	    SQLITE_OK) {
 		if (rc == SQLITE_IOERR) {
-			seterr(errbuf, errlen, "read %s: %s", jsonl_path,
+			audit_seterr(errbuf, errlen, "read %s: %s", jsonl_path,
 			       strerror(errno));
 			goto fail;
 		}
@@ -426,7 +415,7 @@ int audit_index_sync(const char *jsonl_path, const char *sqlite_path,
 	ret = 0;
 	goto out;
 fail_db:
-	seterr(errbuf, errlen, "index %s: %s", sqlite_path, sqlite3_errmsg(db));
+	audit_seterr(errbuf, errlen, "index %s: %s", sqlite_path, sqlite3_errmsg(db));
 fail:
 out:
 	sqlite3_finalize(ins);
@@ -472,7 +461,7 @@ int audit_index_rebuild(const char *const *paths, size_t n,
 		struct stat st;
 		FILE *f = fopen(paths[i], "re");
 		if (!f || fstat(fileno(f), &st) < 0) {
-			seterr(errbuf, errlen, "open %s: %s", paths[i],
+			audit_seterr(errbuf, errlen, "open %s: %s", paths[i],
 			       strerror(errno));
 			if (f)
 				fclose(f);
@@ -484,7 +473,7 @@ int audit_index_rebuild(const char *const *paths, size_t n,
 		rc = index_lines(f, ins, &rec, &offset, tail, &taillen, records);
 		fclose(f);
 		if (rc == SQLITE_IOERR) {
-			seterr(errbuf, errlen, "read %s: %s", paths[i],
+			audit_seterr(errbuf, errlen, "read %s: %s", paths[i],
 			       strerror(errno));
 			goto out;
 		}
@@ -504,7 +493,7 @@ int audit_index_rebuild(const char *const *paths, size_t n,
 	ret = 0;
 	goto out;
 fail_db:
-	seterr(errbuf, errlen, "index %s: %s", sqlite_path, sqlite3_errmsg(db));
+	audit_seterr(errbuf, errlen, "index %s: %s", sqlite_path, sqlite3_errmsg(db));
 out:
 	sqlite3_finalize(ins);
 	if (in_tx)

@@ -60,6 +60,7 @@
  * flock serializes them) or guard one with a mutex.
  */
 #include "audit/audit.h"
+#include "audit/audit_err.h"
 #include "audit/audit_files.h"
 #include "audit/audit_json.h"
 #include "audit/audit_syslog.h"
@@ -70,7 +71,6 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,17 +137,6 @@ static int flush_deferred(struct audit_log *log, size_t durable_off, char *errbu
 
 static const char zero_hash[AUDIT_HASH_HEX + 1] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
-
-__attribute__((format(printf, 3, 4))) static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!errbuf || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *audit_event_name(enum audit_event_type t)
 {
@@ -258,11 +247,11 @@ static int recover_chain(struct audit_log *log, off_t size, char *errbuf,
 	}
 	int r = audit_file_head(log->wfd, size, &seq, hash, &end);
 	if (r == -1) {
-		seterr(errbuf, errlen, "read %s: %s", log->path, strerror(errno));
+		audit_seterr(errbuf, errlen, "read %s: %s", log->path, strerror(errno));
 		return -1;
 	}
 	if (r == -2) {
-		seterr(errbuf, errlen,
+		audit_seterr(errbuf, errlen,
 		       "%s: last line is not a chained audit record; "
 		       "cannot continue the chain (move the file aside)",
 		       log->path);
@@ -274,7 +263,7 @@ static int recover_chain(struct audit_log *log, off_t size, char *errbuf,
 			w = write(log->wfd, "\n", 1);
 		while (w < 0 && errno == EINTR);
 		if (w != 1) {
-			seterr(errbuf, errlen, "write %s: %s (ending a half line)",
+			audit_seterr(errbuf, errlen, "write %s: %s (ending a half line)",
 			       log->path, w < 0 ? strerror(errno) : "short write");
 			return -1;
 		}
@@ -305,11 +294,11 @@ static int open_files(struct audit_log *log, char *errbuf, size_t errlen)
 	log->wfd = open(log->path,
 			O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
 	if (log->wfd < 0) {
-		seterr(errbuf, errlen, "open %s: %s", log->path, strerror(errno));
+		audit_seterr(errbuf, errlen, "open %s: %s", log->path, strerror(errno));
 		return -1;
 	}
 	if (fstat(log->wfd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		seterr(errbuf, errlen, "open %s: not a regular file", log->path);
+		audit_seterr(errbuf, errlen, "open %s: not a regular file", log->path);
 		close_files(log);
 		return -1;
 	}
@@ -321,12 +310,12 @@ static int open_files(struct audit_log *log, char *errbuf, size_t errlen)
 		int err = errno;
 		close_files(log);
 		if (err == EWOULDBLOCK)
-			seterr(errbuf, errlen,
+			audit_seterr(errbuf, errlen,
 			       "%s is locked by another process (is another "
 			       "sqlbastion running with this audit file?)",
 			       log->path);
 		else
-			seterr(errbuf, errlen, "lock %s: %s", log->path,
+			audit_seterr(errbuf, errlen, "lock %s: %s", log->path,
 			       strerror(err));
 		return -1;
 	}
@@ -334,7 +323,7 @@ static int open_files(struct audit_log *log, char *errbuf, size_t errlen)
 	if (fstat(log->wfd, &st) < 0 ||
 	    recover_chain(log, st.st_size, errbuf, errlen) < 0) {
 		if (errbuf && !errbuf[0])
-			seterr(errbuf, errlen, "stat %s: %s", log->path,
+			audit_seterr(errbuf, errlen, "stat %s: %s", log->path,
 			       strerror(errno));
 		close_files(log);
 		return -1;
@@ -376,7 +365,7 @@ static int lock_shared(struct audit_log *log, char *errbuf, size_t errlen)
 		if (lock_wait(log->wfd) < 0) {
 			err = errno;
 			if (err == EWOULDBLOCK) {
-				seterr(errbuf, errlen,
+				audit_seterr(errbuf, errlen,
 				       "%s stayed locked for %d ms (a running "
 				       "sqlbastion holds it; is its admin socket "
 				       "answering?)",
@@ -400,7 +389,7 @@ static int lock_shared(struct audit_log *log, char *errbuf, size_t errlen)
 		(void)lock_fd(log->wfd, LOCK_UN);
 		close_files(log); /* renamed or removed: the path's file next */
 	}
-	seterr(errbuf, errlen, "lock %s: %s", log->path,
+	audit_seterr(errbuf, errlen, "lock %s: %s", log->path,
 	       err ? strerror(err) : "file keeps being replaced");
 	return -1;
 }
@@ -416,7 +405,7 @@ static int settle_pending(struct audit_log *log, char *errbuf, size_t errlen)
 			  total - log->pend_done, &done);
 	log->pend_done += done;
 	if (r < 0) {
-		seterr(errbuf, errlen,
+		audit_seterr(errbuf, errlen,
 		       "write %s: %s (completing an earlier record)", log->path,
 		       strerror(errno));
 		return -1;
@@ -584,7 +573,7 @@ static int seal_line(struct audit_log *log, uint64_t seq, int first_in_file,
 	audit_buf_puts(b, ",\"seq\":");
 	audit_buf_put_u64(b, seq);
 	if (audit_buf_reserve(b, AUDIT_HASH_SUFFIX_LEN + 1) < 0) {
-		seterr(errbuf, errlen, "out of memory formatting a record");
+		audit_seterr(errbuf, errlen, "out of memory formatting a record");
 		return -1;
 	}
 	memcpy(b->p, log->prev, AUDIT_HASH_HEX);
@@ -593,13 +582,13 @@ static int seal_line(struct audit_log *log, uint64_t seq, int first_in_file,
 		if (!HMAC(EVP_sha256(), log->key, (int)log->keylen,
 			  (const unsigned char *)b->p, b->len, md, &mdlen) ||
 		    mdlen != sizeof md) {
-			seterr(errbuf, errlen, "HMAC-SHA-256 failed");
+			audit_seterr(errbuf, errlen, "HMAC-SHA-256 failed");
 			return -1;
 		}
 	} else if (EVP_DigestInit_ex2(log->md_ctx, log->sha256, NULL) != 1 ||
 		   EVP_DigestUpdate(log->md_ctx, b->p, b->len) != 1 ||
 		   EVP_DigestFinal_ex(log->md_ctx, md, NULL) != 1) {
-		seterr(errbuf, errlen, "SHA-256 failed");
+		audit_seterr(errbuf, errlen, "SHA-256 failed");
 		return -1;
 	}
 	sb_hex(md, sizeof md, hash);
@@ -619,7 +608,7 @@ struct audit_log *audit_open_opts(const char *jsonl_path,
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
 	if (!log) {
-		seterr(errbuf, errlen, "out of memory");
+		audit_seterr(errbuf, errlen, "out of memory");
 		return NULL;
 	}
 	log->wfd = -1;
@@ -627,12 +616,12 @@ struct audit_log *audit_open_opts(const char *jsonl_path,
 	audit_buf_init(&log->pend);
 	memcpy(log->prev, zero_hash, sizeof log->prev);
 	if (!jsonl_path || !*jsonl_path) {
-		seterr(errbuf, errlen, "audit file path is empty");
+		audit_seterr(errbuf, errlen, "audit file path is empty");
 		goto fail;
 	}
 	log->path = strdup(jsonl_path);
 	if (!log->path) {
-		seterr(errbuf, errlen, "out of memory");
+		audit_seterr(errbuf, errlen, "out of memory");
 		goto fail;
 	}
 	if (opt) {
@@ -640,7 +629,7 @@ struct audit_log *audit_open_opts(const char *jsonl_path,
 		log->rotate_size = opt->rotate_size;
 		if (opt->hmac_key && opt->hmac_key_len) {
 			if (opt->hmac_key_len > sizeof log->key) {
-				seterr(errbuf, errlen, "hmac key longer than %d bytes",
+				audit_seterr(errbuf, errlen, "hmac key longer than %d bytes",
 				       AUDIT_KEY_MAX);
 				goto fail;
 			}
@@ -656,13 +645,13 @@ struct audit_log *audit_open_opts(const char *jsonl_path,
 	log->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	log->md_ctx = EVP_MD_CTX_new();
 	if (!log->sha256 || !log->md_ctx) {
-		seterr(errbuf, errlen, "SHA-256 unavailable");
+		audit_seterr(errbuf, errlen, "SHA-256 unavailable");
 		goto fail;
 	}
 	if (open_files(log, errbuf, errlen) < 0)
 		goto fail;
 	if (audit_buf_reserve(&log->buf, 4096) < 0) {
-		seterr(errbuf, errlen, "out of memory");
+		audit_seterr(errbuf, errlen, "out of memory");
 		goto fail;
 	}
 	return log;
@@ -733,7 +722,7 @@ int audit_rotate(struct audit_log *log, char *errbuf, size_t errlen)
 	struct stat st;
 
 	if (!log->exclusive) {
-		seterr(errbuf, errlen, "rotation needs the exclusive writer");
+		audit_seterr(errbuf, errlen, "rotation needs the exclusive writer");
 		return -1;
 	}
 	flush_pending(log);
@@ -744,7 +733,7 @@ int audit_rotate(struct audit_log *log, char *errbuf, size_t errlen)
 	for (int k = 2; stat(to, &st) == 0 && k < 1000; k++)
 		snprintf(to + base, sizeof to - base, "-%d", k);
 	if (rename(log->path, to) < 0) {
-		seterr(errbuf, errlen, "rotate %s: %s", log->path, strerror(errno));
+		audit_seterr(errbuf, errlen, "rotate %s: %s", log->path, strerror(errno));
 		return -1;
 	}
 	log->stats.rotations++;
@@ -811,7 +800,7 @@ static int flush_deferred(struct audit_log *log, size_t durable_off, char *errbu
 	log->out.len = 0;
 	log->out.oom = 0;
 	if (audit_buf_reserve(&log->out, AUDIT_HASH_HEX + log->defer.len + 200 * log->ndefer) < 0) {
-		seterr(errbuf, errlen, "out of memory formatting records");
+		audit_seterr(errbuf, errlen, "out of memory formatting records");
 		goto unwritten;
 	}
 	log->out.len = AUDIT_HASH_HEX;
@@ -836,7 +825,7 @@ static int flush_deferred(struct audit_log *log, size_t durable_off, char *errbu
 		log->buf.len = 0;
 		log->buf.oom = 0;
 		if (audit_buf_reserve(&log->buf, AUDIT_HASH_HEX + n + 256) < 0) {
-			seterr(errbuf, errlen, "out of memory formatting a record");
+			audit_seterr(errbuf, errlen, "out of memory formatting a record");
 			goto restore;
 		}
 		log->buf.len = AUDIT_HASH_HEX;
@@ -850,7 +839,7 @@ static int flush_deferred(struct audit_log *log, size_t durable_off, char *errbu
 		p = nl + 1;
 	}
 	if (log->out.oom) {
-		seterr(errbuf, errlen, "out of memory formatting records");
+		audit_seterr(errbuf, errlen, "out of memory formatting records");
 		goto restore;
 	}
 	const char *lines = log->out.p + AUDIT_HASH_HEX;
@@ -876,11 +865,11 @@ static int flush_deferred(struct audit_log *log, size_t durable_off, char *errbu
 			memcpy(log->prev, prev0, sizeof prev0);
 			log->defer.len = 0;
 			log->ndefer = 0;
-			seterr(errbuf, errlen, "write %s: %s (%zu of %zu bytes written; the next write completes them)",
+			audit_seterr(errbuf, errlen, "write %s: %s (%zu of %zu bytes written; the next write completes them)",
 			       log->path, strerror(err), done, len);
 			return -1;
 		}
-		seterr(errbuf, errlen, "write %s: %s", log->path, strerror(err));
+		audit_seterr(errbuf, errlen, "write %s: %s", log->path, strerror(err));
 		goto restore;
 	}
 	log->seq = seq;
@@ -930,7 +919,7 @@ int audit_defer(struct audit_log *log, const struct audit_event *ev, char *errbu
 	clock_gettime(CLOCK_REALTIME, &now);
 	build_body(log, ev, &now);
 	if (log->buf.oom || defer_body(log, ev) < 0) {
-		seterr(errbuf, errlen, "out of memory queueing a record");
+		audit_seterr(errbuf, errlen, "out of memory queueing a record");
 		log->stats.failed++;
 		return -1;
 	}
@@ -964,7 +953,7 @@ int audit_write(struct audit_log *log, const struct audit_event *ev,
 	int ret = -1, locked = 0;
 
 	if (!log || !ev) {
-		seterr(errbuf, errlen, "audit_write: no log or no event");
+		audit_seterr(errbuf, errlen, "audit_write: no log or no event");
 		return -1;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -972,14 +961,14 @@ int audit_write(struct audit_log *log, const struct audit_event *ev,
 
 	build_body(log, ev, &now);
 	if (log->buf.oom) {
-		seterr(errbuf, errlen, "out of memory formatting a record");
+		audit_seterr(errbuf, errlen, "out of memory formatting a record");
 		goto out;
 	}
 	if (log->exclusive) {
 		/* This record and any deferred ones, in one write. */
 		size_t before = log->defer.len;
 		if (defer_body(log, ev) < 0) {
-			seterr(errbuf, errlen, "out of memory queueing a record");
+			audit_seterr(errbuf, errlen, "out of memory queueing a record");
 			goto out;
 		}
 		ret = flush_deferred(log, before, errbuf, errlen);
@@ -1014,12 +1003,12 @@ int audit_write(struct audit_log *log, const struct audit_event *ev,
 			log->pend_seq = log->seq + 1;
 			memcpy(log->pend_hash, hash, sizeof hash);
 			log->have_pend = 1;
-			seterr(errbuf, errlen,
+			audit_seterr(errbuf, errlen,
 			       "write %s: %s (%zu of %zu bytes written; the "
 			       "next write completes the record)",
 			       log->path, strerror(err), done, len);
 		} else {
-			seterr(errbuf, errlen, "write %s: %s", log->path,
+			audit_seterr(errbuf, errlen, "write %s: %s", log->path,
 			       strerror(err));
 		}
 		goto out;
