@@ -333,6 +333,36 @@ static int delete_from(sqlite3 *db, uint64_t seq)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* End an indexing transaction: with save, record where the file was left
+ * (offset, inode, tail) for the next sync; finalize *ins and commit
+ * (*in_tx = 0). SQLITE_OK or the code that failed (still in the
+ * transaction: index_done rolls it back). */
+static int commit_at(sqlite3 *db, sqlite3_stmt **ins, int *in_tx, int save, int64_t offset,
+		     int64_t inode, const char *tail, size_t taillen)
+{
+	int rc;
+	if (save && ((rc = meta_set(db, "offset", offset)) != SQLITE_OK ||
+		     (rc = meta_set(db, "inode", inode)) != SQLITE_OK ||
+		     (rc = meta_set_tail(db, tail, taillen)) != SQLITE_OK))
+		return rc;
+	sqlite3_finalize(*ins);
+	*ins = NULL;
+	if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) == SQLITE_OK)
+		*in_tx = 0;
+	return rc;
+}
+
+/* Free what an index sync or rebuild holds, rolling back a transaction
+ * still open (in_tx). */
+static void index_done(sqlite3 *db, sqlite3_stmt *ins, int in_tx, struct parsed *rec)
+{
+	sqlite3_finalize(ins);
+	if (in_tx)
+		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	audit_buf_free(&rec->strs);
+}
+
 int audit_index_sync(const char *jsonl_path, const char *sqlite_path,
 		     char *errbuf, size_t errlen)
 {
@@ -403,30 +433,20 @@ int audit_index_sync(const char *jsonl_path, const char *sqlite_path,
 		}
 		goto fail_db;
 	}
-	if ((rc = meta_set(db, "offset", offset)) != SQLITE_OK ||
-	    (rc = meta_set(db, "inode", (int64_t)st.st_ino)) != SQLITE_OK ||
-	    (rc = meta_set_tail(db, tail, taillen)) != SQLITE_OK)
+	if (commit_at(db, &ins, &in_tx, 1, offset, (int64_t)st.st_ino, tail, taillen) !=
+	    SQLITE_OK)
 		goto fail_db;
-	sqlite3_finalize(ins);
-	ins = NULL;
-	if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
-		goto fail_db;
-	in_tx = 0;
 	ret = 0;
 	goto out;
 fail_db:
 	audit_seterr(errbuf, errlen, "index %s: %s", sqlite_path, sqlite3_errmsg(db));
 fail:
 out:
-	sqlite3_finalize(ins);
-	if (in_tx)
-		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_close(db);
+	index_done(db, ins, in_tx, &rec);
 	if (f)
 		fclose(f);
 	if (old)
 		fclose(old);
-	audit_buf_free(&rec.strs);
 	return ret;
 }
 
@@ -481,24 +501,13 @@ int audit_index_rebuild(const char *const *paths, size_t n,
 			goto fail_db;
 	}
 	/* follow the last file from where the rebuild stopped */
-	if (n > 0 && ((rc = meta_set(db, "offset", offset)) != SQLITE_OK ||
-		      (rc = meta_set(db, "inode", ino)) != SQLITE_OK ||
-		      (rc = meta_set_tail(db, tail, taillen)) != SQLITE_OK))
+	if (commit_at(db, &ins, &in_tx, n > 0, offset, ino, tail, taillen) != SQLITE_OK)
 		goto fail_db;
-	sqlite3_finalize(ins);
-	ins = NULL;
-	if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
-		goto fail_db;
-	in_tx = 0;
 	ret = 0;
 	goto out;
 fail_db:
 	audit_seterr(errbuf, errlen, "index %s: %s", sqlite_path, sqlite3_errmsg(db));
 out:
-	sqlite3_finalize(ins);
-	if (in_tx)
-		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_close(db);
-	audit_buf_free(&rec.strs);
+	index_done(db, ins, in_tx, &rec);
 	return ret;
 }

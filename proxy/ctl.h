@@ -287,11 +287,13 @@ extern const char *const ctl_secret_redact[];
 /* Check the options (one source, a one-line command, an existing file,
  * stored absolute). CTL_OK, CTL_USAGE or CTL_FAIL (printed). */
 int ctl_secret_parse(struct ctl *c, struct ctl_secret *sec) __attribute__((warn_unused_result));
-/* For a stored password: load the master key and read the password from
- * standard input (echo off on a terminal; target names the account in the
- * prompt). Nothing to do for the other kinds. CTL_OK or CTL_FAIL (printed). */
-int ctl_secret_read(struct ctl *c, struct ctl_secret *sec, const char *target)
-	__attribute__((warn_unused_result));
+/* Start the change of an account's secret: for a stored password load the
+ * master key and read the password from standard input (echo off on a
+ * terminal; target names the account in the prompt), then open the audit
+ * log and begin a transaction. The log, or NULL after printing why (nothing
+ * changed; the caller still wipes sec). */
+struct audit_log *ctl_secret_begin(struct ctl *c, struct state *st, struct ctl_secret *sec,
+				   const char *target);
 /* End the caller's transaction (ctl_begin) in which account id got its
  * secret kind and reference: seal and store a stored password, or fetch a
  * secret file once to catch a typo now rather than at the next login, then

@@ -211,9 +211,8 @@ int ctl_account_set(struct ctl *c, int argc, char **argv)
 	if (!st || ctl_get_account(c, st, &t, &ac) != CTL_OK)
 		return CTL_FAIL;
 	rc = CTL_FAIL;
-	struct audit_log *log = NULL;
-	if (ctl_secret_read(c, &sec, t.name) != CTL_OK || !(log = ctl_audit_open(c)) ||
-	    ctl_begin(c, st, log) != CTL_OK)
+	struct audit_log *log = ctl_secret_begin(c, st, &sec, t.name);
+	if (!log)
 		goto out;
 	if (state_account_set_secret(st, ac.id, sec.kind, sec.ref) != STATE_OK) {
 		state_rollback(st);

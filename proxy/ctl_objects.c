@@ -218,9 +218,8 @@ int ctl_account_add(struct ctl *c, int argc, char **argv)
 	if (!st || ctl_get_asset(c, st, t.asset, &a) != CTL_OK)
 		return CTL_FAIL;
 	rc = CTL_FAIL;
-	struct audit_log *log = NULL;
-	if (ctl_secret_read(c, &sec, t.name) != CTL_OK || !(log = ctl_audit_open(c)) ||
-	    ctl_begin(c, st, log) != CTL_OK)
+	struct audit_log *log = ctl_secret_begin(c, st, &sec, t.name);
+	if (!log)
 		goto out;
 	int64_t id = 0;
 	int r = state_account_add(st, a.id, t.account, username, sec.kind, sec.ref, c->now, &id);

@@ -100,7 +100,9 @@ static int read_password(struct ctl *c, const char *target, char *out, size_t ca
 	return rc;
 }
 
-int ctl_secret_read(struct ctl *c, struct ctl_secret *sec, const char *target)
+/* For a stored password: load the master key and read the password.
+ * CTL_OK or CTL_FAIL (printed). */
+static int secret_read(struct ctl *c, struct ctl_secret *sec, const char *target)
 {
 	memset(sec->key, 0, sizeof sec->key);
 	if (sec->kind != STATE_SECRET_STORED)
@@ -108,6 +110,15 @@ int ctl_secret_read(struct ctl *c, struct ctl_secret *sec, const char *target)
 	if (ctl_master_key(c, sec->key) != CTL_OK)
 		return CTL_FAIL;
 	return read_password(c, target, sec->pw, sizeof sec->pw);
+}
+
+struct audit_log *ctl_secret_begin(struct ctl *c, struct state *st, struct ctl_secret *sec,
+				   const char *target)
+{
+	struct audit_log *log;
+	if (secret_read(c, sec, target) != CTL_OK || !(log = ctl_audit_open(c)))
+		return NULL;
+	return ctl_begin(c, st, log) == CTL_OK ? log : NULL;
 }
 
 /* Seal the password of account id and store it (inside the caller's

@@ -215,3 +215,20 @@ def test_group_readable_secret_file_warned(plane, tmp_path, verb):
     extra = ("--username", "u") if verb == "add" else ()
     r = plane.ctl("account", verb, target, *extra, "--secret-file", str(f))
     assert "readable by group or others" in r.stderr
+
+
+def test_asset_check_pg_reports_server_error(bastion, pg):
+    """asset check with a wrong hosted password: PostgreSQL's ErrorResponse
+    is the message (ctl_check_pg.c read_reply), the exit code is 1, the
+    check is recorded as failed, and the password is shown nowhere."""
+    b = bastion
+    wrong = "wrong-" + os.urandom(6).hex()
+    b.add_asset("pgx", host=pg.host, port=pg.port, tls="disable")
+    b.add_account("pgx/app", username="app", password=wrong)
+    r = b.ctl("asset", "check", "pgx/app", check=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "server error: password authentication failed" in r.stderr, r.stderr
+    assert wrong not in r.stdout + r.stderr
+    rec = b.audit_records("admin", verb="asset check")[-1]
+    assert rec["objects"] == "account:pgx/app,result:failed"
+    assert wrong not in b.audit_jsonl.read_text()
