@@ -235,6 +235,17 @@ static void chain_from_predecessor(struct audit_log *log)
 	audit_free_list(files, n);
 }
 
+/* A record of len bytes whose hash is hash is now whole in the file: the
+ * chain moves on to it. */
+static void chain_advance(struct audit_log *log, const char hash[AUDIT_HASH_HEX + 1], size_t len)
+{
+	log->seq++;
+	memcpy(log->prev, hash, sizeof log->prev);
+	log->size += (off_t)len;
+	log->stats.written++;
+	log->stats.seq = log->seq;
+}
+
 /* Append one record of `ev` to the open, locked file with the chain head
  * in log (synced), keeping log->buf (it may hold the caller's record being
  * built). 0 ok, -1 with errbuf. */
@@ -264,11 +275,7 @@ static int write_record_now(struct audit_log *log, const struct audit_event *ev,
 		audit_seterr(errbuf, errlen, "write %s: %s", log->path, strerror(errno));
 		goto out;
 	}
-	log->seq++;
-	memcpy(log->prev, hash, sizeof hash);
-	log->size += (off_t)len;
-	log->stats.written++;
-	log->stats.seq = log->seq;
+	chain_advance(log, hash, len);
 	ret = 0;
 out:
 	audit_buf_free(&log->buf);
@@ -1102,11 +1109,7 @@ int audit_write(struct audit_log *log, const struct audit_event *ev,
 		}
 		goto out;
 	}
-	log->seq++;
-	memcpy(log->prev, hash, sizeof hash);
-	log->size += (off_t)len;
-	log->stats.written++;
-	log->stats.seq = log->seq;
+	chain_advance(log, hash, len);
 	if (log->syslog)
 		audit_syslog_send(log->syslog, audit_event_name(ev->type), line,
 				  len - 1);
