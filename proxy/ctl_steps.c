@@ -69,7 +69,8 @@ int ctl_state_result(struct ctl *c, struct state *st, int rc)
 int ctl_get_user(struct ctl *c, struct state *st, const char *name, struct state_user *out)
 {
 	int r = state_user_get(st, name, out);
-	return r == STATE_OK ? CTL_OK : ctl_state_fail(c, st, NULL, r, STATE_NOT_FOUND, "no user %s", name);
+	return r == STATE_OK ? CTL_OK
+			     : ctl_state_fail(c, st, NULL, r, STATE_NOT_FOUND, "no user %s", name);
 }
 
 int ctl_get_asset(struct ctl *c, struct state *st, const char *name, struct state_asset *out)
