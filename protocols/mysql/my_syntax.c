@@ -1,0 +1,290 @@
+/* my_syntax: ask the server to parse what the classifier cannot read (see
+ * my_syntax.h). */
+#include "protocols/mysql/my_syntax.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/decide.h"
+#include "proxy/proxy.h"
+#include "proxy/session.h"
+
+#define SYN_CONTROL_MAX (1u << 20) /* largest packet of a prepare reply read here */
+
+#define MY_ER_PARSE_ERROR 1064  /* 42000 "You have an error in your SQL syntax ... near" */
+#define MY_ER_SYNTAX_ERROR 1149 /* 42000 the same without a position (grammar actions) */
+
+/* One COM_STMT_PREPARE of the check and what the server answered. */
+struct syn_probe {
+	size_t off, len;      /* the text prepared: bytes of the client's text */
+	int answered;         /* the answer is complete */
+	int parsed;           /* PREPARE_OK: the server can parse it */
+	uint64_t left;        /* definitions still to come after PREPARE_OK */
+	uint16_t code;        /* ERR: the server's code */
+	uint8_t *err;         /* owned: ERR payload as the server sent it */
+	size_t err_len;
+};
+
+struct my_syntax_check {
+	int prepare;          /* the client's command was a COM_STMT_PREPARE */
+	char *sql;            /* owned: the client's text, for the audit */
+	size_t len;
+	char *verb, *fingerprint, *objects, *deny_message;
+	uint8_t reply_seq;    /* sequence id of a reply to the client's command */
+	int n, cur;           /* probes sent; the one being answered */
+	struct syn_probe pr[2]; /* [0] from the statement to the end; [1] the
+				   statement alone (when more text follows) */
+	int done;             /* the client was answered and the record written */
+};
+
+int my_syntax_wanted(const struct my_conn *c)
+{
+	return c->s->policy && c->pres.action == POLICY_DENY &&
+	       (c->pres.flags & POLICY_F_UNPARSEABLE) && strcmp(c->pres.rule, "fail-closed") == 0;
+}
+
+/* Errors the server's parser raises from the text alone, before looking
+ * at any object or state: the statement could never run as written.
+ * Everything else a prepare can fail with means the text parsed (1146 and
+ * other name resolution, done after the parse) or says nothing about the
+ * syntax (1295 ER_UNSUPPORTED_PS: PREPARE/EXECUTE/DEALLOCATE and others
+ * cannot be prepared; 1461 too many statements; out of memory, killed). */
+int my_syntax_parse_error(uint16_t code)
+{
+	return code == MY_ER_PARSE_ERROR || code == MY_ER_SYNTAX_ERROR;
+}
+
+static int is_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+static char *dup_str(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+static void check_free(struct my_syntax_check *k)
+{
+	if (!k)
+		return;
+	free(k->sql);
+	free(k->verb);
+	free(k->fingerprint);
+	free(k->objects);
+	free(k->deny_message);
+	for (int i = 0; i < 2; i++)
+		free(k->pr[i].err);
+	free(k);
+}
+
+/* Which bytes to prepare (see my_syntax.h): probe 0 from the unreadable
+ * statement's start (leading whitespace skipped, as the server does
+ * between statements) to the end; probe 1 that statement alone when
+ * anything but whitespace and its ';' follows it. */
+static void plan(struct my_conn *c, struct my_syntax_check *k)
+{
+	size_t start = 0, end = k->len;
+	if (!k->prepare && (c->caps & MY_CLIENT_MULTI_STATEMENTS) &&
+	    c->pres.unreadable_end > c->pres.unreadable_start && c->pres.unreadable_end <= k->len) {
+		start = c->pres.unreadable_start;
+		end = c->pres.unreadable_end;
+	}
+	while (start < end && is_space(k->sql[start]))
+		start++;
+	k->pr[0] = (struct syn_probe){.off = start, .len = k->len - start};
+	k->n = 1;
+	size_t rest = end;
+	if (rest < k->len && k->sql[rest] == ';')
+		rest++;
+	while (rest < k->len && is_space(k->sql[rest]))
+		rest++;
+	if (rest < k->len) {
+		k->pr[1] = (struct syn_probe){.off = start, .len = end - start};
+		k->n = 2;
+	}
+}
+
+static int send_prepare(struct my_conn *c, const char *text, size_t len)
+{
+	uint8_t *pk = malloc(len + 1);
+	if (!pk)
+		return -1;
+	pk[0] = MY_COM_STMT_PREPARE;
+	memcpy(pk + 1, text, len);
+	int r = my_put_packets(sess_output(c->s, SESS_BACKEND), 0, pk, len + 1);
+	free(pk);
+	return r < 0 ? -1 : 0;
+}
+
+int my_syntax_check(struct my_conn *c, const char *sql, size_t len, int prepare)
+{
+	if (len > c->s->px->cfg.max_message)
+		return -1; /* the relay never holds more: cannot happen */
+	struct my_syntax_check *k = calloc(1, sizeof *k);
+	if (!k)
+		return -1;
+	k->prepare = prepare;
+	k->sql = malloc(len + 1);
+	k->verb = dup_str(c->pres.verb);
+	k->fingerprint = dup_str(c->pres.fingerprint);
+	k->objects = dup_str(c->pres.objects);
+	k->deny_message = dup_str(c->pres.message);
+	if (!k->sql || !k->verb || !k->fingerprint || !k->objects || !k->deny_message) {
+		check_free(k);
+		return -1;
+	}
+	memcpy(k->sql, sql, len);
+	k->sql[len] = '\0';
+	k->len = len;
+	k->reply_seq = c->cmd_packets ? c->cmd_packets : 1;
+	plan(c, k);
+
+	struct my_pending *p = sb_ring_push(&c->pend, sizeof *p);
+	if (!p) {
+		check_free(k);
+		return -1;
+	}
+	p->kind = MY_PEND_SYNTAX;
+	p->rows = -1;
+	p->start_us = sess_now_us();
+	p->chk = k;
+	/* The server's "last prepared statement" becomes the check's. */
+	c->last_stmt_id = 0;
+	for (int i = 0; i < k->n; i++)
+		if (send_prepare(c, k->sql + k->pr[i].off, k->pr[i].len) != 0)
+			return -1;
+	sess_log(c->s, LOG_DEBUG, "asked the server to parse an unreadable statement (%d prepare%s)",
+		 k->n, k->n > 1 ? "s" : "");
+	return MY_CONSUMED_HOLD;
+}
+
+static void audit_check(struct my_conn *c, struct my_syntax_check *k, const char *decision,
+			const char *error)
+{
+	struct sess_stmt_info st = {.sql = k->sql, .len = k->len, .verb = k->verb,
+				    .fingerprint = k->fingerprint, .objects = k->objects,
+				    .rule = "fail-closed", .action = POLICY_DENY,
+				    .decision = decision, .error = error};
+	if (!sess_audit_statement(c->s, &st))
+		sess_log(c->s, LOG_ERR, "audit failed for a statement the classifier could not read");
+}
+
+/* Every probe answered: answer the client and audit. Returns 0 or -1. */
+static int conclude(struct my_conn *c, struct my_syntax_check *k)
+{
+	struct evbuffer *cout = sess_output(c->s, SESS_CLIENT);
+	struct syn_probe *decider = &k->pr[k->n - 1], *whole = &k->pr[0];
+	k->done = 1;
+	if (!decider->parsed && decider->err && my_syntax_parse_error(decider->code)) {
+		/* the server's error for the text as it would have parsed it */
+		struct syn_probe *use =
+			!whole->parsed && whole->err && my_syntax_parse_error(whole->code) ? whole
+											     : decider;
+		uint16_t code;
+		char state[MY_SQLSTATE_LEN + 1], e[300];
+		const char *msg = "";
+		size_t ml = 0;
+		if (my_parse_err(use->err, use->err_len, &code, state, &msg, &ml) != 0)
+			return -1;
+		snprintf(e, sizeof e, "%u (%s) %.*s", code, state, (int)(ml > 250 ? 250 : ml), msg);
+		audit_check(c, k, "server-rejected", e);
+		return my_put_packets(cout, k->reply_seq, use->err, use->err_len) < 0 ? -1 : 0;
+	}
+	audit_check(c, k, NULL, NULL);
+	return my_put_err(cout, k->reply_seq, MY_ER_SPECIFIC_ACCESS, "42000", k->deny_message) < 0
+		       ? -1
+		       : 0;
+}
+
+/* One whole packet of the answer to probe pr. Returns 0 or -1 (malformed). */
+static int on_packet(struct my_conn *c, struct syn_probe *pr, const uint8_t *b, size_t n)
+{
+	int deprecate = (c->caps & MY_CLIENT_DEPRECATE_EOF) != 0;
+	if (pr->parsed) { /* a parameter or column definition, or an EOF */
+		if (--pr->left == 0)
+			pr->answered = 1;
+		return 0;
+	}
+	if (my_is_err(b, n)) {
+		char state[MY_SQLSTATE_LEN + 1];
+		const char *msg;
+		size_t ml;
+		if (my_parse_err(b, n, &pr->code, state, &msg, &ml) != 0)
+			return -1;
+		pr->err = malloc(n);
+		if (!pr->err)
+			return -1;
+		memcpy(pr->err, b, n);
+		pr->err_len = n;
+		pr->answered = 1;
+		return 0;
+	}
+	struct my_prepare_ok po;
+	if (n < 1 || b[0] != 0x00 || my_parse_prepare_ok(b, n, &po) != 0)
+		return -1;
+	pr->parsed = 1;
+	/* closed at once (no reply); the server reads it after this answer */
+	uint8_t close[5] = {MY_COM_STMT_CLOSE, (uint8_t)po.stmt_id, (uint8_t)(po.stmt_id >> 8),
+			    (uint8_t)(po.stmt_id >> 16), (uint8_t)(po.stmt_id >> 24)};
+	if (my_put_packets(sess_output(c->s, SESS_BACKEND), 0, close, sizeof close) < 0)
+		return -1;
+	pr->left = (uint64_t)po.num_params + (po.num_params && !deprecate) + po.num_columns +
+		   (po.num_columns && !deprecate);
+	pr->answered = pr->left == 0;
+	return 0;
+}
+
+int my_syntax_backend(struct my_conn *c, struct my_pending *p)
+{
+	struct session *s = c->s;
+	struct my_syntax_check *k = p->chk;
+	struct evbuffer *in = sess_input(s, SESS_BACKEND);
+	while (!s->closing && k && k->cur < k->n) {
+		uint8_t h[4], seq;
+		uint32_t len;
+		if (evbuffer_copyout(in, h, 4) < 4)
+			return 0;
+		my_header(h, &len, &seq);
+		if (len >= SYN_CONTROL_MAX) {
+			sess_close(s, "oversized reply to the proxy's parse check (%u bytes)", len);
+			return -1;
+		}
+		if (evbuffer_get_length(in) < (size_t)len + 4)
+			return 0;
+		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 4);
+		if (!m) {
+			sess_close(s, "out of memory");
+			return -1;
+		}
+		struct syn_probe *pr = &k->pr[k->cur];
+		if (on_packet(c, pr, m + 4, len) != 0) {
+			sess_close(s, "unexpected reply to the proxy's parse check (0x%02x, %u bytes)",
+				   len ? m[4] : 0, len);
+			return -1;
+		}
+		evbuffer_drain(in, (size_t)len + 4);
+		if (pr->answered)
+			k->cur++;
+	}
+	if (s->closing || !k)
+		return -1;
+	if (conclude(c, k) != 0) {
+		sess_close(s, "out of memory");
+		return -1;
+	}
+	return 1;
+}
+
+void my_syntax_free(struct my_conn *c, struct my_pending *p)
+{
+	struct my_syntax_check *k = p->chk;
+	if (!k)
+		return;
+	if (!k->done)
+		audit_check(c, k, NULL, "not checked: the server did not answer");
+	check_free(k);
+	p->chk = NULL;
+}
