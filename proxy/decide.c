@@ -99,8 +99,23 @@ static int owns_session(void *ctx, uint64_t id, enum policy_session_id how)
 	return 0;
 }
 
+static int64_t evaluate(struct session *s, enum policy_dialect dialect, const char *sql,
+			size_t len, struct policy_result *out, int review_step);
+
 int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char *sql,
 		      size_t len, struct policy_result *out)
+{
+	return evaluate(s, dialect, sql, len, out, 1);
+}
+
+void sess_evaluate_no_review(struct session *s, enum policy_dialect dialect, const char *sql,
+			     size_t len, struct policy_result *out)
+{
+	(void)evaluate(s, dialect, sql, len, out, 0);
+}
+
+static int64_t evaluate(struct session *s, enum policy_dialect dialect, const char *sql,
+			size_t len, struct policy_result *out, int review_step)
 {
 	struct policy_request req = {.dialect = dialect,
 				     .level = s->target.level,
@@ -131,7 +146,7 @@ int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char
 	(void)policy_evaluate(s->policy, &req, out);
 	if (out->routines_missing)
 		return 0; /* provisional: evaluated again once the routines are known */
-	if (out->action == POLICY_REVIEW)
+	if (out->action == POLICY_REVIEW && review_step)
 		return review(s, sql, len, out);
 	if (out->action >= POLICY_REVIEW)
 		sess_log(s, LOG_INFO, "%s by rule %s: %s", policy_action_name(out->action), out->rule,

@@ -35,6 +35,11 @@ struct session;
 int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char *sql,
 		      size_t len, struct policy_result *out);
 
+/* sess_evaluate without the review step: a `review` decision stays
+ * `review`; no approval is asked for or used up. */
+void sess_evaluate_no_review(struct session *s, enum policy_dialect dialect, const char *sql,
+			     size_t len, struct policy_result *out);
+
 /* What an audit "query" record says about a statement. */
 struct sess_stmt_info {
 	const char *sql;

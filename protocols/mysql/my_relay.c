@@ -1385,10 +1385,17 @@ static void relay_backend(struct my_conn *c)
 				   len ? m[4] : 0, len, (int)p->phase);
 			return;
 		}
+		/* a batch's statements before one the server rejected (my_syntax.h) */
+		int rejected_next = p->chk && r == 0 && !swallow &&
+				    my_syntax_batch_status(c, p, m + 4, len) && done;
 		if (r == 1 || swallow)
 			evbuffer_drain(in, (size_t)len + 4);
 		else
 			evbuffer_remove_buffer(in, cout, (size_t)len + 4);
+		if (rejected_next && my_syntax_batch_err(c, p, seq) != 0) {
+			sess_close(s, "out of memory");
+			return;
+		}
 		if (done)
 			finish(c);
 		sess_backpressure(s, SESS_CLIENT);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocols/mysql/my_mode.h"
 #include "proxy/decide.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -33,10 +34,13 @@ struct my_syntax_check {
 	size_t len;
 	char *verb, *fingerprint, *objects, *deny_message;
 	uint8_t reply_seq;    /* sequence id of a reply to the client's command */
+	size_t prefix_len;    /* a batch: the statements before the unreadable one */
 	int n, cur;           /* probes sent; the one being answered */
 	struct syn_probe pr[2]; /* [0] from the statement to the end; [1] the
 				   statement alone (when more text follows) */
 	int done;             /* the client was answered and the record written */
+	const struct syn_probe *err_after; /* the prefix went out: this ERR follows
+					      its last result (my_syntax_batch_end) */
 };
 
 int my_syntax_wanted(const struct my_conn *c)
@@ -92,6 +96,7 @@ static void plan(struct my_conn *c, struct my_syntax_check *k)
 		start = c->pres.unreadable_start;
 		end = c->pres.unreadable_end;
 	}
+	k->prefix_len = start;
 	while (start < end && is_space(k->sql[start]))
 		start++;
 	k->pr[0] = (struct syn_probe){.off = start, .len = k->len - start};
@@ -172,7 +177,55 @@ static void audit_check(struct my_conn *c, struct my_syntax_check *k, const char
 		sess_log(c->s, LOG_ERR, "audit failed for a statement the classifier could not read");
 }
 
-/* Every probe answered: answer the client and audit. Returns 0 or -1. */
+/* The server rejected the unreadable statement of a batch: run the
+ * statements before it, as the server would have, when they are allowed
+ * on their own and cannot change how the rest parses. They are decided
+ * and audited as a COM_QUERY of their text (without the review step: a
+ * statement held for review is not asked for here) and go out with a
+ * MY_PEND_RESULT entry that carries the check, so that the server's ERR
+ * follows their last result (my_syntax_batch_end). Returns 1 when they
+ * went out (k is the entry's now), 0 when the whole batch is refused, -1
+ * when out of memory. */
+static int run_prefix(struct my_conn *c, struct my_syntax_check *k, const struct syn_probe *use)
+{
+	const unsigned unsafe = POLICY_F_UNPARSEABLE | POLICY_F_ENDS_SESSION | POLICY_F_CLIENT_FILE;
+	if (!k->prefix_len || my_text_may_change_mode((const uint8_t *)k->sql, k->prefix_len))
+		return 0;
+	sess_evaluate_no_review(c->s, POLICY_DIALECT_MYSQL, k->sql, k->prefix_len, &c->pres);
+	if (c->pres.action > POLICY_ALERT || (c->pres.flags & unsafe) || c->pres.use_seen ||
+	    c->pres.routines_missing || c->pres.n_statements == 0)
+		return 0;
+	struct sess_stmt_info si = {.sql = k->sql, .len = k->prefix_len, .verb = c->pres.verb,
+				    .fingerprint = c->pres.fingerprint,
+				    .objects = c->pres.objects, .rule = c->pres.rule,
+				    .action = c->pres.action};
+	uint64_t qid = sess_audit_statement(c->s, &si);
+	if (!qid)
+		return 0; /* audit down: none of it runs */
+	uint8_t *pk = malloc(k->prefix_len + 1);
+	struct my_pending *r = pk ? sb_ring_push(&c->pend, sizeof *r) : NULL;
+	if (!r) {
+		free(pk);
+		return -1;
+	}
+	r->kind = MY_PEND_RESULT;
+	r->phase = MY_RES_FIRST;
+	r->rows = -1;
+	r->start_us = sess_now_us();
+	r->query_id = qid;
+	r->chk = k;
+	k->err_after = use;
+	pk[0] = MY_COM_QUERY;
+	memcpy(pk + 1, k->sql, k->prefix_len);
+	int w = my_put_packets(sess_output(c->s, SESS_BACKEND), 0, pk, k->prefix_len + 1);
+	free(pk);
+	sess_log(c->s, LOG_DEBUG, "ran the %zu bytes before an unreadable statement the server "
+		 "rejected", k->prefix_len);
+	return w < 0 ? -1 : 1;
+}
+
+/* Every probe answered: answer the client and audit. Returns 0 (k is still
+ * the caller's), 1 (k moved to the prefix's entry, see run_prefix) or -1. */
 static int conclude(struct my_conn *c, struct my_syntax_check *k)
 {
 	struct evbuffer *cout = sess_output(c->s, SESS_CLIENT);
@@ -190,7 +243,10 @@ static int conclude(struct my_conn *c, struct my_syntax_check *k)
 		if (my_parse_err(use->err, use->err_len, &code, state, &msg, &ml) != 0)
 			return -1;
 		snprintf(e, sizeof e, "%u (%s) %.*s", code, state, (int)(ml > 250 ? 250 : ml), msg);
+		int r = run_prefix(c, k, use);
 		audit_check(c, k, "server-rejected", e);
+		if (r != 0)
+			return r;
 		return my_put_packets(cout, k->reply_seq, use->err, use->err_len) < 0 ? -1 : 0;
 	}
 	audit_check(c, k, NULL, NULL);
@@ -271,11 +327,56 @@ int my_syntax_backend(struct my_conn *c, struct my_pending *p)
 	}
 	if (s->closing || !k)
 		return -1;
-	if (conclude(c, k) != 0) {
+	p->chk = NULL; /* p may move: conclude() can push the prefix's entry */
+	int r = conclude(c, k);
+	if (r <= 0)
+		check_free(k);
+	if (r < 0) {
 		sess_close(s, "out of memory");
 		return -1;
 	}
 	return 1;
+}
+
+/* Where the status flags of an OK or EOF payload are, or NULL. */
+static uint8_t *status_at(struct my_conn *c, uint8_t *b, size_t n)
+{
+	if (n >= 5 && b[0] == 0xFE && n < 9 && !(c->caps & MY_CLIENT_DEPRECATE_EOF))
+		return b + 3; /* EOF: 0xFE, warnings, status */
+	if (n < 1 || (b[0] != 0x00 && b[0] != 0xFE))
+		return NULL;
+	size_t i = 1;
+	for (int f = 0; f < 2; f++) { /* affected rows, last insert id */
+		if (i >= n)
+			return NULL;
+		uint8_t l = b[i];
+		i += l < 0xFB ? 1 : l == 0xFC ? 3 : l == 0xFD ? 4 : l == 0xFE ? 9 : n;
+	}
+	return i + 2 <= n ? b + i : NULL;
+}
+
+int my_syntax_batch_status(struct my_conn *c, struct my_pending *p, uint8_t *b, size_t n)
+{
+	struct my_syntax_check *k = p->chk;
+	if (!k || !k->err_after || my_is_err(b, n))
+		return 0; /* a statement of the prefix failed: the batch ends there */
+	uint8_t *st = status_at(c, b, n);
+	if (!st)
+		return 0;
+	st[0] |= (uint8_t)MY_SERVER_MORE_RESULTS_EXISTS;
+	return 1;
+}
+
+int my_syntax_batch_err(struct my_conn *c, struct my_pending *p, uint8_t seq)
+{
+	struct my_syntax_check *k = p->chk;
+	const struct syn_probe *e = k ? k->err_after : NULL;
+	if (!e)
+		return 0;
+	return my_put_packets(sess_output(c->s, SESS_CLIENT), (uint8_t)(seq + 1), e->err,
+			      e->err_len) < 0
+		       ? -1
+		       : 0;
 }
 
 void my_syntax_free(struct my_conn *c, struct my_pending *p)

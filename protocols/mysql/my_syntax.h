@@ -69,6 +69,17 @@ int my_syntax_check(struct my_conn *c, const char *sql, size_t len, int prepare)
  * pops it), 0 when more is to come, -1 when the session was closed. */
 int my_syntax_backend(struct my_conn *c, struct my_pending *p);
 
+/* A packet the relay read (b, n: writable, still to be relayed) of the
+ * reply to the statements a rejected batch ran before its unreadable one
+ * (p carries the check): unless it is an ERR (the batch ends there, as
+ * direct), sets the "more results" status flag of an OK or EOF, as the
+ * server does for every statement but a batch's last, and returns 1. When
+ * that packet ends the reply, my_syntax_batch_err() writes the server's
+ * parse error after it once it is relayed (sequence id seq + 1; returns 0
+ * or -1). Returns 0 when the packet is not such a reply's. */
+int my_syntax_batch_status(struct my_conn *c, struct my_pending *p, uint8_t *b, size_t n);
+int my_syntax_batch_err(struct my_conn *c, struct my_pending *p, uint8_t seq);
+
 /* Free p->chk (a check the server never answered is audited as
  * fail-closed, "not checked"). */
 void my_syntax_free(struct my_conn *c, struct my_pending *p);

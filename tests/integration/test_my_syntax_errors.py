@@ -135,15 +135,14 @@ def test_pymysql_typo_same_error_as_direct(syn, maria, sql, tls):
     p = _proxied(syn, tls=tls)
     try:
         want = _error_of(d, sql)
+        n_direct = _count(maria)
         maria.sql(f"TRUNCATE {TABLE}")
         got = _error_of(p, sql)
         assert want[0] == 1064
-        # same code and the server's own message, position included
-        assert got[:2] == want[:2]
-        # what came before the error: direct, the statements before the
-        # unreadable one ran; through the proxy none of the batch runs
-        assert got[2] == []
-        assert _count(maria) == 0
+        # same code and the server's own message, position included, and
+        # the statements before the unreadable one ran, as direct
+        assert got == want
+        assert _count(maria) == n_direct
         # the session goes on
         cur = p.cursor()
         cur.execute("SELECT 41 + 1")
@@ -258,10 +257,11 @@ def test_nothing_runs_general_log(syn, maria):
         log = parse_general_log(path)
     entries = [e for es in log.values() for e in es]
     ran = [arg for cmd, arg in entries if cmd in ("Query", "Execute")]
-    assert ran == ["SELECT 'marker after the typos'"], entries
+    # the statement before the typo ran, as it would direct; nothing else
+    assert ran == ["INSERT INTO syn_t VALUES (5)", "SELECT 'marker after the typos'"], entries
     # the server logs a Prepare only for text it parsed: none here
     assert [arg for cmd, arg in entries if cmd == "Prepare"] == [], entries
-    assert _count(maria) == 0
+    assert _count(maria) == 1
 
 
 # ---------------------------------------------------------------- adversarial
@@ -368,3 +368,64 @@ def test_pipelined_replies_in_order(syn, maria):
     assert ran == ["SELECT 1", "SELECT 3", "INSERT INTO syn_t VALUES (9)", "SELECT 5",
                    "SELECT 6"], entries
     assert _count(maria) == 1
+
+
+def _session_state(conn):
+    cur = conn.cursor()
+    cur.execute("SELECT @x, @@session.sql_mode, DATABASE()")
+    return cur.fetchall()
+
+
+@pytest.mark.parametrize("sql,prefix_runs", [
+    ("SELECT 5 INTO @x; SELEC 2", True),
+    ("SELECT 5 INTO @x; SET sql_mode = 'ANSI_QUOTES'; SELEC 2", False),  # may change lexing
+    ("SELECT 5 INTO @x; USE information_schema; SELEC 2", False),        # changes the database
+    ("SELECT 5 INTO @x;\nSELECT 1; \n SELEC 2; SELECT 6 INTO @x", True),
+])
+def test_batch_prefix(syn, maria, sql, prefix_runs):
+    """The statements before the unreadable one run when allowed on their
+    own and harmless to the rest's parse; else none of the batch runs. The
+    error is the server's either way."""
+    d, p = _direct(maria), _proxied(syn)
+    try:
+        want = _error_of(d, sql)
+        got = _error_of(p, sql)
+        assert want[0] == 1064 and got[:2] == want[:2], (want, got)
+        if prefix_runs:
+            assert got == want
+            assert _session_state(p) == _session_state(d)
+        else:
+            assert got[2] == []
+            assert _session_state(p) == ((None, _session_state(_direct(maria))[0][1], "appdb"),)
+        cur = p.cursor()
+        cur.execute("SELECT 1")
+        assert cur.fetchall() == ((1,),)
+    finally:
+        d.close()
+    rec = syn.wait_audit("query", statement=sql)[-1]
+    assert rec["decision"] == "server-rejected"
+
+
+def test_batch_prefix_raw_packets(syn, maria):
+    """The packets of a batch whose second statement is a typo: the first
+    statement's result ends with "more results", the server's ERR follows
+    with the next sequence id; byte for byte as direct."""
+    def packets(raw, sql):
+        raw.send(query(sql))
+        out = []
+        while True:
+            raw._need(4)
+            seq = raw.buf[3]
+            body = raw.packet()
+            out.append((seq, body))
+            if body[0] == 0xFF:
+                return out
+    d, p = _raw_direct(maria), Raw(syn)
+    try:
+        for sql in ("SELECT 1 AS a; SELEC 2", "DO 1; SELEC 2", "SELECT 1 AS a; DO 2; SELEC 3"):
+            assert packets(p, sql) == packets(d, sql), sql
+        p.send(query("SELECT 7"))
+        assert p.reply() == ("rows", [[b"7"]])
+    finally:
+        d.close()
+        p.close()
