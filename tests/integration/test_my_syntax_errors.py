@@ -429,3 +429,116 @@ def test_batch_prefix_raw_packets(syn, maria):
     finally:
         d.close()
         p.close()
+
+
+def _split_command(payload):
+    """A command as the protocol frames one of 16 MiB - 1 or more."""
+    out, seq, i = b"", 0, 0
+    while True:
+        chunk = payload[i:i + 0xFFFFFF]
+        out += packet(chunk, seq)
+        seq += 1
+        i += len(chunk)
+        if len(chunk) < 0xFFFFFF:
+            return out
+
+
+def test_large_typo_two_packets(syn, maria):
+    """A 17 MiB statement with a typo comes in two packets: the server's
+    ERR is the reply with sequence id 2, as direct."""
+    sql = ("SELEC '" + "x" * (17 << 20) + "'").encode()
+    d, p = _raw_direct(maria), Raw(syn)
+    try:
+        for raw in (d, p):
+            raw.sock.settimeout(120)
+        d.send(_split_command(b"\x03" + sql))
+        p.send(_split_command(b"\x03" + sql))
+        want, got = _raw_err(d), _raw_err(p)
+        assert want[:3] == (2, 1064, "42000")
+        assert got == want
+        p.send(query("SELECT 8"))
+        assert p.reply() == ("rows", [[b"8"]])
+    finally:
+        d.close()
+        p.close()
+    rec = syn.wait_audit("query", where=lambda r: r.get("decision") == "server-rejected"
+                         and r.get("statement", "").startswith("SELEC 'xxx"))[-1]
+    assert rec["rule"] == "fail-closed"
+
+
+def _fake_server(kind):
+    """A MySQL server that logs anyone in and answers the proxy's parse
+    check (its COM_STMT_PREPARE) with `kind`: ok (PREPARE_OK, id 77),
+    close (hangs up), garbage (a packet no prepare reply starts with),
+    huge (a 2 MiB reply header)."""
+    from fake_backends import MY_OK, my_greeting, my_packet, my_read
+
+    def run(fake, conn):
+        conn.sendall(my_packet(0, my_greeting(b"mysql_native_password", b"abcdefghijklmnopqrst")))
+        r = my_read(fake, conn)
+        if r is None:
+            return
+        conn.sendall(my_packet(r[0] + 1, MY_OK))
+        while True:
+            r = my_read(fake, conn)
+            if r is None:
+                return
+            body = r[1]
+            fake.events.append(("cmd", body[0], body[1:]))
+            if body[0] == 0x16:
+                if kind == "close":
+                    conn.close()
+                    return
+                if kind == "garbage":
+                    conn.sendall(my_packet(1, b"\x07garbage"))
+                elif kind == "huge":
+                    conn.sendall(struct.pack("<I", 2 << 20)[:3] + b"\x01" + b"\x00" * 64)
+                else:
+                    conn.sendall(my_packet(1, b"\x00" + struct.pack("<IHHBH", 77, 0, 0, 0, 0)))
+            elif body[0] == 0x03:
+                conn.sendall(my_packet(1, MY_OK))
+            elif body[0] == 0x01:
+                return
+    return run
+
+
+@pytest.mark.parametrize("kind", ["ok", "close", "garbage", "huge"])
+def test_fake_backend_answers_check(my_bastion, kind):
+    """What the server answers the check never runs anything: a parsed
+    statement is closed at once (COM_STMT_CLOSE of its id, never an
+    EXECUTE) and refused; a hang-up or a malformed or oversized answer
+    ends that session only."""
+    from fake_backends import FakeServer
+    fake = FakeServer(_fake_server(kind))
+    b = my_bastion
+    try:
+        b.add_user("alice")
+        b.add_asset("fake", host=fake.host, port=fake.port, protocol="mysql", tls="disable")
+        b.add_account("fake/app", username="app", password="fake-secret")
+        b.grant("alice", "fake/app", "write")
+        b.token = b.issue_token("alice", "fake/app")
+        b.start()
+        p = Raw(b)
+        p.send(query("SELEC 1"))
+        if kind == "ok":
+            seq, code, state, msg = _raw_err(p)
+            assert (seq, code, state) == (1, 1227, "42000") and "fail-closed" in msg
+            p.send(query("SELECT 1"))
+            assert p.reply()[0] == "ok"
+            cmds = [(c, a) for e, c, a in (x for x in fake.events if isinstance(x, tuple))]
+            assert cmds == [(0x16, b"SELEC 1"), (0x19, struct.pack("<I", 77)),
+                            (0x03, b"SELECT 1")], cmds
+            rec = b.wait_audit("query", statement="SELEC 1")[-1]
+            assert rec["decision"] == "deny" and rec["rule"] == "fail-closed"
+        else:
+            with pytest.raises((ConnectionError, OSError)):
+                for _ in range(3):
+                    p.packet()  # at most an ERR, then the connection ends
+            rec = b.wait_audit("query", statement="SELEC 1")[-1]
+            assert rec["decision"] == "deny" and rec["rule"] == "fail-closed"
+            assert "not checked" in rec["error"]
+        p.close()
+        assert b.running
+        assert not any(isinstance(x, tuple) and x[1] == 0x17 for x in fake.events)
+    finally:
+        fake.close()
