@@ -287,7 +287,7 @@ static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int 
 			 "character set cannot also hold backslashes or double quotes; send the "
 			 "statements one by one");
 	}
-	if (syntax && my_syntax_wanted(c)) {
+	if (syntax && my_syntax_wanted(c, sql, len, 0)) {
 		*rc = c->pend.len ? MY_HOLD : my_syntax_check(c, sql, len, 0);
 		return 0;
 	}
@@ -502,7 +502,7 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	c->s->preparing = 1; /* a prepared KILL n names a server thread id */
 	evaluate(c, sql, len);
 	c->s->preparing = 0;
-	if (my_syntax_wanted(c)) /* the server's own error, if it cannot parse it */
+	if (my_syntax_wanted(c, sql, len, 1)) /* the server's own error, if it cannot parse it */
 		return c->pend.len ? MY_HOLD : my_syntax_check(c, sql, len, 1);
 	if (c->pres.action >= POLICY_REVIEW) {
 		/* Refused: audited now (an allowed one is audited at execute). */

@@ -2,10 +2,12 @@
  * my_syntax.h). */
 #include "protocols/mysql/my_syntax.h"
 
+#include <ctype.h>
 #include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "protocols/mysql/my_mode.h"
 #include "proxy/decide.h"
@@ -43,10 +45,58 @@ struct my_syntax_check {
 					      its last result (my_syntax_batch_end) */
 };
 
-int my_syntax_wanted(const struct my_conn *c)
+/* Does the word END (any case, not part of a longer name) occur in t? */
+static int has_end_word(const char *t, size_t n)
 {
-	return c->s->policy && c->pres.action == POLICY_DENY &&
-	       (c->pres.flags & POLICY_F_UNPARSEABLE) && strcmp(c->pres.rule, "fail-closed") == 0;
+	for (size_t i = 0; i + 3 <= n; i++) {
+		if ((t[i] | 0x20) != 'e' || (t[i + 1] | 0x20) != 'n' || (t[i + 2] | 0x20) != 'd')
+			continue;
+		unsigned char before = i ? (unsigned char)t[i - 1] : ' ';
+		unsigned char after = i + 3 < n ? (unsigned char)t[i + 3] : ' ';
+		if (!isalnum(before) && before != '_' && before != '$' && before < 0x80 &&
+		    !isalnum(after) && after != '_' && after != '$' && after < 0x80)
+			return 1;
+	}
+	return 0;
+}
+
+/* Does t (n bytes) hold, in any case, one of the words of a statement
+ * that may change how the server parses the statements after it in a
+ * batch (sql_mode, the character set; a routine or prepared statement may
+ * do either)? Read as substrings, also in strings and comments. */
+static int may_change_parse(const char *t, size_t n)
+{
+	static const char *const w[] = {"sql_mode", "names", "charac", "charset",
+					"exec", "call", "binlog"};
+	for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
+		size_t wl = strlen(w[k]);
+		for (size_t i = 0; i + wl <= n; i++)
+			if (strncasecmp(t + i, w[k], wl) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+int my_syntax_wanted(const struct my_conn *c, const char *sql, size_t len, int prepare)
+{
+	if (!c->s->policy || c->pres.action != POLICY_DENY ||
+	    !(c->pres.flags & POLICY_F_UNPARSEABLE) || strcmp(c->pres.rule, "fail-closed") != 0)
+		return 0;
+	/* The server splits a multi-statement COM_QUERY where its grammar says
+	 * a statement ends; the classifier's split is the same except inside
+	 * compound statements (stored program bodies, BEGIN NOT ATOMIC, IF ...
+	 * END IF), where a ';' ends an inner statement only. Every such
+	 * compound ends with the word END: a batch holding it is not split,
+	 * and with several statements it is not checked (the denial stands). */
+	if (!prepare && (c->caps & MY_CLIENT_MULTI_STATEMENTS) && c->pres.n_statements > 1 &&
+	    has_end_word(sql, len))
+		return 0;
+	/* The check parses under the session's state now; a statement before
+	 * the unreadable one that may change it would make that a guess. */
+	if (!prepare && (c->caps & MY_CLIENT_MULTI_STATEMENTS) &&
+	    may_change_parse(sql, c->pres.unreadable_start < len ? c->pres.unreadable_start : len))
+		return 0;
+	return 1;
 }
 
 /* Errors the server's parser raises from the text alone, before looking

@@ -50,8 +50,11 @@
  * the client is not read until every reply is in (MY_HELD_REPLIES). */
 #define MY_CONSUMED_HOLD 4
 
-/* Does the decision in c->pres ask for a server-side parse check? */
-int my_syntax_wanted(const struct my_conn *c);
+/* Does the decision in c->pres on the client's text (sql, len; prepare: a
+ * COM_STMT_PREPARE) ask for a server-side parse check? Not for a batch
+ * whose statement boundaries the classifier may not share with the server
+ * (see my_syntax.c): it keeps the fail-closed denial. */
+int my_syntax_wanted(const struct my_conn *c, const char *sql, size_t len, int prepare);
 
 /* Is `code` an error the server raises while parsing, for text that could
  * never run in any state (1064 ER_PARSE_ERROR, 1149 ER_SYNTAX_ERROR)? */
