@@ -182,6 +182,13 @@ struct policy_result {
 	 * statement (0 for the first) to its own top-level ';' (or the end
 	 * of the text). Both 0 when every statement was read. */
 	size_t unreadable_start, unreadable_end;
+	/* MySQL: 1-based index of the first statement of the batch that may
+	 * change how the server lexes the rest (sql_mode, character set):
+	 * SET, EXECUTE, CALL, BINLOG, a compound statement, or one whose verb
+	 * the classifier could not name; 0 = none. Statements up to and
+	 * including it are lexed under the confirmed state, so a batch is
+	 * exposed to a state change only when this is below n_statements. */
+	unsigned state_change_at;
 };
 
 struct policy; /* opaque, immutable once loaded */

@@ -79,7 +79,7 @@ static int may_change_parse(const char *t, size_t n)
 
 int my_syntax_wanted(const struct my_conn *c, const char *sql, size_t len, int prepare)
 {
-	if (!c->s->policy || c->pres.action != POLICY_DENY ||
+	if (!c->s->ident.policy || c->pres.action != POLICY_DENY ||
 	    !(c->pres.flags & POLICY_F_UNPARSEABLE) || strcmp(c->pres.rule, "fail-closed") != 0)
 		return 0;
 	/* The server splits a multi-statement COM_QUERY where its grammar says
