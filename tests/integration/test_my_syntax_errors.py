@@ -406,10 +406,21 @@ def test_batch_prefix(syn, maria, sql, prefix_runs):
     assert rec["decision"] == "server-rejected"
 
 
-def test_batch_prefix_raw_packets(syn, maria):
+class _RawFlags(Raw):
+    """Raw with extra capability flags at login (e.g. DEPRECATE_EOF)."""
+    def __init__(self, b, flags):
+        self.conn = b.pymysql(client_flag=CLIENT.MULTI_STATEMENTS | flags)
+        self.sock = self.conn._sock
+        self.sock.settimeout(30)
+        self.buf = b""
+
+
+@pytest.mark.parametrize("deprecate_eof", [False, True], ids=["eof", "deprecate-eof"])
+def test_batch_prefix_raw_packets(syn, maria, deprecate_eof):
     """The packets of a batch whose second statement is a typo: the first
     statement's result ends with "more results", the server's ERR follows
-    with the next sequence id; byte for byte as direct."""
+    with the next sequence id; byte for byte as direct (also with
+    CLIENT_DEPRECATE_EOF, where results end with an OK packet)."""
     def packets(raw, sql):
         raw.send(query(sql))
         out = []
@@ -420,12 +431,22 @@ def test_batch_prefix_raw_packets(syn, maria):
             out.append((seq, body))
             if body[0] == 0xFF:
                 return out
-    d, p = _raw_direct(maria), Raw(syn)
+    flags = (1 << 24) if deprecate_eof else 0
+
+    class _D:
+        def pymysql(self, **kw):
+            return pymysql.connect(host=maria.host, port=maria.port, user="app",
+                                   password=maria.passwords["app"], database="appdb",
+                                   autocommit=True, **kw)
+    d, p = _RawFlags(_D(), flags), _RawFlags(syn, flags)
     try:
-        for sql in ("SELECT 1 AS a; SELEC 2", "DO 1; SELEC 2", "SELECT 1 AS a; DO 2; SELEC 3"):
-            assert packets(p, sql) == packets(d, sql), sql
+        for sql in ("SELECT 1 AS a; SELEC 2", "DO 1; SELEC 2", "SELECT 1 AS a; DO 2; SELEC 3",
+                    "SELECT 1 AS a UNION SELECT 2; SELECT 'b' AS c;\n SELEC 3"):
+            got, want = packets(p, sql), packets(d, sql)
+            assert got == want, sql
+            assert want[-1][1][:3] == b"\xff\x28\x04"  # 1064
         p.send(query("SELECT 7"))
-        assert p.reply() == ("rows", [[b"7"]])
+        assert p.packet() == b"\x01"  # the session goes on: one column
     finally:
         d.close()
         p.close()
