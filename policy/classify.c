@@ -1796,12 +1796,38 @@ static int body_block_word(const struct lex_token *t)
 	return tok_word_in(t, words, sizeof words / sizeof words[0]);
 }
 
+/* Reading stopped inside a statement (parentheses nested deeper than
+ * CLS_MAX_DEPTH; cur follows the '(' not counted): find the ';' that ends
+ * it for the server, counting parentheses, so that st->text_end says
+ * where. Left 0 (unknown) inside a compound statement or at a bad token. */
+static void overflow_end(struct cls_batch *b)
+{
+	long d = (long)b->depth + 1;
+	if (b->body_mode || cls_compound_active(&b->cmp) || b->atomic)
+		return;
+	for (;;) {
+		enum lex_kind k = b->cur.kind;
+		if (k == LEX_EOF || k == LEX_ERROR)
+			return;
+		if (k == LEX_LPAREN)
+			d++;
+		else if (k == LEX_RPAREN && d > 0)
+			d--;
+		else if (k == LEX_SEMI && d == 0) {
+			b->st->text_end = (size_t)(b->cur.s - b->lx.base);
+			return;
+		}
+		shift(b);
+	}
+}
+
 int cls_next(struct cls_batch *b, struct cls_stmt *st)
 {
 	if (b->oom)
 		return -1;
 	while (!b->done) {
 		stmt_begin(b, st);
+		st->text_start = b->text_start;
 		for (;;) {
 			enum lex_kind k = b->cur.kind;
 			if (k == LEX_EOF) {
@@ -1816,6 +1842,8 @@ int cls_next(struct cls_batch *b, struct cls_stmt *st)
 			}
 			if (k == LEX_SEMI && b->depth == 0 && b->atomic == 0) {
 				cls_compound_semi(&b->cmp);
+				if (!b->body_mode && !cls_compound_active(&b->cmp))
+					b->text_start = (size_t)(b->cur.s + b->cur.len - b->lx.base);
 				shift(b);
 				if (b->ntok)
 					b->need_sep = 1;
@@ -1835,6 +1863,7 @@ int cls_next(struct cls_batch *b, struct cls_stmt *st)
 				return -1;
 			if (b->done) {
 				st->flags |= POLICY_F_UNPARSEABLE;
+				overflow_end(b);
 				break;
 			}
 		}

@@ -67,6 +67,13 @@ struct cls_stmt {
 	unsigned dml;            /* CLS_DML_* */
 	size_t fp_start;         /* this statement in out->fingerprint */
 	size_t fp_len;
+	size_t text_start;       /* byte offset in the text where the server's
+				    statement holding this one starts: just after
+				    the ';' that ended the previous top-level
+				    statement (0 for the first) */
+	size_t text_end;         /* when not 0: offset of the ';' that ends the
+				    server's statement (set when reading stopped
+				    inside it, parentheses nested too deep) */
 	/* borrowed from struct cls_names until the next cls_next: entries
 	 * 'o' (object) or 'f' (function called), then the name with parts
 	 * separated by CLS_NAME_SEP, then a NUL */
@@ -117,6 +124,7 @@ struct cls_batch {
 	int name_here;        /* cur is (the end of) a name: "name(" glues */
 	int upper_here;       /* cur is a DDL kind word: upper-case it */
 	int done, oom, need_sep, obj_cut;
+	size_t text_start; /* where the next top-level statement starts (cls_stmt.text_start) */
 	int mysql; /* dialect: MySQL words and forms */
 	int body_mode; /* reading a function body: block words split statements */
 	int routines;  /* cls_opts.routines */

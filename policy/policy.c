@@ -473,12 +473,14 @@ static int run(const struct policy *p, const struct policy_request *req,
 {
 	struct cls_batch b;
 	struct cls_stmt st;
-	int best = -1, rc;
+	int best = -1, rc, bad = 0;
 
 	out->action = POLICY_ALLOW;
 	out->rule[0] = out->verb[0] = '\0';
 	out->flags = 0;
 	out->n_statements = 0;
+	if (depth == 0 && !partial)
+		out->unreadable_start = out->unreadable_end = 0;
 	out->state_change_at = 0;
 	cls_begin(&b, req->sql, req->sql ? req->sql_len : 0, opts, out, &w->names);
 	while ((rc = cls_next(&b, &st)) > 0) {
@@ -488,6 +490,19 @@ static int run(const struct policy *p, const struct policy_request *req,
 			break;
 		if (depth > 0)
 			st.flags &= ~POLICY_F_UNPARSEABLE; /* a fragment of procedural code */
+		if (depth == 0 && !partial) {
+			/* the first unreadable statement ends where the next begins */
+			if (bad == 1 && st.text_start > out->unreadable_start) {
+				out->unreadable_end = st.text_start - 1; /* its ';' */
+				bad = 2;
+			}
+			if (!bad && (st.flags & POLICY_F_UNPARSEABLE)) {
+				out->unreadable_start = st.text_start;
+				out->unreadable_end = st.text_end ? st.text_end
+							 : req->sql ? req->sql_len : 0;
+				bad = st.text_end ? 2 : 1;
+			}
+		}
 		out->n_statements++;
 		if (!out->state_change_at && may_change_lexing(st.verb))
 			out->state_change_at = out->n_statements;

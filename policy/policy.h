@@ -175,6 +175,13 @@ struct policy_result {
 	 * 0 the decision is provisional: look them up and evaluate again
 	 * (sess_evaluate does no review step for it). */
 	unsigned routines_missing;
+	/* The first statement the classifier could not read
+	 * (POLICY_F_UNPARSEABLE), as the server would cut it out of a
+	 * multi-statement text: bytes [unreadable_start, unreadable_end) hold
+	 * it, from just after the ';' that ended the previous top-level
+	 * statement (0 for the first) to its own top-level ';' (or the end
+	 * of the text). Both 0 when every statement was read. */
+	size_t unreadable_start, unreadable_end;
 	/* MySQL: 1-based index of the first statement of the batch that may
 	 * change how the server lexes the rest (sql_mode, character set):
 	 * SET, EXECUTE, CALL, BINLOG, a compound statement, or one whose verb

@@ -75,7 +75,11 @@ enum my_pend_kind {
 	MY_PEND_INTERNAL, /* the proxy's own MY_READ_ONLY_SQL or COM_RESET_CONNECTION
 			     (change user): OK swallowed, ERR ends the session */
 	MY_PEND_PROBE,    /* the proxy's MY_MODE_PROBE_SQL: result consumed, sets the lexing state */
+	MY_PEND_SYNTAX,   /* the proxy's parse check of an unreadable statement (my_syntax.h):
+			     replies consumed, then the client's answer */
 };
+
+struct my_syntax_check; /* my_syntax.c */
 
 /* Where a result stream is. */
 enum my_res_phase {
@@ -108,6 +112,7 @@ struct my_pending {
 				     server's "last prepared" (id -1) is gone for the client */
 	int db_change;            /* 1 COM_INIT_DB, 2 a batch with USE: the database is
 				     unknown until this reply ends (see my_db_settle) */
+	struct my_syntax_check *chk; /* owned: MY_PEND_SYNTAX's check */
 };
 
 /* Bounds of what a session queues for its client (issue 10 class 5): the

@@ -35,6 +35,7 @@
 #include "audit/audit.h"
 #include "protocols/mysql/my_conn.h"
 #include "protocols/mysql/my_mode.h"
+#include "protocols/mysql/my_syntax.h"
 #include "proxy/decide.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -139,6 +140,7 @@ static void pend_pop(struct my_conn *c, const char *error_if_unset)
 		c->last_stmt_id = 0; /* the client's id -1 names what was refused */
 	if (p->kind == MY_PEND_LOCAL)
 		c->local_bytes -= p->reply_len < c->local_bytes ? p->reply_len : c->local_bytes;
+	my_syntax_free(c, p);
 	free(p->error);
 	stmt_free(p->stmt);
 	free(p->reply);
@@ -269,9 +271,11 @@ static uint64_t audit_stmt(struct my_conn *c, const char *sql, size_t len, const
  * out of memory). mode_split: the text may change the lexing state and
  * depends on it, so a statement after the change would be read by the
  * server under a state the proxy cannot know: several statements are
- * refused. */
+ * refused. syntax: text the classifier cannot read goes to the server's
+ * parse check (my_syntax.h; *rc MY_CONSUMED_HOLD, or MY_HOLD until no
+ * reply is owed). */
 static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int *rc,
-			    int mode_split)
+			    int mode_split, int syntax)
 {
 	remember_current(c, sql, len);
 	evaluate(c, sql, len);
@@ -286,6 +290,10 @@ static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int 
 			 "sqlbastion: a multi-statement query that may change sql_mode or the "
 			 "character set cannot also hold backslashes or double quotes; send the "
 			 "statements one by one");
+	}
+	if (syntax && my_syntax_wanted(c, sql, len, 0)) {
+		*rc = c->pend.len ? MY_HOLD : my_syntax_check(c, sql, len, 0);
+		return 0;
 	}
 	uint64_t qid = audit_stmt(c, sql, len, NULL);
 	if (!qid) {
@@ -302,7 +310,7 @@ static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int 
 
 static uint64_t decide(struct my_conn *c, const char *sql, size_t len, int *rc)
 {
-	return decide_text(c, sql, len, rc, 0);
+	return decide_text(c, sql, len, rc, 0, 0);
 }
 
 /* ---- KILL mapping ---- */
@@ -424,7 +432,7 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 		return rc;
 	rc = 1;
 	int changes = my_text_may_change_mode(b + 1, len);
-	uint64_t qid = decide_text(c, sql, len, &rc, changes && dep);
+	uint64_t qid = decide_text(c, sql, len, &rc, changes && dep, 1);
 	if (!qid)
 		return rc;
 	if (changes)
@@ -498,6 +506,8 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	c->s->preparing = 1; /* a prepared KILL n names a server thread id */
 	evaluate(c, sql, len);
 	c->s->preparing = 0;
+	if (my_syntax_wanted(c, sql, len, 1)) /* the server's own error, if it cannot parse it */
+		return c->pend.len ? MY_HOLD : my_syntax_check(c, sql, len, 1);
 	if (c->pres.action >= POLICY_REVIEW) {
 		/* Refused: audited now (an allowed one is audited at execute). */
 		if (!audit_stmt(c, sql, len, NULL))
@@ -970,6 +980,13 @@ void my_relay_client(struct my_conn *c)
 			hold(c, MY_HELD_REPLIES);
 			return;
 		}
+		if (r == MY_CONSUMED_HOLD) {
+			/* a parse check went out: nothing more until it is answered */
+			evbuffer_drain(in, raw);
+			sess_backpressure(s, SESS_BACKEND);
+			hold(c, MY_HELD_REPLIES);
+			return;
+		}
 		if (r < 0) {
 			if (!s->closing && !s->close_after_flush)
 				sess_close(s, "out of memory");
@@ -1292,6 +1309,13 @@ static void relay_backend(struct my_conn *c)
 		if (len > 0 && got < 5)
 			return;
 		struct my_pending *p = pend_head(c);
+		if (p && p->kind == MY_PEND_SYNTAX) {
+			int r = my_syntax_backend(c, p);
+			if (r <= 0)
+				return; /* more of it to come, or the session closed */
+			finish(c);
+			continue;
+		}
 		if (p && p->kind == MY_PEND_PROBE && !c->pass_left[SESS_BACKEND]) {
 			relay_probe(c, p);
 			if (pend_head(c) == p || s->closing)
@@ -1365,10 +1389,17 @@ static void relay_backend(struct my_conn *c)
 				   len ? m[4] : 0, len, (int)p->phase);
 			return;
 		}
+		/* a batch's statements before one the server rejected (my_syntax.h) */
+		int rejected_next = p->chk && r == 0 && !swallow &&
+				    my_syntax_batch_status(c, p, m + 4, len) && done;
 		if (r == 1 || swallow)
 			evbuffer_drain(in, (size_t)len + 4);
 		else
 			evbuffer_remove_buffer(in, cout, (size_t)len + 4);
+		if (rejected_next && my_syntax_batch_err(c, p, seq) != 0) {
+			sess_close(s, "out of memory");
+			return;
+		}
 		if (done)
 			finish(c);
 		sess_backpressure(s, SESS_CLIENT);
