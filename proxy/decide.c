@@ -119,7 +119,7 @@ int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char
 				     .owns_ctx = s,
 				     .database = dialect == POLICY_DIALECT_MYSQL ? s->database : NULL,
 				     .database_unknown = s->database_unknown,
-				     .routine = dialect == POLICY_DIALECT_PG ? s->routine : NULL,
+				     .routine = s->routine,
 				     .routine_ctx = s->routine_ctx};
 	if (!s->policy) {
 		out->action = POLICY_DENY;
