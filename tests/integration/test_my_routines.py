@@ -343,3 +343,57 @@ def test_policy_test_without_catalog(my_bastion, rt):
     out = my_bastion.ctl("policy", "test", "--dialect", "mysql", "SELECT count(*) FROM t",
                          check=False)
     assert out.returncode == 0 and "catalog" not in out.stdout, out.stdout
+
+
+def test_pipelined_calls_wait_for_quiet(my_ready, maria, rt, glog):
+    """Raw protocol, many commands in one write (a slow statement first):
+    the look-up goes out only when nothing is in flight, the replies come
+    back in order, none of the proxy's exchange reaches the client, and the
+    harmful call is refused. COM_STMT_PREPARE of a call is decided by the
+    body too."""
+    from test_mysql_pipeline_attacks import Raw, prepare, query
+    t = rt
+    raw = Raw(my_ready)
+    raw.send(query("SELECT SLEEP(0.3), 1") + query(f"SELECT {t}_fread()")
+             + query(f"CALL {t}_wipe()") + query("SELECT 2")
+             + query(f"SELECT 3, {t}_fread()") + prepare(f"SELECT {t}_fwipe()")
+             + prepare(f"CALL {t}_read()"))
+    r = [raw.reply() for _ in range(5)]
+    assert r[0] == ("rows", [[b"0", b"1"]]), r[0]
+    assert r[1] == ("rows", [[b"3"]]), r[1]
+    assert r[2][0] == "err" and "sqlbastion" in r[2][1], r[2]
+    assert r[3] == ("rows", [[b"2"]]), r[3]
+    assert r[4] == ("rows", [[b"3", b"3"]]), r[4]
+    sid, err = raw.prepare_ok()
+    assert sid is None and "sqlbastion" in err, err
+    sid, err = raw.prepare_ok()
+    assert sid, err
+    raw.send(query("SELECT 4"))
+    assert raw.reply() == ("rows", [[b"4"]])
+    raw.close()
+    assert _count(maria, t) == 3
+    assert not [ln for ln in _client_lines(glog) if f"{t}_wipe" in ln or f"{t}_fwipe" in ln]
+
+
+def test_recursive_routines_refused(my_ready, maria, rt):
+    """A cycle of calls (p -> q -> p, f -> f) is followed to the depth limit
+    and refused; the look-ups per statement stay bounded."""
+    t = rt
+    root = _root(maria)
+    cur = root.cursor()
+    cur.execute(f"CREATE DEFINER='app'@'%' PROCEDURE {t}_ping() CALL {t}_pong()")
+    cur.execute(f"CREATE DEFINER='app'@'%' PROCEDURE {t}_pong() CALL {t}_ping()")
+    cur.execute(f"CREATE DEFINER='app'@'%' FUNCTION {t}_self(n INT) RETURNS INT "
+                f"RETURN IF(n > 0, {t}_self(n - 1), 0)")
+    try:
+        conn = my_ready.pymysql()
+        _refused(conn, f"CALL {t}_ping()")
+        _refused(conn, f"SELECT {t}_self(3)")
+        c2 = conn.cursor()
+        c2.execute(f"SELECT {t}_fread()")  # the session goes on
+        assert c2.fetchone() == (3,)
+    finally:
+        for s in (f"DROP PROCEDURE {t}_ping", f"DROP PROCEDURE {t}_pong",
+                  f"DROP FUNCTION {t}_self"):
+            cur.execute(s)
+        root.close()
