@@ -75,7 +75,9 @@ struct cls_stmt {
 				    server's statement (set when reading stopped
 				    inside it, parentheses nested too deep) */
 	/* borrowed from struct cls_names until the next cls_next: entries
-	 * 'o' (object) or 'f' (function called), then the name with parts
+	 * 'o' (object) or 'f' (function called; MySQL: 'q' when not written
+	 * as a bare word directly followed by '(', 'p' the procedure of a
+	 * CALL), then the name with parts
 	 * separated by CLS_NAME_SEP, then a NUL */
 	const char *names;
 	size_t names_len;
@@ -128,6 +130,8 @@ struct cls_batch {
 	int mysql; /* dialect: MySQL words and forms */
 	int body_mode; /* reading a function body: block words split statements */
 	int routines;  /* cls_opts.routines */
+	int call_proc; /* MySQL CALL read: the next name is the procedure */
+	int kind_skip; /* MySQL CREATE DEFINER=... clause tokens read (+1 each) */
 	/* WHERE structure per parenthesis level: the current OR-branch refers
 	 * to a column; some branch at this level referred to nothing */
 	uint8_t wref[CLS_MAX_DEPTH + 2], wtriv[CLS_MAX_DEPTH + 2];
@@ -174,7 +178,7 @@ struct cls_opts {
 				     SQL/PSM): BEGIN, DECLARE, THEN, ELSE, ELSIF, LOOP,
 				     EXCEPTION and END also end a statement, so that
 				     the statements inside blocks are seen */
-	int routines;             /* PostgreSQL: the caller knows what called routines
+	int routines;             /* the caller knows what called routines
 				     do (policy_request.routine): CALL sets st->call
 				     instead of writes|dynamic */
 	const char *database;     /* MySQL: current database (NULL = none) */

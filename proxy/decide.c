@@ -122,7 +122,7 @@ int64_t decide_evaluate(const struct identity *who, const struct decide_env *env
 				     .owns_ctx = env->owns_ctx,
 				     .database = dialect == POLICY_DIALECT_MYSQL ? who->database : NULL,
 				     .database_unknown = who->database_unknown,
-				     .routine = dialect == POLICY_DIALECT_PG ? env->routine : NULL,
+				     .routine = env->routine,
 				     .routine_ctx = env->routine_ctx};
 	if (!who->policy) {
 		out->action = POLICY_DENY;

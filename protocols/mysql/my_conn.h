@@ -77,6 +77,7 @@ enum my_pend_kind {
 	MY_PEND_PROBE,    /* the proxy's MY_MODE_PROBE_SQL: result consumed, sets the lexing state */
 	MY_PEND_SYNTAX,   /* the proxy's parse check of an unreadable statement (my_syntax.h):
 			     replies consumed, then the client's answer */
+	MY_PEND_ROUTINES, /* the proxy's routine look-up (my_routines.c): result consumed */
 };
 
 struct my_syntax_check; /* my_syntax.c */
@@ -165,6 +166,7 @@ struct my_conn {
 	int db_pending;               /* replies with a db_change still to come */
 	int db_lost;                  /* a USE may have run unseen (its batch failed) */
 	int64_t approval;             /* approval id of the last decision (0 = none) */
+	struct my_routines *routines; /* owned: called routines' facts (my_routines.c) */
 	char current[160];            /* last statement, for `sessions` */
 
 	/* COM_CHANGE_USER (my_login.c my_login_change_user): the token check

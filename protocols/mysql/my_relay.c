@@ -35,6 +35,7 @@
 #include "audit/audit.h"
 #include "protocols/mysql/my_conn.h"
 #include "protocols/mysql/my_mode.h"
+#include "protocols/mysql/my_routines.h"
 #include "protocols/mysql/my_syntax.h"
 #include "proxy/decide.h"
 #include "proxy/proxy.h"
@@ -257,6 +258,22 @@ static void evaluate(struct my_conn *c, const char *sql, size_t len)
 	c->approval = sess_evaluate(c->s, POLICY_DIALECT_MYSQL, sql, len, &c->pres);
 }
 
+static int send_lookup(struct my_conn *c);
+
+/* evaluate(), asking the server's catalog about the stored routines the
+ * text calls (my_routines.h). Returns 0 when c->pres is final, MY_HOLD when
+ * the command waits (a look-up went out, or waits for quiet) and is decided
+ * again, -1 out of memory. */
+static int evaluate_routines(struct my_conn *c, const char *sql, size_t len)
+{
+	my_routines_begin(c);
+	evaluate(c, sql, len);
+	int r = my_routines_end(c, &c->pres);
+	if (r == 2)
+		return send_lookup(c);
+	return r == 1 ? MY_HOLD : r;
+}
+
 static uint64_t audit_stmt(struct my_conn *c, const char *sql, size_t len, const char *params)
 {
 	struct sess_stmt_info st = {.sql = sql, .len = len, .verb = c->pres.verb,
@@ -278,12 +295,20 @@ static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int 
 			    int mode_split, int syntax)
 {
 	remember_current(c, sql, len);
-	evaluate(c, sql, len);
+	int er = evaluate_routines(c, sql, len);
+	if (er != 0) {
+		*rc = er;
+		return 0;
+	}
 	/* a statement that may change sql_mode or the character set, with
 	 * more after it: those were lexed under a state the server may not
-	 * apply to them */
-	if (mode_split && c->pres.state_change_at &&
-	    c->pres.state_change_at < c->pres.n_statements && c->pres.action < POLICY_DENY) {
+	 * apply to them; a called routine may change it too (SET NAMES in a
+	 * body), wherever it is called */
+	int routine_split = my_routines_mode_risk(c) && c->pres.n_statements > 1 &&
+			    my_text_lex_dependent((const uint8_t *)sql, len);
+	if (((mode_split && c->pres.state_change_at &&
+	      c->pres.state_change_at < c->pres.n_statements) || routine_split) &&
+	    c->pres.action < POLICY_DENY) {
 		c->pres.action = POLICY_DENY;
 		snprintf(c->pres.rule, sizeof c->pres.rule, "session-state");
 		snprintf(c->pres.message, sizeof c->pres.message,
@@ -407,6 +432,21 @@ static int send_probe(struct my_conn *c)
 	return send_backend_packet(c, q, sizeof q - 1) == 0 ? MY_HOLD : -1;
 }
 
+/* Send the routine look-up my_routines_end() asked for (nothing is in
+ * flight): tagged, not audited, its reply consumed (relay_internal).
+ * Returns MY_HOLD, or -1. */
+static int send_lookup(struct my_conn *c)
+{
+	uint8_t *q;
+	size_t ql;
+	if (my_routines_lookup_sql(c, &q, &ql) != 0)
+		return -1;
+	struct my_pending *p = pend_push(c, MY_PEND_ROUTINES);
+	int r = p && send_backend_packet(c, q, ql) == 0 ? MY_HOLD : -1;
+	free(q);
+	return r;
+}
+
 /* Text the server will lex (COM_QUERY, COM_STMT_PREPARE): 0 when it may be
  * classified now (the server's state is confirmed, or the text reads the
  * same under every state; *dep says which), else MY_HOLD (replies in
@@ -435,7 +475,7 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 	uint64_t qid = decide_text(c, sql, len, &rc, changes && dep, 1);
 	if (!qid)
 		return rc;
-	if (changes)
+	if (changes || my_routines_mode_risk(c))
 		c->s->mysql_mode = 0; /* unknown until the next probe */
 	struct my_pending *p = pend_push(c, MY_PEND_RESULT);
 	if (!p)
@@ -504,8 +544,10 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 		return r;
 	remember_current(c, sql, len);
 	c->s->preparing = 1; /* a prepared KILL n names a server thread id */
-	evaluate(c, sql, len);
+	r = evaluate_routines(c, sql, len);
 	c->s->preparing = 0;
+	if (r != 0)
+		return r;
 	if (my_syntax_wanted(c, sql, len, 1)) /* the server's own error, if it cannot parse it */
 		return c->pend.len ? MY_HOLD : my_syntax_check(c, sql, len, 1);
 	if (c->pres.action >= POLICY_REVIEW) {
@@ -530,7 +572,7 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	st->rule = dup_or_empty(c->pres.rule);
 	st->action = c->pres.action;
 	st->approval = c->approval;
-	st->may_change_mode = my_text_may_change_mode(b + 1, len);
+	st->may_change_mode = my_text_may_change_mode(b + 1, len) || my_routines_mode_risk(c);
 	if (!st->sql || !st->verb || !st->fingerprint || !st->objects || !st->rule) {
 		stmt_free(st);
 		return -1;
@@ -1232,7 +1274,8 @@ static int on_probe_packet(struct my_conn *c, struct my_pending *p, const uint8_
 	}
 }
 
-/* The reply at the head is the probe's: read whole packets, relay none. */
+/* The reply at the head is the proxy's own (the probe, a routine look-up):
+ * read whole packets, relay none. */
 static void relay_probe(struct my_conn *c, struct my_pending *p)
 {
 	struct session *s = c->s;
@@ -1251,7 +1294,12 @@ static void relay_probe(struct my_conn *c, struct my_pending *p)
 			return;
 		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 4);
 		int done = 0;
-		if (!m || on_probe_packet(c, p, m + 4, len, &done) != 0) {
+		if (p->kind == MY_PEND_ROUTINES) {
+			if (!m || my_routines_packet(c, p, m + 4, len, &done) != 0) {
+				sess_close(s, "malformed reply to the routine look-up");
+				return;
+			}
+		} else if (!m || on_probe_packet(c, p, m + 4, len, &done) != 0) {
 			sess_close(s, "the server did not tell the session's sql_mode and character "
 				      "set (%s)", p->error ? p->error : "unexpected reply");
 			return;
@@ -1316,7 +1364,8 @@ static void relay_backend(struct my_conn *c)
 			finish(c);
 			continue;
 		}
-		if (p && p->kind == MY_PEND_PROBE && !c->pass_left[SESS_BACKEND]) {
+		if (p && (p->kind == MY_PEND_PROBE || p->kind == MY_PEND_ROUTINES) &&
+		    !c->pass_left[SESS_BACKEND]) {
 			relay_probe(c, p);
 			if (pend_head(c) == p || s->closing)
 				return; /* wait for more of it */
@@ -1415,6 +1464,7 @@ void my_relay_free(struct my_conn *c)
 	c->cmd = NULL;
 	stmts_clear(c);
 	policy_result_free(&c->pres);
+	my_routines_free(c);
 }
 
 int my_relay_change_user(struct my_conn *c)
