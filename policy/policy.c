@@ -517,7 +517,8 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 
 	struct cls_opts opts = {.std_strings = !req->std_strings_off,
 				.enc = lex_encoding_from_name(req->client_encoding),
-				.routines = req->routine != NULL};
+				.routines = req->routine != NULL,
+				.plain_path = req->plain_classify};
 	int ambiguous = 0;
 	if (req->dialect == POLICY_DIALECT_MYSQL) {
 		/* MySQL's defaults: backslash escapes on, "x" is a string */
@@ -526,7 +527,8 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 					 .server_version = req->server_version,
 					 .server_mariadb = req->server_mariadb,
 					 .database = req->database,
-					 .database_unknown = req->database_unknown};
+					 .database_unknown = req->database_unknown,
+					 .plain_path = req->plain_classify};
 		if (req->mysql_mode & POLICY_MY_MODE_KNOWN) {
 			opts.std_strings = (req->mysql_mode & POLICY_MY_NO_BACKSLASH) != 0;
 			opts.ansi_quotes = (req->mysql_mode & POLICY_MY_ANSI_QUOTES) != 0;
@@ -557,7 +559,8 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 					       .server_version = req->server_version,
 					       .server_mariadb = req->server_mariadb,
 					       .database = req->database,
-					       .database_unknown = req->database_unknown};
+					       .database_unknown = req->database_unknown,
+					       .plain_path = req->plain_classify};
 			if (req->mysql_mode & POLICY_MY_MODE_KNOWN) {
 				/* the server told its sql_mode: that one reading only */
 				if (m & 3)
