@@ -20,6 +20,7 @@ struct cursor {
 	size_t cap; /* its capacity */
 	size_t n;   /* bytes written */
 	int ntok;   /* tokens read */
+	unsigned quote_stop; /* bytes that end a plain run inside '...' */
 };
 
 /* Room for need more bytes (the fingerprint grows as classify.c grows
@@ -88,6 +89,31 @@ static int is_word_start(unsigned char ch)
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
 }
 
+/* NULL, TRUE, FALSE or DEFAULT in any case (the common words of a dump's
+ * rows, checked before the keyword table). */
+static int value_word(const char *s, size_t n)
+{
+	static const char *const words[] = {"null", "true", "false", "default"};
+	if (n < 4 || n > 7 || n == 6)
+		return 0;
+	const char *w = words[n == 4 ? ((s[0] | 0x20) == 't') : n == 5 ? 2 : 3];
+	for (size_t i = 0; i < n; i++)
+		if ((s[i] | 0x20) != w[i])
+			return 0;
+	return 1;
+}
+
+/* Digits, optionally '.' and digits, then ',' or ')': where both
+ * tokenizers end such a number (no radix prefix, '_', exponent, ".." or
+ * identifier can follow). Returns its end, or NULL to ask the dialect. */
+static inline const char *plain_number(const char *q, const char *end)
+{
+	const char *e = lex_span(q + 1, end, LC_DIGIT);
+	if (e < end && *e == '.')
+		e = lex_span(e + 1, end, LC_DIGIT);
+	return e < end && (*e == ',' || *e == ')') ? e : NULL;
+}
+
 /* One item at q (glue: it follows '(' directly). Returns its end, or NULL
  * when it is not an item this path takes (or out of memory). */
 static const char *item(struct cursor *c, const char *q, int glue)
@@ -96,6 +122,20 @@ static const char *item(struct cursor *c, const char *q, int glue)
 	const char *end = b->lx.end, *e;
 	unsigned char ch = (unsigned char)*q;
 
+	/* The two commonest items, when what follows them settles where they
+	 * end in both dialects: digits then ',' or ')' (no radix prefix,
+	 * fraction, exponent or identifier); a quote, bytes that are neither
+	 * quote nor backslash (nor, in a multibyte client encoding, high),
+	 * a quote, then ',' or ')' (no doubled quote, escape or PostgreSQL
+	 * continuation). Everything else asks the dialect's scanner. */
+	if (lex_ctype[ch] & LC_DIGIT) {
+		if ((e = plain_number(q, end)))
+			return put_ch(c, glue, '?') ? NULL : e;
+	} else if (ch == '\'') {
+		e = lex_find(q + 1, end, c->quote_stop);
+		if (end - e >= 2 && *e == '\'' && (e[1] == ',' || e[1] == ')'))
+			return put_ch(c, glue, '?') ? NULL : e + 1;
+	}
 	e = b->literal_end(&b->lx, q);
 	if (e)
 		return put_ch(c, glue, '?') ? NULL : e;
@@ -103,7 +143,9 @@ static const char *item(struct cursor *c, const char *q, int glue)
 		/* a lone sign before a number: an operator token of one byte
 		 * in both dialects (no comment or longer operator starts with
 		 * a sign followed by a digit) */
-		e = b->literal_end(&b->lx, q + 1);
+		e = plain_number(q + 1, end);
+		if (!e)
+			e = b->literal_end(&b->lx, q + 1);
 		if (!e || put_ch(c, glue, (char)ch) || put_ch(c, 0, '?'))
 			return NULL;
 		return e;
@@ -120,7 +162,7 @@ static const char *item(struct cursor *c, const char *q, int glue)
 	 * that literal_end refused (unterminated): the plain path's error */
 	if (e - q == 1 && e < end && *e == '\'')
 		return NULL;
-	int kind = cls_word_value(q, (size_t)(e - q));
+	int kind = value_word(q, (size_t)(e - q)) ? 1 : cls_word_value(q, (size_t)(e - q));
 	if (kind < 0)
 		return NULL;
 	if (put_word(c, glue, q, (size_t)(e - q), kind))
@@ -168,7 +210,8 @@ int cls_values_scan(struct cls_batch *b, struct cls_values_run *r)
 	struct lex *lx = &b->lx;
 	const char *end = lx->end, *p = b->cur.s;
 	int amb = lx->ambiguous;
-	struct cursor c = {b, b->out->fingerprint, b->out->fingerprint_cap, b->fp_len, 0};
+	struct cursor c = {b, b->out->fingerprint, b->out->fingerprint_cap, b->fp_len, 0,
+			   LC_SQUOTE | LC_BSLASH | (lx->enc != LEX_ENC_ASCII_SAFE ? LC_HIGH : 0)};
 	/* fp_emit's rule for '(': glued after '(' '[' '.' '::' or a name */
 	int glue = b->fp_glue | b->prev_name;
 
