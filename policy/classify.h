@@ -196,9 +196,4 @@ void cls_begin(struct cls_batch *b, const char *sql, size_t len,
 int cls_next(struct cls_batch *b, struct cls_stmt *st)
 	__attribute__((warn_unused_result));
 
-/* Private to policy/ (cls_values.c): is the bare word s (n bytes) a keyword?
- * 0 = no, 1 = a keyword that is a value (NULL, TRUE, FALSE, DEFAULT: as a
- * tuple item it changes no classifier state), -1 = another keyword. */
-int cls_word_value(const char *s, size_t n);
-
 #endif

@@ -9,6 +9,7 @@
 #include "policy/cls_values.h"
 
 #include "policy/classify.h"
+#include "policy/cls_keywords.h"
 #include "policy/lex_scan.h"
 
 #include <stdlib.h>

@@ -1,0 +1,74 @@
+/* policy/cls_keywords: the classifier's keyword table and the functions it
+ * knows (private to policy/).
+ *
+ * The words come from cls_words.h (one X-macro list, PostgreSQL's kwlist.h
+ * categories plus the classifier's own flags); this module builds the
+ * lookup once (a small open-addressing hash, thread-safe) and answers
+ * "which keyword is this bare word" and "what does calling this function
+ * do". It holds no per-statement state.
+ */
+#ifndef SB_POLICY_CLS_KEYWORDS_H
+#define SB_POLICY_CLS_KEYWORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Category as in PostgreSQL's kwlist.h: unreserved and column-name
+ * keywords can still name a table, type/function-name and reserved ones
+ * cannot. */
+enum { KC_U, KC_C, KC_T, KC_R };
+
+#define KF_NOTFUNC 0x01 /* "word (" is syntax, not a function call */
+#define KF_CLAUSE 0x02  /* ends a FROM / DROP / GRANT ... ON list */
+#define KF_TRIVIAL 0x04 /* may appear in a WHERE that refers to nothing */
+#define KF_SKIP 0x08    /* skipped while waiting for an object name */
+#define KF_GSKIP 0x10   /* ... in GRANT/REVOKE/TRUNCATE/LOCK/REINDEX/... */
+
+#include "policy/cls_words.h"
+
+enum cls_kwid {
+	KW_NONE = 0,
+#define X(n, c, f) KW_##n,
+	CLS_KEYWORDS(X)
+#undef X
+	KW_COUNT
+};
+
+struct cls_kw {
+	const char *name; /* upper case */
+	uint8_t len, cat, flags;
+};
+
+/* Indexed by enum cls_kwid (entry 0 is empty). */
+extern const struct cls_kw cls_kwdefs[KW_COUNT];
+
+/* Build the lookup (once per process; thread-safe). Call before
+ * cls_kw_lookup (cls_begin does). */
+void cls_kw_init(void);
+
+/* Keyword id of a bare word of n bytes, 0 if it is none (ASCII
+ * case-insensitive, as the server matches keywords). */
+int cls_kw_lookup(const char *s, size_t n);
+
+/* POLICY_F_* flags that calling the function named (n bytes, the last part
+ * of its name, folded as the server folds it) adds; 0 for any other. */
+unsigned cls_func_flags(const char *name, size_t n);
+
+/* Is the bare word s (n bytes) a keyword? 0 = no, 1 = a keyword that is a
+ * value (NULL, TRUE, FALSE, DEFAULT: as a tuple item it changes no
+ * classifier state; cls_values.c), -1 = another keyword. */
+int cls_word_value(const char *s, size_t n);
+
+static inline int kw_flag(int kw, int f)
+{
+	return kw && (cls_kwdefs[kw].flags & f);
+}
+
+/* Can this word name a table (an identifier, or a keyword that is not
+ * reserved for syntax)? */
+static inline int namelike(int kw)
+{
+	return !kw || cls_kwdefs[kw].cat == KC_U || cls_kwdefs[kw].cat == KC_C;
+}
+
+#endif
