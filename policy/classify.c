@@ -47,6 +47,29 @@ static unsigned char down(unsigned char c)
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
+/* ---- functions the classifier knows ----------------------------------- */
+
+static const struct {
+	const char *name;
+	unsigned char prefix; /* name is a prefix */
+	unsigned flags;
+} known_funcs[] = {
+#define X(n, pre, fl) {n, pre, fl},
+	CLS_FUNCTIONS(X)
+#undef X
+};
+
+static unsigned func_flags(const char *name, size_t n)
+{
+	for (size_t i = 0; i < sizeof known_funcs / sizeof known_funcs[0]; i++) {
+		size_t k = strlen(known_funcs[i].name);
+		if (known_funcs[i].prefix ? (n >= k && memcmp(name, known_funcs[i].name, k) == 0)
+					  : (n == k && memcmp(name, known_funcs[i].name, k) == 0))
+			return known_funcs[i].flags;
+	}
+	return 0;
+}
+
 /* ---- buffers ----------------------------------------------------------- */
 
 static int grow(char **buf, size_t *cap, size_t need)
@@ -539,7 +562,7 @@ static void function_called(struct cls_batch *b, const char *nm, size_t n,
 			folded[i] = (char)down((unsigned char)last[i]);
 		last = folded;
 	}
-	b->st->flags |= cls_func_flags(last, ln);
+	b->st->flags |= func_flags(last, ln);
 	if (cls_kill_func(&b->kt, &b->st->kill, last, ln, b->mysql))
 		b->st->flags |= POLICY_F_ENDS_SESSION;
 	b->next_paren = from_item ? P_FROMFUNC : P_FUNC;

@@ -1,5 +1,4 @@
-/* policy/cls_keywords: keyword lookup and known functions (see
- * cls_keywords.h). */
+/* policy/cls_keywords: keyword lookup (see cls_keywords.h). */
 #include "policy/cls_keywords.h"
 
 #include "policy/classify.h"
@@ -73,27 +72,3 @@ int cls_word_value(const char *s, size_t n)
 		return 0;
 	return (kw == KW_NULL || kw == KW_TRUE || kw == KW_FALSE || kw == KW_DEFAULT) ? 1 : -1;
 }
-
-/* ---- functions the classifier knows ----------------------------------- */
-
-static const struct {
-	const char *name;
-	unsigned char prefix; /* name is a prefix */
-	unsigned flags;
-} known_funcs[] = {
-#define X(n, pre, fl) {n, pre, fl},
-	CLS_FUNCTIONS(X)
-#undef X
-};
-
-unsigned cls_func_flags(const char *name, size_t n)
-{
-	for (size_t i = 0; i < sizeof known_funcs / sizeof known_funcs[0]; i++) {
-		size_t k = strlen(known_funcs[i].name);
-		if (known_funcs[i].prefix ? (n >= k && memcmp(name, known_funcs[i].name, k) == 0)
-					  : (n == k && memcmp(name, known_funcs[i].name, k) == 0))
-			return known_funcs[i].flags;
-	}
-	return 0;
-}
-

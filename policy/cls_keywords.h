@@ -1,11 +1,10 @@
-/* policy/cls_keywords: the classifier's keyword table and the functions it
- * knows (private to policy/).
+/* policy/cls_keywords: the classifier's keyword table (private to
+ * policy/).
  *
  * The words come from cls_words.h (one X-macro list, PostgreSQL's kwlist.h
  * categories plus the classifier's own flags); this module builds the
  * lookup once (a small open-addressing hash, thread-safe) and answers
- * "which keyword is this bare word" and "what does calling this function
- * do". It holds no per-statement state.
+ * "which keyword is this bare word". It holds no per-statement state.
  */
 #ifndef SB_POLICY_CLS_KEYWORDS_H
 #define SB_POLICY_CLS_KEYWORDS_H
@@ -49,10 +48,6 @@ void cls_kw_init(void);
 /* Keyword id of a bare word of n bytes, 0 if it is none (ASCII
  * case-insensitive, as the server matches keywords). */
 int cls_kw_lookup(const char *s, size_t n);
-
-/* POLICY_F_* flags that calling the function named (n bytes, the last part
- * of its name, folded as the server folds it) adds; 0 for any other. */
-unsigned cls_func_flags(const char *name, size_t n);
 
 /* Is the bare word s (n bytes) a keyword? 0 = no, 1 = a keyword that is a
  * value (NULL, TRUE, FALSE, DEFAULT: as a tuple item it changes no
