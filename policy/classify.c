@@ -27,10 +27,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* strcasestr */
 #endif
-#include "policy/classify.h"
 #include "policy/cls_keywords.h"
 #include "policy/cls_values.h"
 #include "policy/cls_where.h"
+#include "policy/classify.h"
 
 #include <stdio.h>
 #include <stdlib.h>

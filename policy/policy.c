@@ -538,8 +538,7 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 
 	struct cls_opts opts = {.std_strings = !req->std_strings_off,
 				.enc = lex_encoding_from_name(req->client_encoding),
-				.routines = req->routine != NULL,
-				.plain_path = req->plain_classify};
+				.routines = req->routine != NULL};
 	int ambiguous = 0;
 	if (req->dialect == POLICY_DIALECT_MYSQL) {
 		/* MySQL's defaults: backslash escapes on, "x" is a string */
@@ -548,13 +547,13 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 					 .server_version = req->server_version,
 					 .server_mariadb = req->server_mariadb,
 					 .database = req->database,
-					 .database_unknown = req->database_unknown,
-					 .plain_path = req->plain_classify};
+					 .database_unknown = req->database_unknown};
 		if (req->mysql_mode & POLICY_MY_MODE_KNOWN) {
 			opts.std_strings = (req->mysql_mode & POLICY_MY_NO_BACKSLASH) != 0;
 			opts.ansi_quotes = (req->mysql_mode & POLICY_MY_ANSI_QUOTES) != 0;
 		}
 	}
+	opts.plain_path = req->plain_classify; /* tests only */
 	if (run(p, req, &opts, out, w, 0, &ambiguous, 0) < 0)
 		return forced(out, 0);
 	int versioned = ambiguous >> 1;
@@ -580,8 +579,7 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 					       .server_version = req->server_version,
 					       .server_mariadb = req->server_mariadb,
 					       .database = req->database,
-					       .database_unknown = req->database_unknown,
-					       .plain_path = req->plain_classify};
+					       .database_unknown = req->database_unknown};
 			if (req->mysql_mode & POLICY_MY_MODE_KNOWN) {
 				/* the server told its sql_mode: that one reading only */
 				if (m & 3)
@@ -589,6 +587,7 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 				alt.std_strings = opts.std_strings;
 				alt.ansi_quotes = opts.ansi_quotes;
 			}
+			alt.plain_path = opts.plain_path;
 			int amb;
 			if (result_strings(w->alt) < 0 || run(p, req, &alt, w->alt, w, 1, &amb, 0) < 0)
 				return forced(out, 0);
