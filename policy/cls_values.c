@@ -115,6 +115,14 @@ static inline const char *plain_number(const char *q, const char *end)
 	return e < end && (*e == ',' || *e == ')') ? e : NULL;
 }
 
+/* Is ch, before a quote, a string prefix of the dialect (pg_lexer.c:
+ * E B X N; my_lexer.c: B X N)? */
+static inline int string_prefix(const struct cls_batch *b, unsigned char ch)
+{
+	unsigned char lc = (unsigned char)(ch | 0x20);
+	return lc == 'x' || lc == 'b' || lc == 'n' || (lc == 'e' && !b->mysql);
+}
+
 /* One item at q (glue: it follows '(' directly). Returns its end, or NULL
  * when it is not an item this path takes (or out of memory). */
 static const char *item(struct cursor *c, const char *q, int glue)
@@ -132,8 +140,9 @@ static const char *item(struct cursor *c, const char *q, int glue)
 	if (lex_ctype[ch] & LC_DIGIT) {
 		if ((e = plain_number(q, end)))
 			return put_ch(c, glue, '?') ? NULL : e;
-	} else if (ch == '\'') {
-		e = lex_find(q + 1, end, c->quote_stop);
+	} else if (ch == '\'' || (end - q >= 2 && q[1] == '\'' && string_prefix(b, ch))) {
+		/* the same for X'..', B'..', N'..' (and PostgreSQL E'..') */
+		e = lex_find(q + (ch == '\'' ? 1 : 2), end, c->quote_stop);
 		if (end - e >= 2 && *e == '\'' && (e[1] == ',' || e[1] == ')'))
 			return put_ch(c, glue, '?') ? NULL : e + 1;
 	}
