@@ -141,9 +141,13 @@ static const char *item(struct cursor *c, const char *q, int glue)
 		if ((e = plain_number(q, end)))
 			return put_ch(c, glue, '?') ? NULL : e;
 	} else if (ch == '\'' || (end - q >= 2 && q[1] == '\'' && string_prefix(b, ch))) {
-		/* the same for X'..', B'..', N'..' (and PostgreSQL E'..') */
-		e = lex_find(q + (ch == '\'' ? 1 : 2), end, c->quote_stop);
-		if (end - e >= 2 && *e == '\'' && (e[1] == ',' || e[1] == ')'))
+		/* the same for X'..', B'..', N'..' (and PostgreSQL E'..'); a
+		 * long literal is left to the dialect's scanner at once (its
+		 * memchr is faster than this table loop over megabytes) */
+		const char *o = q + (ch == '\'' ? 1 : 2);
+		const char *lim = end - o > 64 ? o + 64 : end;
+		e = lex_find(o, lim, c->quote_stop);
+		if (lim - e >= 2 && *e == '\'' && (e[1] == ',' || e[1] == ')'))
 			return put_ch(c, glue, '?') ? NULL : e + 1;
 	}
 	e = b->literal_end(&b->lx, q);

@@ -235,13 +235,8 @@ static const char *scan_quoted(const struct lex *lx, const char *p, int escapes,
 		} else if (escapes && c >= 0x80) {
 			p += lex_mb_len(lx, p);
 		} else if (!escapes) {
-			/* most literals are short: look at a few bytes before
-			 * paying for a memchr call */
-			const char *lim = end - p > 16 ? p + 16 : end;
-			const char *q = lex_find(p, lim, LC_SQUOTE);
-			if (q == lim && q < end)
-				q = memchr(q, '\'', (size_t)(end - q));
-			if (!q || q == end)
+			const char *q = memchr(p, '\'', (size_t)(end - p));
+			if (!q)
 				return NULL;
 			p = q;
 		} else {

@@ -169,8 +169,8 @@ static char *string_insert(size_t n)
 	if (!s)
 		return NULL;
 	memcpy(s, head, h);
-	for (unsigned i = 0; k < n; i = i * 7 + 3) {
-		const char *b = bits[i % (sizeof bits / sizeof bits[0])];
+	for (unsigned i = 0; k < n; i++) {
+		const char *b = bits[i * 7 % (sizeof bits / sizeof bits[0])];
 		size_t l = strlen(b);
 		memcpy(s + k, b, l);
 		k += l;
