@@ -210,7 +210,7 @@ struct snap {
 
 static void snap_put(struct snap *s, const void *p, size_t n)
 {
-	if (s->n + n < sizeof s->text) {
+	if (n && s->n + n < sizeof s->text) {
 		memcpy(s->text + s->n, p, n);
 		s->n += n;
 	}
