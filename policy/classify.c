@@ -1447,7 +1447,8 @@ static void step(struct cls_batch *b)
 
 	L->start = L->alias = 0;
 	b->ntok++;
-	cls_where_token(b, t, b->kw);
+	if (b->where_fr >= 0) /* following a WHERE: off the common path */
+		cls_where_token(b, t, b->kw);
 	watch_token(b, t);
 	if (cw_wants_token(b))
 		cw_token(b);

@@ -45,9 +45,43 @@ extern const struct cls_kw cls_kwdefs[KW_COUNT];
  * cls_kw_lookup (cls_begin does). */
 void cls_kw_init(void);
 
+#define CLS_KW_SLOTS 1024 /* power of two, well above 2 * KW_COUNT */
+#define CLS_KW_MAXLEN 17  /* CURRENT_TIMESTAMP */
+extern uint16_t cls_kw_slot[CLS_KW_SLOTS]; /* built by cls_kw_init */
+
+static inline unsigned char cls_kw_up(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 32) : c;
+}
+
+static inline uint32_t cls_kw_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ cls_kw_up((unsigned char)s[i])) * 16777619u;
+	return h;
+}
+
 /* Keyword id of a bare word of n bytes, 0 if it is none (ASCII
- * case-insensitive, as the server matches keywords). */
-int cls_kw_lookup(const char *s, size_t n);
+ * case-insensitive, as the server matches keywords). Inline: the
+ * classifier asks for every word. */
+static inline int cls_kw_lookup(const char *s, size_t n)
+{
+	if (n < 2 || n > CLS_KW_MAXLEN)
+		return 0;
+	for (uint32_t i = cls_kw_hash(s, n) & (CLS_KW_SLOTS - 1); cls_kw_slot[i];
+	     i = (i + 1) & (CLS_KW_SLOTS - 1)) {
+		const struct cls_kw *k = &cls_kwdefs[cls_kw_slot[i]];
+		if (k->len != n)
+			continue;
+		size_t j = 0;
+		while (j < n && cls_kw_up((unsigned char)s[j]) == (unsigned char)k->name[j])
+			j++;
+		if (j == n)
+			return cls_kw_slot[i];
+	}
+	return 0;
+}
 
 /* Is the bare word s (n bytes) a keyword? 0 = no, 1 = a keyword that is a
  * value (NULL, TRUE, FALSE, DEFAULT: as a tuple item it changes no
