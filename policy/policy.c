@@ -607,6 +607,7 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 			opts.ansi_quotes = (req->mysql_mode & POLICY_MY_ANSI_QUOTES) != 0;
 		}
 	}
+	opts.plain_path = req->plain_classify; /* tests only */
 	if (run(p, req, &opts, out, w, 0, &ambiguous, 0) < 0)
 		return forced(out, 0);
 	int versioned = ambiguous >> 1;
@@ -641,6 +642,7 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 				alt.std_strings = opts.std_strings;
 				alt.ansi_quotes = opts.ansi_quotes;
 			}
+			alt.plain_path = opts.plain_path;
 			int amb;
 			if (result_strings(w->alt) < 0 || run(p, req, &alt, w->alt, w, 1, &amb, 0) < 0)
 				return forced(out, 0);

@@ -152,6 +152,9 @@ struct policy_request {
 	int (*routine)(void *ctx, const char *name, size_t len,
 		       const struct policy_routine **defs);
 	void *routine_ctx;
+	/* Tests only (0 in the product): classify token by token, without the
+	 * literal-tuple fast path (cls_values.h), to check both agree. */
+	int plain_classify;
 };
 
 #define POLICY_MY_MODE_KNOWN 0x1u     /* the bits below are the server's */
