@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "policy/classify.h"
+#include "policy/cls_pgcatalog.h"
 
 enum { CW_ZONE_NONE, CW_ZONE_FIRST, CW_ZONE_LIST };
 
@@ -20,6 +21,13 @@ enum { MG_IDLE, MG_WHEN, MG_MATCHED, MG_COND, MG_THEN };
 
 /* foreign-data and table-option phases */
 enum { FD_NONE, FD_ENGINE, FD_ENGINE_VALUE };
+
+/* CREATE VIEW: before AS, after AS (the query's first word to come), in
+ * the query */
+enum { VW_NONE, VW_HEAD, VW_AS, VW_QUERY };
+
+/* MySQL stored program bodies: where cw_split is */
+enum { BD_NONE, BD_EACH, BD_ROW, BD_BEGIN };
 
 static int word_is(const struct lex_token *t, const char *w)
 {
@@ -61,6 +69,40 @@ static int system_schema(const struct cls_batch *b, const char *s, size_t n)
 	return 0;
 }
 
+static int system_name(const struct cls_batch *b, const char *nm, size_t n, int parts);
+
+/* information_schema's tables (not views): writable by a superuser and
+ * reached unqualified after SET search_path = information_schema. A user
+ * table of the same name is reached qualified. */
+static int infoschema_table(const char *s, size_t n)
+{
+	return name_eq(s, n, "sql_features") || name_eq(s, n, "sql_implementation_info") ||
+	       name_eq(s, n, "sql_parts") || name_eq(s, n, "sql_sizing");
+}
+
+/* A relation the server writes through a view to: a catalog table or a
+ * catalog view it updates (pg_group, ...); MySQL: any table of mysql. */
+static int writable_system_name(const struct cls_batch *b, const char *nm, size_t n)
+{
+	const char *rel = nm, *schema = NULL;
+	size_t sl = 0;
+	for (size_t i = 0; i < n; i++)
+		if (nm[i] == CLS_NAME_SEP) {
+			schema = rel;
+			sl = (size_t)(nm + i - rel);
+			rel = nm + i + 1;
+		}
+	size_t rl = (size_t)(nm + n - rel);
+	if (b->mysql)
+		return system_name(b, nm, n, 0);
+	if (schema && !system_schema(b, schema, sl))
+		return 0;
+	if (schema && !name_eq(schema, sl, "pg_catalog"))
+		return 1; /* information_schema.sql_features, pg_toast.* */
+	char k = pgcat_relation_kind(rel, rl);
+	return k == 'r' || k == 'u' || (!schema && infoschema_table(rel, rl));
+}
+
 /* Does the (qualified) name nm denote a table of a system schema? */
 static int system_name(const struct cls_batch *b, const char *nm, size_t n, int parts)
 {
@@ -91,8 +133,13 @@ static int system_name(const struct cls_batch *b, const char *nm, size_t n, int 
 	 * setting change, classified as such elsewhere */
 	if (name_eq(rel, rl, "pg_settings"))
 		return 0;
-	if (np == 1) /* pg_catalog comes first on search_path unless moved */
-		return rl > 3 && strncasecmp(rel, "pg_", 3) == 0;
+	/* pg_catalog comes first on search_path unless moved: an unqualified
+	 * name that pg_catalog has is the catalog's (a user table of that name
+	 * is reached only qualified: public.pg_class), any other is not
+	 * (pg_blob); after SET search_path to another system schema, every
+	 * unqualified name may be one of its tables */
+	if (np == 1)
+		return pgcat_relation_kind(rel, rl) != 0 || infoschema_table(rel, rl);
 	return system_schema(b, part[np - 2], plen[np - 2]);
 }
 
@@ -102,6 +149,8 @@ void cw_begin(struct cls_batch *b, const struct cls_opts *opts)
 {
 	struct cls_writes *w = &b->w;
 	w->db[0] = '\0';
+	w->body_ph = BD_NONE;
+	w->defer_left = w->defer_cmp = 0;
 	cw_stmt_begin(b);
 	if (opts->database && *opts->database) {
 		size_t n = strlen(opts->database);
@@ -124,6 +173,13 @@ void cw_stmt_begin(struct cls_batch *b)
 	w->merge_ph = MG_IDLE;
 	w->merge_open = w->merge_any = 0;
 	w->fdw_ph = FD_NONE;
+	w->view_ph = VW_NONE;
+	w->view_cat = w->view_fixed = w->view_from = w->zone_view = w->zone_force = 0;
+	w->alter_type = 0;
+	w->prog = 0;
+	w->body_skip = 0;
+	if (w->body_ph != BD_BEGIN) /* an event's DO BEGIN spans the split */
+		w->body_ph = BD_NONE;
 }
 
 void cw_write_begin(struct cls_batch *b, const char *kw_name)
@@ -156,16 +212,21 @@ int cw_name(struct cls_batch *b, const char *nm, size_t n, int parts, int armed,
 	if (b->mysql && armed && parts == 1 && b->cur.kind == LEX_IDENT &&
 	    WORD_IN(&b->cur, modifiers))
 		return 1; /* INSERT IGNORE t, UPDATE LOW_PRIORITY t */
-	if (!armed && !(w->zone == CW_ZONE_LIST && after_sep))
+	if (!armed && !w->zone_force && !(w->zone == CW_ZONE_LIST && after_sep))
 		return 0;
 	/* CREATE puts an unqualified PostgreSQL name in the first schema of
 	 * search_path, pg_catalog only when a SET search_path put it there
 	 * explicitly (not followed: README known limits); ALTER/DROP of an
 	 * unqualified pg_authid find the catalog's */
 	int pg_create = !b->mysql && parts == 1 && w->ddl_create;
-	if (!pg_create && system_name(b, nm, n, parts))
+	if (w->zone_view) {
+		if (writable_system_name(b, nm, n))
+			w->view_cat = 1;
+	} else if (!pg_create && system_name(b, nm, n, parts)) {
 		w->cat_hit = 1;
+	}
 	w->zone_names++;
+	w->zone_force = 0;
 	if (w->zone == CW_ZONE_FIRST)
 		w->zone = CW_ZONE_NONE;
 	return 0;
@@ -265,6 +326,36 @@ void cw_merge_close(struct cls_batch *b, int on_trivial)
 
 /* CREATE/ALTER/IMPORT: foreign data wrappers and table engines that read or
  * write server files or run programs. */
+static void view_token(struct cls_batch *b, const struct lex_token *t);
+static void on_table_token(struct cls_batch *b, const struct lex_token *t);
+static void alter_token(struct cls_batch *b, const struct lex_token *t);
+
+/* Engines that keep no rows of their own: ALTER TABLE t ENGINE=x empties t. */
+static int rowless_engine(const char *v)
+{
+	return !strcasecmp(v, "blackhole") || !strcasecmp(v, "mrg_myisam") ||
+	       !strcasecmp(v, "merge") || !strcasecmp(v, "mrg_isam");
+}
+
+/* Engines that reach another server. */
+static int remote_engine(const char *v)
+{
+	return !strcasecmp(v, "federated") || !strcasecmp(v, "federatedx") ||
+	       !strcasecmp(v, "spider");
+}
+
+/* DDL that reaches outside the database by its verb alone. */
+static void outside_verb(struct cls_batch *b)
+{
+	const char *v = b->st->verb;
+	if (!strcmp(v, "CREATE SUBSCRIPTION") || !strcmp(v, "ALTER SUBSCRIPTION") ||
+	    !strcmp(v, "CREATE TABLESPACE") || (!strncmp(v, "CREATE", 6) && strstr(v, "LANGUAGE")) ||
+	    (b->mysql && (!strcmp(v, "CREATE SERVER") || !strcmp(v, "ALTER SERVER"))))
+		b->st->flags |= POLICY_F_FILE_ACCESS;
+	if (!strcmp(v, "ALTER SYSTEM"))
+		b->st->flags |= POLICY_F_SERVER_ADMIN;
+}
+
 static void fdw_token(struct cls_batch *b, const struct lex_token *t)
 {
 	static const char *const file_opts[] = {"program", "filename"};
@@ -274,10 +365,14 @@ static void fdw_token(struct cls_batch *b, const struct lex_token *t)
 
 	if (strncmp(v, "CREATE", 6) && strncmp(v, "ALTER", 5) && strncmp(v, "IMPORT", 6))
 		return;
+	outside_verb(b);
 	if (t->kind == LEX_IDENT || t->kind == LEX_QIDENT) {
 		size_t n = lex_ident_value(t, val, sizeof val);
 		/* file_fdw itself, its handler or validator, a server on it */
 		if (n >= 8 && !strncmp(val, "file_fdw", 8))
+			b->st->flags |= POLICY_F_FILE_ACCESS;
+		/* servers that connect elsewhere (as dblink() does) */
+		if ((n == 12 && !strcmp(val, "postgres_fdw")) || (n == 10 && !strcmp(val, "dblink_fdw")))
 			b->st->flags |= POLICY_F_FILE_ACCESS;
 		if (!strcmp(v, "CREATE EXTENSION") && n == 9 && !strcmp(val, "adminpack"))
 			b->st->flags |= POLICY_F_FILE_ACCESS;
@@ -299,8 +394,12 @@ static void fdw_token(struct cls_batch *b, const struct lex_token *t)
 		w->fdw_ph = FD_NONE;
 		if (t->kind == LEX_IDENT || t->kind == LEX_QIDENT || t->kind == LEX_STRING) {
 			lex_ident_value(t, val, sizeof val);
-			if (!strcasecmp(val, "connect"))
+			if (!strcasecmp(val, "connect") || remote_engine(val))
 				b->st->flags |= POLICY_F_FILE_ACCESS;
+			if (!strncmp(v, "ALTER", 5) && rowless_engine(val)) {
+				b->st->flags |= POLICY_F_WRITES | POLICY_F_NO_WHERE;
+				b->st->dml |= CLS_DML_DELETE;
+			}
 		}
 		return;
 	}
@@ -329,12 +428,300 @@ void cw_token(struct cls_batch *b)
 		w->zone = CW_ZONE_NONE;
 	if (w->merge_depth >= 0 && b->depth >= w->merge_depth)
 		merge_token(b, t);
-	if (b->st->flags & POLICY_F_DDL)
+	if (b->st->flags & POLICY_F_DDL) {
 		fdw_token(b, t);
+		view_token(b, t);
+		on_table_token(b, t);
+		alter_token(b, t);
+	}
 }
 
 void cw_stmt_end(struct cls_batch *b)
 {
 	if (b->w.cat_hit && (b->st->flags & (POLICY_F_WRITES | POLICY_F_DDL)))
 		b->st->flags |= POLICY_F_PRIVILEGE;
+	if (b->w.view_cat && !b->w.view_fixed)
+		b->st->flags |= POLICY_F_PRIVILEGE;
+	if (b->st->flags & POLICY_F_DDL)
+		outside_verb(b); /* the verb is whole only now (CREATE LANGUAGE x) */
+	struct cls_writes *w = &b->w;
+	if (w->defer_cmp && !cls_compound_active(&b->cmp))
+		w->defer_cmp = 0;
+	if ((w->defer_left || w->defer_cmp) && (b->st->flags & POLICY_F_ENDS_SESSION))
+		b->st->kill.unmapped++; /* runs later as another session */
+	if (w->defer_left)
+		w->defer_left--;
+}
+
+/* ---- views, triggers and rules over catalogs ----------------------------- */
+
+/* Aggregates: a view whose select list has one is not updatable. */
+static int aggregate_word(const struct lex_token *t)
+{
+	static const char *const aggs[] = {
+		"count", "sum", "min", "max", "avg", "array_agg", "string_agg", "group_concat",
+		"bool_and", "bool_or", "every", "json_agg", "jsonb_agg", "json_object_agg",
+		"jsonb_object_agg", "json_arrayagg", "json_objectagg", "bit_and", "bit_or",
+		"bit_xor", "std", "stddev", "stddev_pop", "stddev_samp", "variance",
+		"var_pop", "var_samp", "xmlagg",
+	};
+	return WORD_IN(t, aggs);
+}
+
+/* Words at a view query's own level that make it one the server does not
+ * write through. */
+static int view_fixing_word(const struct lex_token *t)
+{
+	static const char *const words[] = {"distinct", "group", "having", "limit", "offset",
+					    "fetch", "union", "intersect", "except", "window",
+					    "over"};
+	return WORD_IN(t, words);
+}
+
+static void zone_open(struct cls_writes *w, int depth, uint8_t kind, uint8_t view)
+{
+	w->zone = kind;
+	w->zone_depth = depth;
+	w->ddl_create = 0;
+	w->zone_view = view;
+	w->zone_force = 0;
+}
+
+static void view_token(struct cls_batch *b, const struct lex_token *t)
+{
+	struct cls_writes *w = &b->w;
+	const char *v = b->st->verb;
+
+	switch (w->view_ph) {
+	case VW_NONE:
+		/* CREATE [OR REPLACE] [ALGORITHM=..] [DEFINER=..] VIEW; MySQL
+		 * ALTER VIEW v AS ... replaces the query too */
+		if (b->depth == 0 && word_is(t, "view") &&
+		    (!strncmp(v, "CREATE", 6) || (b->mysql && !strncmp(v, "ALTER", 5))) &&
+		    !(b->prev_s && b->prev_len == 12 && !strncasecmp(b->prev_s, "materialized", 12))) {
+			w->view_ph = VW_HEAD;
+			w->view_cat = w->view_fixed = w->view_from = 0;
+		}
+		return;
+	case VW_HEAD:
+		if (word_is(t, "recursive"))
+			w->view_fixed = 1; /* CREATE RECURSIVE VIEW: a CTE */
+		if (b->depth == 0 && word_is(t, "as"))
+			w->view_ph = VW_AS;
+		return;
+	case VW_AS:
+		if (t->kind == LEX_LPAREN)
+			return; /* AS (SELECT ...) */
+		w->view_ph = VW_QUERY;
+		w->view_depth = b->depth;
+		if (word_is(t, "table")) /* PostgreSQL: AS TABLE pg_authid */
+			zone_open(w, b->depth, CW_ZONE_FIRST, 1);
+		else if (!word_is(t, "select"))
+			w->view_fixed = 1; /* WITH ..., VALUES ... */
+		return;
+	}
+	if (b->depth != w->view_depth) {
+		/* FROM (SELECT ...) / FROM f(x): PostgreSQL writes through a
+		 * plain table only; MySQL may merge a derived table (the zone
+		 * keeps reading the names inside) */
+		if (b->depth == w->view_depth + 1 && w->view_from && !b->mysql &&
+		    b->prev_kind == LEX_LPAREN)
+			w->view_fixed = 1;
+		return;
+	}
+	if (word_is(t, "from")) {
+		w->view_from = 1;
+		zone_open(w, b->depth, CW_ZONE_LIST, 1);
+		return;
+	}
+	if (view_fixing_word(t) || (aggregate_word(t) && b->nx.kind == LEX_LPAREN)) {
+		w->view_fixed = 1;
+		return;
+	}
+	if (word_is(t, "where") || word_is(t, "order"))
+		w->view_from = 0;
+	/* PostgreSQL updates a view over exactly one FROM item; MySQL also
+	 * joins (one table per statement) */
+	if (w->view_from && !b->mysql &&
+	    (t->kind == LEX_COMMA || word_is(t, "join") || word_is(t, "natural") ||
+	     word_is(t, "cross")))
+		w->view_fixed = 1;
+}
+
+/* CREATE TRIGGER/POLICY ... ON t, CREATE RULE ... TO t: an object of the
+ * statement that lives elsewhere than its name. */
+static void on_table_token(struct cls_batch *b, const struct lex_token *t)
+{
+	const char *v = b->st->verb;
+	if (b->depth != 0 || strncmp(v, "CREATE", 6))
+		return;
+	if ((word_is(t, "on") && strstr(v, "TRIGGER") && !strstr(v, "EVENT TRIGGER")) ||
+	    (word_is(t, "on") && strstr(v, "POLICY")) ||
+	    (word_is(t, "to") && strstr(v, "RULE"))) {
+		zone_open(&b->w, 0, CW_ZONE_FIRST, 0);
+		b->w.zone_force = 1; /* RULE ... TO t: the classifier does not arm t */
+	}
+}
+
+/* ALTER TABLE actions that lose or rewrite rows. */
+static void alter_token(struct cls_batch *b, const struct lex_token *t)
+{
+	struct cls_writes *w = &b->w;
+	if (b->depth != 0 || strncmp(b->st->verb, "ALTER TABLE", 11))
+		return;
+	if (t->kind == LEX_COMMA) {
+		w->alter_type = 0;
+		return;
+	}
+	if (t->kind != LEX_IDENT)
+		return;
+	if (!b->mysql && word_is(t, "type")) {
+		w->alter_type = 1; /* ALTER [COLUMN] c [SET DATA] TYPE x [USING e] */
+	} else if (!b->mysql && w->alter_type && word_is(t, "using")) {
+		/* every row rewritten by an expression: UPDATE t SET c = e */
+		b->st->flags |= POLICY_F_WRITES | POLICY_F_NO_WHERE;
+		b->st->dml |= CLS_DML_UPDATE;
+	} else if (word_is(t, "detach") && word_is(&b->nx, "partition")) {
+		b->st->flags |= POLICY_F_ALTER_DROP; /* its rows leave the table */
+	} else if (b->mysql && word_is(t, "discard")) {
+		b->st->flags |= POLICY_F_ALTER_DROP; /* DISCARD TABLESPACE deletes the file */
+	} else if (b->mysql && word_is(t, "truncate") && word_is(&b->nx, "partition")) {
+		b->st->flags |= POLICY_F_WRITES | POLICY_F_NO_WHERE;
+		b->st->dml |= CLS_DML_DELETE;
+	}
+}
+
+/* ---- server administration, settings, functions -------------------------- */
+
+void cw_verb(struct cls_batch *b)
+{
+	static const char *const admin[] = {"SHUTDOWN", "RESTART", "PURGE", "CHANGE"};
+	static const char *const repl[] = {"master", "slave", "replica", "all",
+					   "group_replication", "slaves", "replicas"};
+	const char *v = b->st->verb;
+	if (!b->mysql)
+		return;
+	for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++)
+		if (!strcmp(v, admin[i]))
+			b->st->flags |= POLICY_F_SERVER_ADMIN;
+	/* RESET MASTER, START SLAVE, STOP ALL SLAVES; not RESET QUERY CACHE
+	 * nor START TRANSACTION */
+	if ((!strcmp(v, "RESET") || !strcmp(v, "START") || !strcmp(v, "STOP")) &&
+	    WORD_IN(&b->nx, repl))
+		b->st->flags |= POLICY_F_SERVER_ADMIN;
+}
+
+void cw_setting(struct cls_batch *b, const struct lex_token *t, const char *name)
+{
+	if (t && t->kind == LEX_PARAM && t->len > 9 &&
+	    (!strncasecmp(t->s, "@@global.", 9) || !strncasecmp(t->s, "@@persist", 9)))
+		b->st->flags |= POLICY_F_SERVER_ADMIN; /* MySQL SET @@global.x = v */
+	if (!strcasecmp(name, "allow_system_table_mods"))
+		b->st->flags |= POLICY_F_PRIVILEGE; /* DDL on the catalogs */
+	if (t && b->mysql && !strcasecmp(name, "default") && word_is(&b->nx, "role"))
+		b->st->flags |= POLICY_F_PRIVILEGE; /* SET DEFAULT ROLE r FOR user */
+}
+
+/* PostgreSQL functions that run the server: configuration reloads, WAL and
+ * backups, replication slots and origins (a slot left behind keeps WAL
+ * until the disk fills; dropping one breaks a replica), statistics resets. */
+static const char *const admin_funcs[] = {
+	"pg_backup_start", "pg_backup_stop", "pg_copy_logical_replication_slot",
+	"pg_copy_physical_replication_slot", "pg_create_logical_replication_slot",
+	"pg_create_physical_replication_slot", "pg_create_restore_point",
+	"pg_drop_replication_slot", "pg_import_system_collations",
+	"pg_log_backend_memory_contexts", "pg_logical_slot_get_binary_changes",
+	"pg_logical_slot_get_changes", "pg_promote", "pg_reload_conf",
+	"pg_replication_origin_advance", "pg_replication_origin_create",
+	"pg_replication_origin_drop", "pg_replication_origin_session_reset",
+	"pg_replication_origin_session_setup", "pg_replication_origin_xact_reset",
+	"pg_replication_origin_xact_setup", "pg_replication_slot_advance",
+	"pg_rotate_logfile", "pg_start_backup", "pg_stop_backup", "pg_switch_wal",
+	"pg_wal_replay_pause", "pg_wal_replay_resume",
+};
+
+unsigned cw_func_flags(const struct cls_batch *b, const char *name, size_t n)
+{
+	if (b->mysql || n < 8 || strncasecmp(name, "pg_", 3))
+		return 0;
+	if (n >= 13 && !strncasecmp(name, "pg_stat_reset", 13))
+		return POLICY_F_SERVER_ADMIN;
+	for (size_t i = 0; i < sizeof admin_funcs / sizeof admin_funcs[0]; i++)
+		if (name_eq(name, n, admin_funcs[i]))
+			return POLICY_F_SERVER_ADMIN;
+	return 0;
+}
+
+/* ---- MySQL stored program bodies ----------------------------------------- */
+
+int cw_split(struct cls_batch *b)
+{
+	struct cls_writes *w = &b->w;
+	const struct lex_token *t = &b->cur;
+
+	if (w->body_ph == BD_BEGIN && b->ntok == 0) { /* after an event's DO */
+		w->body_ph = BD_NONE;
+		cls_compound_begin(&b->cmp);
+		w->defer_cmp = 1;
+		return 1;
+	}
+	if (cls_compound_active(&b->cmp) || b->ntok < 1 ||
+	    (strncmp(b->st->verb, "CREATE", 6) && strncmp(b->st->verb, "ALTER", 5)))
+		return 0;
+	if (w->prog == 0) {
+		/* the first of these words says what is created; DEFINER=u@h,
+		 * OR REPLACE, IF NOT EXISTS may come before */
+		if (word_is(t, "trigger"))
+			w->prog = 't';
+		else if (word_is(t, "event"))
+			w->prog = 'e';
+		else if (word_is(t, "procedure") || word_is(t, "function"))
+			w->prog = 'p';
+		else if (word_is(t, "table") || word_is(t, "view") || word_is(t, "index") ||
+			 word_is(t, "database") || word_is(t, "schema") || word_is(t, "user"))
+			w->prog = '-';
+		return 0;
+	}
+	switch (w->prog) {
+	case 't': /* ... FOR EACH ROW [FOLLOWS|PRECEDES other] stmt */
+		if (w->body_ph == BD_NONE) {
+			if (word_is(t, "each") && word_is(&b->nx, "row"))
+				w->body_ph = BD_EACH;
+			return 0;
+		}
+		if (w->body_ph == BD_EACH) {
+			w->body_ph = BD_ROW; /* the word ROW */
+			return 0;
+		}
+		if (w->body_skip) {
+			w->body_skip--;
+			return 0;
+		}
+		if (word_is(t, "follows") || word_is(t, "precedes")) {
+			w->body_skip = 1;
+			return 0;
+		}
+		w->body_ph = BD_NONE;
+		if (word_is(t, "begin")) {
+			cls_compound_begin(&b->cmp);
+			w->defer_cmp = 1;
+			return 1;
+		}
+		w->defer_left = 2; /* this statement and the body's */
+		return 2;
+	case 'e': /* CREATE/ALTER EVENT ... DO stmt */
+		if (!word_is(t, "do"))
+			return 0;
+		if (word_is(&b->nx, "begin"))
+			w->body_ph = BD_BEGIN;
+		w->defer_left = 2;
+		return 1;
+	case 'p': /* CREATE PROCEDURE/FUNCTION ... BEGIN ... END */
+		if (!word_is(t, "begin"))
+			return 0;
+		cls_compound_begin(&b->cmp);
+		w->defer_cmp = 1;
+		return 1;
+	}
+	return 0;
 }

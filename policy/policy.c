@@ -30,7 +30,7 @@
 /* What the `read` grant level refuses. */
 #define READ_DENIED                                                          \
 	(POLICY_F_WRITES | POLICY_F_DDL | POLICY_F_DYNAMIC | POLICY_F_FILE_ACCESS | \
-	 POLICY_F_RW_SWITCH | POLICY_F_PRIVILEGE)
+	 POLICY_F_RW_SWITCH | POLICY_F_PRIVILEGE | POLICY_F_SERVER_ADMIN)
 
 struct policy {
 	atomic_int refs;

@@ -31,6 +31,7 @@ static const struct {
 	{"no-where", POLICY_F_NO_WHERE},     {"alter-drop", POLICY_F_ALTER_DROP},
 	{"rename", POLICY_F_RENAME},         {"ends-session", POLICY_F_ENDS_SESSION},
 	{"client-file", POLICY_F_CLIENT_FILE},
+	{"server-admin", POLICY_F_SERVER_ADMIN},
 };
 
 static const char *flags_str(unsigned f, char *buf, size_t cap)
@@ -865,7 +866,7 @@ int main(void)
 		fprintf(stderr, "cannot load %s: %s:%d: %s\n", GUARD, e.file, e.line, e.message);
 		return 1;
 	}
-	CHECK(policy_rule_count(guard) == 12);
+	CHECK(policy_rule_count(guard) == 13);
 
 	int n_cases = run_cases(guard, "data/policy_pg_cases.txt", POLICY_DIALECT_PG);
 	int n_my = run_cases(guard, "data/policy_my_cases.txt", POLICY_DIALECT_MYSQL);
