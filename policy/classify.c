@@ -926,6 +926,12 @@ static int phase_step(struct cls_batch *b)
 		b->ph = PH_SET_NAME;
 		return 1;
 	case PH_SET_NAME:
+		if (d == 0 && cw_set_name_part(b, t, v, sizeof v)) { /* @@session . x */
+			b->set_rw = is_rw_guc(v);
+			if (is_library_guc(v))
+				b->st->flags |= POLICY_F_FILE_ACCESS;
+			return 1;
+		}
 		if (d == 0 && (t->kind == LEX_DOT || b->prev_kind == LEX_DOT)) {
 			b->set_rw = 0; /* a dotted name is an extension's setting */
 			return 1;

@@ -176,6 +176,7 @@ void cw_stmt_begin(struct cls_batch *b)
 	w->view_ph = VW_NONE;
 	w->view_cat = w->view_fixed = w->view_from = w->zone_view = w->zone_force = 0;
 	w->alter_type = 0;
+	w->scope_only = 0;
 	w->prog = 0;
 	w->body_skip = 0;
 	if (w->body_ph != BD_BEGIN) /* an event's DO BEGIN spans the split */
@@ -611,15 +612,42 @@ void cw_verb(struct cls_batch *b)
 		b->st->flags |= POLICY_F_SERVER_ADMIN;
 }
 
+/* MySQL @@global.x, @@persist.x; also @@global alone, which is how the
+ * tokenizer reads @@global . `x` and @@GLOBAL/ * * /.x */
+static int global_variable(const struct lex_token *t)
+{
+	if (t->kind != LEX_PARAM)
+		return 0;
+	if (t->len >= 9 && !strncasecmp(t->s, "@@persist", 9))
+		return 1;
+	return t->len >= 8 && !strncasecmp(t->s, "@@global", 8) && (t->len == 8 || t->s[8] == '.');
+}
+
 void cw_setting(struct cls_batch *b, const struct lex_token *t, const char *name)
 {
-	if (t && t->kind == LEX_PARAM && t->len > 9 &&
-	    (!strncasecmp(t->s, "@@global.", 9) || !strncasecmp(t->s, "@@persist", 9)))
-		b->st->flags |= POLICY_F_SERVER_ADMIN; /* MySQL SET @@global.x = v */
+	if (t && global_variable(t))
+		b->st->flags |= POLICY_F_SERVER_ADMIN;
+	b->w.scope_only = t && t->kind == LEX_PARAM && b->mysql &&
+			  (name_eq(t->s, t->len, "@@session") || name_eq(t->s, t->len, "@@local") ||
+			   name_eq(t->s, t->len, "@@global") || name_eq(t->s, t->len, "@@persist") ||
+			   name_eq(t->s, t->len, "@@persist_only"));
 	if (!strcasecmp(name, "allow_system_table_mods"))
 		b->st->flags |= POLICY_F_PRIVILEGE; /* DDL on the catalogs */
 	if (t && b->mysql && !strcasecmp(name, "default") && word_is(&b->nx, "role"))
 		b->st->flags |= POLICY_F_PRIVILEGE; /* SET DEFAULT ROLE r FOR user */
+}
+
+int cw_set_name_part(struct cls_batch *b, const struct lex_token *t, char *v, size_t cap)
+{
+	if (!b->w.scope_only || t->kind == LEX_DOT)
+		return 0;
+	b->w.scope_only = 0;
+	if (b->prev_kind != LEX_DOT || (t->kind != LEX_IDENT && t->kind != LEX_QIDENT))
+		return 0;
+	if (cap <= LEX_NAME_MAX)
+		return 0;
+	lex_ident_value(t, v, cap);
+	return 1;
 }
 
 /* PostgreSQL functions that run the server: configuration reloads, WAL and

@@ -92,6 +92,7 @@ struct cls_writes {
 	 * (a KILL there ends nobody's own session) */
 	uint8_t defer_left;    /* this many more statements */
 	uint8_t defer_cmp;     /* ... and those of the compound body begun */
+	uint8_t scope_only;    /* MySQL SET: "@@session" alone, its name follows */
 	char prog;             /* what a CREATE makes: 't' trigger, 'e' event,
 				  'p' procedure/function, '-' other, 0 not yet */
 };
@@ -126,6 +127,10 @@ void cw_verb(struct cls_batch *b);
 /* A setting is assigned (SET name, SET @@global.name, set_config('name'));
  * t = the token naming it (NULL for set_config), name = its name. */
 void cw_setting(struct cls_batch *b, const struct lex_token *t, const char *name);
+/* MySQL: is t the name of a variable whose scope came as a token of its
+ * own (@@session . `x`, @@GLOBAL/ * * /.x)? Then its name is written to v
+ * (cap bytes) and 1 returned. */
+int cw_set_name_part(struct cls_batch *b, const struct lex_token *t, char *v, size_t cap);
 /* Flags of a function called (its last name part, n bytes). */
 unsigned cw_func_flags(const struct cls_batch *b, const char *name, size_t n);
 /* MySQL: at a word at depth 0 of a statement, should the statement split

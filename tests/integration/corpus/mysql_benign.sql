@@ -342,3 +342,6 @@ SELECT User, Host FROM mysql.global_priv LIMIT 1; SELECT count(*) FROM mysql.ser
 
 @@ use-mysql-then-qualified-write | |
 USE evdb; UPDATE evdb.t SET name = 'q' WHERE id = 2
+
+@@ set-session-scope-spaced-dot | |
+SET @@session . sql_mode = 'STRICT_TRANS_TABLES'; SET @@SESSION/**/.`max_statement_time` = 10

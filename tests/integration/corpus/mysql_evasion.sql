@@ -841,3 +841,18 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES', GLOBAL max_connections = 498
 
 @@ create-server | sql SELECT count(*) FROM mysql.servers | super
 CREATE SERVER ev_s FOREIGN DATA WRAPPER mysql OPTIONS (HOST '127.0.0.1', DATABASE 'evdb', USER 'root')
+
+@@ set-global-spaced-dot | sql SELECT @@global.max_connections | super
+SET @@global . max_connections = 497
+
+@@ set-global-comment-dot-backtick | sql SELECT @@global.max_connections | super
+SET @@GLOBAL/**/.`max_connections` = 496
+
+@@ set-global-exec-comment | sql SELECT @@global.max_connections | super
+SET /*!GLOBAL*/ max_connections = 495
+
+@@ ro-tx-var-scope-spaced-dot | setting tx_read_only=1 | read
+SET @@session . tx_read_only = 0
+
+@@ ro-tx-var-scope-comment-backtick | setting tx_read_only=1 | read
+SET @@SESSION/**/.`tx_read_only` = 0
