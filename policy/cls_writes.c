@@ -330,6 +330,7 @@ void cw_merge_close(struct cls_batch *b, int on_trivial)
 static void view_token(struct cls_batch *b, const struct lex_token *t);
 static void on_table_token(struct cls_batch *b, const struct lex_token *t);
 static void alter_token(struct cls_batch *b, const struct lex_token *t);
+static void using_end(struct cls_batch *b);
 
 /* Engines that keep no rows of their own: ALTER TABLE t ENGINE=x empties t. */
 static int rowless_engine(const char *v)
@@ -443,8 +444,10 @@ void cw_stmt_end(struct cls_batch *b)
 		b->st->flags |= POLICY_F_PRIVILEGE;
 	if (b->w.view_cat && !b->w.view_fixed)
 		b->st->flags |= POLICY_F_PRIVILEGE;
-	if (b->st->flags & POLICY_F_DDL)
+	if (b->st->flags & POLICY_F_DDL) {
 		outside_verb(b); /* the verb is whole only now (CREATE LANGUAGE x) */
+		using_end(b);
+	}
 	struct cls_writes *w = &b->w;
 	if (w->defer_cmp && !cls_compound_active(&b->cmp))
 		w->defer_cmp = 0;
@@ -564,24 +567,84 @@ static void on_table_token(struct cls_batch *b, const struct lex_token *t)
 	}
 }
 
+/* ALTER ... TYPE x USING expr: where the reader is */
+enum { AT_NONE, AT_TYPE, AT_USING };
+
+/* Does a token of a USING expression refer to the row (a column), rather
+ * than being a constant, an operator word, a function or a type name? */
+static int using_refers(struct cls_batch *b, const struct lex_token *t)
+{
+	static const char *const words[] = {
+		"true", "false", "null", "not", "is", "and", "or", "unknown", "as", "case",
+		"when", "then", "else", "end", "precision", "varying", "zone", "time", "with",
+		"without", "interval", "collate", "array", "row", "current_date",
+		"current_time", "current_timestamp", "localtime", "localtimestamp",
+		"current_user", "session_user", "user", "default", "distinct", "from", "in",
+		"between", "like", "ilike", "similar", "escape", "at", "select",
+	};
+	struct cls_writes *w = &b->w;
+	int prev_cast = b->prev_kind == LEX_OP && b->prev_len == 2 && b->prev_s &&
+			b->prev_s[0] == ':' && b->prev_s[1] == ':';
+	int prev_as = b->prev_kind == LEX_IDENT && b->prev_len == 2 && b->prev_s &&
+		      !strncasecmp(b->prev_s, "as", 2);
+	int type_part = w->using_type && b->prev_kind == LEX_DOT;
+
+	w->using_type = 0;
+	if (t->kind != LEX_IDENT && t->kind != LEX_QIDENT)
+		return 0;
+	if (prev_cast || prev_as || type_part) { /* ::text, AS int, pg_catalog.int4 */
+		w->using_type = b->nx.kind == LEX_DOT;
+		return 0;
+	}
+	if (b->nx.kind == LEX_LPAREN) /* a function: its arguments decide */
+		return 0;
+	return t->kind == LEX_QIDENT || !WORD_IN(t, words);
+}
+
+/* The USING expression ended: one that refers to no column overwrites
+ * every row (USING 'x', USING NULL, USING now()): an UPDATE without WHERE.
+ * One that converts the column (USING c::int) is schema work. */
+static void using_end(struct cls_batch *b)
+{
+	struct cls_writes *w = &b->w;
+	if (w->alter_type == AT_USING && !w->using_ref) {
+		b->st->flags |= POLICY_F_WRITES | POLICY_F_NO_WHERE;
+		b->st->dml |= CLS_DML_UPDATE;
+	}
+	w->alter_type = AT_NONE;
+}
+
 /* ALTER TABLE actions that lose or rewrite rows. */
 static void alter_token(struct cls_batch *b, const struct lex_token *t)
 {
 	struct cls_writes *w = &b->w;
-	if (b->depth != 0 || strncmp(b->st->verb, "ALTER TABLE", 11))
+	/* MariaDB also ALTER [ONLINE] [IGNORE] TABLE, whose verb reads "ALTER
+	 * ONLINE": the action words below occur in ALTER TABLE only */
+	if (strncmp(b->st->verb, "ALTER TABLE", 11) &&
+	    !(b->mysql && !strncmp(b->st->verb, "ALTER", 5)))
+		return;
+	if (w->alter_type == AT_USING) {
+		if (b->depth == 0 && t->kind == LEX_COMMA) {
+			using_end(b);
+			return;
+		}
+		if (using_refers(b, t))
+			w->using_ref = 1;
+		return;
+	}
+	if (b->depth != 0)
 		return;
 	if (t->kind == LEX_COMMA) {
-		w->alter_type = 0;
+		w->alter_type = AT_NONE;
 		return;
 	}
 	if (t->kind != LEX_IDENT)
 		return;
 	if (!b->mysql && word_is(t, "type")) {
-		w->alter_type = 1; /* ALTER [COLUMN] c [SET DATA] TYPE x [USING e] */
-	} else if (!b->mysql && w->alter_type && word_is(t, "using")) {
-		/* every row rewritten by an expression: UPDATE t SET c = e */
-		b->st->flags |= POLICY_F_WRITES | POLICY_F_NO_WHERE;
-		b->st->dml |= CLS_DML_UPDATE;
+		w->alter_type = AT_TYPE; /* ALTER [COLUMN] c [SET DATA] TYPE x [USING e] */
+	} else if (!b->mysql && w->alter_type == AT_TYPE && word_is(t, "using")) {
+		w->alter_type = AT_USING;
+		w->using_ref = w->using_type = 0;
 	} else if (word_is(t, "detach") && word_is(&b->nx, "partition")) {
 		b->st->flags |= POLICY_F_ALTER_DROP; /* its rows leave the table */
 	} else if (b->mysql && word_is(t, "discard")) {

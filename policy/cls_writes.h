@@ -32,8 +32,9 @@
  *     aggregate/window; MySQL: the same, joins included) is a privilege
  *     change: UPDATE v then changes pg_authid or mysql.global_priv. The
  *     same holds for a trigger, rule or policy ON a catalog table.
- *   - Data lost by DDL: ALTER TABLE ... TYPE ... USING expr rewrites every
- *     row (an UPDATE without WHERE); MySQL ALTER TABLE ... ENGINE=MRG_MyISAM
+ *   - Data lost by DDL: ALTER TABLE ... TYPE ... USING expr where expr
+ *     refers to no column (USING 'x', NULL, now()) overwrites every row (an
+ *     UPDATE without WHERE; USING c::int converts, and is schema work); MySQL ALTER TABLE ... ENGINE=MRG_MyISAM
  *     /BLACKHOLE keeps no rows and TRUNCATE PARTITION empties one (both
  *     deletes without WHERE); DISCARD TABLESPACE deletes the table's file
  *     and DETACH PARTITION takes rows out of a table (alter-drop).
@@ -84,7 +85,9 @@ struct cls_writes {
 	uint8_t zone_force;    /* the zone's next name counts though not armed */
 	int view_depth;        /* parenthesis depth of the query's SELECT */
 	/* ALTER TABLE actions */
-	uint8_t alter_type;    /* ALTER ... TYPE seen in this action (USING follows) */
+	uint8_t alter_type;    /* ALTER ... TYPE x [USING expr]: where (AT_*) */
+	uint8_t using_ref;     /* the USING expression refers to a column */
+	uint8_t using_type;    /* its last word was a type name a '.' continues */
 	/* MySQL stored program bodies (cw_split) */
 	uint8_t body_ph;       /* BD_* */
 	uint8_t body_skip;     /* tokens left before the body (FOLLOWS name) */

@@ -856,3 +856,9 @@ SET @@session . tx_read_only = 0
 
 @@ ro-tx-var-scope-comment-backtick | setting tx_read_only=1 | read
 SET @@SESSION/**/.`tx_read_only` = 0
+
+@@ alter-online-discard-tablespace | rows u | 
+ALTER ONLINE TABLE u DISCARD TABLESPACE
+
+@@ alter-ignore-engine-merge | rows u | 
+ALTER IGNORE TABLE u ENGINE MRG_MYISAM

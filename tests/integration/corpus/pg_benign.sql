@@ -348,3 +348,6 @@ INSERT INTO t VALUES (8, 'ZED', 0)
 
 @@ rule-user-table-user-write | |
 CREATE TABLE ev_log (id int); CREATE RULE ev_r AS ON INSERT TO u DO ALSO INSERT INTO ev_log VALUES (NEW.id); INSERT INTO u VALUES (9, 1, 'z')
+
+@@ alter-type-using-conversion | |
+ALTER TABLE t ALTER COLUMN drop_count TYPE bigint USING drop_count::bigint, ALTER COLUMN name TYPE varchar(100) USING upper(name)

@@ -912,3 +912,6 @@ SELECT pg_catalog.pg_reload_conf()
 
 @@ admin-stat-reset | sql SELECT stats_reset FROM pg_stat_database WHERE datname = current_database() | super
 SELECT 1 FROM pg_stat_reset()
+
+@@ ddl-alter-type-using-cast-constant | rows t | 
+ALTER TABLE t ALTER COLUMN drop_count TYPE bigint USING CAST(0 AS pg_catalog.int8)
