@@ -81,7 +81,8 @@ static int infoschema_table(const char *s, size_t n)
 }
 
 /* A relation the server writes through a view to: a catalog table or a
- * catalog view it updates (pg_group, ...); MySQL: any table of mysql. */
+ * catalog view it updates (pg_group, ...), an information_schema table;
+ * MySQL: any table of mysql, performance_schema (setup tables) or sys. */
 static int writable_system_name(const struct cls_batch *b, const char *nm, size_t n)
 {
 	const char *rel = nm, *schema = NULL;
@@ -93,12 +94,17 @@ static int writable_system_name(const struct cls_batch *b, const char *nm, size_
 			rel = nm + i + 1;
 		}
 	size_t rl = (size_t)(nm + n - rel);
-	if (b->mysql)
-		return system_name(b, nm, n, 0);
-	if (schema && !system_schema(b, schema, sl))
-		return 0;
+	if (b->mysql) { /* information_schema holds views of no table */
+		const char *db = schema ? schema : b->w.db;
+		size_t dl = schema ? sl : strlen(b->w.db);
+		return !((schema || !b->w.db_unknown) && name_eq(db, dl, "information_schema")) &&
+		       system_name(b, nm, n, 0);
+	}
+	/* information_schema's views and pg_toast's tables do not take DML */
+	if (schema && name_eq(schema, sl, "information_schema"))
+		return infoschema_table(rel, rl);
 	if (schema && !name_eq(schema, sl, "pg_catalog"))
-		return 1; /* information_schema.sql_features, pg_toast.* */
+		return 0;
 	char k = pgcat_relation_kind(rel, rl);
 	return k == 'r' || k == 'u' || (!schema && infoschema_table(rel, rl));
 }

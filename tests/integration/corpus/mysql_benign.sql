@@ -345,3 +345,6 @@ USE evdb; UPDATE evdb.t SET name = 'q' WHERE id = 2
 
 @@ set-session-scope-spaced-dot | |
 SET @@session . sql_mode = 'STRICT_TRANS_TABLES'; SET @@SESSION/**/.`max_statement_time` = 10
+
+@@ view-information-schema | |
+CREATE VIEW ev_v5 AS SELECT table_name FROM information_schema.tables WHERE table_schema = 'evdb'

@@ -351,3 +351,10 @@ CREATE TABLE ev_log (id int); CREATE RULE ev_r AS ON INSERT TO u DO ALSO INSERT 
 
 @@ alter-type-using-conversion | |
 ALTER TABLE t ALTER COLUMN drop_count TYPE bigint USING drop_count::bigint, ALTER COLUMN name TYPE varchar(100) USING upper(name)
+
+@@ view-information-schema | |
+CREATE VIEW ev_is AS SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'
+
+@@ view-catalog-with-union-window | |
+CREATE VIEW ev_u AS SELECT rolname FROM pg_roles UNION ALL SELECT relname FROM pg_class;
+CREATE VIEW ev_w AS SELECT relname, count(*) OVER () FROM pg_class
