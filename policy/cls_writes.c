@@ -335,6 +335,7 @@ void cw_merge_close(struct cls_batch *b, int on_trivial)
  * write server files or run programs. */
 static void view_token(struct cls_batch *b, const struct lex_token *t);
 static void on_table_token(struct cls_batch *b, const struct lex_token *t);
+static void stored_setting_token(struct cls_batch *b, const struct lex_token *t);
 static void alter_token(struct cls_batch *b, const struct lex_token *t);
 static void using_end(struct cls_batch *b);
 
@@ -441,6 +442,7 @@ void cw_token(struct cls_batch *b)
 		view_token(b, t);
 		on_table_token(b, t);
 		alter_token(b, t);
+		stored_setting_token(b, t);
 	}
 }
 
@@ -556,6 +558,29 @@ static void view_token(struct cls_batch *b, const struct lex_token *t)
 	    (t->kind == LEX_COMMA || word_is(t, "join") || word_is(t, "natural") ||
 	     word_is(t, "cross")))
 		w->view_fixed = 1;
+}
+
+/* ALTER DATABASE|ROLE|USER|FUNCTION|PROCEDURE ... SET name, CREATE
+ * FUNCTION ... SET name: a setting every later session (or call) gets.
+ * Same names as a SET: allow_system_table_mods (catalog DDL), libraries
+ * loaded at session start (code the server runs). */
+static void stored_setting_token(struct cls_batch *b, const struct lex_token *t)
+{
+	const char *v = b->st->verb;
+	char name[LEX_NAME_MAX + 1];
+	size_t n;
+
+	if (b->mysql || b->depth != 0 || (t->kind != LEX_IDENT && t->kind != LEX_QIDENT) ||
+	    !(b->prev_kind == LEX_IDENT && b->prev_len == 3 && b->prev_s &&
+	      !strncasecmp(b->prev_s, "set", 3)))
+		return;
+	if (strncmp(v, "ALTER", 5) && strncmp(v, "CREATE", 6))
+		return;
+	n = lex_ident_value(t, name, sizeof name);
+	cw_setting(b, NULL, name);
+	if ((n >= 17 && !strcmp(name + n - 17, "preload_libraries")) ||
+	    !strcmp(name, "dynamic_library_path"))
+		b->st->flags |= POLICY_F_FILE_ACCESS;
 }
 
 /* CREATE TRIGGER/POLICY ... ON t, CREATE RULE ... TO t: an object of the

@@ -257,6 +257,7 @@ SET allow_system_table_mods = on;
 DROP TRIGGER IF EXISTS ev_tr ON pg_catalog.pg_description;
 RESET allow_system_table_mods;
 SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'ev%';
+ALTER DATABASE evdb RESET ALL;
 DROP SCHEMA IF EXISTS evfdw CASCADE;
 DROP EXTENSION IF EXISTS file_fdw CASCADE;
 CREATE SCHEMA evfdw;

@@ -358,3 +358,6 @@ CREATE VIEW ev_is AS SELECT table_name FROM information_schema.tables WHERE tabl
 @@ view-catalog-with-union-window | |
 CREATE VIEW ev_u AS SELECT rolname FROM pg_roles UNION ALL SELECT relname FROM pg_class;
 CREATE VIEW ev_w AS SELECT relname, count(*) OVER () FROM pg_class
+
+@@ alter-database-plain-setting | | super
+ALTER DATABASE evdb SET work_mem = '8MB'

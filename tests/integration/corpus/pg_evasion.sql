@@ -915,3 +915,9 @@ SELECT 1 FROM pg_stat_reset()
 
 @@ ddl-alter-type-using-cast-constant | rows t | 
 ALTER TABLE t ALTER COLUMN drop_count TYPE bigint USING CAST(0 AS pg_catalog.int8)
+
+@@ cat-system-mods-for-later-sessions | sql SELECT count(*) FROM pg_db_role_setting | super
+ALTER DATABASE evdb SET allow_system_table_mods = on
+
+@@ admin-preload-library-later-sessions | sql SELECT count(*) FROM pg_db_role_setting | super
+ALTER DATABASE evdb SET session_preload_libraries = 'auto_explain'
