@@ -908,7 +908,7 @@ INSERT INTO ev_pt VALUES (1); ALTER TABLE ev_pt DETACH PARTITION ev_p1
 SELECT pg_create_physical_replication_slot('ev_slot')
 
 @@ admin-reload-conf | sql SELECT pg_conf_load_time() | super
-SELECT pg_catalog.pg_reload_conf()
+SELECT pg_catalog.pg_reload_conf(), pg_sleep(1)
 
 @@ admin-stat-reset | sql SELECT stats_reset FROM pg_stat_database WHERE datname = current_database() | super
 SELECT 1 FROM pg_stat_reset()
