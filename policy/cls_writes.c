@@ -459,8 +459,11 @@ void cw_stmt_end(struct cls_batch *b)
 	struct cls_writes *w = &b->w;
 	if (w->defer_cmp && !cls_compound_active(&b->cmp))
 		w->defer_cmp = 0;
-	if ((w->defer_left || w->defer_cmp) && (b->st->flags & POLICY_F_ENDS_SESSION))
-		b->st->kill.unmapped++; /* runs later as another session */
+	if (w->defer_left || w->defer_cmp) {
+		b->st->deferred = 1;
+		if (b->st->flags & POLICY_F_ENDS_SESSION)
+			b->st->kill.unmapped++; /* runs later as another session */
+	}
 	if (w->defer_left)
 		w->defer_left--;
 }

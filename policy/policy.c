@@ -489,7 +489,8 @@ static int run(const struct policy *p, const struct policy_request *req,
 		if (depth > 0)
 			st.flags &= ~POLICY_F_UNPARSEABLE; /* a fragment of procedural code */
 		out->n_statements++;
-		if (!out->state_change_at && may_change_lexing(st.verb))
+		/* a SET in a trigger or routine body runs later, not here */
+		if (!out->state_change_at && !st.deferred && may_change_lexing(st.verb))
 			out->state_change_at = out->n_statements;
 		/* what called routines do counts before the rules see the call */
 		enum policy_action ra = POLICY_ALLOW;

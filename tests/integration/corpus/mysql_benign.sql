@@ -348,3 +348,7 @@ SET @@session . sql_mode = 'STRICT_TRANS_TABLES'; SET @@SESSION/**/.`max_stateme
 
 @@ view-information-schema | |
 CREATE VIEW ev_v5 AS SELECT table_name FROM information_schema.tables WHERE table_schema = 'evdb'
+
+@@ trigger-body-set-escaped-quote | |
+CREATE TRIGGER ev_tr5 BEFORE INSERT ON u FOR EACH ROW BEGIN SET NEW.note = 'it\'s'; SET NEW.note = concat(NEW.note, "!"); END;
+INSERT INTO u VALUES (6, 1, 'v')
