@@ -157,6 +157,7 @@ void cw_begin(struct cls_batch *b, const struct cls_opts *opts)
 	w->db[0] = '\0';
 	w->body_ph = BD_NONE;
 	w->defer_left = w->defer_cmp = 0;
+	w->sys_path = 0;
 	cw_stmt_begin(b);
 	if (opts->database && *opts->database) {
 		size_t n = strlen(opts->database);
@@ -183,6 +184,7 @@ void cw_stmt_begin(struct cls_batch *b)
 	w->view_cat = w->view_fixed = w->view_from = w->zone_view = w->zone_force = 0;
 	w->alter_type = 0;
 	w->scope_only = 0;
+	w->path_watch = 0;
 	w->prog = 0;
 	w->body_skip = 0;
 	if (w->body_ph != BD_BEGIN) /* an event's DO BEGIN spans the split */
@@ -222,14 +224,14 @@ int cw_name(struct cls_batch *b, const char *nm, size_t n, int parts, int armed,
 	if (!armed && !w->zone_force && !(w->zone == CW_ZONE_LIST && after_sep))
 		return 0;
 	/* CREATE puts an unqualified PostgreSQL name in the first schema of
-	 * search_path, pg_catalog only when a SET search_path put it there
-	 * explicitly (not followed: README known limits); ALTER/DROP of an
+	 * search_path: pg_catalog only after a SET search_path put it first
+	 * (followed within the batch: README known limits); ALTER/DROP of an
 	 * unqualified pg_authid find the catalog's */
 	int pg_create = !b->mysql && parts == 1 && w->ddl_create;
 	if (w->zone_view) {
 		if (writable_system_name(b, nm, n))
 			w->view_cat = 1;
-	} else if (!pg_create && system_name(b, nm, n, parts)) {
+	} else if (pg_create ? w->sys_path : system_name(b, nm, n, parts)) {
 		w->cat_hit = 1;
 	}
 	w->zone_names++;
@@ -422,6 +424,21 @@ void cw_token(struct cls_batch *b)
 {
 	struct cls_writes *w = &b->w;
 	const struct lex_token *t = &b->cur;
+
+	/* SET search_path [=|TO] first, ...: an unqualified CREATE later in
+	 * the batch lands in first (pg_catalog: a catalog change) */
+	if (w->path_watch && b->depth == 0 &&
+	    (t->kind == LEX_IDENT || t->kind == LEX_QIDENT || t->kind == LEX_STRING) &&
+	    !word_is(t, "to") && !word_is(t, "search_path")) {
+		char v[LEX_NAME_MAX + 1];
+		if (t->kind == LEX_STRING)
+			lex_string_value(t, v, sizeof v);
+		else
+			lex_ident_value(t, v, sizeof v);
+		w->path_watch = 0;
+		w->sys_path = !strcasecmp(v, "pg_catalog") || !strcasecmp(v, "information_schema") ||
+			      !strcasecmp(v, "pg_toast");
+	}
 
 	/* MySQL USE db: later statements of the batch write there */
 	if (b->mysql && b->depth == 0 && b->ntok == 2 && !strcmp(b->st->verb, "USE") &&
@@ -730,6 +747,8 @@ void cw_setting(struct cls_batch *b, const struct lex_token *t, const char *name
 			   name_eq(t->s, t->len, "@@persist_only"));
 	if (!strcasecmp(name, "allow_system_table_mods"))
 		b->st->flags |= POLICY_F_PRIVILEGE; /* DDL on the catalogs */
+	if (t && !b->mysql && !strcasecmp(name, "search_path"))
+		b->w.path_watch = 1; /* its first schema is where CREATE puts things */
 	if (t && b->mysql && !strcasecmp(name, "default") && word_is(&b->nx, "role"))
 		b->st->flags |= POLICY_F_PRIVILEGE; /* SET DEFAULT ROLE r FOR user */
 }

@@ -96,6 +96,8 @@ struct cls_writes {
 	uint8_t defer_left;    /* this many more statements */
 	uint8_t defer_cmp;     /* ... and those of the compound body begun */
 	uint8_t scope_only;    /* MySQL SET: "@@session" alone, its name follows */
+	uint8_t path_watch;    /* PostgreSQL SET search_path: its first value comes */
+	uint8_t sys_path;      /* ... and it named a system schema (this batch) */
 	char prog;             /* what a CREATE makes: 't' trigger, 'e' event,
 				  'p' procedure/function, '-' other, 0 not yet */
 };
@@ -113,7 +115,7 @@ void cw_write_begin(struct cls_batch *b, const char *kw_name);
 void cw_token(struct cls_batch *b);
 #define cw_wants_token(b)                                                     \
 	((b)->w.zone || (b)->w.merge_depth >= 0 || ((b)->st->flags & POLICY_F_DDL) || \
-	 ((b)->mysql && (b)->ntok == 2))
+	 ((b)->mysql && (b)->ntok == 2) || (b)->w.path_watch)
 /* A (qualified) name was read (call it when b->w.zone is set): parts separated by CLS_NAME_SEP, armed =
  * the classifier takes it as an object, after_sep = a ',' or '(' came
  * before it (MySQL multi-table UPDATE t1, (t2)). Returns 1 when the name was a

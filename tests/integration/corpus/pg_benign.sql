@@ -361,3 +361,6 @@ CREATE VIEW ev_w AS SELECT relname, count(*) OVER () FROM pg_class
 
 @@ alter-database-plain-setting | | super
 ALTER DATABASE evdb SET work_mem = '8MB'
+
+@@ search-path-catalog-later-create | |
+SET search_path = public, pg_catalog; CREATE TABLE ev_sp (a int); INSERT INTO ev_sp VALUES (1)

@@ -921,3 +921,6 @@ ALTER DATABASE evdb SET allow_system_table_mods = on
 
 @@ admin-preload-library-later-sessions | sql SELECT count(*) FROM pg_db_role_setting | super
 ALTER DATABASE evdb SET session_preload_libraries = 'auto_explain'
+
+@@ cat-search-path-create-function | sql SELECT count(*) FROM pg_proc WHERE proname = 'ev_fn' | super
+SET search_path = pg_catalog, public; CREATE FUNCTION ev_fn() RETURNS int LANGUAGE sql AS 'SELECT 1'
