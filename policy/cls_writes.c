@@ -478,6 +478,8 @@ void cw_stmt_end(struct cls_batch *b)
 		w->defer_cmp = 0;
 	if (w->defer_left || w->defer_cmp) {
 		b->st->deferred = 1;
+		if (cls_compound_active(&b->cmp))
+			w->defer_cmp = 1; /* a body that is a labelled block or an IF */
 		if (b->st->flags & POLICY_F_ENDS_SESSION)
 			b->st->kill.unmapped++; /* runs later as another session */
 	}

@@ -766,6 +766,14 @@ static void test_session_kill(const struct policy *guard)
 		{POLICY_DIALECT_PG, "SELECT 1; SELECT pg_terminate_backend(7)", "deny", "allow"},
 		{POLICY_DIALECT_PG, "EXPLAIN SELECT pg_terminate_backend(7)", "allow", "allow"},
 		{POLICY_DIALECT_MYSQL, "CREATE EVENT e ON SCHEDULE AT NOW() DO KILL 42", "deny", "allow"},
+		/* stored program bodies run later, as someone else: nobody's own */
+		{POLICY_DIALECT_MYSQL, "CREATE EVENT e ON SCHEDULE AT NOW() DO BEGIN KILL 42; END",
+		 "deny", "allow"},
+		{POLICY_DIALECT_MYSQL,
+		 "CREATE EVENT e ON SCHEDULE AT NOW() DO lbl: BEGIN SELECT 1; KILL 42; END", "deny",
+		 "allow"},
+		{POLICY_DIALECT_MYSQL, "CREATE PROCEDURE p() BEGIN SELECT 1; KILL 42; END", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "CREATE PROCEDURE p() BEGIN SELECT 1; END; KILL 42", "allow", "allow"},
 		{POLICY_DIALECT_PG, "CREATE VIEW v AS SELECT pg_cancel_backend(42)", "deny", "allow"},
 		/* a function that ends sessions when called later: nobody's own */
 		{POLICY_DIALECT_PG,
