@@ -352,3 +352,17 @@ CREATE VIEW ev_v5 AS SELECT table_name FROM information_schema.tables WHERE tabl
 @@ trigger-body-set-escaped-quote | |
 CREATE TRIGGER ev_tr5 BEFORE INSERT ON u FOR EACH ROW BEGIN SET NEW.note = 'it\'s'; SET NEW.note = concat(NEW.note, "!"); END;
 INSERT INTO u VALUES (6, 1, 'v')
+
+# ---- stored routines whose body only reads (issue 15 class 1): not dynamic
+
+@@ routine-read-fn | |
+SELECT evf_read()
+
+@@ routine-read-fn-read-grant | | read
+SELECT evf_read(), `EVF_READ`(), evdb.evf_read()
+
+@@ routine-read-proc | |
+CALL evp_read()
+
+@@ routine-read-proc-read-grant | | read
+CALL evdb.evp_read

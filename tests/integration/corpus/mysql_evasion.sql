@@ -862,3 +862,57 @@ ALTER ONLINE TABLE u DISCARD TABLESPACE
 
 @@ alter-ignore-engine-merge | rows u | 
 ALTER IGNORE TABLE u ENGINE MRG_MYISAM
+
+# ---- work hidden inside stored routines (issue 15 class 1): the routines
+# are corpus_helpers.MY_FIXTURE's, created beforehand by a DBA
+
+@@ routine-call-proc-delete | rows t | 
+CALL evp_wipe()
+
+@@ routine-call-proc-noparens | rows t | 
+CALL evp_wipe
+
+@@ routine-call-qualified-backticks-case | rows t | 
+CALL `evdb`.`EVP_WIPE`()
+
+@@ routine-call-versioned-comment | rows t | 
+/*!CALL evp_wipe() */
+
+@@ routine-call-proc-drop | gone t | 
+CALL evp_drop()
+
+@@ routine-call-proc-prepare | gone t | 
+CALL evp_exec('DROP TABLE t')
+
+@@ routine-call-nested-proc | rows t | 
+CALL evp_outer()
+
+@@ routine-call-after-select | rows t | 
+SELECT 1; CALL evp_wipe()
+
+@@ routine-fn-delete | rows t | 
+SELECT evf_wipe()
+
+@@ routine-fn-backtick | rows t | 
+SELECT `evf_wipe`()
+
+@@ routine-fn-qualified | rows t | 
+SELECT evdb.evf_wipe()
+
+@@ routine-fn-in-where | rows t | 
+SELECT id FROM u WHERE evf_wipe() = 1
+
+@@ routine-fn-nested | rows t | 
+SELECT evf_outer()
+
+@@ routine-fn-do | rows t | 
+DO evf_wipe()
+
+@@ routine-fn-set-var | rows t | 
+SET @x = evf_wipe()
+
+@@ routine-fn-update-read-grant | rows t | read
+SELECT evf_upd()
+
+@@ routine-fn-versioned | rows t | 
+SELECT /*!100000 evf_upd() */
