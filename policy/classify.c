@@ -543,6 +543,8 @@ static void watch_finish(struct cls_batch *b)
 		b->st->flags |= POLICY_F_RW_SWITCH;
 	if (b->watch_n[0] == 1 && b->watch_lit[0] && is_library_guc(b->watch_val[0]))
 		b->st->flags |= POLICY_F_FILE_ACCESS;
+	if (b->watch_n[0] == 1 && b->watch_lit[0])
+		cw_setting(b, NULL, b->watch_val[0]);
 	b->watch_depth = 0;
 }
 
@@ -566,7 +568,7 @@ static void function_called(struct cls_batch *b, const char *nm, size_t n,
 			folded[i] = (char)down((unsigned char)last[i]);
 		last = folded;
 	}
-	b->st->flags |= func_flags(last, ln);
+	b->st->flags |= func_flags(last, ln) | cw_func_flags(b, last, ln);
 	if (cls_kill_func(&b->kt, &b->st->kill, last, ln, b->mysql))
 		b->st->flags |= POLICY_F_ENDS_SESSION;
 	b->next_paren = from_item ? P_FROMFUNC : P_FUNC;
@@ -868,6 +870,8 @@ static int phase_step(struct cls_batch *b)
 	case PH_SET:
 		if (d != 0)
 			return 0;
+		if (b->mysql && (kw == KW_GLOBAL || kw == KW_PERSIST || kw == KW_PERSIST_ONLY))
+			b->st->flags |= POLICY_F_SERVER_ADMIN; /* the server's setting */
 		if (kw == KW_SESSION || kw == KW_LOCAL || kw == KW_GLOBAL ||
 		    kw == KW_PERSIST || kw == KW_PERSIST_ONLY ||
 		    (kw == KW_STATEMENT && b->set_stmt && b->prev_kw == KW_SET))
@@ -875,6 +879,7 @@ static int phase_step(struct cls_batch *b)
 		b->ph = PH_NONE;
 		if (t->kind == LEX_PARAM && t->len > 2 && t->s[1] == '@') {
 			variable_name(t, v, sizeof v); /* MySQL SET @@global.x = v */
+			cw_setting(b, t, v);
 			b->set_rw = is_rw_guc(v);
 			if (is_library_guc(v))
 				b->st->flags |= POLICY_F_FILE_ACCESS;
@@ -888,12 +893,19 @@ static int phase_step(struct cls_batch *b)
 		    kw == KW_AUTHORIZATION || kw == KW_TIME || kw == KW_SCHEMA)
 			return 0;
 		lex_ident_value(t, v, sizeof v);
+		cw_setting(b, t, v);
 		b->set_rw = is_rw_guc(v);
 		if (is_library_guc(v))
 			b->st->flags |= POLICY_F_FILE_ACCESS;
 		b->ph = PH_SET_NAME;
 		return 1;
 	case PH_SET_NAME:
+		if (d == 0 && cw_set_name_part(b, t, v, sizeof v)) { /* @@session . x */
+			b->set_rw = is_rw_guc(v);
+			if (is_library_guc(v))
+				b->st->flags |= POLICY_F_FILE_ACCESS;
+			return 1;
+		}
 		if (d == 0 && (t->kind == LEX_DOT || b->prev_kind == LEX_DOT)) {
 			b->set_rw = 0; /* a dotted name is an extension's setting */
 			return 1;
@@ -1179,6 +1191,7 @@ static void verb_begin(struct cls_batch *b, int kw)
 		unknown_statement(b);
 		break;
 	}
+	cw_verb(b);
 }
 
 /* ---- words ------------------------------------------------------------------------ */
@@ -1782,10 +1795,16 @@ int cls_next(struct cls_batch *b, struct cls_stmt *st)
 					b->need_sep = 1;
 				break;
 			}
-			if (k == LEX_IDENT && b->depth == 0 &&
+			int sp = b->mysql && b->depth == 0 && (k == LEX_IDENT || k == LEX_QIDENT)
+					 ? cw_split(b) : 0; /* stored program bodies */
+			if (sp == 2) {
+				b->need_sep = 1;
+				break;
+			}
+			if (sp == 1 || (k == LEX_IDENT && b->depth == 0 &&
 			    ((b->body_mode && body_block_word(&b->cur)) ||
 			     ((b->cmp.level || b->cmp.closing) &&
-			      cls_compound_word(&b->cmp, &b->cur, &b->nx, b->ntok, b->vid == -2)))) {
+			      cls_compound_word(&b->cmp, &b->cur, &b->nx, b->ntok, b->vid == -2))))) {
 				shift(b);
 				if (b->ntok)
 					b->need_sep = 1;

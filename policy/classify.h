@@ -91,6 +91,9 @@ struct cls_stmt {
 	/* PostgreSQL CALL read with cls_opts.routines: flags come from the
 	 * procedure's catalog facts (policy.c), not from the verb */
 	unsigned char call;
+	/* MySQL: a statement of a stored program body (trigger, event,
+	 * routine): it runs later, not in this session's batch */
+	unsigned char deferred;
 };
 
 /* One level of parentheses (private to classify.c). */

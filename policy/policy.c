@@ -31,7 +31,7 @@
 /* What the `read` grant level refuses. */
 #define READ_DENIED                                                          \
 	(POLICY_F_WRITES | POLICY_F_DDL | POLICY_F_DYNAMIC | POLICY_F_FILE_ACCESS | \
-	 POLICY_F_RW_SWITCH | POLICY_F_PRIVILEGE)
+	 POLICY_F_RW_SWITCH | POLICY_F_PRIVILEGE | POLICY_F_SERVER_ADMIN)
 
 struct policy {
 	atomic_int refs;
@@ -542,7 +542,8 @@ static int run(const struct policy *p, const struct policy_request *req,
 			}
 		}
 		out->n_statements++;
-		if (!out->state_change_at && may_change_lexing(st.verb))
+		/* a SET in a trigger or routine body runs later, not here */
+		if (!out->state_change_at && !st.deferred && may_change_lexing(st.verb))
 			out->state_change_at = out->n_statements;
 		/* what called routines do counts before the rules see the call */
 		enum policy_action ra = POLICY_ALLOW;

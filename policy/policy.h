@@ -71,6 +71,10 @@ enum policy_session_id {
 };
 #define POLICY_F_CLIENT_FILE 0x2000u   /* the client uploads data for the statement: MySQL
 					  LOAD DATA LOCAL INFILE, PostgreSQL COPY ... FROM STDIN */
+#define POLICY_F_SERVER_ADMIN 0x20000u /* runs the server rather than a database: MySQL
+					  SET GLOBAL, SHUTDOWN, replication and binary log
+					  control; PostgreSQL ALTER SYSTEM, pg_reload_conf(),
+					  replication slots (cls_writes.h) */
 
 /* One routine (function, procedure, aggregate) of a called name, as the
  * server's catalog (pg_proc, information_schema.ROUTINES) describes it. See
