@@ -165,6 +165,17 @@ uint64_t stmt_decision_audit(struct session *s, const struct stmt_decision *d, i
 	return sess_audit_statement(s, &si);
 }
 
+void stmt_decision_audit_unreadable(struct session *s, const struct stmt_decision *d,
+				    const char *decision, const char *error)
+{
+	struct sess_stmt_info si = {.sql = d->sql, .len = d->sql_len, .verb = d->verb,
+				    .fingerprint = d->fingerprint, .objects = d->objects,
+				    .rule = "fail-closed", .action = POLICY_DENY,
+				    .decision = decision, .error = error};
+	if (!sess_audit_statement(s, &si))
+		sess_log(s, LOG_ERR, "audit failed for a statement the classifier could not read");
+}
+
 int stmt_approved_run(struct stmt_queue *q, struct stmt_decision *d, struct policy_result *pres,
 		      int64_t *last_approval, const char *params, int64_t *run_approval)
 {

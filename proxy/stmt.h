@@ -156,6 +156,12 @@ void stmt_decision_clear(struct stmt_decision *d);
 uint64_t stmt_decision_audit(struct session *s, const struct stmt_decision *d, int64_t approval,
 			     const char *params);
 
+/* The record of a statement the classifier could not read (rule
+ * fail-closed, action deny) with the server's verdict: decision (e.g.
+ * "server-rejected", NULL = "deny") and its error. A lost record is logged. */
+void stmt_decision_audit_unreadable(struct session *s, const struct stmt_decision *d,
+				    const char *decision, const char *error);
+
 /* A statement allowed by an approval runs once: its first run uses the
  * approval taken when it was prepared; a later run is decided again
  * (*pres, *last_approval: the frontend's decision scratch), which uses an

@@ -201,12 +201,7 @@ int my_syntax_check(struct my_conn *c, const char *sql, size_t len, int prepare)
 static void audit_check(struct my_conn *c, struct my_syntax_check *k, const char *decision,
 			const char *error)
 {
-	struct sess_stmt_info st = {.sql = k->dec.sql, .len = k->dec.sql_len, .verb = k->dec.verb,
-				    .fingerprint = k->dec.fingerprint, .objects = k->dec.objects,
-				    .rule = "fail-closed", .action = POLICY_DENY,
-				    .decision = decision, .error = error};
-	if (!sess_audit_statement(c->s, &st))
-		sess_log(c->s, LOG_ERR, "audit failed for a statement the classifier could not read");
+	stmt_decision_audit_unreadable(c->s, &k->dec, decision, error);
 }
 
 /* The server rejected the unreadable statement of a batch: run the

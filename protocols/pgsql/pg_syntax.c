@@ -107,12 +107,7 @@ int pg_syntax_check(struct pg_conn *c, enum pg_pending_kind kind, const char *na
 static void audit_check(struct pg_conn *c, struct pg_syntax_check *k, const char *decision,
 			const char *error)
 {
-	struct sess_stmt_info st = {.sql = k->dec.sql, .len = k->dec.sql_len, .verb = k->dec.verb,
-				    .fingerprint = k->dec.fingerprint, .objects = k->dec.objects,
-				    .rule = "fail-closed", .action = POLICY_DENY,
-				    .decision = decision, .error = error};
-	if (!sess_audit_statement(c->s, &st))
-		sess_log(c->s, LOG_ERR, "audit failed for a statement the classifier could not read");
+	stmt_decision_audit_unreadable(c->s, &k->dec, decision, error);
 }
 
 enum pg_syntax_reply pg_syntax_backend(struct pg_conn *c, struct pg_pending *p, char type,
