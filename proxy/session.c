@@ -31,6 +31,7 @@
 #include "policy/policy.h"
 #include "proxy/login_guard.h"
 #include "proxy/proxy.h"
+#include "proxy/stmt.h"
 
 static void client_read_cb(struct bufferevent *bev, void *ctx);
 static void client_write_cb(struct bufferevent *bev, void *ctx);
@@ -321,6 +322,8 @@ static void vclose(struct session *s, const char *fmt, va_list ap)
 		snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
 	sess_log(s, LOG_INFO, "closed: %s (in %llu bytes, out %llu bytes)", s->close_reason,
 		 (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
+	if (s->pending) /* statements in flight end before the session does */
+		stmt_end_all(s->pending, STMT_NO_REPLY_SESSION_ENDED);
 	if (s->login_audited) {
 		struct audit_event ev = {.type = AUDIT_SESSION_END,
 					 .rows = -1,

@@ -23,6 +23,7 @@ struct bufferevent;
 struct evbuffer;
 struct event;
 struct sb_proxy;
+struct stmt_queue;
 
 /* Relay buffering: stop reading one side while the other side's output
  * holds more than this; resume when it drains below the low mark. 256 KiB
@@ -70,6 +71,8 @@ struct session {
 	int backend_mariadb;
 	int preparing; /* MySQL: deciding COM_STMT_PREPARE text, whose KILL n the
 			  frontend does not rewrite (n is the server's thread id) */
+	struct stmt_queue *pending; /* borrowed: the frontend's replies owed (proxy/stmt.h);
+				       their query_end records go before session_end */
 
 	uint64_t bytes_in, bytes_out;     /* client→proxy, proxy→client */
 	time_t started;                   /* wall clock, for listings */

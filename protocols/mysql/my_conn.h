@@ -11,7 +11,7 @@
 #include "protocols/mysql/my_codec.h"
 #include "protocols/protocol.h"
 #include "proxy/backend_auth.h"
-#include "proxy/ring.h"
+#include "proxy/stmt.h"
 
 struct session;
 
@@ -49,12 +49,7 @@ enum my_client_auth {
 /* A prepared statement the backend created (COM_STMT_PREPARE answered OK). */
 struct my_stmt {
 	uint32_t id;
-	char *sql;                 /* owned, NUL-terminated */
-	size_t sql_len;
-	char *verb, *fingerprint, *objects, *rule; /* owned copies of the decision */
-	enum policy_action action;
-	int64_t approval;          /* allowed by this approval at prepare (review rule); 0 = none */
-	int approval_spent;        /* executed once on that approval */
+	struct stmt_decision dec;  /* text and decision at prepare (approval: review rule) */
 	uint16_t num_params;
 	uint16_t *types;           /* owned, num_params entries */
 	int types_known;
@@ -93,13 +88,10 @@ enum my_res_phase {
 };
 
 struct my_pending {
+	struct stmt_pending hd;   /* query id, start, rows, first error (proxy/stmt.h) */
 	enum my_pend_kind kind;
 	enum my_res_phase phase;
 	uint64_t left;            /* column/param definitions still to come */
-	uint64_t query_id;        /* audit query_id; 0 = no query_end record */
-	int64_t start_us;
-	int64_t rows;             /* rows returned + affected, -1 = none seen */
-	char *error;              /* owned: first error text seen */
 	struct my_stmt *stmt;     /* owned: COM_STMT_PREPARE's statement until the server answers */
 	int infile_ok;            /* LOAD DATA LOCAL may read a client file */
 	int infile_refused;       /* we refused the backend's file request: swallow its answer */
@@ -117,13 +109,13 @@ struct my_pending {
 };
 
 /* Bounds of what a session queues for its client (issue 10 class 5): the
- * relay stops reading the client while over either, so a flood of commands
- * answered locally, or queued behind a slow one, cannot grow memory. */
-#define MY_PEND_MAX 1024              /* replies owed to the client */
-#define MY_LOCAL_MAX (256u * 1024u)   /* bytes of proxy-made replies waiting in the queue */
-#define MY_HELD_QUEUE 1               /* my_conn.held: over a cap above */
+ * relay stops reading the client while over a cap (proxy/stmt.h:
+ * STMT_MY_PENDING_MAX replies owed, STMT_LOCAL_BYTES_MAX bytes of
+ * proxy-made replies, STMT_PRE_READY_MAX client bytes before ready), so a
+ * flood of commands answered locally, or queued behind a slow one, cannot
+ * grow memory. */
+#define MY_HELD_QUEUE 1               /* my_conn.held: over a cap */
 #define MY_HELD_REPLIES 2             /* my_conn.held: until no reply is owed */
-#define MY_PRE_READY_MAX (64u * 1024u) /* client bytes buffered before the session is ready */
 
 struct my_conn {
 	struct session *s;            /* borrowed: the session owns us */
@@ -150,7 +142,7 @@ struct my_conn {
 	uint32_t backend_thread;      /* the backend's connection id (for KILL) */
 
 	/* command phase */
-	struct sb_ring pend;          /* of struct my_pending: replies still to come */
+	struct stmt_queue pend;       /* of struct my_pending: replies still to come */
 	size_t pass_left[2];          /* bytes of a streamed packet still to relay, per side */
 	int cont[2];                  /* the last packet was 16 MiB - 1: the next continues it */
 	int finish_after_pass;        /* the streamed backend packet ends the reply at the head */
@@ -159,7 +151,6 @@ struct my_conn {
 	struct my_stmt *stmts;
 	uint32_t last_stmt_id;        /* for stmt_id -1 (MariaDB: the last prepared); 0 = none */
 	unsigned prepares_in_flight;  /* COM_STMT_PREPAREs not answered yet (ids not known) */
-	size_t local_bytes;           /* payload bytes of MY_PEND_LOCAL replies queued */
 	int held;                     /* MY_HELD_*: client commands wait (sess_hold_client)
 					 until my_relay_resume() finds the reason gone */
 	struct policy_result pres;    /* reused for every decision */
@@ -187,6 +178,9 @@ int my_send_greeting(struct my_conn *c);
 int my_login_change_user(struct my_conn *c, const uint8_t *b, size_t n);
 
 /* my_relay.c */
+/* Set up the reply queue (at accept: the session then flushes its
+ * query_end records before session_end). */
+void my_relay_init(struct my_conn *c);
 void my_relay_client(struct my_conn *c);
 void my_relay_backend(struct my_conn *c);
 void my_relay_free(struct my_conn *c);

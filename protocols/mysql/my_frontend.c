@@ -26,6 +26,7 @@ static void *my_on_accept(struct session *s)
 		free(c);
 		return NULL;
 	}
+	my_relay_init(c);
 	return c;
 }
 
@@ -40,10 +41,10 @@ static void my_dispatch(struct session *s, void *state, enum sess_side side, enu
 				my_relay_backend(c);
 		} else if (c->st != MY_ST_CLOSED) {
 			/* A client that sends commands before the session is
-			 * ready is not read past MY_PRE_READY_MAX until it is
+			 * ready is not read past STMT_PRE_READY_MAX until it is
 			 * (my_relay_client() resumes it). */
 			if (side == SESS_CLIENT && c->st >= MY_ST_BACKEND_CONNECT &&
-			    evbuffer_get_length(sess_input(s, SESS_CLIENT)) > MY_PRE_READY_MAX) {
+			    evbuffer_get_length(sess_input(s, SESS_CLIENT)) > STMT_PRE_READY_MAX) {
 				c->held = MY_HELD_QUEUE;
 				sess_hold_client(s, 1);
 			}
@@ -92,7 +93,7 @@ static const char *my_current(void *state)
 static void my_goodbye(struct session *s, void *state, const char *reason)
 {
 	struct my_conn *c = state;
-	if (c->st != MY_ST_READY || c->pass_left[SESS_BACKEND] || sb_ring_head(&c->pend))
+	if (c->st != MY_ST_READY || c->pass_left[SESS_BACKEND] || stmt_head(&c->pend))
 		return;
 	char msg[256];
 	snprintf(msg, sizeof msg, "Connection was killed: sqlbastion: %s", reason);

@@ -40,6 +40,7 @@
 #include "proxy/decide.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
+#include "proxy/stream.h"
 
 #define MY_CONTROL_MAX (1u << 20) /* largest OK/ERR/EOF/count packet the relay reads */
 
@@ -60,11 +61,7 @@ static void stmt_free(struct my_stmt *st)
 {
 	if (!st)
 		return;
-	free(st->sql);
-	free(st->verb);
-	free(st->fingerprint);
-	free(st->objects);
-	free(st->rule);
+	stmt_decision_clear(&st->dec);
 	free(st->types);
 	free(st->long_data);
 	free(st);
@@ -105,51 +102,58 @@ static void stmts_clear(struct my_conn *c)
 	}
 }
 
-static char *dup_or_empty(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
 /* ---- pending replies (a ring) ---- */
+
+static const struct stmt_ops my_stmt_ops;
+
+void my_relay_init(struct my_conn *c)
+{
+	stmt_queue_init(&c->pend, c->s, &my_stmt_ops, c);
+}
 
 static struct my_pending *pend_push(struct my_conn *c, enum my_pend_kind kind)
 {
-	struct my_pending *p = sb_ring_push(&c->pend, sizeof *p);
-	if (!p)
-		return NULL;
-	p->kind = kind;
-	p->phase = MY_RES_FIRST;
-	p->rows = -1;
-	p->start_us = sess_now_us();
+	struct my_pending *p = stmt_push(&c->pend);
+	if (p) {
+		p->kind = kind;
+		p->phase = MY_RES_FIRST;
+	}
 	return p;
 }
 
 static struct my_pending *pend_head(struct my_conn *c)
 {
-	return sb_ring_head(&c->pend);
+	return stmt_head(&c->pend);
 }
 
+/* The reply of the head entry ended: query_end, then drop it. */
 static void pend_pop(struct my_conn *c, const char *error_if_unset)
 {
-	struct my_pending *p = pend_head(c);
-	if (!p)
-		return;
-	sess_query_end(c->s, p->query_id, p->start_us, p->rows, p->error ? p->error : error_if_unset);
+	stmt_pop(&c->pend, error_if_unset);
+}
+
+/* stmt_ops.release: what an entry owns and what its end changes (the
+ * statement ids in flight, the queued local bytes, the current database)
+ * once its query_end is written. */
+static void pend_release(void *conn, void *entry, const char *error_if_unset)
+{
+	struct my_conn *c = conn;
+	struct my_pending *p = entry;
+	size_t *local = &c->pend.local_bytes;
 	if ((p->kind == MY_PEND_PREPARE || p->refused_prepare) && c->prepares_in_flight)
 		c->prepares_in_flight--;
 	if (p->refused_prepare)
 		c->last_stmt_id = 0; /* the client's id -1 names what was refused */
 	if (p->kind == MY_PEND_LOCAL)
-		c->local_bytes -= p->reply_len < c->local_bytes ? p->reply_len : c->local_bytes;
+		*local -= p->reply_len < *local ? p->reply_len : *local;
 	my_syntax_free(c, p);
-	free(p->error);
 	stmt_free(p->stmt);
 	free(p->reply);
 	if (p->db_change) {
 		/* The current database decides where unqualified names write:
 		 * known again only when the server ran the change without error */
 		c->db_pending--;
-		if (!p->error && !error_if_unset && p->init_db) {
+		if (!p->hd.error && !error_if_unset && p->init_db) {
 			snprintf(c->s->ident.database, sizeof c->s->ident.database, "%s", p->init_db);
 			c->db_lost = 0;
 		} else if (p->db_change == 2) {
@@ -158,7 +162,6 @@ static void pend_pop(struct my_conn *c, const char *error_if_unset)
 		c->s->ident.database_unknown = c->db_pending > 0 || c->db_lost;
 	}
 	free(p->init_db);
-	sb_ring_pop(&c->pend);
 }
 
 /* A reply that may change the current database was queued. */
@@ -212,7 +215,7 @@ static int queue_err(struct my_conn *c, uint16_t code, const char *sqlstate, con
 	p->reply_seq = c->cmd_packets ? c->cmd_packets : 1;
 	p->kill_after = kill_after;
 	p->refused_prepare = refused_prepare;
-	c->local_bytes += b.len;
+	c->pend.local_bytes += b.len;
 	if (refused_prepare)
 		c->prepares_in_flight++; /* until it reaches the client, in order */
 	flush_local(c);
@@ -238,7 +241,7 @@ static int answer_ok(struct my_conn *c)
 	p->reply = b.p;
 	p->reply_len = b.len;
 	p->reply_seq = c->cmd_packets ? c->cmd_packets : 1;
-	c->local_bytes += b.len;
+	c->pend.local_bytes += b.len;
 	flush_local(c);
 	return 1;
 }
@@ -247,15 +250,13 @@ static int answer_ok(struct my_conn *c)
 
 static void remember_current(struct my_conn *c, const char *sql, size_t len)
 {
-	size_t n = len < sizeof c->current - 1 ? len : sizeof c->current - 1;
-	memcpy(c->current, sql, n);
-	c->current[n] = '\0';
+	stmt_remember(c->current, sizeof c->current, sql, len);
 }
 
 /* Decide into c->pres and c->approval. */
 static void evaluate(struct my_conn *c, const char *sql, size_t len)
 {
-	c->approval = sess_evaluate(c->s, POLICY_DIALECT_MYSQL, sql, len, &c->pres);
+	c->approval = stmt_evaluate(&c->pend, sql, len, &c->pres);
 }
 
 static int send_lookup(struct my_conn *c);
@@ -274,13 +275,10 @@ static int evaluate_routines(struct my_conn *c, const char *sql, size_t len)
 	return r == 1 ? MY_HOLD : r;
 }
 
-static uint64_t audit_stmt(struct my_conn *c, const char *sql, size_t len, const char *params)
+/* The audit record of sql as c->pres decided it (0 = must not run). */
+static uint64_t audit_stmt(struct my_conn *c, const char *sql, size_t len)
 {
-	struct sess_stmt_info st = {.sql = sql, .len = len, .verb = c->pres.verb,
-				    .fingerprint = c->pres.fingerprint, .objects = c->pres.objects,
-				    .rule = c->pres.rule, .action = c->pres.action,
-				    .params = params, .approval = c->approval};
-	return sess_audit_statement(c->s, &st);
+	return stmt_audit_result(c->s, sql, len, &c->pres, c->approval, NULL);
 }
 
 /* Decide and audit a statement. Returns its query id when it may run; 0
@@ -317,10 +315,10 @@ static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int 
 			 "statements one by one");
 	}
 	if (syntax && my_syntax_wanted(c, sql, len, 0)) {
-		*rc = c->pend.len ? MY_HOLD : my_syntax_check(c, sql, len, 0);
+		*rc = stmt_count(&c->pend) ? MY_HOLD : my_syntax_check(c, sql, len, 0);
 		return 0;
 	}
-	uint64_t qid = audit_stmt(c, sql, len, NULL);
+	uint64_t qid = audit_stmt(c, sql, len);
 	if (!qid) {
 		*rc = answer_err(c, MY_ER_UNKNOWN_ERROR, "HY000", SESS_AUDIT_DOWN_MESSAGE, 0);
 		return 0;
@@ -428,7 +426,7 @@ static int send_probe(struct my_conn *c)
 	struct my_pending *p = pend_push(c, MY_PEND_PROBE);
 	if (!p)
 		return -1;
-	p->query_id = qid;
+	p->hd.query_id = qid;
 	return send_backend_packet(c, q, sizeof q - 1) == 0 ? MY_HOLD : -1;
 }
 
@@ -456,7 +454,7 @@ static int need_mode(struct my_conn *c, const uint8_t *sql, size_t len, int *dep
 	*dep = my_text_lex_dependent(sql, len);
 	if (!*dep || (c->s->mysql_mode & POLICY_MY_MODE_KNOWN))
 		return 0;
-	if (c->pend.len)
+	if (stmt_count(&c->pend))
 		return MY_HOLD;
 	return send_probe(c);
 }
@@ -480,7 +478,7 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 	struct my_pending *p = pend_push(c, MY_PEND_RESULT);
 	if (!p)
 		return -1;
-	p->query_id = qid;
+	p->hd.query_id = qid;
 	/* the server may ask for a client file only for an allowed LOAD DATA
 	 * LOCAL (flag client-file) */
 	p->infile_ok = c->pres.action <= POLICY_ALERT && c->s->ident.target.level >= POLICY_LEVEL_WRITE &&
@@ -488,7 +486,7 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 	if (parse_kill(sql, len, &query, &kid)) {
 		uint32_t thread;
 		/* The answer replaces the pending entry pushed above. */
-		sb_ring_drop_tail(&c->pend);
+		stmt_drop_tail(&c->pend);
 		if (kill_target(c, kid, &thread, &rc) != 0) {
 			/* the error answer went in the queue in its place */
 			return rc;
@@ -496,7 +494,7 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 		p = pend_push(c, MY_PEND_RESULT);
 		if (!p)
 			return -1;
-		p->query_id = qid;
+		p->hd.query_id = qid;
 		char q[64];
 		int ql = snprintf(q, sizeof q, "\x03KILL %s %u", query ? "QUERY" : "CONNECTION", thread);
 		sess_log(c->s, LOG_INFO, "KILL %s %llu sent to backend thread %u",
@@ -529,7 +527,7 @@ static int on_process_kill(struct my_conn *c, const uint8_t *b, size_t n)
 	struct my_pending *p = pend_push(c, MY_PEND_SIMPLE);
 	if (!p)
 		return -1;
-	p->query_id = qid;
+	p->hd.query_id = qid;
 	uint8_t pk[5] = {MY_COM_PROCESS_KILL, (uint8_t)thread, (uint8_t)(thread >> 8),
 			 (uint8_t)(thread >> 16), (uint8_t)(thread >> 24)};
 	return send_backend_packet(c, pk, 5) == 0 ? 1 : -1;
@@ -549,10 +547,10 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	if (r != 0)
 		return r;
 	if (my_syntax_wanted(c, sql, len, 1)) /* the server's own error, if it cannot parse it */
-		return c->pend.len ? MY_HOLD : my_syntax_check(c, sql, len, 1);
+		return stmt_count(&c->pend) ? MY_HOLD : my_syntax_check(c, sql, len, 1);
 	if (c->pres.action >= POLICY_REVIEW) {
 		/* Refused: audited now (an allowed one is audited at execute). */
-		if (!audit_stmt(c, sql, len, NULL))
+		if (!audit_stmt(c, sql, len))
 			sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
 		return queue_err(c, MY_ER_SPECIFIC_ACCESS, "42000", c->pres.message,
 				 c->pres.action == POLICY_KILL, 1);
@@ -565,47 +563,21 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	struct my_stmt *st = calloc(1, sizeof *st);
 	if (!st)
 		return -1;
-	st->sql = malloc(len + 1);
-	st->verb = dup_or_empty(c->pres.verb);
-	st->fingerprint = dup_or_empty(c->pres.fingerprint);
-	st->objects = dup_or_empty(c->pres.objects);
-	st->rule = dup_or_empty(c->pres.rule);
-	st->action = c->pres.action;
-	st->approval = c->approval;
-	st->may_change_mode = my_text_may_change_mode(b + 1, len) || my_routines_mode_risk(c);
-	if (!st->sql || !st->verb || !st->fingerprint || !st->objects || !st->rule) {
-		stmt_free(st);
+	if (stmt_decision_set(&st->dec, sql, len, &c->pres, c->approval) != 0) {
+		free(st);
 		return -1;
 	}
-	memcpy(st->sql, sql, len);
-	st->sql[len] = '\0';
-	st->sql_len = len;
+	st->may_change_mode = my_text_may_change_mode(b + 1, len) || my_routines_mode_risk(c);
 	p->stmt = st; /* linked in when the server answers PREPARE_OK */
 	return 0;
 }
 
-/* A prepared statement allowed by an approval runs once: its first
- * COM_STMT_EXECUTE uses the approval taken at prepare; a later one needs
- * its own, so the statement is decided again (which uses an approval
- * waiting for it or holds it as a new request). Returns 0 to run it with
- * *approval set, else the return of the refusal (1, or -1). */
-static int approved_run(struct my_conn *c, struct my_stmt *st, int64_t *approval)
+/* stmt_ops.deny: a refused run of a prepared statement (approved_run),
+ * answered as a denied COM_QUERY is. */
+static int pend_deny(void *conn, const struct policy_result *pres)
 {
-	*approval = st->approval;
-	if (!st->approval)
-		return 0;
-	if (!st->approval_spent) {
-		st->approval_spent = 1;
-		return 0;
-	}
-	evaluate(c, st->sql, st->sql_len);
-	*approval = c->approval;
-	if (c->pres.action < POLICY_REVIEW)
-		return 0;
-	if (!audit_stmt(c, st->sql, st->sql_len, NULL))
-		sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
-	return answer_err(c, MY_ER_SPECIFIC_ACCESS, "42000", c->pres.message,
-			  c->pres.action == POLICY_KILL);
+	return answer_err(conn, MY_ER_SPECIFIC_ACCESS, "42000", pres->message,
+			  pres->action == POLICY_KILL);
 }
 
 /* The statement a COM_STMT_* command names, known for certain. Returns 0
@@ -644,7 +616,9 @@ static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
 		struct my_execute ex;
 		char err[120];
 		int64_t approval;
-		int r = approved_run(c, st, &approval);
+		/* allowed by an approval: runs once (stmt_approved_run) */
+		int r = stmt_approved_run(&c->pend, &st->dec, &c->pres, &c->approval, NULL,
+					  &approval);
 		if (r != 0)
 			return r;
 		my_buf_init(&json);
@@ -654,12 +628,8 @@ static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
 			params = (const char *)json.p;
 		else
 			sess_log(c->s, LOG_WARN, "parameters not decoded: %s", err);
-		remember_current(c, st->sql, st->sql_len);
-		struct sess_stmt_info si = {.sql = st->sql, .len = st->sql_len, .verb = st->verb,
-					    .fingerprint = st->fingerprint, .objects = st->objects,
-					    .rule = st->rule, .action = st->action, .params = params,
-					    .approval = approval};
-		qid = sess_audit_statement(c->s, &si);
+		remember_current(c, st->dec.sql, st->dec.sql_len);
+		qid = stmt_decision_audit(c->s, &st->dec, approval, params);
 		my_buf_free(&json);
 		if (st->long_data)
 			memset(st->long_data, 0, ((size_t)st->num_params + 7) / 8);
@@ -671,7 +641,7 @@ static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
 	struct my_pending *p = pend_push(c, MY_PEND_RESULT);
 	if (!p)
 		return -1;
-	p->query_id = qid;
+	p->hd.query_id = qid;
 	p->infile_ok = 0; /* LOAD DATA cannot be prepared */
 	return 0;
 }
@@ -727,7 +697,7 @@ static int on_init_db(struct my_conn *c, const uint8_t *b, size_t n)
 	struct my_pending *p = pend_push(c, MY_PEND_SIMPLE);
 	if (!p)
 		return -1;
-	p->query_id = qid;
+	p->hd.query_id = qid;
 	return db_change_pushed(c, p, 1, (const char *)b + 1, n - 1);
 }
 
@@ -745,7 +715,7 @@ static int on_field_list(struct my_conn *c, const uint8_t *b, size_t n)
 	struct my_pending *p = pend_push(c, MY_PEND_FIELDS);
 	if (!p)
 		return -1;
-	p->query_id = qid;
+	p->hd.query_id = qid;
 	return 0;
 }
 
@@ -829,7 +799,7 @@ static int on_command(struct my_conn *c, const uint8_t *b, size_t n)
 		/* A token check as at login (my_login.c), then a reset of the
 		 * server session: only once every reply owed is out, so the
 		 * OK comes in order and no reply belongs to the old user. */
-		if (c->pend.len)
+		if (stmt_count(&c->pend))
 			return MY_HOLD;
 		return my_login_change_user(c, b, n);
 	case MY_COM_SLEEP:
@@ -839,19 +809,6 @@ static int on_command(struct my_conn *c, const uint8_t *b, size_t n)
 			 b[0]);
 		return answer_err(c, MY_ER_UNKNOWN_COM, "08S01", msg, 0);
 	}
-}
-
-/* Move up to `want` bytes from one side to the other; returns bytes moved. */
-static size_t stream(struct my_conn *c, enum sess_side from, size_t want)
-{
-	enum sess_side to = from == SESS_CLIENT ? SESS_BACKEND : SESS_CLIENT;
-	struct evbuffer *in = sess_input(c->s, from);
-	size_t have = evbuffer_get_length(in);
-	size_t n = have < want ? have : want;
-	if (n)
-		evbuffer_remove_buffer(in, sess_output(c->s, to), n);
-	sess_backpressure(c->s, to);
-	return n;
 }
 
 /* LOCAL INFILE data from the client: packets pass until the empty one. */
@@ -871,10 +828,9 @@ static int relay_infile_packet(struct my_conn *c, uint32_t len)
  * in the client's input, and that input is not read meanwhile). */
 static const char *queue_full(struct my_conn *c)
 {
-	if (c->pend.len >= MY_PEND_MAX)
-		return "replies owed";
-	if (c->local_bytes >= MY_LOCAL_MAX)
-		return "proxy replies queued";
+	const char *why = stmt_queue_full(&c->pend);
+	if (why)
+		return why;
 	if (evbuffer_get_length(sess_output(c->s, SESS_CLIENT)) > SESS_HIGH_WATER)
 		return "client not reading";
 	return NULL;
@@ -891,7 +847,7 @@ static void hold(struct my_conn *c, int why)
 /* 1 when what the hold waited for has happened. */
 static int hold_over(struct my_conn *c)
 {
-	return !queue_full(c) && (c->held != MY_HELD_REPLIES || c->pend.len == 0);
+	return !queue_full(c) && (c->held != MY_HELD_REPLIES || stmt_count(&c->pend) == 0);
 }
 
 void my_relay_resume(struct my_conn *c)
@@ -922,9 +878,7 @@ void my_relay_client(struct my_conn *c)
 		if (c->st != MY_ST_READY)
 			return; /* a change user waits for the client's auth answer */
 		if (c->pass_left[SESS_CLIENT]) {
-			size_t m = stream(c, SESS_CLIENT, c->pass_left[SESS_CLIENT]);
-			c->pass_left[SESS_CLIENT] -= m;
-			if (!m)
+			if (!stream_pass(s, SESS_CLIENT, &c->pass_left[SESS_CLIENT], 0))
 				return;
 			continue;
 		}
@@ -985,11 +939,9 @@ void my_relay_client(struct my_conn *c)
 		}
 		const uint8_t *payload;
 		if (npk == 1) {
-			uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)raw);
-			if (!m) {
-				sess_close(s, "out of memory");
+			uint8_t *m = stream_whole(s, SESS_CLIENT, raw);
+			if (!m)
 				return;
-			}
 			payload = m + 4;
 		} else {
 			c->cmd = malloc(total);
@@ -1050,16 +1002,14 @@ static void set_error(struct my_pending *p, const uint8_t *b, size_t n)
 	char state[6];
 	const char *msg;
 	size_t ml;
-	if (p->error || my_parse_err(b, n, &code, state, &msg, &ml) != 0)
+	if (p->hd.error || my_parse_err(b, n, &code, state, &msg, &ml) != 0)
 		return;
-	char e[300];
-	snprintf(e, sizeof e, "%u (%s) %.*s", code, state, (int)(ml > 250 ? 250 : ml), msg);
-	p->error = strdup(e);
+	stmt_set_error(&p->hd, "%u (%s) %.*s", code, state, (int)(ml > 250 ? 250 : ml), msg);
 }
 
 static void add_rows(struct my_pending *p, int64_t n)
 {
-	p->rows = (p->rows < 0 ? 0 : p->rows) + n;
+	stmt_add_rows(&p->hd, n);
 }
 
 /* The reply at the head is complete. */
@@ -1188,8 +1138,7 @@ static int on_backend_packet(struct my_conn *c, struct my_pending *p, const uint
 			 * empty; its answer is swallowed and the client gets an
 			 * error in its place. */
 			p->infile_refused = 1;
-			if (!p->error)
-				p->error = strdup("LOAD DATA LOCAL INFILE refused by sqlbastion");
+			stmt_set_error(&p->hd, "LOAD DATA LOCAL INFILE refused by sqlbastion");
 			uint8_t empty[4] = {0, 0, 0, (uint8_t)(seq + 1)};
 			evbuffer_add(sess_output(c->s, SESS_BACKEND), empty, 4);
 			sess_log(c->s, LOG_INFO, "refused the backend's LOCAL INFILE request");
@@ -1261,13 +1210,13 @@ static int on_probe_packet(struct my_conn *c, struct my_pending *p, const uint8_
 	case MY_RES_ROWS:
 		if (my_is_eof(b, n, deprecate)) {
 			*done = 1;
-			return p->rows == 1 ? 0 : -1;
+			return p->hd.rows == 1 ? 0 : -1;
 		}
-		if (p->rows >= 0 || my_mode_parse_row(b, n, &mode, c->s->client_encoding,
+		if (p->hd.rows >= 0 || my_mode_parse_row(b, n, &mode, c->s->client_encoding,
 						      sizeof c->s->client_encoding) != 0)
 			return -1;
 		c->s->mysql_mode = mode;
-		p->rows = 1;
+		p->hd.rows = 1;
 		return 0;
 	default:
 		return -1;
@@ -1301,7 +1250,7 @@ static void relay_probe(struct my_conn *c, struct my_pending *p)
 			}
 		} else if (!m || on_probe_packet(c, p, m + 4, len, &done) != 0) {
 			sess_close(s, "the server did not tell the session's sql_mode and character "
-				      "set (%s)", p->error ? p->error : "unexpected reply");
+				      "set (%s)", p->hd.error ? p->hd.error : "unexpected reply");
 			return;
 		}
 		evbuffer_drain(in, (size_t)len + 4);
@@ -1331,16 +1280,9 @@ static void relay_backend(struct my_conn *c)
 	while (!s->closing && !s->close_after_flush && !s->backend_paused) {
 		if (c->pass_left[SESS_BACKEND]) {
 			struct my_pending *hp = pend_head(c);
-			size_t m;
-			if (hp && hp->infile_refused) {
-				size_t have = evbuffer_get_length(in);
-				m = have < c->pass_left[SESS_BACKEND] ? have : c->pass_left[SESS_BACKEND];
-				evbuffer_drain(in, m);
-			} else {
-				m = stream(c, SESS_BACKEND, c->pass_left[SESS_BACKEND]);
-			}
-			c->pass_left[SESS_BACKEND] -= m;
-			if (!m)
+			/* a refused LOCAL INFILE's answer is swallowed */
+			if (!stream_pass(s, SESS_BACKEND, &c->pass_left[SESS_BACKEND],
+					 hp && hp->infile_refused))
 				return;
 			if (!c->pass_left[SESS_BACKEND] && c->finish_after_pass) {
 				c->finish_after_pass = 0;
@@ -1424,13 +1366,9 @@ static void relay_backend(struct my_conn *c)
 			sess_close(s, "oversized control packet from backend (%u bytes)", len);
 			return;
 		}
-		if (evbuffer_get_length(in) < (size_t)len + 4)
+		uint8_t *m = stream_whole(s, SESS_BACKEND, (size_t)len + 4);
+		if (!m)
 			return;
-		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 4);
-		if (!m) {
-			sess_close(s, "out of memory");
-			return;
-		}
 		int done = 0;
 		int r = on_backend_packet(c, p, m + 4, len, seq, &done);
 		if (r < 0) {
@@ -1457,9 +1395,7 @@ static void relay_backend(struct my_conn *c)
 
 void my_relay_free(struct my_conn *c)
 {
-	while (c->pend.len)
-		pend_pop(c, "session ended before the reply");
-	sb_ring_free(&c->pend);
+	stmt_queue_free(&c->pend);
 	free(c->cmd);
 	c->cmd = NULL;
 	stmts_clear(c);
@@ -1487,3 +1423,11 @@ int my_relay_change_user(struct my_conn *c)
 	c->cmd_packets = seq;
 	return r < 0 ? -1 : 0;
 }
+
+static const struct stmt_ops my_stmt_ops = {
+	.dialect = POLICY_DIALECT_MYSQL,
+	.entry_size = sizeof(struct my_pending),
+	.max_pending = STMT_MY_PENDING_MAX,
+	.release = pend_release,
+	.deny = pend_deny,
+};

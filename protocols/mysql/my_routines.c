@@ -187,7 +187,7 @@ int my_routines_end(struct my_conn *c, const struct policy_result *res)
 		rt->failed = 0;
 		return 0;
 	}
-	if (c->pend.len) {
+	if (stmt_count(&c->pend)) {
 		clear_missing(rt); /* asked again once nothing is in flight */
 		return 1;
 	}

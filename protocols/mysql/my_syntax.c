@@ -32,9 +32,8 @@ struct syn_probe {
 
 struct my_syntax_check {
 	int prepare;          /* the client's command was a COM_STMT_PREPARE */
-	char *sql;            /* owned: the client's text, for the audit */
-	size_t len;
-	char *verb, *fingerprint, *objects, *deny_message;
+	struct stmt_decision dec; /* owned: the client's text and decision, for the audit */
+	char *deny_message;
 	uint8_t reply_seq;    /* sequence id of a reply to the client's command */
 	size_t prefix_len;    /* a batch: the statements before the unreadable one */
 	int n, cur;           /* probes sent; the one being answered */
@@ -115,19 +114,11 @@ static int is_space(char ch)
 	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
 }
 
-static char *dup_str(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
 static void check_free(struct my_syntax_check *k)
 {
 	if (!k)
 		return;
-	free(k->sql);
-	free(k->verb);
-	free(k->fingerprint);
-	free(k->objects);
+	stmt_decision_clear(&k->dec);
 	free(k->deny_message);
 	for (int i = 0; i < 2; i++)
 		free(k->pr[i].err);
@@ -140,23 +131,23 @@ static void check_free(struct my_syntax_check *k)
  * anything but whitespace and its ';' follows it. */
 static void plan(struct my_conn *c, struct my_syntax_check *k)
 {
-	size_t start = 0, end = k->len;
+	size_t start = 0, end = k->dec.sql_len;
 	if (!k->prepare && (c->caps & MY_CLIENT_MULTI_STATEMENTS) &&
-	    c->pres.unreadable_end > c->pres.unreadable_start && c->pres.unreadable_end <= k->len) {
+	    c->pres.unreadable_end > c->pres.unreadable_start && c->pres.unreadable_end <= k->dec.sql_len) {
 		start = c->pres.unreadable_start;
 		end = c->pres.unreadable_end;
 	}
 	k->prefix_len = start;
-	while (start < end && is_space(k->sql[start]))
+	while (start < end && is_space(k->dec.sql[start]))
 		start++;
-	k->pr[0] = (struct syn_probe){.off = start, .len = k->len - start};
+	k->pr[0] = (struct syn_probe){.off = start, .len = k->dec.sql_len - start};
 	k->n = 1;
 	size_t rest = end;
-	if (rest < k->len && k->sql[rest] == ';')
+	if (rest < k->dec.sql_len && k->dec.sql[rest] == ';')
 		rest++;
-	while (rest < k->len && is_space(k->sql[rest]))
+	while (rest < k->dec.sql_len && is_space(k->dec.sql[rest]))
 		rest++;
-	if (rest < k->len) {
+	if (rest < k->dec.sql_len) {
 		k->pr[1] = (struct syn_probe){.off = start, .len = end - start};
 		k->n = 2;
 	}
@@ -182,34 +173,25 @@ int my_syntax_check(struct my_conn *c, const char *sql, size_t len, int prepare)
 	if (!k)
 		return -1;
 	k->prepare = prepare;
-	k->sql = malloc(len + 1);
-	k->verb = dup_str(c->pres.verb);
-	k->fingerprint = dup_str(c->pres.fingerprint);
-	k->objects = dup_str(c->pres.objects);
-	k->deny_message = dup_str(c->pres.message);
-	if (!k->sql || !k->verb || !k->fingerprint || !k->objects || !k->deny_message) {
+	k->deny_message = strdup(c->pres.message);
+	if (!k->deny_message || stmt_decision_set(&k->dec, sql, len, &c->pres, 0) != 0) {
 		check_free(k);
 		return -1;
 	}
-	memcpy(k->sql, sql, len);
-	k->sql[len] = '\0';
-	k->len = len;
 	k->reply_seq = c->cmd_packets ? c->cmd_packets : 1;
 	plan(c, k);
 
-	struct my_pending *p = sb_ring_push(&c->pend, sizeof *p);
+	struct my_pending *p = stmt_push(&c->pend);
 	if (!p) {
 		check_free(k);
 		return -1;
 	}
 	p->kind = MY_PEND_SYNTAX;
-	p->rows = -1;
-	p->start_us = sess_now_us();
 	p->chk = k;
 	/* The server's "last prepared statement" becomes the check's. */
 	c->last_stmt_id = 0;
 	for (int i = 0; i < k->n; i++)
-		if (send_prepare(c, k->sql + k->pr[i].off, k->pr[i].len) != 0)
+		if (send_prepare(c, k->dec.sql + k->pr[i].off, k->pr[i].len) != 0)
 			return -1;
 	sess_log(c->s, LOG_DEBUG, "asked the server to parse an unreadable statement (%d prepare%s)",
 		 k->n, k->n > 1 ? "s" : "");
@@ -219,12 +201,7 @@ int my_syntax_check(struct my_conn *c, const char *sql, size_t len, int prepare)
 static void audit_check(struct my_conn *c, struct my_syntax_check *k, const char *decision,
 			const char *error)
 {
-	struct sess_stmt_info st = {.sql = k->sql, .len = k->len, .verb = k->verb,
-				    .fingerprint = k->fingerprint, .objects = k->objects,
-				    .rule = "fail-closed", .action = POLICY_DENY,
-				    .decision = decision, .error = error};
-	if (!sess_audit_statement(c->s, &st))
-		sess_log(c->s, LOG_ERR, "audit failed for a statement the classifier could not read");
+	stmt_decision_audit_unreadable(c->s, &k->dec, decision, error);
 }
 
 /* The server rejected the unreadable statement of a batch: run the
@@ -239,34 +216,28 @@ static void audit_check(struct my_conn *c, struct my_syntax_check *k, const char
 static int run_prefix(struct my_conn *c, struct my_syntax_check *k, const struct syn_probe *use)
 {
 	const unsigned unsafe = POLICY_F_UNPARSEABLE | POLICY_F_ENDS_SESSION | POLICY_F_CLIENT_FILE;
-	if (!k->prefix_len || my_text_may_change_mode((const uint8_t *)k->sql, k->prefix_len))
+	if (!k->prefix_len || my_text_may_change_mode((const uint8_t *)k->dec.sql, k->prefix_len))
 		return 0;
-	sess_evaluate_no_review(c->s, POLICY_DIALECT_MYSQL, k->sql, k->prefix_len, &c->pres);
+	sess_evaluate_no_review(c->s, POLICY_DIALECT_MYSQL, k->dec.sql, k->prefix_len, &c->pres);
 	if (c->pres.action > POLICY_ALERT || (c->pres.flags & unsafe) || c->pres.use_seen ||
 	    c->pres.routines_missing || c->pres.n_statements == 0)
 		return 0;
-	struct sess_stmt_info si = {.sql = k->sql, .len = k->prefix_len, .verb = c->pres.verb,
-				    .fingerprint = c->pres.fingerprint,
-				    .objects = c->pres.objects, .rule = c->pres.rule,
-				    .action = c->pres.action};
-	uint64_t qid = sess_audit_statement(c->s, &si);
+	uint64_t qid = stmt_audit_result(c->s, k->dec.sql, k->prefix_len, &c->pres, 0, NULL);
 	if (!qid)
 		return 0; /* audit down: none of it runs */
 	uint8_t *pk = malloc(k->prefix_len + 1);
-	struct my_pending *r = pk ? sb_ring_push(&c->pend, sizeof *r) : NULL;
+	struct my_pending *r = pk ? stmt_push(&c->pend) : NULL;
 	if (!r) {
 		free(pk);
 		return -1;
 	}
 	r->kind = MY_PEND_RESULT;
 	r->phase = MY_RES_FIRST;
-	r->rows = -1;
-	r->start_us = sess_now_us();
-	r->query_id = qid;
+	r->hd.query_id = qid;
 	r->chk = k;
 	k->err_after = use;
 	pk[0] = MY_COM_QUERY;
-	memcpy(pk + 1, k->sql, k->prefix_len);
+	memcpy(pk + 1, k->dec.sql, k->prefix_len);
 	int w = my_put_packets(sess_output(c->s, SESS_BACKEND), 0, pk, k->prefix_len + 1);
 	free(pk);
 	sess_log(c->s, LOG_DEBUG, "ran the %zu bytes before an unreadable statement the server "

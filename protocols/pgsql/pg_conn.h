@@ -12,7 +12,7 @@
 #include "protocols/pgsql/pg_scram.h"
 #include "proxy/backend_auth.h"
 #include "protocols/protocol.h"
-#include "proxy/ring.h"
+#include "proxy/stmt.h"
 
 struct session;
 
@@ -35,12 +35,7 @@ enum pg_state {
 /* A prepared statement the client created with Parse (name "" = unnamed). */
 struct pg_stmt {
 	char *name;            /* owned */
-	char *sql;             /* owned, NUL-terminated */
-	size_t sql_len;
-	char *verb, *fingerprint, *objects, *rule; /* owned copies of the decision */
-	enum policy_action action;
-	int64_t approval;      /* allowed by this approval at Parse (review rule); 0 = none */
-	int approval_spent;    /* a portal of it has run on that approval */
+	struct stmt_decision dec; /* text and decision at Parse (approval: review rule) */
 	int refs;              /* statement map + portals */
 	int verified;          /* scratch of the pg_prepared_statements check */
 	struct pg_stmt *next;
@@ -75,12 +70,8 @@ enum pg_pending_kind {
 };
 
 struct pg_pending {
+	struct stmt_pending hd; /* seq, query id, start, rows, error (proxy/stmt.h) */
 	enum pg_pending_kind kind;
-	uint64_t seq;          /* c->pend_seq at push: holds wait for a given entry */
-	uint64_t query_id;     /* audit query_id; 0 = no query_end record */
-	int64_t start_us;
-	int64_t rows;
-	char *error;           /* owned: first error text seen */
 	char *deny_message;    /* owned: client-facing text for denied kinds */
 	char deny_sqlstate[6];
 	char target;           /* CLOSE: 'S' or 'P' */
@@ -127,8 +118,7 @@ struct pg_conn {
 	char marker[48];              /* name of a statement that never exists (per session) */
 	struct pg_stmt *stmts;
 	struct pg_portal *portals;
-	struct sb_ring pend;          /* of struct pg_pending: replies still to come */
-	uint64_t pend_seq;            /* sequence of the last pushed entry */
+	struct stmt_queue pend;       /* of struct pg_pending: replies still to come */
 	uint64_t hold_seq;            /* client held until the entry with this seq is answered; 0 = none */
 	int ext_open;                 /* extended messages forwarded since the last Sync */
 	int srv_skipping;             /* the server is skipping messages until Sync (an error) */

@@ -173,7 +173,7 @@ int pg_on_function_call(struct pg_conn *c, const uint8_t *b, size_t n, int *held
 		} else {
 			struct pg_pending *p = pg_pend_push(c, PG_PEND_FUNC);
 			if (p)
-				p->query_id = qid;
+				p->hd.query_id = qid;
 			r = p ? 0 : -1;
 		}
 	}

@@ -44,7 +44,7 @@
  * Query or Parse allowed by an approval used it up; a prepared statement
  * allowed that way runs once (approved_run()).
  *
- * Bounds (class "unbounded memory"): at most PG_PENDING_MAX replies are
+ * Bounds (class "unbounded memory"): at most STMT_PG_PENDING_MAX replies are
  * awaited (then the client is not read until one is answered), at most
  * PG_STMTS_MAX statements / PG_PORTALS_MAX portals and PG_STMT_BYTES_MAX
  * bytes of statement text are held per session (more is refused).
@@ -66,8 +66,8 @@
 #include "proxy/decide.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
+#include "proxy/stream.h"
 
-#define PG_PENDING_MAX 4096u
 #define PG_STMTS_MAX 10000
 #define PG_PORTALS_MAX 10000
 #define PG_STMT_BYTES_MAX ((size_t)64 << 20)
@@ -80,6 +80,8 @@ static uint32_t be32_at(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static const struct stmt_ops pg_stmt_ops;
+
 int pg_relay_init(struct pg_conn *c)
 {
 	uint8_t r[12];
@@ -89,6 +91,7 @@ int pg_relay_init(struct pg_conn *c)
 	sb_hex(r, sizeof r, hex);
 	snprintf(c->marker, sizeof c->marker, "sqlbastion_denied_%s", hex);
 	policy_result_init(&c->pres_alt);
+	stmt_queue_init(&c->pend, c->s, &pg_stmt_ops, c);
 	return pg_routines_init(c);
 }
 
@@ -98,13 +101,9 @@ static void stmt_unref(struct pg_conn *c, struct pg_stmt *st)
 {
 	if (!st || --st->refs > 0)
 		return;
-	c->stmt_bytes -= st->sql_len;
+	c->stmt_bytes -= st->dec.sql_len;
 	free(st->name);
-	free(st->sql);
-	free(st->verb);
-	free(st->fingerprint);
-	free(st->objects);
-	free(st->rule);
+	stmt_decision_clear(&st->dec);
 	free(st);
 }
 
@@ -185,11 +184,6 @@ static struct pg_portal *portal_find(struct pg_conn *c, const char *portal)
 	return NULL;
 }
 
-static char *dup_or_empty(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
 /* A statement object with the decision in c->pres (refs = 1, owned by the
  * caller until stmt_unref). NULL when out of memory. */
 static struct pg_stmt *stmt_new(struct pg_conn *c, const char *name, const char *sql, size_t len)
@@ -199,20 +193,11 @@ static struct pg_stmt *stmt_new(struct pg_conn *c, const char *name, const char 
 		return NULL;
 	st->refs = 1;
 	st->name = strdup(name);
-	st->sql = malloc(len + 1);
-	st->verb = dup_or_empty(c->pres.verb);
-	st->fingerprint = dup_or_empty(c->pres.fingerprint);
-	st->objects = dup_or_empty(c->pres.objects);
-	st->rule = dup_or_empty(c->pres.rule);
-	st->action = c->pres.action;
-	st->approval = c->approval;
-	if (!st->name || !st->sql || !st->verb || !st->fingerprint || !st->objects || !st->rule) {
-		stmt_unref(c, st);
+	if (!st->name || stmt_decision_set(&st->dec, sql, len, &c->pres, c->approval) != 0) {
+		free(st->name);
+		free(st);
 		return NULL;
 	}
-	memcpy(st->sql, sql, len);
-	st->sql[len] = '\0';
-	st->sql_len = len;
 	c->stmt_bytes += len;
 	return st;
 }
@@ -221,41 +206,40 @@ static struct pg_stmt *stmt_new(struct pg_conn *c, const char *name, const char 
 
 struct pg_pending *pg_pend_push(struct pg_conn *c, enum pg_pending_kind kind)
 {
-	struct pg_pending *p = sb_ring_push(&c->pend, sizeof *p);
-	if (!p)
-		return NULL;
-	p->kind = kind;
-	p->seq = ++c->pend_seq;
-	p->rows = -1;
-	p->start_us = sess_now_us();
+	struct pg_pending *p = stmt_push(&c->pend);
+	if (p)
+		p->kind = kind;
 	return p;
 }
 
 static struct pg_pending *pend_head(struct pg_conn *c)
 {
-	return sb_ring_head(&c->pend);
+	return stmt_head(&c->pend);
 }
 
 static struct pg_pending *pend_at(struct pg_conn *c, size_t i)
 {
-	return sb_ring_at(&c->pend, i);
+	return stmt_at(&c->pend, i);
 }
 
-/* Write query_end for a finished statement and drop the head entry (and
- * what it owns: a Parse's statement, a Bind's unconfirmed portal). */
-static void pend_pop(struct pg_conn *c, const char *error_if_unset)
+/* stmt_ops.release: what an entry owns (a Parse's statement, a Bind's
+ * unconfirmed portal, a syntax check) once its query_end is written. */
+static void pend_release(void *conn, void *entry, const char *error)
 {
-	struct pg_pending *p = pend_head(c);
-	if (!p)
-		return;
-	sess_query_end(c->s, p->query_id, p->start_us, p->rows, p->error ? p->error : error_if_unset);
+	struct pg_conn *c = conn;
+	struct pg_pending *p = entry;
+	(void)error;
 	pg_syntax_free(c, p);
-	free(p->error);
 	free(p->deny_message);
 	free(p->name);
 	stmt_unref(c, p->stmt);
 	portal_free(c, p->portal);
-	sb_ring_pop(&c->pend);
+}
+
+/* The reply of the head entry ended: query_end, then drop it. */
+static void pend_pop(struct pg_conn *c, const char *error_if_unset)
+{
+	stmt_pop(&c->pend, error_if_unset);
 }
 
 /* Entries that end with a ReadyForQuery of their own. */
@@ -269,12 +253,12 @@ static int is_boundary(enum pg_pending_kind k)
 
 int pg_quiet(const struct pg_conn *c)
 {
-	return c->pend.len == 0 && !c->ext_open && !c->internal;
+	return stmt_count(&c->pend) == 0 && !c->ext_open && !c->internal;
 }
 
 void pg_hold_until_quiet(struct pg_conn *c)
 {
-	c->hold_seq = c->pend_seq;
+	c->hold_seq = c->pend.seq;
 }
 
 /* Must the client wait before its next message is looked at? */
@@ -284,13 +268,13 @@ static int held(struct pg_conn *c)
 		return 1;
 	if (c->hold_seq) {
 		struct pg_pending *h = pend_head(c);
-		if (h && h->seq <= c->hold_seq)
+		if (h && h->hd.seq <= c->hold_seq)
 			return 1;
 		c->hold_seq = 0;
 	}
 	/* While discarding until Sync nothing is pushed: reading on is how
 	 * the Sync that ends the server's skipping is reached. */
-	return c->pend.len >= PG_PENDING_MAX && !c->discard_until_sync;
+	return stmt_queue_full(&c->pend) && !c->discard_until_sync;
 }
 
 /* After a backend message: read the client again if what held it is over. */
@@ -316,11 +300,11 @@ static enum lookup lookup_stmt(struct pg_conn *c, const char *name, struct pg_st
 {
 	int crossed = 0;
 	*from_map = 0;
-	for (size_t i = c->pend.len; i-- > 0;) {
+	for (size_t i = stmt_count(&c->pend); i-- > 0;) {
 		struct pg_pending *e = pend_at(c, i);
 		int match = 0;
 		if (e->kind == PG_PEND_SIMPLE && !name[0]) {
-			c->hold_seq = e->seq; /* a Query drops the unnamed statement, if it runs */
+			c->hold_seq = e->hd.seq; /* a Query drops the unnamed statement, if it runs */
 			return LK_HOLD;
 		}
 		if (is_boundary(e->kind)) {
@@ -335,7 +319,7 @@ static enum lookup lookup_stmt(struct pg_conn *c, const char *name, struct pg_st
 		if (!match)
 			continue;
 		if (crossed) {
-			c->hold_seq = e->seq;
+			c->hold_seq = e->hd.seq;
 			return LK_HOLD;
 		}
 		*out = e->kind == PG_PEND_PARSE ? e->stmt : NULL;
@@ -390,7 +374,7 @@ static void verify_row(struct pg_conn *c, const struct pg_internal_result *r, vo
 		return; /* made by SQL PREPARE: not the text the proxy has */
 	uint8_t h[SB_SHA256_LEN];
 	char hex[2 * SB_SHA256_LEN + 1];
-	sb_sha256(st->sql, st->sql_len, h);
+	sb_sha256(st->dec.sql, st->dec.sql_len, h);
 	sb_hex(h, sizeof h, hex);
 	if (strcmp(hex, r->cell[0][1]) == 0)
 		st->verified = 1;
@@ -446,15 +430,15 @@ static int verify_named(struct pg_conn *c)
 static enum lookup lookup_portal(struct pg_conn *c, const char *name, struct pg_portal **out)
 {
 	uint64_t boundary = 0;
-	for (size_t i = c->pend.len; i-- > 0;) {
+	for (size_t i = stmt_count(&c->pend); i-- > 0;) {
 		struct pg_pending *e = pend_at(c, i);
 		if (e->kind == PG_PEND_SIMPLE && !name[0]) {
-			c->hold_seq = e->seq; /* a Query drops the unnamed portal */
+			c->hold_seq = e->hd.seq; /* a Query drops the unnamed portal */
 			return LK_HOLD;
 		}
 		if (is_boundary(e->kind)) {
 			if (!boundary)
-				boundary = e->seq;
+				boundary = e->hd.seq;
 			continue;
 		}
 		int bind = e->kind == PG_PEND_BIND && strcmp(e->portal->name, name) == 0;
@@ -462,7 +446,7 @@ static enum lookup lookup_portal(struct pg_conn *c, const char *name, struct pg_
 		if (!bind && !close)
 			continue;
 		if (boundary) {
-			c->hold_seq = e->seq;
+			c->hold_seq = e->hd.seq;
 			return LK_HOLD;
 		}
 		*out = bind ? e->portal : NULL;
@@ -482,15 +466,13 @@ static enum lookup lookup_portal(struct pg_conn *c, const char *name, struct pg_
 
 static void remember_current(struct pg_conn *c, const char *sql, size_t len)
 {
-	size_t n = len < sizeof c->current - 1 ? len : sizeof c->current - 1;
-	memcpy(c->current, sql, n);
-	c->current[n] = '\0';
+	stmt_remember(c->current, sizeof c->current, sql, len);
 }
 
 /* Decide into c->pres and c->approval. */
 static void evaluate(struct pg_conn *c, const char *sql, size_t len)
 {
-	c->approval = sess_evaluate(c->s, POLICY_DIALECT_PG, sql, len, &c->pres);
+	c->approval = stmt_evaluate(&c->pend, sql, len, &c->pres);
 }
 
 /* evaluate() for a client Query/Parse, which may wait for the catalog
@@ -553,7 +535,7 @@ enum lexing { LEX_SETTLED, LEX_HOLD, LEX_REFUSE };
 /* Can `sql` be decided now under the settings the proxy knows? */
 static enum lexing lexing_settled(struct pg_conn *c, const char *sql, size_t len)
 {
-	if ((c->pend.len == 0 && !c->ext_open) || !memchr(sql, '\\', len))
+	if ((stmt_count(&c->pend) == 0 && !c->ext_open) || !memchr(sql, '\\', len))
 		return LEX_SETTLED;
 	if (readings_agree(c, sql, len))
 		return LEX_SETTLED;
@@ -567,18 +549,12 @@ static enum lexing lexing_settled(struct pg_conn *c, const char *sql, size_t len
 	"sqlbastion: statement refused: it reads differently under settings the server has " \
 	"not confirmed yet (send Sync before it)"
 
-/* The audit record of a statement about to run (or refused). Returns the
- * query id, 0 when the audit write failed and the statement must not run. */
-static uint64_t audit_statement(struct pg_conn *c, const char *sql, size_t len, const char *verb,
-				const char *fingerprint, const char *objects,
-				enum policy_action action, const char *rule, int64_t approval,
-				const char *params)
+/* The audit record of a statement about to run (or refused) as c->pres
+ * decided it. Returns the query id, 0 when the audit write failed and the
+ * statement must not run. */
+static uint64_t audit_decided(struct pg_conn *c, const char *sql, size_t len)
 {
-	struct sess_stmt_info st = {.sql = sql, .len = len, .verb = verb,
-				    .fingerprint = fingerprint, .objects = objects,
-				    .rule = rule, .action = action, .approval = approval,
-				    .params = params};
-	return sess_audit_statement(c->s, &st);
+	return stmt_audit_result(c->s, sql, len, &c->pres, c->approval, NULL);
 }
 
 /* Replace a refused message by a Bind to the marker statement; a simple
@@ -646,7 +622,8 @@ static int denied_ext(struct pg_conn *c, const char *sqlstate, const char *msg)
 /* Audit a refusal the proxy makes itself (no policy rule). */
 static void audit_refusal(struct pg_conn *c, const char *sql, size_t len, const char *rule)
 {
-	if (!audit_statement(c, sql, len, NULL, NULL, NULL, POLICY_DENY, rule, 0, NULL))
+	struct sess_stmt_info st = {.sql = sql, .len = len, .rule = rule, .action = POLICY_DENY};
+	if (!sess_audit_statement(c->s, &st))
 		sess_log(c->s, LOG_ERR, "audit failed for a refused statement");
 }
 
@@ -675,8 +652,7 @@ static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
 			       ? MSG_CONSUMED
 			       : -1;
 	enum policy_action a = c->pres.action;
-	uint64_t qid = audit_statement(c, sql, len, c->pres.verb, c->pres.fingerprint,
-				       c->pres.objects, a, c->pres.rule, c->approval, NULL);
+	uint64_t qid = audit_decided(c, sql, len);
 	if (!qid)
 		return denied_simple(c, "58030", SESS_AUDIT_DOWN_MESSAGE);
 	if (a >= POLICY_REVIEW) {
@@ -687,7 +663,7 @@ static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
 	struct pg_pending *p = pg_pend_push(c, PG_PEND_SIMPLE);
 	if (!p)
 		return -1;
-	p->query_id = qid;
+	p->hd.query_id = qid;
 	pg_routines_forwarded(c, &c->pres);
 	if (c->n_stmts && mentions_prepared(sql, len))
 		c->stmts_suspect = 1;
@@ -729,8 +705,7 @@ static int on_parse(struct pg_conn *c, const uint8_t *b, size_t n)
 			       : -1;
 	}
 	if (c->pres.action >= POLICY_REVIEW) {
-		if (!audit_statement(c, sql, len, c->pres.verb, c->pres.fingerprint, c->pres.objects,
-				     c->pres.action, c->pres.rule, c->approval, NULL))
+		if (!audit_decided(c, sql, len))
 			sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
 		if (c->pres.action == POLICY_KILL)
 			c->kill_after_error = 1;
@@ -802,36 +777,33 @@ static int on_bind(struct pg_conn *c, const uint8_t *b, size_t n)
 	return MSG_FORWARD;
 }
 
-/* A statement allowed by an approval runs once. The first portal of it
- * to be executed uses the approval taken at Parse; a later one (a named
- * statement bound again) needs its own: the statement is decided again,
- * which uses an approval waiting for it or holds it as a new request.
- * Continuing a suspended portal is the same run. Returns 0 to run it
- * (pt->approval set), 1 when refused here (recorded, denial injected), -1
- * when the session was closed. */
+/* A statement allowed by an approval runs once (stmt_approved_run): the
+ * first portal of it to be executed uses the approval taken at Parse; a
+ * later one (a named statement bound again) is decided again. Continuing
+ * a suspended portal is the same run. Returns 0 to run it (pt->approval
+ * set), 1 when refused here (recorded, denial injected), -1 when the
+ * session was closed. */
 static int approved_run(struct pg_conn *c, struct pg_portal *pt)
 {
-	struct pg_stmt *st = pt->stmt;
-	if (pt->run_decided || !st->approval)
+	int64_t approval;
+	if (pt->run_decided)
 		return 0;
-	if (!st->approval_spent) {
-		st->approval_spent = 1;
+	int r = stmt_approved_run(&c->pend, &pt->stmt->dec, &c->pres, &c->approval, pt->params,
+				  &approval);
+	if (r == 0 && pt->stmt->dec.approval) {
 		pt->run_decided = 1;
-		pt->approval = st->approval;
-		return 0;
+		pt->approval = approval;
 	}
-	evaluate(c, st->sql, st->sql_len);
-	if (c->pres.action < POLICY_REVIEW) {
-		pt->run_decided = 1;
-		pt->approval = c->approval;
-		return 0;
-	}
-	if (!audit_statement(c, st->sql, st->sql_len, c->pres.verb, c->pres.fingerprint,
-			     c->pres.objects, c->pres.action, c->pres.rule, c->approval, pt->params))
-		sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
-	if (c->pres.action == POLICY_KILL)
+	return r;
+}
+
+/* stmt_ops.deny: a refused extended message (approved_run). */
+static int pend_deny(void *conn, const struct policy_result *pres)
+{
+	struct pg_conn *c = conn;
+	if (pres->action == POLICY_KILL)
 		c->kill_after_error = 1;
-	return denied_ext(c, deny_sqlstate(c->pres.action), c->pres.message);
+	return denied_ext(c, deny_sqlstate(pres->action), pres->message);
 }
 
 static int on_execute(struct pg_conn *c, const uint8_t *b, size_t n)
@@ -857,20 +829,19 @@ static int on_execute(struct pg_conn *c, const uint8_t *b, size_t n)
 				  "sqlbastion: portal unknown to the proxy (only portals bound "
 				  "with Bind can be executed; use FETCH for cursors)");
 	}
-	remember_current(c, st->sql, st->sql_len);
+	remember_current(c, st->dec.sql, st->dec.sql_len);
 	int r = approved_run(c, pt);
 	if (r != 0)
 		return r;
-	uint64_t qid = audit_statement(c, st->sql, st->sql_len, st->verb, st->fingerprint,
-				       st->objects, st->action, st->rule, pt->approval, pt->params);
+	uint64_t qid = stmt_decision_audit(c->s, &st->dec, pt->approval, pt->params);
 	if (!qid)
 		return denied_ext(c, "58030", SESS_AUDIT_DOWN_MESSAGE);
 	struct pg_pending *p = pg_pend_push(c, PG_PEND_EXEC);
 	if (!p)
 		return -1;
-	p->query_id = qid;
+	p->hd.query_id = qid;
 	c->ext_open = 1;
-	if (c->n_stmts && mentions_prepared(st->sql, st->sql_len))
+	if (c->n_stmts && mentions_prepared(st->dec.sql, st->dec.sql_len))
 		c->stmts_suspect = 1;
 	return MSG_FORWARD;
 }
@@ -939,19 +910,6 @@ static int on_client_message(struct pg_conn *c, char type, const uint8_t *b, siz
 	}
 }
 
-/* Move up to `n` bytes of a streamed message; returns bytes moved. */
-static size_t stream(struct pg_conn *c, enum sess_side from, size_t want)
-{
-	enum sess_side to = from == SESS_CLIENT ? SESS_BACKEND : SESS_CLIENT;
-	struct evbuffer *in = sess_input(c->s, from);
-	size_t have = evbuffer_get_length(in);
-	size_t n = have < want ? have : want;
-	if (n)
-		evbuffer_remove_buffer(in, sess_output(c->s, to), n);
-	sess_backpressure(c->s, to);
-	return n;
-}
-
 void pg_relay_client(struct pg_conn *c)
 {
 	struct session *s = c->s;
@@ -959,9 +917,7 @@ void pg_relay_client(struct pg_conn *c)
 	struct evbuffer *bout = sess_output(s, SESS_BACKEND);
 	while (!s->closing && !s->close_after_flush && !s->client_paused) {
 		if (c->pass_left[SESS_CLIENT]) {
-			size_t m = stream(c, SESS_CLIENT, c->pass_left[SESS_CLIENT]);
-			c->pass_left[SESS_CLIENT] -= m;
-			if (!m)
+			if (!stream_pass(s, SESS_CLIENT, &c->pass_left[SESS_CLIENT], 0))
 				return;
 			continue;
 		}
@@ -991,13 +947,9 @@ void pg_relay_client(struct pg_conn *c)
 			c->pass_left[SESS_CLIENT] = (size_t)len + 1;
 			continue;
 		}
-		if (evbuffer_get_length(in) < (size_t)len + 1)
+		uint8_t *m = stream_whole(s, SESS_CLIENT, (size_t)len + 1);
+		if (!m)
 			return;
-		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 1);
-		if (!m) {
-			sess_close(s, "out of memory");
-			return;
-		}
 		int r = on_client_message(c, type, m + 5, len - 4);
 		if (r < 0) {
 			if (!s->closing && !s->close_after_flush)
@@ -1025,7 +977,7 @@ void pg_relay_client(struct pg_conn *c)
 static void server_skips(struct pg_conn *c)
 {
 	c->srv_skipping = 1;
-	for (size_t i = 0; i < c->pend.len; i++) {
+	for (size_t i = 0; i < stmt_count(&c->pend); i++) {
 		enum pg_pending_kind k = pend_at(c, i)->kind;
 		if (k == PG_PEND_SYNC || k == PG_PEND_DENIED_SIMPLE)
 			return;
@@ -1056,13 +1008,10 @@ static void on_backend_error(struct pg_conn *c, const uint8_t *b, size_t n, int 
 		}
 		return;
 	}
-	if ((p->kind == PG_PEND_SIMPLE || p->kind == PG_PEND_EXEC || p->kind == PG_PEND_FUNC) &&
-	    !p->error) {
+	if (p->kind == PG_PEND_SIMPLE || p->kind == PG_PEND_EXEC || p->kind == PG_PEND_FUNC) {
 		const char *code = "";
 		(void)pg_error_field(b, n, 'C', &code, NULL);
-		char e[300];
-		snprintf(e, sizeof e, "%s %.*s", code, (int)(ml > 250 ? 250 : ml), msg ? msg : "");
-		p->error = strdup(e);
+		stmt_set_error(&p->hd, "%s %.*s", code, (int)(ml > 250 ? 250 : ml), msg ? msg : "");
 	}
 	switch (p->kind) {
 	case PG_PEND_PARSE:
@@ -1092,7 +1041,7 @@ static void on_ready(struct pg_conn *c, char status)
 	c->tx_status = status;
 	int skipping = c->srv_skipping;
 	c->srv_skipping = 0;
-	while (c->pend.len) {
+	while (stmt_count(&c->pend)) {
 		struct pg_pending *p = pend_head(c);
 		enum pg_pending_kind k = p->kind;
 		int ends = skipping ? (k == PG_PEND_SYNC || k == PG_PEND_DENIED_SIMPLE) : is_boundary(k);
@@ -1206,7 +1155,7 @@ static int on_backend_message(struct pg_conn *c, char type, const uint8_t *b, si
 		if (p && (p->kind == PG_PEND_SIMPLE || p->kind == PG_PEND_EXEC)) {
 			int64_t rows = pg_command_rows(b, n);
 			if (rows >= 0)
-				p->rows = (p->rows < 0 ? 0 : p->rows) + rows;
+				stmt_add_rows(&p->hd, rows);
 			if (p->kind == PG_PEND_EXEC)
 				pend_pop(c, NULL);
 		}
@@ -1242,9 +1191,7 @@ void pg_relay_backend(struct pg_conn *c)
 	struct evbuffer *cout = sess_output(s, SESS_CLIENT);
 	while (!s->closing && !s->close_after_flush && !s->backend_paused) {
 		if (c->pass_left[SESS_BACKEND]) {
-			size_t m = stream(c, SESS_BACKEND, c->pass_left[SESS_BACKEND]);
-			c->pass_left[SESS_BACKEND] -= m;
-			if (!m)
+			if (!stream_pass(s, SESS_BACKEND, &c->pass_left[SESS_BACKEND], 0))
 				break;
 			continue;
 		}
@@ -1265,13 +1212,9 @@ void pg_relay_backend(struct pg_conn *c)
 			sess_close(s, "oversized control message from backend");
 			return;
 		}
-		if (evbuffer_get_length(in) < (size_t)len + 1)
-			break;
-		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 1);
-		if (!m) {
-			sess_close(s, "out of memory");
-			return;
-		}
+		uint8_t *m = stream_whole(s, SESS_BACKEND, (size_t)len + 1);
+		if (!m)
+			break; /* (closed when out of memory) */
 		int consumed;
 		if (c->internal)
 			consumed = pg_internal_backend(c, type, m + 5, len - 4);
@@ -1297,12 +1240,18 @@ void pg_relay_free(struct pg_conn *c)
 {
 	pg_internal_free(c);
 	pg_routines_free(c);
-	while (c->pend.len)
-		pend_pop(c, "session ended before the reply");
-	sb_ring_free(&c->pend);
+	stmt_queue_free(&c->pend);
 	portals_clear(c);
 	while (c->stmts)
 		stmt_remove(c, c->stmts->name);
 	policy_result_free(&c->pres);
 	policy_result_free(&c->pres_alt);
 }
+
+static const struct stmt_ops pg_stmt_ops = {
+	.dialect = POLICY_DIALECT_PG,
+	.entry_size = sizeof(struct pg_pending),
+	.max_pending = STMT_PG_PENDING_MAX,
+	.release = pend_release,
+	.deny = pend_deny,
+};

@@ -15,9 +15,7 @@ enum chk_state { CHK_SENT, CHK_PARSED, CHK_DONE };
 struct pg_syntax_check {
 	enum chk_state state;
 	int simple;            /* a Query (else a Parse) */
-	char *sql;             /* owned: the client's text, for the audit */
-	size_t len;
-	char *verb, *fingerprint, *objects;
+	struct stmt_decision dec; /* owned: the client's text and decision, for the audit */
 };
 
 int pg_syntax_wanted(const struct pg_conn *c)
@@ -55,19 +53,11 @@ static int put_check_parse(struct evbuffer *out, const char *name, const char *s
 	return rc ? -1 : 0;
 }
 
-static char *dup_str(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
 static void check_free(struct pg_syntax_check *k)
 {
 	if (!k)
 		return;
-	free(k->sql);
-	free(k->verb);
-	free(k->fingerprint);
-	free(k->objects);
+	stmt_decision_clear(&k->dec);
 	free(k);
 }
 
@@ -79,17 +69,10 @@ int pg_syntax_check(struct pg_conn *c, enum pg_pending_kind kind, const char *na
 	if (!k)
 		return -1;
 	k->simple = kind == PG_PEND_DENIED_SIMPLE;
-	k->sql = malloc(len + 1);
-	k->verb = dup_str(c->pres.verb);
-	k->fingerprint = dup_str(c->pres.fingerprint);
-	k->objects = dup_str(c->pres.objects);
-	if (!k->sql || !k->verb || !k->fingerprint || !k->objects) {
-		check_free(k);
+	if (stmt_decision_set(&k->dec, sql, len, &c->pres, 0) != 0) {
+		free(k);
 		return -1;
 	}
-	memcpy(k->sql, sql, len);
-	k->sql[len] = '\0';
-	k->len = len;
 
 	struct pg_pending *p = pg_pend_push(c, kind);
 	if (!p) {
@@ -124,12 +107,7 @@ int pg_syntax_check(struct pg_conn *c, enum pg_pending_kind kind, const char *na
 static void audit_check(struct pg_conn *c, struct pg_syntax_check *k, const char *decision,
 			const char *error)
 {
-	struct sess_stmt_info st = {.sql = k->sql, .len = k->len, .verb = k->verb,
-				    .fingerprint = k->fingerprint, .objects = k->objects,
-				    .rule = "fail-closed", .action = POLICY_DENY,
-				    .decision = decision, .error = error};
-	if (!sess_audit_statement(c->s, &st))
-		sess_log(c->s, LOG_ERR, "audit failed for a statement the classifier could not read");
+	stmt_decision_audit_unreadable(c->s, &k->dec, decision, error);
 }
 
 enum pg_syntax_reply pg_syntax_backend(struct pg_conn *c, struct pg_pending *p, char type,

@@ -1,0 +1,174 @@
+/* stmt: the statement machinery every frontend shares.
+ *
+ * What a frontend does with a statement is the same whatever the wire
+ * format: decide it, write the audit "query" record, forward it, remember
+ * that the backend owes a reply, and write "query_end" (rows, error,
+ * duration) when that reply has ended. This module owns that part:
+ *
+ *  - struct stmt_queue: the replies the backend still owes, in order. Each
+ *    frontend entry starts with struct stmt_pending (query id, start,
+ *    rows, first error); popping an entry writes its query_end record.
+ *    The session points at the queue (session.pending) so that the core
+ *    can write every in-flight query_end record before session_end.
+ *  - struct stmt_decision: the stored decision of a prepared statement
+ *    (text, verb, fingerprint, objects, rule, action, approval), audited
+ *    again at each run, and stmt_approved_run(): an approval runs once.
+ *  - the caps on what a session queues (STMT_*_MAX).
+ *
+ * A frontend supplies only what is protocol-specific through struct
+ * stmt_ops: the size of its entry, its cap, what ending one of its entries
+ * means (release), and how it writes a denial (deny). Framing and how a
+ * reply ends stay in the frontend.
+ */
+#ifndef SB_STMT_H
+#define SB_STMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "proxy/ring.h"
+
+struct session;
+
+/* Caps (issue 10, "unbounded memory"). When a queue is full the frontend
+ * stops reading its client until a reply ends, so a client that pipelines
+ * without reading cannot grow the proxy's memory. PostgreSQL pipelines
+ * deeper in practice (pgbench -M extended: five entries a transaction). */
+#define STMT_PG_PENDING_MAX 4096u       /* PostgreSQL: replies awaited */
+#define STMT_MY_PENDING_MAX 1024u       /* MySQL: replies owed to the client */
+#define STMT_LOCAL_BYTES_MAX (256u * 1024u) /* bytes of proxy-made replies queued */
+#define STMT_PRE_READY_MAX (64u * 1024u)    /* client bytes read before the session is ready */
+
+/* What query_end says of a statement whose reply never came. */
+#define STMT_NO_REPLY_SESSION_ENDED "session ended before the reply"
+
+/* The head of every frontend's pending entry (its first member). */
+struct stmt_pending {
+	uint64_t seq;      /* queue sequence at push (1, 2, ...): holds wait for a given entry */
+	uint64_t query_id; /* audit query_id; 0 = no query_end record (or already written) */
+	int64_t start_us;  /* sess_now_us() at push */
+	int64_t rows;      /* rows returned + affected; -1 = none seen */
+	char *error;       /* owned: the first error text seen, or NULL */
+};
+
+struct stmt_ops {
+	enum policy_dialect dialect; /* for decisions made again (stmt_approved_run) */
+	size_t entry_size;           /* the frontend's entry; starts with struct stmt_pending */
+	size_t max_pending;          /* cap: stmt_queue_full() at this many entries */
+	/* The entry at the head ends (its query_end is written): free what the
+	 * frontend's part owns and apply what its end means. error: the pop's
+	 * error_if_unset (NULL when the reply ended normally); the entry's own
+	 * error is still set. Never NULL. */
+	void (*release)(void *conn, void *entry, const char *error);
+	/* Refuse a statement the policy refused (pres: action >= review, its
+	 * message): the protocol's own denial, a kill rule's close included.
+	 * Returns the frontend's "consumed" result (> 0), or -1 when the
+	 * session must close. */
+	int (*deny)(void *conn, const struct policy_result *pres);
+};
+
+struct stmt_queue {
+	struct sb_ring ring;        /* of ops->entry_size entries */
+	uint64_t seq;               /* sequence of the last pushed entry */
+	size_t local_bytes;         /* bytes of replies the proxy made itself, queued */
+	const struct stmt_ops *ops; /* borrowed, static */
+	void *conn;                 /* borrowed: the frontend's state, passed to ops */
+	struct session *s;          /* borrowed */
+};
+
+/* Set up an empty queue and register it with the session (s->pending) so
+ * that its query_end records are written before session_end. */
+void stmt_queue_init(struct stmt_queue *q, struct session *s, const struct stmt_ops *ops,
+		     void *conn);
+/* Pop every entry (query_end with STMT_NO_REPLY_SESSION_ENDED for those not
+ * written yet), free the storage, unregister from the session. */
+void stmt_queue_free(struct stmt_queue *q);
+
+/* Append a zeroed entry (seq, start time, rows = -1 set); NULL when out of
+ * memory. The pointer is valid until the next push or pop. */
+void *stmt_push(struct stmt_queue *q);
+/* The oldest entry / entry i (0 = oldest) / NULL; how many. (Inline: the
+ * relays ask on every message.) */
+static inline void *stmt_head(const struct stmt_queue *q)
+{
+	return sb_ring_head(&q->ring);
+}
+static inline void *stmt_at(const struct stmt_queue *q, size_t i)
+{
+	return sb_ring_at(&q->ring, i);
+}
+static inline size_t stmt_count(const struct stmt_queue *q)
+{
+	return q->ring.len;
+}
+/* Undo the last push (nothing was written for it; ops->release is not
+ * called: the caller set nothing it owns). */
+void stmt_drop_tail(struct stmt_queue *q);
+/* The head's reply ended: write its query_end record (its error, else
+ * error_if_unset), call ops->release, drop it. No-op when empty. */
+void stmt_pop(struct stmt_queue *q, const char *error_if_unset);
+/* Write the query_end record of every entry now, with `error` where the
+ * entry has none (the session is ending: its replies will not come); the
+ * entries stay, with no record left to write. */
+void stmt_end_all(struct stmt_queue *q, const char *error);
+/* Why the client must not be read now (a cap is reached), or NULL. */
+const char *stmt_queue_full(const struct stmt_queue *q);
+
+/* Record the first error of an entry (printf format; kept to 300 bytes). */
+void stmt_set_error(struct stmt_pending *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Count rows into an entry (from "none seen" to n). */
+void stmt_add_rows(struct stmt_pending *p, int64_t n);
+
+/* ---- decisions ---- */
+
+/* Keep the text of the statement at hand (for `sessions`), cut to cap. */
+void stmt_remember(char *current, size_t cap, const char *sql, size_t len);
+
+/* Decide on sql for the queue's session under its dialect into *pres;
+ * returns the approval id (sess_evaluate). */
+int64_t stmt_evaluate(struct stmt_queue *q, const char *sql, size_t len,
+		      struct policy_result *pres);
+
+/* Write the audit "query" record of sql as *pres decided it. Returns the
+ * query id, 0 when the statement must not run (audit down). */
+uint64_t stmt_audit_result(struct session *s, const char *sql, size_t len,
+			   const struct policy_result *pres, int64_t approval, const char *params);
+
+/* The stored decision of a prepared statement: audited at each run. */
+struct stmt_decision {
+	char *sql;             /* owned, NUL-terminated */
+	size_t sql_len;
+	char *verb, *fingerprint, *objects, *rule; /* owned copies ("" when unset) */
+	enum policy_action action;
+	int64_t approval;      /* allowed by this approval when prepared; 0 = none */
+	int approval_spent;    /* a run has used that approval */
+};
+
+/* Fill *d (zeroed before) from sql and the decision *pres / approval.
+ * Returns 0, or -1 when out of memory (*d then holds nothing). */
+int stmt_decision_set(struct stmt_decision *d, const char *sql, size_t len,
+		      const struct policy_result *pres, int64_t approval);
+void stmt_decision_clear(struct stmt_decision *d);
+/* The audit "query" record of one run of *d (approval: the one this run
+ * uses; params: bound values as JSON or NULL). 0 = must not run. */
+uint64_t stmt_decision_audit(struct session *s, const struct stmt_decision *d, int64_t approval,
+			     const char *params);
+
+/* The record of a statement the classifier could not read (rule
+ * fail-closed, action deny) with the server's verdict: decision (e.g.
+ * "server-rejected", NULL = "deny") and its error. A lost record is logged. */
+void stmt_decision_audit_unreadable(struct session *s, const struct stmt_decision *d,
+				    const char *decision, const char *error);
+
+/* A statement allowed by an approval runs once: its first run uses the
+ * approval taken when it was prepared; a later run is decided again
+ * (*pres, *last_approval: the frontend's decision scratch), which uses an
+ * approval waiting for it or holds it as a new request. Returns 0 to run
+ * it (*run_approval = the approval the run uses), else the refusal was
+ * audited (with params) and written (ops->deny): its result (> 0 or -1). */
+int stmt_approved_run(struct stmt_queue *q, struct stmt_decision *d, struct policy_result *pres,
+		      int64_t *last_approval, const char *params, int64_t *run_approval);
+
+#endif
