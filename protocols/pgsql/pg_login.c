@@ -163,18 +163,16 @@ static void on_startup_packet(struct pg_conn *c)
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_CLIENT);
 	for (;;) {
-		size_t have = evbuffer_get_length(in);
-		if (have < 4)
-			return;
-		uint8_t lb[4];
-		evbuffer_copyout(in, lb, 4);
-		uint32_t len = (uint32_t)lb[0] << 24 | (uint32_t)lb[1] << 16 | (uint32_t)lb[2] << 8 | lb[3];
-		if (len < 8 || len > PG_STARTUP_MAX) {
-			sess_close(s, "invalid startup packet length %u", len);
+		uint8_t h[PG_HEADER_LEN];
+		struct pg_frame f;
+		enum pg_peek r = pg_peek_startup(h, pg_head(in, h), &f);
+		if (r == PG_PEEK_INVALID) {
+			sess_close(s, "invalid startup packet length %u", f.len);
 			return;
 		}
-		if (have < len)
+		if (r == PG_PEEK_AGAIN)
 			return;
+		uint32_t len = f.len;
 		uint8_t *pkt = evbuffer_pullup(in, len);
 		struct pg_startup su;
 		char err[160];
@@ -245,17 +243,16 @@ static void on_startup_packet(struct pg_conn *c)
 static uint8_t *login_message(struct pg_conn *c, char *type, size_t *bodylen)
 {
 	struct evbuffer *in = sess_input(c->s, SESS_CLIENT);
-	uint8_t h[5];
-	if (evbuffer_copyout(in, h, 5) < 5)
-		return NULL;
-	uint32_t len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
-	/* Auth messages are small; PostgreSQL caps them similarly (PG_MAX_AUTH_TOKEN_LENGTH 65535). */
-	if (len < 4 || len > 65535) {
-		sess_close(c->s, "invalid message length %u during authentication", len);
+	uint8_t h[PG_HEADER_LEN];
+	struct pg_frame f;
+	enum pg_peek r = pg_peek_message(h, pg_head(in, h), PG_AUTH_MESSAGE_MAX, &f);
+	if (r == PG_PEEK_INVALID) {
+		sess_close(c->s, "invalid message length %u during authentication", f.len);
 		return NULL;
 	}
-	if (evbuffer_get_length(in) < (size_t)len + 1)
+	if (r == PG_PEEK_AGAIN)
 		return NULL;
+	uint32_t len = f.len;
 	uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 1);
 	if (!m) {
 		sess_close(c->s, "out of memory");
@@ -766,16 +763,16 @@ void pg_login_backend_read(struct pg_conn *c)
 		return;
 	}
 	while (!s->closing && c->st >= PG_ST_BACKEND_AUTH && c->st <= PG_ST_BACKEND_STARTUP) {
-		uint8_t h[5];
-		if (evbuffer_copyout(in, h, 5) < 5)
-			return;
-		uint32_t len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
-		if (len < 4 || len > (1u << 20)) {
+		uint8_t h[PG_HEADER_LEN];
+		struct pg_frame f;
+		enum pg_peek r = pg_peek_message(h, pg_head(in, h), PG_CONTROL_MESSAGE_MAX, &f);
+		if (r == PG_PEEK_INVALID) {
 			backend_auth_failed(c, "invalid message length from backend during login");
 			return;
 		}
-		if (evbuffer_get_length(in) < (size_t)len + 1)
+		if (r == PG_PEEK_AGAIN)
 			return;
+		uint32_t len = f.len;
 		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 1);
 		if (!m) {
 			sess_close(s, "out of memory");
