@@ -141,14 +141,16 @@ int my_send_greeting(struct my_conn *c)
 static uint8_t *login_packet(struct my_conn *c, enum sess_side side, size_t *n, int *closed)
 {
 	struct evbuffer *in = sess_input(c->s, side);
-	uint8_t h[4], seq;
-	uint32_t len;
+	uint8_t h[MY_HEADER_LEN];
+	struct my_frame f;
 	*closed = 0;
-	if (evbuffer_copyout(in, h, 4) < 4)
+	enum my_peek r = my_peek_packet(h, my_head(in, h), MY_LOGIN_PACKET_MAX - 1, &f);
+	if (r == MY_PEEK_AGAIN && f.need == MY_HEADER_LEN)
 		return NULL;
-	my_header(h, &len, &seq);
+	uint32_t len = f.len;
+	uint8_t seq = f.seq;
 	uint8_t want = side == SESS_CLIENT ? c->seq : c->bseq;
-	if (len >= MY_LOGIN_PACKET_MAX || seq != want) {
+	if (r == MY_PEEK_INVALID || seq != want) {
 		*closed = 1;
 		if (side == SESS_CLIENT)
 			sess_close(c->s, "malformed login packet from client (length %u, sequence %u, expected %u)",
@@ -158,7 +160,7 @@ static uint8_t *login_packet(struct my_conn *c, enum sess_side side, size_t *n, 
 				   len, seq);
 		return NULL;
 	}
-	if (evbuffer_get_length(in) < (size_t)len + 4)
+	if (r == MY_PEEK_AGAIN)
 		return NULL;
 	uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)len + 4);
 	if (!p) {
