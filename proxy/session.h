@@ -117,7 +117,18 @@ void sess_end(struct session *s, const char *reason);
 
 void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The phase shown in log lines and listings ("login", "ready", ...). Only
+ * a name: it switches nothing. */
 void sess_set_phase(struct session *s, const char *phase);
+
+/* Relay modes. sess_start_relay(): both sides are connected and logged in,
+ * and the frontend relays messages with inspection (its query phase). The
+ * core then gives back the login slot, starts the idle clock (a TIMEOUT
+ * only after idle_timeout without traffic) and may write what a read
+ * callback queued at once. sess_stop_relay() leaves that mode (a re-login
+ * inside the session, a closing frontend). Both are idempotent. */
+void sess_start_relay(struct session *s);
+void sess_stop_relay(struct session *s);
 
 struct evbuffer *sess_input(struct session *s, enum sess_side side);
 struct evbuffer *sess_output(struct session *s, enum sess_side side);
