@@ -24,13 +24,51 @@
 #include "proxy/secret.h"
 #include "proxy/session.h"
 
+/* Every state change goes through here. The table lists, for each state,
+ * the states it may go to (staying is always allowed, and every state may
+ * close). CLOSED is final: a late event of a closing session may still ask
+ * for another state, which is ignored. Any other change is a bug in this
+ * frontend: it is logged and that session is closed. */
+#define PG_TO(st) (1u << (st))
+static const unsigned pg_next[] = {
+	[PG_ST_STARTUP] = PG_TO(PG_ST_CLIENT_TLS) | PG_TO(PG_ST_SASL_FIRST) | PG_TO(PG_ST_PASSWORD) |
+			  PG_TO(PG_ST_CANCEL),
+	[PG_ST_CLIENT_TLS] = PG_TO(PG_ST_STARTUP),
+	[PG_ST_SASL_FIRST] = PG_TO(PG_ST_SASL_FINAL),
+	[PG_ST_SASL_FINAL] = PG_TO(PG_ST_BACKEND_CONNECT),
+	[PG_ST_PASSWORD] = PG_TO(PG_ST_BACKEND_CONNECT),
+	[PG_ST_BACKEND_CONNECT] = PG_TO(PG_ST_BACKEND_SSL) | PG_TO(PG_ST_BACKEND_AUTH),
+	[PG_ST_BACKEND_SSL] = PG_TO(PG_ST_BACKEND_TLS) | PG_TO(PG_ST_BACKEND_AUTH),
+	[PG_ST_BACKEND_TLS] = PG_TO(PG_ST_BACKEND_AUTH),
+	[PG_ST_BACKEND_AUTH] = PG_TO(PG_ST_BACKEND_STARTUP),
+	[PG_ST_BACKEND_STARTUP] = PG_TO(PG_ST_READY),
+	[PG_ST_READY] = 0,
+	[PG_ST_CANCEL] = 0,
+	[PG_ST_CLOSED] = 0,
+};
+
 static void set_state(struct pg_conn *c, enum pg_state st)
 {
 	static const char *const names[] = {
 		"startup", "client-tls", "sasl", "sasl", "password", "connect", "backend-ssl",
 		"backend-tls", "backend-auth", "backend-start", "ready", "cancel", "closed"};
+	if (c->st == PG_ST_CLOSED && st != PG_ST_CLOSED)
+		return;
+	if (st != c->st && st != PG_ST_CLOSED && !(pg_next[c->st] & PG_TO(st))) {
+		sess_log(c->s, LOG_ERR, "bug: illegal state change %s -> %s", names[c->st], names[st]);
+		c->st = PG_ST_CLOSED;
+		sess_set_phase(c->s, names[PG_ST_CLOSED]);
+		sess_stop_relay(c->s);
+		sess_close(c->s, "internal error: illegal state change");
+		return;
+	}
 	c->st = st;
 	sess_set_phase(c->s, names[st]);
+	/* the query phase is the core's fast relay; every other phase is not */
+	if (st == PG_ST_READY)
+		sess_start_relay(c->s);
+	else
+		sess_stop_relay(c->s);
 }
 
 void pg_fatal(struct pg_conn *c, const char *sqlstate, const char *msg, const char *reason)
