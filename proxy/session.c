@@ -396,13 +396,36 @@ static void write_now(struct session *s, enum sess_side side)
 		client_write_cb(top, s);
 }
 
+/* Raw relay (sess_relay_raw): what `from` sent goes to the other side as
+ * it is, with backpressure. */
+static void raw_move(struct session *s, enum sess_side from)
+{
+	enum sess_side to = from == SESS_CLIENT ? SESS_BACKEND : SESS_CLIENT;
+	if (!s->backend || s->closing || s->close_after_flush)
+		return;
+	if (evbuffer_add_buffer(sess_output(s, to), sess_input(s, from)) != 0) {
+		sess_close(s, "out of memory");
+		return;
+	}
+	sess_backpressure(s, to);
+}
+
+/* Input arrived (or was released by backpressure) on `side`. */
+static void deliver(struct session *s, enum sess_side side)
+{
+	if (s->relay_raw)
+		raw_move(s, side);
+	else
+		s->proto->dispatch(s, s->pstate, side, SESS_EV_READ);
+}
+
 static void client_read_cb(struct bufferevent *bev, void *ctx)
 {
 	struct session *s = ctx;
 	if (s->closing || s->close_after_flush)
 		return;
 	s->last_activity = coarse_now_s();
-	s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_READ);
+	deliver(s, SESS_CLIENT);
 	write_now(s, SESS_BACKEND);
 	write_now(s, SESS_CLIENT); /* a refusal or a proxy-made reply */
 }
@@ -413,7 +436,7 @@ static void backend_read_cb(struct bufferevent *bev, void *ctx)
 	if (s->closing || s->close_after_flush)
 		return;
 	s->last_activity = coarse_now_s();
-	s->proto->dispatch(s, s->pstate, SESS_BACKEND, SESS_EV_READ);
+	deliver(s, SESS_BACKEND);
 	write_now(s, SESS_CLIENT);
 	write_now(s, SESS_BACKEND);
 }
@@ -432,7 +455,7 @@ static void client_write_cb(struct bufferevent *bev, void *ctx)
 	if (s->backend_paused) {
 		s->backend_paused = 0;
 		bufferevent_enable(s->backend, EV_READ);
-		s->proto->dispatch(s, s->pstate, SESS_BACKEND, SESS_EV_READ);
+		deliver(s, SESS_BACKEND);
 		if (s->closing)
 			return;
 	}
@@ -448,7 +471,7 @@ static void backend_write_cb(struct bufferevent *bev, void *ctx)
 		s->client_paused = 0;
 		if (!s->client_held)
 			bufferevent_enable(s->client, EV_READ);
-		s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_READ);
+		deliver(s, SESS_CLIENT);
 	}
 }
 
@@ -563,6 +586,87 @@ int sess_client_tls_start(struct session *s)
 	if (evbuffer_get_length(in))
 		bufferevent_trigger(bufferevent_get_underlying(tls), EV_READ,
 				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	return 0;
+}
+
+int sess_client_tls_start_framed(struct session *s, const struct sess_tls_framing *fr)
+{
+	if (!s->px->server_tls || !fr || !fr->unwrap || !fr->wrap || s->client_tls)
+		return -1;
+	SSL *ssl = SSL_new(s->px->server_tls);
+	if (!ssl)
+		return -1;
+	struct bufferevent *sock = s->client;
+	evbuffer_remove_cb(bufferevent_get_input(sock), count_in_cb, s);
+	evbuffer_remove_cb(bufferevent_get_output(sock), count_out_cb, s);
+	bufferevent_setwatermark(sock, EV_WRITE, 0, SESS_HIGH_WATER);
+	/* Deferred callbacks: a filter calls its write callback from inside
+	 * the write that fed it, which would re-enter the TLS handshake that
+	 * is writing (and send its flight twice). */
+	struct bufferevent *framed = bufferevent_filter_new(
+		sock, fr->unwrap, fr->wrap, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, NULL,
+		fr->ctx);
+	if (!framed) {
+		SSL_free(ssl);
+		client_setup(s);
+		return -1;
+	}
+	/* From here the framing layer owns the socket: on failure it stays the
+	 * client side, and the caller closes the session. */
+	s->client = framed;
+	bufferevent_setwatermark(framed, EV_WRITE, 0, SESS_HIGH_WATER);
+	struct bufferevent *tls = bufferevent_openssl_filter_new(
+		s->px->base, framed, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!tls) {
+		SSL_free(ssl);
+		client_setup(s);
+		return -1;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	s->client = tls;
+	s->client_tls = 1;
+	client_setup(s);
+	/* Bytes of the handshake already read are handed down the chain now,
+	 * as in sess_client_tls_start(). */
+	if (evbuffer_get_length(bufferevent_get_input(sock)))
+		bufferevent_trigger(sock, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	return 0;
+}
+
+int sess_backend_replace(struct session *s, const char *host, int port)
+{
+	if (s->closing || s->close_after_flush)
+		return -1;
+	if (s->backend) {
+		struct bufferevent *old = s->backend;
+		s->backend = NULL;
+		bufferevent_disable(old, EV_READ | EV_WRITE);
+		bufferevent_setcb(old, NULL, NULL, NULL, NULL);
+		/* Safe inside its own callback: libevent holds a reference
+		 * while a callback of it runs and finalizes its events later. */
+		bufferevent_free(old);
+	}
+	s->backend_tls = 0;
+	s->backend_error[0] = '\0';
+	s->backend_paused = 0;
+	if (s->client_paused) {
+		/* nothing waits to drain to the backend any more */
+		s->client_paused = 0;
+		if (!s->client_held)
+			bufferevent_enable(s->client, EV_READ);
+	}
+	return sess_backend_connect(s, host, port);
+}
+
+int sess_relay_raw(struct session *s)
+{
+	if (!s->backend || s->closing || s->close_after_flush)
+		return -1;
+	s->relay_raw = 1;
+	sess_start_relay(s);
+	raw_move(s, SESS_CLIENT);
+	raw_move(s, SESS_BACKEND);
 	return 0;
 }
 
