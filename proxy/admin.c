@@ -342,16 +342,16 @@ static void do_sessions(struct admin_conn *c)
 		size_t stmtlen = stmt ? strnlen(stmt, ADMIN_STMT_MAX) : 0;
 		o = (size_t)snprintf(item, sizeof item, "%s{\"id\":%llu", first ? "" : ",",
 				     (unsigned long long)s->id);
-		put_member(item, sizeof item, &o, "user", s->logged_in ? s->target.user : NULL,
-			   s->logged_in ? strlen(s->target.user) : 0);
-		put_member(item, sizeof item, &o, "asset", s->logged_in ? s->target.asset : NULL,
-			   s->logged_in ? strlen(s->target.asset) : 0);
+		put_member(item, sizeof item, &o, "user", s->ident.logged_in ? s->ident.target.user : NULL,
+			   s->ident.logged_in ? strlen(s->ident.target.user) : 0);
+		put_member(item, sizeof item, &o, "asset", s->ident.logged_in ? s->ident.target.asset : NULL,
+			   s->ident.logged_in ? strlen(s->ident.target.asset) : 0);
 		put_member(item, sizeof item, &o, "account",
-			   s->logged_in ? s->target.db_username : NULL,
-			   s->logged_in ? strlen(s->target.db_username) : 0);
-		put_member(item, sizeof item, &o, "database", s->database[0] ? s->database : NULL,
-			   strlen(s->database));
-		put_member(item, sizeof item, &o, "client", s->client_addr, strlen(s->client_addr));
+			   s->ident.logged_in ? s->ident.target.db_username : NULL,
+			   s->ident.logged_in ? strlen(s->ident.target.db_username) : 0);
+		put_member(item, sizeof item, &o, "database", s->ident.database[0] ? s->ident.database : NULL,
+			   strlen(s->ident.database));
+		put_member(item, sizeof item, &o, "client", s->ident.client_addr, strlen(s->ident.client_addr));
 		put_member(item, sizeof item, &o, "protocol", s->proto->name,
 			   strlen(s->proto->name));
 		put_member(item, sizeof item, &o, "since", since, strlen(since));
@@ -421,8 +421,8 @@ static void do_kill(struct admin_conn *c, const char *req, size_t len)
 	int r = admin_json_get(req, len, "by", by, sizeof by);
 	snprintf(stmt, sizeof stmt, "kill %llu", id);
 	snprintf(objects, sizeof objects, "session %llu", id);
-	if (audit_admin(c, "kill", stmt, s->logged_in ? s->target.asset : NULL,
-			s->logged_in ? s->target.db_username : NULL, objects, NULL, err,
+	if (audit_admin(c, "kill", stmt, s->ident.logged_in ? s->ident.target.asset : NULL,
+			s->ident.logged_in ? s->ident.target.db_username : NULL, objects, NULL, err,
 			sizeof err) != 0 &&
 	    c->srv->px->cfg.audit_on_failure == AUDIT_FAIL_CLOSE)
 		sb_log(LOG_ERR, "admin: kill %llu by %s not audited: %s (killing anyway)", id,

@@ -19,7 +19,7 @@ int backend_auth_load(struct backend_auth *ba, struct session *s, char *err, siz
 		return -1;
 	}
 	backend_auth_free(ba);
-	int rc = state_asset_auth_get(s->px->state, s->target.asset_id, o);
+	int rc = state_asset_auth_get(s->px->state, s->ident.target.asset_id, o);
 	if (rc != STATE_OK) {
 		snprintf(err, errlen, "asset options: %s",
 			 rc == STATE_NOT_FOUND ? "asset removed" : state_errmsg(s->px->state));
@@ -41,7 +41,7 @@ int backend_auth_load(struct backend_auth *ba, struct session *s, char *err, siz
 
 int backend_auth_verified(const struct session *s)
 {
-	return s->backend_tls && s->target.tls == ASSET_TLS_VERIFY_FULL;
+	return s->backend_tls && s->ident.target.tls == ASSET_TLS_VERIFY_FULL;
 }
 
 int backend_auth_allows(struct backend_auth *ba, int tls_on, enum asset_tls mode,
@@ -63,7 +63,7 @@ int backend_auth_allows(struct backend_auth *ba, int tls_on, enum asset_tls mode
 int backend_auth_weak_ok(struct backend_auth *ba, const struct session *s, const char *method,
 			 char *why, size_t whylen)
 {
-	return backend_auth_allows(ba, s->backend_tls, s->target.tls, method, why, whylen);
+	return backend_auth_allows(ba, s->backend_tls, s->ident.target.tls, method, why, whylen);
 }
 
 void backend_auth_audit(const struct backend_auth *ba, struct audit_event *ev)

@@ -26,7 +26,7 @@ struct backend_auth {
 	const char *weak; /* static: the weak method used under allow_weak, NULL = none */
 };
 
-/* Read the asset's options for s->target.asset_id. 0, or -1 with err. */
+/* Read the asset's options for s->ident.target.asset_id. 0, or -1 with err. */
 int backend_auth_load(struct backend_auth *ba, struct session *s, char *err, size_t errlen);
 
 /* Is the backend's identity proven (TLS on, asset verify-full)? */

@@ -13,34 +13,35 @@
 
 /* A `review` decision (see decide.h): use an approval, or hold. Returns the
  * approval id, 0 when the state DB failed (the statement stays held). */
-static int64_t review(struct session *s, const char *sql, size_t len, struct policy_result *out)
+static int64_t review(const struct identity *who, const struct decide_env *env, const char *sql,
+		      size_t len, struct policy_result *out)
 {
-	struct state *st = s->px->state;
+	struct state *st = env->state;
 	int64_t now = (int64_t)time(NULL), id = 0;
 	int created = 0, rc;
 	if (!st) {
 		rc = STATE_ERROR;
 		goto fail;
 	}
-	rc = state_approval_use(st, s->target.user, s->target.asset, s->target.account, sql, len,
-				s->id, now, &id);
+	rc = state_approval_use(st, who->target.user, who->target.asset, who->target.account, sql,
+				len, who->session, now, &id);
 	if (rc == STATE_OK) {
 		out->action = POLICY_ALLOW;
 		out->message[0] = '\0';
-		sess_log(s, LOG_INFO, "approval %lld used: %s allowed once (rule %s)", (long long)id,
+		identity_log(who, env->phase, LOG_INFO, "approval %lld used: %s allowed once (rule %s)", (long long)id,
 			 out->verb, out->rule);
 		return id;
 	}
 	if (rc == STATE_NOT_FOUND) {
-		struct state_approval_request rq = {.user = s->target.user,
-						    .asset = s->target.asset,
-						    .account = s->target.account,
-						    .protocol = s->proto->name,
+		struct state_approval_request rq = {.user = who->target.user,
+						    .asset = who->target.asset,
+						    .account = who->target.account,
+						    .protocol = who->protocol,
 						    .sql = sql,
 						    .sql_len = len,
 						    .fingerprint = out->fingerprint,
 						    .rule = out->rule,
-						    .session = s->id};
+						    .session = who->session};
 		rc = state_approval_request(st, &rq, now, &id, &created);
 	}
 	if (rc == STATE_REFUSED) {
@@ -49,7 +50,7 @@ static int64_t review(struct session *s, const char *sql, size_t len, struct pol
 			 "sqlbastion: held for review by rule '%s' (too many approval requests "
 			 "pending; ask an administrator to decide them)",
 			 out->rule);
-		sess_log(s, LOG_WARN, "held for review by rule %s, not stored: %s", out->rule,
+		identity_log(who, env->phase, LOG_WARN, "held for review by rule %s, not stored: %s", out->rule,
 			 state_errmsg(st));
 		return 0;
 	}
@@ -58,11 +59,11 @@ static int64_t review(struct session *s, const char *sql, size_t len, struct pol
 	snprintf(out->message, sizeof out->message,
 		 "sqlbastion: held for review by rule '%s' (approval %lld)", out->rule,
 		 (long long)id);
-	sess_log(s, LOG_INFO, "held for review by rule %s: %s, %s approval request %lld",
+	identity_log(who, env->phase, LOG_INFO, "held for review by rule %s: %s, %s approval request %lld",
 		 out->rule, out->verb, created ? "new" : "pending", (long long)id);
 	return id;
 fail:
-	sess_log(s, LOG_ERR, "held for review by rule %s, but no approval request stored: %s",
+	identity_log(who, env->phase, LOG_ERR, "held for review by rule %s, but no approval request stored: %s",
 		 out->rule, st ? state_errmsg(st) : "no state db");
 	snprintf(out->message, sizeof out->message,
 		 "sqlbastion: held for review by rule '%s' (the approval request could not be "
@@ -86,9 +87,10 @@ static int owns_session(void *ctx, uint64_t id, enum policy_session_id how)
 	if (how == POLICY_SESSION_PROXY_ID && !sess_find(s->px, id))
 		return 1;
 	for (const struct session *v = s->px->sessions; v; v = v->next) {
-		if (!v->logged_in || v->closing || v->proto != s->proto ||
-		    strcmp(v->target.user, s->target.user) != 0 ||
-		    strcmp(v->target.host, s->target.host) != 0 || v->target.port != s->target.port)
+		if (!v->ident.logged_in || v->closing || v->proto != s->proto ||
+		    strcmp(v->ident.target.user, s->ident.target.user) != 0 ||
+		    strcmp(v->ident.target.host, s->ident.target.host) != 0 ||
+		    v->ident.target.port != s->ident.target.port)
 			continue;
 		/* the frontend's plain form also takes the user's own backend
 		 * thread id (a DBA's KILL QUERY <CONNECTION_ID()>) */
@@ -99,52 +101,53 @@ static int owns_session(void *ctx, uint64_t id, enum policy_session_id how)
 	return 0;
 }
 
-int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char *sql,
-		      size_t len, struct policy_result *out)
+int64_t decide_evaluate(const struct identity *who, const struct decide_env *env,
+			enum policy_dialect dialect, const char *sql, size_t len,
+			struct policy_result *out)
 {
 	struct policy_request req = {.dialect = dialect,
-				     .level = s->target.level,
-				     .user = s->target.user,
-				     .asset = s->target.asset,
-				     .account = s->target.account,
+				     .level = who->target.level,
+				     .user = who->target.user,
+				     .asset = who->target.asset,
+				     .account = who->target.account,
 				     .sql = sql,
 				     .sql_len = len,
 				     .now = time(NULL),
-				     .std_strings_off = s->std_strings_off,
-				     .client_encoding = s->client_encoding,
-				     .mysql_mode = s->mysql_mode,
-				     .server_version = s->backend_version,
-				     .server_mariadb = s->backend_mariadb,
-				     .owns_session = owns_session,
-				     .owns_ctx = s,
-				     .database = dialect == POLICY_DIALECT_MYSQL ? s->database : NULL,
-				     .database_unknown = s->database_unknown,
-				     .routine = dialect == POLICY_DIALECT_PG ? s->routine : NULL,
-				     .routine_ctx = s->routine_ctx};
-	if (!s->policy) {
+				     .std_strings_off = env->std_strings_off,
+				     .client_encoding = env->client_encoding,
+				     .mysql_mode = env->mysql_mode,
+				     .server_version = env->server_version,
+				     .server_mariadb = env->server_mariadb,
+				     .owns_session = env->owns_session,
+				     .owns_ctx = env->owns_ctx,
+				     .database = dialect == POLICY_DIALECT_MYSQL ? who->database : NULL,
+				     .database_unknown = who->database_unknown,
+				     .routine = dialect == POLICY_DIALECT_PG ? env->routine : NULL,
+				     .routine_ctx = env->routine_ctx};
+	if (!who->policy) {
 		out->action = POLICY_DENY;
 		snprintf(out->rule, sizeof out->rule, "fail-closed");
 		snprintf(out->message, sizeof out->message,
 			 "sqlbastion: blocked by rule 'fail-closed'");
 		return 0;
 	}
-	(void)policy_evaluate(s->policy, &req, out);
+	(void)policy_evaluate(who->policy, &req, out);
 	if (out->routines_missing)
 		return 0; /* provisional: evaluated again once the routines are known */
 	if (out->action == POLICY_REVIEW)
-		return review(s, sql, len, out);
+		return review(who, env, sql, len, out);
 	if (out->action >= POLICY_REVIEW)
-		sess_log(s, LOG_INFO, "%s by rule %s: %s", policy_action_name(out->action), out->rule,
-			 out->verb);
+		identity_log(who, env->phase, LOG_INFO, "%s by rule %s: %s",
+			     policy_action_name(out->action), out->rule, out->verb);
 	return 0;
 }
 
-uint64_t sess_audit_statement(struct session *s, const struct sess_stmt_info *st)
+int decide_audit_statement(struct sb_proxy *px, const struct identity *who, uint64_t query_id,
+			   const struct sess_stmt_info *st)
 {
-	uint64_t qid = ++s->next_query_id;
 	struct audit_event ev;
 	audit_event_init(&ev, AUDIT_QUERY);
-	ev.query_id = qid;
+	ev.query_id = query_id;
 	ev.statement = st->sql;
 	ev.statement_len = st->len;
 	ev.verb = st->verb && *st->verb ? st->verb : NULL;
@@ -155,19 +158,60 @@ uint64_t sess_audit_statement(struct session *s, const struct sess_stmt_info *st
 	ev.error = st->error;
 	ev.params = st->params;
 	ev.approval = st->approval;
-	return sess_audit(s, &ev) == 0 ? qid : 0;
+	return identity_audit(px, who, &ev);
 }
 
-void sess_query_end(struct session *s, uint64_t query_id, int64_t start_us, int64_t rows,
-		    const char *error)
+int decide_query_end(struct sb_proxy *px, const struct identity *who, uint64_t query_id,
+		     int64_t start_us, int64_t rows, const char *error, char *err, size_t errlen)
 {
 	if (!query_id)
-		return;
+		return 0;
 	struct audit_event ev;
 	audit_event_init(&ev, AUDIT_QUERY_END);
 	ev.query_id = query_id;
 	ev.rows = rows;
 	ev.error = error;
 	ev.duration_us = sess_now_us() - start_us;
-	sess_audit_later(s, &ev);
+	return identity_audit_later(px, who, &ev, err, errlen);
+}
+
+/* ---- the adapters for frontends that hold a session ---- */
+
+/* The session's lexing state, its live-session lookup and routine catalog. */
+static void session_env(struct session *s, struct decide_env *env)
+{
+	*env = (struct decide_env){.state = s->px->state,
+				   .phase = s->phase,
+				   .std_strings_off = s->std_strings_off,
+				   .client_encoding = s->client_encoding,
+				   .mysql_mode = s->mysql_mode,
+				   .server_version = s->backend_version,
+				   .server_mariadb = s->backend_mariadb,
+				   .owns_session = owns_session,
+				   .owns_ctx = s,
+				   .routine = s->routine,
+				   .routine_ctx = s->routine_ctx};
+}
+
+int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char *sql,
+		      size_t len, struct policy_result *out)
+{
+	struct decide_env env;
+	session_env(s, &env);
+	return decide_evaluate(&s->ident, &env, dialect, sql, len, out);
+}
+
+uint64_t sess_audit_statement(struct session *s, const struct sess_stmt_info *st)
+{
+	uint64_t qid = ++s->next_query_id;
+	return decide_audit_statement(s->px, &s->ident, qid, st) == 0 ? qid : 0;
+}
+
+void sess_query_end(struct session *s, uint64_t query_id, int64_t start_us, int64_t rows,
+		    const char *error)
+{
+	char err[256];
+	if (decide_query_end(s->px, &s->ident, query_id, start_us, rows, error, err, sizeof err) !=
+	    0)
+		sess_log(s, LOG_WARN, "audit record lost: query_end: %s", err);
 }

@@ -42,16 +42,16 @@ static void recheck(struct lifecycle *lc, int all, time_t now)
 	lc->retry = 0;
 	for (s = px->sessions; s; s = next) {
 		next = s->next; /* sess_end may move s to px->closing */
-		if (!s->logged_in || s->closing || s->close_after_flush)
+		if (!s->ident.logged_in || s->closing || s->close_after_flush)
 			continue;
-		if (!all && s->target.valid_until > (int64_t)now)
+		if (!all && s->ident.target.valid_until > (int64_t)now)
 			continue;
 		int64_t vu = INT64_MAX;
 		checked++;
-		enum auth_status r = auth_recheck(px->state, &s->target, s->client_ip, now, &vu,
+		enum auth_status r = auth_recheck(px->state, &s->ident.target, s->ident.client_ip, now, &vu,
 						  reason, sizeof reason);
 		if (r == AUTH_OK) {
-			s->target.valid_until = vu;
+			s->ident.target.valid_until = vu;
 		} else if (r == AUTH_REFUSED) {
 			sess_log(s, LOG_INFO, "access ended: %s", reason);
 			sess_end(s, reason);

@@ -53,7 +53,7 @@ static void release_unauth(struct session *s)
 	if (!s->unauth_counted)
 		return;
 	s->unauth_counted = 0;
-	login_guard_leave(s->px, s->client_ip);
+	login_guard_leave(s->px, s->ident.client_ip);
 }
 
 int64_t sess_now_us(void)
@@ -164,17 +164,20 @@ struct session *sess_new(struct sb_proxy *px, const struct protocol *p,
 	s->last_activity = coarse_now_s();
 	s->proto = p;
 	s->id = ++px->next_session_id;
+	s->ident.session = s->id;
+	s->ident.entry = IDENTITY_ENTRY_DIRECT;
+	s->ident.protocol = p->name;
 	s->client = client;
 	s->timer = evtimer_new(px->base, timer_cb, s);
-	s->policy = px->policy ? policy_ref(px->policy) : NULL;
+	s->ident.policy = px->policy ? policy_ref(px->policy) : NULL;
 	s->started = time(NULL);
 	s->started_us = sess_now_us();
-	snprintf(s->client_ip, sizeof s->client_ip, "%s", ip);
-	s->client_port = port;
+	snprintf(s->ident.client_ip, sizeof s->ident.client_ip, "%s", ip);
+	s->ident.client_port = port;
 	if (strchr(ip, ':'))
-		snprintf(s->client_addr, sizeof s->client_addr, "[%s]:%d", ip, port);
+		snprintf(s->ident.client_addr, sizeof s->ident.client_addr, "[%s]:%d", ip, port);
 	else
-		snprintf(s->client_addr, sizeof s->client_addr, "%s:%d", ip, port);
+		snprintf(s->ident.client_addr, sizeof s->ident.client_addr, "%s:%d", ip, port);
 	snprintf(s->phase, sizeof s->phase, "startup");
 	list_push(&px->sessions, s);
 	px->live_count++;
@@ -228,9 +231,7 @@ void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	sb_log(lvl, "session=%llu %s %s user=%s phase=%s: %s",
-	       (unsigned long long)s->id, s->proto->name, s->client_addr,
-	       s->logged_in ? s->target.user : "-", s->phase, msg);
+	identity_log(&s->ident, s->phase, lvl, "%s", msg);
 }
 
 static void reaper_cb(evutil_socket_t fd, short what, void *ctx)
@@ -247,9 +248,9 @@ static void reaper_cb(evutil_socket_t fd, short what, void *ctx)
 			bufferevent_free(s->backend);
 		if (s->timer)
 			event_free(s->timer);
-		if (s->policy)
-			policy_unref(s->policy);
-		sb_wipe(&s->target, sizeof s->target);
+		if (s->ident.policy)
+			policy_unref(s->ident.policy);
+		sb_wipe(&s->ident.target, sizeof s->ident.target);
 		free(s);
 	}
 }
@@ -325,7 +326,7 @@ void sess_end(struct session *s, const char *reason)
 {
 	if (s->closing || s->close_after_flush)
 		return;
-	if (s->logged_in && s->pstate && s->proto->goodbye)
+	if (s->ident.logged_in && s->pstate && s->proto->goodbye)
 		s->proto->goodbye(s, s->pstate, reason);
 	sess_close_after_flush(s, "%s", reason);
 }
@@ -725,69 +726,29 @@ int sess_backend_tls_start(struct session *s, const char *host, int verify)
 	return 0;
 }
 
-/* Session identity into the event (fields the caller left unset). */
-static void fill_identity(struct session *s, struct audit_event *ev)
+int sess_audit(struct session *s, struct audit_event *ev)
 {
-	ev->session = s->id;
-	if (!ev->user && s->logged_in)
-		ev->user = s->target.user;
-	ev->client = s->client_addr;
-	ev->protocol = s->proto->name;
-	if (s->logged_in) {
-		if (!ev->asset)
-			ev->asset = s->target.asset;
-		if (!ev->account)
-			ev->account = s->target.db_username;
-	}
-	if (!ev->database && s->database[0])
-		ev->database = s->database;
-	/* Byte counts belong to the session record; elsewhere they are absent. */
 	if (ev->type == AUDIT_SESSION_END) {
 		ev->bytes_in = (int64_t)s->bytes_in;
 		ev->bytes_out = (int64_t)s->bytes_out;
-	} else if (ev->bytes_in <= 0 && ev->bytes_out <= 0) {
-		ev->bytes_in = ev->bytes_out = -1;
 	}
-}
-
-int sess_audit(struct session *s, struct audit_event *ev)
-{
-	struct sb_proxy *px = s->px;
-	char err[256];
-	fill_identity(s, ev);
-	if (!px->audit)
-		return px->cfg.audit_on_failure == AUDIT_FAIL_OPEN ? 0 : -1;
-	if (audit_write(px->audit, ev, err, sizeof err) == 0) {
-		if (px->audit_failing) {
-			px->audit_failing = 0;
-			sb_log(LOG_WARN, "audit: writing again after failure");
-		}
-		return 0;
-	}
-	if (!px->audit_failing)
-		sb_log(LOG_ERR, "audit: cannot write %s: %s (on_failure=%s)",
-		       px->cfg.audit_jsonl, err,
-		       px->cfg.audit_on_failure == AUDIT_FAIL_OPEN ? "open" : "close");
-	px->audit_failing = 1;
-	return px->cfg.audit_on_failure == AUDIT_FAIL_OPEN ? 0 : -1;
+	return identity_audit(s->px, &s->ident, ev);
 }
 
 void sess_audit_record(struct session *s, struct audit_event *ev)
 {
-	/* A flood of bad logins must not become a flood of synchronous audit
-	 * writes: past failed_login_records_per_source a second, they are
-	 * counted and summarised (login_guard.h). */
-	if (ev->type == AUDIT_LOGIN_FAILED && !login_guard_failed_login(s->px, s->client_ip))
-		return;
-	if (sess_audit(s, ev) != 0)
+	if (ev->type == AUDIT_SESSION_END) {
+		ev->bytes_in = (int64_t)s->bytes_in;
+		ev->bytes_out = (int64_t)s->bytes_out;
+	}
+	if (identity_audit_record(s->px, &s->ident, ev) != 0)
 		sess_log(s, LOG_WARN, "audit record lost: %s", audit_event_name(ev->type));
 }
 
 void sess_audit_later(struct session *s, struct audit_event *ev)
 {
 	char err[256];
-	fill_identity(s, ev);
-	if (s->px->audit && audit_defer(s->px->audit, ev, err, sizeof err) != 0)
+	if (identity_audit_later(s->px, &s->ident, ev, err, sizeof err) != 0)
 		sess_log(s, LOG_WARN, "audit record lost: %s: %s", audit_event_name(ev->type), err);
 }
 
@@ -796,7 +757,7 @@ int sess_count_user(void *ctx, const char *user)
 	struct sb_proxy *px = ctx;
 	int n = 0;
 	for (struct session *s = px->sessions; s; s = s->next)
-		if (s->logged_in && strcmp(s->target.user, user) == 0)
+		if (s->ident.logged_in && strcmp(s->ident.target.user, user) == 0)
 			n++;
 	return n;
 }

@@ -16,6 +16,7 @@
 
 #include "audit/audit.h"
 #include "proxy/auth.h"
+#include "proxy/identity.h"
 #include "proxy/log.h"
 #include "protocols/protocol.h"
 
@@ -38,21 +39,15 @@ struct session {
 	void *pstate;                     /* owned via proto->free_state */
 	struct bufferevent *client;       /* owned */
 	struct bufferevent *backend;      /* owned; NULL until sess_backend_connect */
-	struct policy *policy;            /* owned reference, taken at accept */
 	struct event *timer;              /* owned */
 
-	char client_ip[64];
-	int client_port;
-	char client_addr[80];             /* "ip:port" for audit */
 	int client_tls;                   /* client side is TLS */
 	int backend_tls;                  /* backend side is TLS */
 
-	int logged_in;                    /* target is valid (counts toward the session limit) */
+	/* Who the session acts for (policy, audit and login take this, never
+	 * the session): connection part filled at accept, login part at login. */
+	struct identity ident;
 	int login_audited;                /* the login record was written: session_end follows */
-	struct auth_target target;        /* who and where, after login */
-	char database[128];               /* database asked for by the client */
-	int database_unknown;             /* MySQL: a USE/COM_INIT_DB in flight or of
-					     unknown outcome; policy then assumes the worst */
 	char phase[16];                   /* for log lines: "login", "ready", ... */
 	/* How the server reads string literals now (the frontend tracks it from
 	 * the server's reports; policy lexes with it): PostgreSQL

@@ -129,15 +129,15 @@ static void refuse(struct my_conn *c, const char *reason)
 	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
 				 .rows = -1, .duration_us = -1,
 				 .verb = c->change_user ? "change_user" : NULL};
-	if (c->s->logged_in) {
-		ev.asset = c->s->target.asset;
-		ev.account = c->s->target.db_username;
+	if (c->s->ident.logged_in) {
+		ev.asset = c->s->ident.target.asset;
+		ev.account = c->s->ident.target.db_username;
 	}
 	sess_audit_record(c->s, &ev);
-	c->s->logged_in = 0;
+	c->s->ident.logged_in = 0;
 	char msg[200];
 	snprintf(msg, sizeof msg, "Access denied for user '%.64s'@'%.64s' (using password: YES)",
-		 c->user, c->s->client_ip);
+		 c->user, c->s->ident.client_ip);
 	my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000", msg, reason);
 }
 
@@ -216,7 +216,7 @@ static uint8_t *login_packet(struct my_conn *c, enum sess_side side, size_t *n, 
 static struct auth_login login_input(struct my_conn *c)
 {
 	struct auth_login in = {.user = c->user,
-				.client_ip = c->s->client_ip,
+				.client_ip = c->s->ident.client_ip,
 				.protocol = "mysql",
 				.now = time(NULL),
 				.live_sessions = sess_count_user,
@@ -235,7 +235,7 @@ static void start_backend(struct my_conn *c)
 		refuse(c, "out of memory");
 		return;
 	}
-	if (secret_fetch(s->px->state, s->px->master_key, s->target.account_id, c->secret,
+	if (secret_fetch(s->px->state, s->px->master_key, s->ident.target.account_id, c->secret,
 			 c->secret_cap, err, sizeof err) < 0) {
 		char reason[320];
 		snprintf(reason, sizeof reason, "hosted secret unavailable: %s", err);
@@ -249,7 +249,7 @@ static void start_backend(struct my_conn *c)
 		return;
 	}
 	set_state(c, MY_ST_BACKEND_CONNECT);
-	if (sess_backend_connect(s, s->target.host, s->target.port) != 0)
+	if (sess_backend_connect(s, s->ident.target.host, s->ident.target.port) != 0)
 		refuse(c, "cannot start backend connection");
 }
 
@@ -262,7 +262,7 @@ static void check_result(struct my_conn *c, enum auth_status st, const char *rea
 		return;
 	}
 	if (st == AUTH_OK) {
-		c->s->logged_in = 1;
+		c->s->ident.logged_in = 1;
 		start_backend(c);
 	} else {
 		if (st == AUTH_ERROR)
@@ -333,7 +333,7 @@ static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, i
 			       : "malformed mysql_native_password response");
 		return;
 	}
-	if (!login_guard_login_check(c->s->px, c->s->client_ip)) {
+	if (!login_guard_login_check(c->s->px, c->s->ident.client_ip)) {
 		refuse(c, "too many logins from this address; try again later");
 		return;
 	}
@@ -383,7 +383,7 @@ static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, i
 		}
 		return;
 	}
-	enum auth_status as = auth_check_rules(st, &in, w.token_id, &c->s->target, reason,
+	enum auth_status as = auth_check_rules(st, &in, w.token_id, &c->s->ident.target, reason,
 					       sizeof reason);
 	if (as == AUTH_OK && sha2) {
 		/* fast_auth_success; the OK follows once the backend is in. */
@@ -405,7 +405,7 @@ static void check_token(struct my_conn *c, const char *tok, size_t len)
 		return;
 	}
 	struct auth_login in = login_input(c);
-	enum auth_status as = auth_check_token(c->s->px->state, &in, tok, len, &c->s->target,
+	enum auth_status as = auth_check_token(c->s->px->state, &in, tok, len, &c->s->ident.target,
 					       reason, sizeof reason);
 	check_result(c, as, reason);
 }
@@ -427,7 +427,7 @@ static void check_sha2_rsa(struct my_conn *c, const uint8_t *b, size_t n)
 {
 	char tok[512], err[160], reason[200];
 	/* 0.33 ms of the only event loop each: bounded per source. */
-	if (!login_guard_expensive(c->s->px, c->s->client_ip)) {
+	if (!login_guard_expensive(c->s->px, c->s->ident.client_ip)) {
 		refuse(c, "too many logins from this address; try again later");
 		return;
 	}
@@ -594,11 +594,11 @@ static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 		return;
 	}
 	if (r.database) {
-		if (strlen(r.database) >= sizeof s->database) {
+		if (strlen(r.database) >= sizeof s->ident.database) {
 			refuse(c, "database name too long");
 			return;
 		}
-		snprintf(s->database, sizeof s->database, "%s", r.database);
+		snprintf(s->ident.database, sizeof s->ident.database, "%s", r.database);
 	}
 	if (r.attrs && r.attrs_len) {
 		c->attrs = malloc(r.attrs_len);
@@ -671,7 +671,7 @@ static void backend_failed(struct my_conn *c, const char *why)
 	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
 				 .rows = -1, .duration_us = -1};
 	sess_audit_record(c->s, &ev);
-	c->s->logged_in = 0;
+	c->s->ident.logged_in = 0;
 	my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000",
 		 "sqlbastion: could not log in to the database with the hosted account", reason);
 }
@@ -751,10 +751,10 @@ static void send_backend_response(struct my_conn *c)
 	struct my_hs_response r = {.caps = c->caps | (s->backend_tls ? MY_CLIENT_SSL : 0),
 				   .max_packet = backend_max_packet(c),
 				   .charset = backend_charset(c),
-				   .user = s->target.db_username,
+				   .user = s->ident.target.db_username,
 				   .auth = auth,
 				   .auth_len = (size_t)alen,
-				   .database = s->database,
+				   .database = s->ident.database,
 				   .plugin = plugin,
 				   .attrs = (const uint8_t *)c->attrs,
 				   .attrs_len = c->attrs_len};
@@ -806,11 +806,11 @@ static void on_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n)
 			 MY_CLIENT_CONNECT_WITH_DB);
 	if (c->attrs && (bc & MY_CLIENT_CONNECT_ATTRS))
 		c->caps |= MY_CLIENT_CONNECT_ATTRS;
-	if (!s->database[0])
+	if (!s->ident.database[0])
 		c->caps &= ~MY_CLIENT_CONNECT_WITH_DB;
-	int want_tls = s->target.tls != ASSET_TLS_DISABLE;
+	int want_tls = s->ident.target.tls != ASSET_TLS_DISABLE;
 	if (want_tls && !(bc & MY_CLIENT_SSL)) {
-		if (s->target.tls != ASSET_TLS_PREFER) {
+		if (s->ident.target.tls != ASSET_TLS_PREFER) {
 			backend_failed(c, "backend does not support TLS but the asset requires it");
 			return;
 		}
@@ -833,7 +833,7 @@ static void on_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n)
 		return;
 	}
 	my_buf_free(&sb);
-	if (sess_backend_tls_start(s, s->target.host, s->target.tls == ASSET_TLS_VERIFY_FULL) != 0) {
+	if (sess_backend_tls_start(s, s->ident.target.host, s->ident.target.tls == ASSET_TLS_VERIFY_FULL) != 0) {
 		backend_failed(c, "cannot start TLS to backend");
 		return;
 	}
@@ -851,7 +851,7 @@ static void login_complete(struct my_conn *c, const uint8_t *ok, size_t n)
 	c->attrs = NULL;
 	if (my_parse_ok(ok, n, &o) != 0)
 		o.status = MY_SERVER_STATUS_AUTOCOMMIT;
-	if (s->target.level == POLICY_LEVEL_READ && c->st == MY_ST_BACKEND_AUTH) {
+	if (s->ident.target.level == POLICY_LEVEL_READ && c->st == MY_ST_BACKEND_AUTH) {
 		/* Before the client's first command (the client has no OK yet,
 		 * so anything it sent early stays buffered): make the server
 		 * session read-only. Its reply is the proxy's, never relayed. */
@@ -872,7 +872,7 @@ static void login_complete(struct my_conn *c, const uint8_t *ok, size_t n)
 	struct audit_event ev = {.type = AUDIT_LOGIN, .rows = -1, .duration_us = -1};
 	backend_auth_audit(&c->bauth, &ev);
 	if (sess_audit(s, &ev) != 0) {
-		s->logged_in = 0;
+		s->ident.logged_in = 0;
 		my_fatal(c, c->seq, MY_ER_UNKNOWN_ERROR, "HY000",
 			 "sqlbastion: audit log unavailable; login refused", "audit unavailable at login");
 		return;
@@ -893,7 +893,7 @@ static void login_complete(struct my_conn *c, const uint8_t *ok, size_t n)
 	set_state(c, MY_ST_READY);
 	sess_set_timer(s, s->px->cfg.idle_timeout);
 	sess_log(s, LOG_INFO, "logged in to %s as %s (level %s, backend %s thread %u)",
-		 s->target.asset, s->target.db_username, policy_level_name(s->target.level),
+		 s->ident.target.asset, s->ident.target.db_username, policy_level_name(s->ident.target.level),
 		 c->bhs.version, c->backend_thread);
 }
 
@@ -1078,7 +1078,7 @@ static void on_backend_login_error(struct my_conn *c, const uint8_t *b, size_t n
 	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
 				 .rows = -1, .duration_us = -1};
 	sess_audit_record(c->s, &ev);
-	c->s->logged_in = 0;
+	c->s->ident.logged_in = 0;
 	char cmsg[260];
 	snprintf(cmsg, sizeof cmsg, "%.*s", (int)(ml > 250 ? 250 : ml), msg);
 	my_fatal(c, c->seq, code, state, cmsg, reason);
@@ -1182,33 +1182,33 @@ static void change_user_checked(struct my_conn *c, enum auth_status st, const ch
 		refuse(c, reason[0] ? reason : "internal error");
 		return;
 	}
-	if (s->target.asset_id != c->cu_asset_id || s->target.account_id != c->cu_account_id) {
+	if (s->ident.target.asset_id != c->cu_asset_id || s->ident.target.account_id != c->cu_account_id) {
 		char why[300], msg[300];
 		snprintf(why, sizeof why, "change user: token is for %.64s/%.64s, not this session's "
-			 "asset and account", s->target.asset, s->target.account);
+			 "asset and account", s->ident.target.asset, s->ident.target.account);
 		struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = why,
 					 .rows = -1, .duration_us = -1, .verb = "change_user",
-					 .asset = s->target.asset, .account = s->target.db_username};
+					 .asset = s->ident.target.asset, .account = s->ident.target.db_username};
 		sess_audit_record(s, &ev);
-		s->logged_in = 0;
+		s->ident.logged_in = 0;
 		snprintf(msg, sizeof msg, "sqlbastion: COM_CHANGE_USER to another asset or account "
 			 "(%.64s/%.64s) is not allowed; connect again with that token",
-			 s->target.asset, s->target.account);
+			 s->ident.target.asset, s->ident.target.account);
 		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000", msg, why);
 		return;
 	}
 	struct audit_event ev = {.type = AUDIT_LOGIN, .rows = -1, .duration_us = -1,
 				 .verb = "change_user"};
 	if (sess_audit(s, &ev) != 0) {
-		s->logged_in = 0;
+		s->ident.logged_in = 0;
 		my_fatal(c, c->seq, MY_ER_UNKNOWN_ERROR, "HY000",
 			 "sqlbastion: audit log unavailable; change user refused",
 			 "audit unavailable at change user");
 		return;
 	}
 	c->change_user = 0;
-	sess_log(s, LOG_INFO, "change user: %s on %s as %s (level %s)", s->target.user,
-		 s->target.asset, s->target.db_username, policy_level_name(s->target.level));
+	sess_log(s, LOG_INFO, "change user: %s on %s as %s (level %s)", s->ident.target.user,
+		 s->ident.target.asset, s->ident.target.db_username, policy_level_name(s->ident.target.level));
 	if (my_relay_change_user(c) != 0) {
 		if (!s->closing)
 			sess_close(s, "out of memory");
@@ -1236,8 +1236,8 @@ int my_login_change_user(struct my_conn *c, const uint8_t *b, size_t n)
 	size_t alen;
 	const char *db = NULL, *plugin = NATIVE;
 	c->change_user = 1;
-	c->cu_asset_id = s->target.asset_id;
-	c->cu_account_id = s->target.account_id;
+	c->cu_asset_id = s->ident.target.asset_id;
+	c->cu_account_id = s->ident.target.account_id;
 	c->seq = 1; /* the command was sequence 0 */
 	set_state(c, MY_ST_CLIENT_AUTH);
 	c->cauth = MY_CA_NONE;
@@ -1279,7 +1279,7 @@ int my_login_change_user(struct my_conn *c, const uint8_t *b, size_t n)
 		return 1;
 	}
 	snprintf(c->user, sizeof c->user, "%s", user);
-	if (db && db[0] && strcmp(db, s->database) != 0) {
+	if (db && db[0] && strcmp(db, s->ident.database) != 0) {
 		/* the database goes through the policy as USE does: send it after */
 		refuse(c, "change user: COM_CHANGE_USER may not change the database (send USE after it)");
 		return 1;

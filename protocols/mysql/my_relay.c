@@ -147,12 +147,12 @@ static void pend_pop(struct my_conn *c, const char *error_if_unset)
 		 * known again only when the server ran the change without error */
 		c->db_pending--;
 		if (!p->error && !error_if_unset && p->init_db) {
-			snprintf(c->s->database, sizeof c->s->database, "%s", p->init_db);
+			snprintf(c->s->ident.database, sizeof c->s->ident.database, "%s", p->init_db);
 			c->db_lost = 0;
 		} else if (p->db_change == 2) {
 			c->db_lost = 1;
 		}
-		c->s->database_unknown = c->db_pending > 0 || c->db_lost;
+		c->s->ident.database_unknown = c->db_pending > 0 || c->db_lost;
 	}
 	free(p->init_db);
 	sb_ring_pop(&c->pend);
@@ -164,7 +164,7 @@ static int db_change_pushed(struct my_conn *c, struct my_pending *p, int kind, c
 {
 	p->db_change = kind;
 	c->db_pending++;
-	c->s->database_unknown = 1;
+	c->s->ident.database_unknown = 1;
 	if (!db)
 		return 0;
 	p->init_db = strndup(db, n);
@@ -321,9 +321,9 @@ static int own_backend_thread(const struct my_conn *c, uint64_t id)
 {
 	const struct session *s = c->s;
 	for (const struct session *v = s->px->sessions; v; v = v->next)
-		if (v->logged_in && !v->closing && v->proto == s->proto && v->backend_id == id &&
-		    id != 0 && strcmp(v->target.user, s->target.user) == 0 &&
-		    strcmp(v->target.host, s->target.host) == 0 && v->target.port == s->target.port)
+		if (v->ident.logged_in && !v->closing && v->proto == s->proto && v->backend_id == id &&
+		    id != 0 && strcmp(v->ident.target.user, s->ident.target.user) == 0 &&
+		    strcmp(v->ident.target.host, s->ident.target.host) == 0 && v->ident.target.port == s->ident.target.port)
 			return 1;
 	return 0;
 }
@@ -343,17 +343,17 @@ static int kill_target(struct my_conn *c, uint64_t id, uint32_t *thread, int *rc
 	struct session *v = sess_find(c->s->px, id);
 	char msg[160];
 	struct my_conn *vc = v && v->proto == c->s->proto ? v->pstate : NULL;
-	int is_proxy = vc && vc->st == MY_ST_READY && v->logged_in;
-	int may = is_proxy && (strcmp(v->target.user, c->s->target.user) == 0 ||
-			       c->s->target.level >= POLICY_LEVEL_OPERATE);
-	int same_server = is_proxy && strcmp(v->target.host, c->s->target.host) == 0 &&
-			  v->target.port == c->s->target.port;
+	int is_proxy = vc && vc->st == MY_ST_READY && v->ident.logged_in;
+	int may = is_proxy && (strcmp(v->ident.target.user, c->s->ident.target.user) == 0 ||
+			       c->s->ident.target.level >= POLICY_LEVEL_OPERATE);
+	int same_server = is_proxy && strcmp(v->ident.target.host, c->s->ident.target.host) == 0 &&
+			  v->ident.target.port == c->s->ident.target.port;
 	if (may && same_server) {
 		*thread = vc->backend_thread;
 		return 0;
 	}
 	if (id <= UINT32_MAX && (own_backend_thread(c, id) ||
-				 (!is_proxy && c->s->target.level >= POLICY_LEVEL_OPERATE))) {
+				 (!is_proxy && c->s->ident.target.level >= POLICY_LEVEL_OPERATE))) {
 		*thread = (uint32_t)id;
 		return 0;
 	}
@@ -369,7 +369,7 @@ static int kill_target(struct my_conn *c, uint64_t id, uint32_t *thread, int *rc
 	}
 	snprintf(msg, sizeof msg,
 		 "sqlbastion: session %llu is on another database server; kill it from a "
-		 "session on asset %.64s", (unsigned long long)id, v->target.asset);
+		 "session on asset %.64s", (unsigned long long)id, v->ident.target.asset);
 	*rc = answer_err(c, MY_ER_KILL_DENIED, "HY000", msg, 0);
 	return -1;
 }
@@ -435,7 +435,7 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 	p->query_id = qid;
 	/* the server may ask for a client file only for an allowed LOAD DATA
 	 * LOCAL (flag client-file) */
-	p->infile_ok = c->pres.action <= POLICY_ALERT && c->s->target.level >= POLICY_LEVEL_WRITE &&
+	p->infile_ok = c->pres.action <= POLICY_ALERT && c->s->ident.target.level >= POLICY_LEVEL_WRITE &&
 		       (c->pres.flags & POLICY_F_CLIENT_FILE);
 	if (parse_kill(sql, len, &query, &kid)) {
 		uint32_t thread;
@@ -666,7 +666,7 @@ static int on_init_db(struct my_conn *c, const uint8_t *b, size_t n)
 {
 	char text[600];
 	int tl = quoted_stmt(text, sizeof text, "USE ", b + 1, n - 1);
-	if (tl < 0 || n - 1 >= sizeof c->s->database)
+	if (tl < 0 || n - 1 >= sizeof c->s->ident.database)
 		return answer_err(c, 1102, "42000", "Incorrect database name", 0);
 	int rc = 1;
 	uint64_t qid = decide(c, text, (size_t)tl, &rc);
@@ -759,7 +759,7 @@ static int on_command(struct my_conn *c, const uint8_t *b, size_t n)
 			return -1;
 		p->reset_stmts = 1;
 		c->s->mysql_mode = 0; /* back to the server's global defaults */
-		if (c->s->target.level != POLICY_LEVEL_READ)
+		if (c->s->ident.target.level != POLICY_LEVEL_READ)
 			return 0;
 		/* The reset also resets the transaction access mode: a read
 		 * grant's session is made read-only again before anything the
@@ -1022,7 +1022,7 @@ static int on_backend_packet(struct my_conn *c, struct my_pending *p, const uint
 		*done = 1;
 		if (n >= 1 && b[0] == 0x00) {
 			if (p->init_db)
-				snprintf(c->s->database, sizeof c->s->database, "%s", p->init_db);
+				snprintf(c->s->ident.database, sizeof c->s->ident.database, "%s", p->init_db);
 			if (p->reset_stmts) {
 				stmts_clear(c);
 				c->last_stmt_id = 0;
@@ -1359,7 +1359,7 @@ int my_relay_change_user(struct my_conn *c)
 	if (!p || send_backend_packet(c, reset, sizeof reset) != 0)
 		return -1;
 	p->reset_stmts = 1; /* forgotten on the server's OK, as the server forgets them */
-	if (c->s->target.level == POLICY_LEVEL_READ &&
+	if (c->s->ident.target.level == POLICY_LEVEL_READ &&
 	    (!pend_push(c, MY_PEND_INTERNAL) || send_backend_packet(c, ro, sizeof ro - 1) != 0))
 		return -1;
 	/* the OK, behind the internal replies, with the exchange's sequence id */

@@ -105,7 +105,7 @@ int pg_on_function_call(struct pg_conn *c, const uint8_t *b, size_t n, int *held
 	const char *name = cache_find(c, oid);
 	int failed = c->fn_failed && c->fn_failed_oid == oid;
 	c->fn_failed = 0;
-	if (!name && !failed && c->s->target.level != POLICY_LEVEL_READ) {
+	if (!name && !failed && c->s->ident.target.level != POLICY_LEVEL_READ) {
 		if (!pg_quiet(c) && !c->ext_open) {
 			pg_hold_until_quiet(c); /* then tx_status is the server's */
 			*held = 1;
@@ -130,7 +130,7 @@ int pg_on_function_call(struct pg_conn *c, const uint8_t *b, size_t n, int *held
 		return -1;
 	}
 	int r;
-	if (c->s->target.level == POLICY_LEVEL_READ) {
+	if (c->s->ident.target.level == POLICY_LEVEL_READ) {
 		r = refuse(c, what, "grant-level:read", "42501",
 			   "sqlbastion: blocked by rule 'grant-level:read'", params);
 	} else if (!name && pg_quiet(c) && c->tx_status == 'E') {

@@ -85,12 +85,12 @@ void pg_refuse(struct pg_conn *c, const char *reason)
 				 .error = reason,
 				 .rows = -1,
 				 .duration_us = -1};
-	if (c->s->logged_in) {
-		ev.asset = c->s->target.asset;
-		ev.account = c->s->target.db_username;
+	if (c->s->ident.logged_in) {
+		ev.asset = c->s->ident.target.asset;
+		ev.account = c->s->ident.target.db_username;
 	}
 	sess_audit_record(c->s, &ev);
-	c->s->logged_in = 0;
+	c->s->ident.logged_in = 0;
 	char msg[160];
 	snprintf(msg, sizeof msg, "password authentication failed for user \"%.64s\"", c->user);
 	pg_fatal(c, "28P01", msg, reason);
@@ -122,7 +122,7 @@ static int keep_startup(struct pg_conn *c, const struct pg_startup *su, char *wh
 		snprintf(why, whylen, "user name too long");
 		return -1;
 	}
-	snprintf(c->s->database, sizeof c->s->database, "%s", su->database ? su->database : "");
+	snprintf(c->s->ident.database, sizeof c->s->ident.database, "%s", su->database ? su->database : "");
 	size_t blob = 0;
 	for (int i = 0; i < su->n_params; i++) {
 		if (!param_allowed(su->params[i].name)) {
@@ -185,14 +185,14 @@ static void handle_cancel(struct pg_conn *c, const struct pg_startup *su)
 	}
 	c->cancel_pid = vc->backend_pid;
 	c->cancel_key = vc->backend_key;
-	c->s->target = victim->target; /* host and port of the same backend */
-	c->s->logged_in = 0;
-	snprintf(c->user, sizeof c->user, "%s", victim->target.user);
+	c->s->ident.target = victim->ident.target; /* host and port of the same backend */
+	c->s->ident.logged_in = 0;
+	snprintf(c->user, sizeof c->user, "%s", victim->ident.target.user);
 	sess_log(c->s, LOG_INFO, "cancel request for session %u (user %s)", su->cancel_pid,
-		 victim->target.user);
+		 victim->ident.target.user);
 	set_state(c, PG_ST_CANCEL);
 	/* Cancel requests are not subject to pg_hba and are sent without TLS, as libpq does. */
-	if (sess_backend_connect(c->s, c->s->target.host, c->s->target.port) != 0)
+	if (sess_backend_connect(c->s, c->s->ident.target.host, c->s->ident.target.port) != 0)
 		sess_close(c->s, "cannot connect to backend for cancel");
 }
 
@@ -311,7 +311,7 @@ static void login_done_client(struct pg_conn *c)
 		pg_fatal(c, "53200", "out of memory", "out of memory");
 		return;
 	}
-	if (secret_fetch(s->px->state, s->px->master_key, s->target.account_id, c->secret,
+	if (secret_fetch(s->px->state, s->px->master_key, s->ident.target.account_id, c->secret,
 			 c->secret_cap, err, sizeof err) < 0) {
 		char reason[320];
 		snprintf(reason, sizeof reason, "hosted secret unavailable: %s", err);
@@ -325,7 +325,7 @@ static void login_done_client(struct pg_conn *c)
 		return;
 	}
 	set_state(c, PG_ST_BACKEND_CONNECT);
-	if (sess_backend_connect(s, s->target.host, s->target.port) != 0) {
+	if (sess_backend_connect(s, s->ident.target.host, s->ident.target.port) != 0) {
 		pg_refuse(c, "cannot start backend connection");
 		return;
 	}
@@ -334,7 +334,7 @@ static void login_done_client(struct pg_conn *c)
 static void check_result(struct pg_conn *c, enum auth_status st, const char *reason)
 {
 	if (st == AUTH_OK) {
-		c->s->logged_in = 1;
+		c->s->ident.logged_in = 1;
 		login_done_client(c);
 	} else if (st == AUTH_ERROR) {
 		sess_log(c->s, LOG_ERR, "login check failed: %s", reason);
@@ -347,7 +347,7 @@ static void check_result(struct pg_conn *c, enum auth_status st, const char *rea
 static struct auth_login login_input(struct pg_conn *c)
 {
 	struct auth_login in = {.user = c->user,
-				.client_ip = c->s->client_ip,
+				.client_ip = c->s->ident.client_ip,
 				.protocol = "postgres",
 				.now = time(NULL),
 				.live_sessions = sess_count_user,
@@ -372,7 +372,7 @@ static void on_sasl_first(struct pg_conn *c, const uint8_t *b, size_t n)
 	}
 	uint8_t salt[SB_SCRAM_SALT_LEN];
 	int iterations;
-	if (!login_guard_login_check(c->s->px, c->s->client_ip)) {
+	if (!login_guard_login_check(c->s->px, c->s->ident.client_ip)) {
 		pg_refuse(c, "too many logins from this address; try again later");
 		return;
 	}
@@ -401,7 +401,7 @@ static void on_sasl_final(struct pg_conn *c, const uint8_t *b, size_t n)
 	struct auth_login in = login_input(c);
 	enum auth_status st = auth_check_scram(c->s->px->state, &in, c->scram->auth_message,
 					       c->scram->auth_message_len, proof, sig,
-					       &c->s->target, reason, sizeof reason);
+					       &c->s->ident.target, reason, sizeof reason);
 	if (st == AUTH_OK) {
 		char final[128];
 		int fl = pg_scram_server_final_message(sig, final, sizeof final);
@@ -425,14 +425,14 @@ static void on_password(struct pg_conn *c, const uint8_t *b, size_t n)
 		pg_refuse(c, "malformed password message");
 		return;
 	}
-	if (!login_guard_login_check(c->s->px, c->s->client_ip)) {
+	if (!login_guard_login_check(c->s->px, c->s->ident.client_ip)) {
 		sb_wipe((void *)b, n);
 		pg_refuse(c, "too many logins from this address; try again later");
 		return;
 	}
 	struct auth_login in = login_input(c);
 	enum auth_status st =
-		auth_check_token(c->s->px->state, &in, pw, pwlen, &c->s->target, reason, sizeof reason);
+		auth_check_token(c->s->px->state, &in, pw, pwlen, &c->s->ident.target, reason, sizeof reason);
 	sb_wipe((void *)b, n);
 	check_result(c, st, reason);
 }
@@ -486,10 +486,10 @@ static void send_backend_startup(struct pg_conn *c)
 	int n = 0;
 	for (int i = 0; i < c->n_params && n < PG_STARTUP_PARAMS_MAX; i++)
 		extra[n++] = c->params[i];
-	if (s->target.level == POLICY_LEVEL_READ)
+	if (s->ident.target.level == POLICY_LEVEL_READ)
 		extra[n++] = (struct pg_param){"default_transaction_read_only", "on"};
-	const char *db = s->database[0] ? s->database : s->target.db_username;
-	if (pg_put_startup(sess_output(s, SESS_BACKEND), s->target.db_username, db, extra, n) != 0) {
+	const char *db = s->ident.database[0] ? s->ident.database : s->ident.target.db_username;
+	if (pg_put_startup(sess_output(s, SESS_BACKEND), s->ident.target.db_username, db, extra, n) != 0) {
 		pg_refuse(c, "cannot build backend startup packet");
 		return;
 	}
@@ -504,7 +504,7 @@ static void backend_auth_failed(struct pg_conn *c, const char *why)
 	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
 				 .rows = -1, .duration_us = -1};
 	sess_audit_record(c->s, &ev);
-	c->s->logged_in = 0;
+	c->s->ident.logged_in = 0;
 	pg_fatal(c, "08006", "sqlbastion: could not log in to the database with the hosted account",
 		 reason);
 }
@@ -601,7 +601,7 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 		if (!weak_allowed(c, "an md5 password"))
 			return;
 		char md5[36];
-		pg_md5_password(c->s->target.db_username, c->secret, data, md5);
+		pg_md5_password(c->s->ident.target.db_username, c->secret, data, md5);
 		pg_put_password(out, md5);
 		sb_wipe(md5, sizeof md5);
 		c->bauth_step = PG_BA_PASSWORD_SENT;
@@ -681,7 +681,7 @@ static void login_complete(struct pg_conn *c)
 	struct audit_event ev = {.type = AUDIT_LOGIN, .rows = -1, .duration_us = -1};
 	backend_auth_audit(&c->bauth, &ev);
 	if (sess_audit(s, &ev) != 0) {
-		s->logged_in = 0;
+		s->ident.logged_in = 0;
 		pg_fatal(c, "58030", "sqlbastion: audit log unavailable; login refused",
 			 "audit unavailable at login");
 		return;
@@ -698,8 +698,8 @@ static void login_complete(struct pg_conn *c)
 		return;
 	}
 	set_state(c, PG_ST_READY);
-	sess_log(s, LOG_INFO, "logged in to %s as %s (level %s)", s->target.asset,
-		 s->target.db_username, policy_level_name(s->target.level));
+	sess_log(s, LOG_INFO, "logged in to %s as %s (level %s)", s->ident.target.asset,
+		 s->ident.target.db_username, policy_level_name(s->ident.target.level));
 }
 
 /* After AuthenticationOk: relay ParameterStatus and notices, replace
@@ -757,7 +757,7 @@ static void on_backend_login_error(struct pg_conn *c, const uint8_t *b, size_t n
 	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
 				 .rows = -1, .duration_us = -1};
 	sess_audit_record(c->s, &ev);
-	c->s->logged_in = 0;
+	c->s->ident.logged_in = 0;
 	uint8_t h[5] = {'E', (uint8_t)((n + 4) >> 24), (uint8_t)((n + 4) >> 16),
 			(uint8_t)((n + 4) >> 8), (uint8_t)(n + 4)};
 	struct evbuffer *cout = sess_output(c->s, SESS_CLIENT);
@@ -784,15 +784,15 @@ void pg_login_backend_read(struct pg_conn *c)
 				backend_auth_failed(c, "backend sent data after accepting TLS");
 				return;
 			}
-			int verify = s->target.tls == ASSET_TLS_VERIFY_FULL;
-			if (sess_backend_tls_start(s, s->target.host, verify) != 0) {
+			int verify = s->ident.target.tls == ASSET_TLS_VERIFY_FULL;
+			if (sess_backend_tls_start(s, s->ident.target.host, verify) != 0) {
 				backend_auth_failed(c, "cannot start TLS to backend");
 				return;
 			}
 			set_state(c, PG_ST_BACKEND_TLS);
 			return;
 		}
-		if (ch == 'N' && s->target.tls == ASSET_TLS_PREFER) {
+		if (ch == 'N' && s->ident.target.tls == ASSET_TLS_PREFER) {
 			send_backend_startup(c);
 			return;
 		}
@@ -860,7 +860,7 @@ void pg_login_event(struct pg_conn *c, enum sess_side side, enum sess_event ev)
 			pg_put_cancel(sess_output(s, SESS_BACKEND), c->cancel_pid, c->cancel_key);
 			return; /* the server closes the connection once it has read it */
 		}
-		if (s->target.tls == ASSET_TLS_DISABLE) {
+		if (s->ident.target.tls == ASSET_TLS_DISABLE) {
 			send_backend_startup(c);
 		} else {
 			pg_put_request_code(sess_output(s, SESS_BACKEND), PG_SSL_REQUEST);

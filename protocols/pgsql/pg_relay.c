@@ -519,22 +519,22 @@ static int readings_agree(struct pg_conn *c, const char *sql, size_t len)
 {
 	static const char *const encs[] = {"UTF8", "SJIS", "BIG5", "GB18030", "JOHAB"};
 	struct session *s = c->s;
-	if (!s->policy)
+	if (!s->ident.policy)
 		return 1;
 	int first = 1;
 	for (int off = 0; off < 2; off++) {
 		for (size_t e = 0; e < sizeof encs / sizeof encs[0]; e++) {
 			struct policy_request req = {.dialect = POLICY_DIALECT_PG,
-						     .level = s->target.level,
-						     .user = s->target.user,
-						     .asset = s->target.asset,
-						     .account = s->target.account,
+						     .level = s->ident.target.level,
+						     .user = s->ident.target.user,
+						     .asset = s->ident.target.asset,
+						     .account = s->ident.target.account,
 						     .sql = sql,
 						     .sql_len = len,
 						     .now = time(NULL),
 						     .std_strings_off = off,
 						     .client_encoding = encs[e]};
-			(void)policy_evaluate(s->policy, &req, first ? &c->pres : &c->pres_alt);
+			(void)policy_evaluate(s->ident.policy, &req, first ? &c->pres : &c->pres_alt);
 			if (!first && !same_decision(&c->pres, &c->pres_alt))
 				return 0;
 			first = 0;

@@ -22,7 +22,7 @@ struct pg_syntax_check {
 
 int pg_syntax_wanted(const struct pg_conn *c)
 {
-	return c->s->policy && c->pres.action == POLICY_DENY &&
+	return c->s->ident.policy && c->pres.action == POLICY_DENY &&
 	       (c->pres.flags & POLICY_F_UNPARSEABLE) && strcmp(c->pres.rule, "fail-closed") == 0;
 }
 

@@ -32,7 +32,10 @@ from bastion import client_env, make_test_ca, run
 from conftest import _npm_package_dir
 from test_mysql_proxy import needs_lexer
 
-TRANSPORTS = ["plain", "tls"]
+# plain: no TLS anywhere; tls: client-side TLS the client verifies;
+# tls-both: the same, and the proxy's backend connection over TLS too
+# (asset --tls require; issue 11 item 2 was a backend-TLS-only failure)
+TRANSPORTS = ["plain", "tls", "tls-both"]
 PG_JAR = "/usr/share/java/postgresql.jar"
 MARIADB_JAR = "/usr/share/java/mariadb-java-client.jar"
 DENIED = "DROP TABLE matrix_victim"
@@ -42,9 +45,15 @@ def _ca(b):
     return str(b.var / "tls" / "ca.crt")
 
 
+def _backend_tls(b, transport, asset):
+    if transport == "tls-both":
+        b.ctl("asset", "set", asset, "--tls", "require")
+
+
 @pytest.fixture
-def pg_victim(pg, pg_ready):
+def pg_victim(pg, pg_ready, request):
     pg.psql("DROP TABLE IF EXISTS matrix_victim; CREATE TABLE matrix_victim (id int)")
+    _backend_tls(pg_ready, request.getfixturevalue("transport"), "demo-pg")
     yield pg_ready
     pg.psql("DROP TABLE IF EXISTS matrix_victim")
 
@@ -54,9 +63,10 @@ def _pg_victim_there(pg):
 
 
 @pytest.fixture
-def my_victim(maria, my_ready):
+def my_victim(maria, my_ready, request):
     maria.sql("DROP TABLE IF EXISTS appdb.matrix_victim; CREATE TABLE appdb.matrix_victim (id INT)")
     needs_lexer(my_ready)
+    _backend_tls(my_ready, request.getfixturevalue("transport"), "demo-mysql")
     yield my_ready
     maria.sql("DROP TABLE IF EXISTS appdb.matrix_victim")
 
@@ -91,19 +101,21 @@ def _check(out):
 def test_pg_psql(pg, pg_victim, transport):
     b = pg_victim
     kw = {}
-    if transport == "tls":
+    if transport != "plain":
         kw = dict(sslmode="verify-full", info={"sslrootcert": _ca(b)})
     r = b.psql(f"SELECT 41 + 1;\n{DENIED};\nSELECT 7;\n", on_error_stop=False, **kw)
     lines = r.stdout.split()
     assert lines == ["42", "7"], r.stdout + r.stderr
     assert "blocked by rule 'no-drop'" in r.stderr
+    r = b.psql("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", **kw)
+    assert r.stdout.strip() == ("t" if transport == "tls-both" else "f"), r.stdout + r.stderr
     assert _pg_victim_there(pg)
 
 
 def test_pg_psycopg2(pg, pg_victim, transport):
     import psycopg2
     b = pg_victim
-    kw = dict(sslmode="verify-full", sslrootcert=_ca(b)) if transport == "tls" else {}
+    kw = dict(sslmode="verify-full", sslrootcert=_ca(b)) if transport != "plain" else {}
     conn = b.connect(**kw)
     cur = conn.cursor()
     cur.execute("SELECT %s + 1", (41,))
@@ -113,7 +125,7 @@ def test_pg_psycopg2(pg, pg_victim, transport):
     assert "blocked by rule 'no-drop'" in str(e.value) and e.value.pgcode == "42501"
     cur.execute("SELECT 7")
     assert cur.fetchone()[0] == 7
-    if transport == "tls":
+    if transport != "plain":
         assert conn.info.ssl_in_use
     assert _pg_victim_there(pg)
 
@@ -161,7 +173,7 @@ def _jdbc(tmp_path, jar, url, user, token, sql):
 def test_pg_jdbc(pg, pg_victim, transport, tmp_path):
     b = pg_victim
     url = f"jdbc:postgresql://{b.host}:{b.port}/appdb?prepareThreshold=1&gssEncMode=disable"
-    url += (f"&sslmode=verify-full&sslrootcert={_ca(b)}" if transport == "tls"
+    url += (f"&sslmode=verify-full&sslrootcert={_ca(b)}" if transport != "plain"
             else "&sslmode=disable")
     out = _json_tail(_jdbc(tmp_path, PG_JAR, url, b.user, b.token, "SELECT ?::int + 1"))
     _check(out)
@@ -219,7 +231,7 @@ def node_postgres_dir(tmp_path_factory):
 
 def test_pg_node_pg(pg, pg_victim, transport, node_pg_dir):
     b = pg_victim
-    ca = _ca(b) if transport == "tls" else ""
+    ca = _ca(b) if transport != "plain" else ""
     out = _json_tail(_node(node_pg_dir, NODE_PG, [b.host, b.port, b.user, ca],
                            {"SB_TOKEN": b.token}))
     _check(out)
@@ -228,7 +240,7 @@ def test_pg_node_pg(pg, pg_victim, transport, node_pg_dir):
 
 def test_pg_node_postgres(pg, pg_victim, transport, node_postgres_dir):
     b = pg_victim
-    ca = _ca(b) if transport == "tls" else ""
+    ca = _ca(b) if transport != "plain" else ""
     out = _json_tail(_node(node_postgres_dir, NODE_POSTGRES, [b.host, b.port, b.user, ca],
                            {"SB_TOKEN": b.token}))
     _check(out)
@@ -241,7 +253,7 @@ def test_pg_pgbench(pg, pg_victim, transport, tmp_path):
     script = tmp_path / "matrix.sql"
     script.write_text("\\set x random(1, 1000)\nSELECT :x + 1;\n")
     env = {"PGPASSWORD": b.token}
-    if transport == "tls":
+    if transport != "plain":
         env.update(PGSSLMODE="verify-full", PGSSLROOTCERT=_ca(b))
     else:
         env.update(PGSSLMODE="disable")
@@ -262,21 +274,22 @@ def test_pg_pgbench(pg, pg_victim, transport, tmp_path):
 
 def test_my_mariadb_cli(maria, my_victim, transport):
     b = my_victim
-    args = ["--ssl-ca=" + _ca(b), "--ssl-verify-server-cert"] if transport == "tls" else []
-    r = b.mysql(f"SELECT 41 + 1;\n{DENIED};\nSELECT 7;\n", ssl=transport == "tls",
+    args = ["--ssl-ca=" + _ca(b), "--ssl-verify-server-cert"] if transport != "plain" else []
+    r = b.mysql(f"SELECT 41 + 1;\n{DENIED};\nSELECT 7;\n", ssl=transport != "plain",
                 args=["--force", *args])
     assert r.stdout.split() == ["42", "7"], r.stdout + r.stderr
     assert "blocked by rule 'no-drop'" in r.stderr
-    if transport == "tls":
-        r = b.mysql("SHOW SESSION STATUS LIKE 'Ssl_cipher'", ssl=True, args=args)
-        assert r.returncode == 0, r.stderr
+    # the server's view: TLS on the proxy's backend connection or not
+    r = b.mysql("SHOW SESSION STATUS LIKE 'Ssl_cipher'", ssl=transport != "plain", args=args)
+    cipher = r.stdout.split("\t")[1].strip() if "\t" in r.stdout else ""
+    assert bool(cipher) == (transport == "tls-both"), r.stdout + r.stderr
     assert _my_victim_there(maria)
 
 
 def test_my_pymysql(maria, my_victim, transport):
     import pymysql
     b = my_victim
-    kw = {"ssl": {"ca": _ca(b), "check_hostname": True}} if transport == "tls" else {}
+    kw = {"ssl": {"ca": _ca(b), "check_hostname": True}} if transport != "plain" else {}
     c = b.pymysql(**kw)
     with c.cursor() as cur:
         cur.execute("SELECT %s + 1", (41,))
@@ -286,7 +299,7 @@ def test_my_pymysql(maria, my_victim, transport):
         assert e.value.args[0] == 1227 and "blocked by rule 'no-drop'" in e.value.args[1]
         cur.execute("SELECT 7")
         assert cur.fetchone()[0] == 7
-    if transport == "tls":
+    if transport != "plain":
         assert c._sock.version().startswith("TLS")
     assert _my_victim_there(maria)
 
@@ -296,7 +309,7 @@ def test_my_mariadb_jdbc(maria, my_victim, transport, server_prepares, tmp_path)
     b = my_victim
     url = (f"jdbc:mariadb://{b.host}:{b.mysql_port}/appdb?"
            f"useServerPrepStmts={'true' if server_prepares else 'false'}")
-    if transport == "tls":
+    if transport != "plain":
         url += f"&sslMode=verify-full&serverSslCert={_ca(b)}"
     out = _json_tail(_jdbc(tmp_path, MARIADB_JAR, url, b.user, b.token, "SELECT ? + 1"))
     _check(out)
@@ -343,7 +356,7 @@ const [host, port, user, ca] = process.argv.slice(2);
 
 def test_my_node_mysql2(maria, my_victim, transport, mysql2_dir):
     b = my_victim
-    ca = _ca(b) if transport == "tls" else ""
+    ca = _ca(b) if transport != "plain" else ""
     out = _json_tail(_node(mysql2_dir, NODE_MYSQL2, [b.host, b.mysql_port, b.user, ca],
                            {"SB_TOKEN": b.token}))
     _check(out)
@@ -352,7 +365,7 @@ def test_my_node_mysql2(maria, my_victim, transport, mysql2_dir):
 
 def test_my_node_mariadb(maria, my_victim, transport, node_mariadb_dir):
     b = my_victim
-    ca = _ca(b) if transport == "tls" else ""
+    ca = _ca(b) if transport != "plain" else ""
     out = _json_tail(_node(node_mariadb_dir, NODE_MARIADB, [b.host, b.mysql_port, b.user, ca],
                            {"SB_TOKEN": b.token}))
     _check(out)
@@ -366,7 +379,7 @@ def test_my_mysqlslap(maria, my_victim, transport):
         pytest.skip("mariadb-slap / mysqlslap not installed (Debian mariadb-client)")
     b = my_victim
     tls = ["--ssl", "--ssl-ca=" + _ca(b), "--ssl-verify-server-cert"] \
-        if transport == "tls" else ["--skip-ssl"]
+        if transport != "plain" else ["--skip-ssl"]
     base = [slap, "--no-defaults", "-h", b.host, "-P", str(b.mysql_port), "-u", b.user,
             *tls, "--create-schema=appdb", "--no-drop"]
     env = dict(os.environ, MYSQL_PWD=b.token)
@@ -391,7 +404,7 @@ def test_my_sysbench(maria, my_victim, transport, tmp_path):
     run(["sysbench", "oltp_point_select", *common, "--mysql-ssl=off",
          f"--mysql-host={maria.host}", f"--mysql-port={maria.port}", "--mysql-user=app",
          f"--mysql-password={maria.passwords['app']}", "prepare"], timeout=120)
-    if transport == "tls":
+    if transport != "plain":
         # sysbench 1.0 --mysql-ssl=on reads cacert.pem, client-cert.pem and
         # client-key.pem from its working directory: the proxy's CA, and a
         # throwaway client pair (the proxy asks for no client certificate)
@@ -400,7 +413,7 @@ def test_my_sysbench(maria, my_victim, transport, tmp_path):
         os.rename(crt, tmp_path / "client-cert.pem")
         os.rename(key, tmp_path / "client-key.pem")
     try:
-        ssl = "--mysql-ssl=on" if transport == "tls" else "--mysql-ssl=off"
+        ssl = "--mysql-ssl=on" if transport != "plain" else "--mysql-ssl=off"
         r = subprocess.run(["sysbench", "oltp_point_select", *common, ssl, "--db-ps-mode=auto",
                             f"--mysql-host={b.host}", f"--mysql-port={b.mysql_port}",
                             f"--mysql-user={b.user}", f"--mysql-password={b.token}",
