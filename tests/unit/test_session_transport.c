@@ -180,6 +180,7 @@ static void test_raw(struct sb_proxy *px)
 	CHECK(s != NULL && lfd >= 0);
 	if (!s)
 		return;
+	uint64_t id = s->id;
 	/* the frontend reads "connect"; EARLY stays buffered for the relay */
 	CHECK(write(peer, "connect\nEARLY", 13) == 13);
 	int b = accept_within(px->base, lfd);
@@ -197,7 +198,7 @@ static void test_raw(struct sb_proxy *px)
 	/* the backend goes away: the session closes */
 	close(b);
 	spin(px->base, 20);
-	CHECK(sess_find(px, s->id) == NULL);
+	CHECK(sess_find(px, id) == NULL); /* s itself is freed */
 	close(peer);
 	close(lfd);
 }
