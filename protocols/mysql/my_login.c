@@ -33,6 +33,7 @@
 #include "protocols/mysql/my_auth.h"
 #include "protocols/mysql/my_auth_ed25519.h"
 #include "protocols/mysql/my_conn.h"
+#include "protocols/mysql/my_routines.h"
 #include "proxy/auth.h"
 #include "proxy/login_guard.h"
 #include "proxy/proxy.h"
@@ -890,6 +891,10 @@ static void login_complete(struct my_conn *c, const uint8_t *ok, size_t n)
 	}
 	my_buf_free(&b);
 	policy_result_init(&c->pres);
+	if (!c->routines && my_routines_init(c) != 0) {
+		sess_close(s, "out of memory");
+		return;
+	}
 	set_state(c, MY_ST_READY);
 	sess_set_timer(s, s->px->cfg.idle_timeout);
 	sess_log(s, LOG_INFO, "logged in to %s as %s (level %s, backend %s thread %u)",
