@@ -7,15 +7,18 @@
  * connect a backend or to start TLS on either side, asks policy for a
  * decision and audit for a record, and may end the session with sess_close().
  *
- * How each protocol fits:
+ * The frontend's set_state() checks each transition against its table and
+ * calls sess_start_relay() when it enters its query phase (session.h).
+ *
+ * How each protocol fits (the session.h calls each one uses):
  *   PostgreSQL  SSLRequest → sess_client_tls_start(); login; backend connect;
  *               message relay with statement inspection.
  *   MySQL       the proxy speaks first: on_accept() writes the handshake.
- *   TDS         TLS inside PRELOGIN packets: the frontend supplies its own
- *               transport wrapper via sess_client_tls_start_framed() (later).
- *   TNS         after CONNECT is rewritten, sess_relay_raw() hands both
+ *   TDS (none yet)  TLS inside PRELOGIN packets: the frontend supplies the
+ *               packet wrapper to sess_client_tls_start_framed().
+ *   TNS (none yet)  after CONNECT is rewritten, sess_relay_raw() hands both
  *               directions to the core's plain relay and dispatch() is no
- *               longer called for READ.
+ *               longer called for READ; REDIRECT → sess_backend_replace().
  */
 #ifndef SB_PROTOCOL_H
 #define SB_PROTOCOL_H
@@ -30,7 +33,8 @@ enum sess_event {
 	SESS_EV_READ,      /* input arrived on `side` */
 	SESS_EV_CONNECTED, /* backend TCP connect finished */
 	SESS_EV_TLS_READY, /* TLS handshake finished on `side` */
-	SESS_EV_FLUSHED,   /* output of `side` drained below its low watermark */
+	SESS_EV_FLUSHED,   /* the client's output drained below its low watermark
+			      (dispatched for SESS_CLIENT only) */
 	SESS_EV_TIMEOUT,   /* the session timer set with sess_set_timer() fired */
 	SESS_EV_ERROR,     /* the backend connection failed or closed; s->backend_error
 			      says why. The core closes the session after dispatch
@@ -39,7 +43,6 @@ enum sess_event {
 
 struct protocol {
 	const char *name;     /* listener key in the config: "postgres", ... */
-	const char *dialect;  /* for audit/policy: "pg", "mysql", ... */
 	/* Allocate protocol state for a new client connection. May write to the
 	 * client (MySQL greets first). Returns the state, or NULL to refuse
 	 * (the core closes with the reason already set by the frontend). */

@@ -13,7 +13,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
-#include <event2/bufferevent_struct.h> /* ev_read, ev_write: own_reads(), write_now() */
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <netinet/in.h>
@@ -29,6 +28,7 @@
 #include <time.h>
 
 #include "policy/policy.h"
+#include "proxy/bev_io.h"
 #include "proxy/login_guard.h"
 #include "proxy/proxy.h"
 #include "proxy/stmt.h"
@@ -110,11 +110,7 @@ static void list_push(struct session **head, struct session *s)
  * encrypted into its socket's buffer. */
 static size_t client_pending(struct session *s)
 {
-	size_t n = evbuffer_get_length(bufferevent_get_output(s->client));
-	struct bufferevent *under = bufferevent_get_underlying(s->client);
-	if (under)
-		n += evbuffer_get_length(bufferevent_get_output(under));
-	return n;
+	return bev_io_pending(s->client);
 }
 
 /* Close-after-flush: close once everything reached the kernel, checking
@@ -198,81 +194,33 @@ struct session *sess_new(struct sb_proxy *px, const struct protocol *p,
 	return s->closing ? NULL : s;
 }
 
-/* One read buffer for the whole loop: a read lands here and is copied
- * into the side's input, so an idle session holds no read buffer. */
-static unsigned char sock_read_buf[SESS_READ_MAX];
-
-/* Reads a plain socket in place of libevent's bufferevent_readcb, which
- * asks the kernel how much is readable (ioctl FIONREAD) before every read:
- * one syscall per message each way, a fifth of all the proxy makes per
- * query. What follows a read is the same: the input grows, then the
- * session's read callback, or its event callback on EOF or an error. */
-static void sock_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct bufferevent *bev = arg;
-	struct session *s = bev->cbarg;
-	(void)what;
-	if (s->closing || s->close_after_flush) {
-		bufferevent_disable(bev, EV_READ); /* level-triggered: never spin */
-		return;
-	}
-	ssize_t n = recv(fd, sock_read_buf, sizeof sock_read_buf, 0);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	int client = bev == s->client;
-	if (n <= 0) {
-		bufferevent_disable(bev, EV_READ);
-		short why = BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR);
-		(client ? client_event_cb : backend_event_cb)(bev, why, s);
-		return;
-	}
-	/* A socket bufferevent freezes its input's end so that only it adds
-	 * to it; this is its reader now. */
-	struct evbuffer *in = bufferevent_get_input(bev);
-	evbuffer_unfreeze(in, 0);
-	int added = evbuffer_add(in, sock_read_buf, (size_t)n);
-	evbuffer_freeze(in, 0);
-	if (added != 0) {
-		sess_close(s, "out of memory");
-		return;
-	}
-	(client ? client_read_cb : backend_read_cb)(bev, s);
-}
-
-/* Take over reading a plain socket: the bufferevent's read event is given
- * sock_read_cb, so enabling and disabling EV_READ (backpressure, close)
- * goes on working through the bufferevent. Its argument stays the
- * bufferevent, because libevent passes that argument to the finalizer
- * when the bufferevent is freed. A TLS filter keeps libevent's reader: it
- * needs the bytes in the socket's own input. */
-static void own_reads(struct bufferevent *bev, int tls)
-{
-	if (!bev || tls || bufferevent_get_underlying(bev))
-		return;
-	evutil_socket_t fd = bufferevent_getfd(bev);
-	if (fd < 0)
-		return;
-	int reading = bufferevent_get_enabled(bev) & EV_READ;
-	bufferevent_disable(bev, EV_READ);
-	event_assign(&bev->ev_read, bufferevent_get_base(bev), fd,
-		     EV_READ | EV_PERSIST | EV_FINALIZE, sock_read_cb, bev);
-	if (reading)
-		bufferevent_enable(bev, EV_READ);
-}
+_Static_assert(SESS_READ_MAX == BEV_IO_READ_MAX, "one read of a plain socket");
 
 void sess_set_phase(struct session *s, const char *phase)
 {
 	snprintf(s->phase, sizeof s->phase, "%s", phase);
-	/* Both frontends name the relaying state "ready": from then on both
-	 * sockets are connected and write_now() may write to them. */
-	int relaying = strcmp(phase, "ready") == 0;
-	if (relaying && !s->relaying) {
-		release_unauth(s);
-		s->last_activity = coarse_now_s();
-		own_reads(s->client, s->client_tls);
-		own_reads(s->backend, s->backend_tls);
-	}
-	s->relaying = relaying;
+}
+
+/* From here both sides are connected and logged in: the login slot is
+ * given back, the idle clock starts, plain sockets get the one-recv reader
+ * (a TLS filter keeps libevent's: it needs the bytes in the socket's own
+ * input) and write_now() may write from the read callbacks. */
+void sess_start_relay(struct session *s)
+{
+	if (s->relaying || s->closing)
+		return;
+	s->relaying = 1;
+	release_unauth(s);
+	s->last_activity = coarse_now_s();
+	if (!s->client_tls)
+		(void)bev_io_own_reads(s->client);
+	if (s->backend && !s->backend_tls)
+		(void)bev_io_own_reads(s->backend);
+}
+
+void sess_stop_relay(struct session *s)
+{
+	s->relaying = 0;
 }
 
 void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
@@ -439,29 +387,10 @@ void sess_backpressure(struct session *s, enum sess_side to)
 static void write_now(struct session *s, enum sess_side side)
 {
 	struct bufferevent *top = side == SESS_CLIENT ? s->client : s->backend;
-	struct bufferevent *bev = top;
-	if (!bev || !s->relaying || s->closing || s->close_after_flush)
+	if (!top || !s->relaying || s->closing || s->close_after_flush)
 		return;
-	struct bufferevent *under = bufferevent_get_underlying(bev);
-	if (under) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
-			return;
-		bev = under;
-	}
-	struct evbuffer *out = bufferevent_get_output(bev);
-	if (evbuffer_get_length(out) == 0)
+	if (!bev_io_write_now(top))
 		return;
-	evutil_socket_t fd = bufferevent_getfd(bev);
-	if (fd < 0)
-		return;
-	/* A socket bufferevent freezes its output's start so that only it
-	 * drains it; thaw it for this one write. */
-	evbuffer_unfreeze(out, 1);
-	(void)evbuffer_write(out, fd);
-	evbuffer_freeze(out, 1);
-	if (evbuffer_get_length(out) != 0)
-		return;
-	event_del(&bev->ev_write);
 	/* libevent runs the write callback only for bytes it wrote itself, and
 	 * that callback is what resumes the side paused by this one: do its
 	 * job for this drain. */
@@ -471,13 +400,36 @@ static void write_now(struct session *s, enum sess_side side)
 		client_write_cb(top, s);
 }
 
+/* Raw relay (sess_relay_raw): what `from` sent goes to the other side as
+ * it is, with backpressure. */
+static void raw_move(struct session *s, enum sess_side from)
+{
+	enum sess_side to = from == SESS_CLIENT ? SESS_BACKEND : SESS_CLIENT;
+	if (!s->backend || s->closing || s->close_after_flush)
+		return;
+	if (evbuffer_add_buffer(sess_output(s, to), sess_input(s, from)) != 0) {
+		sess_close(s, "out of memory");
+		return;
+	}
+	sess_backpressure(s, to);
+}
+
+/* Input arrived (or was released by backpressure) on `side`. */
+static void deliver(struct session *s, enum sess_side side)
+{
+	if (s->relay_raw)
+		raw_move(s, side);
+	else
+		s->proto->dispatch(s, s->pstate, side, SESS_EV_READ);
+}
+
 static void client_read_cb(struct bufferevent *bev, void *ctx)
 {
 	struct session *s = ctx;
 	if (s->closing || s->close_after_flush)
 		return;
 	s->last_activity = coarse_now_s();
-	s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_READ);
+	deliver(s, SESS_CLIENT);
 	write_now(s, SESS_BACKEND);
 	write_now(s, SESS_CLIENT); /* a refusal or a proxy-made reply */
 }
@@ -488,7 +440,7 @@ static void backend_read_cb(struct bufferevent *bev, void *ctx)
 	if (s->closing || s->close_after_flush)
 		return;
 	s->last_activity = coarse_now_s();
-	s->proto->dispatch(s, s->pstate, SESS_BACKEND, SESS_EV_READ);
+	deliver(s, SESS_BACKEND);
 	write_now(s, SESS_CLIENT);
 	write_now(s, SESS_BACKEND);
 }
@@ -507,7 +459,7 @@ static void client_write_cb(struct bufferevent *bev, void *ctx)
 	if (s->backend_paused) {
 		s->backend_paused = 0;
 		bufferevent_enable(s->backend, EV_READ);
-		s->proto->dispatch(s, s->pstate, SESS_BACKEND, SESS_EV_READ);
+		deliver(s, SESS_BACKEND);
 		if (s->closing)
 			return;
 	}
@@ -523,7 +475,7 @@ static void backend_write_cb(struct bufferevent *bev, void *ctx)
 		s->client_paused = 0;
 		if (!s->client_held)
 			bufferevent_enable(s->client, EV_READ);
-		s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_READ);
+		deliver(s, SESS_CLIENT);
 	}
 }
 
@@ -638,6 +590,87 @@ int sess_client_tls_start(struct session *s)
 	if (evbuffer_get_length(in))
 		bufferevent_trigger(bufferevent_get_underlying(tls), EV_READ,
 				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	return 0;
+}
+
+int sess_client_tls_start_framed(struct session *s, const struct sess_tls_framing *fr)
+{
+	if (!s->px->server_tls || !fr || !fr->unwrap || !fr->wrap || s->client_tls)
+		return -1;
+	SSL *ssl = SSL_new(s->px->server_tls);
+	if (!ssl)
+		return -1;
+	struct bufferevent *sock = s->client;
+	evbuffer_remove_cb(bufferevent_get_input(sock), count_in_cb, s);
+	evbuffer_remove_cb(bufferevent_get_output(sock), count_out_cb, s);
+	bufferevent_setwatermark(sock, EV_WRITE, 0, SESS_HIGH_WATER);
+	/* Deferred callbacks: a filter calls its write callback from inside
+	 * the write that fed it, which would re-enter the TLS handshake that
+	 * is writing (and send its flight twice). */
+	struct bufferevent *framed = bufferevent_filter_new(
+		sock, fr->unwrap, fr->wrap, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, NULL,
+		fr->ctx);
+	if (!framed) {
+		SSL_free(ssl);
+		client_setup(s);
+		return -1;
+	}
+	/* From here the framing layer owns the socket: on failure it stays the
+	 * client side, and the caller closes the session. */
+	s->client = framed;
+	bufferevent_setwatermark(framed, EV_WRITE, 0, SESS_HIGH_WATER);
+	struct bufferevent *tls = bufferevent_openssl_filter_new(
+		s->px->base, framed, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!tls) {
+		SSL_free(ssl);
+		client_setup(s);
+		return -1;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	s->client = tls;
+	s->client_tls = 1;
+	client_setup(s);
+	/* Bytes of the handshake already read are handed down the chain now,
+	 * as in sess_client_tls_start(). */
+	if (evbuffer_get_length(bufferevent_get_input(sock)))
+		bufferevent_trigger(sock, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	return 0;
+}
+
+int sess_backend_replace(struct session *s, const char *host, int port)
+{
+	if (s->closing || s->close_after_flush)
+		return -1;
+	if (s->backend) {
+		struct bufferevent *old = s->backend;
+		s->backend = NULL;
+		bufferevent_disable(old, EV_READ | EV_WRITE);
+		bufferevent_setcb(old, NULL, NULL, NULL, NULL);
+		/* Safe inside its own callback: libevent holds a reference
+		 * while a callback of it runs and finalizes its events later. */
+		bufferevent_free(old);
+	}
+	s->backend_tls = 0;
+	s->backend_error[0] = '\0';
+	s->backend_paused = 0;
+	if (s->client_paused) {
+		/* nothing waits to drain to the backend any more */
+		s->client_paused = 0;
+		if (!s->client_held)
+			bufferevent_enable(s->client, EV_READ);
+	}
+	return sess_backend_connect(s, host, port);
+}
+
+int sess_relay_raw(struct session *s)
+{
+	if (!s->backend || s->closing || s->close_after_flush)
+		return -1;
+	s->relay_raw = 1;
+	sess_start_relay(s);
+	raw_move(s, SESS_CLIENT);
+	raw_move(s, SESS_BACKEND);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #ifndef SB_SESSION_H
 #define SB_SESSION_H
 
+#include <event2/bufferevent.h> /* bufferevent_filter_cb */
 #include <stdint.h>
 #include <time.h>
 
@@ -87,7 +88,8 @@ struct session {
 	int backend_paused;               /* backend reads paused by client backpressure */
 	int client_paused;                /* client reads paused by backend backpressure */
 	int client_held;                  /* client reads stopped by the frontend (sess_hold_client) */
-	int relaying;                     /* logged in both ways: see write_now() in session.c */
+	int relaying;                     /* sess_start_relay(): see write_now() in session.c */
+	int relay_raw;                    /* sess_relay_raw(): bytes pass as they are */
 	int unauth_counted;               /* holds a login_guard slot until ready or closed */
 	int64_t last_activity;            /* monotonic s of the last read on either side (idle_timeout) */
 
@@ -115,7 +117,18 @@ void sess_end(struct session *s, const char *reason);
 
 void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The phase shown in log lines and listings ("login", "ready", ...). Only
+ * a name: it switches nothing. */
 void sess_set_phase(struct session *s, const char *phase);
+
+/* Relay modes. sess_start_relay(): both sides are connected and logged in,
+ * and the frontend relays messages with inspection (its query phase). The
+ * core then gives back the login slot, starts the idle clock (a TIMEOUT
+ * only after idle_timeout without traffic) and may write what a read
+ * callback queued at once. sess_stop_relay() leaves that mode (a re-login
+ * inside the session, a closing frontend). Both are idempotent. */
+void sess_start_relay(struct session *s);
+void sess_stop_relay(struct session *s);
 
 struct evbuffer *sess_input(struct session *s, enum sess_side side);
 struct evbuffer *sess_output(struct session *s, enum sess_side side);
@@ -128,6 +141,25 @@ void sess_set_timer(struct session *s, int seconds);
  * when the handshake is done; failure closes the session. Returns 0/-1. */
 int sess_client_tls_start(struct session *s) __attribute__((warn_unused_result));
 
+/* TLS carried inside the protocol's own packets (TDS: the handshake goes
+ * in PRELOGIN packets). unwrap takes the protocol's packets from the
+ * socket and yields the TLS bytes in them; wrap does the reverse. They are
+ * libevent filter callbacks (event2/bufferevent.h: BEV_OK, BEV_NEED_MORE,
+ * BEV_ERROR), called with ctx; they keep their own state (for TDS, when
+ * the handshake is over the records go unwrapped). ctx is borrowed and
+ * must outlive the session's client side. */
+struct sess_tls_framing {
+	bufferevent_filter_cb unwrap, wrap;
+	void *ctx;
+};
+
+/* Upgrade the client side to TLS (server role) through the framing layer
+ * fr: socket <- fr <- TLS <- the session. TLS_READY on SESS_CLIENT when the
+ * handshake is done; failure closes the session. Bytes already buffered are
+ * handed to the framing layer. Returns 0, or -1 (the caller closes). */
+int sess_client_tls_start_framed(struct session *s, const struct sess_tls_framing *fr)
+	__attribute__((warn_unused_result));
+
 /* Open the backend TCP connection to host:port (async DNS). CONNECTED on
  * SESS_BACKEND when done; failure or connect_timeout closes the session
  * with a reason. Returns 0/-1. */
@@ -138,6 +170,23 @@ int sess_backend_connect(struct session *s, const char *host, int port)
  * certificate chain and that it names `host`. TLS_READY on SESS_BACKEND. */
 int sess_backend_tls_start(struct session *s, const char *host, int verify)
 	__attribute__((warn_unused_result));
+
+/* Replace the backend connection (TNS REDIRECT: the listener names another
+ * address): the current one is closed with whatever it still buffers in
+ * either direction, backpressure from it is released, and host:port is
+ * connected as by sess_backend_connect(), dispatching CONNECTED (and the
+ * frontend starts TLS or logs in again). May be called from the backend's
+ * own READ dispatch. Returns 0/-1 (-1: the caller closes). */
+int sess_backend_replace(struct session *s, const char *host, int port)
+	__attribute__((warn_unused_result));
+
+/* The session becomes a plain byte relay (TNS after CONNECT/ACCEPT): from
+ * now on what one side sends goes to the other as it is, with
+ * backpressure, and dispatch() is no longer called for READ (TIMEOUT,
+ * ERROR and FLUSHED still are). Bytes already buffered on either side are
+ * relayed now. Starts the fast relay (sess_start_relay). There is no way
+ * back. Returns 0, or -1 when there is no backend or the session closes. */
+int sess_relay_raw(struct session *s) __attribute__((warn_unused_result));
 
 /* Call after appending to `to`'s output: pauses reading from the other side
  * while `to` is above the high mark (resumed automatically). */

@@ -312,4 +312,66 @@ int my_parse_execute(const uint8_t *b, size_t n, uint16_t num_params, uint16_t *
  * input is cut and "...(N bytes)" is appended inside the string. */
 void my_json_str(struct my_buf *b, const uint8_t *s, size_t n, size_t max);
 
+/* ---- framing: resumable peeks (my_codec_frame.c) ----
+ *
+ * A peek looks at what is buffered so far and consumes nothing: call it
+ * again with more bytes after AGAIN. Payload lengths are 0..MY_MAX_PAYLOAD;
+ * a packet of exactly MY_MAX_PAYLOAD bytes continues in the next one, whose
+ * sequence id is one more (mod 256), and the first shorter packet (maybe
+ * empty) ends the logical message ("MySQL Packets", "Sending More Than
+ * 16Mb"). Each peek has one size limit, the caller's max, on payload bytes;
+ * callers name their documented constant (MY_LOGIN_PACKET_MAX in
+ * my_login.c, the max_message setting in my_relay.c). */
+enum my_peek {
+	MY_PEEK_OK,      /* the whole packet / message is buffered */
+	MY_PEEK_AGAIN,   /* need more bytes: at least frame.need buffered in all */
+	MY_PEEK_INVALID, /* frame.why says what: close the connection */
+};
+
+enum my_frame_error {
+	MY_FRAME_NONE,
+	MY_FRAME_TOO_LONG, /* payload above the limit (known from the headers alone) */
+	MY_FRAME_SEQUENCE, /* a continuation packet's sequence id breaks the run */
+};
+
+struct my_frame {
+	uint32_t len;          /* payload length of the first packet */
+	uint8_t seq;           /* sequence id of the first packet */
+	size_t payload;        /* payload bytes of the message (counted so far when not OK) */
+	size_t raw;            /* its bytes on the wire, headers included (so far) */
+	unsigned packets;      /* packets in it (so far, counting a bad one) */
+	size_t need;           /* AGAIN: total bytes that must be buffered before calling again */
+	enum my_frame_error why; /* INVALID: what was wrong */
+	uint8_t bad_seq;       /* MY_FRAME_SEQUENCE: the id found (expected seq + packets - 1) */
+};
+
+/* One packet: OK when its header and payload are buffered; INVALID
+ * (MY_FRAME_TOO_LONG) when its length exceeds max_len. Once the header is
+ * buffered, len and seq are filled even on AGAIN (need > MY_HEADER_LEN).
+ * Reads at most the first MY_HEADER_LEN bytes of head; have is how many
+ * bytes are buffered in all (see my_head()). */
+enum my_peek my_peek_packet(const uint8_t *head, size_t have, size_t max_len,
+			    struct my_frame *f) MY_WUR;
+/* A logical message of one or more packets at the start of buf (have
+ * contiguous bytes): OK when all of it is buffered. INVALID when a
+ * continuation's sequence id is not the previous one plus one
+ * (MY_FRAME_SEQUENCE) or the payloads add up to more than max_payload
+ * (MY_FRAME_TOO_LONG, reported as soon as the headers show it). The first
+ * packet's sequence id is the caller's to check. Reads headers only. */
+enum my_peek my_peek_message(const uint8_t *buf, size_t have, size_t max_payload,
+			     struct my_frame *f) MY_WUR;
+/* The same over an evbuffer, copying out only the 4-byte headers: nothing
+ * is pulled up, so a 1 GB message costs 64 header reads. */
+enum my_peek my_peek_message_in(struct evbuffer *in, size_t max_payload,
+				struct my_frame *f) MY_WUR;
+/* The payload of a message that peeked OK at the start of `in`, without
+ * copying when it is one packet: pulls up f->raw bytes and returns the
+ * payload inside them. Several packets are gathered into a malloc'd copy
+ * returned in *copy (the caller frees it; NULL for one packet). Returns
+ * NULL when out of memory. Drains nothing. */
+const uint8_t *my_message_payload(struct evbuffer *in, const struct my_frame *f, uint8_t **copy);
+/* Copy the first MY_HEADER_LEN bytes of `in` (fewer when it holds fewer)
+ * into head; returns evbuffer_get_length(in): my_peek_packet()'s head and have. */
+size_t my_head(struct evbuffer *in, uint8_t head[MY_HEADER_LEN]);
+
 #endif

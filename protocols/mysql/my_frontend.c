@@ -102,7 +102,6 @@ static void my_goodbye(struct session *s, void *state, const char *reason)
 
 const struct protocol mysql_protocol = {
 	.name = "mysql",
-	.dialect = "mysql",
 	.on_accept = my_on_accept,
 	.dispatch = my_dispatch,
 	.free_state = my_free_state,

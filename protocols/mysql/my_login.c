@@ -73,13 +73,48 @@ static const char *const SHA2 = "caching_sha2_password";
 static const char *const CLEAR = "mysql_clear_password";
 static const char *const ED25519 = "client_ed25519"; /* MariaDB auth_ed25519 */
 
+/* Every state change goes through here. The table lists, for each state,
+ * the states it may go to (staying is always allowed, and every state may
+ * close). CLOSED is final: a late event of a closing session may still ask
+ * for another state, which is ignored. Any other change is a bug in this
+ * frontend: it is logged and that session is closed. */
+#define MY_TO(st) (1u << (st))
+static const unsigned my_next[] = {
+	[MY_ST_HANDSHAKE] = MY_TO(MY_ST_CLIENT_TLS) | MY_TO(MY_ST_CLIENT_AUTH) |
+			    MY_TO(MY_ST_BACKEND_CONNECT),
+	[MY_ST_CLIENT_TLS] = MY_TO(MY_ST_HANDSHAKE),
+	[MY_ST_CLIENT_AUTH] = MY_TO(MY_ST_BACKEND_CONNECT),
+	[MY_ST_BACKEND_CONNECT] = MY_TO(MY_ST_BACKEND_HANDSHAKE),
+	[MY_ST_BACKEND_HANDSHAKE] = MY_TO(MY_ST_BACKEND_TLS) | MY_TO(MY_ST_BACKEND_AUTH),
+	[MY_ST_BACKEND_TLS] = MY_TO(MY_ST_BACKEND_AUTH),
+	[MY_ST_BACKEND_AUTH] = MY_TO(MY_ST_BACKEND_SETUP) | MY_TO(MY_ST_READY),
+	[MY_ST_BACKEND_SETUP] = MY_TO(MY_ST_READY),
+	[MY_ST_READY] = MY_TO(MY_ST_CLIENT_AUTH), /* COM_CHANGE_USER */
+	[MY_ST_CLOSED] = 0,
+};
+
 static void set_state(struct my_conn *c, enum my_state st)
 {
 	static const char *const names[] = {"handshake",     "client-tls",  "client-auth",
 					    "connect",       "backend-hs",  "backend-tls",
 					    "backend-auth",  "backend-setup", "ready",     "closed"};
+	if (c->st == MY_ST_CLOSED && st != MY_ST_CLOSED)
+		return;
+	if (st != c->st && st != MY_ST_CLOSED && !(my_next[c->st] & MY_TO(st))) {
+		sess_log(c->s, LOG_ERR, "bug: illegal state change %s -> %s", names[c->st], names[st]);
+		c->st = MY_ST_CLOSED;
+		sess_set_phase(c->s, names[MY_ST_CLOSED]);
+		sess_stop_relay(c->s);
+		sess_close(c->s, "internal error: illegal state change");
+		return;
+	}
 	c->st = st;
 	sess_set_phase(c->s, names[st]);
+	/* the command phase is the core's fast relay; every other phase is not */
+	if (st == MY_ST_READY)
+		sess_start_relay(c->s);
+	else
+		sess_stop_relay(c->s);
 }
 
 void my_fatal(struct my_conn *c, uint8_t seq, uint16_t code, const char *sqlstate,
@@ -142,14 +177,16 @@ int my_send_greeting(struct my_conn *c)
 static uint8_t *login_packet(struct my_conn *c, enum sess_side side, size_t *n, int *closed)
 {
 	struct evbuffer *in = sess_input(c->s, side);
-	uint8_t h[4], seq;
-	uint32_t len;
+	uint8_t h[MY_HEADER_LEN];
+	struct my_frame f;
 	*closed = 0;
-	if (evbuffer_copyout(in, h, 4) < 4)
+	enum my_peek r = my_peek_packet(h, my_head(in, h), MY_LOGIN_PACKET_MAX - 1, &f);
+	if (r == MY_PEEK_AGAIN && f.need == MY_HEADER_LEN)
 		return NULL;
-	my_header(h, &len, &seq);
+	uint32_t len = f.len;
+	uint8_t seq = f.seq;
 	uint8_t want = side == SESS_CLIENT ? c->seq : c->bseq;
-	if (len >= MY_LOGIN_PACKET_MAX || seq != want) {
+	if (r == MY_PEEK_INVALID || seq != want) {
 		*closed = 1;
 		if (side == SESS_CLIENT)
 			sess_close(c->s, "malformed login packet from client (length %u, sequence %u, expected %u)",
@@ -159,7 +196,7 @@ static uint8_t *login_packet(struct my_conn *c, enum sess_side side, size_t *n, 
 				   len, seq);
 		return NULL;
 	}
-	if (evbuffer_get_length(in) < (size_t)len + 4)
+	if (r == MY_PEEK_AGAIN)
 		return NULL;
 	uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)len + 4);
 	if (!p) {
@@ -1177,8 +1214,12 @@ static void change_user_checked(struct my_conn *c, enum auth_status st, const ch
 	c->change_user = 0;
 	sess_log(s, LOG_INFO, "change user: %s on %s as %s (level %s)", s->ident.target.user,
 		 s->ident.target.asset, s->ident.target.db_username, policy_level_name(s->ident.target.level));
-	if (my_relay_change_user(c) != 0 && !s->closing)
-		sess_close(s, "out of memory");
+	if (my_relay_change_user(c) != 0) {
+		if (!s->closing)
+			sess_close(s, "out of memory");
+		return;
+	}
+	set_state(c, MY_ST_READY); /* the phase and the fast relay, again */
 }
 
 /* NUL-terminated string at *p within [*p, end); NULL if unterminated. */

@@ -901,68 +901,33 @@ void my_relay_client(struct my_conn *c)
 			return;
 		}
 		/* A command is one packet, or a run of 16 MiB - 1 ones and a shorter last. */
-		size_t total = 0, raw = 0, have = evbuffer_get_length(in);
-		int npk = 0;
-		for (;;) {
-			uint8_t hh[4];
-			struct evbuffer_ptr pos;
-			if (evbuffer_ptr_set(in, &pos, raw, EVBUFFER_PTR_SET) != 0 ||
-			    evbuffer_copyout_from(in, &pos, hh, 4) < 4)
-				return; /* wait for the next header */
-			uint32_t pl;
-			uint8_t ps;
-			my_header(hh, &pl, &ps);
-			if (npk > 0 && ps != (uint8_t)npk) {
-				sess_close(s, "client command packet with sequence id %u (expected %d)", ps,
-					   npk);
-				return;
-			}
-			total += pl;
-			raw += (size_t)pl + 4;
-			npk++;
-			if (total > s->px->cfg.max_message) {
-				char msg[120];
-				snprintf(msg, sizeof msg, "sqlbastion: command of more than %zu bytes exceeds max_message",
-					 (size_t)s->px->cfg.max_message);
-				my_fatal(c, (uint8_t)npk, MY_ER_NET_PACKET_TOO_LARGE, "08S01", msg,
-					 "client command too large");
-				return;
-			}
-			if (have < raw)
-				return;
-			if (pl < MY_MAX_PAYLOAD)
-				break;
+		struct my_frame f;
+		enum my_peek pr = my_peek_message_in(in, s->px->cfg.max_message, &f);
+		if (pr == MY_PEEK_INVALID && f.why == MY_FRAME_SEQUENCE) {
+			sess_close(s, "client command packet with sequence id %u (expected %u)", f.bad_seq,
+				   f.packets - 1);
+			return;
 		}
+		if (pr == MY_PEEK_INVALID) {
+			char msg[120];
+			snprintf(msg, sizeof msg, "sqlbastion: command of more than %zu bytes exceeds max_message",
+				 (size_t)s->px->cfg.max_message);
+			my_fatal(c, (uint8_t)f.packets, MY_ER_NET_PACKET_TOO_LARGE, "08S01", msg,
+				 "client command too large");
+			return;
+		}
+		if (pr == MY_PEEK_AGAIN)
+			return;
+		size_t total = f.payload, raw = f.raw;
+		int npk = (int)f.packets;
 		if (total == 0) {
 			sess_close(s, "empty command packet from client");
 			return;
 		}
-		const uint8_t *payload;
-		if (npk == 1) {
-			uint8_t *m = stream_whole(s, SESS_CLIENT, raw);
-			if (!m)
-				return;
-			payload = m + 4;
-		} else {
-			c->cmd = malloc(total);
-			if (!c->cmd) {
-				sess_close(s, "out of memory");
-				return;
-			}
-			size_t off = 0, at = 0;
-			while (off < total) {
-				uint8_t hh[4], ps;
-				uint32_t pl;
-				struct evbuffer_ptr pos;
-				evbuffer_ptr_set(in, &pos, at, EVBUFFER_PTR_SET);
-				evbuffer_copyout_from(in, &pos, hh, 4);
-				my_header(hh, &pl, &ps);
-				evbuffer_ptr_set(in, &pos, at + 4, EVBUFFER_PTR_SET);
-				evbuffer_copyout_from(in, &pos, c->cmd + off, pl);
-				off += pl;
-				at += (size_t)pl + 4;
-			}
-			payload = c->cmd;
+		const uint8_t *payload = my_message_payload(in, &f, &c->cmd);
+		if (!payload) {
+			sess_close(s, "out of memory");
+			return;
 		}
 		c->cmd_packets = (uint8_t)npk;
 		int r = on_command(c, payload, total);

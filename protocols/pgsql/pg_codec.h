@@ -146,4 +146,56 @@ int pg_put_execute(struct evbuffer *out, const char *portal);
 int pg_put_close(struct evbuffer *out, char kind, const char *name);
 int pg_put_terminate(struct evbuffer *out);
 
+/* ---- framing: resumable peeks (pg_codec_frame.c) ----
+ *
+ * A peek looks at what is buffered so far and consumes nothing: call it
+ * again with more bytes after AGAIN. It reads at most the first
+ * PG_HEADER_LEN bytes of `head` (min(have, PG_HEADER_LEN) of them must be
+ * readable); `have` is how many bytes are buffered in all, so a caller with
+ * a scattered buffer copies out only the header (pg_head()). Each peek has
+ * one size limit, on the length field (which counts itself, not the type
+ * byte): a fixed one for startup packets, the caller's max_len for typed
+ * messages, for which each caller names its documented constant below. */
+enum pg_peek {
+	PG_PEEK_OK,      /* a valid header (and, for the whole-message peeks, the whole message) */
+	PG_PEEK_AGAIN,   /* need more bytes: at least frame.need buffered in all */
+	PG_PEEK_INVALID, /* length below the minimum or above the limit: close the connection */
+};
+
+#define PG_HEADER_LEN 5         /* type byte + int32 length */
+#define PG_STARTUP_HEADER_LEN 4 /* int32 length, no type byte */
+/* Typed messages during client authentication (password, SASL): libpq's
+ * PG_MAX_AUTH_TOKEN_LENGTH (src/backend/libpq/auth.c) is 65535. */
+#define PG_AUTH_MESSAGE_MAX 65535u
+/* Backend messages the proxy must hold whole to read (login replies,
+ * ReadyForQuery, errors, ...): PostgreSQL's PQ_LARGE_MESSAGE_LIMIT-sized
+ * messages are never control messages; 1 MiB leaves room for long errors. */
+#define PG_CONTROL_MESSAGE_MAX (1u << 20)
+
+struct pg_frame {
+	char type;      /* the type byte; '\0' for a startup packet */
+	uint32_t len;   /* the length field (on INVALID: the offending value) */
+	size_t hdr_len; /* PG_HEADER_LEN, or PG_STARTUP_HEADER_LEN */
+	size_t total;   /* bytes of the whole message: type byte (if any) + len */
+	size_t need;    /* AGAIN: total bytes that must be buffered before calling again */
+};
+
+/* A typed message's header (5 bytes): OK once it is buffered and
+ * 4 <= len <= max_len, whether or not the body is (a caller streams long
+ * bodies without holding them). INVALID when len < 4 or len > max_len. */
+enum pg_peek pg_peek_header(const uint8_t *head, size_t have, size_t max_len,
+			    struct pg_frame *f) __attribute__((warn_unused_result));
+/* The same, OK only when the whole message (f->total bytes) is buffered. */
+enum pg_peek pg_peek_message(const uint8_t *head, size_t have, size_t max_len,
+			     struct pg_frame *f) __attribute__((warn_unused_result));
+/* An untyped startup-phase packet (StartupMessage, SSLRequest,
+ * GSSENCRequest, CancelRequest): OK when the whole packet is buffered.
+ * INVALID when len < 8 (length + code) or len > PG_STARTUP_MAX. */
+enum pg_peek pg_peek_startup(const uint8_t *head, size_t have, struct pg_frame *f)
+	__attribute__((warn_unused_result));
+/* Copy the first PG_HEADER_LEN bytes of `in` (fewer when it holds fewer)
+ * into head; returns evbuffer_get_length(in): the two arguments a peek
+ * takes, without pulling anything up. */
+size_t pg_head(struct evbuffer *in, uint8_t head[PG_HEADER_LEN]);
+
 #endif

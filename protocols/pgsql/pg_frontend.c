@@ -94,7 +94,6 @@ static void pg_goodbye(struct session *s, void *state, const char *reason)
 
 const struct protocol pg_protocol = {
 	.name = "postgres",
-	.dialect = "pg",
 	.on_accept = pg_on_accept,
 	.dispatch = pg_dispatch,
 	.free_state = pg_free_state,

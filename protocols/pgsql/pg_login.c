@@ -24,13 +24,51 @@
 #include "proxy/secret.h"
 #include "proxy/session.h"
 
+/* Every state change goes through here. The table lists, for each state,
+ * the states it may go to (staying is always allowed, and every state may
+ * close). CLOSED is final: a late event of a closing session may still ask
+ * for another state, which is ignored. Any other change is a bug in this
+ * frontend: it is logged and that session is closed. */
+#define PG_TO(st) (1u << (st))
+static const unsigned pg_next[] = {
+	[PG_ST_STARTUP] = PG_TO(PG_ST_CLIENT_TLS) | PG_TO(PG_ST_SASL_FIRST) | PG_TO(PG_ST_PASSWORD) |
+			  PG_TO(PG_ST_CANCEL),
+	[PG_ST_CLIENT_TLS] = PG_TO(PG_ST_STARTUP),
+	[PG_ST_SASL_FIRST] = PG_TO(PG_ST_SASL_FINAL),
+	[PG_ST_SASL_FINAL] = PG_TO(PG_ST_BACKEND_CONNECT),
+	[PG_ST_PASSWORD] = PG_TO(PG_ST_BACKEND_CONNECT),
+	[PG_ST_BACKEND_CONNECT] = PG_TO(PG_ST_BACKEND_SSL) | PG_TO(PG_ST_BACKEND_AUTH),
+	[PG_ST_BACKEND_SSL] = PG_TO(PG_ST_BACKEND_TLS) | PG_TO(PG_ST_BACKEND_AUTH),
+	[PG_ST_BACKEND_TLS] = PG_TO(PG_ST_BACKEND_AUTH),
+	[PG_ST_BACKEND_AUTH] = PG_TO(PG_ST_BACKEND_STARTUP),
+	[PG_ST_BACKEND_STARTUP] = PG_TO(PG_ST_READY),
+	[PG_ST_READY] = 0,
+	[PG_ST_CANCEL] = 0,
+	[PG_ST_CLOSED] = 0,
+};
+
 static void set_state(struct pg_conn *c, enum pg_state st)
 {
 	static const char *const names[] = {
 		"startup", "client-tls", "sasl", "sasl", "password", "connect", "backend-ssl",
 		"backend-tls", "backend-auth", "backend-start", "ready", "cancel", "closed"};
+	if (c->st == PG_ST_CLOSED && st != PG_ST_CLOSED)
+		return;
+	if (st != c->st && st != PG_ST_CLOSED && !(pg_next[c->st] & PG_TO(st))) {
+		sess_log(c->s, LOG_ERR, "bug: illegal state change %s -> %s", names[c->st], names[st]);
+		c->st = PG_ST_CLOSED;
+		sess_set_phase(c->s, names[PG_ST_CLOSED]);
+		sess_stop_relay(c->s);
+		sess_close(c->s, "internal error: illegal state change");
+		return;
+	}
 	c->st = st;
 	sess_set_phase(c->s, names[st]);
+	/* the query phase is the core's fast relay; every other phase is not */
+	if (st == PG_ST_READY)
+		sess_start_relay(c->s);
+	else
+		sess_stop_relay(c->s);
 }
 
 void pg_fatal(struct pg_conn *c, const char *sqlstate, const char *msg, const char *reason)
@@ -163,18 +201,16 @@ static void on_startup_packet(struct pg_conn *c)
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_CLIENT);
 	for (;;) {
-		size_t have = evbuffer_get_length(in);
-		if (have < 4)
-			return;
-		uint8_t lb[4];
-		evbuffer_copyout(in, lb, 4);
-		uint32_t len = (uint32_t)lb[0] << 24 | (uint32_t)lb[1] << 16 | (uint32_t)lb[2] << 8 | lb[3];
-		if (len < 8 || len > PG_STARTUP_MAX) {
-			sess_close(s, "invalid startup packet length %u", len);
+		uint8_t h[PG_HEADER_LEN];
+		struct pg_frame f;
+		enum pg_peek r = pg_peek_startup(h, pg_head(in, h), &f);
+		if (r == PG_PEEK_INVALID) {
+			sess_close(s, "invalid startup packet length %u", f.len);
 			return;
 		}
-		if (have < len)
+		if (r == PG_PEEK_AGAIN)
 			return;
+		uint32_t len = f.len;
 		uint8_t *pkt = evbuffer_pullup(in, len);
 		struct pg_startup su;
 		char err[160];
@@ -245,17 +281,16 @@ static void on_startup_packet(struct pg_conn *c)
 static uint8_t *login_message(struct pg_conn *c, char *type, size_t *bodylen)
 {
 	struct evbuffer *in = sess_input(c->s, SESS_CLIENT);
-	uint8_t h[5];
-	if (evbuffer_copyout(in, h, 5) < 5)
-		return NULL;
-	uint32_t len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
-	/* Auth messages are small; PostgreSQL caps them similarly (PG_MAX_AUTH_TOKEN_LENGTH 65535). */
-	if (len < 4 || len > 65535) {
-		sess_close(c->s, "invalid message length %u during authentication", len);
+	uint8_t h[PG_HEADER_LEN];
+	struct pg_frame f;
+	enum pg_peek r = pg_peek_message(h, pg_head(in, h), PG_AUTH_MESSAGE_MAX, &f);
+	if (r == PG_PEEK_INVALID) {
+		sess_close(c->s, "invalid message length %u during authentication", f.len);
 		return NULL;
 	}
-	if (evbuffer_get_length(in) < (size_t)len + 1)
+	if (r == PG_PEEK_AGAIN)
 		return NULL;
+	uint32_t len = f.len;
 	uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 1);
 	if (!m) {
 		sess_close(c->s, "out of memory");
@@ -766,16 +801,16 @@ void pg_login_backend_read(struct pg_conn *c)
 		return;
 	}
 	while (!s->closing && c->st >= PG_ST_BACKEND_AUTH && c->st <= PG_ST_BACKEND_STARTUP) {
-		uint8_t h[5];
-		if (evbuffer_copyout(in, h, 5) < 5)
-			return;
-		uint32_t len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
-		if (len < 4 || len > (1u << 20)) {
+		uint8_t h[PG_HEADER_LEN];
+		struct pg_frame f;
+		enum pg_peek r = pg_peek_message(h, pg_head(in, h), PG_CONTROL_MESSAGE_MAX, &f);
+		if (r == PG_PEEK_INVALID) {
 			backend_auth_failed(c, "invalid message length from backend during login");
 			return;
 		}
-		if (evbuffer_get_length(in) < (size_t)len + 1)
+		if (r == PG_PEEK_AGAIN)
 			return;
+		uint32_t len = f.len;
 		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 1);
 		if (!m) {
 			sess_close(s, "out of memory");

@@ -75,11 +75,6 @@
 /* on_client_message() results */
 enum { MSG_FORWARD = 0, MSG_CONSUMED = 1, MSG_HOLD = 2 };
 
-static uint32_t be32_at(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static const struct stmt_ops pg_stmt_ops;
 
 int pg_relay_init(struct pg_conn *c)
@@ -927,16 +922,19 @@ void pg_relay_client(struct pg_conn *c)
 			sess_hold_client(s, 1);
 			return;
 		}
-		uint8_t h[5];
-		if (evbuffer_copyout(in, h, 5) < 5)
+		uint8_t h[PG_HEADER_LEN];
+		struct pg_frame f;
+		size_t max_len = s->px->cfg.max_message > SIZE_MAX - 4 ? SIZE_MAX : s->px->cfg.max_message + 4;
+		enum pg_peek pr = pg_peek_header(h, pg_head(in, h), max_len, &f);
+		if (pr == PG_PEEK_AGAIN)
 			return;
-		char type = (char)h[0];
-		uint32_t len = be32_at(h + 1);
-		if (len < 4) {
+		char type = f.type;
+		uint32_t len = f.len;
+		if (pr == PG_PEEK_INVALID && len < 4) {
 			pg_fatal(c, "08P01", "invalid message length", "invalid message length from client");
 			return;
 		}
-		if ((size_t)len - 4 > s->px->cfg.max_message) {
+		if (pr == PG_PEEK_INVALID) {
 			char msg[120];
 			snprintf(msg, sizeof msg, "sqlbastion: message of %u bytes exceeds max_message", len);
 			pg_fatal(c, "54000", msg, "client message too large");
@@ -1195,23 +1193,29 @@ void pg_relay_backend(struct pg_conn *c)
 				break;
 			continue;
 		}
-		uint8_t h[5];
-		if (evbuffer_copyout(in, h, 5) < 5)
+		uint8_t h[PG_HEADER_LEN];
+		struct pg_frame f;
+		size_t have = pg_head(in, h);
+		enum pg_peek pr = pg_peek_header(h, have, UINT32_MAX, &f);
+		if (pr == PG_PEEK_AGAIN)
 			break;
-		char type = (char)h[0];
-		uint32_t len = be32_at(h + 1);
-		if (len < 4) {
+		if (pr == PG_PEEK_INVALID) {
 			sess_close(s, "invalid message length from backend");
 			return;
 		}
+		char type = f.type;
+		uint32_t len = f.len;
 		if (!c->internal && backend_streams(type)) {
-			c->pass_left[SESS_BACKEND] = (size_t)len + 1;
+			c->pass_left[SESS_BACKEND] = f.total;
 			continue;
 		}
-		if (len > (1u << 20)) {
+		pr = pg_peek_message(h, have, PG_CONTROL_MESSAGE_MAX, &f);
+		if (pr == PG_PEEK_INVALID) {
 			sess_close(s, "oversized control message from backend");
 			return;
 		}
+		if (pr == PG_PEEK_AGAIN)
+			break;
 		uint8_t *m = stream_whole(s, SESS_BACKEND, (size_t)len + 1);
 		if (!m)
 			break; /* (closed when out of memory) */
