@@ -172,14 +172,18 @@ int audit_load_key(const char *path, uint8_t *key, size_t cap, size_t *len,
  * carry "prev" equal to the last hash of file i). The first record of the
  * first file is the anchor: seq 1, or a "prev" member (its predecessor is
  * gone). key may be NULL (plain SHA-256 chain). Returns 0 when intact;
- * otherwise -1 with errbuf "FILE: line N: why". *records counts the
- * records checked, *last_seq the seq reached. */
+ * AUDIT_VERIFY_TORN when intact up to an incomplete last line of the last
+ * file (a writer stopped mid-write; errbuf says where; the next writer
+ * seals it into the chain); otherwise -1 with errbuf "FILE: line N: why".
+ * *records counts the records checked, *last_seq the seq reached. */
+#define AUDIT_VERIFY_TORN 1
 int audit_verify_files(const char *const *paths, size_t n, const uint8_t *key,
 		       size_t keylen, uint64_t *records, uint64_t *last_seq,
 		       char *errbuf, size_t errlen)
 	__attribute__((warn_unused_result));
 
-/* Check the chain of a JSON-lines file. Returns 0 when intact; otherwise -1
+/* Check the chain of a JSON-lines file. Returns 0 when intact,
+ * AUDIT_VERIFY_TORN as audit_verify_files; otherwise -1
  * with errbuf naming the first broken line and why. *records gets the count
  * of records checked. */
 int audit_verify_file(const char *jsonl_path, uint64_t *records, char *errbuf,

@@ -10,7 +10,10 @@
  * continues a chain carries "prev", which must equal the last hash of the
  * previous file. An edited byte, a deleted, moved or swapped line, records
  * deleted from the start, a missing or reordered file and a file cut
- * mid-line are all caught.
+ * mid-line are all caught. One cut is reported apart (AUDIT_VERIFY_TORN):
+ * an incomplete last line of the newest file, which is what a writer
+ * killed in the middle of write(2) leaves (the kernel may stop a write at
+ * a page boundary on SIGKILL); the writer seals it at its next start.
  *
  * The anchor: the first record of the first file is either seq 1 or
  * carries "prev" (its predecessors were removed by retention); its own
@@ -65,6 +68,11 @@ struct chain_walk {
 	size_t keylen;
 	uint64_t probe_seq; /* in: a seq whose hash to remember, 0 = none */
 	char probe_hash[AUDIT_HASH_HEX + 1]; /* out: "" if not reached */
+	/* out: the newest file ends in an incomplete line (a writer stopped
+	 * mid-write); its path, line number and length */
+	const char *torn_path;
+	uint64_t torn_line;
+	size_t torn_len;
 };
 
 /* The "prev" member of a record, into out: 1 found, 0 absent. */
@@ -89,8 +97,12 @@ static int record_prev(const char *line, size_t len,
 		       (unsigned long long)lineno, m_);               \
 	} while (0)
 
-static int walk_file(const char *path, struct chain_walk *w, char *errbuf,
-		     size_t errlen)
+/* `newest`: path is the last file of the chain, where a writer that
+ * stopped mid-write (kill -9, crash) may have left an incomplete last line;
+ * that is recorded in w, not failed (the next writer seals it, see
+ * audit_writer.c). Anywhere else a line without its newline is damage. */
+static int walk_file(const char *path, int newest, struct chain_walk *w,
+		     char *errbuf, size_t errlen)
 {
 	FILE *f = NULL;
 	char *line = NULL;
@@ -114,6 +126,12 @@ static int walk_file(const char *path, struct chain_walk *w, char *errbuf,
 		size_t len = (size_t)n;
 
 		lineno++;
+		if (line[len - 1] != '\n' && newest) {
+			w->torn_path = path;
+			w->torn_line = lineno;
+			w->torn_len = len;
+			break;
+		}
 		if (line[len - 1] != '\n') {
 			VERR("truncated line (no newline at end of file)");
 			goto fail;
@@ -212,10 +230,26 @@ static int walk_chain(const char *const *paths, size_t n, struct chain_walk *w,
 	w->started = 0;
 	memcpy(w->last_hash, zero_hash, sizeof w->last_hash);
 	w->probe_hash[0] = '\0';
+	w->torn_path = NULL;
 	for (size_t i = 0; i < n; i++)
-		if (walk_file(paths[i], w, errbuf, errlen) < 0)
+		if (walk_file(paths[i], i + 1 == n, w, errbuf, errlen) < 0)
 			return -1;
 	return 0;
+}
+
+/* An intact chain that ends in an incomplete line: AUDIT_VERIFY_TORN with
+ * errbuf saying where; otherwise 0. */
+static int torn_result(const struct chain_walk *w, char *errbuf, size_t errlen)
+{
+	if (!w->torn_path)
+		return 0;
+	seterr(errbuf, errlen,
+	       "%s: line %llu: incomplete last line (%zu bytes, no newline): "
+	       "a writer stopped mid-write (kill -9, crash); every record "
+	       "before it is intact, and the next writer seals the fragment "
+	       "into the chain",
+	       w->torn_path, (unsigned long long)w->torn_line, w->torn_len);
+	return AUDIT_VERIFY_TORN;
 }
 
 int audit_verify_files(const char *const *paths, size_t n, const uint8_t *key,
@@ -231,7 +265,7 @@ int audit_verify_files(const char *const *paths, size_t n, const uint8_t *key,
 		*records = w.records;
 	if (last_seq)
 		*last_seq = w.last_seq;
-	return r;
+	return r < 0 ? r : torn_result(&w, errbuf, errlen);
 }
 
 int audit_verify_file(const char *jsonl_path, uint64_t *records, char *errbuf,
@@ -374,8 +408,12 @@ int audit_verify_with_index(const char *jsonl_path, const char *sqlite_path,
 	int r = walk_chain((const char *const *)files, n, &w, errbuf, errlen);
 	if (records)
 		*records = w.records;
-	if (r < 0 || mk.max_seq == 0) {
+	if (r < 0) {
 		ret = r;
+		goto out;
+	}
+	if (mk.max_seq == 0) {
+		ret = 0;
 		goto out;
 	}
 	if (w.records == 0) {
@@ -403,6 +441,8 @@ int audit_verify_with_index(const char *jsonl_path, const char *sqlite_path,
 	}
 	ret = 0;
 out:
+	if (ret == 0)
+		ret = torn_result(&w, errbuf, errlen);
 	audit_free_list(files, n);
 	return ret;
 }

@@ -53,8 +53,8 @@
  * except that a line the kernel took only in part (disk full mid-write) is
  * completed by the next call before its own record, so the file never keeps
  * a half line from this writer. A half line left by a writer that died is
- * ended with a newline by the next writer (verification then reports that
- * line), which continues the chain from the last whole record.
+ * cut by the next writer and kept, escaped, in an admin record (verb
+ * "AUDIT RECOVER") chained after the last whole record (seal_torn_tail).
  *
  * A handle is not thread-safe: give each thread its own shared handle (the
  * flock serializes them) or guard one with a mutex.
@@ -88,6 +88,9 @@
 /* Deferred records kept before a flush is forced (bounds the loss on a
  * kill -9 and the size of one write). */
 #define AUDIT_DEFER_MAX 256
+/* Bytes of an incomplete last line kept when it is sealed (a record is at
+ * most a max_message statement, escaped). */
+#define AUDIT_TORN_KEEP (64u * 1024 * 1024)
 
 struct audit_log {
 	char *path;        /* owned */
@@ -134,6 +137,11 @@ struct audit_log {
 
 static int flush_deferred(struct audit_log *log, size_t durable_off, char *errbuf,
 			  size_t errlen);
+static int write_all(int fd, const char *p, size_t n, size_t *done);
+static void build_body(struct audit_log *log, const struct audit_event *ev,
+		       const struct timespec *now);
+static int seal_line(struct audit_log *log, uint64_t seq, int first_in_file,
+		     char hash[AUDIT_HASH_HEX + 1], char *errbuf, size_t errlen);
 
 static const char zero_hash[AUDIT_HASH_HEX + 1] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
@@ -238,9 +246,100 @@ static void chain_from_predecessor(struct audit_log *log)
 	audit_free_list(files, n);
 }
 
+/* Append one record of `ev` to the open, locked file with the chain head
+ * in log (synced), keeping log->buf (it may hold the caller's record being
+ * built). 0 ok, -1 with errbuf. */
+static int write_record_now(struct audit_log *log, const struct audit_event *ev,
+			    char *errbuf, size_t errlen)
+{
+	struct audit_buf saved = log->buf;
+	struct timespec now;
+	char hash[AUDIT_HASH_HEX + 1];
+	size_t len, done;
+	int ret = -1;
+
+	audit_buf_init(&log->buf);
+	clock_gettime(CLOCK_REALTIME, &now);
+	build_body(log, ev, &now);
+	if (log->buf.oom) {
+		seterr(errbuf, errlen, "out of memory formatting a record");
+		goto out;
+	}
+	if (seal_line(log, log->seq + 1, log->size == 0, hash, errbuf, errlen) < 0)
+		goto out;
+	len = log->buf.len - AUDIT_HASH_HEX;
+	if (write_all(log->wfd, log->buf.p + AUDIT_HASH_HEX, len, &done) < 0) {
+		/* a part in the file is a torn line again: the next
+		 * recovery seals it */
+		log->synced = 0;
+		seterr(errbuf, errlen, "write %s: %s", log->path, strerror(errno));
+		goto out;
+	}
+	log->seq++;
+	memcpy(log->prev, hash, sizeof hash);
+	log->size += (off_t)len;
+	log->stats.written++;
+	log->stats.seq = log->seq;
+	ret = 0;
+out:
+	audit_buf_free(&log->buf);
+	log->buf = saved;
+	return ret;
+}
+
+/* The file ends in bytes [end, size) that are not a whole line: a writer
+ * stopped in the middle of write(2) (on SIGKILL the kernel may stop a
+ * write at a page boundary). Those bytes are no record (a query record is
+ * forwarded only once whole), but they are evidence: they are cut from the
+ * file and kept, escaped, in an admin record chained after the last whole
+ * one, so the chain verifies and nothing written is lost. The chain head
+ * is already taken from the whole records. 0 or -1 with errbuf. */
+static int seal_torn_tail(struct audit_log *log, off_t end, off_t size,
+			  char *errbuf, size_t errlen)
+{
+	size_t total = (size_t)(size - end);
+	size_t keep = total < AUDIT_TORN_KEEP ? total : AUDIT_TORN_KEEP;
+	char *bytes = malloc(keep ? keep : 1);
+	char why[200];
+	int ret = -1;
+
+	if (!bytes) {
+		seterr(errbuf, errlen, "out of memory reading %s", log->path);
+		return -1;
+	}
+	if (pread(log->wfd, bytes, keep, end) != (ssize_t)keep) {
+		seterr(errbuf, errlen, "read %s: %s (incomplete last line)",
+		       log->path, strerror(errno));
+		goto out;
+	}
+	if (ftruncate(log->wfd, end) < 0) {
+		seterr(errbuf, errlen, "truncate %s: %s (incomplete last line)",
+		       log->path, strerror(errno));
+		goto out;
+	}
+	log->size = end;
+	log->synced = log->have_chain = 1;
+	snprintf(why, sizeof why,
+		 "incomplete record of %zu bytes at the end of the file, left "
+		 "by a writer that stopped mid-write; sealed here%s",
+		 total, keep < total ? " (its first bytes)" : "");
+	struct audit_event ev;
+	audit_event_init(&ev, AUDIT_ADMIN);
+	ev.user = "sqlbastion";
+	ev.verb = "AUDIT RECOVER";
+	ev.statement = bytes;
+	ev.statement_len = keep;
+	ev.error = why;
+	ret = write_record_now(log, &ev, errbuf, errlen);
+out:
+	free(bytes);
+	return ret;
+}
+
 /* The file as it is now (lock held): take seq and hash from its last
  * record; an empty file continues the chain this handle knows, or the
- * newest rotated file's. A trailing half line is ended with a newline. */
+ * newest rotated file's. A trailing half line is
+ * sealed (seal_torn_tail). */
 static int recover_chain(struct audit_log *log, off_t size, char *errbuf,
 			 size_t errlen)
 {
@@ -268,18 +367,6 @@ static int recover_chain(struct audit_log *log, off_t size, char *errbuf,
 		       log->path);
 		return -1;
 	}
-	if (end != size) {
-		ssize_t w;
-		do
-			w = write(log->wfd, "\n", 1);
-		while (w < 0 && errno == EINTR);
-		if (w != 1) {
-			seterr(errbuf, errlen, "write %s: %s (ending a half line)",
-			       log->path, w < 0 ? strerror(errno) : "short write");
-			return -1;
-		}
-		size++;
-	}
 	if (r == 1) {
 		/* nothing but a half line: continue what we know */
 		if (!log->have_chain || !log->exclusive)
@@ -288,6 +375,8 @@ static int recover_chain(struct audit_log *log, off_t size, char *errbuf,
 		log->seq = seq;
 		memcpy(log->prev, hash, sizeof log->prev);
 	}
+	if (end != size)
+		return seal_torn_tail(log, end, size, errbuf, errlen);
 	log->size = size;
 	log->synced = log->have_chain = 1;
 	return 0;

@@ -219,6 +219,23 @@ static int result_strings(struct policy_result *out)
  * flags, statement count, fingerprint, objects). partial: stop before the
  * first statement that cannot be read (an alternative reading of MySQL
  * text, see policy_evaluate). Returns -1 on an internal error. */
+/* May this statement change the session's sql_mode or character set for
+ * the statements after it? (A SET STATEMENT ... FOR is classified by its
+ * inner statement: its settings end with it. Stored routines run under
+ * the sql_mode they were created with and the caller's is restored.) */
+static int may_change_lexing(const char *verb)
+{
+	static const char *const words[] = {"SET", "EXECUTE", "CALL", "BINLOG", "BEGIN"};
+	if (!verb[0])
+		return 1;
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		size_t n = strlen(words[i]);
+		if (strncmp(verb, words[i], n) == 0 && (verb[n] == '\0' || verb[n] == ' '))
+			return 1;
+	}
+	return 0;
+}
+
 static int run(const struct policy *p, const struct policy_request *req,
 	       const struct cls_opts *opts, struct policy_result *out,
 	       struct policy_work *w, int partial, int *ambiguous, int depth);
@@ -462,6 +479,7 @@ static int run(const struct policy *p, const struct policy_request *req,
 	out->rule[0] = out->verb[0] = '\0';
 	out->flags = 0;
 	out->n_statements = 0;
+	out->state_change_at = 0;
 	cls_begin(&b, req->sql, req->sql ? req->sql_len : 0, opts, out, &w->names);
 	while ((rc = cls_next(&b, &st)) > 0) {
 		enum policy_action a;
@@ -471,6 +489,8 @@ static int run(const struct policy *p, const struct policy_request *req,
 		if (depth > 0)
 			st.flags &= ~POLICY_F_UNPARSEABLE; /* a fragment of procedural code */
 		out->n_statements++;
+		if (!out->state_change_at && may_change_lexing(st.verb))
+			out->state_change_at = out->n_statements;
 		/* what called routines do counts before the rules see the call */
 		enum policy_action ra = POLICY_ALLOW;
 		char rrule[64] = "";
@@ -504,6 +524,7 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 	out->rule[0] = out->verb[0] = out->message[0] = '\0';
 	out->flags = 0;
 	out->n_statements = 0;
+	out->state_change_at = 0;
 	out->use_seen = 0;
 	out->use_db[0] = '\0';
 	out->routines_missing = 0;
@@ -575,6 +596,10 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 				out->use_seen = 2;
 			if (w->alt->n_statements > out->n_statements)
 				out->n_statements = w->alt->n_statements;
+			if (w->alt->state_change_at &&
+			    (!out->state_change_at ||
+			     w->alt->state_change_at < out->state_change_at))
+				out->state_change_at = w->alt->state_change_at;
 			if (w->alt->action > out->action) {
 				out->action = w->alt->action;
 				copy_str(out->rule, sizeof out->rule, w->alt->rule);

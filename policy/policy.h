@@ -175,6 +175,13 @@ struct policy_result {
 	 * 0 the decision is provisional: look them up and evaluate again
 	 * (sess_evaluate does no review step for it). */
 	unsigned routines_missing;
+	/* MySQL: 1-based index of the first statement of the batch that may
+	 * change how the server lexes the rest (sql_mode, character set):
+	 * SET, EXECUTE, CALL, BINLOG, a compound statement, or one whose verb
+	 * the classifier could not name; 0 = none. Statements up to and
+	 * including it are lexed under the confirmed state, so a batch is
+	 * exposed to a state change only when this is below n_statements. */
+	unsigned state_change_at;
 };
 
 struct policy; /* opaque, immutable once loaded */

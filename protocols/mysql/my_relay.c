@@ -275,7 +275,11 @@ static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int 
 {
 	remember_current(c, sql, len);
 	evaluate(c, sql, len);
-	if (mode_split && c->pres.n_statements > 1 && c->pres.action < POLICY_DENY) {
+	/* a statement that may change sql_mode or the character set, with
+	 * more after it: those were lexed under a state the server may not
+	 * apply to them */
+	if (mode_split && c->pres.state_change_at &&
+	    c->pres.state_change_at < c->pres.n_statements && c->pres.action < POLICY_DENY) {
 		c->pres.action = POLICY_DENY;
 		snprintf(c->pres.rule, sizeof c->pres.rule, "session-state");
 		snprintf(c->pres.message, sizeof c->pres.message,

@@ -83,3 +83,30 @@ def test_audit_overhead_pgbench(pg, pg_ready):
     tps = pgbench_tps(out)
     print(f"\npgbench -S -M prepared -c 4 through the proxy (audit on): {tps} tps")
     assert tps and tps > 0
+
+
+def test_audit_torn_tail_sealed_on_restart(pg, pg_ready):
+    """What a kill -9 inside write(2) leaves (the kernel may stop a write at
+    a page boundary): a last line with no newline. verify says so and passes
+    (every record before it is intact); the next start cuts the fragment and
+    keeps its bytes in an admin record chained after the last whole one, and
+    the whole file verifies again."""
+    b = pg_ready
+    b.psql("SELECT 'before the crash'")
+    b.kill9()
+    fragment = '{"ts":"2026-12-02T06:49:33.016755Z","event":"query_end","session":4,"user":"ali'
+    with open(b.audit_jsonl, "a") as f:
+        f.write(fragment)
+    r = verify(b)
+    assert r.returncode == 0, r.stderr
+    assert "incomplete last line" in r.stderr
+    b.start()
+    b.psql("SELECT 'after the restart'")
+    r = verify(b)
+    assert r.returncode == 0, r.stderr
+    assert "incomplete" not in r.stderr
+    sealed = b.audit_records("admin", verb="AUDIT RECOVER")
+    assert len(sealed) == 1 and sealed[0]["statement"] == fragment
+    assert f"incomplete record of {len(fragment)} bytes" in sealed[0]["error"]
+    text = b.audit_jsonl.read_text()
+    assert text.endswith("\n") and fragment + "\n" not in text

@@ -196,6 +196,15 @@ PIPELINES = {
                                 "'''NO_BACKSLASH_ESCAPES''')"), query(NBE_ATTACK)],
     "multi-statement": [query("SET sql_mode = 'NO_BACKSLASH_ESCAPES'; " + NBE_ATTACK)],
     "multi-statement-names": [query(b"SELECT 1; SET NAMES sjis; " + SJIS_ATTACK)],
+    "multi-statement-versioned-set": [query("/*!40101 SET sql_mode = 'NO_BACKSLASH_ESCAPES' */; "
+                                            + NBE_ATTACK)],
+    "multi-statement-execute": [query("PREPARE s2 FROM 'SET sql_mode = ''NO_BACKSLASH_ESCAPES'''; "
+                                      "EXECUTE s2; " + NBE_ATTACK)],
+    "multi-statement-call": [query("CALL appdb.set_nbe(); " + NBE_ATTACK)],
+    "multi-statement-compound": [query("BEGIN NOT ATOMIC SET sql_mode = 'NO_BACKSLASH_ESCAPES'; "
+                                       "END; " + NBE_ATTACK)],
+    "multi-statement-update-then-set": [query("UPDATE appdb.victim SET id = 1 WHERE id = 1; "
+                                              "SET sql_mode = 'ANSI_QUOTES'; " + ANSI_ATTACK)],
     "slow-then-set": [query("SELECT SLEEP(0.5)"), query("SET NAMES sjis"), query(SJIS_ATTACK)],
 }
 
@@ -418,3 +427,19 @@ def test_mysql_unread_replies_stop_reading_client(my_ready, maria):
     assert sent < 64 * 1024 * 1024, sent
     # the proxy is fine for others
     assert b.mysql("SELECT 1").returncode == 0
+
+
+def test_mysql_multi_statement_without_state_change_is_allowed(my_ready, maria, victim):
+    """A batch in which no statement can change sql_mode or the character set
+    (UPDATE ... SET is not SET) is lexed under the confirmed state, so
+    backslashes and double quotes in it are read as the server reads them:
+    allowed, and run as written."""
+    b = my_ready
+    needs_lexer(b)
+    raw = Raw(b)
+    raw.send(query("UPDATE appdb.victim SET id = 1 WHERE id = 1 AND 'it\\'s' <> \"a\\\"b\"; "
+                   "SELECT 'it\\'s; DROP TABLE appdb.victim; -- ', \"x\""))
+    kind, rows = raw.reply()  # both results (MORE_RESULTS_EXISTS)
+    assert kind == "rows" and rows == [[b"it's; DROP TABLE appdb.victim; -- ", b"x"]], rows
+    raw.close()
+    assert victim_exists(maria)
