@@ -46,12 +46,15 @@ enum login_refusal {
 	LOGIN_REFUSE_AUDIT,   /* the login record could not be written */
 };
 
-/* Where a frontend's state machine is, for the shared router. */
+/* Where a frontend's state machine is, for the shared router and the
+ * login tail's timers (proxy/login.h). */
 enum protocol_stage {
-	PROTOCOL_LOGIN,  /* startup, authentication, backend login (or a
-			    protocol-specific side job such as a cancel request) */
-	PROTOCOL_READY,  /* the relay: statements are inspected */
-	PROTOCOL_CLOSED, /* refused or ending: input is ignored */
+	PROTOCOL_CLIENT_LOGIN,  /* startup, client TLS, client authentication */
+	PROTOCOL_BACKEND_LOGIN, /* backend connect, TLS, the hosted account's login */
+	PROTOCOL_SIDE_JOB,      /* an exchange of its own outside login and relay
+				   (PostgreSQL: a CancelRequest being forwarded) */
+	PROTOCOL_READY,         /* the relay: statements are inspected */
+	PROTOCOL_CLOSED,        /* refused or ending: input is ignored */
 };
 
 struct protocol {
@@ -75,16 +78,30 @@ struct protocol {
 	 * frontends use protocol_dispatch, which routes by the hooks below. */
 	void (*dispatch)(struct session *s, void *state, enum sess_side side,
 			 enum sess_event ev);
-	/* protocol_dispatch's routes: the stage; input during the login and in
-	 * the relay; the relay's output to `side` drained below its low mark
-	 * (may be NULL); every other event while not ready (connect, TLS,
-	 * errors, the login timer), and ERROR when ready. */
+	/* protocol_dispatch's routes (every one required unless marked). */
 	enum protocol_stage (*stage)(void *state);
+	/* The login in state (proxy/login.h), for the core's login tail. */
+	struct login *(*login)(void *state);
+	/* Input on `side` before the session is ready, and in the relay. */
 	void (*login_read)(struct session *s, void *state, enum sess_side side);
 	void (*relay_read)(struct session *s, void *state, enum sess_side side);
+	/* The relay's client output drained below its low mark. May be NULL. */
 	void (*relay_flushed)(struct session *s, void *state);
-	void (*login_event)(struct session *s, void *state, enum sess_side side,
-			    enum sess_event ev);
+	/* The client's TLS handshake finished: returns 1 when the frontend was
+	 * waiting for it and is back at its startup (the core then reads what
+	 * the client already sent), 0 when it was not. */
+	int (*client_tls_ready)(struct session *s, void *state);
+	/* The backend connection is up (tls = 0; also for a side job) or its
+	 * TLS handshake finished during the backend login (tls = 1): go on
+	 * with the backend exchange. */
+	void (*backend_ready)(struct session *s, void *state, int tls);
+	/* The backend failed or closed in the relay (s->backend_error says
+	 * why): tell the client in the protocol's words if it can; the core
+	 * closes the session afterwards unless the frontend did. */
+	void (*backend_lost)(struct session *s, void *state);
+	/* A side job's backend failed or closed, or its timer fired: end it.
+	 * May be NULL for a protocol without side jobs. */
+	void (*side_job_over)(struct session *s, void *state);
 	/* Free protocol state; called once from the reaper. */
 	void (*free_state)(void *state);
 	/* One line describing the current statement for `sessions` (may be NULL). */
@@ -102,9 +119,14 @@ struct protocol {
 			      const char *reason);
 };
 
-/* The shared router (protocols/dispatch.c): READ to login_read or
- * relay_read by stage, FLUSHED to relay_flushed when ready, TIMEOUT when
- * ready closes the session ("idle timeout"), anything else to login_event. */
+/* The shared router (protocols/dispatch.c), by the frontend's stage: READ
+ * to login_read or relay_read; FLUSHED to relay_flushed when ready; the
+ * session timer: "idle timeout" when ready, "login timed out" during the
+ * client login, a failed backend login (proxy/login.h) during the backend
+ * login, side_job_over; CONNECTED and a backend TLS_READY re-arm the login
+ * timer and go to backend_ready; a client TLS_READY to client_tls_ready;
+ * ERROR fails the backend login, or goes to backend_lost when ready,
+ * side_job_over during a side job. */
 void protocol_dispatch(struct session *s, void *state, enum sess_side side, enum sess_event ev);
 
 /* init of every frontend a listener of cfg serves (once each). Returns 0,

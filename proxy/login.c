@@ -247,35 +247,6 @@ int login_complete(struct session *s, struct login *l, const char *detail)
 	return 0;
 }
 
-int login_event(struct session *s, struct login *l, enum login_stage stage,
-		enum sess_side side, enum sess_event ev)
-{
-	switch (ev) {
-	case SESS_EV_CONNECTED:
-		sess_set_timer(s, s->px->cfg.login_timeout);
-		return 0; /* the frontend starts its backend exchange */
-	case SESS_EV_TLS_READY:
-		if (side == SESS_BACKEND && stage == LOGIN_STAGE_BACKEND)
-			sess_set_timer(s, s->px->cfg.login_timeout);
-		return 0;
-	case SESS_EV_ERROR:
-		if (stage != LOGIN_STAGE_BACKEND)
-			return 0;
-		login_backend_failed(s, l, s->backend_error);
-		return 1;
-	case SESS_EV_TIMEOUT:
-		if (stage == LOGIN_STAGE_BACKEND)
-			login_backend_failed(s, l, "timed out connecting to the backend");
-		else if (stage == LOGIN_STAGE_CLIENT)
-			sess_close(s, "login timed out");
-		else
-			return 0;
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 void login_relay_early(struct session *s)
 {
 	if (s->closing || s->close_after_flush)

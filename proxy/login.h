@@ -9,7 +9,9 @@
  * client hears only its protocol's generic answer (struct protocol
  * login_refused); an accepted login fetches the hosted secret, loads what
  * the asset allows it to go out by and connects the backend; the login
- * timers; the login record; the relay of bytes that arrived early.
+ * record; the relay of bytes that arrived early. The login timers and the
+ * backend's errors during the login are the shared router's
+ * (protocols/dispatch.c), which calls login_backend_failed.
  *
  * Frontends never touch the state DB, the master key or the secret code:
  * they go through here. The hosted secret lives in struct login (owned by
@@ -39,13 +41,6 @@ struct login {
 				     SB_SECRET_MAX bytes made by login_start_backend,
 				     while the backend login needs it; NULL otherwise */
 	struct backend_auth bauth; /* what the asset lets the secret go out by */
-};
-
-/* Where a frontend's login is, for the shared timer and error handling. */
-enum login_stage {
-	LOGIN_STAGE_CLIENT,  /* client side: startup, TLS, authentication */
-	LOGIN_STAGE_BACKEND, /* backend side: connect, TLS, the hosted account's login */
-	LOGIN_STAGE_OTHER,   /* ready, closed, or a protocol-specific state */
 };
 
 /* Copy the user name as the client sent it into l->user. 0, or -1 when it
@@ -135,14 +130,6 @@ void login_backend_failed(struct session *s, const struct login *l, const char *
  * close: the client heard LOGIN_REFUSE_AUDIT and the session ends. */
 int login_complete(struct session *s, struct login *l, const char *detail)
 	__attribute__((warn_unused_result));
-
-/* The login's share of session events: CONNECTED and a TLS_READY on the
- * backend re-arm the login timer (the frontend goes on with its exchange); ERROR and TIMEOUT at LOGIN_STAGE_BACKEND fail the
- * backend login; TIMEOUT at LOGIN_STAGE_CLIENT closes ("login timed out").
- * Returns 1 when the event was handled here (the frontend does nothing
- * more), 0 otherwise. */
-int login_event(struct session *s, struct login *l, enum login_stage stage,
-		enum sess_side side, enum sess_event ev);
 
 /* The session became ready: what the backend or the client sent early is
  * relayed now (the frontend's READ handling, backend first). */

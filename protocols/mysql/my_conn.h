@@ -173,9 +173,10 @@ struct my_conn {
 EVP_PKEY *my_client_rsa(void);
 
 /* my_login.c */
-void my_login_client_read(struct my_conn *c);
-void my_login_backend_read(struct my_conn *c);
-void my_login_event(struct my_conn *c, enum sess_side side, enum sess_event ev);
+/* The struct protocol hooks of the login (state is the my_conn). */
+void my_login_read(struct session *s, void *state, enum sess_side side);
+int my_client_tls_ready(struct session *s, void *state);
+void my_backend_ready(struct session *s, void *state, int tls);
 int my_send_greeting(struct my_conn *c);
 /* COM_CHANGE_USER (whole payload b, n) in the command phase with no reply
  * owed: checks the token as a login does, then resets the backend session

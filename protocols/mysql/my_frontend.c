@@ -67,46 +67,35 @@ static void *my_on_accept(struct session *s)
 static enum protocol_stage my_stage(void *state)
 {
 	const struct my_conn *c = state;
-	return c->st == MY_ST_READY ? PROTOCOL_READY
-	       : c->st == MY_ST_CLOSED ? PROTOCOL_CLOSED
-				       : PROTOCOL_LOGIN;
+	if (c->st == MY_ST_READY || c->st == MY_ST_CLOSED)
+		return c->st == MY_ST_READY ? PROTOCOL_READY : PROTOCOL_CLOSED;
+	return c->st < MY_ST_BACKEND_CONNECT ? PROTOCOL_CLIENT_LOGIN : PROTOCOL_BACKEND_LOGIN;
 }
 
-static void my_login_read(struct session *s, void *state, enum sess_side side)
-{
-	struct my_conn *c = state;
-	/* A client that sends commands before the session is ready is not
-	 * read past MY_PRE_READY_MAX until it is (my_relay_client() resumes
-	 * it). */
-	if (side == SESS_CLIENT && c->st >= MY_ST_BACKEND_CONNECT &&
-	    evbuffer_get_length(sess_input(s, SESS_CLIENT)) > MY_PRE_READY_MAX) {
-		c->held = MY_HELD_QUEUE;
-		sess_hold_client(s, 1);
-	}
-	if (side == SESS_CLIENT)
-		my_login_client_read(c);
-	else
-		my_login_backend_read(c);
-}
-
-static void my_relay_read(struct session *s, void *state, enum sess_side side)
-{
-	if (side == SESS_CLIENT)
-		my_relay_client(state);
-	else
-		my_relay_backend(state);
-}
-
-/* A hold for an unread client output ends when it drained. */
+/* A hold for an unread client output ends when that output drained. */
 static void my_relay_flushed(struct session *s, void *state)
 {
 	my_relay_resume(state);
 }
 
-static void my_login_on_event(struct session *s, void *state, enum sess_side side,
-			      enum sess_event ev)
+static struct login *my_login_of(void *state)
 {
-	my_login_event(state, side, ev);
+	struct my_conn *c = state;
+	return &c->login;
+}
+
+/* The server went away in the command phase: no words for it here. */
+static void my_backend_lost(struct session *s, void *state)
+{
+	sess_close(s, "backend: %s", s->backend_error);
+}
+
+static void my_relay_read(struct session *s, void *state, enum sess_side side)
+{
+	if (side == SESS_BACKEND)
+		my_relay_backend(state);
+	else
+		my_relay_client(state);
 }
 
 static void my_free_state(void *state)
@@ -149,7 +138,10 @@ const struct protocol mysql_protocol = {
 	.login_read = my_login_read,
 	.relay_read = my_relay_read,
 	.relay_flushed = my_relay_flushed,
-	.login_event = my_login_on_event,
+	.login = my_login_of,
+	.client_tls_ready = my_client_tls_ready,
+	.backend_ready = my_backend_ready,
+	.backend_lost = my_backend_lost,
 	.free_state = my_free_state,
 	.current_statement = my_current,
 	.goodbye = my_goodbye,

@@ -88,32 +88,6 @@ void my_fatal(struct my_conn *c, uint8_t seq, uint16_t code, const char *sqlstat
 	sess_close_after_flush(c->s, "%s", reason);
 }
 
-void my_login_refused(struct session *s, void *state, enum login_refusal kind,
-		      const char *reason)
-{
-	struct my_conn *c = state;
-	char msg[200];
-	switch (kind) {
-	case LOGIN_REFUSE_AUTH:
-		snprintf(msg, sizeof msg,
-			 "Access denied for user '%.64s'@'%.64s' (using password: YES)",
-			 c->login.user, s->ident.client_ip);
-		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000", msg, reason);
-		return;
-	case LOGIN_REFUSE_BACKEND:
-		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000",
-			 "sqlbastion: could not log in to the database with the hosted account",
-			 reason);
-		return;
-	case LOGIN_REFUSE_AUDIT:
-		my_fatal(c, c->seq, MY_ER_UNKNOWN_ERROR, "HY000",
-			 c->change_user ? "sqlbastion: audit log unavailable; change user refused"
-					: "sqlbastion: audit log unavailable; login refused",
-			 reason);
-		return;
-	}
-}
-
 static void refuse(struct my_conn *c, const char *reason)
 {
 	login_refuse(c->s, &c->login, reason);
@@ -504,7 +478,7 @@ static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 	check_first_auth(c, plugin, r.auth, r.auth_len);
 }
 
-void my_login_client_read(struct my_conn *c)
+static void client_read(struct my_conn *c)
 {
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_CLIENT);
@@ -936,7 +910,7 @@ static void on_backend_login_error(struct my_conn *c, const uint8_t *b, size_t n
 	my_fatal(c, c->seq, code, state, cmsg, reason);
 }
 
-void my_login_backend_read(struct my_conn *c)
+static void backend_read(struct my_conn *c)
 {
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_BACKEND);
@@ -980,35 +954,42 @@ void my_login_backend_read(struct my_conn *c)
 		login_relay_early(s);
 }
 
-/* Where the login is, for the core's timers and backend errors. */
-static enum login_stage stage(const struct my_conn *c)
+void my_login_read(struct session *s, void *state, enum sess_side side)
 {
-	if (c->st < MY_ST_BACKEND_CONNECT)
-		return LOGIN_STAGE_CLIENT;
-	if (c->st <= MY_ST_BACKEND_SETUP)
-		return LOGIN_STAGE_BACKEND;
-	return LOGIN_STAGE_OTHER;
+	struct my_conn *c = state;
+	/* A client that sends commands before the session is ready is not
+	 * read past MY_PRE_READY_MAX until it is (my_relay_client() resumes
+	 * it). */
+	if (side == SESS_CLIENT && c->st >= MY_ST_BACKEND_CONNECT &&
+	    evbuffer_get_length(sess_input(s, SESS_CLIENT)) > MY_PRE_READY_MAX) {
+		c->held = MY_HELD_QUEUE;
+		sess_hold_client(s, 1);
+	}
+	if (side == SESS_CLIENT)
+		client_read(c);
+	else
+		backend_read(c);
 }
 
-void my_login_event(struct my_conn *c, enum sess_side side, enum sess_event ev)
+void my_backend_ready(struct session *s, void *state, int tls)
 {
-	struct session *s = c->s;
-	if (ev == SESS_EV_ERROR && c->st == MY_ST_READY) {
-		sess_close(s, "backend: %s", s->backend_error);
-		return;
-	}
-	if (login_event(s, &c->login, stage(c), side, ev))
-		return;
-	if (ev == SESS_EV_TLS_READY && side == SESS_CLIENT && c->st == MY_ST_CLIENT_TLS) {
-		set_state(c, MY_ST_HANDSHAKE);
-		if (evbuffer_get_length(sess_input(s, SESS_CLIENT)))
-			my_login_client_read(c);
-	} else if (ev == SESS_EV_TLS_READY && side == SESS_BACKEND && c->st == MY_ST_BACKEND_TLS) {
-		send_backend_response(c);
-	} else if (ev == SESS_EV_CONNECTED) {
+	struct my_conn *c = state;
+	if (!tls) {
 		c->bseq = 0;
-		set_state(c, MY_ST_BACKEND_HANDSHAKE);
+		set_state(c, MY_ST_BACKEND_HANDSHAKE); /* the server speaks first */
+	} else if (c->st == MY_ST_BACKEND_TLS) {
+		send_backend_response(c);
 	}
+}
+
+/* TLS with the client is up: its handshake response follows inside it. */
+int my_client_tls_ready(struct session *s, void *state)
+{
+	struct my_conn *c = state;
+	int waiting = c->st == MY_ST_CLIENT_TLS;
+	if (waiting)
+		set_state(c, MY_ST_HANDSHAKE);
+	return waiting;
 }
 
 /* ---- COM_CHANGE_USER ---- */
@@ -1114,4 +1095,32 @@ int my_login_change_user(struct my_conn *c, const uint8_t *b, size_t n)
 	}
 	check_first_auth(c, plugin, auth, alen);
 	return 1;
+}
+
+/* The login tail refuses (struct protocol login_refused): the protocol's
+ * generic words for kind, then the session ends once they are out. */
+void my_login_refused(struct session *s, void *state, enum login_refusal kind,
+		      const char *reason)
+{
+	struct my_conn *c = state;
+	char msg[200];
+	switch (kind) {
+	case LOGIN_REFUSE_AUTH:
+		snprintf(msg, sizeof msg,
+			 "Access denied for user '%.64s'@'%.64s' (using password: YES)",
+			 c->login.user, s->ident.client_ip);
+		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000", msg, reason);
+		return;
+	case LOGIN_REFUSE_BACKEND:
+		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000",
+			 "sqlbastion: could not log in to the database with the hosted account",
+			 reason);
+		return;
+	case LOGIN_REFUSE_AUDIT:
+		my_fatal(c, c->seq, MY_ER_UNKNOWN_ERROR, "HY000",
+			 c->change_user ? "sqlbastion: audit log unavailable; change user refused"
+					: "sqlbastion: audit log unavailable; login refused",
+			 reason);
+		return;
+	}
 }

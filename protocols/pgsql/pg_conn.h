@@ -151,9 +151,12 @@ struct pg_conn {
 int pg_cleartext_auth(void);
 
 /* pg_login.c */
-void pg_login_client_read(struct pg_conn *c);
-void pg_login_backend_read(struct pg_conn *c);
-void pg_login_event(struct pg_conn *c, enum sess_side side, enum sess_event ev);
+/* The struct protocol hooks of the login (state is the pg_conn). */
+void pg_login_read(struct session *s, void *state, enum sess_side side);
+int pg_client_tls_ready(struct session *s, void *state);
+void pg_backend_ready(struct session *s, void *state, int tls);
+void pg_backend_lost(struct session *s, void *state);
+void pg_cancel_over(struct session *s, void *state);
 /* struct protocol login_refused: 28P01, 08006 or 58030, then close. */
 void pg_login_refused(struct session *s, void *state, enum login_refusal kind,
 		      const char *reason);

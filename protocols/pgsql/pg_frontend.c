@@ -45,31 +45,22 @@ static void *pg_on_accept(struct session *s)
 static enum protocol_stage pg_stage(void *state)
 {
 	const struct pg_conn *c = state;
-	return c->st == PG_ST_READY ? PROTOCOL_READY
-	       : c->st == PG_ST_CLOSED ? PROTOCOL_CLOSED
-				       : PROTOCOL_LOGIN;
+	switch (c->st) {
+	case PG_ST_READY:
+		return PROTOCOL_READY;
+	case PG_ST_CLOSED:
+		return PROTOCOL_CLOSED;
+	case PG_ST_CANCEL:
+		return PROTOCOL_SIDE_JOB;
+	default:
+		return c->st < PG_ST_BACKEND_CONNECT ? PROTOCOL_CLIENT_LOGIN : PROTOCOL_BACKEND_LOGIN;
+	}
 }
 
-static void pg_login_read(struct session *s, void *state, enum sess_side side)
+static struct login *pg_login_of(void *state)
 {
-	if (side == SESS_CLIENT)
-		pg_login_client_read(state);
-	else
-		pg_login_backend_read(state);
-}
-
-static void pg_relay_read(struct session *s, void *state, enum sess_side side)
-{
-	if (side == SESS_CLIENT)
-		pg_relay_client(state);
-	else
-		pg_relay_backend(state);
-}
-
-static void pg_login_on_event(struct session *s, void *state, enum sess_side side,
-			      enum sess_event ev)
-{
-	pg_login_event(state, side, ev);
+	struct pg_conn *c = state;
+	return &c->login;
 }
 
 static void pg_free_state(void *state)
@@ -82,6 +73,14 @@ static void pg_free_state(void *state)
 	free(c->bscram);
 	login_free(&c->login);
 	free(c);
+}
+
+static void pg_relay_read(struct session *s, void *state, enum sess_side side)
+{
+	if (side == SESS_CLIENT)
+		pg_relay_client(state);
+	else
+		pg_relay_backend(state);
 }
 
 static const char *pg_current(void *state)
@@ -117,7 +116,11 @@ const struct protocol pg_protocol = {
 	.stage = pg_stage,
 	.login_read = pg_login_read,
 	.relay_read = pg_relay_read,
-	.login_event = pg_login_on_event,
+	.login = pg_login_of,
+	.client_tls_ready = pg_client_tls_ready,
+	.backend_ready = pg_backend_ready,
+	.backend_lost = pg_backend_lost,
+	.side_job_over = pg_cancel_over,
 	.free_state = pg_free_state,
 	.current_statement = pg_current,
 	.goodbye = pg_goodbye,

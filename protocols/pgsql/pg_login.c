@@ -40,27 +40,6 @@ void pg_fatal(struct pg_conn *c, const char *sqlstate, const char *msg, const ch
 	sess_close_after_flush(c->s, "%s", reason);
 }
 
-void pg_login_refused(struct session *s, void *state, enum login_refusal kind,
-		      const char *reason)
-{
-	struct pg_conn *c = state;
-	char msg[160];
-	switch (kind) {
-	case LOGIN_REFUSE_AUTH:
-		snprintf(msg, sizeof msg, "password authentication failed for user \"%.64s\"",
-			 c->login.user);
-		pg_fatal(c, "28P01", msg, reason);
-		return;
-	case LOGIN_REFUSE_BACKEND:
-		pg_fatal(c, "08006",
-			 "sqlbastion: could not log in to the database with the hosted account", reason);
-		return;
-	case LOGIN_REFUSE_AUDIT:
-		pg_fatal(c, "58030", "sqlbastion: audit log unavailable; login refused", reason);
-		return;
-	}
-}
-
 static void refuse(struct pg_conn *c, const char *reason)
 {
 	login_refuse(c->s, &c->login, reason);
@@ -355,7 +334,7 @@ static void on_password(struct pg_conn *c, const uint8_t *b, size_t n)
 	check_result(c, st, reason);
 }
 
-void pg_login_client_read(struct pg_conn *c)
+static void client_read(struct pg_conn *c)
 {
 	struct evbuffer *in = sess_input(c->s, SESS_CLIENT);
 	switch (c->st) {
@@ -654,7 +633,7 @@ static void on_backend_login_error(struct pg_conn *c, const uint8_t *b, size_t n
 	sess_close_after_flush(c->s, "%s", reason);
 }
 
-void pg_login_backend_read(struct pg_conn *c)
+static void backend_read(struct pg_conn *c)
 {
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_BACKEND);
@@ -723,48 +702,73 @@ void pg_login_backend_read(struct pg_conn *c)
 		login_relay_early(s);
 }
 
-/* Where the login is, for the core's timers and backend errors. */
-static enum login_stage stage(const struct pg_conn *c)
+void pg_login_read(struct session *s, void *state, enum sess_side side)
 {
-	if (c->st < PG_ST_BACKEND_CONNECT)
-		return LOGIN_STAGE_CLIENT;
-	if (c->st <= PG_ST_BACKEND_STARTUP)
-		return LOGIN_STAGE_BACKEND;
-	return LOGIN_STAGE_OTHER;
+	if (side == SESS_CLIENT)
+		client_read(state);
+	else
+		backend_read(state);
 }
 
-void pg_login_event(struct pg_conn *c, enum sess_side side, enum sess_event ev)
+void pg_backend_ready(struct session *s, void *state, int tls)
 {
-	struct session *s = c->s;
+	struct pg_conn *c = state;
 	if (c->st == PG_ST_CANCEL) {
-		if (ev == SESS_EV_CONNECTED) {
-			sess_set_timer(s, s->px->cfg.login_timeout);
-			pg_put_cancel(sess_output(s, SESS_BACKEND), c->cancel_pid, c->cancel_key);
-			/* the server closes the connection once it has read it */
-		} else if (ev == SESS_EV_ERROR || ev == SESS_EV_TIMEOUT) {
-			sess_close(s, "cancel forwarded");
-		}
-		return;
+		pg_put_cancel(sess_output(s, SESS_BACKEND), c->cancel_pid, c->cancel_key);
+		return; /* the server closes the connection once it has read it */
 	}
-	if (ev == SESS_EV_ERROR && c->st == PG_ST_READY) {
-		pg_fatal(c, "08006", "sqlbastion: lost the connection to the database",
-			 s->backend_error);
-		return;
-	}
-	if (login_event(s, &c->login, stage(c), side, ev))
-		return;
-	if (ev == SESS_EV_TLS_READY && side == SESS_CLIENT && c->st == PG_ST_CLIENT_TLS) {
-		set_state(c, PG_ST_STARTUP);
-		if (evbuffer_get_length(sess_input(s, SESS_CLIENT)))
-			on_startup_packet(c);
-	} else if (ev == SESS_EV_TLS_READY && side == SESS_BACKEND && c->st == PG_ST_BACKEND_TLS) {
-		send_backend_startup(c);
-	} else if (ev == SESS_EV_CONNECTED) {
-		if (s->ident.target.tls == ASSET_TLS_DISABLE) {
+	if (tls) {
+		if (c->st == PG_ST_BACKEND_TLS)
 			send_backend_startup(c);
-		} else {
-			pg_put_request_code(sess_output(s, SESS_BACKEND), PG_SSL_REQUEST);
-			set_state(c, PG_ST_BACKEND_SSL);
-		}
+	} else if (s->ident.target.tls == ASSET_TLS_DISABLE) {
+		send_backend_startup(c);
+	} else {
+		pg_put_request_code(sess_output(s, SESS_BACKEND), PG_SSL_REQUEST);
+		set_state(c, PG_ST_BACKEND_SSL);
+	}
+}
+
+/* TLS with the client is up: the StartupMessage follows inside it. */
+int pg_client_tls_ready(struct session *s, void *state)
+{
+	struct pg_conn *c = state;
+	if (c->st != PG_ST_CLIENT_TLS)
+		return 0;
+	set_state(c, PG_ST_STARTUP);
+	return 1;
+}
+
+void pg_backend_lost(struct session *s, void *state)
+{
+	pg_fatal(state, "08006", "sqlbastion: lost the connection to the database",
+		 s->backend_error);
+}
+
+/* A forwarded CancelRequest is done when the server closes, or at the timer. */
+void pg_cancel_over(struct session *s, void *state)
+{
+	sess_close(s, "cancel forwarded");
+}
+
+/* The login tail refuses (struct protocol login_refused): the protocol's
+ * generic words for kind, then the session ends once they are out. */
+void pg_login_refused(struct session *s, void *state, enum login_refusal kind,
+		      const char *reason)
+{
+	struct pg_conn *c = state;
+	char msg[160];
+	switch (kind) {
+	case LOGIN_REFUSE_AUTH:
+		snprintf(msg, sizeof msg, "password authentication failed for user \"%.64s\"",
+			 c->login.user);
+		pg_fatal(c, "28P01", msg, reason);
+		return;
+	case LOGIN_REFUSE_BACKEND:
+		pg_fatal(c, "08006",
+			 "sqlbastion: could not log in to the database with the hosted account", reason);
+		return;
+	case LOGIN_REFUSE_AUDIT:
+		pg_fatal(c, "58030", "sqlbastion: audit log unavailable; login refused", reason);
+		return;
 	}
 }

@@ -93,6 +93,19 @@ static int audit_has(const char *needle)
 	return strstr(audit_text(), needle) != NULL;
 }
 
+/* A fresh session of protocol p where user logs in with token through
+ * the checks and the tail's verdict (login_checked). Returns its result. */
+static int log_in(struct session *s, struct told *t, struct login *l, const struct protocol *p,
+		  const char *user, const char *token)
+{
+	char reason[256] = "";
+	new_session(s, t, p);
+	memset(l, 0, sizeof *l);
+	CHECK(login_set_user(l, user) == 0);
+	enum auth_status st = login_check_token(s, l, token, strlen(token), reason, sizeof reason);
+	return login_checked(s, l, st, reason);
+}
+
 static int64_t add_account(const char *asset, const char *proto, const char *secret_file)
 {
 	struct state_asset a = {.port = 1, .tls = ASSET_TLS_DISABLE, .created = now_s};
@@ -158,24 +171,18 @@ static void test_token(void)
 	char reason[256] = "";
 	new_session(&s, &t, &pg_test);
 	CHECK(login_set_user(&l, "alice") == 0);
-	enum auth_status st = login_check_token(&s, &l, tok.pg, strlen(tok.pg), reason, sizeof reason);
-	CHECK(st == AUTH_OK);
+	CHECK(login_check_token(&s, &l, tok.pg, strlen(tok.pg), reason, sizeof reason) == AUTH_OK);
+	CHECK(!s.ident.logged_in); /* the check alone does not log in */
+	CHECK(log_in(&s, &t, &l, &pg_test, "alice", tok.pg) == 0);
 	CHECK_STR(s.ident.target.asset, "pg");
 	CHECK_STR(s.ident.target.db_username, "app_db");
 	CHECK(s.ident.target.level == POLICY_LEVEL_WRITE);
-	CHECK(!s.ident.logged_in); /* the check alone does not log in */
-	CHECK(login_checked(&s, &l, st, reason) == 0);
 	CHECK(s.ident.logged_in);
 	CHECK(t.n == 0);
 
 	/* a wrong token: refused, audited with the reason, the client told
 	 * only "auth refused" */
-	new_session(&s, &t, &pg_test);
-	reason[0] = '\0';
-	st = login_check_token(&s, &l, "not-a-token", 11, reason, sizeof reason);
-	CHECK(st == AUTH_REFUSED);
-	CHECK_STR(reason, "bad token");
-	CHECK(login_checked(&s, &l, st, reason) == -1);
+	CHECK(log_in(&s, &t, &l, &pg_test, "alice", "not-a-token") == -1);
 	CHECK(t.n == 1 && t.kind == LOGIN_REFUSE_AUTH);
 	CHECK_STR(t.reason, "bad token");
 	CHECK(!s.ident.logged_in);
@@ -190,10 +197,8 @@ static void test_token(void)
 	CHECK(strlen(audit_text()) == before);
 
 	/* a token of another protocol's asset is refused on this listener */
-	new_session(&s, &t, &pg_test);
-	st = login_check_token(&s, &l, tok.my, strlen(tok.my), reason, sizeof reason);
-	CHECK(st == AUTH_REFUSED);
-	CHECK(strstr(reason, "protocol") != NULL);
+	CHECK(log_in(&s, &t, &l, &pg_test, "alice", tok.my) == -1);
+	CHECK(strstr(t.reason, "protocol") != NULL);
 }
 
 static void test_scram(void)
@@ -323,10 +328,7 @@ static void test_identity_elsewhere(void)
 	struct session s, s2;
 	struct told t, t2;
 	struct login l = {0}, l2 = {0};
-	char reason[256] = "";
-	new_session(&s, &t, &pg_test);
-	CHECK(login_set_user(&l, "alice") == 0);
-	CHECK(login_check_token(&s, &l, tok.pg, strlen(tok.pg), reason, sizeof reason) == AUTH_OK);
+	CHECK(log_in(&s, &t, &l, &pg_test, "alice", tok.pg) == 0);
 
 	/* what an SSH entry would hand over: authenticated by its own check */
 	struct identity who = {.session = 99, .entry = "ssh", .protocol = "postgres", .logged_in = 1};
@@ -362,12 +364,7 @@ static void test_complete(void)
 	struct session s;
 	struct told t;
 	struct login l = {0};
-	char reason[256] = "";
-	new_session(&s, &t, &pg_test);
-	CHECK(login_set_user(&l, "alice") == 0);
-	CHECK(login_checked(&s, &l,
-			    login_check_token(&s, &l, tok.pg, strlen(tok.pg), reason, sizeof reason),
-			    reason) == 0);
+	CHECK(log_in(&s, &t, &l, &pg_test, "alice", tok.pg) == 0);
 	l.secret = calloc(1, SB_SECRET_MAX); /* as login_start_backend makes it */
 	CHECK(l.secret != NULL);
 	if (l.secret)
@@ -382,10 +379,7 @@ static void test_complete(void)
 	struct audit_log *log = px.audit;
 	px.audit = NULL;
 	px.cfg.audit_on_failure = AUDIT_FAIL_CLOSE;
-	new_session(&s, &t, &pg_test);
-	CHECK(login_checked(&s, &l,
-			    login_check_token(&s, &l, tok.pg, strlen(tok.pg), reason, sizeof reason),
-			    reason) == 0);
+	CHECK(log_in(&s, &t, &l, &pg_test, "alice", tok.pg) == 0);
 	CHECK(login_complete(&s, &l, NULL) == -1);
 	CHECK(t.n == 1 && t.kind == LOGIN_REFUSE_AUDIT);
 	CHECK(!s.ident.logged_in);
@@ -398,17 +392,11 @@ static void test_start_backend(void)
 	struct session s;
 	struct told t;
 	struct login l = {0};
-	char reason[256] = "";
 	px.base = event_base_new();
 	CHECK(px.base != NULL);
 
 	/* the secret cannot be read: refused, the reason only in the audit */
-	new_session(&s, &t, &pg_test);
-	CHECK(login_set_user(&l, "bob") == 0);
-	CHECK(login_checked(&s, &l,
-			    login_check_token(&s, &l, tok.nosecret, strlen(tok.nosecret), reason,
-					      sizeof reason),
-			    reason) == 0);
+	CHECK(log_in(&s, &t, &l, &pg_test, "bob", tok.nosecret) == 0);
 	CHECK(login_start_backend(&s, &l) == -1);
 	CHECK(t.n == 1 && t.kind == LOGIN_REFUSE_AUTH);
 	CHECK(strncmp(t.reason, "hosted secret unavailable", 25) == 0);
@@ -418,13 +406,8 @@ static void test_start_backend(void)
 	CHECK(l.secret == NULL);
 
 	/* fetched: held for the backend login, connecting */
-	struct login l2 = {0};
-	new_session(&s, &t, &pg_test);
-	CHECK(login_set_user(&l2, "alice") == 0);
-	CHECK(login_checked(&s, &l2,
-			    login_check_token(&s, &l2, tok.pg, strlen(tok.pg), reason,
-					      sizeof reason),
-			    reason) == 0);
+	struct login l2;
+	CHECK(log_in(&s, &t, &l2, &pg_test, "alice", tok.pg) == 0);
 	CHECK(login_start_backend(&s, &l2) == 0);
 	CHECK(t.n == 0);
 	CHECK(l2.secret && strcmp(l2.secret, "hosted-pw") == 0);
@@ -438,22 +421,30 @@ static void test_start_backend(void)
 	px.base = NULL;
 }
 
-int main(void)
+/* The state DB and the audit log in a fresh temporary directory. */
+static int open_stores(void)
 {
-	now_s = (int64_t)time(NULL);
+	char path[256], err[256];
 	snprintf(dir, sizeof dir, "/tmp/sbtest-login-XXXXXX");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
-		return 1;
+		return -1;
 	}
-	char path[256], err[256];
 	snprintf(path, sizeof path, "%s/state.db", dir);
 	snprintf(audit_path, sizeof audit_path, "%s/audit.jsonl", dir);
 	px.state = state_open(path, err, sizeof err);
-	px.audit = audit_open(audit_path, NULL, err, sizeof err);
-	CHECK(px.state != NULL);
-	CHECK(px.audit != NULL);
-	if (px.state && px.audit) {
+	px.audit = px.state ? audit_open(audit_path, NULL, err, sizeof err) : NULL;
+	if (!px.audit)
+		fprintf(stderr, "%s\n", err);
+	return px.audit ? 0 : -1;
+}
+
+int main(void)
+{
+	now_s = (int64_t)time(NULL);
+	int ok = open_stores() == 0;
+	CHECK(ok);
+	if (ok) {
 		setup();
 		test_user();
 		test_token();
@@ -470,7 +461,7 @@ int main(void)
 	sb_wipe(&tok, sizeof tok);
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (dir[0] && system(cmd) != 0)
 		fprintf(stderr, "cleanup of %s failed\n", dir);
 	return UNIT_DONE("login");
 }
