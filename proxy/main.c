@@ -11,9 +11,6 @@
 #include <errno.h>
 #include <event2/dns.h>
 #include <event2/event.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/rsa.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
