@@ -16,29 +16,18 @@
  * never writes and never logs.
  */
 #include "audit/audit.h"
+#include "audit/audit_err.h"
 #include "audit/audit_json.h"
 #include "audit/audit_files.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-__attribute__((format(printf, 3, 4))) static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!errbuf || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Bytes read back from the end of a file to find its last record ending:
  * `,"seq":<20 digits>,"hash":"<64>"}` is 102 bytes. */
@@ -145,7 +134,7 @@ int audit_list_files(const char *jsonl_path, int include_self, char ***out,
 	if (!d) {
 		if (errno == ENOENT)
 			goto done;
-		seterr(errbuf, errlen, "open directory %s: %s", dir,
+		audit_seterr(errbuf, errlen, "open directory %s: %s", dir,
 		       strerror(errno));
 		return -1;
 	}
@@ -192,7 +181,7 @@ done:;
 		if (!res[n]) {
 			free(c);
 			audit_free_list(res, n);
-			seterr(errbuf, errlen, "out of memory");
+			audit_seterr(errbuf, errlen, "out of memory");
 			return -1;
 		}
 		*nout = n + 1;
@@ -206,7 +195,7 @@ oom:
 	for (size_t i = 0; i < n; i++)
 		free(c[i].path);
 	free(c);
-	seterr(errbuf, errlen, "out of memory");
+	audit_seterr(errbuf, errlen, "out of memory");
 	return -1;
 }
 
@@ -225,17 +214,17 @@ int audit_load_key(const char *path, uint8_t *key, size_t cap, size_t *len,
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		seterr(errbuf, errlen, "hmac key %s: %s", path, strerror(errno));
+		audit_seterr(errbuf, errlen, "hmac key %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		seterr(errbuf, errlen, "hmac key %s: not a regular file", path);
+		audit_seterr(errbuf, errlen, "hmac key %s: not a regular file", path);
 		return -1;
 	}
 	if (st.st_mode & 077) {
 		close(fd);
-		seterr(errbuf, errlen,
+		audit_seterr(errbuf, errlen,
 		       "hmac key %s: readable by group or others (chmod 600)",
 		       path);
 		return -1;
@@ -244,7 +233,7 @@ int audit_load_key(const char *path, uint8_t *key, size_t cap, size_t *len,
 	close(fd);
 	/* 16 bytes at least: the key must not be guessable. */
 	if (n < 16) {
-		seterr(errbuf, errlen, "hmac key %s: shorter than 16 bytes",
+		audit_seterr(errbuf, errlen, "hmac key %s: shorter than 16 bytes",
 		       path);
 		return -1;
 	}

@@ -22,12 +22,12 @@
  * It never runs on the proxy's hot path and never logs.
  */
 #include "audit/audit.h"
+#include "audit/audit_err.h"
 #include "audit/audit_files.h"
 #include "audit/audit_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,17 +35,6 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
-
-__attribute__((format(printf, 3, 4))) static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!errbuf || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Bytes of the last indexed line kept to recognise the file again. */
 #define INDEX_TAIL 80
@@ -255,7 +244,7 @@ static sqlite3 *index_open(const char *path, char *errbuf, size_t errlen)
 	char *msg = NULL;
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0) {
-		seterr(errbuf, errlen, "index %s: %s", path, strerror(errno));
+		audit_seterr(errbuf, errlen, "index %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	close(fd);
@@ -267,7 +256,7 @@ static sqlite3 *index_open(const char *path, char *errbuf, size_t errlen)
 		goto fail;
 	return db;
 fail:
-	seterr(errbuf, errlen, "index %s: %s", path,
+	audit_seterr(errbuf, errlen, "index %s: %s", path,
 	       msg ? msg : db ? sqlite3_errmsg(db) : "cannot open");
 	sqlite3_free(msg);
 	sqlite3_close(db);
@@ -344,6 +333,36 @@ static int delete_from(sqlite3 *db, uint64_t seq)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* End an indexing transaction: with save, record where the file was left
+ * (offset, inode, tail) for the next sync; finalize *ins and commit
+ * (*in_tx = 0). SQLITE_OK or the code that failed (still in the
+ * transaction: index_done rolls it back). */
+static int commit_at(sqlite3 *db, sqlite3_stmt **ins, int *in_tx, int save, int64_t offset,
+		     int64_t inode, const char *tail, size_t taillen)
+{
+	int rc;
+	if (save && ((rc = meta_set(db, "offset", offset)) != SQLITE_OK ||
+		     (rc = meta_set(db, "inode", inode)) != SQLITE_OK ||
+		     (rc = meta_set_tail(db, tail, taillen)) != SQLITE_OK))
+		return rc;
+	sqlite3_finalize(*ins);
+	*ins = NULL;
+	if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) == SQLITE_OK)
+		*in_tx = 0;
+	return rc;
+}
+
+/* Free what an index sync or rebuild holds, rolling back a transaction
+ * still open (in_tx). */
+static void index_done(sqlite3 *db, sqlite3_stmt *ins, int in_tx, struct parsed *rec)
+{
+	sqlite3_finalize(ins);
+	if (in_tx)
+		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	audit_buf_free(&rec->strs);
+}
+
 int audit_index_sync(const char *jsonl_path, const char *sqlite_path,
 		     char *errbuf, size_t errlen)
 {
@@ -360,12 +379,12 @@ int audit_index_sync(const char *jsonl_path, const char *sqlite_path,
 	memset(&rec, 0, sizeof rec);
 	audit_buf_init(&rec.strs);
 	if (!jsonl_path || !sqlite_path) {
-		seterr(errbuf, errlen, "audit index: no file or index path");
+		audit_seterr(errbuf, errlen, "audit index: no file or index path");
 		goto fail;
 	}
 	f = fopen(jsonl_path, "re");
 	if (!f || fstat(fileno(f), &st) < 0) {
-		seterr(errbuf, errlen, "open %s: %s", jsonl_path,
+		audit_seterr(errbuf, errlen, "open %s: %s", jsonl_path,
 		       strerror(errno));
 		goto fail;
 	}
@@ -408,36 +427,26 @@ int audit_index_sync(const char *jsonl_path, const char *sqlite_path,
 	if ((rc = index_lines(f, ins, &rec, &offset, tail, &taillen, NULL)) !=
 	    SQLITE_OK) {
 		if (rc == SQLITE_IOERR) {
-			seterr(errbuf, errlen, "read %s: %s", jsonl_path,
+			audit_seterr(errbuf, errlen, "read %s: %s", jsonl_path,
 			       strerror(errno));
 			goto fail;
 		}
 		goto fail_db;
 	}
-	if ((rc = meta_set(db, "offset", offset)) != SQLITE_OK ||
-	    (rc = meta_set(db, "inode", (int64_t)st.st_ino)) != SQLITE_OK ||
-	    (rc = meta_set_tail(db, tail, taillen)) != SQLITE_OK)
+	if (commit_at(db, &ins, &in_tx, 1, offset, (int64_t)st.st_ino, tail, taillen) !=
+	    SQLITE_OK)
 		goto fail_db;
-	sqlite3_finalize(ins);
-	ins = NULL;
-	if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
-		goto fail_db;
-	in_tx = 0;
 	ret = 0;
 	goto out;
 fail_db:
-	seterr(errbuf, errlen, "index %s: %s", sqlite_path, sqlite3_errmsg(db));
+	audit_seterr(errbuf, errlen, "index %s: %s", sqlite_path, sqlite3_errmsg(db));
 fail:
 out:
-	sqlite3_finalize(ins);
-	if (in_tx)
-		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_close(db);
+	index_done(db, ins, in_tx, &rec);
 	if (f)
 		fclose(f);
 	if (old)
 		fclose(old);
-	audit_buf_free(&rec.strs);
 	return ret;
 }
 
@@ -472,7 +481,7 @@ int audit_index_rebuild(const char *const *paths, size_t n,
 		struct stat st;
 		FILE *f = fopen(paths[i], "re");
 		if (!f || fstat(fileno(f), &st) < 0) {
-			seterr(errbuf, errlen, "open %s: %s", paths[i],
+			audit_seterr(errbuf, errlen, "open %s: %s", paths[i],
 			       strerror(errno));
 			if (f)
 				fclose(f);
@@ -484,7 +493,7 @@ int audit_index_rebuild(const char *const *paths, size_t n,
 		rc = index_lines(f, ins, &rec, &offset, tail, &taillen, records);
 		fclose(f);
 		if (rc == SQLITE_IOERR) {
-			seterr(errbuf, errlen, "read %s: %s", paths[i],
+			audit_seterr(errbuf, errlen, "read %s: %s", paths[i],
 			       strerror(errno));
 			goto out;
 		}
@@ -492,24 +501,13 @@ int audit_index_rebuild(const char *const *paths, size_t n,
 			goto fail_db;
 	}
 	/* follow the last file from where the rebuild stopped */
-	if (n > 0 && ((rc = meta_set(db, "offset", offset)) != SQLITE_OK ||
-		      (rc = meta_set(db, "inode", ino)) != SQLITE_OK ||
-		      (rc = meta_set_tail(db, tail, taillen)) != SQLITE_OK))
+	if (commit_at(db, &ins, &in_tx, n > 0, offset, ino, tail, taillen) != SQLITE_OK)
 		goto fail_db;
-	sqlite3_finalize(ins);
-	ins = NULL;
-	if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
-		goto fail_db;
-	in_tx = 0;
 	ret = 0;
 	goto out;
 fail_db:
-	seterr(errbuf, errlen, "index %s: %s", sqlite_path, sqlite3_errmsg(db));
+	audit_seterr(errbuf, errlen, "index %s: %s", sqlite_path, sqlite3_errmsg(db));
 out:
-	sqlite3_finalize(ins);
-	if (in_tx)
-		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_close(db);
-	audit_buf_free(&rec.strs);
+	index_done(db, ins, in_tx, &rec);
 	return ret;
 }

@@ -21,9 +21,9 @@
  * It does not verify the chain (audit_verify does) and never logs.
  */
 #include "audit/audit.h"
+#include "audit/audit_err.h"
 #include "audit/audit_json.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,17 +33,6 @@
 
 #define SEARCH_TEXT_MAX 200 /* characters of statement in a readable line */
 #define SEARCH_FIELD_MAX 100 /* characters of other fields */
-
-__attribute__((format(printf, 3, 4))) static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!errbuf || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- time filters ---- */
 
@@ -260,11 +249,11 @@ int audit_search(const char *jsonl_path, const char *sqlite_path,
 	if (!f)
 		f = &none;
 	if (f->since && norm_time(f->since, since, sizeof since) < 0) {
-		seterr(errbuf, errlen, "bad since time \"%s\"", f->since);
+		audit_seterr(errbuf, errlen, "bad since time \"%s\"", f->since);
 		goto fail;
 	}
 	if (f->until && norm_time(f->until, until, sizeof until) < 0) {
-		seterr(errbuf, errlen, "bad until time \"%s\"", f->until);
+		audit_seterr(errbuf, errlen, "bad until time \"%s\"", f->until);
 		goto fail;
 	}
 	if (audit_index_sync(jsonl_path, sqlite_path, errbuf, errlen) < 0)
@@ -317,7 +306,7 @@ int audit_search(const char *jsonl_path, const char *sqlite_path,
 		audit_buf_puts(&sql, " ORDER BY seq");
 	}
 	if (!audit_buf_cstr(&sql)) {
-		seterr(errbuf, errlen, "out of memory");
+		audit_seterr(errbuf, errlen, "out of memory");
 		goto fail;
 	}
 	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK)
@@ -356,7 +345,7 @@ int audit_search(const char *jsonl_path, const char *sqlite_path,
 	ret = count;
 	goto out;
 fail_db:
-	seterr(errbuf, errlen, "index %s: %s", sqlite_path,
+	audit_seterr(errbuf, errlen, "index %s: %s", sqlite_path,
 	       db ? sqlite3_errmsg(db) : "cannot open");
 fail:
 out:

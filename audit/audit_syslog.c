@@ -15,11 +15,11 @@
  * It never logs and never blocks the event loop.
  */
 #include "audit/audit_syslog.h"
+#include "audit/audit_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,17 +44,6 @@ struct audit_syslog {
 	char *msg;              /* owned, SYSLOG_MAX bytes */
 };
 
-__attribute__((format(printf, 3, 4))) static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!errbuf || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int unix_connect(struct audit_syslog *s)
 {
 	if (s->fd >= 0)
@@ -76,7 +65,7 @@ struct audit_syslog *audit_syslog_open(const char *spec, char *errbuf,
 	struct audit_syslog *s = calloc(1, sizeof *s);
 	if (!s || !(s->msg = malloc(SYSLOG_MAX))) {
 		free(s);
-		seterr(errbuf, errlen, "out of memory");
+		audit_seterr(errbuf, errlen, "out of memory");
 		return NULL;
 	}
 	s->fd = -1;
@@ -90,7 +79,7 @@ struct audit_syslog *audit_syslog_open(const char *spec, char *errbuf,
 	if (strncmp(spec, "unix:", 5) == 0) {
 		const char *path = spec + 5;
 		if (!*path || strlen(path) >= sizeof s->sun.sun_path) {
-			seterr(errbuf, errlen, "syslog %s: bad socket path", spec);
+			audit_seterr(errbuf, errlen, "syslog %s: bad socket path", spec);
 			goto fail;
 		}
 		s->is_unix = 1;
@@ -105,7 +94,7 @@ struct audit_syslog *audit_syslog_open(const char *spec, char *errbuf,
 		if (*hp == '[') {
 			const char *close = strchr(hp, ']');
 			if (!close || close[1] != ':' || close - hp - 1 >= (long)sizeof host) {
-				seterr(errbuf, errlen, "syslog %s: expected udp:[v6]:PORT", spec);
+				audit_seterr(errbuf, errlen, "syslog %s: expected udp:[v6]:PORT", spec);
 				goto fail;
 			}
 			snprintf(host, sizeof host, "%.*s", (int)(close - hp - 1), hp + 1);
@@ -113,7 +102,7 @@ struct audit_syslog *audit_syslog_open(const char *spec, char *errbuf,
 		} else {
 			const char *colon = strrchr(hp, ':');
 			if (!colon || colon == hp || colon - hp >= (long)sizeof host) {
-				seterr(errbuf, errlen, "syslog %s: expected udp:HOST:PORT", spec);
+				audit_seterr(errbuf, errlen, "syslog %s: expected udp:HOST:PORT", spec);
 				goto fail;
 			}
 			snprintf(host, sizeof host, "%.*s", (int)(colon - hp), hp);
@@ -124,19 +113,19 @@ struct audit_syslog *audit_syslog_open(const char *spec, char *errbuf,
 		hints.ai_socktype = SOCK_DGRAM;
 		int rc = getaddrinfo(host, port, &hints, &ai);
 		if (rc != 0 || !ai) {
-			seterr(errbuf, errlen, "syslog %s: %s", spec, gai_strerror(rc));
+			audit_seterr(errbuf, errlen, "syslog %s: %s", spec, gai_strerror(rc));
 			goto fail;
 		}
 		s->fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (s->fd < 0 || connect(s->fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-			seterr(errbuf, errlen, "syslog %s: %s", spec, strerror(errno));
+			audit_seterr(errbuf, errlen, "syslog %s: %s", spec, strerror(errno));
 			freeaddrinfo(ai);
 			goto fail;
 		}
 		freeaddrinfo(ai);
 		return s;
 	}
-	seterr(errbuf, errlen, "syslog '%s': expected unix:PATH or udp:HOST:PORT", spec);
+	audit_seterr(errbuf, errlen, "syslog '%s': expected unix:PATH or udp:HOST:PORT", spec);
 fail:
 	audit_syslog_close(s);
 	return NULL;

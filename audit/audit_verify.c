@@ -32,11 +32,11 @@
  * never logs.
  */
 #include "audit/audit.h"
+#include "audit/audit_err.h"
 #include "audit/audit_json.h"
 #include "proxy/crypto.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,17 +46,6 @@
 
 static const char zero_hash[AUDIT_HASH_HEX + 1] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
-
-__attribute__((format(printf, 3, 4))) static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!errbuf || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* What the pass over the files learned (carried from file to file). */
 struct chain_walk {
@@ -93,7 +82,7 @@ static int record_prev(const char *line, size_t len,
 	do {                                                          \
 		char m_[512];                                         \
 		snprintf(m_, sizeof m_, __VA_ARGS__);                 \
-		seterr(errbuf, errlen, "%s: line %llu: %s", path,     \
+		audit_seterr(errbuf, errlen, "%s: line %llu: %s", path,     \
 		       (unsigned long long)lineno, m_);               \
 	} while (0)
 
@@ -115,7 +104,7 @@ static int walk_file(const char *path, int newest, struct chain_walk *w,
 	audit_buf_init(&h);
 	f = fopen(path, "re");
 	if (!f) {
-		seterr(errbuf, errlen, "open %s: %s", path, strerror(errno));
+		audit_seterr(errbuf, errlen, "open %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	while ((n = getline(&line, &linecap, f)) > 0) {
@@ -190,7 +179,7 @@ static int walk_file(const char *path, int newest, struct chain_walk *w,
 		audit_buf_put(&h, w->last_hash, AUDIT_HASH_HEX);
 		audit_buf_put(&h, line, len - AUDIT_HASH_SUFFIX_LEN);
 		if (h.oom) {
-			seterr(errbuf, errlen, "out of memory");
+			audit_seterr(errbuf, errlen, "out of memory");
 			goto fail;
 		}
 		if (w->key)
@@ -210,7 +199,7 @@ static int walk_file(const char *path, int newest, struct chain_walk *w,
 		w->records++;
 	}
 	if (ferror(f)) {
-		seterr(errbuf, errlen, "read %s: %s", path, strerror(errno));
+		audit_seterr(errbuf, errlen, "read %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	ret = 0;
@@ -243,7 +232,7 @@ static int torn_result(const struct chain_walk *w, char *errbuf, size_t errlen)
 {
 	if (!w->torn_path)
 		return 0;
-	seterr(errbuf, errlen,
+	audit_seterr(errbuf, errlen,
 	       "%s: line %llu: incomplete last line (%zu bytes, no newline): "
 	       "a writer stopped mid-write (kill -9, crash); every record "
 	       "before it is intact, and the next writer seals the fragment "
@@ -372,7 +361,7 @@ static int read_mark(const char *sqlite_path, struct index_mark *mk,
 	ret = 0;
 	goto out;
 fail_db:
-	seterr(errbuf, errlen, "index %s: %s", sqlite_path,
+	audit_seterr(errbuf, errlen, "index %s: %s", sqlite_path,
 	       db ? sqlite3_errmsg(db) : "cannot open");
 out:
 	sqlite3_finalize(st);
@@ -417,14 +406,14 @@ int audit_verify_with_index(const char *jsonl_path, const char *sqlite_path,
 		goto out;
 	}
 	if (w.records == 0) {
-		seterr(errbuf, errlen,
+		audit_seterr(errbuf, errlen,
 		       "%s: the files hold no record but the index has seen "
 		       "seq %llu (truncated?)",
 		       jsonl_path, (unsigned long long)mk.max_seq);
 		goto out;
 	}
 	if (w.last_seq < mk.max_seq) {
-		seterr(errbuf, errlen,
+		audit_seterr(errbuf, errlen,
 		       "%s: line %llu: file ends at seq %llu but the index has "
 		       "seen seq %llu (records deleted from the end?)",
 		       jsonl_path, (unsigned long long)count_lines(jsonl_path),
@@ -433,7 +422,7 @@ int audit_verify_with_index(const char *jsonl_path, const char *sqlite_path,
 		goto out;
 	}
 	if (w.probe_hash[0] && strcmp(w.probe_hash, mk.max_hash) != 0) {
-		seterr(errbuf, errlen,
+		audit_seterr(errbuf, errlen,
 		       "seq %llu differs from the indexed copy (file "
 		       "rewritten?)",
 		       (unsigned long long)mk.max_seq);

@@ -60,6 +60,7 @@
  * flock serializes them) or guard one with a mutex.
  */
 #include "audit/audit.h"
+#include "audit/audit_err.h"
 #include "audit/audit_files.h"
 #include "audit/audit_json.h"
 #include "audit/audit_syslog.h"
@@ -70,7 +71,6 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,17 +145,6 @@ static int seal_line(struct audit_log *log, uint64_t seq, int first_in_file,
 
 static const char zero_hash[AUDIT_HASH_HEX + 1] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
-
-__attribute__((format(printf, 3, 4))) static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!errbuf || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *audit_event_name(enum audit_event_type t)
 {
@@ -246,6 +235,17 @@ static void chain_from_predecessor(struct audit_log *log)
 	audit_free_list(files, n);
 }
 
+/* A record of len bytes whose hash is hash is now whole in the file: the
+ * chain moves on to it. */
+static void chain_advance(struct audit_log *log, const char hash[AUDIT_HASH_HEX + 1], size_t len)
+{
+	log->seq++;
+	memcpy(log->prev, hash, sizeof log->prev);
+	log->size += (off_t)len;
+	log->stats.written++;
+	log->stats.seq = log->seq;
+}
+
 /* Append one record of `ev` to the open, locked file with the chain head
  * in log (synced), keeping log->buf (it may hold the caller's record being
  * built). 0 ok, -1 with errbuf. */
@@ -262,7 +262,7 @@ static int write_record_now(struct audit_log *log, const struct audit_event *ev,
 	clock_gettime(CLOCK_REALTIME, &now);
 	build_body(log, ev, &now);
 	if (log->buf.oom) {
-		seterr(errbuf, errlen, "out of memory formatting a record");
+		audit_seterr(errbuf, errlen, "out of memory formatting a record");
 		goto out;
 	}
 	if (seal_line(log, log->seq + 1, log->size == 0, hash, errbuf, errlen) < 0)
@@ -272,14 +272,10 @@ static int write_record_now(struct audit_log *log, const struct audit_event *ev,
 		/* a part in the file is a torn line again: the next
 		 * recovery seals it */
 		log->synced = 0;
-		seterr(errbuf, errlen, "write %s: %s", log->path, strerror(errno));
+		audit_seterr(errbuf, errlen, "write %s: %s", log->path, strerror(errno));
 		goto out;
 	}
-	log->seq++;
-	memcpy(log->prev, hash, sizeof hash);
-	log->size += (off_t)len;
-	log->stats.written++;
-	log->stats.seq = log->seq;
+	chain_advance(log, hash, len);
 	ret = 0;
 out:
 	audit_buf_free(&log->buf);
@@ -304,16 +300,16 @@ static int seal_torn_tail(struct audit_log *log, off_t end, off_t size,
 	int ret = -1;
 
 	if (!bytes) {
-		seterr(errbuf, errlen, "out of memory reading %s", log->path);
+		audit_seterr(errbuf, errlen, "out of memory reading %s", log->path);
 		return -1;
 	}
 	if (pread(log->wfd, bytes, keep, end) != (ssize_t)keep) {
-		seterr(errbuf, errlen, "read %s: %s (incomplete last line)",
+		audit_seterr(errbuf, errlen, "read %s: %s (incomplete last line)",
 		       log->path, strerror(errno));
 		goto out;
 	}
 	if (ftruncate(log->wfd, end) < 0) {
-		seterr(errbuf, errlen, "truncate %s: %s (incomplete last line)",
+		audit_seterr(errbuf, errlen, "truncate %s: %s (incomplete last line)",
 		       log->path, strerror(errno));
 		goto out;
 	}
@@ -357,11 +353,11 @@ static int recover_chain(struct audit_log *log, off_t size, char *errbuf,
 	}
 	int r = audit_file_head(log->wfd, size, &seq, hash, &end);
 	if (r == -1) {
-		seterr(errbuf, errlen, "read %s: %s", log->path, strerror(errno));
+		audit_seterr(errbuf, errlen, "read %s: %s", log->path, strerror(errno));
 		return -1;
 	}
 	if (r == -2) {
-		seterr(errbuf, errlen,
+		audit_seterr(errbuf, errlen,
 		       "%s: last line is not a chained audit record; "
 		       "cannot continue the chain (move the file aside)",
 		       log->path);
@@ -394,11 +390,11 @@ static int open_files(struct audit_log *log, char *errbuf, size_t errlen)
 	log->wfd = open(log->path,
 			O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
 	if (log->wfd < 0) {
-		seterr(errbuf, errlen, "open %s: %s", log->path, strerror(errno));
+		audit_seterr(errbuf, errlen, "open %s: %s", log->path, strerror(errno));
 		return -1;
 	}
 	if (fstat(log->wfd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		seterr(errbuf, errlen, "open %s: not a regular file", log->path);
+		audit_seterr(errbuf, errlen, "open %s: not a regular file", log->path);
 		close_files(log);
 		return -1;
 	}
@@ -410,12 +406,12 @@ static int open_files(struct audit_log *log, char *errbuf, size_t errlen)
 		int err = errno;
 		close_files(log);
 		if (err == EWOULDBLOCK)
-			seterr(errbuf, errlen,
+			audit_seterr(errbuf, errlen,
 			       "%s is locked by another process (is another "
 			       "sqlbastion running with this audit file?)",
 			       log->path);
 		else
-			seterr(errbuf, errlen, "lock %s: %s", log->path,
+			audit_seterr(errbuf, errlen, "lock %s: %s", log->path,
 			       strerror(err));
 		return -1;
 	}
@@ -423,7 +419,7 @@ static int open_files(struct audit_log *log, char *errbuf, size_t errlen)
 	if (fstat(log->wfd, &st) < 0 ||
 	    recover_chain(log, st.st_size, errbuf, errlen) < 0) {
 		if (errbuf && !errbuf[0])
-			seterr(errbuf, errlen, "stat %s: %s", log->path,
+			audit_seterr(errbuf, errlen, "stat %s: %s", log->path,
 			       strerror(errno));
 		close_files(log);
 		return -1;
@@ -465,7 +461,7 @@ static int lock_shared(struct audit_log *log, char *errbuf, size_t errlen)
 		if (lock_wait(log->wfd) < 0) {
 			err = errno;
 			if (err == EWOULDBLOCK) {
-				seterr(errbuf, errlen,
+				audit_seterr(errbuf, errlen,
 				       "%s stayed locked for %d ms (a running "
 				       "sqlbastion holds it; is its admin socket "
 				       "answering?)",
@@ -489,7 +485,7 @@ static int lock_shared(struct audit_log *log, char *errbuf, size_t errlen)
 		(void)lock_fd(log->wfd, LOCK_UN);
 		close_files(log); /* renamed or removed: the path's file next */
 	}
-	seterr(errbuf, errlen, "lock %s: %s", log->path,
+	audit_seterr(errbuf, errlen, "lock %s: %s", log->path,
 	       err ? strerror(err) : "file keeps being replaced");
 	return -1;
 }
@@ -505,7 +501,7 @@ static int settle_pending(struct audit_log *log, char *errbuf, size_t errlen)
 			  total - log->pend_done, &done);
 	log->pend_done += done;
 	if (r < 0) {
-		seterr(errbuf, errlen,
+		audit_seterr(errbuf, errlen,
 		       "write %s: %s (completing an earlier record)", log->path,
 		       strerror(errno));
 		return -1;
@@ -673,7 +669,7 @@ static int seal_line(struct audit_log *log, uint64_t seq, int first_in_file,
 	audit_buf_puts(b, ",\"seq\":");
 	audit_buf_put_u64(b, seq);
 	if (audit_buf_reserve(b, AUDIT_HASH_SUFFIX_LEN + 1) < 0) {
-		seterr(errbuf, errlen, "out of memory formatting a record");
+		audit_seterr(errbuf, errlen, "out of memory formatting a record");
 		return -1;
 	}
 	memcpy(b->p, log->prev, AUDIT_HASH_HEX);
@@ -682,13 +678,13 @@ static int seal_line(struct audit_log *log, uint64_t seq, int first_in_file,
 		if (!HMAC(EVP_sha256(), log->key, (int)log->keylen,
 			  (const unsigned char *)b->p, b->len, md, &mdlen) ||
 		    mdlen != sizeof md) {
-			seterr(errbuf, errlen, "HMAC-SHA-256 failed");
+			audit_seterr(errbuf, errlen, "HMAC-SHA-256 failed");
 			return -1;
 		}
 	} else if (EVP_DigestInit_ex2(log->md_ctx, log->sha256, NULL) != 1 ||
 		   EVP_DigestUpdate(log->md_ctx, b->p, b->len) != 1 ||
 		   EVP_DigestFinal_ex(log->md_ctx, md, NULL) != 1) {
-		seterr(errbuf, errlen, "SHA-256 failed");
+		audit_seterr(errbuf, errlen, "SHA-256 failed");
 		return -1;
 	}
 	sb_hex(md, sizeof md, hash);
@@ -708,7 +704,7 @@ struct audit_log *audit_open_opts(const char *jsonl_path,
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
 	if (!log) {
-		seterr(errbuf, errlen, "out of memory");
+		audit_seterr(errbuf, errlen, "out of memory");
 		return NULL;
 	}
 	log->wfd = -1;
@@ -716,12 +712,12 @@ struct audit_log *audit_open_opts(const char *jsonl_path,
 	audit_buf_init(&log->pend);
 	memcpy(log->prev, zero_hash, sizeof log->prev);
 	if (!jsonl_path || !*jsonl_path) {
-		seterr(errbuf, errlen, "audit file path is empty");
+		audit_seterr(errbuf, errlen, "audit file path is empty");
 		goto fail;
 	}
 	log->path = strdup(jsonl_path);
 	if (!log->path) {
-		seterr(errbuf, errlen, "out of memory");
+		audit_seterr(errbuf, errlen, "out of memory");
 		goto fail;
 	}
 	if (opt) {
@@ -729,7 +725,7 @@ struct audit_log *audit_open_opts(const char *jsonl_path,
 		log->rotate_size = opt->rotate_size;
 		if (opt->hmac_key && opt->hmac_key_len) {
 			if (opt->hmac_key_len > sizeof log->key) {
-				seterr(errbuf, errlen, "hmac key longer than %d bytes",
+				audit_seterr(errbuf, errlen, "hmac key longer than %d bytes",
 				       AUDIT_KEY_MAX);
 				goto fail;
 			}
@@ -745,13 +741,13 @@ struct audit_log *audit_open_opts(const char *jsonl_path,
 	log->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	log->md_ctx = EVP_MD_CTX_new();
 	if (!log->sha256 || !log->md_ctx) {
-		seterr(errbuf, errlen, "SHA-256 unavailable");
+		audit_seterr(errbuf, errlen, "SHA-256 unavailable");
 		goto fail;
 	}
 	if (open_files(log, errbuf, errlen) < 0)
 		goto fail;
 	if (audit_buf_reserve(&log->buf, 4096) < 0) {
-		seterr(errbuf, errlen, "out of memory");
+		audit_seterr(errbuf, errlen, "out of memory");
 		goto fail;
 	}
 	return log;
@@ -822,7 +818,7 @@ int audit_rotate(struct audit_log *log, char *errbuf, size_t errlen)
 	struct stat st;
 
 	if (!log->exclusive) {
-		seterr(errbuf, errlen, "rotation needs the exclusive writer");
+		audit_seterr(errbuf, errlen, "rotation needs the exclusive writer");
 		return -1;
 	}
 	flush_pending(log);
@@ -833,7 +829,7 @@ int audit_rotate(struct audit_log *log, char *errbuf, size_t errlen)
 	for (int k = 2; stat(to, &st) == 0 && k < 1000; k++)
 		snprintf(to + base, sizeof to - base, "-%d", k);
 	if (rename(log->path, to) < 0) {
-		seterr(errbuf, errlen, "rotate %s: %s", log->path, strerror(errno));
+		audit_seterr(errbuf, errlen, "rotate %s: %s", log->path, strerror(errno));
 		return -1;
 	}
 	log->stats.rotations++;
@@ -900,7 +896,7 @@ static int flush_deferred(struct audit_log *log, size_t durable_off, char *errbu
 	log->out.len = 0;
 	log->out.oom = 0;
 	if (audit_buf_reserve(&log->out, AUDIT_HASH_HEX + log->defer.len + 200 * log->ndefer) < 0) {
-		seterr(errbuf, errlen, "out of memory formatting records");
+		audit_seterr(errbuf, errlen, "out of memory formatting records");
 		goto unwritten;
 	}
 	log->out.len = AUDIT_HASH_HEX;
@@ -925,7 +921,7 @@ static int flush_deferred(struct audit_log *log, size_t durable_off, char *errbu
 		log->buf.len = 0;
 		log->buf.oom = 0;
 		if (audit_buf_reserve(&log->buf, AUDIT_HASH_HEX + n + 256) < 0) {
-			seterr(errbuf, errlen, "out of memory formatting a record");
+			audit_seterr(errbuf, errlen, "out of memory formatting a record");
 			goto restore;
 		}
 		log->buf.len = AUDIT_HASH_HEX;
@@ -939,7 +935,7 @@ static int flush_deferred(struct audit_log *log, size_t durable_off, char *errbu
 		p = nl + 1;
 	}
 	if (log->out.oom) {
-		seterr(errbuf, errlen, "out of memory formatting records");
+		audit_seterr(errbuf, errlen, "out of memory formatting records");
 		goto restore;
 	}
 	const char *lines = log->out.p + AUDIT_HASH_HEX;
@@ -965,11 +961,11 @@ static int flush_deferred(struct audit_log *log, size_t durable_off, char *errbu
 			memcpy(log->prev, prev0, sizeof prev0);
 			log->defer.len = 0;
 			log->ndefer = 0;
-			seterr(errbuf, errlen, "write %s: %s (%zu of %zu bytes written; the next write completes them)",
+			audit_seterr(errbuf, errlen, "write %s: %s (%zu of %zu bytes written; the next write completes them)",
 			       log->path, strerror(err), done, len);
 			return -1;
 		}
-		seterr(errbuf, errlen, "write %s: %s", log->path, strerror(err));
+		audit_seterr(errbuf, errlen, "write %s: %s", log->path, strerror(err));
 		goto restore;
 	}
 	log->seq = seq;
@@ -1019,7 +1015,7 @@ int audit_defer(struct audit_log *log, const struct audit_event *ev, char *errbu
 	clock_gettime(CLOCK_REALTIME, &now);
 	build_body(log, ev, &now);
 	if (log->buf.oom || defer_body(log, ev) < 0) {
-		seterr(errbuf, errlen, "out of memory queueing a record");
+		audit_seterr(errbuf, errlen, "out of memory queueing a record");
 		log->stats.failed++;
 		return -1;
 	}
@@ -1053,7 +1049,7 @@ int audit_write(struct audit_log *log, const struct audit_event *ev,
 	int ret = -1, locked = 0;
 
 	if (!log || !ev) {
-		seterr(errbuf, errlen, "audit_write: no log or no event");
+		audit_seterr(errbuf, errlen, "audit_write: no log or no event");
 		return -1;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -1061,14 +1057,14 @@ int audit_write(struct audit_log *log, const struct audit_event *ev,
 
 	build_body(log, ev, &now);
 	if (log->buf.oom) {
-		seterr(errbuf, errlen, "out of memory formatting a record");
+		audit_seterr(errbuf, errlen, "out of memory formatting a record");
 		goto out;
 	}
 	if (log->exclusive) {
 		/* This record and any deferred ones, in one write. */
 		size_t before = log->defer.len;
 		if (defer_body(log, ev) < 0) {
-			seterr(errbuf, errlen, "out of memory queueing a record");
+			audit_seterr(errbuf, errlen, "out of memory queueing a record");
 			goto out;
 		}
 		ret = flush_deferred(log, before, errbuf, errlen);
@@ -1103,21 +1099,17 @@ int audit_write(struct audit_log *log, const struct audit_event *ev,
 			log->pend_seq = log->seq + 1;
 			memcpy(log->pend_hash, hash, sizeof hash);
 			log->have_pend = 1;
-			seterr(errbuf, errlen,
+			audit_seterr(errbuf, errlen,
 			       "write %s: %s (%zu of %zu bytes written; the "
 			       "next write completes the record)",
 			       log->path, strerror(err), done, len);
 		} else {
-			seterr(errbuf, errlen, "write %s: %s", log->path,
+			audit_seterr(errbuf, errlen, "write %s: %s", log->path,
 			       strerror(err));
 		}
 		goto out;
 	}
-	log->seq++;
-	memcpy(log->prev, hash, sizeof hash);
-	log->size += (off_t)len;
-	log->stats.written++;
-	log->stats.seq = log->seq;
+	chain_advance(log, hash, len);
 	if (log->syslog)
 		audit_syslog_send(log->syslog, audit_event_name(ev->type), line,
 				  len - 1);

@@ -628,18 +628,9 @@ static void watch_cb(evutil_socket_t fd, short what, void *ctx)
 
 /* ---- start / stop ---- */
 
-/* Remove a socket file nobody answers on. 0 (gone or stale and removed), -1
- * (err filled: live, or not a socket). */
-static int clear_stale(const char *path, char *err, size_t errlen)
+int admin_dial(const char *path, char *err, size_t errlen)
 {
-	struct stat st;
 	struct sockaddr_un sun;
-	if (lstat(path, &st) != 0)
-		return 0;
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "admin socket %s exists and is not a socket", path);
-		return -1;
-	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -648,9 +639,31 @@ static int clear_stale(const char *path, char *err, size_t errlen)
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, path, strlen(path) + 1);
-	int live = connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
-	close(fd);
-	if (live) {
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -2;
+	}
+	return fd;
+}
+
+/* Remove a socket file nobody answers on. 0 (gone or stale and removed), -1
+ * (err filled: live, or not a socket). */
+static int clear_stale(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "admin socket %s exists and is not a socket", path);
+		return -1;
+	}
+	int fd = admin_dial(path, err, errlen);
+	if (fd == -1)
+		return -1;
+	if (fd >= 0) { /* live */
+		close(fd);
 		snprintf(err, errlen, "admin socket %s is in use: is another sqlbastion running?",
 			 path);
 		return -1;

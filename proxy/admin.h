@@ -52,6 +52,11 @@ struct admin_server *admin_start(struct sb_proxy *px, admin_reload_fn reload,
 /* Close every admin connection and remove the socket file. NULL is fine. */
 void admin_stop(struct admin_server *a);
 
+/* A stream socket connected to the unix socket at path (shorter than
+ * sun_path; both ends call this): the fd, -1 when no socket could be made
+ * (err filled), -2 when nobody answers at path (errno from connect()). */
+int admin_dial(const char *path, char *err, size_t errlen);
+
 /* ---- the JSON both ends read ---- */
 
 /* Value of the top-level member key of the JSON object obj[0..len), as

@@ -33,17 +33,9 @@ int ctl_admin_connect(struct ctl *c, char *err, size_t errlen)
 		snprintf(err, errlen, "admin socket path %s is too long", path);
 		return -1;
 	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+	int fd = admin_dial(path, err, errlen);
+	if (fd == -2) {
 		int e = errno;
-		close(fd);
 		if (e == ENOENT || e == ECONNREFUSED) {
 			snprintf(err, errlen,
 				 "the daemon is not running (no one listens on %s); start it "

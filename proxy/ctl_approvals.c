@@ -100,13 +100,9 @@ static void one_line(const char *s, size_t n, char *out, size_t cap)
 /* ,"key":"<RFC 3339>" or ,"key":null */
 static void json_time(const char *key, int64_t t)
 {
-	char when[40];
-	if (!t) {
-		printf(",\"%s\":null", key);
-		return;
-	}
-	ctl_fmt_rfc3339(t, when, sizeof when);
-	printf(",\"%s\":\"%s\"", key, when);
+	char when[48];
+	ctl_json_time(t, when, sizeof when);
+	printf(",\"%s\":%s", key, when);
 }
 
 static void json_text(const char *key, const char *s)
@@ -167,18 +163,16 @@ static int print_approval(void *ctx, const struct state_approval *a)
 
 int ctl_approvals(struct ctl *c, int argc, char **argv)
 {
-	const char *pos[1];
+	struct state *st;
 	int json = 0, all = 0;
 	struct ctl_opt opts[] = {
 		{"--json", 0, NULL, &json},
 		{"--all", 0, NULL, &all},
 		{NULL, 0, NULL, NULL},
 	};
-	if (ctl_args(c, argc, argv, opts, pos, 0, 0, NULL) != CTL_OK)
-		return CTL_USAGE;
-	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
+	int rc = ctl_list_open(c, argc, argv, opts, &st);
+	if (rc != CTL_OK)
+		return rc;
 	/* Store `expired` where it is due (the listing computes it anyway, so
 	 * a busy database is no reason to fail). */
 	if (state_approval_expire(st, c->now, NULL) != STATE_OK)
@@ -189,7 +183,7 @@ int ctl_approvals(struct ctl *c, int argc, char **argv)
 		printf("%-6s %-7s %-8s %-16s %-24s %-18s %s\n", "ID", "AGE", "STATUS", "USER",
 		       "ASSET/ACCOUNT", "RULE", "STATEMENT");
 	if (state_approval_list(st, all, c->now, print_approval, &lc) != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
+		return ctl_db_fail(c, st, NULL);
 	if (!json && lc.n == 0)
 		printf("# no %s; held statements appear here (sqlbastionctl approvals --all: every "
 		       "request)\n",
@@ -201,8 +195,7 @@ int ctl_approvals(struct ctl *c, int argc, char **argv)
 static int decide(struct ctl *c, int argc, char **argv, int approve)
 {
 	const char *pos[1];
-	char who[SB_NAME_MAX], stmt[256], target[2 * SB_NAME_MAX + 2];
-	char obj[2 * SB_NAME_MAX + 160];
+	char who[SB_NAME_MAX], target[2 * SB_NAME_MAX + 2];
 	if (ctl_args(c, argc, argv, NULL, pos, 1, 1, NULL) != CTL_OK)
 		return CTL_USAGE;
 	int64_t id;
@@ -213,14 +206,13 @@ static int decide(struct ctl *c, int argc, char **argv, int approve)
 		return CTL_FAIL;
 	approver(c, who, sizeof who);
 	if (state_approval_expire(st, c->now, NULL) != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
+		return ctl_db_fail(c, st, NULL);
 
 	struct state_approval a;
 	int r = state_approval_get(st, id, c->now, &a);
-	if (r == STATE_NOT_FOUND)
-		return ctl_fail(c, "no approval %lld", (long long)id);
 	if (r != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
+		return ctl_state_fail(c, st, NULL, r, STATE_NOT_FOUND, "no approval %lld",
+				      (long long)id);
 	state_approval_release(&a);
 	if (approve && a.status == STATE_APPROVAL_PENDING &&
 	    (strcasecmp(a.user, who) == 0 || strcasecmp(a.user, c->os_user) == 0))
@@ -234,11 +226,8 @@ static int decide(struct ctl *c, int argc, char **argv, int approve)
 		return CTL_FAIL;
 	/* Checks everything again (status, lifetime, requester) in the UPDATE
 	 * that records the decision. */
-	r = state_approval_decide(st, id, approve, who, c->now);
-	if (r != STATE_OK) {
-		audit_close(log);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
+	if (state_approval_decide(st, id, approve, who, c->now) != STATE_OK)
+		return ctl_db_fail(c, st, log);
 	snprintf(target, sizeof target, "%s/%s", a.asset, a.account);
 	if (approve)
 		printf("approval %lld approved: %s may run it once on %s within %d minutes "
@@ -247,10 +236,9 @@ static int decide(struct ctl *c, int argc, char **argv, int approve)
 	else
 		printf("approval %lld rejected: %s's statement on %s will not run (rule %s)\n",
 		       (long long)id, a.user, target, a.rule);
-	ctl_cmdline(c->verb, argc, argv, NULL, stmt, sizeof stmt);
-	snprintf(obj, sizeof obj, "approval:%lld,user:%s,rule:%s,approver:%s", (long long)id,
-		 a.user, a.rule, who);
-	return ctl_audit_admin(c, log, stmt, a.asset, a.account, obj);
+	return ctl_record(c, log, argc, argv, NULL, a.asset, a.account,
+			  "approval:%lld,user:%s,rule:%s,approver:%s", (long long)id, a.user, a.rule,
+			  who);
 }
 
 int ctl_approve(struct ctl *c, int argc, char **argv)

@@ -148,27 +148,21 @@ out:
 int ctl_asset_check(struct ctl *c, int argc, char **argv)
 {
 	const char *pos[1];
-	char asset[64], name[64], target[160], err[1024], result[1100], stmt[512];
+	char err[1024], result[1100], stmt[512];
+	struct ctl_target t;
 	char pw[SB_SECRET_MAX + 1];
 	uint8_t key[SB_MASTER_KEY_LEN];
 	static struct state_asset_auth aa[1]; /* static: a 4 KiB PEM key */
 	if (ctl_args(c, argc, argv, NULL, pos, 1, 1, NULL) != CTL_OK)
 		return CTL_USAGE;
-	if (ctl_split_target(pos[0], asset, name) != 0)
-		return ctl_usage(c, "expected ASSET/ACCOUNT, not '%s'", pos[0]);
-	snprintf(target, sizeof target, "%s/%s", asset, name);
+	if (ctl_target_parse(c, pos[0], &t) != CTL_OK)
+		return CTL_USAGE;
 	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
 	struct state_asset a;
 	struct state_account ac;
-	int r = state_account_get(st, asset, name, &ac);
-	if (r == STATE_NOT_FOUND)
-		return ctl_fail(c, "no account %s", target);
-	if (r == STATE_OK)
-		r = state_asset_get(st, asset, &a);
-	if (r != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
+	if (!st || ctl_get_account(c, st, &t, &ac) != CTL_OK ||
+	    ctl_get_asset(c, st, t.asset, &a) != CTL_OK)
+		return CTL_FAIL;
 	if (strcmp(a.protocol, "postgres") != 0 && strcmp(a.protocol, "mysql") != 0)
 		return ctl_fail(c, "checking %s assets is not supported yet", a.protocol);
 
@@ -197,14 +191,14 @@ int ctl_asset_check(struct ctl *c, int argc, char **argv)
 	sb_wipe(pw, sizeof pw);
 	one_line(result);
 
-	snprintf(stmt, sizeof stmt, "%s %s", c->verb, target);
+	snprintf(stmt, sizeof stmt, "%s %s", c->verb, t.name);
 	char obj[320];
-	snprintf(obj, sizeof obj, "account:%s,result:%s", target, rc == CTL_OK ? "ok" : "failed");
-	if (ctl_audit_write(c, log, stmt, asset, name, obj, err, sizeof err) != 0)
+	snprintf(obj, sizeof obj, "account:%s,result:%s", t.name, rc == CTL_OK ? "ok" : "failed");
+	if (ctl_audit_write(c, log, stmt, t.asset, t.account, obj, err, sizeof err) != 0)
 		fprintf(stderr, "sqlbastionctl: %s: warning: audit record not written: %s\n",
 			c->verb, err);
 	if (rc != CTL_OK)
-		return ctl_fail(c, "%s (%s@%s:%d): %s", target, ac.username, a.host, a.port, result);
-	printf("%s: ok: %s\n", target, result);
+		return ctl_fail(c, "%s (%s@%s:%d): %s", t.name, ac.username, a.host, a.port, result);
+	printf("%s: ok: %s\n", t.name, result);
 	return CTL_OK;
 }

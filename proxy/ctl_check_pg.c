@@ -125,6 +125,22 @@ static int read_msg(struct pgc *p, char *type, uint8_t **body, size_t *n)
 	}
 }
 
+/* As read_msg, but an ErrorResponse ends the check: its message into
+ * p->out_msg ("server error: ..."), body freed, -1. */
+static int read_reply(struct pgc *p, char *type, uint8_t **body, size_t *n)
+{
+	if (read_msg(p, type, body, n) != 0)
+		return -1;
+	if (*type != 'E')
+		return 0;
+	const char *m = "";
+	size_t ml = 0;
+	(void)pg_error_field(*body, *n, 'M', &m, &ml);
+	snprintf(p->out_msg, p->cap, "server error: %.*s", (int)(ml > 300 ? 300 : ml), m);
+	free(*body);
+	return -1;
+}
+
 static int start_tls(struct pgc *p, struct ctl *c, const char *host, enum asset_tls mode)
 {
 	char err[256];
@@ -171,16 +187,8 @@ static int authenticate(struct pgc *p, struct backend_auth *ba, enum asset_tls m
 		char type;
 		uint8_t *b;
 		size_t n;
-		if (read_msg(p, &type, &b, &n) != 0)
+		if (read_reply(p, &type, &b, &n) != 0)
 			goto out;
-		if (type == 'E') {
-			const char *m = "";
-			size_t ml = 0;
-			(void)pg_error_field(b, n, 'M', &m, &ml);
-			snprintf(p->out_msg, p->cap, "server error: %.*s", (int)(ml > 300 ? 300 : ml), m);
-			free(b);
-			goto out;
-		}
 		uint32_t code;
 		const uint8_t *data;
 		size_t dlen;
@@ -273,16 +281,8 @@ static int query_version(struct pgc *p, char *ver, size_t cap)
 	size_t n;
 	int got = 0;
 	for (int phase = 0; phase < 2;) {
-		if (read_msg(p, &type, &b, &n) != 0)
+		if (read_reply(p, &type, &b, &n) != 0)
 			return -1;
-		if (type == 'E') {
-			const char *m = "";
-			size_t ml = 0;
-			(void)pg_error_field(b, n, 'M', &m, &ml);
-			snprintf(p->out_msg, p->cap, "server error: %.*s", (int)(ml > 300 ? 300 : ml), m);
-			free(b);
-			return -1;
-		}
 		if (type == 'D' && n >= 6 && !got) {
 			uint32_t l = (uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 8 | b[5];
 			if (l != 0xffffffffu && l <= n - 6) {

@@ -139,6 +139,39 @@ int ctl_valid_name(const char *s)
 	return 1;
 }
 
+int ctl_valid_word(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return 0;
+	return 1;
+}
+
+int ctl_valid_text(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+int ctl_parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *e;
+	errno = 0;
+	long v = strtol(s, &e, 10);
+	if (errno || e == s || *e || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int ctl_split_target(const char *s, char asset[64], char account[64])
 {
 	const char *slash = strchr(s, '/');

@@ -17,68 +17,48 @@
  * A rotated secret (account set) ends nothing: the next connect uses it.
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "proxy/auth.h"
 #include "proxy/ctl.h"
 #include "proxy/ctl_asset_auth.h"
-#include "proxy/secret.h"
 #include "proxy/state.h"
 
 static const char live_note[] = "# open sessions it affects end within seconds\n";
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *e;
-	errno = 0;
-	long v = strtol(s, &e, 10);
-	if (errno || e == s || *e || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Record the change (the command line, values of `redact` options hidden). */
-static int record(struct ctl *c, struct audit_log *log, int argc, char **argv,
-		  const char *const *redact, const char *asset, const char *account,
-		  const char *objects)
-{
-	char stmt[1024];
-	ctl_cmdline(c->verb, argc, argv, redact, stmt, sizeof stmt);
-	return ctl_audit_admin(c, log, stmt, asset, account, objects);
-}
-
 /* ---- users ---- */
+
+/* Start a change of the one object argv names: parse argv (options from
+ * opts, one word into *name), open the state DB and the audit log. The log,
+ * or NULL with *rc the exit code (printed). */
+static struct audit_log *change_one(struct ctl *c, int argc, char **argv,
+				    const struct ctl_opt *opts, const char **name,
+				    struct state **st, int *rc)
+{
+	const char *pos[1];
+	*rc = CTL_USAGE;
+	if (ctl_args(c, argc, argv, opts, pos, 1, 1, NULL) != CTL_OK)
+		return NULL;
+	*name = pos[0];
+	*rc = CTL_FAIL;
+	return ctl_change_open(c, st);
+}
 
 static int user_flag(struct ctl *c, int argc, char **argv, int disabled)
 {
-	const char *pos[1];
-	if (ctl_args(c, argc, argv, NULL, pos, 1, 1, NULL) != CTL_OK)
-		return CTL_USAGE;
-	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
-	struct audit_log *log = ctl_audit_open(c);
+	const char *name;
+	struct state *st;
+	int rc;
+	struct audit_log *log = change_one(c, argc, argv, NULL, &name, &st, &rc);
 	if (!log)
-		return CTL_FAIL;
-	int rc = state_user_set_disabled(st, pos[0], disabled);
-	if (rc != STATE_OK) {
-		audit_close(log);
-		if (rc == STATE_NOT_FOUND)
-			return ctl_fail(c, "no user %s", pos[0]);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
-	printf("user %s %s\n", pos[0], disabled ? "disabled: no new logins" : "enabled");
+		return rc;
+	rc = state_user_set_disabled(st, name, disabled);
+	if (rc != STATE_OK)
+		return ctl_state_fail(c, st, log, rc, STATE_NOT_FOUND, "no user %s", name);
+	printf("user %s %s\n", name, disabled ? "disabled: no new logins" : "enabled");
 	if (disabled)
 		fputs(live_note, stdout);
-	char obj[192];
-	snprintf(obj, sizeof obj, "user:%s", pos[0]);
-	return record(c, log, argc, argv, NULL, NULL, NULL, obj);
+	return ctl_record(c, log, argc, argv, NULL, NULL, NULL, "user:%s", name);
 }
 
 int ctl_user_disable(struct ctl *c, int argc, char **argv)
@@ -93,114 +73,60 @@ int ctl_user_enable(struct ctl *c, int argc, char **argv)
 
 int ctl_user_remove(struct ctl *c, int argc, char **argv)
 {
-	const char *pos[1];
-	if (ctl_args(c, argc, argv, NULL, pos, 1, 1, NULL) != CTL_OK)
-		return CTL_USAGE;
-	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
-	struct audit_log *log = ctl_audit_open(c);
+	const char *name;
+	struct state *st;
+	int rc, grants = 0, tokens = 0;
+	struct audit_log *log = change_one(c, argc, argv, NULL, &name, &st, &rc);
 	if (!log)
-		return CTL_FAIL;
-	int grants = 0, tokens = 0;
-	int rc = state_user_remove(st, pos[0], &grants, &tokens);
-	if (rc != STATE_OK) {
-		audit_close(log);
-		if (rc == STATE_NOT_FOUND)
-			return ctl_fail(c, "no user %s", pos[0]);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
-	printf("user %s removed, with %d grant%s and %d token%s\n", pos[0], grants,
+		return rc;
+	rc = state_user_remove(st, name, &grants, &tokens);
+	if (rc != STATE_OK)
+		return ctl_state_fail(c, st, log, rc, STATE_NOT_FOUND, "no user %s", name);
+	printf("user %s removed, with %d grant%s and %d token%s\n", name, grants,
 	       grants == 1 ? "" : "s", tokens, tokens == 1 ? "" : "s");
 	fputs(live_note, stdout);
-	char obj[256];
-	snprintf(obj, sizeof obj, "user:%s,grants:%d,tokens:%d", pos[0], grants, tokens);
-	return record(c, log, argc, argv, NULL, NULL, NULL, obj);
+	return ctl_record(c, log, argc, argv, NULL, NULL, NULL, "user:%s,grants:%d,tokens:%d", name,
+			  grants, tokens);
 }
 
 int ctl_user_set(struct ctl *c, int argc, char **argv)
 {
-	const char *source = NULL, *max = NULL, *pos[1];
+	const char *name, *source;
 	long max_sessions = -1;
-	struct ctl_opt opts[] = {
-		{"--source", 1, &source, NULL},
-		{"--max-sessions", 1, &max, NULL},
-		{NULL, 0, NULL, NULL},
-	};
-	if (ctl_args(c, argc, argv, opts, pos, 1, 1, NULL) != CTL_OK)
+	if (ctl_user_args(c, argc, argv, 0, &name, &source, &max_sessions) != CTL_OK)
 		return CTL_USAGE;
-	if (!source && !max)
-		return ctl_usage(c, "nothing to change: give --source and/or --max-sessions");
-	/* --source "" means from anywhere again */
-	if (source && (strlen(source) >= STATE_SOURCES_MAX ||
-		       auth_cidr_match(source, "127.0.0.1") < 0))
-		return ctl_usage(c, "bad --source '%s' (expected CIDRs such as 10.0.0.0/8,::1/128)",
-				 source);
-	if (max && parse_long(max, 0, 100000, &max_sessions) != 0)
-		return ctl_usage(c, "bad --max-sessions '%s' (0 = unlimited .. 100000)", max);
-	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
-	struct audit_log *log = ctl_audit_open(c);
+	struct state *st;
+	struct audit_log *log = ctl_change_open(c, &st);
 	if (!log)
 		return CTL_FAIL;
-	int rc = state_user_update(st, pos[0], source, (int)max_sessions);
-	if (rc != STATE_OK) {
-		audit_close(log);
-		if (rc == STATE_NOT_FOUND)
-			return ctl_fail(c, "no user %s", pos[0]);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
+	int rc = state_user_update(st, name, source, (int)max_sessions);
+	if (rc != STATE_OK)
+		return ctl_state_fail(c, st, log, rc, STATE_NOT_FOUND, "no user %s", name);
 	struct state_user u;
-	if (state_user_get(st, pos[0], &u) == STATE_OK)
+	if (state_user_get(st, name, &u) == STATE_OK)
 		printf("user %s: sources %s, max sessions %d\n", u.name,
 		       u.sources[0] ? u.sources : "any", u.max_sessions);
 	if (source)
 		printf("# open sessions from a source no longer allowed end within seconds\n");
-	char obj[192];
-	snprintf(obj, sizeof obj, "user:%s", pos[0]);
-	return record(c, log, argc, argv, NULL, NULL, NULL, obj);
+	return ctl_record(c, log, argc, argv, NULL, NULL, NULL, "user:%s", name);
 }
 
 /* ---- assets ---- */
 
 int ctl_asset_set(struct ctl *c, int argc, char **argv)
 {
-	const char *host = NULL, *port = NULL, *tls = NULL, *service = NULL, *pos[1];
-	const char *weak = NULL, *keyfile = NULL;
-	struct ctl_opt opts[] = {
-		{"--host", 1, &host, NULL},	  {"--port", 1, &port, NULL},
-		{"--tls", 1, &tls, NULL},	  {"--service", 1, &service, NULL},
-		{CTL_OPT_ALLOW_WEAK_AUTH, 1, &weak, NULL},
-		{CTL_OPT_SERVER_PUBLIC_KEY, 1, &keyfile, NULL},
-		{NULL, 0, NULL, NULL},
-	};
+	const char *pos[1];
+	struct ctl_asset_opts o = {0};
+	struct ctl_opt opts[] = {CTL_ASSET_OPTS(&o), {NULL, 0, NULL, NULL}};
 	if (ctl_args(c, argc, argv, opts, pos, 1, 1, NULL) != CTL_OK)
 		return CTL_USAGE;
 	struct state_asset_change ch;
-	memset(&ch, 0, sizeof ch);
-	long p;
-	if (!host && !port && !tls && !service && !weak && !keyfile)
+	const char *service = o.service, *weak = o.weak, *keyfile = o.keyfile;
+	if (!o.host && !o.port && !o.tls && !service && !weak && !keyfile)
 		return ctl_usage(c, "nothing to change: give --host, --port, --tls, --service, "
 				    CTL_OPT_ALLOW_WEAK_AUTH " or " CTL_OPT_SERVER_PUBLIC_KEY);
-	if (host) {
-		size_t n = strlen(host);
-		if (n == 0 || n >= SB_HOST_MAX || strpbrk(host, " \t\r\n"))
-			return ctl_usage(c, "--host needs a host name or address");
-		ch.has_host = 1;
-		ch.host = host;
-	}
-	if (port) {
-		if (parse_long(port, 1, 65535, &p) != 0)
-			return ctl_usage(c, "--port needs a number from 1 to 65535");
-		ch.has_port = 1;
-		ch.port = (int)p;
-	}
-	if (tls) {
-		if (state_tls_parse(tls, &ch.tls) != 0)
-			return ctl_usage(c, "--tls must be disable, prefer, require or verify-full");
-		ch.has_tls = 1;
-	}
+	if (ctl_asset_where(c, 0, &o, &ch) != CTL_OK)
+		return CTL_USAGE;
 	if (service) {
 		if (strlen(service) >= STATE_SERVICE_MAX || strpbrk(service, " \t\r\n"))
 			return ctl_usage(c, "bad --service '%s'", service);
@@ -220,7 +146,7 @@ int ctl_asset_set(struct ctl *c, int argc, char **argv)
 		if (!have_asset)
 			return ctl_fail(c, "no asset %s", pos[0]);
 		if (state_asset_auth_get(st, a.id, &aa) != STATE_OK)
-			return ctl_fail(c, "%s", state_errmsg(st));
+			return ctl_db_fail(c, st, NULL);
 		if (ctl_asset_auth_parse(c, a.protocol, weak, keyfile, &aa) != CTL_OK)
 			return CTL_USAGE;
 	}
@@ -228,16 +154,12 @@ int ctl_asset_set(struct ctl *c, int argc, char **argv)
 	if (!log)
 		return CTL_FAIL;
 	int rc = STATE_OK;
-	if (host || port || tls || service)
+	if (ch.has_host || ch.has_port || ch.has_tls || ch.has_service)
 		rc = state_asset_update(st, pos[0], &ch);
 	if (rc == STATE_OK && (weak || keyfile))
 		rc = state_asset_auth_set(st, pos[0], &aa);
-	if (rc != STATE_OK) {
-		audit_close(log);
-		if (rc == STATE_NOT_FOUND)
-			return ctl_fail(c, "no asset %s", pos[0]);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
+	if (rc != STATE_OK)
+		return ctl_state_fail(c, st, log, rc, STATE_NOT_FOUND, "no asset %s", pos[0]);
 	if (state_asset_get(st, pos[0], &a) == STATE_OK) {
 		char how[80];
 		if (state_asset_auth_get(st, a.id, &aa) != STATE_OK)
@@ -247,173 +169,90 @@ int ctl_asset_set(struct ctl *c, int argc, char **argv)
 		       ctl_asset_auth_describe(&aa, how, sizeof how));
 	}
 	printf("# new sessions connect there; open ones keep their connection\n");
-	char obj[192];
-	snprintf(obj, sizeof obj, "asset:%s", pos[0]);
-	return record(c, log, argc, argv, NULL, pos[0], NULL, obj);
+	return ctl_record(c, log, argc, argv, NULL, pos[0], NULL, "asset:%s", pos[0]);
 }
 
 int ctl_asset_remove(struct ctl *c, int argc, char **argv)
 {
-	const char *pos[1];
-	int force = 0;
+	const char *name;
+	struct state *st;
+	int rc, force = 0, grants = 0;
 	struct ctl_opt opts[] = {{"--force", 0, NULL, &force}, {NULL, 0, NULL, NULL}};
-	if (ctl_args(c, argc, argv, opts, pos, 1, 1, NULL) != CTL_OK)
-		return CTL_USAGE;
-	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
-	struct audit_log *log = ctl_audit_open(c);
+	struct audit_log *log = change_one(c, argc, argv, opts, &name, &st, &rc);
 	if (!log)
-		return CTL_FAIL;
-	int grants = 0;
-	int rc = state_asset_remove(st, pos[0], force, &grants);
-	if (rc != STATE_OK) {
-		audit_close(log);
-		if (rc == STATE_NOT_FOUND)
-			return ctl_fail(c, "no asset %s", pos[0]);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
-	printf("asset %s removed, with its accounts, tokens and %d grant%s%s\n", pos[0], grants,
+		return rc;
+	rc = state_asset_remove(st, name, force, &grants);
+	if (rc != STATE_OK)
+		return ctl_state_fail(c, st, log, rc, STATE_NOT_FOUND, "no asset %s", name);
+	printf("asset %s removed, with its accounts, tokens and %d grant%s%s\n", name, grants,
 	       grants == 1 ? "" : "s", grants && force ? " (--force)" : "");
 	fputs(live_note, stdout);
-	char obj[256];
-	snprintf(obj, sizeof obj, "asset:%s,grants:%d", pos[0], grants);
-	return record(c, log, argc, argv, NULL, pos[0], NULL, obj);
+	return ctl_record(c, log, argc, argv, NULL, name, NULL, "asset:%s,grants:%d", name, grants);
 }
 
 /* ---- accounts ---- */
 
 int ctl_account_set(struct ctl *c, int argc, char **argv)
 {
-	const char *file = NULL, *cmd = NULL, *pos[1];
-	int from_stdin = 0, rc = CTL_FAIL;
-	char asset[64], name[64], target[160], ref[STATE_REF_MAX] = "", err[512];
-	char pw[SB_SECRET_MAX + 1] = "";
-	uint8_t key[SB_MASTER_KEY_LEN];
-	struct ctl_opt opts[] = {
-		{"--password-stdin", 0, NULL, &from_stdin},
-		{"--secret-file", 1, &file, NULL},
-		{"--secret-cmd", 1, &cmd, NULL},
-		{NULL, 0, NULL, NULL},
-	};
-	static const char *const redact[] = {"--secret-file", "--secret-cmd", NULL};
+	const char *pos[1];
+	struct ctl_target t;
+	struct ctl_secret sec;
+	memset(&sec, 0, sizeof sec);
+	struct ctl_opt opts[] = {CTL_SECRET_OPTS(&sec), {NULL, 0, NULL, NULL}};
 	if (ctl_args(c, argc, argv, opts, pos, 1, 1, NULL) != CTL_OK)
 		return CTL_USAGE;
-	if (ctl_split_target(pos[0], asset, name) != 0)
-		return ctl_usage(c, "expected ASSET/ACCOUNT, not '%s'", pos[0]);
-	if (from_stdin + !!file + !!cmd != 1)
-		return ctl_usage(c, "give exactly one of --password-stdin, --secret-file, --secret-cmd");
-	enum state_secret_kind kind = from_stdin ? STATE_SECRET_STORED
-				      : file	 ? STATE_SECRET_FILE
-						 : STATE_SECRET_CMD;
-	snprintf(target, sizeof target, "%s/%s", asset, name);
-	if (cmd) {
-		if (!*cmd || strlen(cmd) >= sizeof ref || strpbrk(cmd, "\r\n"))
-			return ctl_usage(c, "--secret-cmd needs a one-line command");
-		snprintf(ref, sizeof ref, "%s", cmd);
-	}
-	if (file) {
-		char abs[PATH_MAX];
-		if (!realpath(file, abs))
-			return ctl_fail(c, "secret file %s: %s", file, strerror(errno));
-		if (strlen(abs) >= sizeof ref)
-			return ctl_fail(c, "secret file path too long");
-		snprintf(ref, sizeof ref, "%s", abs);
-	}
+	if (ctl_target_parse(c, pos[0], &t) != CTL_OK)
+		return CTL_USAGE;
+	int rc = ctl_secret_parse(c, &sec);
+	if (rc != CTL_OK)
+		return rc;
 	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
 	struct state_account ac;
-	int r = state_account_get(st, asset, name, &ac);
-	if (r == STATE_NOT_FOUND)
-		return ctl_fail(c, "no account %s", target);
-	if (r != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
-	memset(key, 0, sizeof key);
-	if (kind == STATE_SECRET_STORED) {
-		if (ctl_master_key(c, key) != CTL_OK)
-			return CTL_FAIL;
-		if (ctl_read_password(c, target, pw, sizeof pw) != CTL_OK)
-			goto out;
-	}
-	struct audit_log *log = ctl_audit_open(c);
+	if (!st || ctl_get_account(c, st, &t, &ac) != CTL_OK)
+		return CTL_FAIL;
+	rc = CTL_FAIL;
+	struct audit_log *log = ctl_secret_begin(c, st, &sec, t.name);
 	if (!log)
 		goto out;
-	if (state_begin(st) != STATE_OK) {
-		ctl_fail(c, "%s", state_errmsg(st));
-		audit_close(log);
+	if (state_account_set_secret(st, ac.id, sec.kind, sec.ref) != STATE_OK) {
+		state_rollback(st);
+		ctl_db_fail(c, st, log);
 		goto out;
 	}
-	r = state_account_set_secret(st, ac.id, kind, ref);
-	if (r != STATE_OK) {
-		ctl_fail(c, "%s", state_errmsg(st));
-		goto rollback;
-	}
-	if (kind == STATE_SECRET_STORED && ctl_store_sealed(c, st, ac.id, key, pw) != CTL_OK)
-		goto rollback;
-	if (kind == STATE_SECRET_FILE) {
-		/* catch a typo now rather than at the next login */
-		char probe[SB_SECRET_MAX + 1];
-		int n = secret_fetch(st, key, ac.id, probe, sizeof probe, err, sizeof err);
-		sb_wipe(probe, sizeof probe);
-		if (n < 0) {
-			ctl_fail(c, "%s", err);
-			goto rollback;
-		}
-	}
-	if (state_commit(st) != STATE_OK) {
-		ctl_fail(c, "%s", state_errmsg(st));
-		audit_close(log);
+	if (ctl_secret_commit(c, st, log, ac.id, &sec) != CTL_OK)
 		goto out;
-	}
-	printf("account %s: secret %s; the next connect uses it, open sessions go on\n", target,
-	       state_secret_kind_name(kind));
-	char obj[192];
-	snprintf(obj, sizeof obj, "account:%s,secret:%s", target, state_secret_kind_name(kind));
-	rc = record(c, log, argc, argv, redact, asset, name, obj);
-	goto out;
-rollback:
-	state_rollback(st);
-	audit_close(log);
+	printf("account %s: secret %s; the next connect uses it, open sessions go on\n", t.name,
+	       state_secret_kind_name(sec.kind));
+	rc = ctl_record(c, log, argc, argv, ctl_secret_redact, t.asset, t.account,
+			"account:%s,secret:%s", t.name, state_secret_kind_name(sec.kind));
 out:
-	sb_wipe(pw, sizeof pw);
-	sb_wipe(key, sizeof key);
+	ctl_secret_wipe(&sec);
 	return rc;
 }
 
 int ctl_account_remove(struct ctl *c, int argc, char **argv)
 {
 	const char *pos[1];
-	char asset[64], name[64], target[160];
+	struct ctl_target t;
 	if (ctl_args(c, argc, argv, NULL, pos, 1, 1, NULL) != CTL_OK)
 		return CTL_USAGE;
-	if (ctl_split_target(pos[0], asset, name) != 0)
-		return ctl_usage(c, "expected ASSET/ACCOUNT, not '%s'", pos[0]);
-	snprintf(target, sizeof target, "%s/%s", asset, name);
+	if (ctl_target_parse(c, pos[0], &t) != CTL_OK)
+		return CTL_USAGE;
 	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
 	struct state_account ac;
-	int r = state_account_get(st, asset, name, &ac);
-	if (r == STATE_NOT_FOUND)
-		return ctl_fail(c, "no account %s", target);
-	if (r != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
+	if (!st || ctl_get_account(c, st, &t, &ac) != CTL_OK)
+		return CTL_FAIL;
 	struct audit_log *log = ctl_audit_open(c);
 	if (!log)
 		return CTL_FAIL;
 	int grants = 0, tokens = 0;
-	r = state_account_remove(st, ac.id, &grants, &tokens);
-	if (r != STATE_OK) {
-		audit_close(log);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
-	printf("account %s removed, with %d grant%s and %d token%s\n", target, grants,
+	if (state_account_remove(st, ac.id, &grants, &tokens) != STATE_OK)
+		return ctl_db_fail(c, st, log);
+	printf("account %s removed, with %d grant%s and %d token%s\n", t.name, grants,
 	       grants == 1 ? "" : "s", tokens, tokens == 1 ? "" : "s");
 	fputs(live_note, stdout);
-	char obj[256];
-	snprintf(obj, sizeof obj, "account:%s,grants:%d,tokens:%d", target, grants, tokens);
-	return record(c, log, argc, argv, NULL, asset, name, obj);
+	return ctl_record(c, log, argc, argv, NULL, t.asset, t.account,
+			  "account:%s,grants:%d,tokens:%d", t.name, grants, tokens);
 }
 
 /* ---- grants and tokens ---- */
@@ -431,25 +270,18 @@ int ctl_grant_revoke(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	struct state_grant g;
 	int r = state_grant_get(st, id, &g);
-	if (r == STATE_NOT_FOUND)
-		return ctl_fail(c, "no grant %lld", (long long)id);
 	if (r != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
+		return ctl_state_fail(c, st, NULL, r, STATE_NOT_FOUND, "no grant %lld", (long long)id);
 	struct audit_log *log = ctl_audit_open(c);
 	if (!log)
 		return CTL_FAIL;
-	r = state_grant_revoke(st, id);
-	if (r != STATE_OK) {
-		audit_close(log);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
+	if (state_grant_revoke(st, id) != STATE_OK)
+		return ctl_db_fail(c, st, log);
 	printf("grant %lld revoked: %s -> %s/%s (%s)\n", (long long)id, g.user, g.asset, g.account,
 	       policy_level_name(g.level));
 	fputs(live_note, stdout);
-	char obj[320];
-	snprintf(obj, sizeof obj, "grant:%lld,user:%s,account:%s/%s", (long long)id, g.user,
-		 g.asset, g.account);
-	return record(c, log, argc, argv, NULL, g.asset, g.account, obj);
+	return ctl_record(c, log, argc, argv, NULL, g.asset, g.account,
+			  "grant:%lld,user:%s,account:%s/%s", (long long)id, g.user, g.asset, g.account);
 }
 
 int ctl_token_revoke_user(struct ctl *c, const char *user, int argc, char **argv)
@@ -457,27 +289,18 @@ int ctl_token_revoke_user(struct ctl *c, const char *user, int argc, char **argv
 	if (!ctl_valid_name(user))
 		return ctl_usage(c, "bad user name '%s'", user);
 	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
 	struct state_user u;
-	int r = state_user_get(st, user, &u);
-	if (r == STATE_NOT_FOUND)
-		return ctl_fail(c, "no user %s", user);
-	if (r != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
+	if (!st || ctl_get_user(c, st, user, &u) != CTL_OK)
+		return CTL_FAIL;
 	struct audit_log *log = ctl_audit_open(c);
 	if (!log)
 		return CTL_FAIL;
 	int n = 0;
-	if (state_token_revoke_user(st, u.id, c->now, &n) != STATE_OK) {
-		audit_close(log);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
+	if (state_token_revoke_user(st, u.id, c->now, &n) != STATE_OK)
+		return ctl_db_fail(c, st, log);
 	printf("%d token%s of %s revoked\n", n, n == 1 ? "" : "s", u.name);
 	fputs(live_note, stdout);
-	char obj[192];
-	snprintf(obj, sizeof obj, "user:%s,tokens:%d", u.name, n);
-	return record(c, log, argc, argv, NULL, NULL, NULL, obj);
+	return ctl_record(c, log, argc, argv, NULL, NULL, NULL, "user:%s,tokens:%d", u.name, n);
 }
 
 int ctl_token_rules(struct ctl *c, struct state *st, int64_t user_id, int64_t account_id,
@@ -489,7 +312,7 @@ int ctl_token_rules(struct ctl *c, struct state *st, int64_t user_id, int64_t ac
 	if (r == STATE_NOT_FOUND)
 		return CTL_OK; /* check_grant has said why already */
 	if (r != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
+		return ctl_db_fail(c, st, NULL);
 	if (renew && !renewable)
 		return ctl_fail(c, "the grant on %s says --renewable no: issue a new token", target);
 	if (max_ttl > 0 && *ttl > max_ttl) {
@@ -518,17 +341,13 @@ static int print_lock(void *ctx, const struct state_lockout *l)
 	char until[40], ju[300], ji[140];
 	lp->n++;
 	if (lp->json) {
-		char u[48] = "null";
-		if (locked) {
-			ctl_fmt_rfc3339(l->locked_until, until, sizeof until);
-			snprintf(u, sizeof u, "\"%s\"", until);
-		}
+		ctl_json_time(locked ? l->locked_until : 0, until, sizeof until);
 		ctl_json_str(l->user, ju, sizeof ju);
 		ctl_json_str(l->ip, ji, sizeof ji);
 		printf("{\"scope\":\"%s\",\"user\":%s,\"source\":%s,\"locked\":%s,"
 		       "\"locked_until\":%s,\"failures\":%d,\"locks\":%d}\n",
 		       l->user[0] ? "user+source" : "source", l->user[0] ? ju : "null", ji,
-		       locked ? "true" : "false", u, l->failures, l->locks);
+		       locked ? "true" : "false", until, l->failures, l->locks);
 		return 0;
 	}
 	ctl_fmt_time(locked ? l->locked_until : 0, until, sizeof until);
@@ -540,21 +359,16 @@ static int print_lock(void *ctx, const struct state_lockout *l)
 
 int ctl_lockouts(struct ctl *c, int argc, char **argv)
 {
-	const char *pos[1];
-	int json = 0;
-	struct ctl_opt opts[] = {{"--json", 0, NULL, &json}, {NULL, 0, NULL, NULL}};
-	if (ctl_args(c, argc, argv, opts, pos, 0, 0, NULL) != CTL_OK)
-		return CTL_USAGE;
-	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
-	struct lock_print lp = {.now = c->now, .json = json};
-	if (!json)
+	struct state *st;
+	struct lock_print lp = {.now = c->now};
+	struct ctl_opt opts[] = {{"--json", 0, NULL, &lp.json}, {NULL, 0, NULL, NULL}};
+	int rc = ctl_list_open(c, argc, argv, opts, &st);
+	if (rc != CTL_OK)
+		return rc;
+	if (!lp.json)
 		printf("%-12s %-24s %-40s %-8s %-19s %-8s %s\n", "SCOPE", "USER", "SOURCE", "STATE",
 		       "UNTIL", "FAILURES", "LOCKS");
-	if (state_lockout_list(st, print_lock, &lp) != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
-	return CTL_OK;
+	return ctl_state_result(c, st, state_lockout_list(st, print_lock, &lp));
 }
 
 static int is_ip(const char *s)
@@ -571,20 +385,15 @@ int ctl_lockouts_clear(struct ctl *c, int argc, char **argv)
 	int ip = is_ip(pos[0]);
 	if (!ip && (!*pos[0] || strlen(pos[0]) >= STATE_LOCKOUT_USER_MAX))
 		return ctl_usage(c, "expected a user name or an IP address");
-	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
-	struct audit_log *log = ctl_audit_open(c);
+	struct state *st;
+	struct audit_log *log = ctl_change_open(c, &st);
 	if (!log)
 		return CTL_FAIL;
 	int n = 0;
-	if (state_lockout_clear(st, ip ? NULL : pos[0], ip ? pos[0] : NULL, &n) != STATE_OK) {
-		audit_close(log);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
+	if (state_lockout_clear(st, ip ? NULL : pos[0], ip ? pos[0] : NULL, &n) != STATE_OK)
+		return ctl_db_fail(c, st, log);
 	printf("%d lockout counter%s of %s %s cleared\n", n, n == 1 ? "" : "s",
 	       ip ? "source" : "user", pos[0]);
-	char obj[192];
-	snprintf(obj, sizeof obj, "%s:%s,counters:%d", ip ? "source" : "user", pos[0], n);
-	return record(c, log, argc, argv, NULL, NULL, NULL, obj);
+	return ctl_record(c, log, argc, argv, NULL, NULL, NULL, "%s:%s,counters:%d",
+			  ip ? "source" : "user", pos[0], n);
 }

@@ -45,7 +45,7 @@ static int check_grant(struct ctl *c, struct state *st, int64_t user_id, int64_t
 {
 	struct grant_count gc = {.now = c->now};
 	if (state_grant_list(st, user_id, account_id, count_grant, &gc) != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
+		return ctl_db_fail(c, st, NULL);
 	if (gc.any == 0)
 		return ctl_fail(c, "user %s has no grant on %s (grant add first)", user, target);
 	if (gc.live == 0)
@@ -150,7 +150,8 @@ int ctl_token_issue(struct ctl *c, int argc, char **argv)
 {
 	const char *ttl_s = NULL, *pos[2];
 	int json = 0;
-	char asset[64], name[64], target[160], stmt[1024];
+	char stmt[1024];
+	struct ctl_target t;
 	struct ctl_opt opts[] = {
 		{"--ttl", 1, &ttl_s, NULL},
 		{"--json", 0, NULL, &json},
@@ -161,30 +162,19 @@ int ctl_token_issue(struct ctl *c, int argc, char **argv)
 	int64_t ttl;
 	if (!ctl_valid_name(pos[0]))
 		return ctl_usage(c, "bad user name '%s'", pos[0]);
-	if (ctl_split_target(pos[1], asset, name) != 0)
-		return ctl_usage(c, "expected ASSET/ACCOUNT, not '%s'", pos[1]);
-	if (parse_ttl(c, ttl_s, &ttl) != CTL_OK)
+	if (ctl_target_parse(c, pos[1], &t) != CTL_OK || parse_ttl(c, ttl_s, &ttl) != CTL_OK)
 		return CTL_USAGE;
-	snprintf(target, sizeof target, "%s/%s", asset, name);
 
 	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
 	struct state_user u;
 	struct state_account ac;
 	struct state_asset a;
-	int r = state_user_get(st, pos[0], &u);
-	if (r == STATE_NOT_FOUND)
-		return ctl_fail(c, "no user %s", pos[0]);
-	if (r == STATE_OK && (r = state_account_get(st, asset, name, &ac)) == STATE_NOT_FOUND)
-		return ctl_fail(c, "no account %s", target);
-	if (r == STATE_OK)
-		r = state_asset_get(st, asset, &a);
-	if (r != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
-	if (check_grant(c, st, u.id, ac.id, u.name, target) != CTL_OK)
+	if (!st || ctl_get_user(c, st, pos[0], &u) != CTL_OK ||
+	    ctl_get_account(c, st, &t, &ac) != CTL_OK || ctl_get_asset(c, st, t.asset, &a) != CTL_OK)
 		return CTL_FAIL;
-	if (ctl_token_rules(c, st, u.id, ac.id, target, 0, ttl_s != NULL, &ttl) != CTL_OK)
+	if (check_grant(c, st, u.id, ac.id, u.name, t.name) != CTL_OK)
+		return CTL_FAIL;
+	if (ctl_token_rules(c, st, u.id, ac.id, t.name, 0, ttl_s != NULL, &ttl) != CTL_OK)
 		return CTL_FAIL;
 
 	struct audit_log *log = ctl_audit_open(c);
@@ -192,15 +182,13 @@ int ctl_token_issue(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	char tok[STATE_TOKEN_LEN + 1];
 	int64_t id = 0, expires = (int64_t)c->now + ttl;
-	if (state_token_issue(st, u.id, ac.id, c->now, expires, tok, &id) != STATE_OK) {
-		audit_close(log);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
+	if (state_token_issue(st, u.id, ac.id, c->now, expires, tok, &id) != STATE_OK)
+		return ctl_db_fail(c, st, log);
 	ctl_cmdline(c->verb, argc, argv, NULL, stmt, sizeof stmt);
 	char obj[320];
-	snprintf(obj, sizeof obj, "token:%lld,user:%s,account:%s", (long long)id, u.name, target);
+	snprintf(obj, sizeof obj, "token:%lld,user:%s,account:%s", (long long)id, u.name, t.name);
 	char err[512];
-	if (ctl_audit_write(c, log, stmt, asset, name, obj, err, sizeof err) != 0) {
+	if (ctl_audit_write(c, log, stmt, t.asset, t.account, obj, err, sizeof err) != 0) {
 		int rr = state_token_revoke(st, id, c->now);
 		sb_wipe(tok, sizeof tok);
 		return ctl_fail(c, "audit log: %s; token %lld %s", err, (long long)id,
@@ -216,7 +204,7 @@ int ctl_token_issue(struct ctl *c, int argc, char **argv)
 		ctl_fmt_time(expires, when, sizeof when);
 		printf("%s\n", tok);
 		printf("# token %lld: %s -> %s (%s), expires %s; shown once, it cannot be recovered\n",
-		       (long long)id, u.name, target, a.protocol, when);
+		       (long long)id, u.name, t.name, a.protocol, when);
 		/* --service names the database for postgres / mysql assets. */
 		print_hints(c, a.protocol, u.name, a.service[0] ? a.service : CTL_DB_PLACEHOLDER);
 	}
@@ -244,20 +232,14 @@ static int print_token(void *ctx, const struct state_token_info *t)
 	char target[140], created[40], expires[40], used[40];
 	snprintf(target, sizeof target, "%s/%s", t->asset, t->account);
 	if (tp->json) {
-		char ju[140], ja[140], jc[140], rv[48] = "null", lu[48] = "null";
+		char ju[140], ja[140], jc[140], rv[48], lu[48];
 		ctl_json_str(t->user, ju, sizeof ju);
 		ctl_json_str(t->asset, ja, sizeof ja);
 		ctl_json_str(t->account, jc, sizeof jc);
 		ctl_fmt_rfc3339(t->created, created, sizeof created);
 		ctl_fmt_rfc3339(t->expires, expires, sizeof expires);
-		if (t->revoked_at) {
-			ctl_fmt_rfc3339(t->revoked_at, used, sizeof used);
-			snprintf(rv, sizeof rv, "\"%s\"", used);
-		}
-		if (t->last_used) {
-			ctl_fmt_rfc3339(t->last_used, used, sizeof used);
-			snprintf(lu, sizeof lu, "\"%s\"", used);
-		}
+		ctl_json_time(t->revoked_at, rv, sizeof rv);
+		ctl_json_time(t->last_used, lu, sizeof lu);
 		printf("{\"id\":%lld,\"user\":%s,\"asset\":%s,\"account\":%s,\"created\":\"%s\","
 		       "\"expires\":\"%s\",\"state\":\"%s\",\"revoked_at\":%s,\"last_used\":%s}\n",
 		       (long long)t->id, ju, ja, jc, created, expires, token_state(t, tp->now), rv,
@@ -274,27 +256,39 @@ static int print_token(void *ctx, const struct state_token_info *t)
 
 int ctl_token_list(struct ctl *c, int argc, char **argv)
 {
-	const char *pos[1];
-	int json = 0;
-	struct ctl_opt opts[] = {{"--json", 0, NULL, &json}, {NULL, 0, NULL, NULL}};
-	if (ctl_args(c, argc, argv, opts, pos, 0, 0, NULL) != CTL_OK)
-		return CTL_USAGE;
-	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
-	struct token_print tp = {.now = c->now, .json = json};
-	if (!json)
+	struct state *st;
+	struct token_print tp = {.now = c->now};
+	struct ctl_opt opts[] = {{"--json", 0, NULL, &tp.json}, {NULL, 0, NULL, NULL}};
+	int rc = ctl_list_open(c, argc, argv, opts, &st);
+	if (rc != CTL_OK)
+		return rc;
+	if (!tp.json)
 		printf("%-6s %-20s %-32s %-19s  %-19s  %-8s %s\n", "ID", "USER", "ASSET/ACCOUNT",
 		       "CREATED", "EXPIRES", "STATE", "LAST_USED");
-	if (state_token_list(st, print_token, &tp) != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
+	return ctl_state_result(c, st, state_token_list(st, print_token, &tp));
+}
+
+/* The token a renew (renewing = 1) or revoke names: open the state DB
+ * (*st), look token id up (*t, and "ASSET/ACCOUNT" into target) and refuse
+ * a revoked one. CTL_OK, or CTL_FAIL (printed). */
+static int named_token(struct ctl *c, int64_t id, int renewing, struct state **st,
+		       struct state_token_info *t, char target[140])
+{
+	*st = ctl_state(c);
+	if (!*st || ctl_get_token(c, *st, id, t) != CTL_OK)
+		return CTL_FAIL;
+	if (t->revoked_at && renewing)
+		return ctl_fail(c, "token %lld is revoked; issue a new one", (long long)id);
+	if (t->revoked_at)
+		return ctl_fail(c, "token %lld is already revoked", (long long)id);
+	snprintf(target, 140, "%s/%s", t->asset, t->account);
 	return CTL_OK;
 }
 
 int ctl_token_renew(struct ctl *c, int argc, char **argv)
 {
 	const char *ttl_s = NULL, *pos[1];
-	char stmt[1024], target[140], when[40];
+	char target[140], when[40];
 	struct ctl_opt opts[] = {{"--ttl", 1, &ttl_s, NULL}, {NULL, 0, NULL, NULL}};
 	if (ctl_args(c, argc, argv, opts, pos, 1, 1, NULL) != CTL_OK)
 		return CTL_USAGE;
@@ -303,44 +297,29 @@ int ctl_token_renew(struct ctl *c, int argc, char **argv)
 		return ctl_usage(c, "bad token id '%s'", pos[0]);
 	if (parse_ttl(c, ttl_s, &ttl) != CTL_OK)
 		return CTL_USAGE;
-	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
+	struct state *st;
 	struct state_token_info t;
-	int r = state_token_get(st, id, &t);
-	if (r == STATE_NOT_FOUND)
-		return ctl_fail(c, "no token %lld", (long long)id);
-	if (r != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
-	if (t.revoked_at)
-		return ctl_fail(c, "token %lld is revoked; issue a new one", (long long)id);
-	snprintf(target, sizeof target, "%s/%s", t.asset, t.account);
-	if (check_grant(c, st, t.user_id, t.account_id, t.user, target) != CTL_OK)
-		return CTL_FAIL;
-	if (ctl_token_rules(c, st, t.user_id, t.account_id, target, 1, ttl_s != NULL, &ttl) !=
-	    CTL_OK)
+	if (named_token(c, id, 1, &st, &t, target) != CTL_OK ||
+	    check_grant(c, st, t.user_id, t.account_id, t.user, target) != CTL_OK ||
+	    ctl_token_rules(c, st, t.user_id, t.account_id, target, 1, ttl_s != NULL, &ttl) !=
+		    CTL_OK)
 		return CTL_FAIL;
 	struct audit_log *log = ctl_audit_open(c);
 	if (!log)
 		return CTL_FAIL;
 	int64_t expires = (int64_t)c->now + ttl;
-	r = state_token_renew(st, id, expires);
-	if (r != STATE_OK) {
-		audit_close(log);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
+	if (state_token_renew(st, id, expires) != STATE_OK)
+		return ctl_db_fail(c, st, log);
 	ctl_fmt_time(expires, when, sizeof when);
 	printf("token %lld renewed: %s -> %s, expires %s\n", (long long)id, t.user, target, when);
-	ctl_cmdline(c->verb, argc, argv, NULL, stmt, sizeof stmt);
-	char obj[320];
-	snprintf(obj, sizeof obj, "token:%lld,user:%s,account:%s", (long long)id, t.user, target);
-	return ctl_audit_admin(c, log, stmt, t.asset, t.account, obj);
+	return ctl_record(c, log, argc, argv, NULL, t.asset, t.account,
+			  "token:%lld,user:%s,account:%s", (long long)id, t.user, target);
 }
 
 int ctl_token_revoke(struct ctl *c, int argc, char **argv)
 {
 	const char *pos[1], *user = NULL;
-	char stmt[1024], target[140];
+	char target[140];
 	int npos = 0;
 	struct ctl_opt opts[] = {{"--user", 1, &user, NULL}, {NULL, 0, NULL, NULL}};
 	if (ctl_args(c, argc, argv, opts, pos, 0, 1, &npos) != CTL_OK)
@@ -352,32 +331,19 @@ int ctl_token_revoke(struct ctl *c, int argc, char **argv)
 	int64_t id;
 	if (ctl_parse_id(pos[0], &id) != 0)
 		return ctl_usage(c, "bad token id '%s'", pos[0]);
-	struct state *st = ctl_state(c);
-	if (!st)
-		return CTL_FAIL;
+	struct state *st;
 	struct state_token_info t;
-	int r = state_token_get(st, id, &t);
-	if (r == STATE_NOT_FOUND)
-		return ctl_fail(c, "no token %lld", (long long)id);
-	if (r != STATE_OK)
-		return ctl_fail(c, "%s", state_errmsg(st));
-	if (t.revoked_at)
-		return ctl_fail(c, "token %lld is already revoked", (long long)id);
+	if (named_token(c, id, 0, &st, &t, target) != CTL_OK)
+		return CTL_FAIL;
 	struct audit_log *log = ctl_audit_open(c);
 	if (!log)
 		return CTL_FAIL;
-	r = state_token_revoke(st, id, c->now);
-	if (r != STATE_OK) {
-		audit_close(log);
-		if (r == STATE_EXISTS)
-			return ctl_fail(c, "token %lld is already revoked", (long long)id);
-		return ctl_fail(c, "%s", state_errmsg(st));
-	}
-	snprintf(target, sizeof target, "%s/%s", t.asset, t.account);
+	int r = state_token_revoke(st, id, c->now);
+	if (r != STATE_OK)
+		return ctl_state_fail(c, st, log, r, STATE_EXISTS, "token %lld is already revoked",
+				      (long long)id);
 	printf("token %lld revoked: %s -> %s\n", (long long)id, t.user, target);
 	printf("# new logins with it fail now; its open sessions end within seconds\n");
-	ctl_cmdline(c->verb, argc, argv, NULL, stmt, sizeof stmt);
-	char obj[320];
-	snprintf(obj, sizeof obj, "token:%lld,user:%s,account:%s", (long long)id, t.user, target);
-	return ctl_audit_admin(c, log, stmt, t.asset, t.account, obj);
+	return ctl_record(c, log, argc, argv, NULL, t.asset, t.account,
+			  "token:%lld,user:%s,account:%s", (long long)id, t.user, target);
 }

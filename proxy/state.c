@@ -58,13 +58,6 @@ enum query {
 #define USER_COLS "u.id, u.name, u.sources, u.max_sessions, u.scram_salt, u.created"
 #define ASSET_COLS "a.id, a.name, a.protocol, a.host, a.port, a.tls, a.service, a.created"
 #define ACCOUNT_COLS "ac.id, ac.asset_id, a.name, ac.name, ac.username, ac.secret_kind, ac.created"
-#define GRANT_COLS \
-	"g.id, g.user_id, g.account_id, u.name, a.name, ac.name, g.level, g.hours, " \
-	"coalesce(g.until, 0), g.created"
-#define GRANT_FROM                                        \
-	" FROM grants g JOIN users u ON u.id = g.user_id" \
-	" JOIN accounts ac ON ac.id = g.account_id"       \
-	" JOIN assets a ON a.id = ac.asset_id"
 #define TOKEN_COLS \
 	"t.id, t.user_id, t.account_id, u.name, a.name, ac.name, t.created, " \
 	"t.expires, coalesce(t.revoked_at, 0), coalesce(t.last_used, 0)"
@@ -93,9 +86,9 @@ static const char *const sql_text[Q_COUNT] = {
 			   " ORDER BY a.name, ac.name",
 	[Q_GRANT_ADD] = "INSERT INTO grants (user_id, account_id, level, hours, until, created)"
 			" VALUES (?1, ?2, ?3, ?4, nullif(?5, 0), ?6)",
-	[Q_GRANT_FOR] = "SELECT " GRANT_COLS GRANT_FROM
+	[Q_GRANT_FOR] = "SELECT " STATE_GRANT_COLS STATE_GRANT_FROM
 			" WHERE g.user_id = ?1 AND g.account_id = ?2 ORDER BY g.id",
-	[Q_GRANT_LIST] = "SELECT " GRANT_COLS GRANT_FROM
+	[Q_GRANT_LIST] = "SELECT " STATE_GRANT_COLS STATE_GRANT_FROM
 			 " WHERE (?1 = 0 OR g.user_id = ?1) AND (?2 = 0 OR g.account_id = ?2)"
 			 " ORDER BY g.id",
 	[Q_TOKEN_ADD] = "INSERT INTO tokens (user_id, account_id, created, expires, scram_iterations,"
@@ -246,6 +239,24 @@ static void stmt_done(sqlite3_stmt *s)
 {
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
+}
+
+/* The end of a walk over the rows of s that stopped with step result rc
+ * and callback result ret: STATE_ERROR ("<what>: <message>") when the step
+ * failed, else ret; s reset. */
+static int walk_end(struct state *st, sqlite3_stmt *s, int rc, int ret, const char *what)
+{
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = fail_db(st, what);
+	stmt_done(s);
+	return ret;
+}
+
+/* A bind on s failed: reset s; STATE_ERROR with "<what>: <message>". */
+static int bind_fail(struct state *st, sqlite3_stmt *s, const char *what)
+{
+	stmt_done(s);
+	return fail_db(st, what);
 }
 
 /* Run a write statement to completion: STATE_OK, STATE_EXISTS on a unique
@@ -528,7 +539,7 @@ static int read_account(struct state *st, sqlite3_stmt *s, int c, struct state_a
 	return STATE_OK;
 }
 
-static int read_grant(struct state *st, sqlite3_stmt *s, struct state_grant *g)
+int state_read_grant(struct state *st, sqlite3_stmt *s, struct state_grant *g)
 {
 	char level[16];
 	memset(g, 0, sizeof *g);
@@ -586,6 +597,14 @@ int state_step_one(struct state *st, sqlite3_stmt *s, const char *what)
 {
 	return step_one(st, s, what);
 }
+int state_bind_fail(struct state *st, sqlite3_stmt *s, const char *what)
+{
+	return bind_fail(st, s, what);
+}
+int state_walk_end(struct state *st, sqlite3_stmt *s, int rc, int ret, const char *what)
+{
+	return walk_end(st, s, rc, ret, what);
+}
 void state_col_text(sqlite3_stmt *s, int i, char *dst, size_t cap) { col_text(s, i, dst, cap); }
 int state_bind_text(sqlite3_stmt *s, int i, const char *v) { return bind_text(s, i, v); }
 
@@ -603,10 +622,8 @@ int state_user_add(struct state *st, const char *name, const char *sources,
 	if (bind_text(s, 1, name) || bind_text(s, 2, sources) ||
 	    sqlite3_bind_int(s, 3, max_sessions) ||
 	    sqlite3_bind_blob(s, 4, salt, sizeof salt, SQLITE_TRANSIENT) ||
-	    sqlite3_bind_int64(s, 5, now)) {
-		stmt_done(s);
-		return fail_db(st, "add user");
-	}
+	    sqlite3_bind_int64(s, 5, now))
+		return bind_fail(st, s, "add user");
 	int rc = run_write(st, s, "add user");
 	if (rc == STATE_OK && id)
 		*id = sqlite3_last_insert_rowid(st->db);
@@ -618,10 +635,8 @@ int state_user_get(struct state *st, const char *name, struct state_user *out)
 	sqlite3_stmt *s = stmt(st, Q_USER_GET);
 	if (!s)
 		return STATE_ERROR;
-	if (bind_text(s, 1, name)) {
-		stmt_done(s);
-		return fail_db(st, "get user");
-	}
+	if (bind_text(s, 1, name))
+		return bind_fail(st, s, "get user");
 	int rc = step_one(st, s, "get user");
 	if (rc != STATE_OK)
 		return rc;
@@ -642,10 +657,7 @@ int state_user_list(struct state *st, int (*cb)(void *ctx, const struct state_us
 		if ((ret = read_user(st, s, 0, &u)) != STATE_OK || (ret = cb(ctx, &u)) != 0)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		ret = fail_db(st, "list users");
-	stmt_done(s);
-	return ret;
+	return walk_end(st, s, rc, ret, "list users");
 }
 
 /* ---- assets ---- */
@@ -658,10 +670,8 @@ int state_asset_add(struct state *st, struct state_asset *a)
 	if (bind_text(s, 1, a->name) || bind_text(s, 2, a->protocol) ||
 	    bind_text(s, 3, a->host) || sqlite3_bind_int(s, 4, a->port) ||
 	    bind_text(s, 5, state_tls_name(a->tls)) || bind_text(s, 6, a->service) ||
-	    sqlite3_bind_int64(s, 7, a->created)) {
-		stmt_done(s);
-		return fail_db(st, "add asset");
-	}
+	    sqlite3_bind_int64(s, 7, a->created))
+		return bind_fail(st, s, "add asset");
 	int rc = run_write(st, s, "add asset");
 	if (rc == STATE_OK)
 		a->id = sqlite3_last_insert_rowid(st->db);
@@ -673,10 +683,8 @@ int state_asset_get(struct state *st, const char *name, struct state_asset *out)
 	sqlite3_stmt *s = stmt(st, Q_ASSET_GET);
 	if (!s)
 		return STATE_ERROR;
-	if (bind_text(s, 1, name)) {
-		stmt_done(s);
-		return fail_db(st, "get asset");
-	}
+	if (bind_text(s, 1, name))
+		return bind_fail(st, s, "get asset");
 	int rc = step_one(st, s, "get asset");
 	if (rc != STATE_OK)
 		return rc;
@@ -697,10 +705,7 @@ int state_asset_list(struct state *st, int (*cb)(void *ctx, const struct state_a
 		if ((ret = read_asset(st, s, 0, &a)) != STATE_OK || (ret = cb(ctx, &a)) != 0)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		ret = fail_db(st, "list assets");
-	stmt_done(s);
-	return ret;
+	return walk_end(st, s, rc, ret, "list assets");
 }
 
 /* ---- accounts ---- */
@@ -714,10 +719,8 @@ int state_account_add(struct state *st, int64_t asset_id, const char *name,
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, asset_id) || bind_text(s, 2, name) ||
 	    bind_text(s, 3, username) || bind_text(s, 4, state_secret_kind_name(kind)) ||
-	    bind_text(s, 5, ref) || sqlite3_bind_int64(s, 6, now)) {
-		stmt_done(s);
-		return fail_db(st, "add account");
-	}
+	    bind_text(s, 5, ref) || sqlite3_bind_int64(s, 6, now))
+		return bind_fail(st, s, "add account");
 	int rc = run_write(st, s, "add account");
 	if (rc == STATE_OK && id)
 		*id = sqlite3_last_insert_rowid(st->db);
@@ -732,10 +735,8 @@ int state_account_set_blob(struct state *st, int64_t id, const uint8_t *blob, si
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, id) ||
-	    sqlite3_bind_blob(s, 2, blob, (int)len, SQLITE_STATIC)) {
-		stmt_done(s);
-		return fail_db(st, "store secret");
-	}
+	    sqlite3_bind_blob(s, 2, blob, (int)len, SQLITE_STATIC))
+		return bind_fail(st, s, "store secret");
 	int rc = run_write(st, s, "store secret");
 	if (rc == STATE_OK && sqlite3_changes(st->db) == 0)
 		return STATE_NOT_FOUND;
@@ -748,10 +749,8 @@ int state_account_get(struct state *st, const char *asset, const char *name,
 	sqlite3_stmt *s = stmt(st, Q_ACCOUNT_GET);
 	if (!s)
 		return STATE_ERROR;
-	if (bind_text(s, 1, asset) || bind_text(s, 2, name)) {
-		stmt_done(s);
-		return fail_db(st, "get account");
-	}
+	if (bind_text(s, 1, asset) || bind_text(s, 2, name))
+		return bind_fail(st, s, "get account");
 	int rc = step_one(st, s, "get account");
 	if (rc != STATE_OK)
 		return rc;
@@ -766,10 +765,8 @@ int state_account_secret(struct state *st, int64_t id, struct state_account_secr
 	sqlite3_stmt *s = stmt(st, Q_ACCOUNT_SECRET);
 	if (!s)
 		return STATE_ERROR;
-	if (sqlite3_bind_int64(s, 1, id)) {
-		stmt_done(s);
-		return fail_db(st, "get account secret");
-	}
+	if (sqlite3_bind_int64(s, 1, id))
+		return bind_fail(st, s, "get account secret");
 	int rc = step_one(st, s, "get account secret");
 	if (rc != STATE_OK)
 		return rc;
@@ -803,10 +800,7 @@ int state_account_list(struct state *st,
 		if ((ret = read_account(st, s, 0, &a)) != STATE_OK || (ret = cb(ctx, &a)) != 0)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		ret = fail_db(st, "list accounts");
-	stmt_done(s);
-	return ret;
+	return walk_end(st, s, rc, ret, "list accounts");
 }
 
 /* ---- grants ---- */
@@ -820,10 +814,8 @@ int state_grant_add(struct state *st, int64_t user_id, int64_t account_id,
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, user_id) || sqlite3_bind_int64(s, 2, account_id) ||
 	    bind_text(s, 3, policy_level_name(level)) || bind_text(s, 4, hours) ||
-	    sqlite3_bind_int64(s, 5, until) || sqlite3_bind_int64(s, 6, now)) {
-		stmt_done(s);
-		return fail_db(st, "add grant");
-	}
+	    sqlite3_bind_int64(s, 5, until) || sqlite3_bind_int64(s, 6, now))
+		return bind_fail(st, s, "add grant");
 	int rc = run_write(st, s, "add grant");
 	if (rc == STATE_OK && id)
 		*id = sqlite3_last_insert_rowid(st->db);
@@ -838,20 +830,15 @@ int state_grant_list(struct state *st, int64_t user_id, int64_t account_id,
 	sqlite3_stmt *s = stmt(st, user_id && account_id ? Q_GRANT_FOR : Q_GRANT_LIST);
 	if (!s)
 		return STATE_ERROR;
-	if (sqlite3_bind_int64(s, 1, user_id) || sqlite3_bind_int64(s, 2, account_id)) {
-		stmt_done(s);
-		return fail_db(st, "list grants");
-	}
+	if (sqlite3_bind_int64(s, 1, user_id) || sqlite3_bind_int64(s, 2, account_id))
+		return bind_fail(st, s, "list grants");
 	int rc, ret = STATE_OK;
 	struct state_grant g;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((ret = read_grant(st, s, &g)) != STATE_OK || (ret = cb(ctx, &g)) != 0)
+		if ((ret = state_read_grant(st, s, &g)) != STATE_OK || (ret = cb(ctx, &g)) != 0)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		ret = fail_db(st, "list grants");
-	stmt_done(s);
-	return ret;
+	return walk_end(st, s, rc, ret, "list grants");
 }
 
 /* ---- tokens ---- */
@@ -891,10 +878,8 @@ int state_token_issue(struct state *st, int64_t user_id, int64_t account_id,
 	sqlite3_stmt *s = stmt(st, Q_USER_SALT);
 	if (!s)
 		return STATE_ERROR;
-	if (sqlite3_bind_int64(s, 1, user_id)) {
-		stmt_done(s);
-		return fail_db(st, "issue token");
-	}
+	if (sqlite3_bind_int64(s, 1, user_id))
+		return bind_fail(st, s, "issue token");
 	int rc = step_one(st, s, "issue token");
 	if (rc != STATE_OK)
 		return rc;
@@ -970,10 +955,8 @@ int state_token_get(struct state *st, int64_t id, struct state_token_info *out)
 	sqlite3_stmt *s = stmt(st, Q_TOKEN_GET);
 	if (!s)
 		return STATE_ERROR;
-	if (sqlite3_bind_int64(s, 1, id)) {
-		stmt_done(s);
-		return fail_db(st, "get token");
-	}
+	if (sqlite3_bind_int64(s, 1, id))
+		return bind_fail(st, s, "get token");
 	int rc = step_one(st, s, "get token");
 	if (rc != STATE_OK)
 		return rc;
@@ -995,10 +978,7 @@ int state_token_list(struct state *st,
 		if ((ret = cb(ctx, &t)) != 0)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		ret = fail_db(st, "list tokens");
-	stmt_done(s);
-	return ret;
+	return walk_end(st, s, rc, ret, "list tokens");
 }
 
 /* Run an "UPDATE tokens ... WHERE id = ?1 AND revoked_at IS NULL" and tell
@@ -1009,10 +989,8 @@ static int token_update(struct state *st, enum query q, int64_t id, int64_t v,
 	sqlite3_stmt *s = stmt(st, q);
 	if (!s)
 		return STATE_ERROR;
-	if (sqlite3_bind_int64(s, 1, id) || sqlite3_bind_int64(s, 2, v)) {
-		stmt_done(s);
-		return fail_db(st, what);
-	}
+	if (sqlite3_bind_int64(s, 1, id) || sqlite3_bind_int64(s, 2, v))
+		return bind_fail(st, s, what);
 	int rc = run_write(st, s, what);
 	if (rc != STATE_OK || sqlite3_changes(st->db) > 0)
 		return rc;
@@ -1042,10 +1020,8 @@ int state_token_touch(struct state *st, int64_t id, int64_t now)
 	sqlite3_stmt *s = stmt(st, Q_TOKEN_TOUCH);
 	if (!s)
 		return STATE_ERROR;
-	if (sqlite3_bind_int64(s, 1, id) || sqlite3_bind_int64(s, 2, now)) {
-		stmt_done(s);
-		return fail_db(st, "touch token");
-	}
+	if (sqlite3_bind_int64(s, 1, id) || sqlite3_bind_int64(s, 2, now))
+		return bind_fail(st, s, "touch token");
 	return run_write(st, s, "touch token");
 }
 
@@ -1061,10 +1037,8 @@ int state_token_by_sha256(struct state *st, const uint8_t hash[SB_SHA256_LEN],
 	sqlite3_stmt *s = stmt(st, Q_TOKEN_BY_SHA);
 	if (!s)
 		return STATE_ERROR;
-	if (sqlite3_bind_blob(s, 1, hash, SB_SHA256_LEN, SQLITE_STATIC)) {
-		stmt_done(s);
-		return fail_db(st, "find token");
-	}
+	if (sqlite3_bind_blob(s, 1, hash, SB_SHA256_LEN, SQLITE_STATIC))
+		return bind_fail(st, s, "find token");
 	int rc = step_one(st, s, "find token");
 	if (rc != STATE_OK)
 		return rc;
@@ -1082,10 +1056,8 @@ int state_token_verifiers(struct state *st, int64_t user_id, int64_t since, int6
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, user_id) || sqlite3_bind_int64(s, 2, since) ||
-	    sqlite3_bind_int64(s, 3, now)) {
-		stmt_done(s);
-		return fail_db(st, "token verifiers");
-	}
+	    sqlite3_bind_int64(s, 3, now))
+		return bind_fail(st, s, "token verifiers");
 	int rc, ret = STATE_OK;
 	struct state_token_verifier v;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1118,10 +1090,8 @@ int state_login_get(struct state *st, int64_t token_id, struct state_login *out)
 	sqlite3_stmt *s = stmt(st, Q_LOGIN);
 	if (!s)
 		return STATE_ERROR;
-	if (sqlite3_bind_int64(s, 1, token_id)) {
-		stmt_done(s);
-		return fail_db(st, "login lookup");
-	}
+	if (sqlite3_bind_int64(s, 1, token_id))
+		return bind_fail(st, s, "login lookup");
 	int rc = step_one(st, s, "login lookup");
 	if (rc != STATE_OK)
 		return rc;

@@ -185,10 +185,8 @@ int state_approval_request(struct state *st, const struct state_approval_request
 	    state_bind_text(s, 3, rq->account) ||
 	    sqlite3_bind_blob(s, 4, sha, sizeof sha, SQLITE_STATIC) ||
 	    bind_bytes(s, 5, rq->sql, rq->sql_len) ||
-	    sqlite3_bind_int64(s, 6, now - STATE_APPROVAL_PENDING_TTL)) {
-		state_stmt_done(s);
-		return state_fail_db(st, "find approval request");
-	}
+	    sqlite3_bind_int64(s, 6, now - STATE_APPROVAL_PENDING_TTL))
+		return state_bind_fail(st, s, "find approval request");
 	int rc = state_step_one(st, s, "find approval request");
 	if (rc == STATE_OK) {
 		*id = sqlite3_column_int64(s, 0);
@@ -202,10 +200,8 @@ int state_approval_request(struct state *st, const struct state_approval_request
 	if (!s)
 		return STATE_ERROR;
 	if (state_bind_text(s, 1, rq->user) ||
-	    sqlite3_bind_int64(s, 2, now - STATE_APPROVAL_PENDING_TTL)) {
-		state_stmt_done(s);
-		return state_fail_db(st, "count approval requests");
-	}
+	    sqlite3_bind_int64(s, 2, now - STATE_APPROVAL_PENDING_TTL))
+		return state_bind_fail(st, s, "count approval requests");
 	rc = state_step_one(st, s, "count approval requests");
 	if (rc != STATE_OK)
 		return rc == STATE_NOT_FOUND ? STATE_ERROR : rc;
@@ -225,10 +221,8 @@ int state_approval_request(struct state *st, const struct state_approval_request
 	    bind_bytes(s, 5, rq->sql, rq->sql_len) ||
 	    sqlite3_bind_blob(s, 6, sha, sizeof sha, SQLITE_STATIC) ||
 	    state_bind_text(s, 7, rq->fingerprint) || state_bind_text(s, 8, rq->rule) ||
-	    sqlite3_bind_int64(s, 9, (int64_t)rq->session) || sqlite3_bind_int64(s, 10, now)) {
-		state_stmt_done(s);
-		return state_fail_db(st, "store approval request");
-	}
+	    sqlite3_bind_int64(s, 9, (int64_t)rq->session) || sqlite3_bind_int64(s, 10, now))
+		return state_bind_fail(st, s, "store approval request");
 	rc = state_run_write(st, s, "store approval request");
 	if (rc != STATE_OK)
 		return rc;
@@ -252,10 +246,8 @@ int state_approval_use(struct state *st, const char *user, const char *asset,
 	    sqlite3_bind_blob(s, 4, sha, sizeof sha, SQLITE_STATIC) ||
 	    bind_bytes(s, 5, sql, len) ||
 	    sqlite3_bind_int64(s, 6, now - STATE_APPROVAL_USE_TTL) ||
-	    sqlite3_bind_int64(s, 7, now) || sqlite3_bind_int64(s, 8, (int64_t)session)) {
-		state_stmt_done(s);
-		return state_fail_db(st, "use approval");
-	}
+	    sqlite3_bind_int64(s, 7, now) || sqlite3_bind_int64(s, 8, (int64_t)session))
+		return state_bind_fail(st, s, "use approval");
 	/* RETURNING: the row comes first, the change is made when the
 	 * statement runs to its end. */
 	int rc = sqlite3_step(s), ret;
@@ -317,10 +309,8 @@ int state_approval_decide(struct state *st, int64_t id, int approve, const char 
 	    state_bind_text(s, 2, approve ? "approved" : "rejected") ||
 	    state_bind_text(s, 3, approver) || sqlite3_bind_int64(s, 4, now) ||
 	    sqlite3_bind_int64(s, 5, now - STATE_APPROVAL_PENDING_TTL) ||
-	    sqlite3_bind_int(s, 6, approve)) {
-		state_stmt_done(s);
-		return state_fail_db(st, "decide approval");
-	}
+	    sqlite3_bind_int(s, 6, approve))
+		return state_bind_fail(st, s, "decide approval");
 	int rc = state_run_write(st, s, "decide approval");
 	if (rc != STATE_OK)
 		return rc;
@@ -337,10 +327,8 @@ int state_approval_expire(struct state *st, int64_t now, int *n)
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, now - STATE_APPROVAL_PENDING_TTL) ||
-	    sqlite3_bind_int64(s, 2, now - STATE_APPROVAL_USE_TTL)) {
-		state_stmt_done(s);
-		return state_fail_db(st, "expire approvals");
-	}
+	    sqlite3_bind_int64(s, 2, now - STATE_APPROVAL_USE_TTL))
+		return state_bind_fail(st, s, "expire approvals");
 	int rc = state_run_write(st, s, "expire approvals");
 	if (rc == STATE_OK && n)
 		*n = sqlite3_changes(st->db);
@@ -352,10 +340,8 @@ int state_approval_get(struct state *st, int64_t id, int64_t now, struct state_a
 	sqlite3_stmt *s = astmt(st, QA_GET);
 	if (!s)
 		return STATE_ERROR;
-	if (sqlite3_bind_int64(s, 1, id)) {
-		state_stmt_done(s);
-		return state_fail_db(st, "get approval");
-	}
+	if (sqlite3_bind_int64(s, 1, id))
+		return state_bind_fail(st, s, "get approval");
 	int rc = state_step_one(st, s, "get approval");
 	if (rc != STATE_OK)
 		return rc;
@@ -370,10 +356,8 @@ int state_approval_list(struct state *st, int all, int64_t now,
 	sqlite3_stmt *s = astmt(st, QA_LIST);
 	if (!s)
 		return STATE_ERROR;
-	if (sqlite3_bind_int(s, 1, all != 0)) {
-		state_stmt_done(s);
-		return state_fail_db(st, "list approvals");
-	}
+	if (sqlite3_bind_int(s, 1, all != 0))
+		return state_bind_fail(st, s, "list approvals");
 	int rc, ret = STATE_OK;
 	struct state_approval a;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -385,10 +369,7 @@ int state_approval_list(struct state *st, int all, int64_t now,
 		if (ret != 0)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		ret = state_fail_db(st, "list approvals");
-	state_stmt_done(s);
-	return ret;
+	return state_walk_end(st, s, rc, ret, "list approvals");
 }
 
 int state_approval_purge(struct state *st, int64_t now, int64_t retention, int *n)
@@ -400,10 +381,8 @@ int state_approval_purge(struct state *st, int64_t now, int64_t retention, int *
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, now - retention) ||
 	    sqlite3_bind_int64(s, 2, now - STATE_APPROVAL_PENDING_TTL) ||
-	    sqlite3_bind_int64(s, 3, now - STATE_APPROVAL_USE_TTL)) {
-		state_stmt_done(s);
-		return state_fail_db(st, "purge approvals");
-	}
+	    sqlite3_bind_int64(s, 3, now - STATE_APPROVAL_USE_TTL))
+		return state_bind_fail(st, s, "purge approvals");
 	int rc = state_run_write(st, s, "purge approvals");
 	if (rc == STATE_OK && n)
 		*n = sqlite3_changes(st->db);

@@ -52,9 +52,29 @@ int state_run_write(struct state *st, sqlite3_stmt *s, const char *what);
 /* Step s expecting at most one row: STATE_OK with the row current,
  * STATE_NOT_FOUND (s reset) or STATE_ERROR (s reset). */
 int state_step_one(struct state *st, sqlite3_stmt *s, const char *what);
+/* A bind on s failed: reset s; STATE_ERROR with st->err = "<what>: <sqlite
+ * message>". */
+int state_bind_fail(struct state *st, sqlite3_stmt *s, const char *what);
+/* The end of a walk over the rows of s that stopped with step result rc
+ * and callback result ret: STATE_ERROR (st->err "<what>: ...") when the
+ * step failed, else ret; s reset. */
+int state_walk_end(struct state *st, sqlite3_stmt *s, int rc, int ret, const char *what);
 /* Copy a text column into dst (cut to cap - 1 bytes; NULL reads as ""). */
 void state_col_text(sqlite3_stmt *s, int i, char *dst, size_t cap);
 /* Bind v (NULL as "") without copying: v must outlive the step. */
 int state_bind_text(sqlite3_stmt *s, int i, const char *v);
+
+/* The columns of a grant row (state_read_grant reads them in this order)
+ * and the joins they need. */
+#define STATE_GRANT_COLS \
+	"g.id, g.user_id, g.account_id, u.name, a.name, ac.name, g.level, g.hours, " \
+	"coalesce(g.until, 0), g.created"
+#define STATE_GRANT_FROM                                  \
+	" FROM grants g JOIN users u ON u.id = g.user_id" \
+	" JOIN accounts ac ON ac.id = g.account_id"       \
+	" JOIN assets a ON a.id = ac.asset_id"
+/* Read the current row of s (STATE_GRANT_COLS) into *g: STATE_OK, or
+ * STATE_ERROR for a corrupt level. */
+int state_read_grant(struct state *st, sqlite3_stmt *s, struct state_grant *g);
 
 #endif

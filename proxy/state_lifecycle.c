@@ -72,11 +72,7 @@ static const char *const lq_text[LQ_COUNT] = {
 	[LQ_ACCOUNT_COUNTS] = "SELECT (SELECT count(*) FROM grants WHERE account_id = ?1),"
 			      " (SELECT count(*) FROM tokens WHERE account_id = ?1)",
 	[LQ_ACCOUNT_REMOVE] = "DELETE FROM accounts WHERE id = ?1",
-	[LQ_GRANT_GET] = "SELECT g.id, g.user_id, g.account_id, u.name, a.name, ac.name, g.level,"
-			 " g.hours, coalesce(g.until, 0), g.created"
-			 " FROM grants g JOIN users u ON u.id = g.user_id"
-			 " JOIN accounts ac ON ac.id = g.account_id"
-			 " JOIN assets a ON a.id = ac.asset_id WHERE g.id = ?1",
+	[LQ_GRANT_GET] = "SELECT " STATE_GRANT_COLS STATE_GRANT_FROM " WHERE g.id = ?1",
 	[LQ_GRANT_REVOKE] = "DELETE FROM grants WHERE id = ?1",
 	[LQ_GRANT_SET_RULES] = "UPDATE grants SET max_ttl = ?2, renewable = ?3 WHERE id = ?1",
 	[LQ_GRANT_RULES] = "SELECT max_ttl, renewable FROM grants WHERE id = ?1",
@@ -206,12 +202,6 @@ static int write_some(struct state *st, sqlite3_stmt *s, const char *what)
 	return rc;
 }
 
-static int bind_fail(struct state *st, sqlite3_stmt *s, const char *what)
-{
-	state_stmt_done(s);
-	return state_fail_db(st, what);
-}
-
 /* ---- users ---- */
 
 int state_user_disabled(struct state *st, int64_t user_id, int *disabled)
@@ -220,7 +210,7 @@ int state_user_disabled(struct state *st, int64_t user_id, int *disabled)
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, user_id))
-		return bind_fail(st, s, "user disabled");
+		return state_bind_fail(st, s, "user disabled");
 	int rc = state_step_one(st, s, "user disabled");
 	if (rc != STATE_OK)
 		return rc;
@@ -247,7 +237,7 @@ int state_user_set_disabled(struct state *st, const char *name, int disabled)
 	if (!s)
 		return STATE_ERROR;
 	if (state_bind_text(s, 1, name) || sqlite3_bind_int(s, 2, disabled != 0))
-		return bind_fail(st, s, "disable user");
+		return state_bind_fail(st, s, "disable user");
 	return write_some(st, s, "disable user");
 }
 
@@ -260,7 +250,7 @@ int state_user_update(struct state *st, const char *name, const char *sources, i
 	b |= sources ? sqlite3_bind_text(s, 2, sources, -1, SQLITE_STATIC) : sqlite3_bind_null(s, 2);
 	b |= sqlite3_bind_int(s, 3, max_sessions);
 	if (b)
-		return bind_fail(st, s, "update user");
+		return state_bind_fail(st, s, "update user");
 	return write_some(st, s, "update user");
 }
 
@@ -270,7 +260,7 @@ int state_user_remove(struct state *st, const char *name, int *grants, int *toke
 	if (!s)
 		return STATE_ERROR;
 	if (state_bind_text(s, 1, name))
-		return bind_fail(st, s, "remove user");
+		return state_bind_fail(st, s, "remove user");
 	int rc = state_step_one(st, s, "remove user");
 	if (rc != STATE_OK)
 		return rc;
@@ -283,7 +273,7 @@ int state_user_remove(struct state *st, const char *name, int *grants, int *toke
 	if (!s)
 		return STATE_ERROR;
 	if (state_bind_text(s, 1, name))
-		return bind_fail(st, s, "remove user");
+		return state_bind_fail(st, s, "remove user");
 	return write_some(st, s, "remove user");
 }
 
@@ -299,7 +289,7 @@ int state_asset_update(struct state *st, const char *name, const struct state_as
 	    sqlite3_bind_int(s, 5, ch->port) || sqlite3_bind_int(s, 6, ch->has_tls != 0) ||
 	    state_bind_text(s, 7, state_tls_name(ch->tls)) ||
 	    sqlite3_bind_int(s, 8, ch->has_service != 0) || state_bind_text(s, 9, ch->service))
-		return bind_fail(st, s, "update asset");
+		return state_bind_fail(st, s, "update asset");
 	return write_some(st, s, "update asset");
 }
 
@@ -309,7 +299,7 @@ int state_asset_grants(struct state *st, const char *name, int *grants)
 	if (!s)
 		return STATE_ERROR;
 	if (state_bind_text(s, 1, name))
-		return bind_fail(st, s, "asset grants");
+		return state_bind_fail(st, s, "asset grants");
 	int rc = state_step_one(st, s, "asset grants");
 	if (rc != STATE_OK)
 		return rc;
@@ -336,7 +326,7 @@ int state_asset_remove(struct state *st, const char *name, int force, int *grant
 	if (!s)
 		return STATE_ERROR;
 	if (state_bind_text(s, 1, name))
-		return bind_fail(st, s, "remove asset");
+		return state_bind_fail(st, s, "remove asset");
 	return write_some(st, s, "remove asset");
 }
 
@@ -350,7 +340,7 @@ int state_account_set_secret(struct state *st, int64_t id, enum state_secret_kin
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, id) || state_bind_text(s, 2, state_secret_kind_name(kind)) ||
 	    state_bind_text(s, 3, ref))
-		return bind_fail(st, s, "set account secret");
+		return state_bind_fail(st, s, "set account secret");
 	return write_some(st, s, "set account secret");
 }
 
@@ -360,7 +350,7 @@ int state_account_remove(struct state *st, int64_t id, int *grants, int *tokens)
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, id))
-		return bind_fail(st, s, "remove account");
+		return state_bind_fail(st, s, "remove account");
 	int rc = state_step_one(st, s, "remove account");
 	if (rc != STATE_OK)
 		return rc;
@@ -373,7 +363,7 @@ int state_account_remove(struct state *st, int64_t id, int *grants, int *tokens)
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, id))
-		return bind_fail(st, s, "remove account");
+		return state_bind_fail(st, s, "remove account");
 	return write_some(st, s, "remove account");
 }
 
@@ -381,33 +371,20 @@ int state_account_remove(struct state *st, int64_t id, int *grants, int *tokens)
 
 int state_grant_get(struct state *st, int64_t id, struct state_grant *g)
 {
-	char level[16];
 	sqlite3_stmt *s = lq(st, LQ_GRANT_GET);
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, id))
-		return bind_fail(st, s, "get grant");
+		return state_bind_fail(st, s, "get grant");
 	int rc = state_step_one(st, s, "get grant");
 	if (rc != STATE_OK) {
 		if (rc == STATE_NOT_FOUND)
 			snprintf(st->err, sizeof st->err, "no grant %lld", (long long)id);
 		return rc;
 	}
-	memset(g, 0, sizeof *g);
-	g->id = sqlite3_column_int64(s, 0);
-	g->user_id = sqlite3_column_int64(s, 1);
-	g->account_id = sqlite3_column_int64(s, 2);
-	state_col_text(s, 3, g->user, sizeof g->user);
-	state_col_text(s, 4, g->asset, sizeof g->asset);
-	state_col_text(s, 5, g->account, sizeof g->account);
-	state_col_text(s, 6, level, sizeof level);
-	state_col_text(s, 7, g->hours, sizeof g->hours);
-	g->until = sqlite3_column_int64(s, 8);
-	g->created = sqlite3_column_int64(s, 9);
+	rc = state_read_grant(st, s, g);
 	state_stmt_done(s);
-	if (policy_level_parse(level, &g->level) != 0)
-		return state_fail_msg(st, "corrupt grants.level");
-	return STATE_OK;
+	return rc;
 }
 
 int state_grant_revoke(struct state *st, int64_t id)
@@ -416,7 +393,7 @@ int state_grant_revoke(struct state *st, int64_t id)
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, id))
-		return bind_fail(st, s, "revoke grant");
+		return state_bind_fail(st, s, "revoke grant");
 	int rc = write_some(st, s, "revoke grant");
 	if (rc == STATE_NOT_FOUND)
 		snprintf(st->err, sizeof st->err, "no grant %lld", (long long)id);
@@ -430,7 +407,7 @@ int state_grant_set_token_rules(struct state *st, int64_t id, int64_t max_ttl, i
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, id) || sqlite3_bind_int64(s, 2, max_ttl < 0 ? 0 : max_ttl) ||
 	    sqlite3_bind_int(s, 3, renewable != 0))
-		return bind_fail(st, s, "grant token rules");
+		return state_bind_fail(st, s, "grant token rules");
 	return write_some(st, s, "grant token rules");
 }
 
@@ -440,7 +417,7 @@ int state_grant_token_rules(struct state *st, int64_t id, int64_t *max_ttl, int 
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, id))
-		return bind_fail(st, s, "grant token rules");
+		return state_bind_fail(st, s, "grant token rules");
 	int rc = state_step_one(st, s, "grant token rules");
 	if (rc != STATE_OK)
 		return rc;
@@ -458,7 +435,7 @@ int state_token_rules_for(struct state *st, int64_t user_id, int64_t account_id,
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, user_id) || sqlite3_bind_int64(s, 2, account_id) ||
 	    sqlite3_bind_int64(s, 3, now))
-		return bind_fail(st, s, "token rules");
+		return state_bind_fail(st, s, "token rules");
 	int rc = state_step_one(st, s, "token rules");
 	if (rc != STATE_OK)
 		return rc;
@@ -476,7 +453,7 @@ int state_token_revoke_user(struct state *st, int64_t user_id, int64_t now, int 
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, user_id) || sqlite3_bind_int64(s, 2, now))
-		return bind_fail(st, s, "revoke tokens");
+		return state_bind_fail(st, s, "revoke tokens");
 	int rc = state_run_write(st, s, "revoke tokens");
 	if (rc == STATE_OK && n)
 		*n = sqlite3_changes(st->db);
@@ -492,7 +469,7 @@ int state_entity_exists(struct state *st, enum state_entity e, int64_t id)
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, id))
-		return bind_fail(st, s, "exists");
+		return state_bind_fail(st, s, "exists");
 	int rc = state_step_one(st, s, "exists");
 	if (rc == STATE_OK) {
 		state_stmt_done(s);
@@ -537,7 +514,7 @@ int state_lockout_get(struct state *st, const char *user, const char *ip,
 	if (!s)
 		return STATE_ERROR;
 	if (state_bind_text(s, 1, user) || state_bind_text(s, 2, ip))
-		return bind_fail(st, s, "get lockout");
+		return state_bind_fail(st, s, "get lockout");
 	int rc = state_step_one(st, s, "get lockout");
 	if (rc != STATE_OK)
 		return rc;
@@ -555,7 +532,7 @@ int state_lockout_put(struct state *st, const struct state_lockout *l)
 	    sqlite3_bind_int(s, 3, l->failures) || sqlite3_bind_int64(s, 4, l->window_start) ||
 	    sqlite3_bind_int(s, 5, l->locks) || sqlite3_bind_int64(s, 6, l->locked_at) ||
 	    sqlite3_bind_int64(s, 7, l->locked_until) || sqlite3_bind_int(s, 8, l->audited))
-		return bind_fail(st, s, "store lockout");
+		return state_bind_fail(st, s, "store lockout");
 	return state_run_write(st, s, "store lockout");
 }
 
@@ -569,10 +546,7 @@ static int walk_locks(struct state *st, sqlite3_stmt *s,
 		if ((ret = cb(ctx, &l)) != 0)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		ret = state_fail_db(st, "list lockouts");
-	state_stmt_done(s);
-	return ret;
+	return state_walk_end(st, s, rc, ret, "list lockouts");
 }
 
 int state_lockout_list(struct state *st, int (*cb)(void *ctx, const struct state_lockout *l),
@@ -589,7 +563,7 @@ int state_lockout_pending(struct state *st, int64_t now,
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, now))
-		return bind_fail(st, s, "pending lockouts");
+		return state_bind_fail(st, s, "pending lockouts");
 	return walk_locks(st, s, cb, ctx);
 }
 
@@ -600,7 +574,7 @@ int state_lockout_mark(struct state *st, const char *user, const char *ip, int a
 		return STATE_ERROR;
 	if (state_bind_text(s, 1, user) || state_bind_text(s, 2, ip) ||
 	    sqlite3_bind_int(s, 3, audited))
-		return bind_fail(st, s, "mark lockout");
+		return state_bind_fail(st, s, "mark lockout");
 	return state_run_write(st, s, "mark lockout");
 }
 
@@ -610,7 +584,7 @@ int state_lockout_clear(struct state *st, const char *user, const char *ip, int 
 	if (!s)
 		return STATE_ERROR;
 	if (state_bind_text(s, 1, ip ? ip : user))
-		return bind_fail(st, s, "clear lockouts");
+		return state_bind_fail(st, s, "clear lockouts");
 	int rc = state_run_write(st, s, "clear lockouts");
 	if (rc == STATE_OK && n)
 		*n = sqlite3_changes(st->db);
@@ -623,6 +597,6 @@ int state_lockout_prune(struct state *st, int64_t now, int64_t idle)
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, now) || sqlite3_bind_int64(s, 2, idle))
-		return bind_fail(st, s, "prune lockouts");
+		return state_bind_fail(st, s, "prune lockouts");
 	return state_run_write(st, s, "prune lockouts");
 }
