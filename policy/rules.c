@@ -69,6 +69,7 @@ static const struct {
 	{"rename", POLICY_F_RENAME},
 	{"ends-session", POLICY_F_ENDS_SESSION},
 	{"client-file", POLICY_F_CLIENT_FILE},
+	{"server-admin", POLICY_F_SERVER_ADMIN},
 };
 
 /* ---- matching helpers ----------------------------------------------- */
@@ -148,7 +149,8 @@ static int names_match(const struct rules_list *l, const struct cls_stmt *st,
 	for (size_t i = 0; i < st->names_len;) {
 		const char *e = st->names + i;
 		size_t n = strlen(e + 1);
-		if (e[0] == type)
+		/* MySQL's other spellings of calls ('q', 'p') are calls too */
+		if (e[0] == type || (type == 'f' && (e[0] == 'q' || e[0] == 'p')))
 			for (size_t j = 0; j < l->n; j++)
 				if (name_match(l->items[j], e + 1, n))
 					return 1;
@@ -415,7 +417,7 @@ static int parse_flags(struct parser *ps, struct rules_rule *r, const char *v)
 		if (j == sizeof flag_names / sizeof flag_names[0]) {
 			perr(ps, "unknown flag '%s' (known: writes, ddl, has-where, "
 			     "trivial-where, no-where, dynamic, file-access, rw-switch, "
-			     "unparseable, privilege, tx-control, alter-drop, rename, ends-session, client-file)",
+			     "unparseable, privilege, tx-control, alter-drop, rename, ends-session, client-file, server-admin)",
 			     l.items[i]);
 			list_free(&l);
 			return -1;

@@ -253,6 +253,11 @@ CREATE TYPE ty AS (a int, b text);
 CREATE FUNCTION fx() RETURNS int LANGUAGE sql AS 'SELECT 1';
 RESET ROLE;
 DROP FUNCTION IF EXISTS pg_catalog.ev_fn();
+SET allow_system_table_mods = on;
+DROP TRIGGER IF EXISTS ev_tr ON pg_catalog.pg_description;
+RESET allow_system_table_mods;
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'ev%';
+ALTER DATABASE evdb RESET ALL;
 DROP SCHEMA IF EXISTS evfdw CASCADE;
 DROP EXTENSION IF EXISTS file_fdw CASCADE;
 CREATE SCHEMA evfdw;
@@ -385,6 +390,26 @@ MY_FIXTURE = [
     "CREATE PROCEDURE fixproc() SELECT 1",
     "CREATE TRIGGER fixtrig BEFORE INSERT ON u FOR EACH ROW SET NEW.note = NEW.note",
     "DROP PROCEDURE IF EXISTS mysql.ev_p",
+    "DELETE FROM mysql.servers WHERE Server_name LIKE 'ev%'",
+    "FLUSH PRIVILEGES",
+    "DELETE FROM mysql.plugin WHERE name LIKE 'ev%'",
+    "SET GLOBAL init_connect = ''",
+    "SET GLOBAL max_connections = 500",
+    "SET GLOBAL event_scheduler = OFF",
+    # stored routines of the hosted account (their bodies are visible to it),
+    # called by the routine-* cases (issue 15 class 1)
+    "CREATE DEFINER='app'@'%' PROCEDURE evp_wipe() DELETE FROM t",
+    "CREATE DEFINER='app'@'%' PROCEDURE evp_drop() BEGIN DROP TABLE t; END",
+    "CREATE DEFINER='app'@'%' PROCEDURE evp_exec(q TEXT) BEGIN SET @s = q; PREPARE st FROM @s; "
+    "EXECUTE st; DEALLOCATE PREPARE st; END",
+    "CREATE DEFINER='app'@'%' PROCEDURE evp_outer() CALL evp_wipe()",
+    "CREATE DEFINER='app'@'%' PROCEDURE evp_read() SELECT count(*) FROM t",
+    "CREATE DEFINER='app'@'%' FUNCTION evf_wipe() RETURNS INT BEGIN DELETE FROM t; RETURN 1; END",
+    "CREATE DEFINER='app'@'%' FUNCTION evf_upd() RETURNS INT "
+    "BEGIN UPDATE t SET drop_count = drop_count + 1; RETURN 1; END",
+    "CREATE DEFINER='app'@'%' FUNCTION evf_outer() RETURNS INT RETURN evf_wipe()",
+    "CREATE DEFINER='app'@'%' FUNCTION evf_read() RETURNS INT READS SQL DATA "
+    "RETURN (SELECT count(*) FROM t)",
 ]
 
 
@@ -429,6 +454,10 @@ class MyScratch:
                 cur.execute(q)
         for q in MY_FIXTURE:
             cur.execute(q)
+        cur.execute("SELECT count(*) FROM information_schema.plugins "
+                    "WHERE plugin_library = 'ha_blackhole.so'")
+        if cur.fetchone()[0]:
+            cur.execute("UNINSTALL SONAME 'ha_blackhole'")
 
     def direct(self, c):
         if c.super:
