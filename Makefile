@@ -62,7 +62,8 @@ unit_deps = $(strip \
   $(if $(filter test_stmt%,$1),proxy/stmt.c proxy/ring.c) \
   $(if $(filter test_bev_io%,$1),proxy/bev_io.c) \
   $(if $(filter test_session%,$1),$(LIB_SRC)) \
-  $(if $(filter test_log%,$1),proxy/log.c))
+  $(if $(filter test_log%,$1),proxy/log.c) \
+  $(if $(filter test_login%,$1),$(LIB_SRC)))
 
 all: $(BIN)/sqlbastion $(BIN)/sqlbastionctl
 

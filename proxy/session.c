@@ -225,14 +225,10 @@ void sess_stop_relay(struct session *s)
 
 void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
 {
-	if (lvl > log_get_level())
-		return;
-	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	identity_vlog(&s->ident, s->phase, lvl, fmt, ap);
 	va_end(ap);
-	identity_log(&s->ident, s->phase, lvl, "%s", msg);
 }
 
 static void reaper_cb(evutil_socket_t fd, short what, void *ctx)
