@@ -129,6 +129,8 @@ static const char *item(struct cursor *c, const char *q, int glue)
 {
 	struct cls_batch *b = c->b;
 	const char *end = b->lx.end, *e;
+	if (q >= end)
+		return NULL; /* the text ends after a ',' (found by fuzz_pg_lexer) */
 	unsigned char ch = (unsigned char)*q;
 
 	/* The two commonest items, when what follows them settles where they
