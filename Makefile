@@ -59,7 +59,8 @@ unit_deps = $(strip \
   $(if $(filter test_config%,$1),$(CONFIG_SRC)) \
   $(if $(filter test_crypto%,$1),$(CRYPTO_SRC)) \
   $(if $(filter test_srclimit%,$1),proxy/srclimit.c) \
-  $(if $(filter test_log%,$1),proxy/log.c))
+  $(if $(filter test_log%,$1),proxy/log.c) \
+  $(if $(filter test_login%,$1),$(LIB_SRC)))
 
 all: $(BIN)/sqlbastion $(BIN)/sqlbastionctl
 

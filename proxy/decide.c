@@ -105,6 +105,8 @@ int64_t decide_evaluate(const struct identity *who, const struct decide_env *env
 			enum policy_dialect dialect, const char *sql, size_t len,
 			struct policy_result *out)
 {
+	static const struct decide_lexing defaults;
+	const struct decide_lexing *lex = env->lex ? env->lex : &defaults;
 	struct policy_request req = {.dialect = dialect,
 				     .level = who->target.level,
 				     .user = who->target.user,
@@ -113,11 +115,11 @@ int64_t decide_evaluate(const struct identity *who, const struct decide_env *env
 				     .sql = sql,
 				     .sql_len = len,
 				     .now = time(NULL),
-				     .std_strings_off = env->std_strings_off,
-				     .client_encoding = env->client_encoding,
-				     .mysql_mode = env->mysql_mode,
-				     .server_version = env->server_version,
-				     .server_mariadb = env->server_mariadb,
+				     .std_strings_off = lex->std_strings_off,
+				     .client_encoding = lex->client_encoding,
+				     .mysql_mode = lex->mysql_mode,
+				     .server_version = lex->server_version,
+				     .server_mariadb = lex->server_mariadb,
 				     .owns_session = env->owns_session,
 				     .owns_ctx = env->owns_ctx,
 				     .database = dialect == POLICY_DIALECT_MYSQL ? who->database : NULL,
@@ -182,11 +184,7 @@ static void session_env(struct session *s, struct decide_env *env)
 {
 	*env = (struct decide_env){.state = s->px->state,
 				   .phase = s->phase,
-				   .std_strings_off = s->std_strings_off,
-				   .client_encoding = s->client_encoding,
-				   .mysql_mode = s->mysql_mode,
-				   .server_version = s->backend_version,
-				   .server_mariadb = s->backend_mariadb,
+				   .lex = &s->lex,
 				   .owns_session = owns_session,
 				   .owns_ctx = s,
 				   .routine = s->routine,

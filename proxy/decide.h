@@ -23,17 +23,25 @@ struct session;
 struct sb_proxy;
 struct state;
 
-/* What a decision needs besides the identity: where approvals are kept,
- * how the server lexes statements now (the frontend tracks it from the
- * server's reports) and what only the caller can answer. Borrowed. */
-struct decide_env {
-	struct state *state;         /* the review workflow's approvals; NULL = held, not stored */
-	const char *phase;           /* for log lines; NULL = "-" */
-	int std_strings_off;         /* PostgreSQL standard_conforming_strings = off */
-	const char *client_encoding; /* NULL or "" = UTF8; MySQL: character_set_client */
-	unsigned mysql_mode;         /* POLICY_MY_* bits the server confirmed */
+/* How the server reads statement text now. The frontend fills it from the
+ * server's own reports (PostgreSQL ParameterStatus; MySQL's handshake and
+ * its sql_mode / character_set_client probe); decide lexes with it. Zeroed
+ * = the defaults (standard strings, UTF8, no MySQL mode known). */
+struct decide_lexing {
+	int std_strings_off;          /* PostgreSQL standard_conforming_strings = off */
+	char client_encoding[32];     /* "" = UTF8; MySQL: character_set_client */
+	unsigned mysql_mode;          /* MySQL: POLICY_MY_* bits the server confirmed */
 	unsigned long server_version; /* MySQL: policy_mysql_version; 0 = unknown */
 	int server_mariadb;
+};
+
+/* What a decision needs besides the identity: where approvals are kept,
+ * how the server lexes statements now and what only the caller can
+ * answer. Borrowed. */
+struct decide_env {
+	struct state *state;              /* the review workflow's approvals; NULL = held, not stored */
+	const char *phase;                /* for log lines; NULL = "-" */
+	const struct decide_lexing *lex;  /* NULL = the defaults */
 	/* policy_request.owns_session and .routine (may be NULL) */
 	int (*owns_session)(void *ctx, uint64_t id, enum policy_session_id how);
 	void *owns_ctx;

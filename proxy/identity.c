@@ -79,13 +79,19 @@ int identity_audit_later(struct sb_proxy *px, const struct identity *id, struct 
 void identity_log(const struct identity *id, const char *phase, enum log_level lvl,
 		  const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
+	identity_vlog(id, phase, lvl, fmt, ap);
+	va_end(ap);
+}
+
+void identity_vlog(const struct identity *id, const char *phase, enum log_level lvl,
+		   const char *fmt, va_list ap)
+{
 	if (lvl > log_get_level())
 		return;
 	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	sb_log(lvl, "session=%llu %s %s user=%s phase=%s: %s", (unsigned long long)id->session,
 	       id->protocol, id->client_addr, id->logged_in ? id->target.user : "-",
 	       phase ? phase : "-", msg);

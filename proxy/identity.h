@@ -13,6 +13,7 @@
 #ifndef SB_IDENTITY_H
 #define SB_IDENTITY_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,5 +73,7 @@ int identity_audit_later(struct sb_proxy *px, const struct identity *id, struct 
  * doing, "login", "ready"; NULL = "-"). */
 void identity_log(const struct identity *id, const char *phase, enum log_level lvl,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void identity_vlog(const struct identity *id, const char *phase, enum log_level lvl,
+		   const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 #endif

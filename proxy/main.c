@@ -11,9 +11,6 @@
 #include <errno.h>
 #include <event2/dns.h>
 #include <event2/event.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/rsa.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,23 +192,10 @@ static int build_runtime(struct sb_proxy *px, int check_only, char *err, size_t 
 	}
 	if (check_only)
 		return 0;
-	/* caching_sha2_password full authentication without TLS (MySQL clients
-	 * whose fast-path answer matched no token): the client encrypts the
-	 * token with this key. Made here, once per start, rather than at the
-	 * first such login: no session then stalls the event loop for the key
-	 * generation (tens of milliseconds, more on an unlucky draw), and
-	 * nothing needs a lock once several loops share it. Memory only, see
-	 * proxy.h. */
-	for (int i = 0; i < px->cfg.n_listen && !px->mysql_rsa; i++) {
-		if (strcmp(px->cfg.listen[i].protocol, "mysql") != 0)
-			continue;
-		px->mysql_rsa = EVP_RSA_gen(2048);
-		if (!px->mysql_rsa) {
-			ERR_clear_error();
-			snprintf(err, errlen, "cannot generate the RSA key for MySQL clients");
-			return -1;
-		}
-	}
+	/* What each served protocol's sessions share (the MySQL frontend's
+	 * RSA key, ...): made once per start, before any session. */
+	if (protocol_init_all(&px->cfg, err, errlen) != 0)
+		return -1;
 	/* The daemon is the audit file's single writer (audit.h "Writers"). */
 	uint8_t key[AUDIT_KEY_MAX];
 	struct audit_options ao = {.exclusive = 1,
@@ -248,8 +232,7 @@ static void free_runtime(struct sb_proxy *px)
 		SSL_CTX_free(px->backend_tls);
 	if (px->backend_tls_verify)
 		SSL_CTX_free(px->backend_tls_verify);
-	EVP_PKEY_free(px->mysql_rsa); /* clears the private key */
-	px->mysql_rsa = NULL;
+	protocol_fini_all();
 	sb_wipe(px->master_key, sizeof px->master_key);
 }
 

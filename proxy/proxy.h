@@ -3,8 +3,9 @@
  * One struct sb_proxy per process, created by main(): the event base, the
  * config snapshot, the control-plane handle, the audit log, the current
  * policy snapshot (sessions hold their own reference, so a reload never
- * changes a live session's rules), the master key, the TLS contexts and
- * the RSA key of MySQL caching_sha2 full authentication.
+ * changes a live session's rules), the master key and the TLS contexts.
+ * What one protocol's sessions share belongs to that frontend (struct
+ * protocol init/fini).
  * Sessions borrow it; nothing here is a global variable.
  */
 #ifndef SB_PROXY_H
@@ -38,12 +39,6 @@ struct sb_proxy {
 	SSL_CTX *server_tls;         /* owned; NULL when no certificate */
 	SSL_CTX *backend_tls;        /* owned: require/prefer (no verification) */
 	SSL_CTX *backend_tls_verify; /* owned: verify-full */
-	/* owned: RSA-2048 key pair the MySQL frontend offers clients for
-	 * caching_sha2_password full authentication without TLS. Made once at
-	 * daemon start (main.c) when a mysql listener is configured, NULL
-	 * otherwise; held in memory only (never written to disk or a log), so
-	 * it changes at every restart. */
-	EVP_PKEY *mysql_rsa;
 
 	struct session *sessions;    /* live sessions (intrusive list) */
 	struct session *closing;     /* closed, waiting for the reaper */

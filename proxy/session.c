@@ -276,14 +276,10 @@ void sess_set_phase(struct session *s, const char *phase)
 
 void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
 {
-	if (lvl > log_get_level())
-		return;
-	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	identity_vlog(&s->ident, s->phase, lvl, fmt, ap);
 	va_end(ap);
-	identity_log(&s->ident, s->phase, lvl, "%s", msg);
 }
 
 static void reaper_cb(evutil_socket_t fd, short what, void *ctx)

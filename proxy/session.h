@@ -15,6 +15,7 @@
 
 #include "audit/audit.h"
 #include "proxy/auth.h"
+#include "proxy/decide.h"
 #include "proxy/identity.h"
 #include "proxy/log.h"
 #include "protocols/protocol.h"
@@ -48,26 +49,18 @@ struct session {
 	struct identity ident;
 	int login_audited;                /* the login record was written: session_end follows */
 	char phase[16];                   /* for log lines: "login", "ready", ... */
-	/* How the server reads string literals now (the frontend tracks it from
-	 * the server's reports; policy lexes with it): PostgreSQL
-	 * standard_conforming_strings=off, and the client encoding. */
-	int std_strings_off;
-	char client_encoding[32];
+	struct decide_lexing lex;         /* how the server reads statements now: the
+					     frontend fills it, decide lexes with it */
 	/* What called routines do (policy_request.routine), set by a frontend
 	 * that can ask the server's catalog (protocols/pgsql/pg_routines.c);
 	 * NULL = calls are classified by name only. */
 	int (*routine)(void *ctx, const char *name, size_t len,
 		       const struct policy_routine **defs);
 	void *routine_ctx;
-	unsigned mysql_mode;              /* MySQL: POLICY_MY_* bits the server confirmed
-					     (client_encoding holds character_set_client) */
 	/* The server's id of the backend connection (PostgreSQL BackendKeyData
-	 * pid, MySQL handshake thread id; 0 = not yet) and, MySQL, the server's
-	 * version (policy_mysql_version; 0 = unknown): set by the frontend's
+	 * pid, MySQL handshake thread id; 0 = not yet): set by the frontend's
 	 * backend login, read by decide.c. */
 	uint64_t backend_id;
-	unsigned long backend_version;
-	int backend_mariadb;
 	int preparing; /* MySQL: deciding COM_STMT_PREPARE text, whose KILL n the
 			  frontend does not rewrite (n is the server's thread id) */
 

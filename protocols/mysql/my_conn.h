@@ -5,12 +5,14 @@
 #ifndef SB_MY_CONN_H
 #define SB_MY_CONN_H
 
+#include <openssl/evp.h>
 #include <stdint.h>
 
 #include "policy/policy.h"
 #include "protocols/mysql/my_codec.h"
 #include "protocols/protocol.h"
 #include "proxy/backend_auth.h"
+#include "proxy/login.h"
 #include "proxy/ring.h"
 
 struct session;
@@ -126,7 +128,7 @@ struct my_conn {
 	/* login */
 	uint8_t scramble[MY_SCRAMBLE_LEN]; /* ours, sent to the client */
 	uint8_t seq;                  /* next sequence id towards the client during login */
-	char user[64];                /* bastion user from the handshake response */
+	struct login login;           /* user as sent, hosted secret, backend auth (proxy/login.h) */
 	uint32_t client_caps;         /* what the client chose from our offer */
 	uint32_t caps;                /* client_caps & backend caps: what both sides use */
 	uint32_t client_max_packet;
@@ -134,13 +136,10 @@ struct my_conn {
 	char *attrs;                  /* owned: client's connect attributes block */
 	size_t attrs_len;
 	enum my_client_auth cauth;
-	char *secret;                 /* owned, wiped: hosted password during backend auth */
-	size_t secret_cap;
 	struct my_handshake bhs;      /* the backend's handshake */
 	uint8_t bseq;                 /* next sequence id towards the backend during login */
 	char bplugin[64];             /* plugin the backend is using now */
 	int sha2_asked_key;           /* caching_sha2: asked the server for its RSA key */
-	struct backend_auth bauth;    /* what the asset lets the secret go out by */
 	uint32_t backend_thread;      /* the backend's connection id (for KILL) */
 
 	/* command phase */
@@ -168,10 +167,16 @@ struct my_conn {
 	int64_t cu_asset_id, cu_account_id; /* the session's asset and account */
 };
 
+/* my_frontend.c: the RSA key of caching_sha2 full authentication without
+ * TLS (made at daemon start when a mysql listener is configured; NULL
+ * otherwise). */
+EVP_PKEY *my_client_rsa(void);
+
 /* my_login.c */
-void my_login_client_read(struct my_conn *c);
-void my_login_backend_read(struct my_conn *c);
-void my_login_event(struct my_conn *c, enum sess_side side, enum sess_event ev);
+/* The struct protocol hooks of the login (state is the my_conn). */
+void my_login_read(struct session *s, void *state, enum sess_side side);
+int my_client_tls_ready(struct session *s, void *state);
+void my_backend_ready(struct session *s, void *state, int tls);
 int my_send_greeting(struct my_conn *c);
 /* COM_CHANGE_USER (whole payload b, n) in the command phase with no reply
  * owed: checks the token as a login does, then resets the backend session
@@ -191,6 +196,10 @@ int my_relay_change_user(struct my_conn *c);
 /* Process client commands a hold kept waiting, once its reason is gone
  * (called after backend replies and when the client's output drained). */
 void my_relay_resume(struct my_conn *c);
+
+/* struct protocol login_refused: ERR 1045 or the audit's HY000, then close. */
+void my_login_refused(struct session *s, void *state, enum login_refusal kind,
+		      const char *reason);
 
 /* Send ERR to the client with sequence id seq, then close once it is out. */
 void my_fatal(struct my_conn *c, uint8_t seq, uint16_t code, const char *sqlstate,

@@ -1,10 +1,13 @@
 /* my_frontend: the MySQL / MariaDB protocol descriptor the core calls.
  *
  * Greets the client on accept (the server speaks first in this protocol),
- * routes each session event to the login state machine (my_login.c) or to
- * the relay (my_relay.c) by the connection's state, and owns the lifetime
- * of struct my_conn. */
+ * tells the shared router (protocol_dispatch) where the connection is and
+ * which handler takes an event: the login state machine (my_login.c) or
+ * the relay (my_relay.c); owns the lifetime of struct my_conn. */
 #include <event2/buffer.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,38 @@
 #include "protocols/mysql/my_conn.h"
 #include "proxy/crypto.h"
 #include "proxy/session.h"
+
+/* RSA-2048 key pair offered to clients for caching_sha2_password full
+ * authentication without TLS. Made by my_init at daemon start rather than
+ * at the first such login, so no session stalls the event loop for the
+ * key generation (tens of milliseconds, more on an unlucky draw); set
+ * before any session and only read after. Held in memory only (never
+ * written to disk or a log), so it changes at every restart. */
+static EVP_PKEY *client_rsa;
+
+EVP_PKEY *my_client_rsa(void)
+{
+	return client_rsa;
+}
+
+static int my_init(const struct sb_config *cfg, char *err, size_t errlen)
+{
+	if (client_rsa)
+		return 0;
+	client_rsa = EVP_RSA_gen(2048);
+	if (!client_rsa) {
+		ERR_clear_error();
+		snprintf(err, errlen, "cannot generate the RSA key for MySQL clients");
+		return -1;
+	}
+	return 0;
+}
+
+static void my_fini(void)
+{
+	EVP_PKEY_free(client_rsa); /* clears the private key */
+	client_rsa = NULL;
+}
 
 static void *my_on_accept(struct session *s)
 {
@@ -29,41 +64,38 @@ static void *my_on_accept(struct session *s)
 	return c;
 }
 
-static void my_dispatch(struct session *s, void *state, enum sess_side side, enum sess_event ev)
+static enum protocol_stage my_stage(void *state)
+{
+	const struct my_conn *c = state;
+	if (c->st == MY_ST_READY || c->st == MY_ST_CLOSED)
+		return c->st == MY_ST_READY ? PROTOCOL_READY : PROTOCOL_CLOSED;
+	return c->st < MY_ST_BACKEND_CONNECT ? PROTOCOL_CLIENT_LOGIN : PROTOCOL_BACKEND_LOGIN;
+}
+
+/* A hold for an unread client output ends when that output drained. */
+static void my_relay_flushed(struct session *s, void *state)
+{
+	my_relay_resume(state);
+}
+
+static struct login *my_login_of(void *state)
 {
 	struct my_conn *c = state;
-	if (ev == SESS_EV_READ) {
-		if (c->st == MY_ST_READY) {
-			if (side == SESS_CLIENT)
-				my_relay_client(c);
-			else
-				my_relay_backend(c);
-		} else if (c->st != MY_ST_CLOSED) {
-			/* A client that sends commands before the session is
-			 * ready is not read past MY_PRE_READY_MAX until it is
-			 * (my_relay_client() resumes it). */
-			if (side == SESS_CLIENT && c->st >= MY_ST_BACKEND_CONNECT &&
-			    evbuffer_get_length(sess_input(s, SESS_CLIENT)) > MY_PRE_READY_MAX) {
-				c->held = MY_HELD_QUEUE;
-				sess_hold_client(s, 1);
-			}
-			if (side == SESS_CLIENT)
-				my_login_client_read(c);
-			else
-				my_login_backend_read(c);
-		}
-		return;
-	}
-	if (ev == SESS_EV_FLUSHED) {
-		if (c->st == MY_ST_READY)
-			my_relay_resume(c); /* a hold for an unread client output */
-		return;
-	}
-	if (ev == SESS_EV_TIMEOUT && c->st == MY_ST_READY) {
-		sess_close(s, "idle timeout");
-		return;
-	}
-	my_login_event(c, side, ev);
+	return &c->login;
+}
+
+/* The server went away in the command phase: no words for it here. */
+static void my_backend_lost(struct session *s, void *state)
+{
+	sess_close(s, "backend: %s", s->backend_error);
+}
+
+static void my_relay_read(struct session *s, void *state, enum sess_side side)
+{
+	if (side == SESS_BACKEND)
+		my_relay_backend(state);
+	else
+		my_relay_client(state);
 }
 
 static void my_free_state(void *state)
@@ -71,11 +103,7 @@ static void my_free_state(void *state)
 	struct my_conn *c = state;
 	my_relay_free(c);
 	free(c->attrs);
-	backend_auth_free(&c->bauth);
-	if (c->secret) {
-		sb_wipe(c->secret, c->secret_cap);
-		free(c->secret);
-	}
+	login_free(&c->login);
 	free(c);
 }
 
@@ -102,9 +130,20 @@ static void my_goodbye(struct session *s, void *state, const char *reason)
 const struct protocol mysql_protocol = {
 	.name = "mysql",
 	.dialect = "mysql",
+	.init = my_init,
+	.fini = my_fini,
 	.on_accept = my_on_accept,
-	.dispatch = my_dispatch,
+	.dispatch = protocol_dispatch,
+	.stage = my_stage,
+	.login_read = my_login_read,
+	.relay_read = my_relay_read,
+	.relay_flushed = my_relay_flushed,
+	.login = my_login_of,
+	.client_tls_ready = my_client_tls_ready,
+	.backend_ready = my_backend_ready,
+	.backend_lost = my_backend_lost,
 	.free_state = my_free_state,
 	.current_statement = my_current,
 	.goodbye = my_goodbye,
+	.login_refused = my_login_refused,
 };

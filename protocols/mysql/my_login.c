@@ -9,7 +9,7 @@
  * that matches no verifier gets full authentication, as from a MySQL
  * server: inside TLS the client sends the token in clear; without TLS it
  * asks for the proxy's RSA public key (an in-memory RSA-2048 key made at
- * daemon start, struct sb_proxy.mysql_rsa) and sends the token RSA-OAEP
+ * daemon start, my_client_rsa()) and sends the token RSA-OAEP
  * encrypted, XORed with our scramble. Either way the cleartext token is
  * checked by its lookup hash (auth_check_token), so the audit says why it
  * failed. mysql_clear_password is taken only over TLS; any other plugin is
@@ -34,11 +34,10 @@
 #include "protocols/mysql/my_auth_ed25519.h"
 #include "protocols/mysql/my_conn.h"
 #include "proxy/auth.h"
+#include "proxy/login.h"
 #include "proxy/login_guard.h"
 #include "proxy/proxy.h"
-#include "proxy/secret.h"
 #include "proxy/session.h"
-#include "proxy/state.h"
 
 /* The server version string the proxy greets with. The "5.5.5-" prefix is
  * what MariaDB 10.x servers send (for old replication clients) and what
@@ -91,19 +90,7 @@ void my_fatal(struct my_conn *c, uint8_t seq, uint16_t code, const char *sqlstat
 
 static void refuse(struct my_conn *c, const char *reason)
 {
-	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
-				 .rows = -1, .duration_us = -1,
-				 .verb = c->change_user ? "change_user" : NULL};
-	if (c->s->ident.logged_in) {
-		ev.asset = c->s->ident.target.asset;
-		ev.account = c->s->ident.target.db_username;
-	}
-	sess_audit_record(c->s, &ev);
-	c->s->ident.logged_in = 0;
-	char msg[200];
-	snprintf(msg, sizeof msg, "Access denied for user '%.64s'@'%.64s' (using password: YES)",
-		 c->user, c->s->ident.client_ip);
-	my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000", msg, reason);
+	login_refuse(c->s, &c->login, reason);
 }
 
 static int send_payload(struct my_conn *c, enum sess_side side, struct my_buf *b)
@@ -176,46 +163,6 @@ static uint8_t *login_packet(struct my_conn *c, enum sess_side side, size_t *n, 
 
 /* ---- client authentication ---- */
 
-static struct auth_login login_input(struct my_conn *c)
-{
-	struct auth_login in = {.user = c->user,
-				.client_ip = c->s->ident.client_ip,
-				.protocol = "mysql",
-				.now = time(NULL),
-				.live_sessions = sess_count_user,
-				.live_sessions_ctx = c->s->px,
-				.lockout = &c->s->px->cfg.lockout};
-	return in;
-}
-
-static void start_backend(struct my_conn *c)
-{
-	struct session *s = c->s;
-	char err[256];
-	c->secret_cap = SB_SECRET_MAX;
-	c->secret = calloc(1, c->secret_cap);
-	if (!c->secret) {
-		refuse(c, "out of memory");
-		return;
-	}
-	if (secret_fetch(s->px->state, s->px->master_key, s->ident.target.account_id, c->secret,
-			 c->secret_cap, err, sizeof err) < 0) {
-		char reason[320];
-		snprintf(reason, sizeof reason, "hosted secret unavailable: %s", err);
-		sess_log(s, LOG_ERR, "%s", reason);
-		refuse(c, reason);
-		return;
-	}
-	if (backend_auth_load(&c->bauth, s, err, sizeof err) != 0) {
-		sess_log(s, LOG_ERR, "%s", err);
-		refuse(c, err);
-		return;
-	}
-	set_state(c, MY_ST_BACKEND_CONNECT);
-	if (sess_backend_connect(s, s->ident.target.host, s->ident.target.port) != 0)
-		refuse(c, "cannot start backend connection");
-}
-
 static void change_user_checked(struct my_conn *c, enum auth_status st, const char *reason);
 
 static void check_result(struct my_conn *c, enum auth_status st, const char *reason)
@@ -224,33 +171,24 @@ static void check_result(struct my_conn *c, enum auth_status st, const char *rea
 		change_user_checked(c, st, reason);
 		return;
 	}
-	if (st == AUTH_OK) {
-		c->s->ident.logged_in = 1;
-		start_backend(c);
-	} else {
-		if (st == AUTH_ERROR)
-			sess_log(c->s, LOG_ERR, "login check failed: %s", reason);
-		refuse(c, reason[0] ? reason : "internal error");
-	}
+	if (login_checked(c->s, &c->login, st, reason) != 0)
+		return;
+	set_state(c, MY_ST_BACKEND_CONNECT);
+	(void)login_start_backend(c->s, &c->login);
 }
 
-struct token_walk {
+struct scramble_check {
 	const uint8_t *scramble, *resp;
 	int sha2; /* caching_sha2 fast path (else mysql_native_password) */
-	int found;
-	int64_t token_id;
 };
 
-static int token_try(void *ctx, const struct state_token_verifier *v)
+/* login_check_verifiers' match: this token's verifier and our scramble. */
+static int scramble_matches(void *ctx, const uint8_t native[SB_SHA1_LEN],
+			    const uint8_t sha2[SB_SHA256_LEN])
 {
-	struct token_walk *w = ctx;
-	int ok = w->sha2 ? my_sha2_verify(v->mysql_sha2, w->scramble, w->resp)
-			 : my_native_verify(v->mysql_native, w->scramble, w->resp);
-	if (!ok)
-		return 0;
-	w->found = 1;
-	w->token_id = v->id;
-	return 1;
+	const struct scramble_check *k = ctx;
+	return k->sha2 ? my_sha2_verify(sha2, k->scramble, k->resp)
+		       : my_native_verify(native, k->scramble, k->resp);
 }
 
 static void send_sha2_more(struct my_conn *c, uint8_t what)
@@ -285,8 +223,6 @@ static void ask_sha2_full(struct my_conn *c)
 static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, int sha2)
 {
 	char reason[256] = "";
-	struct state *st = c->s->px->state;
-	struct state_user u;
 	if (len == 0) {
 		refuse(c, "no token given (empty password)");
 		return;
@@ -300,54 +236,19 @@ static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, i
 		refuse(c, "too many logins from this address; try again later");
 		return;
 	}
-	int full_auth = sha2 && (c->s->client_tls || c->s->px->mysql_rsa);
-	/* A locked-out login takes the path of a wrong token (full auth asks
-	 * for the token, whose check refuses it as locked; otherwise refused
-	 * here), so the client cannot tell the two apart. */
-	struct auth_login in = login_input(c);
-	char locked[160] = "";
-	int lk = auth_lockout_check(st, &in, locked, sizeof locked);
-	if (lk < 0) {
-		refuse(c, "state database error");
+	/* An unknown user, a wrong token or a lock take the same path: full
+	 * authentication where caching_sha2 has it (the token check there
+	 * says why), so the answer does not tell who exists (as SCRAM's salt
+	 * does on the PostgreSQL side). */
+	int full_auth = sha2 && (c->s->client_tls || my_client_rsa());
+	struct scramble_check k = {.scramble = c->scramble, .resp = resp, .sha2 = sha2};
+	int no_match;
+	enum auth_status as = login_check_verifiers(c->s, &c->login, scramble_matches, &k,
+						    full_auth, &no_match, reason, sizeof reason);
+	if (no_match && full_auth) {
+		ask_sha2_full(c);
 		return;
 	}
-	int rc = state_user_get(st, c->user, &u);
-	if (rc == STATE_NOT_FOUND || (lk > 0 && rc == STATE_OK)) {
-		/* caching_sha2: the same exchange as for a known user with a
-		 * wrong token, so the answer does not tell who exists (as SCRAM's
-		 * salt does on the PostgreSQL side); the token check then says
-		 * "unknown user". */
-		if (full_auth) {
-			ask_sha2_full(c);
-		} else if (lk > 0) {
-			refuse(c, locked);
-		} else {
-			auth_lockout_failed(st, &in);
-			refuse(c, "unknown user");
-		}
-		return;
-	}
-	if (rc != STATE_OK) {
-		refuse(c, "state database error");
-		return;
-	}
-	struct token_walk w = {.scramble = c->scramble, .resp = resp, .sha2 = sha2};
-	int64_t now = (int64_t)time(NULL);
-	if (state_token_verifiers(st, u.id, now - STATE_SCRAM_WINDOW, now, token_try, &w) < 0) {
-		refuse(c, "state database error");
-		return;
-	}
-	if (!w.found) {
-		if (full_auth) {
-			ask_sha2_full(c);
-		} else {
-			auth_lockout_failed(st, &in);
-			refuse(c, "bad token");
-		}
-		return;
-	}
-	enum auth_status as = auth_check_rules(st, &in, w.token_id, &c->s->ident.target, reason,
-					       sizeof reason);
 	if (as == AUTH_OK && sha2) {
 		/* fast_auth_success; the OK follows once the backend is in. */
 		send_sha2_more(c, 0x03);
@@ -367,9 +268,7 @@ static void check_token(struct my_conn *c, const char *tok, size_t len)
 		refuse(c, "no token given (empty password)");
 		return;
 	}
-	struct auth_login in = login_input(c);
-	enum auth_status as = auth_check_token(c->s->px->state, &in, tok, len, &c->s->ident.target,
-					       reason, sizeof reason);
+	enum auth_status as = login_check_token(c->s, &c->login, tok, len, reason, sizeof reason);
 	check_result(c, as, reason);
 }
 
@@ -394,7 +293,7 @@ static void check_sha2_rsa(struct my_conn *c, const uint8_t *b, size_t n)
 		refuse(c, "too many logins from this address; try again later");
 		return;
 	}
-	int len = my_rsa_decrypt_password(c->s->px->mysql_rsa, b, n, c->scramble, MY_SCRAMBLE_LEN,
+	int len = my_rsa_decrypt_password(my_client_rsa(), b, n, c->scramble, MY_SCRAMBLE_LEN,
 					  tok, sizeof tok, err, sizeof err);
 	if (len < 0) {
 		snprintf(reason, sizeof reason, "caching_sha2_password full authentication: %s", err);
@@ -412,7 +311,7 @@ static void check_sha2_rsa(struct my_conn *c, const uint8_t *b, size_t n)
 static void send_public_key(struct my_conn *c)
 {
 	char pem[1024];
-	int pl = my_rsa_public_pem(c->s->px->mysql_rsa, pem, sizeof pem);
+	int pl = my_rsa_public_pem(my_client_rsa(), pem, sizeof pem);
 	if (pl < 0) {
 		refuse(c, "caching_sha2_password full authentication: cannot export the RSA key");
 		return;
@@ -522,9 +421,7 @@ static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 	struct my_hs_response r;
 	char err[160];
 	if (my_parse_hs_response(b, n, &r, err, sizeof err) != 0) {
-		struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .error = err, .rows = -1,
-					 .duration_us = -1};
-		sess_audit_record(s, &ev);
+		login_audit_failed(s, &c->login, err);
 		my_fatal(c, c->seq, MY_ER_HANDSHAKE, "08S01", "Bad handshake", err);
 		return;
 	}
@@ -551,8 +448,7 @@ static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 	c->client_caps = r.caps & (MY_OFFER_CAPS | MY_CLIENT_SSL);
 	c->client_max_packet = r.max_packet;
 	c->client_charset = r.charset;
-	snprintf(c->user, sizeof c->user, "%s", r.user);
-	if (strlen(r.user) >= sizeof c->user) {
+	if (login_set_user(&c->login, r.user) != 0) {
 		refuse(c, "user name too long");
 		return;
 	}
@@ -573,9 +469,7 @@ static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 		c->attrs_len = r.attrs_len;
 	}
 	if (s->px->cfg.require_tls && !s->client_tls) {
-		struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user,
-					 .error = "TLS required", .rows = -1, .duration_us = -1};
-		sess_audit_record(s, &ev);
+		login_audit_failed(s, &c->login, "TLS required");
 		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000",
 			 "sqlbastion: TLS is required (use --ssl)", "TLS required");
 		return;
@@ -584,7 +478,7 @@ static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 	check_first_auth(c, plugin, r.auth, r.auth_len);
 }
 
-void my_login_client_read(struct my_conn *c)
+static void client_read(struct my_conn *c)
 {
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_CLIENT);
@@ -626,26 +520,7 @@ void my_login_client_read(struct my_conn *c)
 
 static void backend_failed(struct my_conn *c, const char *why)
 {
-	if (c->st == MY_ST_CLOSED)
-		return; /* already refused; the session is closing */
-	char reason[300];
-	snprintf(reason, sizeof reason, "backend login failed: %s", why);
-	sess_log(c->s, LOG_WARN, "%s", reason);
-	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
-				 .rows = -1, .duration_us = -1};
-	sess_audit_record(c->s, &ev);
-	c->s->ident.logged_in = 0;
-	my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000",
-		 "sqlbastion: could not log in to the database with the hosted account", reason);
-}
-
-static void wipe_secret(struct my_conn *c)
-{
-	if (c->secret) {
-		sb_wipe(c->secret, c->secret_cap);
-		free(c->secret);
-		c->secret = NULL;
-	}
+	login_backend_failed(c->s, &c->login, why);
 }
 
 /* Auth data for `plugin` with the current backend scramble (at most 64
@@ -654,15 +529,15 @@ static void wipe_secret(struct my_conn *c)
 static int plugin_response(struct my_conn *c, const char *plugin, uint8_t out[64],
 			   char *why, size_t whylen)
 {
-	size_t pwlen = strlen(c->secret);
+	size_t pwlen = strlen(c->login.secret);
 	if (c->bhs.scramble_len < 20 && (strcmp(plugin, NATIVE) == 0 || strcmp(plugin, SHA2) == 0)) {
 		snprintf(why, whylen, "server scramble too short");
 		return -1;
 	}
 	if (plugin[0] == '\0' || strcmp(plugin, NATIVE) == 0)
-		return (int)my_native_scramble(c->secret, pwlen, c->bhs.scramble, out);
+		return (int)my_native_scramble(c->login.secret, pwlen, c->bhs.scramble, out);
 	if (strcmp(plugin, SHA2) == 0)
-		return (int)my_sha2_scramble(c->secret, pwlen, c->bhs.scramble, out);
+		return (int)my_sha2_scramble(c->login.secret, pwlen, c->bhs.scramble, out);
 	if (strcmp(plugin, ED25519) == 0) {
 		/* MariaDB auth_ed25519: sign the server's 32-byte nonce with the
 		 * key derived from the password (my_auth_ed25519.h). */
@@ -671,7 +546,7 @@ static int plugin_response(struct my_conn *c, const char *plugin, uint8_t out[64
 				 c->bhs.scramble_len, MY_ED25519_NONCE_LEN);
 			return -1;
 		}
-		if (my_ed25519_sign(c->secret, pwlen, c->bhs.scramble, MY_ED25519_NONCE_LEN, out,
+		if (my_ed25519_sign(c->login.secret, pwlen, c->bhs.scramble, MY_ED25519_NONCE_LEN, out,
 				    NULL) != 0) {
 			snprintf(why, whylen, "client_ed25519 signature failed (out of memory)");
 			return -1;
@@ -757,7 +632,7 @@ static void on_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n)
 	}
 	c->backend_thread = c->bhs.conn_id;
 	c->s->backend_id = c->bhs.conn_id; /* KILL ownership, versioned comments: */
-	c->s->backend_version = policy_mysql_version(c->bhs.version, &c->s->backend_mariadb);
+	c->s->lex.server_version = policy_mysql_version(c->bhs.version, &c->s->lex.server_mariadb);
 	/* Both sides then speak with exactly these. The handshake fields the
 	 * proxy builds itself (auth data encoding, attributes) follow the
 	 * backend's offer alone. */
@@ -805,11 +680,11 @@ static void on_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n)
 
 /* The backend accepted the hosted account (its OK is ok/n), or, for a read
  * grant, the session is read-only now: audit the login and tell the client. */
-static void login_complete(struct my_conn *c, const uint8_t *ok, size_t n)
+static void logged_in(struct my_conn *c, const uint8_t *ok, size_t n)
 {
 	struct session *s = c->s;
 	struct my_ok o;
-	wipe_secret(c);
+	login_wipe_secret(&c->login);
 	free(c->attrs);
 	c->attrs = NULL;
 	if (my_parse_ok(ok, n, &o) != 0)
@@ -832,15 +707,10 @@ static void login_complete(struct my_conn *c, const uint8_t *ok, size_t n)
 		set_state(c, MY_ST_BACKEND_SETUP);
 		return;
 	}
-	struct audit_event ev = {.type = AUDIT_LOGIN, .rows = -1, .duration_us = -1};
-	backend_auth_audit(&c->bauth, &ev);
-	if (sess_audit(s, &ev) != 0) {
-		s->ident.logged_in = 0;
-		my_fatal(c, c->seq, MY_ER_UNKNOWN_ERROR, "HY000",
-			 "sqlbastion: audit log unavailable; login refused", "audit unavailable at login");
+	char detail[160];
+	snprintf(detail, sizeof detail, ", backend %s thread %u", c->bhs.version, c->backend_thread);
+	if (login_complete(s, &c->login, detail) != 0)
 		return;
-	}
-	s->login_audited = 1;
 	struct my_buf b;
 	my_buf_init(&b);
 	/* Our own OK: the backend's may carry session-state info in a format
@@ -854,10 +724,6 @@ static void login_complete(struct my_conn *c, const uint8_t *ok, size_t n)
 	my_buf_free(&b);
 	policy_result_init(&c->pres);
 	set_state(c, MY_ST_READY);
-	sess_set_timer(s, s->px->cfg.idle_timeout);
-	sess_log(s, LOG_INFO, "logged in to %s as %s (level %s, backend %s thread %u)",
-		 s->ident.target.asset, s->ident.target.db_username, policy_level_name(s->ident.target.level),
-		 c->bhs.version, c->backend_thread);
 }
 
 /* The answer to MY_READ_ONLY_SQL. A read grant whose session cannot be
@@ -869,7 +735,7 @@ static void on_backend_setup_reply(struct my_conn *c, const uint8_t *b, size_t n
 	const char *msg = "";
 	size_t ml = 0;
 	if (n >= 1 && b[0] == 0x00) {
-		login_complete(c, b, n);
+		logged_in(c, b, n);
 		return;
 	}
 	char why[300];
@@ -920,11 +786,11 @@ static void on_backend_auth_switch(struct my_conn *c, const uint8_t *b, size_t n
 	snprintf(c->bplugin, sizeof c->bplugin, "%s", plugin);
 	c->sha2_asked_key = 0;
 	if (strcmp(plugin, CLEAR) == 0) {
-		if (!backend_auth_weak_ok(&c->bauth, c->s, "mysql_clear_password", why, sizeof why)) {
+		if (!backend_auth_weak_ok(&c->login.bauth, c->s, "mysql_clear_password", why, sizeof why)) {
 			backend_failed(c, why);
 			return;
 		}
-		send_backend_raw(c, c->secret, strlen(c->secret) + 1);
+		send_backend_raw(c, c->login.secret, strlen(c->login.secret) + 1);
 		return;
 	}
 	uint8_t auth[64];
@@ -948,14 +814,14 @@ static void sha2_full_auth(struct my_conn *c)
 	struct session *s = c->s;
 	char why[300];
 	if (backend_auth_verified(s)) {
-		send_backend_raw(c, c->secret, strlen(c->secret) + 1);
+		send_backend_raw(c, c->login.secret, strlen(c->login.secret) + 1);
 		return;
 	}
-	if (c->bauth.pinned_key && !s->backend_tls) {
+	if (c->login.bauth.pinned_key && !s->backend_tls) {
 		uint8_t enc[1024];
 		char err[120];
-		int el = my_rsa_encrypt_password(c->bauth.pinned_key, strlen(c->bauth.pinned_key),
-						 c->secret, strlen(c->secret), c->bhs.scramble,
+		int el = my_rsa_encrypt_password(c->login.bauth.pinned_key, strlen(c->login.bauth.pinned_key),
+						 c->login.secret, strlen(c->login.secret), c->bhs.scramble,
 						 c->bhs.scramble_len < 20 ? c->bhs.scramble_len : 20,
 						 enc, sizeof enc, err, sizeof err);
 		if (el < 0) {
@@ -969,15 +835,15 @@ static void sha2_full_auth(struct my_conn *c)
 	const char *method = s->backend_tls
 		? "caching_sha2_password full authentication (cleartext)"
 		: "caching_sha2_password full authentication (RSA to a key the server sends)";
-	if (!backend_auth_weak_ok(&c->bauth, s, method, why, sizeof why)) {
-		if (c->bauth.pinned_key)
+	if (!backend_auth_weak_ok(&c->login.bauth, s, method, why, sizeof why)) {
+		if (c->login.bauth.pinned_key)
 			snprintf(why + strlen(why), sizeof why - strlen(why),
 				 "; the pinned key serves only without TLS");
 		backend_failed(c, why);
 		return;
 	}
 	if (s->backend_tls) {
-		send_backend_raw(c, c->secret, strlen(c->secret) + 1);
+		send_backend_raw(c, c->login.secret, strlen(c->login.secret) + 1);
 	} else {
 		static const uint8_t ask = 0x02; /* request_public_key */
 		c->sha2_asked_key = 1;
@@ -997,8 +863,8 @@ static void on_backend_more_data(struct my_conn *c, const uint8_t *b, size_t n)
 		uint8_t enc[1024];
 		char err[120];
 		c->sha2_asked_key = 0;
-		int el = my_rsa_encrypt_password((const char *)b + 1, n - 1, c->secret,
-						 strlen(c->secret), c->bhs.scramble,
+		int el = my_rsa_encrypt_password((const char *)b + 1, n - 1, c->login.secret,
+						 strlen(c->login.secret), c->bhs.scramble,
 						 c->bhs.scramble_len < 20 ? c->bhs.scramble_len : 20,
 						 enc, sizeof enc, err, sizeof err);
 		if (el < 0) {
@@ -1038,16 +904,13 @@ static void on_backend_login_error(struct my_conn *c, const uint8_t *b, size_t n
 	 * connections): the client may hear it as the server said it. */
 	char reason[320];
 	snprintf(reason, sizeof reason, "backend refused the session: %s", why);
-	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
-				 .rows = -1, .duration_us = -1};
-	sess_audit_record(c->s, &ev);
-	c->s->ident.logged_in = 0;
+	login_audit_failed(c->s, &c->login, reason);
 	char cmsg[260];
 	snprintf(cmsg, sizeof cmsg, "%.*s", (int)(ml > 250 ? 250 : ml), msg);
 	my_fatal(c, c->seq, code, state, cmsg, reason);
 }
 
-void my_login_backend_read(struct my_conn *c)
+static void backend_read(struct my_conn *c)
 {
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_BACKEND);
@@ -1073,7 +936,7 @@ void my_login_backend_read(struct my_conn *c)
 		} else if (c->st == MY_ST_BACKEND_SETUP) {
 			on_backend_setup_reply(c, b, n);
 		} else if (n >= 1 && b[0] == 0x00) {
-			login_complete(c, b, n);
+			logged_in(c, b, n);
 		} else if (n >= 1 && b[0] == 0xFF) {
 			on_backend_login_error(c, b, n);
 		} else if (n >= 1 && b[0] == 0xFE) {
@@ -1087,48 +950,46 @@ void my_login_backend_read(struct my_conn *c)
 		if (c->st == MY_ST_BACKEND_TLS)
 			return; /* the TLS filter owns the input from here */
 	}
-	if (c->st == MY_ST_READY && !s->closing && !s->close_after_flush) {
-		if (evbuffer_get_length(sess_input(s, SESS_BACKEND)))
-			my_relay_backend(c);
-		if (!s->closing && evbuffer_get_length(sess_input(s, SESS_CLIENT)))
-			my_relay_client(c);
+	if (c->st == MY_ST_READY)
+		login_relay_early(s);
+}
+
+void my_login_read(struct session *s, void *state, enum sess_side side)
+{
+	struct my_conn *c = state;
+	/* A client that sends commands before the session is ready is not
+	 * read past MY_PRE_READY_MAX until it is (my_relay_client() resumes
+	 * it). */
+	if (side == SESS_CLIENT && c->st >= MY_ST_BACKEND_CONNECT &&
+	    evbuffer_get_length(sess_input(s, SESS_CLIENT)) > MY_PRE_READY_MAX) {
+		c->held = MY_HELD_QUEUE;
+		sess_hold_client(s, 1);
+	}
+	if (side == SESS_CLIENT)
+		client_read(c);
+	else
+		backend_read(c);
+}
+
+void my_backend_ready(struct session *s, void *state, int tls)
+{
+	struct my_conn *c = state;
+	if (!tls) {
+		c->bseq = 0;
+		set_state(c, MY_ST_BACKEND_HANDSHAKE); /* the server speaks first */
+	} else if (c->st == MY_ST_BACKEND_TLS) {
+		send_backend_response(c);
 	}
 }
 
-void my_login_event(struct my_conn *c, enum sess_side side, enum sess_event ev)
+/* TLS with the client is up: its handshake response follows inside it. */
+int my_client_tls_ready(struct session *s, void *state)
 {
-	struct session *s = c->s;
-	switch (ev) {
-	case SESS_EV_TLS_READY:
-		if (side == SESS_CLIENT && c->st == MY_ST_CLIENT_TLS) {
-			set_state(c, MY_ST_HANDSHAKE);
-			if (evbuffer_get_length(sess_input(s, SESS_CLIENT)))
-				my_login_client_read(c);
-		} else if (side == SESS_BACKEND && c->st == MY_ST_BACKEND_TLS) {
-			sess_set_timer(s, s->px->cfg.login_timeout);
-			send_backend_response(c);
-		}
-		return;
-	case SESS_EV_CONNECTED:
-		sess_set_timer(s, s->px->cfg.login_timeout);
-		c->bseq = 0;
-		set_state(c, MY_ST_BACKEND_HANDSHAKE);
-		return;
-	case SESS_EV_ERROR:
-		if (c->st >= MY_ST_BACKEND_CONNECT && c->st <= MY_ST_BACKEND_SETUP)
-			backend_failed(c, s->backend_error);
-		else if (c->st == MY_ST_READY)
-			sess_close(s, "backend: %s", s->backend_error);
-		return;
-	case SESS_EV_TIMEOUT:
-		if (c->st >= MY_ST_BACKEND_CONNECT && c->st <= MY_ST_BACKEND_SETUP)
-			backend_failed(c, "timed out connecting to the backend");
-		else if (c->st < MY_ST_BACKEND_CONNECT)
-			sess_close(s, "login timed out");
-		return;
-	default:
-		return;
-	}
+	struct my_conn *c = state;
+	int waiting = c->st == MY_ST_CLIENT_TLS;
+	if (waiting)
+		set_state(c, MY_ST_HANDSHAKE);
+	return waiting;
 }
 
 /* ---- COM_CHANGE_USER ---- */
@@ -1149,29 +1010,17 @@ static void change_user_checked(struct my_conn *c, enum auth_status st, const ch
 		char why[300], msg[300];
 		snprintf(why, sizeof why, "change user: token is for %.64s/%.64s, not this session's "
 			 "asset and account", s->ident.target.asset, s->ident.target.account);
-		struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = why,
-					 .rows = -1, .duration_us = -1, .verb = "change_user",
-					 .asset = s->ident.target.asset, .account = s->ident.target.db_username};
-		sess_audit_record(s, &ev);
-		s->ident.logged_in = 0;
+		login_audit_failed(s, &c->login, why);
 		snprintf(msg, sizeof msg, "sqlbastion: COM_CHANGE_USER to another asset or account "
 			 "(%.64s/%.64s) is not allowed; connect again with that token",
 			 s->ident.target.asset, s->ident.target.account);
 		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000", msg, why);
 		return;
 	}
-	struct audit_event ev = {.type = AUDIT_LOGIN, .rows = -1, .duration_us = -1,
-				 .verb = "change_user"};
-	if (sess_audit(s, &ev) != 0) {
-		s->ident.logged_in = 0;
-		my_fatal(c, c->seq, MY_ER_UNKNOWN_ERROR, "HY000",
-			 "sqlbastion: audit log unavailable; change user refused",
-			 "audit unavailable at change user");
+	if (login_complete(s, &c->login, NULL) != 0)
 		return;
-	}
 	c->change_user = 0;
-	sess_log(s, LOG_INFO, "change user: %s on %s as %s (level %s)", s->ident.target.user,
-		 s->ident.target.asset, s->ident.target.db_username, policy_level_name(s->ident.target.level));
+	c->login.verb = NULL;
 	if (my_relay_change_user(c) != 0 && !s->closing)
 		sess_close(s, "out of memory");
 }
@@ -1195,6 +1044,7 @@ int my_login_change_user(struct my_conn *c, const uint8_t *b, size_t n)
 	size_t alen;
 	const char *db = NULL, *plugin = NATIVE;
 	c->change_user = 1;
+	c->login.verb = "change_user";
 	c->cu_asset_id = s->ident.target.asset_id;
 	c->cu_account_id = s->ident.target.account_id;
 	c->seq = 1; /* the command was sequence 0 */
@@ -1233,11 +1083,11 @@ int my_login_change_user(struct my_conn *c, const uint8_t *b, size_t n)
 		if (pl && pl[0])
 			plugin = pl;
 	}
-	if (strlen(user) >= sizeof c->user) {
+	if (strlen(user) >= sizeof c->login.user) {
 		refuse(c, "change user: user name too long");
 		return 1;
 	}
-	snprintf(c->user, sizeof c->user, "%s", user);
+	(void)login_set_user(&c->login, user);
 	if (db && db[0] && strcmp(db, s->ident.database) != 0) {
 		/* the database goes through the policy as USE does: send it after */
 		refuse(c, "change user: COM_CHANGE_USER may not change the database (send USE after it)");
@@ -1245,4 +1095,32 @@ int my_login_change_user(struct my_conn *c, const uint8_t *b, size_t n)
 	}
 	check_first_auth(c, plugin, auth, alen);
 	return 1;
+}
+
+/* The login tail refuses (struct protocol login_refused): the protocol's
+ * generic words for kind, then the session ends once they are out. */
+void my_login_refused(struct session *s, void *state, enum login_refusal kind,
+		      const char *reason)
+{
+	struct my_conn *c = state;
+	char msg[200];
+	switch (kind) {
+	case LOGIN_REFUSE_AUTH:
+		snprintf(msg, sizeof msg,
+			 "Access denied for user '%.64s'@'%.64s' (using password: YES)",
+			 c->login.user, s->ident.client_ip);
+		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000", msg, reason);
+		return;
+	case LOGIN_REFUSE_BACKEND:
+		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000",
+			 "sqlbastion: could not log in to the database with the hosted account",
+			 reason);
+		return;
+	case LOGIN_REFUSE_AUDIT:
+		my_fatal(c, c->seq, MY_ER_UNKNOWN_ERROR, "HY000",
+			 c->change_user ? "sqlbastion: audit log unavailable; change user refused"
+					: "sqlbastion: audit log unavailable; login refused",
+			 reason);
+		return;
+	}
 }

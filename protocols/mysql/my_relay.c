@@ -406,7 +406,7 @@ static int send_probe(struct my_conn *c)
 static int need_mode(struct my_conn *c, const uint8_t *sql, size_t len, int *dep)
 {
 	*dep = my_text_lex_dependent(sql, len);
-	if (!*dep || (c->s->mysql_mode & POLICY_MY_MODE_KNOWN))
+	if (!*dep || (c->s->lex.mysql_mode & POLICY_MY_MODE_KNOWN))
 		return 0;
 	if (c->pend.len)
 		return MY_HOLD;
@@ -428,7 +428,7 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 	if (!qid)
 		return rc;
 	if (changes)
-		c->s->mysql_mode = 0; /* unknown until the next probe */
+		c->s->lex.mysql_mode = 0; /* unknown until the next probe */
 	struct my_pending *p = pend_push(c, MY_PEND_RESULT);
 	if (!p)
 		return -1;
@@ -613,7 +613,7 @@ static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
 			memset(st->long_data, 0, ((size_t)st->num_params + 7) / 8);
 	}
 	if (qid && st->may_change_mode)
-		c->s->mysql_mode = 0;
+		c->s->lex.mysql_mode = 0;
 	if (!qid)
 		return answer_err(c, MY_ER_UNKNOWN_ERROR, "HY000", SESS_AUDIT_DOWN_MESSAGE, 0);
 	struct my_pending *p = pend_push(c, MY_PEND_RESULT);
@@ -758,7 +758,7 @@ static int on_command(struct my_conn *c, const uint8_t *b, size_t n)
 		if (!p)
 			return -1;
 		p->reset_stmts = 1;
-		c->s->mysql_mode = 0; /* back to the server's global defaults */
+		c->s->lex.mysql_mode = 0; /* back to the server's global defaults */
 		if (c->s->ident.target.level != POLICY_LEVEL_READ)
 			return 0;
 		/* The reset also resets the transaction access mode: a read
@@ -1204,10 +1204,10 @@ static int on_probe_packet(struct my_conn *c, struct my_pending *p, const uint8_
 			*done = 1;
 			return p->rows == 1 ? 0 : -1;
 		}
-		if (p->rows >= 0 || my_mode_parse_row(b, n, &mode, c->s->client_encoding,
-						      sizeof c->s->client_encoding) != 0)
+		if (p->rows >= 0 || my_mode_parse_row(b, n, &mode, c->s->lex.client_encoding,
+						      sizeof c->s->lex.client_encoding) != 0)
 			return -1;
-		c->s->mysql_mode = mode;
+		c->s->lex.mysql_mode = mode;
 		p->rows = 1;
 		return 0;
 	default:
@@ -1242,7 +1242,7 @@ static void relay_probe(struct my_conn *c, struct my_pending *p)
 		evbuffer_drain(in, (size_t)len + 4);
 		if (done) {
 			sess_log(s, LOG_DEBUG, "session state: sql_mode bits 0x%x, character set %s",
-				 s->mysql_mode, s->client_encoding);
+				 s->lex.mysql_mode, s->lex.client_encoding);
 			finish(c);
 			return;
 		}
@@ -1391,7 +1391,7 @@ int my_relay_change_user(struct my_conn *c)
 	static const uint8_t reset[] = {MY_COM_RESET_CONNECTION};
 	static const char ro[] = "\x03" MY_READ_ONLY_SQL;
 	c->st = MY_ST_READY;
-	c->s->mysql_mode = 0; /* the server's global defaults again: probe before use */
+	c->s->lex.mysql_mode = 0; /* the server's global defaults again: probe before use */
 	struct my_pending *p = pend_push(c, MY_PEND_INTERNAL);
 	if (!p || send_backend_packet(c, reset, sizeof reset) != 0)
 		return -1;

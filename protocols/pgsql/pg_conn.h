@@ -11,6 +11,7 @@
 #include "protocols/pgsql/pg_codec.h"
 #include "protocols/pgsql/pg_scram.h"
 #include "proxy/backend_auth.h"
+#include "proxy/login.h"
 #include "protocols/protocol.h"
 #include "proxy/ring.h"
 
@@ -102,15 +103,12 @@ struct pg_conn {
 	enum pg_state st;
 
 	/* login (freed once the session is ready) */
-	char user[64];                /* bastion user from the startup packet */
+	struct login login;           /* user as sent, hosted secret, backend auth (proxy/login.h) */
 	struct pg_param *params;      /* owned array; strings in param_blob */
 	int n_params;
 	char *param_blob;             /* owned */
 	struct pg_scram_server *scram;   /* owned during client auth */
 	struct pg_scram_client *bscram;  /* owned during backend auth */
-	char *secret;                 /* owned, wiped: hosted password during backend auth */
-	size_t secret_cap;
-	struct backend_auth bauth;    /* what the asset lets the secret go out by */
 	int bauth_step;               /* PG_BA_*: how far the backend auth exchange went */
 
 	/* cancel keys: ours to the client, the backend's to us */
@@ -148,12 +146,20 @@ struct pg_conn {
 	char current[160];            /* last statement, for `sessions` */
 };
 
+/* pg_frontend.c: pg_auth = password (cleartext token over TLS) rather
+ * than SCRAM-SHA-256; set at daemon start. */
+int pg_cleartext_auth(void);
+
 /* pg_login.c */
-void pg_login_client_read(struct pg_conn *c);
-void pg_login_backend_read(struct pg_conn *c);
-void pg_login_event(struct pg_conn *c, enum sess_side side, enum sess_event ev);
-/* Refuse the login: audit login_failed with reason, send 28P01 generically. */
-void pg_refuse(struct pg_conn *c, const char *reason);
+/* The struct protocol hooks of the login (state is the pg_conn). */
+void pg_login_read(struct session *s, void *state, enum sess_side side);
+int pg_client_tls_ready(struct session *s, void *state);
+void pg_backend_ready(struct session *s, void *state, int tls);
+void pg_backend_lost(struct session *s, void *state);
+void pg_cancel_over(struct session *s, void *state);
+/* struct protocol login_refused: 28P01, 08006 or 58030, then close. */
+void pg_login_refused(struct session *s, void *state, enum login_refusal kind,
+		      const char *reason);
 
 /* pg_relay.c */
 int pg_relay_init(struct pg_conn *c);

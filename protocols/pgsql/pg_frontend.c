@@ -1,14 +1,30 @@
 /* pg_frontend: the PostgreSQL protocol descriptor the core calls.
  *
- * Routes each session event to the login state machine (pg_login.c) or to
- * the relay (pg_relay.c) by the connection's state, and owns the lifetime
- * of struct pg_conn. */
+ * Tells the shared router (protocol_dispatch) where the connection is and
+ * which handler takes an event: the login state machine (pg_login.c) or
+ * the relay (pg_relay.c); owns the lifetime of struct pg_conn. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "protocols/pgsql/pg_conn.h"
+#include "proxy/config.h"
 #include "proxy/session.h"
+
+/* How clients prove their token ([sqlbastion] pg_auth, read at daemon
+ * start): SCRAM-SHA-256, or the cleartext password over TLS. */
+static int cleartext_auth;
+
+int pg_cleartext_auth(void)
+{
+	return cleartext_auth;
+}
+
+static int pg_init(const struct sb_config *cfg, char *err, size_t errlen)
+{
+	cleartext_auth = strcmp(cfg->pg_auth, "password") == 0;
+	return 0;
+}
 
 static void *pg_on_accept(struct session *s)
 {
@@ -26,30 +42,25 @@ static void *pg_on_accept(struct session *s)
 	return c;
 }
 
-static void pg_dispatch(struct session *s, void *state, enum sess_side side, enum sess_event ev)
+static enum protocol_stage pg_stage(void *state)
+{
+	const struct pg_conn *c = state;
+	switch (c->st) {
+	case PG_ST_READY:
+		return PROTOCOL_READY;
+	case PG_ST_CLOSED:
+		return PROTOCOL_CLOSED;
+	case PG_ST_CANCEL:
+		return PROTOCOL_SIDE_JOB;
+	default:
+		return c->st < PG_ST_BACKEND_CONNECT ? PROTOCOL_CLIENT_LOGIN : PROTOCOL_BACKEND_LOGIN;
+	}
+}
+
+static struct login *pg_login_of(void *state)
 {
 	struct pg_conn *c = state;
-	if (ev == SESS_EV_READ) {
-		if (c->st == PG_ST_READY) {
-			if (side == SESS_CLIENT)
-				pg_relay_client(c);
-			else
-				pg_relay_backend(c);
-		} else if (c->st != PG_ST_CLOSED) {
-			if (side == SESS_CLIENT)
-				pg_login_client_read(c);
-			else
-				pg_login_backend_read(c);
-		}
-		return;
-	}
-	if (ev == SESS_EV_FLUSHED)
-		return;
-	if (ev == SESS_EV_TIMEOUT && c->st == PG_ST_READY) {
-		sess_close(s, "idle timeout");
-		return;
-	}
-	pg_login_event(c, side, ev);
+	return &c->login;
 }
 
 static void pg_free_state(void *state)
@@ -60,12 +71,16 @@ static void pg_free_state(void *state)
 	free(c->param_blob);
 	free(c->scram);
 	free(c->bscram);
-	backend_auth_free(&c->bauth);
-	if (c->secret) {
-		sb_wipe(c->secret, c->secret_cap);
-		free(c->secret);
-	}
+	login_free(&c->login);
 	free(c);
+}
+
+static void pg_relay_read(struct session *s, void *state, enum sess_side side)
+{
+	if (side == SESS_CLIENT)
+		pg_relay_client(state);
+	else
+		pg_relay_backend(state);
 }
 
 static const char *pg_current(void *state)
@@ -95,9 +110,19 @@ static void pg_goodbye(struct session *s, void *state, const char *reason)
 const struct protocol pg_protocol = {
 	.name = "postgres",
 	.dialect = "pg",
+	.init = pg_init,
 	.on_accept = pg_on_accept,
-	.dispatch = pg_dispatch,
+	.dispatch = protocol_dispatch,
+	.stage = pg_stage,
+	.login_read = pg_login_read,
+	.relay_read = pg_relay_read,
+	.login = pg_login_of,
+	.client_tls_ready = pg_client_tls_ready,
+	.backend_ready = pg_backend_ready,
+	.backend_lost = pg_backend_lost,
+	.side_job_over = pg_cancel_over,
 	.free_state = pg_free_state,
 	.current_statement = pg_current,
 	.goodbye = pg_goodbye,
+	.login_refused = pg_login_refused,
 };

@@ -19,9 +19,9 @@
 #include "audit/audit.h"
 #include "protocols/pgsql/pg_conn.h"
 #include "proxy/auth.h"
+#include "proxy/login.h"
 #include "proxy/login_guard.h"
 #include "proxy/proxy.h"
-#include "proxy/secret.h"
 #include "proxy/session.h"
 
 static void set_state(struct pg_conn *c, enum pg_state st)
@@ -40,22 +40,9 @@ void pg_fatal(struct pg_conn *c, const char *sqlstate, const char *msg, const ch
 	sess_close_after_flush(c->s, "%s", reason);
 }
 
-void pg_refuse(struct pg_conn *c, const char *reason)
+static void refuse(struct pg_conn *c, const char *reason)
 {
-	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED,
-				 .user = c->user,
-				 .error = reason,
-				 .rows = -1,
-				 .duration_us = -1};
-	if (c->s->ident.logged_in) {
-		ev.asset = c->s->ident.target.asset;
-		ev.account = c->s->ident.target.db_username;
-	}
-	sess_audit_record(c->s, &ev);
-	c->s->ident.logged_in = 0;
-	char msg[160];
-	snprintf(msg, sizeof msg, "password authentication failed for user \"%.64s\"", c->user);
-	pg_fatal(c, "28P01", msg, reason);
+	login_refuse(c->s, &c->login, reason);
 }
 
 /* Startup parameters passed to the backend. Any run-time setting can be a
@@ -79,8 +66,7 @@ static int param_allowed(const char *name)
 /* Copy what we keep of the startup packet (it is drained right after). */
 static int keep_startup(struct pg_conn *c, const struct pg_startup *su, char *why, size_t whylen)
 {
-	snprintf(c->user, sizeof c->user, "%s", su->user);
-	if (strlen(su->user) >= sizeof c->user) {
+	if (login_set_user(&c->login, su->user) != 0) {
 		snprintf(why, whylen, "user name too long");
 		return -1;
 	}
@@ -116,9 +102,8 @@ static int keep_startup(struct pg_conn *c, const struct pg_startup *su, char *wh
 
 static void begin_client_auth(struct pg_conn *c)
 {
-	struct sb_proxy *px = c->s->px;
 	struct evbuffer *out = sess_output(c->s, SESS_CLIENT);
-	if (strcmp(px->cfg.pg_auth, "password") == 0 && c->s->client_tls) {
+	if (pg_cleartext_auth() && c->s->client_tls) {
 		pg_put_auth(out, PG_AUTH_CLEARTEXT, NULL, 0);
 		set_state(c, PG_ST_PASSWORD);
 		return;
@@ -149,7 +134,7 @@ static void handle_cancel(struct pg_conn *c, const struct pg_startup *su)
 	c->cancel_key = vc->backend_key;
 	c->s->ident.target = victim->ident.target; /* host and port of the same backend */
 	c->s->ident.logged_in = 0;
-	snprintf(c->user, sizeof c->user, "%s", victim->ident.target.user);
+	(void)login_set_user(&c->login, victim->ident.target.user);
 	sess_log(c->s, LOG_INFO, "cancel request for session %u (user %s)", su->cancel_pid,
 		 victim->ident.target.user);
 	set_state(c, PG_ST_CANCEL);
@@ -215,11 +200,9 @@ static void on_startup_packet(struct pg_conn *c)
 		/* v3 StartupMessage */
 		char why[160];
 		if (keep_startup(c, &su, why, sizeof why) != 0) {
-			snprintf(c->user, sizeof c->user, "%.63s", su.user ? su.user : "");
+			(void)login_set_user(&c->login, su.user);
 			evbuffer_drain(in, len);
-			struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user,
-						 .error = why, .rows = -1, .duration_us = -1};
-			sess_audit_record(s, &ev);
+			login_audit_failed(s, &c->login, why);
 			char msg[200];
 			snprintf(msg, sizeof msg, "sqlbastion: %s", why);
 			pg_fatal(c, "08P01", msg, why);
@@ -227,9 +210,7 @@ static void on_startup_packet(struct pg_conn *c)
 		}
 		evbuffer_drain(in, len);
 		if (s->px->cfg.require_tls && !s->client_tls) {
-			struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user,
-						 .error = "TLS required", .rows = -1, .duration_us = -1};
-			sess_audit_record(s, &ev);
+			login_audit_failed(s, &c->login, "TLS required");
 			pg_fatal(c, "28000", "sqlbastion: TLS is required (use sslmode=require)",
 				 "TLS required");
 			return;
@@ -266,59 +247,13 @@ static uint8_t *login_message(struct pg_conn *c, char *type, size_t *bodylen)
 	return m + 5;
 }
 
-static void login_done_client(struct pg_conn *c)
-{
-	struct session *s = c->s;
-	char err[256];
-	c->secret_cap = SB_SECRET_MAX;
-	c->secret = calloc(1, c->secret_cap);
-	if (!c->secret) {
-		pg_fatal(c, "53200", "out of memory", "out of memory");
-		return;
-	}
-	if (secret_fetch(s->px->state, s->px->master_key, s->ident.target.account_id, c->secret,
-			 c->secret_cap, err, sizeof err) < 0) {
-		char reason[320];
-		snprintf(reason, sizeof reason, "hosted secret unavailable: %s", err);
-		sess_log(s, LOG_ERR, "%s", reason);
-		pg_refuse(c, reason);
-		return;
-	}
-	if (backend_auth_load(&c->bauth, s, err, sizeof err) != 0) {
-		sess_log(s, LOG_ERR, "%s", err);
-		pg_refuse(c, err);
-		return;
-	}
-	set_state(c, PG_ST_BACKEND_CONNECT);
-	if (sess_backend_connect(s, s->ident.target.host, s->ident.target.port) != 0) {
-		pg_refuse(c, "cannot start backend connection");
-		return;
-	}
-}
-
+/* A check's result: on success, on to the backend. */
 static void check_result(struct pg_conn *c, enum auth_status st, const char *reason)
 {
-	if (st == AUTH_OK) {
-		c->s->ident.logged_in = 1;
-		login_done_client(c);
-	} else if (st == AUTH_ERROR) {
-		sess_log(c->s, LOG_ERR, "login check failed: %s", reason);
-		pg_refuse(c, reason[0] ? reason : "internal error");
-	} else {
-		pg_refuse(c, reason);
-	}
-}
-
-static struct auth_login login_input(struct pg_conn *c)
-{
-	struct auth_login in = {.user = c->user,
-				.client_ip = c->s->ident.client_ip,
-				.protocol = "postgres",
-				.now = time(NULL),
-				.live_sessions = sess_count_user,
-				.live_sessions_ctx = c->s->px,
-				.lockout = &c->s->px->cfg.lockout};
-	return in;
+	if (login_checked(c->s, &c->login, st, reason) != 0)
+		return;
+	set_state(c, PG_ST_BACKEND_CONNECT);
+	(void)login_start_backend(c->s, &c->login);
 }
 
 static void on_sasl_first(struct pg_conn *c, const uint8_t *b, size_t n)
@@ -328,26 +263,26 @@ static void on_sasl_first(struct pg_conn *c, const uint8_t *b, size_t n)
 	size_t dlen;
 	char err[160];
 	if (pg_parse_sasl_initial(b, n, &mech, &data, &dlen) != 0 || !data) {
-		pg_refuse(c, "malformed SASLInitialResponse");
+		refuse(c, "malformed SASLInitialResponse");
 		return;
 	}
 	if (strcmp(mech, "SCRAM-SHA-256") != 0) {
-		pg_refuse(c, "client chose an unsupported SASL mechanism");
+		refuse(c, "client chose an unsupported SASL mechanism");
 		return;
 	}
 	uint8_t salt[SB_SCRAM_SALT_LEN];
 	int iterations;
 	if (!login_guard_login_check(c->s->px, c->s->ident.client_ip)) {
-		pg_refuse(c, "too many logins from this address; try again later");
+		refuse(c, "too many logins from this address; try again later");
 		return;
 	}
-	if (auth_scram_params(c->s->px->state, c->user, salt, &iterations) != 0) {
-		pg_refuse(c, "state database error");
+	if (login_scram_params(c->s, &c->login, salt, &iterations) != 0) {
+		refuse(c, "state database error");
 		return;
 	}
 	if (pg_scram_server_first(c->scram, (const char *)data, dlen, salt, sizeof salt,
 				  iterations, err, sizeof err) != 0) {
-		pg_refuse(c, err);
+		refuse(c, err);
 		return;
 	}
 	pg_put_auth(sess_output(c->s, SESS_CLIENT), PG_AUTH_SASL_CONTINUE, c->scram->server_first,
@@ -360,18 +295,17 @@ static void on_sasl_final(struct pg_conn *c, const uint8_t *b, size_t n)
 	uint8_t proof[SB_SHA256_LEN], sig[SB_SHA256_LEN];
 	char err[160], reason[256] = "";
 	if (pg_scram_server_final(c->scram, (const char *)b, n, proof, err, sizeof err) != 0) {
-		pg_refuse(c, err);
+		refuse(c, err);
 		return;
 	}
-	struct auth_login in = login_input(c);
-	enum auth_status st = auth_check_scram(c->s->px->state, &in, c->scram->auth_message,
-					       c->scram->auth_message_len, proof, sig,
-					       &c->s->ident.target, reason, sizeof reason);
+	enum auth_status st =
+		login_check_scram(c->s, &c->login, c->scram->auth_message,
+				  c->scram->auth_message_len, proof, sig, reason, sizeof reason);
 	if (st == AUTH_OK) {
 		char final[128];
 		int fl = pg_scram_server_final_message(sig, final, sizeof final);
 		if (fl < 0) {
-			pg_refuse(c, "internal error");
+			refuse(c, "internal error");
 			return;
 		}
 		pg_put_auth(sess_output(c->s, SESS_CLIENT), PG_AUTH_SASL_FINAL, final, (size_t)fl);
@@ -387,22 +321,20 @@ static void on_password(struct pg_conn *c, const uint8_t *b, size_t n)
 	size_t pwlen;
 	char reason[256] = "";
 	if (pg_parse_password(b, n, &pw, &pwlen) != 0) {
-		pg_refuse(c, "malformed password message");
+		refuse(c, "malformed password message");
 		return;
 	}
 	if (!login_guard_login_check(c->s->px, c->s->ident.client_ip)) {
 		sb_wipe((void *)b, n);
-		pg_refuse(c, "too many logins from this address; try again later");
+		refuse(c, "too many logins from this address; try again later");
 		return;
 	}
-	struct auth_login in = login_input(c);
-	enum auth_status st =
-		auth_check_token(c->s->px->state, &in, pw, pwlen, &c->s->ident.target, reason, sizeof reason);
+	enum auth_status st = login_check_token(c->s, &c->login, pw, pwlen, reason, sizeof reason);
 	sb_wipe((void *)b, n);
 	check_result(c, st, reason);
 }
 
-void pg_login_client_read(struct pg_conn *c)
+static void client_read(struct pg_conn *c)
 {
 	struct evbuffer *in = sess_input(c->s, SESS_CLIENT);
 	switch (c->st) {
@@ -419,7 +351,7 @@ void pg_login_client_read(struct pg_conn *c)
 			return;
 		if (type != 'p') {
 			evbuffer_drain(in, n + 5);
-			pg_refuse(c, "expected a password message");
+			refuse(c, "expected a password message");
 			return;
 		}
 		if (c->st == PG_ST_SASL_FIRST)
@@ -455,7 +387,7 @@ static void send_backend_startup(struct pg_conn *c)
 		extra[n++] = (struct pg_param){"default_transaction_read_only", "on"};
 	const char *db = s->ident.database[0] ? s->ident.database : s->ident.target.db_username;
 	if (pg_put_startup(sess_output(s, SESS_BACKEND), s->ident.target.db_username, db, extra, n) != 0) {
-		pg_refuse(c, "cannot build backend startup packet");
+		refuse(c, "cannot build backend startup packet");
 		return;
 	}
 	set_state(c, PG_ST_BACKEND_AUTH);
@@ -463,24 +395,7 @@ static void send_backend_startup(struct pg_conn *c)
 
 static void backend_auth_failed(struct pg_conn *c, const char *why)
 {
-	char reason[300];
-	snprintf(reason, sizeof reason, "backend login failed: %s", why);
-	sess_log(c->s, LOG_WARN, "%s", reason);
-	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
-				 .rows = -1, .duration_us = -1};
-	sess_audit_record(c->s, &ev);
-	c->s->ident.logged_in = 0;
-	pg_fatal(c, "08006", "sqlbastion: could not log in to the database with the hosted account",
-		 reason);
-}
-
-static void wipe_secret(struct pg_conn *c)
-{
-	if (c->secret) {
-		sb_wipe(c->secret, c->secret_cap);
-		free(c->secret);
-		c->secret = NULL;
-	}
+	login_backend_failed(c->s, &c->login, why);
 }
 
 /* How far the backend authentication went (pg_conn.bauth_step). */
@@ -498,7 +413,7 @@ enum {
 static int weak_allowed(struct pg_conn *c, const char *method)
 {
 	char why[300];
-	if (backend_auth_weak_ok(&c->bauth, c->s, method, why, sizeof why))
+	if (backend_auth_weak_ok(&c->login.bauth, c->s, method, why, sizeof why))
 		return 1;
 	backend_auth_failed(c, why);
 	return 0;
@@ -546,7 +461,7 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 	case PG_AUTH_OK:
 		if (!auth_ok_acceptable(c))
 			return;
-		wipe_secret(c);
+		login_wipe_secret(&c->login);
 		free(c->bscram);
 		c->bscram = NULL;
 		set_state(c, PG_ST_BACKEND_STARTUP);
@@ -555,7 +470,7 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 	case PG_AUTH_CLEARTEXT:
 		if (!weak_allowed(c, "a cleartext password"))
 			return;
-		pg_put_password(out, c->secret);
+		pg_put_password(out, c->login.secret);
 		c->bauth_step = PG_BA_PASSWORD_SENT;
 		return;
 	case PG_AUTH_MD5: {
@@ -566,7 +481,7 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 		if (!weak_allowed(c, "an md5 password"))
 			return;
 		char md5[36];
-		pg_md5_password(c->s->ident.target.db_username, c->secret, data, md5);
+		pg_md5_password(c->s->ident.target.db_username, c->login.secret, data, md5);
 		pg_put_password(out, md5);
 		sb_wipe(md5, sizeof md5);
 		c->bauth_step = PG_BA_PASSWORD_SENT;
@@ -614,7 +529,7 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 		}
 		memcpy(sf, data, dlen);
 		sf[dlen] = '\0';
-		int ml = pg_scram_client_final(c->bscram, c->secret, sf, dlen, msg, sizeof msg, err,
+		int ml = pg_scram_client_final(c->bscram, c->login.secret, sf, dlen, msg, sizeof msg, err,
 					       sizeof err);
 		if (ml < 0) {
 			backend_auth_failed(c, err);
@@ -640,19 +555,10 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 	}
 }
 
-static void login_complete(struct pg_conn *c)
+static void logged_in(struct pg_conn *c)
 {
-	struct session *s = c->s;
-	struct audit_event ev = {.type = AUDIT_LOGIN, .rows = -1, .duration_us = -1};
-	backend_auth_audit(&c->bauth, &ev);
-	if (sess_audit(s, &ev) != 0) {
-		s->ident.logged_in = 0;
-		pg_fatal(c, "58030", "sqlbastion: audit log unavailable; login refused",
-			 "audit unavailable at login");
+	if (login_complete(c->s, &c->login, NULL) != 0)
 		return;
-	}
-	s->login_audited = 1;
-	sess_set_timer(s, s->px->cfg.idle_timeout);
 	free(c->params);
 	c->params = NULL;
 	free(c->param_blob);
@@ -663,8 +569,6 @@ static void login_complete(struct pg_conn *c)
 		return;
 	}
 	set_state(c, PG_ST_READY);
-	sess_log(s, LOG_INFO, "logged in to %s as %s (level %s)", s->ident.target.asset,
-		 s->ident.target.db_username, policy_level_name(s->ident.target.level));
 }
 
 /* After AuthenticationOk: relay ParameterStatus and notices, replace
@@ -683,7 +587,7 @@ static void on_backend_startup_msg(struct pg_conn *c, char type, const uint8_t *
 		return;
 	case 'Z':
 		c->tx_status = n ? (char)b[0] : 'I';
-		login_complete(c);
+		logged_in(c);
 		if (c->st == PG_ST_READY)
 			pg_put_ready(cout, c->tx_status);
 		return;
@@ -719,10 +623,7 @@ static void on_backend_login_error(struct pg_conn *c, const uint8_t *b, size_t n
 	}
 	char reason[320];
 	snprintf(reason, sizeof reason, "backend refused the session: %s", why);
-	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED, .user = c->user, .error = reason,
-				 .rows = -1, .duration_us = -1};
-	sess_audit_record(c->s, &ev);
-	c->s->ident.logged_in = 0;
+	login_audit_failed(c->s, &c->login, reason);
 	uint8_t h[5] = {'E', (uint8_t)((n + 4) >> 24), (uint8_t)((n + 4) >> 16),
 			(uint8_t)((n + 4) >> 8), (uint8_t)(n + 4)};
 	struct evbuffer *cout = sess_output(c->s, SESS_CLIENT);
@@ -732,7 +633,7 @@ static void on_backend_login_error(struct pg_conn *c, const uint8_t *b, size_t n
 	sess_close_after_flush(c->s, "%s", reason);
 }
 
-void pg_login_backend_read(struct pg_conn *c)
+static void backend_read(struct pg_conn *c)
 {
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_BACKEND);
@@ -797,61 +698,77 @@ void pg_login_backend_read(struct pg_conn *c)
 		evbuffer_drain(in, (size_t)len + 1);
 	}
 	/* Ready: anything the backend or the client already sent is relayed now. */
-	if (c->st == PG_ST_READY && !s->closing) {
-		if (evbuffer_get_length(in))
-			pg_relay_backend(c);
-		if (!s->closing && evbuffer_get_length(sess_input(s, SESS_CLIENT)))
-			pg_relay_client(c);
+	if (c->st == PG_ST_READY)
+		login_relay_early(s);
+}
+
+void pg_login_read(struct session *s, void *state, enum sess_side side)
+{
+	if (side == SESS_CLIENT)
+		client_read(state);
+	else
+		backend_read(state);
+}
+
+void pg_backend_ready(struct session *s, void *state, int tls)
+{
+	struct pg_conn *c = state;
+	if (c->st == PG_ST_CANCEL) {
+		pg_put_cancel(sess_output(s, SESS_BACKEND), c->cancel_pid, c->cancel_key);
+		return; /* the server closes the connection once it has read it */
+	}
+	if (tls) {
+		if (c->st == PG_ST_BACKEND_TLS)
+			send_backend_startup(c);
+	} else if (s->ident.target.tls == ASSET_TLS_DISABLE) {
+		send_backend_startup(c);
+	} else {
+		pg_put_request_code(sess_output(s, SESS_BACKEND), PG_SSL_REQUEST);
+		set_state(c, PG_ST_BACKEND_SSL);
 	}
 }
 
-void pg_login_event(struct pg_conn *c, enum sess_side side, enum sess_event ev)
+/* TLS with the client is up: the StartupMessage follows inside it. */
+int pg_client_tls_ready(struct session *s, void *state)
 {
-	struct session *s = c->s;
-	switch (ev) {
-	case SESS_EV_TLS_READY:
-		if (side == SESS_CLIENT && c->st == PG_ST_CLIENT_TLS) {
-			set_state(c, PG_ST_STARTUP);
-			if (evbuffer_get_length(sess_input(s, SESS_CLIENT)))
-				on_startup_packet(c);
-		} else if (side == SESS_BACKEND && c->st == PG_ST_BACKEND_TLS) {
-			sess_set_timer(s, s->px->cfg.login_timeout);
-			send_backend_startup(c);
-		}
+	struct pg_conn *c = state;
+	if (c->st != PG_ST_CLIENT_TLS)
+		return 0;
+	set_state(c, PG_ST_STARTUP);
+	return 1;
+}
+
+void pg_backend_lost(struct session *s, void *state)
+{
+	pg_fatal(state, "08006", "sqlbastion: lost the connection to the database",
+		 s->backend_error);
+}
+
+/* A forwarded CancelRequest is done when the server closes, or at the timer. */
+void pg_cancel_over(struct session *s, void *state)
+{
+	sess_close(s, "cancel forwarded");
+}
+
+/* The login tail refuses (struct protocol login_refused): the protocol's
+ * generic words for kind, then the session ends once they are out. */
+void pg_login_refused(struct session *s, void *state, enum login_refusal kind,
+		      const char *reason)
+{
+	struct pg_conn *c = state;
+	char msg[160];
+	switch (kind) {
+	case LOGIN_REFUSE_AUTH:
+		snprintf(msg, sizeof msg, "password authentication failed for user \"%.64s\"",
+			 c->login.user);
+		pg_fatal(c, "28P01", msg, reason);
 		return;
-	case SESS_EV_CONNECTED:
-		sess_set_timer(s, s->px->cfg.login_timeout);
-		if (c->st == PG_ST_CANCEL) {
-			pg_put_cancel(sess_output(s, SESS_BACKEND), c->cancel_pid, c->cancel_key);
-			return; /* the server closes the connection once it has read it */
-		}
-		if (s->ident.target.tls == ASSET_TLS_DISABLE) {
-			send_backend_startup(c);
-		} else {
-			pg_put_request_code(sess_output(s, SESS_BACKEND), PG_SSL_REQUEST);
-			set_state(c, PG_ST_BACKEND_SSL);
-		}
+	case LOGIN_REFUSE_BACKEND:
+		pg_fatal(c, "08006",
+			 "sqlbastion: could not log in to the database with the hosted account", reason);
 		return;
-	case SESS_EV_ERROR:
-		if (c->st == PG_ST_CANCEL) {
-			sess_close(s, "cancel forwarded");
-		} else if (c->st >= PG_ST_BACKEND_CONNECT && c->st <= PG_ST_BACKEND_STARTUP) {
-			backend_auth_failed(c, s->backend_error);
-		} else if (c->st == PG_ST_READY) {
-			pg_fatal(c, "08006", "sqlbastion: lost the connection to the database",
-				 s->backend_error);
-		}
-		return;
-	case SESS_EV_TIMEOUT:
-		if (c->st == PG_ST_CANCEL) {
-			sess_close(s, "cancel forwarded");
-		} else if (c->st >= PG_ST_BACKEND_CONNECT && c->st <= PG_ST_BACKEND_STARTUP) {
-			backend_auth_failed(c, "timed out connecting to the backend");
-		} else if (c->st < PG_ST_BACKEND_CONNECT) {
-			sess_close(s, "login timed out");
-		}
-		return;
-	default:
+	case LOGIN_REFUSE_AUDIT:
+		pg_fatal(c, "58030", "sqlbastion: audit log unavailable; login refused", reason);
 		return;
 	}
 }

@@ -1119,9 +1119,9 @@ void pg_note_parameter(struct pg_conn *c, const uint8_t *b, size_t n)
 	if (pg_get_cstr(&r, &name, NULL) != 0 || pg_get_cstr(&r, &value, NULL) != 0)
 		return;
 	if (strcmp(name, "standard_conforming_strings") == 0)
-		c->s->std_strings_off = strcmp(value, "off") == 0;
+		c->s->lex.std_strings_off = strcmp(value, "off") == 0;
 	else if (strcmp(name, "client_encoding") == 0)
-		snprintf(c->s->client_encoding, sizeof c->s->client_encoding, "%s", value);
+		snprintf(c->s->lex.client_encoding, sizeof c->s->lex.client_encoding, "%s", value);
 }
 
 static int backend_streams(char type)
