@@ -474,6 +474,14 @@ static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 			 "sqlbastion: TLS is required (use --ssl)", "TLS required");
 		return;
 	}
+	int pr = login_preset(s, &c->login);
+	if (pr < 0)
+		return;
+	if (pr > 0) {
+		set_state(c, MY_ST_BACKEND_CONNECT);
+		(void)login_start_backend(s, &c->login);
+		return;
+	}
 	const char *plugin = (r.caps & MY_CLIENT_PLUGIN_AUTH) && r.plugin ? r.plugin : NATIVE;
 	check_first_auth(c, plugin, r.auth, r.auth_len);
 }

@@ -215,6 +215,14 @@ static void on_startup_packet(struct pg_conn *c)
 				 "TLS required");
 			return;
 		}
+		int pr = login_preset(s, &c->login);
+		if (pr < 0)
+			return;
+		if (pr > 0) {
+			set_state(c, PG_ST_BACKEND_CONNECT);
+			(void)login_start_backend(s, &c->login);
+			return;
+		}
 		begin_client_auth(c);
 		return;
 	}
