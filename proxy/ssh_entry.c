@@ -186,6 +186,12 @@ static void on_open(struct ssh_entry *e, struct ssh_req *r)
 		audit_refused(e, r, why);
 		return;
 	}
+	if (t->max_sessions > 0 && sess_count_user(px, t->user) >= t->max_sessions) {
+		char why[160];
+		snprintf(why, sizeof why, "ssh: session limit %d reached", t->max_sessions);
+		audit_refused(e, r, why);
+		return;
+	}
 	if (login_guard_admit(px, r->client_ip) != 0) {
 		audit_refused(e, r, "ssh: too many connections from this address");
 		return;

@@ -161,8 +161,12 @@ static void chan_pump(struct ssh_chan *c)
 					c->dead = 1;
 				moved = 1;
 			} else if (r == 0) {
+				/* The session ended (sessions never half-close): the
+				 * channel ends too, even if the client keeps its side
+				 * open (a kill must not leave the tunnel usable). */
 				c->fd_eof = 1;
 				ssh_channel_send_eof(c->ch);
+				c->dead = 1;
 			} else if (errno != EAGAIN && errno != EINTR) {
 				c->dead = 1;
 			}

@@ -209,7 +209,7 @@ static void on_startup_packet(struct pg_conn *c)
 			return;
 		}
 		evbuffer_drain(in, len);
-		if (s->px->cfg.require_tls && !s->client_tls) {
+		if (s->px->cfg.require_tls && !s->client_tls && !s->preset) {
 			login_audit_failed(s, &c->login, "TLS required");
 			pg_fatal(c, "28000", "sqlbastion: TLS is required (use sslmode=require)",
 				 "TLS required");

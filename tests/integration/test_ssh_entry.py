@@ -367,3 +367,102 @@ def test_channel_before_auth_and_garbage_end_only_that_connection(ssh_ready, pg)
     t = b.tunnel("alice", b.pg_token, "demo-pg", pg.port)
     assert psql_via(t, "SELECT 1").stdout.strip() == "1"
     assert b.running
+
+
+# ---------------------------------------------------------------- lifecycle
+
+def live_sessions(b):
+    import json
+    return json.loads(b.ctl("sessions", "--json").stdout)
+
+
+def test_sessions_listing_and_kill_close_the_channel(ssh_ready, pg):
+    """`sessions` names the SSH connection; `kill` ends the session and
+    closes its channel even though the client keeps its socket open."""
+    import psycopg2
+    b = ssh_ready
+    t = b.tunnel("alice", b.pg_token, "demo-pg", pg.port)
+    conn = psycopg2.connect(host=LOCALHOST, port=t.local, user="app", dbname="appdb",
+                            connect_timeout=10)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        sess = [s for s in live_sessions(b) if s.get("entry") == "ssh"]
+        assert len(sess) == 1, sess
+        conn_id = ssh_records(b, "login", user="alice", verb="ssh")[-1]["session"]
+        assert sess[0]["ssh_connection"] == conn_id and sess[0]["user"] == "alice", sess
+        assert f"ssh#{conn_id}" in b.ctl("sessions").stdout
+        b.ctl("kill", str(sess[0]["id"]))
+        with pytest.raises(psycopg2.Error):
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+        b.wait_audit("session_end", session=sess[0]["id"])
+    finally:
+        conn.close()
+    # the SSH connection itself survives: a new channel works
+    assert psql_via(t, "SELECT 2").stdout.strip() == "2"
+
+
+def test_revoked_token_ends_tunnel_sessions_and_new_channels(ssh_ready, pg):
+    import psycopg2
+    b = ssh_ready
+    t = b.tunnel("alice", b.pg_token, "demo-pg", pg.port)
+    conn = psycopg2.connect(host=LOCALHOST, port=t.local, user="app", dbname="appdb",
+                            connect_timeout=10)
+    conn.autocommit = True
+    try:
+        out = b.ctl("token", "list").stdout
+        tid = [ln.split()[0] for ln in out.splitlines()
+               if ln.split() and ln.split()[0].isdigit() and "demo-pg" in ln][0]
+        b.ctl("token", "revoke", tid)
+        end = b.wait_audit("session_end", timeout=15,
+                           where=lambda r: r.get("entry") == "ssh")[-1]
+        assert "revoked" in (end.get("error") or ""), end
+        with pytest.raises(psycopg2.Error):
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+    finally:
+        conn.close()
+    r = psql_via(t, "SELECT 1")
+    assert r.returncode != 0
+    b.wait_audit("login_failed", where=lambda r: r.get("entry") == "ssh" and
+                 "revoked" in r.get("error", ""))
+
+
+def test_session_limit_counts_channels(bastion_factory, pg):
+    b = bastion_factory(listeners=("postgres", "ssh"))
+    b.pg_ready(pg, start=False)
+    b.ctl("user", "set", "alice", "--max-sessions", "1")
+    b.start()
+    import psycopg2
+    t = Tunnel(b, "alice", b.token, "demo-pg", pg.port)
+    try:
+        assert t.wait_ready(), t.stderr()
+        first = psycopg2.connect(host=LOCALHOST, port=t.local, user="app", dbname="appdb",
+                                 connect_timeout=10)
+        try:
+            with pytest.raises(psycopg2.Error):
+                psycopg2.connect(host=LOCALHOST, port=t.local, user="app", dbname="appdb",
+                                 connect_timeout=10)
+            b.wait_audit("login_failed", where=lambda r: r.get("entry") == "ssh" and
+                         "session limit" in r.get("error", ""))
+        finally:
+            first.close()
+    finally:
+        t.close()
+
+
+def test_require_tls_does_not_apply_inside_the_tunnel(bastion_factory, pg):
+    """The SSH channel is the encryption: require_tls = yes still refuses a
+    plaintext client on the direct port but not inside the tunnel."""
+    b = bastion_factory(listeners=("postgres", "ssh"),
+                        conf={"sqlbastion": {"require_tls": "yes"}})
+    b.pg_ready(pg)
+    assert b.psql("SELECT 1").returncode != 0
+    t = Tunnel(b, "alice", b.token, "demo-pg", pg.port)
+    try:
+        assert t.wait_ready(), t.stderr()
+        assert psql_via(t, "SELECT 3").stdout.strip() == "3"
+    finally:
+        t.close()
