@@ -211,6 +211,33 @@ static void on_open(struct ssh_entry *e, struct ssh_req *r)
 	sb_wipe(&who, sizeof who);
 }
 
+/* The login rules again for a logged-in SSH connection: a revoked token,
+ * a disabled user, an ended grant end the connection (and its sessions). */
+static void on_recheck(struct ssh_entry *e, struct ssh_req *r)
+{
+	char reason[256];
+	int64_t vu;
+	enum auth_status st = auth_recheck(e->px->state, &r->who.target, r->client_ip, time(NULL),
+					   &vu, reason, sizeof reason);
+	r->ok = st != AUTH_REFUSED; /* a state DB error: try again later */
+	if (!r->ok)
+		snprintf(r->reason, sizeof r->reason, "%s", reason);
+}
+
+static void on_closed(struct ssh_entry *e, struct ssh_req *r)
+{
+	struct identity id;
+	peer_identity(&id, r, r->who.protocol ? r->who.protocol : "ssh");
+	id.target = r->who.target;
+	id.logged_in = 1;
+	struct audit_event ev = {.type = AUDIT_SESSION_END, .verb = "ssh",
+				 .error = r->reason[0] ? r->reason : NULL, .rows = -1,
+				 .duration_us = -1, .bytes_in = -1, .bytes_out = -1};
+	(void)identity_audit_record(e->px, &id, &ev);
+	sb_log(LOG_INFO, "ssh %s: connection of %s ended%s%s", id.client_addr, id.target.user,
+	       r->reason[0] ? ": " : "", r->reason);
+}
+
 static void answer(struct ssh_entry *e, struct ssh_req *r)
 {
 	switch (r->kind) {
@@ -223,7 +250,11 @@ static void answer(struct ssh_entry *e, struct ssh_req *r)
 	case SSH_REQ_REFUSED:
 		audit_refused(e, r, r->reason);
 		break;
+	case SSH_REQ_RECHECK:
+		on_recheck(e, r);
+		break;
 	case SSH_REQ_CLOSED:
+		on_closed(e, r);
 		break;
 	}
 	pthread_mutex_lock(&e->sh.lock);

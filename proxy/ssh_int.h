@@ -12,7 +12,8 @@ enum ssh_req_kind {
 	SSH_REQ_AUTH,    /* check user + token; fills who on success */
 	SSH_REQ_OPEN,    /* a direct-tcpip channel to dest:port; fd goes to a session */
 	SSH_REQ_REFUSED, /* audit a refused request (reason) */
-	SSH_REQ_CLOSED,  /* the SSH connection ended (audit nothing yet; for listings) */
+	SSH_REQ_RECHECK, /* is the login still valid (token, user, grant)? ok = yes */
+	SSH_REQ_CLOSED,  /* a logged-in SSH connection ended (reason): session_end */
 };
 
 /* One request from the SSH thread, on its stack while it waits: the main

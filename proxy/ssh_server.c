@@ -29,6 +29,7 @@
 
 #define SSH_STAGE 32768      /* channel → socket staging, per channel */
 #define SSH_MAX_AUTH_TRIES 3 /* failed attempts before the connection ends */
+#define SSH_RECHECK_S 5      /* a logged-in connection's rules are checked this often */
 
 struct ssh_conn;
 
@@ -52,6 +53,8 @@ struct ssh_conn {
 	int auth_fails;
 	int in_event;
 	int kill;                 /* too many failed logins: end it */
+	time_t next_check;        /* logged in: next SSH_REQ_RECHECK */
+	char end_reason[200];     /* why the proxy ended it ("" = the client did) */
 	struct ssh_server_callbacks_struct cb;
 	time_t started;
 	struct ssh_req login;     /* user, client, and once authed: who */
@@ -204,6 +207,7 @@ static int check_token(struct ssh_conn *cn, const char *user, const char *token)
 	sb_wipe(r->token, sizeof r->token);
 	if (asked == 0 && r->ok) {
 		cn->authed = 1;
+		cn->next_check = time(NULL) + SSH_RECHECK_S;
 		return 1;
 	}
 	if (++cn->auth_fails >= SSH_MAX_AUTH_TRIES)
@@ -325,6 +329,12 @@ static int on_message(ssh_session sess, ssh_message m, void *userdata)
 
 static void conn_free(struct ssh_conn *cn)
 {
+	if (cn->authed) {
+		struct ssh_req r = cn->login;
+		r.kind = SSH_REQ_CLOSED;
+		snprintf(r.reason, sizeof r.reason, "%s", cn->end_reason);
+		(void)ssh_ask(T->arg->sh, &r);
+	}
 	while (cn->chans) {
 		struct ssh_chan *c = cn->chans;
 		cn->chans = c->next;
@@ -422,9 +432,21 @@ static void sweep(void)
 			else if (rc == SSH_ERROR)
 				over = 1;
 		}
-		if (cn->kill ||
-		    (!over && !cn->authed && now - cn->started > T->arg->login_timeout))
+		if (cn->kill)
 			over = 1;
+		if (!over && !cn->authed && now - cn->started > T->arg->login_timeout) {
+			snprintf(cn->end_reason, sizeof cn->end_reason, "login timed out");
+			over = 1;
+		}
+		if (!over && cn->authed && now >= cn->next_check) {
+			struct ssh_req r = cn->login;
+			r.kind = SSH_REQ_RECHECK;
+			cn->next_check = now + SSH_RECHECK_S;
+			if (ssh_ask(T->arg->sh, &r) == 0 && !r.ok) {
+				snprintf(cn->end_reason, sizeof cn->end_reason, "%s", r.reason);
+				over = 1;
+			}
+		}
 		for (struct ssh_chan **cp = &cn->chans; !over && *cp;) {
 			struct ssh_chan *c = *cp;
 			chan_pump(c);

@@ -404,7 +404,7 @@ def test_sessions_listing_and_kill_close_the_channel(ssh_ready, pg):
     assert psql_via(t, "SELECT 2").stdout.strip() == "2"
 
 
-def test_revoked_token_ends_tunnel_sessions_and_new_channels(ssh_ready, pg):
+def test_revoked_token_ends_tunnel_sessions_and_connection(ssh_ready, pg):
     import psycopg2
     b = ssh_ready
     t = b.tunnel("alice", b.pg_token, "demo-pg", pg.port)
@@ -424,10 +424,10 @@ def test_revoked_token_ends_tunnel_sessions_and_new_channels(ssh_ready, pg):
                 cur.execute("SELECT 1")
     finally:
         conn.close()
-    r = psql_via(t, "SELECT 1")
-    assert r.returncode != 0
-    b.wait_audit("login_failed", where=lambda r: r.get("entry") == "ssh" and
-                 "revoked" in r.get("error", ""))
+    # the SSH connection itself ends too (re-checked every 5 s)
+    t.proc.wait(timeout=20)
+    end = b.wait_audit("session_end", verb="ssh", timeout=5)[-1]
+    assert end["entry"] == "ssh" and "revoked" in end["error"], end
 
 
 def test_session_limit_counts_channels(bastion_factory, pg):
@@ -466,3 +466,12 @@ def test_require_tls_does_not_apply_inside_the_tunnel(bastion_factory, pg):
         assert psql_via(t, "SELECT 3").stdout.strip() == "3"
     finally:
         t.close()
+
+
+def test_disabled_user_ends_ssh_connection(ssh_ready, pg):
+    b = ssh_ready
+    t = b.tunnel("alice", b.pg_token, "demo-pg", pg.port)
+    b.ctl("user", "disable", "alice")
+    t.proc.wait(timeout=20)
+    end = b.wait_audit("session_end", verb="ssh", timeout=5)[-1]
+    assert "disabled" in end["error"], end
