@@ -242,7 +242,10 @@ static int on_auth_msg(struct ssh_conn *cn, ssh_message m)
 		return 1;
 	if (sub == SSH_AUTH_METHOD_INTERACTIVE) {
 		if (!ssh_message_auth_kbdint_is_response(m)) {
-			const char *prompts[] = {"Token: "};
+			/* "password" in the prompt: sshpass and GUI tools that
+			 * answer a password prompt find it (OpenSSH tries
+			 * keyboard-interactive before password). */
+			const char *prompts[] = {"O&M token (password): "};
 			char echo[] = {0};
 			snprintf(cn->login.user, sizeof cn->login.user, "%s",
 				 ssh_message_auth_user(m) ? ssh_message_auth_user(m) : "");

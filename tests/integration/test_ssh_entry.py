@@ -50,10 +50,10 @@ class Tunnel:
 
     def __init__(self, b, user, token, dest, dport, auth="password"):
         self.local = free_port()
-        # sshpass answers the prompt it sees: "password:" or our "Token: "
-        prompt = ["-P", "Token:"] if auth == "keyboard-interactive" else []
-        argv = ["sshpass", "-e", *prompt] + ssh_base(
-            b, user, ["-N", "-o", f"PreferredAuthentications={auth}",
+        # auth None: OpenSSH's own order (keyboard-interactive first)
+        pref = ["-o", f"PreferredAuthentications={auth}"] if auth else []
+        argv = ["sshpass", "-e"] + ssh_base(
+            b, user, ["-N", *pref,
                       "-L", f"{LOCALHOST}:{self.local}:{dest}:{dport}"])
         env = dict(os.environ, SSHPASS=token)
         self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
@@ -161,7 +161,7 @@ def test_direct_records_say_entry_direct(ssh_ready):
 
 # ---------------------------------------------------------------- login
 
-@pytest.mark.parametrize("auth", ["password", "keyboard-interactive"])
+@pytest.mark.parametrize("auth", ["password", "keyboard-interactive", None])
 def test_psql_through_tunnel(ssh_ready, pg, auth):
     b = ssh_ready
     t = b.tunnel("alice", b.pg_token, "demo-pg", pg.port, auth=auth)
