@@ -475,3 +475,30 @@ def test_disabled_user_ends_ssh_connection(ssh_ready, pg):
     t.proc.wait(timeout=20)
     end = b.wait_audit("session_end", verb="ssh", timeout=5)[-1]
     assert "disabled" in end["error"], end
+
+
+def test_parallel_ssh_logins_all_succeed(ssh_ready):
+    """Key exchanges of several clients at once, in one SSH thread: none
+    fails (a regression: re-driving the key exchange by hand after the
+    event loop had taken the session over broke some of them)."""
+    paramiko = pytest.importorskip("paramiko")
+    import threading
+    b = ssh_ready
+    errors, done = [], []
+
+    def worker():
+        for _ in range(5):
+            try:
+                tr = paramiko.Transport((LOCALHOST, b.ports["ssh"]))
+                tr.connect(username="alice", password=b.pg_token)
+                done.append(tr.is_authenticated())
+                tr.close()
+            except Exception as e:  # noqa: BLE001 - collected and reported
+                errors.append(repr(e))
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert done == [True] * 20
