@@ -25,6 +25,7 @@
 #define _GNU_SOURCE 1 /* strcasestr */
 #endif
 #include "policy/classify.h"
+#include "policy/my_builtins.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -228,7 +229,7 @@ void cls_begin(struct cls_batch *b, const char *sql, size_t len,
 		b->next_token = pgl_next;
 	}
 	b->body_mode = opts->body_mode;
-	b->routines = opts->routines && !opts->mysql;
+	b->routines = opts->routines;
 	b->out = out;
 	b->names = names;
 	cw_begin(b, opts);
@@ -626,8 +627,11 @@ static void watch_finish(struct cls_batch *b)
 	b->watch_depth = 0;
 }
 
+/* type: 'f' (in MySQL: written as a bare word directly followed by '('),
+ * 'q' (MySQL: any other spelling, `f`(...), f (...)), 'p' (MySQL: the
+ * procedure of a CALL); see cls_stmt.names. */
 static void function_called(struct cls_batch *b, const char *nm, size_t n,
-			    int from_item)
+			    int from_item, char type)
 {
 	const char *last = nm;
 	for (size_t i = 0; i < n; i++)
@@ -636,7 +640,7 @@ static void function_called(struct cls_batch *b, const char *nm, size_t n,
 	size_t ln = (size_t)(nm + n - last);
 	char folded[LEX_NAME_MAX + 1];
 
-	names_add(b, 'f', nm, n);
+	names_add(b, type, nm, n);
 	if (b->mysql && ln < sizeof folded) {
 		/* MySQL function names ignore case, `LOAD_FILE` too */
 		for (size_t i = 0; i < ln; i++)
@@ -653,6 +657,21 @@ static void function_called(struct cls_batch *b, const char *nm, size_t n,
 		else
 			b->next_paren = P_WATCH;
 	}
+}
+
+/* cur is the last part of a called name and nx its '(': 'f', or in MySQL
+ * 'q' unless written as a bare word directly followed by '(' (only that
+ * spelling reaches the grammar's built-ins: count, now, ...). */
+static char my_call_type(const struct cls_batch *b)
+{
+	if (!b->mysql)
+		return 'f';
+	if (b->cur.kind != LEX_IDENT)
+		return 'q';
+	/* RETURN (...), IF (...): a reserved word never calls a stored function */
+	if (b->nx.s == b->cur.s + b->cur.len || my_reserved_word(b->cur.s, b->cur.len))
+		return 'f';
+	return 'q';
 }
 
 /* cur is the first part of a (possibly qualified) name: read it all and
@@ -683,6 +702,15 @@ static void take_name(struct cls_batch *b, int alias)
 	}
 
 	b->name_here = 1; /* "name(" is written without a space */
+	if (b->call_proc) { /* MySQL CALL: the procedure, with or without () */
+		b->call_proc = 0;
+		if (b->nx.kind == LEX_LPAREN) {
+			function_called(b, nm, n, 0, 'p');
+		} else {
+			names_add(b, 'p', nm, n);
+		}
+		return;
+	}
 	struct cls_level *L = &b->lv[b->depth];
 	int arm = L->arm;
 	if (b->w.zone && cw_name(b, nm, n, parts, arm != 0, after_sep))
@@ -690,7 +718,7 @@ static void take_name(struct cls_batch *b, int alias)
 	if (arm) {
 		L->arm = OBJ_NONE;
 		if (arm == OBJ_FROM && b->nx.kind == LEX_LPAREN) {
-			function_called(b, nm, n, 1);
+			function_called(b, nm, n, 1, my_call_type(b));
 		} else {
 			names_add(b, 'o', nm, n);
 			if (arm == OBJ_FROM)
@@ -706,7 +734,7 @@ static void take_name(struct cls_batch *b, int alias)
 		return;
 	if (before == KW_USING) /* CREATE INDEX ... USING gin (...) */
 		return;
-	function_called(b, nm, n, 0);
+	function_called(b, nm, n, 0, my_call_type(b));
 }
 
 /* ---- DDL object kinds -------------------------------------------------- */
@@ -752,6 +780,12 @@ static int kind_step(struct cls_batch *b)
 	char w[24];
 	size_t n = 0;
 
+	if (b->kind_skip && t->kind != LEX_IDENT) {
+		/* MySQL CREATE DEFINER = 'u'@'h' ...: the clause's tokens */
+		if (++b->kind_skip < 24)
+			return 1;
+		b->kind_skip = 0;
+	}
 	if (t->kind != LEX_IDENT || t->len >= sizeof w) {
 		kind_finish(b);
 		return 0;
@@ -759,6 +793,27 @@ static int kind_step(struct cls_batch *b)
 	for (; n < t->len; n++)
 		w[n] = (char)up((unsigned char)t->s[n]);
 	w[n] = '\0';
+	if (b->mysql && !b->kind[0]) {
+		/* CREATE [OR REPLACE] [ALGORITHM = a] [DEFINER = user] [SQL
+		 * SECURITY s] PROCEDURE|FUNCTION|TRIGGER|EVENT|VIEW name: the
+		 * clauses before the kind are skipped, so that the name is the
+		 * object created (not a call) */
+		static const char *const clause[] = {"ALGORITHM", "DEFINER", "SQL", "SECURITY"};
+		static const char *const routine_kinds[] = {"PROCEDURE", "FUNCTION", "TRIGGER",
+							    "EVENT", "VIEW", "AGGREGATE"};
+		if (in_list(w, clause, sizeof clause / sizeof clause[0])) {
+			b->kind_skip = 1;
+			return 1;
+		}
+		if (b->kind_skip) {
+			if (in_list(w, routine_kinds, sizeof routine_kinds / sizeof routine_kinds[0]))
+				b->kind_skip = 0;
+			else if (++b->kind_skip < 24)
+				return 1; /* a user name, CURRENT_USER, INVOKER, MERGE, ... */
+			else
+				b->kind_skip = 0;
+		}
+	}
 	if (!b->kind[0]) {
 		if (!in_list(w, kind_modifiers, sizeof kind_modifiers / sizeof kind_modifiers[0]))
 			memcpy(b->kind, w, n + 1);
@@ -1136,6 +1191,7 @@ static void verb_begin(struct cls_batch *b, int kw)
 	case KW_CALL:
 		if (b->routines) { /* decided by the procedure's facts (policy.c) */
 			b->st->call = 1;
+			b->call_proc = b->mysql; /* the next name is the procedure */
 			break;
 		}
 		/* fall through */
@@ -1436,7 +1492,7 @@ static void on_word(struct cls_batch *b, int start, int alias)
 	    kwdefs[kw].cat == KC_T) {
 		char nm[LEX_NAME_MAX + 1];
 		size_t n = lex_ident_value(&b->cur, nm, sizeof nm);
-		function_called(b, nm, n, 0);
+		function_called(b, nm, n, 0, my_call_type(b));
 		b->name_here = 1;
 	}
 }
@@ -1729,6 +1785,7 @@ static void step(struct cls_batch *b)
 static void stmt_begin(struct cls_batch *b, struct cls_stmt *st)
 {
 	memset(st, 0, sizeof *st);
+	b->call_proc = b->kind_skip = 0;
 	st->fp_start = b->fp_len;
 	b->st = st;
 	b->depth = b->atomic = b->ntok = b->vid = b->ph = b->may_atomic = 0;
@@ -1796,12 +1853,38 @@ static int body_block_word(const struct lex_token *t)
 	return tok_word_in(t, words, sizeof words / sizeof words[0]);
 }
 
+/* Reading stopped inside a statement (parentheses nested deeper than
+ * CLS_MAX_DEPTH; cur follows the '(' not counted): find the ';' that ends
+ * it for the server, counting parentheses, so that st->text_end says
+ * where. Left 0 (unknown) inside a compound statement or at a bad token. */
+static void overflow_end(struct cls_batch *b)
+{
+	long d = (long)b->depth + 1;
+	if (b->body_mode || cls_compound_active(&b->cmp) || b->atomic)
+		return;
+	for (;;) {
+		enum lex_kind k = b->cur.kind;
+		if (k == LEX_EOF || k == LEX_ERROR)
+			return;
+		if (k == LEX_LPAREN)
+			d++;
+		else if (k == LEX_RPAREN && d > 0)
+			d--;
+		else if (k == LEX_SEMI && d == 0) {
+			b->st->text_end = (size_t)(b->cur.s - b->lx.base);
+			return;
+		}
+		shift(b);
+	}
+}
+
 int cls_next(struct cls_batch *b, struct cls_stmt *st)
 {
 	if (b->oom)
 		return -1;
 	while (!b->done) {
 		stmt_begin(b, st);
+		st->text_start = b->text_start;
 		for (;;) {
 			enum lex_kind k = b->cur.kind;
 			if (k == LEX_EOF) {
@@ -1816,6 +1899,8 @@ int cls_next(struct cls_batch *b, struct cls_stmt *st)
 			}
 			if (k == LEX_SEMI && b->depth == 0 && b->atomic == 0) {
 				cls_compound_semi(&b->cmp);
+				if (!b->body_mode && !cls_compound_active(&b->cmp))
+					b->text_start = (size_t)(b->cur.s + b->cur.len - b->lx.base);
 				shift(b);
 				if (b->ntok)
 					b->need_sep = 1;
@@ -1835,6 +1920,7 @@ int cls_next(struct cls_batch *b, struct cls_stmt *st)
 				return -1;
 			if (b->done) {
 				st->flags |= POLICY_F_UNPARSEABLE;
+				overflow_end(b);
 				break;
 			}
 		}

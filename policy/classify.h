@@ -67,8 +67,17 @@ struct cls_stmt {
 	unsigned dml;            /* CLS_DML_* */
 	size_t fp_start;         /* this statement in out->fingerprint */
 	size_t fp_len;
+	size_t text_start;       /* byte offset in the text where the server's
+				    statement holding this one starts: just after
+				    the ';' that ended the previous top-level
+				    statement (0 for the first) */
+	size_t text_end;         /* when not 0: offset of the ';' that ends the
+				    server's statement (set when reading stopped
+				    inside it, parentheses nested too deep) */
 	/* borrowed from struct cls_names until the next cls_next: entries
-	 * 'o' (object) or 'f' (function called), then the name with parts
+	 * 'o' (object) or 'f' (function called; MySQL: 'q' when not written
+	 * as a bare word directly followed by '(', 'p' the procedure of a
+	 * CALL), then the name with parts
 	 * separated by CLS_NAME_SEP, then a NUL */
 	const char *names;
 	size_t names_len;
@@ -117,9 +126,12 @@ struct cls_batch {
 	int name_here;        /* cur is (the end of) a name: "name(" glues */
 	int upper_here;       /* cur is a DDL kind word: upper-case it */
 	int done, oom, need_sep, obj_cut;
+	size_t text_start; /* where the next top-level statement starts (cls_stmt.text_start) */
 	int mysql; /* dialect: MySQL words and forms */
 	int body_mode; /* reading a function body: block words split statements */
 	int routines;  /* cls_opts.routines */
+	int call_proc; /* MySQL CALL read: the next name is the procedure */
+	int kind_skip; /* MySQL CREATE DEFINER=... clause tokens read (+1 each) */
 	/* WHERE structure per parenthesis level: the current OR-branch refers
 	 * to a column; some branch at this level referred to nothing */
 	uint8_t wref[CLS_MAX_DEPTH + 2], wtriv[CLS_MAX_DEPTH + 2];
@@ -166,7 +178,7 @@ struct cls_opts {
 				     SQL/PSM): BEGIN, DECLARE, THEN, ELSE, ELSIF, LOOP,
 				     EXCEPTION and END also end a statement, so that
 				     the statements inside blocks are seen */
-	int routines;             /* PostgreSQL: the caller knows what called routines
+	int routines;             /* the caller knows what called routines
 				     do (policy_request.routine): CALL sets st->call
 				     instead of writes|dynamic */
 	const char *database;     /* MySQL: current database (NULL = none) */

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "policy/classify.h"
+#include "policy/my_builtins.h"
 #include "policy/rules.h"
 
 /* Largest rule file read: a policy is text written by people. */
@@ -353,7 +354,7 @@ static int mentions_execute(const char *t, size_t n)
 static int body_text_decide(const struct policy *p, const struct policy_request *req,
 			    const struct cls_opts *opts, const char *text, size_t len,
 			    struct policy_work *w, int depth, enum policy_action *a,
-			    const char **rule, unsigned *flags)
+			    const char **rule, unsigned *flags, const struct policy_routine *d)
 {
 	if (depth >= BODY_DEPTH) {
 		*a = POLICY_DENY;
@@ -370,6 +371,17 @@ static int body_text_decide(const struct policy *p, const struct policy_request 
 	struct cls_opts bo = *opts;
 	bo.body_mode = 1;
 	bo.std_strings = opts->mysql ? opts->std_strings : 1;
+	if (opts->mysql && d) {
+		/* a stored routine's body: read as the server runs it, under
+		 * its own sql_mode, in UTF-8, its names resolving in its schema */
+		if (d->mysql_mode & POLICY_MY_MODE_KNOWN) {
+			bo.std_strings = (d->mysql_mode & POLICY_MY_NO_BACKSLASH) != 0;
+			bo.ansi_quotes = (d->mysql_mode & POLICY_MY_ANSI_QUOTES) != 0;
+		}
+		bo.enc = lex_my_encoding_from_name("utf8mb4");
+		bo.database = breq.database = d->schema;
+		bo.database_unknown = breq.database_unknown = 0;
+	}
 	struct policy_result *r = w->body[depth];
 	int amb;
 	if (result_strings(r) < 0 || run(p, &breq, &bo, r, w, 0, &amb, depth + 1) < 0)
@@ -394,7 +406,7 @@ static int body_decide(const struct policy *p, const struct policy_request *req,
 		       const char **rule, unsigned *flags)
 {
 	if (depth >= BODY_DEPTH)
-		return body_text_decide(p, req, opts, "", 0, w, depth, a, rule, flags);
+		return body_text_decide(p, req, opts, "", 0, w, depth, a, rule, flags, NULL);
 	if (w->body_cap[depth] < st->body_len + 1) {
 		char *nb = realloc(w->body_text[depth], st->body_len + 1);
 		if (!nb)
@@ -405,7 +417,14 @@ static int body_decide(const struct policy *p, const struct policy_request *req,
 	struct lex_token t = {.kind = LEX_STRING, .flavor = st->body_flavor, .uesc = '\\',
 			      .s = st->body, .len = st->body_len};
 	size_t n = lex_string_value(&t, w->body_text[depth], w->body_cap[depth]);
-	return body_text_decide(p, req, opts, w->body_text[depth], n, w, depth, a, rule, flags);
+	return body_text_decide(p, req, opts, w->body_text[depth], n, w, depth, a, rule, flags,
+				NULL);
+}
+
+/* A names entry of a called routine (classify.h: 'f', MySQL 'q' and 'p'). */
+static int is_call(char type)
+{
+	return type == 'f' || type == 'q' || type == 'p';
 }
 
 /* The routines a statement calls (policy_request.routine): fold what their
@@ -420,7 +439,7 @@ static int routines_decide(const struct policy *p, const struct policy_request *
 {
 	int any = 0;
 	for (size_t i = 0; i < st->names_len; i += strlen(st->names + i) + 1)
-		if (st->names[i] == 'f')
+		if (is_call(st->names[i]))
 			any = 1;
 	if (!any) {
 		if (st->call) /* a CALL whose procedure was not seen */
@@ -434,10 +453,29 @@ static int routines_decide(const struct policy *p, const struct policy_request *
 	size_t len = st->names_len;
 	int rc = 0;
 	for (size_t i = 0; i < len && rc == 0; i += strlen(names + i) + 1) {
-		if (names[i] != 'f')
+		if (!is_call(names[i]))
 			continue;
 		const struct policy_routine *defs = NULL;
-		int n = req->routine(req->routine_ctx, names + i + 1, strlen(names + i + 1), &defs);
+		const char *nm = names + i + 1;
+		size_t nl = strlen(nm);
+		char q[2 * 130 + 2];
+		if (opts->mysql) {
+			int qualified = memchr(nm, CLS_NAME_SEP, nl) != NULL;
+			if (!qualified && names[i] != 'p' &&
+			    (my_builtin_function(nm, nl, names[i] == 'f') ||
+			     (names[i] == 'f' && my_reserved_word(nm, nl))))
+				continue; /* the server's own function, or syntax */
+			size_t dl = req->database ? strlen(req->database) : 0;
+			if (!qualified && dl && !req->database_unknown && dl + nl + 1 < sizeof q) {
+				/* resolves in the current database (the routine's own in a body) */
+				memcpy(q, req->database, dl);
+				q[dl] = CLS_NAME_SEP;
+				memcpy(q + dl + 1, nm, nl);
+				nl += dl + 1;
+				nm = q;
+			}
+		}
+		int n = req->routine(req->routine_ctx, nm, nl, &defs);
 		if (n == POLICY_ROUTINE_PENDING)
 			w->routines_missing++;
 		if (n < 0) {
@@ -448,7 +486,7 @@ static int routines_decide(const struct policy *p, const struct policy_request *
 			const struct policy_routine *d = &defs[k];
 			int readable = d->body && d->language &&
 				       (strcmp(d->language, "sql") == 0 ||
-					strcmp(d->language, "plpgsql") == 0);
+					(!opts->mysql && strcmp(d->language, "plpgsql") == 0));
 			if (!readable) {
 				*flags |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
 				continue;
@@ -456,7 +494,7 @@ static int routines_decide(const struct policy *p, const struct policy_request *
 			enum policy_action ba = POLICY_ALLOW;
 			const char *brule = "";
 			rc = body_text_decide(p, req, opts, d->body, d->body_len, w, depth, &ba,
-					      &brule, flags);
+					      &brule, flags, d);
 			if (ba > *a) {
 				*a = ba;
 				copy_str(rule, rule_cap, brule); /* the body's result is reused */
@@ -473,12 +511,14 @@ static int run(const struct policy *p, const struct policy_request *req,
 {
 	struct cls_batch b;
 	struct cls_stmt st;
-	int best = -1, rc;
+	int best = -1, rc, bad = 0;
 
 	out->action = POLICY_ALLOW;
 	out->rule[0] = out->verb[0] = '\0';
 	out->flags = 0;
 	out->n_statements = 0;
+	if (depth == 0 && !partial)
+		out->unreadable_start = out->unreadable_end = 0;
 	out->state_change_at = 0;
 	cls_begin(&b, req->sql, req->sql ? req->sql_len : 0, opts, out, &w->names);
 	while ((rc = cls_next(&b, &st)) > 0) {
@@ -488,6 +528,19 @@ static int run(const struct policy *p, const struct policy_request *req,
 			break;
 		if (depth > 0)
 			st.flags &= ~POLICY_F_UNPARSEABLE; /* a fragment of procedural code */
+		if (depth == 0 && !partial) {
+			/* the first unreadable statement ends where the next begins */
+			if (bad == 1 && st.text_start > out->unreadable_start) {
+				out->unreadable_end = st.text_start - 1; /* its ';' */
+				bad = 2;
+			}
+			if (!bad && (st.flags & POLICY_F_UNPARSEABLE)) {
+				out->unreadable_start = st.text_start;
+				out->unreadable_end = st.text_end ? st.text_end
+							 : req->sql ? req->sql_len : 0;
+				bad = st.text_end ? 2 : 1;
+			}
+		}
 		out->n_statements++;
 		if (!out->state_change_at && may_change_lexing(st.verb))
 			out->state_change_at = out->n_statements;
@@ -547,7 +600,8 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 					 .server_version = req->server_version,
 					 .server_mariadb = req->server_mariadb,
 					 .database = req->database,
-					 .database_unknown = req->database_unknown};
+					 .database_unknown = req->database_unknown,
+					 .routines = req->routine != NULL};
 		if (req->mysql_mode & POLICY_MY_MODE_KNOWN) {
 			opts.std_strings = (req->mysql_mode & POLICY_MY_NO_BACKSLASH) != 0;
 			opts.ansi_quotes = (req->mysql_mode & POLICY_MY_ANSI_QUOTES) != 0;
@@ -578,7 +632,8 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 					       .server_version = req->server_version,
 					       .server_mariadb = req->server_mariadb,
 					       .database = req->database,
-					       .database_unknown = req->database_unknown};
+					       .database_unknown = req->database_unknown,
+					       .routines = req->routine != NULL};
 			if (req->mysql_mode & POLICY_MY_MODE_KNOWN) {
 				/* the server told its sql_mode: that one reading only */
 				if (m & 3)

@@ -72,8 +72,8 @@ enum policy_session_id {
 #define POLICY_F_CLIENT_FILE 0x2000u   /* the client uploads data for the statement: MySQL
 					  LOAD DATA LOCAL INFILE, PostgreSQL COPY ... FROM STDIN */
 
-/* PostgreSQL: one routine (function, procedure, aggregate) of a called
- * name, as the server's catalog (pg_proc) describes it. See
+/* One routine (function, procedure, aggregate) of a called name, as the
+ * server's catalog (pg_proc, information_schema.ROUTINES) describes it. See
  * policy_request.routine. */
 struct policy_routine {
 	const char *language; /* pg_language.lanname: "sql", "plpgsql", "c", ... */
@@ -82,6 +82,12 @@ struct policy_routine {
 	size_t body_len;
 	int security_definer; /* prosecdef (reported, not a flag by itself) */
 	char volatility;      /* provolatile: 'i', 's', 'v' (reported only) */
+	/* MySQL (information_schema.ROUTINES): the routine's database, where
+	 * unqualified names of its body resolve, and the sql_mode it was
+	 * created under (POLICY_MY_* bits with POLICY_MY_MODE_KNOWN), which
+	 * the server reads its body under. The body is UTF-8. */
+	const char *schema;
+	unsigned mysql_mode;
 };
 
 /* Answers of policy_request.routine beside a count of routines. */
@@ -126,7 +132,7 @@ struct policy_request {
 	 * writes are then taken as writes to a system schema. */
 	const char *database;
 	int database_unknown;
-	/* PostgreSQL: what a called routine does. For every function a
+	/* What a called routine does. For every function a
 	 * statement calls (and the procedure of a CALL), routine(ctx, name,
 	 * len, &defs) returns how many user routines (outside pg_catalog) the
 	 * name may run, with *defs pointing at them (borrowed for the call),
@@ -136,8 +142,13 @@ struct policy_request {
 	 * a body in "sql" or "plpgsql" is classified like a CREATE FUNCTION
 	 * body (a body mentioning EXECUTE is dynamic), any other language is
 	 * dynamic (and writes); a name with no user routine keeps the
-	 * built-in knowledge. NULL = not known (sqlbastionctl policy test,
-	 * MySQL): calls are classified by name only and CALL is dynamic. */
+	 * built-in knowledge. NULL = not known (sqlbastionctl policy test):
+	 * calls are classified by name only and CALL is dynamic.
+	 * MySQL: language "sql" is readable; unqualified names the server
+	 * resolves to a built-in (policy/my_builtins.h) are not asked about;
+	 * other unqualified names are qualified with `database` (the body's
+	 * routine schema inside a body) when known; a CALL's procedure is
+	 * always asked about. */
 	int (*routine)(void *ctx, const char *name, size_t len,
 		       const struct policy_routine **defs);
 	void *routine_ctx;
@@ -175,6 +186,13 @@ struct policy_result {
 	 * 0 the decision is provisional: look them up and evaluate again
 	 * (sess_evaluate does no review step for it). */
 	unsigned routines_missing;
+	/* The first statement the classifier could not read
+	 * (POLICY_F_UNPARSEABLE), as the server would cut it out of a
+	 * multi-statement text: bytes [unreadable_start, unreadable_end) hold
+	 * it, from just after the ';' that ended the previous top-level
+	 * statement (0 for the first) to its own top-level ';' (or the end
+	 * of the text). Both 0 when every statement was read. */
+	size_t unreadable_start, unreadable_end;
 	/* MySQL: 1-based index of the first statement of the batch that may
 	 * change how the server lexes the rest (sql_mode, character set):
 	 * SET, EXECUTE, CALL, BINLOG, a compound statement, or one whose verb

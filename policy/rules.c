@@ -148,7 +148,8 @@ static int names_match(const struct rules_list *l, const struct cls_stmt *st,
 	for (size_t i = 0; i < st->names_len;) {
 		const char *e = st->names + i;
 		size_t n = strlen(e + 1);
-		if (e[0] == type)
+		/* MySQL's other spellings of calls ('q', 'p') are calls too */
+		if (e[0] == type || (type == 'f' && (e[0] == 'q' || e[0] == 'p')))
 			for (size_t j = 0; j < l->n; j++)
 				if (name_match(l->items[j], e + 1, n))
 					return 1;

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "policy/classify.h"
+#include "policy/my_builtins.h"
 #include "policy/policy.h"
 #include "proxy/ctl.h"
 
@@ -70,7 +71,7 @@ static void print_names(const struct cls_stmt *st, char kind)
 	while (p && p < end) {
 		char k = *p++;
 		size_t n = strnlen(p, (size_t)(end - p));
-		if (k == kind) {
+		if (k == kind || (kind == 'f' && (k == 'q' || k == 'p'))) {
 			fputs(any ? ", " : "", stdout);
 			for (size_t i = 0; i < n; i++)
 				putchar(p[i] == CLS_NAME_SEP ? '.' : p[i]);
@@ -83,9 +84,30 @@ static void print_names(const struct cls_stmt *st, char kind)
 	putchar('\n');
 }
 
-/* Classify every statement and print it. CTL_OK or CTL_FAIL. */
+/* Does the statement call a routine the daemon would ask the server's
+ * catalog about (a CALL; MySQL: a function the server does not resolve to
+ * a built-in)? */
+static int calls_stored_routine(const struct cls_stmt *st, enum policy_dialect d)
+{
+	if (st->flags & POLICY_F_DYNAMIC && strncmp(st->verb, "CALL", 4) == 0)
+		return 1;
+	for (size_t i = 0; i < st->names_len; i += strlen(st->names + i) + 1) {
+		const char *e = st->names + i;
+		if (d != POLICY_DIALECT_MYSQL || e[0] == 'o')
+			continue;
+		size_t n = strlen(e + 1);
+		if (e[0] == 'p' || strchr(e + 1, CLS_NAME_SEP) ||
+		    !(my_builtin_function(e + 1, n, e[0] == 'f') ||
+		      (e[0] == 'f' && my_reserved_word(e + 1, n))))
+			return 1;
+	}
+	return 0;
+}
+
+/* Classify every statement and print it; *calls: one calls a stored
+ * routine (calls_stored_routine). CTL_OK or CTL_FAIL. */
 static int print_statements(struct ctl *c, enum policy_dialect d, const char *sql,
-			    size_t sql_len, const char *database)
+			    size_t sql_len, const char *database, int *calls)
 {
 	struct policy_result r;
 	struct cls_names names = {0};
@@ -117,6 +139,7 @@ static int print_statements(struct ctl *c, enum policy_dialect d, const char *sq
 		fputs("  functions    ", stdout);
 		print_names(&st, 'f');
 		printf("  fingerprint  %.*s\n", (int)st.fp_len, r.fingerprint + st.fp_start);
+		*calls |= calls_stored_routine(&st, d);
 	}
 	free(b);
 	free(names.buf);
@@ -194,7 +217,8 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	       *user ? user : "-", *asset ? asset : "-", *account ? account : "-");
 	if (database)
 		printf("database     %s\n", database);
-	int rc = print_statements(c, req.dialect, pos[0], sql_len, database);
+	int calls = 0;
+	int rc = print_statements(c, req.dialect, pos[0], sql_len, database, &calls);
 	if (rc != CTL_OK) {
 		policy_unref(p);
 		free(in);
@@ -227,6 +251,10 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	if (req.dialect == POLICY_DIALECT_MYSQL && strstr(pos[0], "/*"))
 		puts("note         versioned comments: the daemon reads them by the backend's "
 		     "version; offline both readings count");
+	if (calls)
+		puts("note         called routines: the daemon decides a call by the routine's body "
+		     "from the server's catalog; offline it cannot know routine bodies, so calls "
+		     "are judged by name and CALL is dynamic");
 	rc = r.action >= POLICY_REVIEW ? CTL_FAIL : CTL_OK;
 	policy_result_free(&r);
 	policy_unref(p);

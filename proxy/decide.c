@@ -124,7 +124,7 @@ int64_t decide_evaluate(const struct identity *who, const struct decide_env *env
 				     .owns_ctx = env->owns_ctx,
 				     .database = dialect == POLICY_DIALECT_MYSQL ? who->database : NULL,
 				     .database_unknown = who->database_unknown,
-				     .routine = dialect == POLICY_DIALECT_PG ? env->routine : NULL,
+				     .routine = env->routine,
 				     .routine_ctx = env->routine_ctx};
 	if (!who->policy) {
 		out->action = POLICY_DENY;
@@ -136,7 +136,7 @@ int64_t decide_evaluate(const struct identity *who, const struct decide_env *env
 	(void)policy_evaluate(who->policy, &req, out);
 	if (out->routines_missing)
 		return 0; /* provisional: evaluated again once the routines are known */
-	if (out->action == POLICY_REVIEW)
+	if (out->action == POLICY_REVIEW && !env->no_review)
 		return review(who, env, sql, len, out);
 	if (out->action >= POLICY_REVIEW)
 		identity_log(who, env->phase, LOG_INFO, "%s by rule %s: %s",
@@ -197,6 +197,15 @@ int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char
 	struct decide_env env;
 	session_env(s, &env);
 	return decide_evaluate(&s->ident, &env, dialect, sql, len, out);
+}
+
+void sess_evaluate_no_review(struct session *s, enum policy_dialect dialect, const char *sql,
+			     size_t len, struct policy_result *out)
+{
+	struct decide_env env;
+	session_env(s, &env);
+	env.no_review = 1;
+	(void)decide_evaluate(&s->ident, &env, dialect, sql, len, out);
 }
 
 uint64_t sess_audit_statement(struct session *s, const struct sess_stmt_info *st)

@@ -48,6 +48,8 @@ struct decide_env {
 	int (*routine)(void *ctx, const char *name, size_t len,
 		       const struct policy_routine **defs);
 	void *routine_ctx;
+	int no_review;               /* 1: a `review` decision stays `review`; no
+					approval is asked for or used up */
 };
 
 /* Decide on `sql` for identity `who` (its user, asset, account, grant level,
@@ -102,6 +104,10 @@ int decide_query_end(struct sb_proxy *px, const struct identity *who, uint64_t q
  * routine catalog and the live-session list for KILL / pg_cancel_backend. */
 int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char *sql,
 		      size_t len, struct policy_result *out);
+
+/* sess_evaluate without the review step (decide_env.no_review). */
+void sess_evaluate_no_review(struct session *s, enum policy_dialect dialect, const char *sql,
+			     size_t len, struct policy_result *out);
 
 /* decide_audit_statement with the session's next query id. Returns the
  * query id (for query_end), or 0 when the statement must be refused. */

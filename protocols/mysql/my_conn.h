@@ -77,7 +77,12 @@ enum my_pend_kind {
 	MY_PEND_INTERNAL, /* the proxy's own MY_READ_ONLY_SQL or COM_RESET_CONNECTION
 			     (change user): OK swallowed, ERR ends the session */
 	MY_PEND_PROBE,    /* the proxy's MY_MODE_PROBE_SQL: result consumed, sets the lexing state */
+	MY_PEND_SYNTAX,   /* the proxy's parse check of an unreadable statement (my_syntax.h):
+			     replies consumed, then the client's answer */
+	MY_PEND_ROUTINES, /* the proxy's routine look-up (my_routines.c): result consumed */
 };
+
+struct my_syntax_check; /* my_syntax.c */
 
 /* Where a result stream is. */
 enum my_res_phase {
@@ -110,6 +115,7 @@ struct my_pending {
 				     server's "last prepared" (id -1) is gone for the client */
 	int db_change;            /* 1 COM_INIT_DB, 2 a batch with USE: the database is
 				     unknown until this reply ends (see my_db_settle) */
+	struct my_syntax_check *chk; /* owned: MY_PEND_SYNTAX's check */
 };
 
 /* Bounds of what a session queues for its client (issue 10 class 5): the
@@ -159,6 +165,7 @@ struct my_conn {
 	int db_pending;               /* replies with a db_change still to come */
 	int db_lost;                  /* a USE may have run unseen (its batch failed) */
 	int64_t approval;             /* approval id of the last decision (0 = none) */
+	struct my_routines *routines; /* owned: called routines' facts (my_routines.c) */
 	char current[160];            /* last statement, for `sessions` */
 
 	/* COM_CHANGE_USER (my_login.c my_login_change_user): the token check

@@ -33,6 +33,7 @@
 #include "protocols/mysql/my_auth.h"
 #include "protocols/mysql/my_auth_ed25519.h"
 #include "protocols/mysql/my_conn.h"
+#include "protocols/mysql/my_routines.h"
 #include "proxy/auth.h"
 #include "proxy/login.h"
 #include "proxy/login_guard.h"
@@ -731,6 +732,10 @@ static void logged_in(struct my_conn *c, const uint8_t *ok, size_t n)
 	}
 	my_buf_free(&b);
 	policy_result_init(&c->pres);
+	if (!c->routines && my_routines_init(c) != 0) {
+		sess_close(s, "out of memory");
+		return;
+	}
 	set_state(c, MY_ST_READY);
 }
 

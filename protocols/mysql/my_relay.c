@@ -35,6 +35,8 @@
 #include "audit/audit.h"
 #include "protocols/mysql/my_conn.h"
 #include "protocols/mysql/my_mode.h"
+#include "protocols/mysql/my_routines.h"
+#include "protocols/mysql/my_syntax.h"
 #include "proxy/decide.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -139,6 +141,7 @@ static void pend_pop(struct my_conn *c, const char *error_if_unset)
 		c->last_stmt_id = 0; /* the client's id -1 names what was refused */
 	if (p->kind == MY_PEND_LOCAL)
 		c->local_bytes -= p->reply_len < c->local_bytes ? p->reply_len : c->local_bytes;
+	my_syntax_free(c, p);
 	free(p->error);
 	stmt_free(p->stmt);
 	free(p->reply);
@@ -255,6 +258,22 @@ static void evaluate(struct my_conn *c, const char *sql, size_t len)
 	c->approval = sess_evaluate(c->s, POLICY_DIALECT_MYSQL, sql, len, &c->pres);
 }
 
+static int send_lookup(struct my_conn *c);
+
+/* evaluate(), asking the server's catalog about the stored routines the
+ * text calls (my_routines.h). Returns 0 when c->pres is final, MY_HOLD when
+ * the command waits (a look-up went out, or waits for quiet) and is decided
+ * again, -1 out of memory. */
+static int evaluate_routines(struct my_conn *c, const char *sql, size_t len)
+{
+	my_routines_begin(c);
+	evaluate(c, sql, len);
+	int r = my_routines_end(c, &c->pres);
+	if (r == 2)
+		return send_lookup(c);
+	return r == 1 ? MY_HOLD : r;
+}
+
 static uint64_t audit_stmt(struct my_conn *c, const char *sql, size_t len, const char *params)
 {
 	struct sess_stmt_info st = {.sql = sql, .len = len, .verb = c->pres.verb,
@@ -269,23 +288,37 @@ static uint64_t audit_stmt(struct my_conn *c, const char *sql, size_t len, const
  * out of memory). mode_split: the text may change the lexing state and
  * depends on it, so a statement after the change would be read by the
  * server under a state the proxy cannot know: several statements are
- * refused. */
+ * refused. syntax: text the classifier cannot read goes to the server's
+ * parse check (my_syntax.h; *rc MY_CONSUMED_HOLD, or MY_HOLD until no
+ * reply is owed). */
 static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int *rc,
-			    int mode_split)
+			    int mode_split, int syntax)
 {
 	remember_current(c, sql, len);
-	evaluate(c, sql, len);
+	int er = evaluate_routines(c, sql, len);
+	if (er != 0) {
+		*rc = er;
+		return 0;
+	}
 	/* a statement that may change sql_mode or the character set, with
 	 * more after it: those were lexed under a state the server may not
-	 * apply to them */
-	if (mode_split && c->pres.state_change_at &&
-	    c->pres.state_change_at < c->pres.n_statements && c->pres.action < POLICY_DENY) {
+	 * apply to them; a called routine may change it too (SET NAMES in a
+	 * body), wherever it is called */
+	int routine_split = my_routines_mode_risk(c) && c->pres.n_statements > 1 &&
+			    my_text_lex_dependent((const uint8_t *)sql, len);
+	if (((mode_split && c->pres.state_change_at &&
+	      c->pres.state_change_at < c->pres.n_statements) || routine_split) &&
+	    c->pres.action < POLICY_DENY) {
 		c->pres.action = POLICY_DENY;
 		snprintf(c->pres.rule, sizeof c->pres.rule, "session-state");
 		snprintf(c->pres.message, sizeof c->pres.message,
 			 "sqlbastion: a multi-statement query that may change sql_mode or the "
 			 "character set cannot also hold backslashes or double quotes; send the "
 			 "statements one by one");
+	}
+	if (syntax && my_syntax_wanted(c, sql, len, 0)) {
+		*rc = c->pend.len ? MY_HOLD : my_syntax_check(c, sql, len, 0);
+		return 0;
 	}
 	uint64_t qid = audit_stmt(c, sql, len, NULL);
 	if (!qid) {
@@ -302,7 +335,7 @@ static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int 
 
 static uint64_t decide(struct my_conn *c, const char *sql, size_t len, int *rc)
 {
-	return decide_text(c, sql, len, rc, 0);
+	return decide_text(c, sql, len, rc, 0, 0);
 }
 
 /* ---- KILL mapping ---- */
@@ -399,6 +432,21 @@ static int send_probe(struct my_conn *c)
 	return send_backend_packet(c, q, sizeof q - 1) == 0 ? MY_HOLD : -1;
 }
 
+/* Send the routine look-up my_routines_end() asked for (nothing is in
+ * flight): tagged, not audited, its reply consumed (relay_internal).
+ * Returns MY_HOLD, or -1. */
+static int send_lookup(struct my_conn *c)
+{
+	uint8_t *q;
+	size_t ql;
+	if (my_routines_lookup_sql(c, &q, &ql) != 0)
+		return -1;
+	struct my_pending *p = pend_push(c, MY_PEND_ROUTINES);
+	int r = p && send_backend_packet(c, q, ql) == 0 ? MY_HOLD : -1;
+	free(q);
+	return r;
+}
+
 /* Text the server will lex (COM_QUERY, COM_STMT_PREPARE): 0 when it may be
  * classified now (the server's state is confirmed, or the text reads the
  * same under every state; *dep says which), else MY_HOLD (replies in
@@ -424,10 +472,10 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 		return rc;
 	rc = 1;
 	int changes = my_text_may_change_mode(b + 1, len);
-	uint64_t qid = decide_text(c, sql, len, &rc, changes && dep);
+	uint64_t qid = decide_text(c, sql, len, &rc, changes && dep, 1);
 	if (!qid)
 		return rc;
-	if (changes)
+	if (changes || my_routines_mode_risk(c))
 		c->s->lex.mysql_mode = 0; /* unknown until the next probe */
 	struct my_pending *p = pend_push(c, MY_PEND_RESULT);
 	if (!p)
@@ -496,8 +544,12 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 		return r;
 	remember_current(c, sql, len);
 	c->s->preparing = 1; /* a prepared KILL n names a server thread id */
-	evaluate(c, sql, len);
+	r = evaluate_routines(c, sql, len);
 	c->s->preparing = 0;
+	if (r != 0)
+		return r;
+	if (my_syntax_wanted(c, sql, len, 1)) /* the server's own error, if it cannot parse it */
+		return c->pend.len ? MY_HOLD : my_syntax_check(c, sql, len, 1);
 	if (c->pres.action >= POLICY_REVIEW) {
 		/* Refused: audited now (an allowed one is audited at execute). */
 		if (!audit_stmt(c, sql, len, NULL))
@@ -520,7 +572,7 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	st->rule = dup_or_empty(c->pres.rule);
 	st->action = c->pres.action;
 	st->approval = c->approval;
-	st->may_change_mode = my_text_may_change_mode(b + 1, len);
+	st->may_change_mode = my_text_may_change_mode(b + 1, len) || my_routines_mode_risk(c);
 	if (!st->sql || !st->verb || !st->fingerprint || !st->objects || !st->rule) {
 		stmt_free(st);
 		return -1;
@@ -970,6 +1022,13 @@ void my_relay_client(struct my_conn *c)
 			hold(c, MY_HELD_REPLIES);
 			return;
 		}
+		if (r == MY_CONSUMED_HOLD) {
+			/* a parse check went out: nothing more until it is answered */
+			evbuffer_drain(in, raw);
+			sess_backpressure(s, SESS_BACKEND);
+			hold(c, MY_HELD_REPLIES);
+			return;
+		}
 		if (r < 0) {
 			if (!s->closing && !s->close_after_flush)
 				sess_close(s, "out of memory");
@@ -1215,7 +1274,8 @@ static int on_probe_packet(struct my_conn *c, struct my_pending *p, const uint8_
 	}
 }
 
-/* The reply at the head is the probe's: read whole packets, relay none. */
+/* The reply at the head is the proxy's own (the probe, a routine look-up):
+ * read whole packets, relay none. */
 static void relay_probe(struct my_conn *c, struct my_pending *p)
 {
 	struct session *s = c->s;
@@ -1234,7 +1294,12 @@ static void relay_probe(struct my_conn *c, struct my_pending *p)
 			return;
 		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 4);
 		int done = 0;
-		if (!m || on_probe_packet(c, p, m + 4, len, &done) != 0) {
+		if (p->kind == MY_PEND_ROUTINES) {
+			if (!m || my_routines_packet(c, p, m + 4, len, &done) != 0) {
+				sess_close(s, "malformed reply to the routine look-up");
+				return;
+			}
+		} else if (!m || on_probe_packet(c, p, m + 4, len, &done) != 0) {
 			sess_close(s, "the server did not tell the session's sql_mode and character "
 				      "set (%s)", p->error ? p->error : "unexpected reply");
 			return;
@@ -1292,7 +1357,15 @@ static void relay_backend(struct my_conn *c)
 		if (len > 0 && got < 5)
 			return;
 		struct my_pending *p = pend_head(c);
-		if (p && p->kind == MY_PEND_PROBE && !c->pass_left[SESS_BACKEND]) {
+		if (p && p->kind == MY_PEND_SYNTAX) {
+			int r = my_syntax_backend(c, p);
+			if (r <= 0)
+				return; /* more of it to come, or the session closed */
+			finish(c);
+			continue;
+		}
+		if (p && (p->kind == MY_PEND_PROBE || p->kind == MY_PEND_ROUTINES) &&
+		    !c->pass_left[SESS_BACKEND]) {
 			relay_probe(c, p);
 			if (pend_head(c) == p || s->closing)
 				return; /* wait for more of it */
@@ -1365,10 +1438,17 @@ static void relay_backend(struct my_conn *c)
 				   len ? m[4] : 0, len, (int)p->phase);
 			return;
 		}
+		/* a batch's statements before one the server rejected (my_syntax.h) */
+		int rejected_next = p->chk && r == 0 && !swallow &&
+				    my_syntax_batch_status(c, p, m + 4, len) && done;
 		if (r == 1 || swallow)
 			evbuffer_drain(in, (size_t)len + 4);
 		else
 			evbuffer_remove_buffer(in, cout, (size_t)len + 4);
+		if (rejected_next && my_syntax_batch_err(c, p, seq) != 0) {
+			sess_close(s, "out of memory");
+			return;
+		}
 		if (done)
 			finish(c);
 		sess_backpressure(s, SESS_CLIENT);
@@ -1384,6 +1464,7 @@ void my_relay_free(struct my_conn *c)
 	c->cmd = NULL;
 	stmts_clear(c);
 	policy_result_free(&c->pres);
+	my_routines_free(c);
 }
 
 int my_relay_change_user(struct my_conn *c)

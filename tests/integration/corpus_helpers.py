@@ -385,6 +385,20 @@ MY_FIXTURE = [
     "CREATE PROCEDURE fixproc() SELECT 1",
     "CREATE TRIGGER fixtrig BEFORE INSERT ON u FOR EACH ROW SET NEW.note = NEW.note",
     "DROP PROCEDURE IF EXISTS mysql.ev_p",
+    # stored routines of the hosted account (their bodies are visible to it),
+    # called by the routine-* cases (issue 15 class 1)
+    "CREATE DEFINER='app'@'%' PROCEDURE evp_wipe() DELETE FROM t",
+    "CREATE DEFINER='app'@'%' PROCEDURE evp_drop() BEGIN DROP TABLE t; END",
+    "CREATE DEFINER='app'@'%' PROCEDURE evp_exec(q TEXT) BEGIN SET @s = q; PREPARE st FROM @s; "
+    "EXECUTE st; DEALLOCATE PREPARE st; END",
+    "CREATE DEFINER='app'@'%' PROCEDURE evp_outer() CALL evp_wipe()",
+    "CREATE DEFINER='app'@'%' PROCEDURE evp_read() SELECT count(*) FROM t",
+    "CREATE DEFINER='app'@'%' FUNCTION evf_wipe() RETURNS INT BEGIN DELETE FROM t; RETURN 1; END",
+    "CREATE DEFINER='app'@'%' FUNCTION evf_upd() RETURNS INT "
+    "BEGIN UPDATE t SET drop_count = drop_count + 1; RETURN 1; END",
+    "CREATE DEFINER='app'@'%' FUNCTION evf_outer() RETURNS INT RETURN evf_wipe()",
+    "CREATE DEFINER='app'@'%' FUNCTION evf_read() RETURNS INT READS SQL DATA "
+    "RETURN (SELECT count(*) FROM t)",
 ]
 
 

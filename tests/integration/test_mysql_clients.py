@@ -220,8 +220,10 @@ def test_mysql_read_grant_session_read_only(my_bastion, maria):
     """A read grant also makes the server session read-only (the proxy runs
     SET SESSION TRANSACTION READ ONLY after the backend login, before the
     client's first command, and again after COM_RESET_CONNECTION): a write
-    the classifier cannot see (a stored function that inserts) fails on the
-    server with 1792; reads work; a write grant is unaffected."""
+    the classifier cannot see (a view over a stored function that inserts;
+    the function called by name is refused: its body, hidden from the
+    account, makes it dynamic) fails on the server with 1792; reads work; a
+    write grant is unaffected."""
     b = my_bastion
     b.mysql_ready(maria, level="write")
     needs_lexer(b)
@@ -233,6 +235,7 @@ DELIMITER //
 CREATE FUNCTION appdb.sb_touch() RETURNS INT MODIFIES SQL DATA
 BEGIN INSERT INTO appdb.ro_log (note) VALUES ('touched'); RETURN 1; END//
 DELIMITER ;
+CREATE OR REPLACE VIEW appdb.ro_view AS SELECT appdb.sb_touch() AS x;
 DELETE FROM appdb.ro_log;
 """)
     b.add_user("rita")
@@ -248,9 +251,12 @@ DELETE FROM appdb.ro_log;
     def write_fails():
         with pytest.raises(pymysql.err.Error) as ei:
             cur.execute("SELECT sb_touch()")
+        assert ei.value.args[0] == 1227, ei.value.args  # the proxy: a routine it cannot read
+        with pytest.raises(pymysql.err.Error) as ei:
+            cur.execute("SELECT x FROM ro_view")
         assert ei.value.args[0] == 1792, ei.value.args  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
         # the classifier let it through: the server refused it
-        q = b.wait_audit("query", user="rita", statement="SELECT sb_touch()")[-1]
+        q = b.wait_audit("query", user="rita", statement="SELECT x FROM ro_view")[-1]
         assert q["decision"] == "allow", q
         cur.execute("SELECT count(*) FROM accounts")
         assert cur.fetchone()[0] == 3
@@ -273,7 +279,8 @@ DELETE FROM appdb.ro_log;
     # The write grant's session is not read-only.
     w = b.pymysql(user="alice", token=b.tokens[("alice", "demo-mysql/app")])
     wc = w.cursor()
-    wc.execute("SELECT sb_touch()")
+    wc.execute("SELECT x FROM ro_view")
     assert wc.fetchone()[0] == 1
     assert maria.value("SELECT count(*) FROM appdb.ro_log") == "1"
-    maria.sql("DROP FUNCTION IF EXISTS appdb.sb_touch; DROP TABLE IF EXISTS appdb.ro_log;")
+    maria.sql("DROP VIEW IF EXISTS appdb.ro_view; DROP FUNCTION IF EXISTS appdb.sb_touch; "
+              "DROP TABLE IF EXISTS appdb.ro_log;")

@@ -303,3 +303,18 @@ SELECT 'C:\temp\', 'a\'
 
 @@ bs-ansi-quotes-confirmed | | pre=SET sql_mode = 'ANSI_QUOTES'
 SELECT "id" FROM t WHERE name = 'x\'; DROP TABLE t; -- '
+
+
+# ---- stored routines whose body only reads (issue 15 class 1): not dynamic
+
+@@ routine-read-fn | |
+SELECT evf_read()
+
+@@ routine-read-fn-read-grant | | read
+SELECT evf_read(), `EVF_READ`(), evdb.evf_read()
+
+@@ routine-read-proc | |
+CALL evp_read()
+
+@@ routine-read-proc-read-grant | | read
+CALL evdb.evp_read

@@ -753,3 +753,58 @@ CREATE PROCEDURE mysql.ev_p() SELECT 1
 
 @@ cat-create-procedure-use-mysql | sql SELECT count(*) FROM information_schema.routines WHERE routine_schema = 'mysql' AND routine_name = 'ev_p' | super pre=USE mysql
 CREATE PROCEDURE ev_p() SELECT 1
+
+
+# ---- work hidden inside stored routines (issue 15 class 1): the routines
+# are corpus_helpers.MY_FIXTURE's, created beforehand by a DBA
+
+@@ routine-call-proc-delete | rows t | 
+CALL evp_wipe()
+
+@@ routine-call-proc-noparens | rows t | 
+CALL evp_wipe
+
+@@ routine-call-qualified-backticks-case | rows t | 
+CALL `evdb`.`EVP_WIPE`()
+
+@@ routine-call-versioned-comment | rows t | 
+/*!CALL evp_wipe() */
+
+@@ routine-call-proc-drop | gone t | 
+CALL evp_drop()
+
+@@ routine-call-proc-prepare | gone t | 
+CALL evp_exec('DROP TABLE t')
+
+@@ routine-call-nested-proc | rows t | 
+CALL evp_outer()
+
+@@ routine-call-after-select | rows t | 
+SELECT 1; CALL evp_wipe()
+
+@@ routine-fn-delete | rows t | 
+SELECT evf_wipe()
+
+@@ routine-fn-backtick | rows t | 
+SELECT `evf_wipe`()
+
+@@ routine-fn-qualified | rows t | 
+SELECT evdb.evf_wipe()
+
+@@ routine-fn-in-where | rows t | 
+SELECT id FROM u WHERE evf_wipe() = 1
+
+@@ routine-fn-nested | rows t | 
+SELECT evf_outer()
+
+@@ routine-fn-do | rows t | 
+DO evf_wipe()
+
+@@ routine-fn-set-var | rows t | 
+SET @x = evf_wipe()
+
+@@ routine-fn-update-read-grant | rows t | read
+SELECT evf_upd()
+
+@@ routine-fn-versioned | rows t | 
+SELECT /*!100000 evf_upd() */
