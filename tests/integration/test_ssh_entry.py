@@ -502,3 +502,22 @@ def test_parallel_ssh_logins_all_succeed(ssh_ready):
         t.join(timeout=120)
     assert not errors, errors
     assert done == [True] * 20
+
+
+@pytest.mark.parametrize("kind", ["pgjdbc", "mariadb-jdbc"])
+def test_jdbc_through_tunnel(ssh_ready, pg, maria, kind, tmp_path):
+    """A JDBC driver with server-side prepares through the tunnel; the
+    password it sends is ignored; DROP is denied and the session goes on."""
+    from test_client_matrix import MARIADB_JAR, PG_JAR, _check, _jdbc, _json_tail
+    b = ssh_ready
+    if kind == "pgjdbc":
+        t = b.tunnel("alice", b.pg_token, "demo-pg", pg.port)
+        url = (f"jdbc:postgresql://{LOCALHOST}:{t.local}/appdb?prepareThreshold=1"
+               "&gssEncMode=disable&sslmode=disable")
+        out = _json_tail(_jdbc(tmp_path, PG_JAR, url, "app", "typed-again", "SELECT ?::int + 1"))
+    else:
+        t = b.tunnel("alice", b.my_token, "demo-mysql", maria.port)
+        url = f"jdbc:mariadb://{LOCALHOST}:{t.local}/appdb?useServerPrepStmts=true"
+        out = _json_tail(_jdbc(tmp_path, MARIADB_JAR, url, "app", "typed-again", "SELECT ? + 1"))
+    _check(out)
+    assert ssh_records(b, "query", user="alice")
