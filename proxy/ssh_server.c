@@ -31,6 +31,7 @@
 #define SSH_STAGE 32768      /* channel → socket staging, per channel */
 #define SSH_MAX_AUTH_TRIES 3 /* failed attempts before the connection ends */
 #define SSH_RECHECK_S 5      /* a logged-in connection's rules are checked this often */
+#define SSH_MAX_UNAUTH 256   /* connections not logged in yet, over all sources */
 
 struct ssh_conn;
 
@@ -69,6 +70,8 @@ struct ssh_thread {
 	ssh_event event;
 	struct ssh_conn *conns;
 	struct ssh_conn *new_conns; /* accepted since the last sweep (see sweep) */
+	int unauth;                 /* connections not logged in (SSH_MAX_UNAUTH) */
+	time_t last_full_log;
 	int stop;
 };
 
@@ -209,6 +212,7 @@ static int check_token(struct ssh_conn *cn, const char *user, const char *token)
 	sb_wipe(r->token, sizeof r->token);
 	if (asked == 0 && r->ok) {
 		cn->authed = 1;
+		T->unauth--;
 		cn->next_check = time(NULL) + SSH_RECHECK_S;
 		return 1;
 	}
@@ -345,6 +349,8 @@ static int on_message(ssh_session sess, ssh_message m, void *userdata)
 
 static void conn_free(struct ssh_conn *cn)
 {
+	if (!cn->authed)
+		T->unauth--;
 	if (cn->authed) {
 		struct ssh_req r = cn->login;
 		r.kind = SSH_REQ_CLOSED;
@@ -372,6 +378,18 @@ static void conn_accept(int lfd)
 	int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
+	/* Key exchanges cost CPU and memory before anyone proved anything:
+	 * past the cap a new connection is closed at once. */
+	if (T->unauth >= SSH_MAX_UNAUTH) {
+		close(fd);
+		time_t now = time(NULL);
+		if (now - T->last_full_log >= 10) {
+			sb_log(LOG_WARN, "ssh: %d connections not logged in yet; refusing new ones",
+			       T->unauth);
+			T->last_full_log = now;
+		}
+		return;
+	}
 	/* Database round trips are small messages: without this, Nagle and
 	 * delayed ACKs add ~40 ms to a login through the tunnel. */
 	int one = 1;
@@ -385,6 +403,7 @@ static void conn_accept(int lfd)
 	}
 	cn->sess = sess;
 	cn->started = time(NULL);
+	T->unauth++;
 	if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 		inet_ntop(AF_INET6, &a->sin6_addr, cn->login.client_ip, sizeof cn->login.client_ip);
@@ -398,6 +417,7 @@ static void conn_accept(int lfd)
 		close(fd);
 		ssh_free(sess);
 		free(cn);
+		T->unauth--;
 		return;
 	}
 	ssh_set_auth_methods(sess, SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_INTERACTIVE);
