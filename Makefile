@@ -13,7 +13,7 @@
 # unit test link against it, so a unit test pulls in only the modules it calls.
 
 CC      ?= cc
-PKGS    := openssl libevent libevent_openssl libpq libmariadb libpcre2-8 sqlite3
+PKGS    := openssl libevent libevent_openssl libpq libmariadb libpcre2-8 sqlite3 libssh
 BUILD   := build
 BIN     := bin
 
@@ -22,7 +22,7 @@ BIN     := bin
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla -Wno-unknown-warning-option -Wno-format-truncation
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -I. $(shell pkg-config --cflags $(PKGS))
-LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm
+LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm -pthread
 
 ifeq ($(SAN),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -55,6 +55,7 @@ struct audit_event {
 	uint64_t session;       /* proxy session id; 0 for admin events */
 	const char *user;       /* bastion identity */
 	const char *client;     /* "ip:port" */
+	const char *entry;      /* how the session came in: "direct", "ssh"; NULL = absent */
 	const char *protocol;   /* "postgres", "mysql", ... */
 	const char *asset;
 	const char *account;    /* database user */

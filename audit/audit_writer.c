@@ -622,6 +622,7 @@ static void build_body(struct audit_log *log, const struct audit_event *ev,
 		audit_buf_puts(b, "null");
 	put_str_or_null(b, ",\"user\":", ev->user);
 	put_str_or_null(b, ",\"client\":", ev->client);
+	put_opt_str(b, ",\"entry\":", ev->entry);
 	put_str_or_null(b, ",\"protocol\":", ev->protocol);
 	put_opt_str(b, ",\"asset\":", ev->asset);
 	put_opt_str(b, ",\"account\":", ev->account);

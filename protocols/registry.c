@@ -25,7 +25,8 @@ int protocol_init_all(const struct sb_config *cfg, char *err, size_t errlen)
 		const struct protocol *p = all_protocols[i];
 		int served = 0;
 		for (int l = 0; l < cfg->n_listen && !served; l++)
-			served = strcmp(cfg->listen[l].protocol, p->name) == 0;
+			served = strcmp(cfg->listen[l].protocol, p->name) == 0 ||
+				 strcmp(cfg->listen[l].protocol, "ssh") == 0; /* any asset */
 		if (served && p->init && p->init(cfg, err, errlen) != 0)
 			return -1;
 	}

@@ -354,6 +354,10 @@ static void do_sessions(struct admin_conn *c)
 		put_member(item, sizeof item, &o, "client", s->ident.client_addr, strlen(s->ident.client_addr));
 		put_member(item, sizeof item, &o, "protocol", s->proto->name,
 			   strlen(s->proto->name));
+		put_member(item, sizeof item, &o, "entry", s->ident.entry, strlen(s->ident.entry));
+		if (s->preset && o < sizeof item) /* the SSH connection's login record id */
+			o += (size_t)snprintf(item + o, sizeof item - o, ",\"ssh_connection\":%llu",
+					      (unsigned long long)s->preset->session);
 		put_member(item, sizeof item, &o, "since", since, strlen(since));
 		put_member(item, sizeof item, &o, "phase", s->phase, strlen(s->phase));
 		put_member(item, sizeof item, &o, "statement", stmt, stmtlen);

@@ -281,7 +281,8 @@ enum auth_status auth_check_rules(struct state *st, const struct auth_login *in,
 		return state_error(st, reason, reasonlen);
 	if (disabled)
 		return refuse(reason, reasonlen, "user disabled");
-	if (!in->protocol || strcmp(l.asset.protocol, in->protocol) != 0) {
+	if (!in->protocol || (strcmp(in->protocol, AUTH_ANY_PROTOCOL) != 0 &&
+			      strcmp(l.asset.protocol, in->protocol) != 0)) {
 		snprintf(reason, reasonlen, "asset protocol %s does not match listener %s",
 			 l.asset.protocol, in->protocol ? in->protocol : "(none)");
 		return AUTH_REFUSED;

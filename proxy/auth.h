@@ -75,10 +75,13 @@ struct auth_lockout_conf {
  * mysql does not match listener postgres", ...). */
 enum auth_status { AUTH_OK = 0, AUTH_REFUSED = 1, AUTH_ERROR = -1 };
 
+#define AUTH_ANY_PROTOCOL "*"
+
 struct auth_login {
 	const char *user;       /* bastion user name as the client sent it */
 	const char *client_ip;  /* textual IPv4/IPv6 address of the peer */
-	const char *protocol;   /* listener protocol; the asset must match */
+	const char *protocol;   /* listener protocol; the asset must match, unless
+				   AUTH_ANY_PROTOCOL (the SSH entry serves every protocol) */
 	time_t now;
 	/* Called with the user's name to learn how many live sessions they have;
 	 * NULL = no limit check. */

@@ -135,7 +135,7 @@ static int parse_addr(const char *v, struct sb_listen_addr *a)
 static int is_protocol(const char *s)
 {
 	return strcmp(s, "postgres") == 0 || strcmp(s, "mysql") == 0 ||
-	       strcmp(s, "tds") == 0 || strcmp(s, "tns") == 0;
+	       strcmp(s, "tds") == 0 || strcmp(s, "tns") == 0 || strcmp(s, "ssh") == 0;
 }
 
 static void set_defaults(struct sb_config *c)
@@ -146,6 +146,7 @@ static void set_defaults(struct sb_config *c)
 		       sizeof c->admin_socket);
 	config_resolve(c, "var/tls/server.crt", c->tls_cert, sizeof c->tls_cert);
 	config_resolve(c, "var/tls/server.key", c->tls_key, sizeof c->tls_key);
+	config_resolve(c, "var/ssh/host_ed25519", c->ssh_host_key, sizeof c->ssh_host_key);
 	config_resolve(c, "var/audit/audit.jsonl", c->audit_jsonl,
 		       sizeof c->audit_jsonl);
 	strcpy(c->log, "-");
@@ -184,6 +185,7 @@ static int set_key(struct sb_config *c, const char *sect, const char *k,
 		{"sqlbastion", "policy", c->policy},
 		{"sqlbastion", "tls_cert", c->tls_cert},
 		{"sqlbastion", "tls_key", c->tls_key},
+		{"sqlbastion", "ssh_host_key", c->ssh_host_key},
 		{"sqlbastion", "backend_ca", c->backend_ca},
 		{"sqlbastion", "log", c->log},
 		{"audit", "jsonl", c->audit_jsonl},
@@ -382,7 +384,7 @@ int config_load(const char *path, struct sb_config *out, char *errbuf,
 		if (strcmp(sect, "listeners") == 0) {
 			if (!is_protocol(k)) {
 				rc = fail(errbuf, errlen, path, line,
-					  "unknown protocol '%s' (expected postgres, mysql, tds, tns)", k);
+					  "unknown protocol '%s' (expected postgres, mysql, tds, tns, ssh)", k);
 				break;
 			}
 			/* "addr[, addr...]" */

@@ -17,7 +17,7 @@
 #define SB_PATH_MAX 4096
 
 struct sb_listen_addr {
-	char protocol[16]; /* "postgres", "mysql", "tds", "tns" */
+	char protocol[16]; /* "postgres", "mysql", "tds", "tns", "ssh" (the SSH entry) */
 	char host[256];    /* numeric or name; "[::1]" brackets removed */
 	int port;
 	int line;          /* config line, for messages */
@@ -34,6 +34,7 @@ struct sb_config {
 	char policy[SB_PATH_MAX];    /* "" = no rules file */
 	char tls_cert[SB_PATH_MAX];
 	char tls_key[SB_PATH_MAX];
+	char ssh_host_key[SB_PATH_MAX]; /* Ed25519 host key of the ssh listener (made by init) */
 	char backend_ca[SB_PATH_MAX]; /* CA bundle for assets with tls=verify-full; "" = system store */
 	char log[SB_PATH_MAX];       /* "-" = stderr */
 	char pg_auth[16];            /* "scram" (default) or "password" (cleartext, TLS only) */

@@ -207,6 +207,9 @@ int ctl_account_list(struct ctl *c, int argc, char **argv);
 int ctl_grant_add(struct ctl *c, int argc, char **argv);
 int ctl_grant_list(struct ctl *c, int argc, char **argv);
 int ctl_token_issue(struct ctl *c, int argc, char **argv);
+/* The SSH host key's fingerprint and known_hosts line for the first ssh
+ * listener (nothing without one). */
+void ctl_print_ssh_hostkey(const struct ctl *c);
 int ctl_token_list(struct ctl *c, int argc, char **argv);
 int ctl_token_renew(struct ctl *c, int argc, char **argv);
 int ctl_token_revoke(struct ctl *c, int argc, char **argv);

@@ -191,9 +191,9 @@ int ctl_sessions(struct ctl *c, int argc, char **argv)
 	while ((r = admin_json_array_next(resp, len, "sessions", &pos_, &obj, &olen)) == 1) {
 		static const char *const keys[] = {"id",     "user",     "asset",   "account",
 						   "client", "since",    "bytes_in", "bytes_out",
-						   "statement", "phase"};
-		char v[10][600], show[10][240];
-		for (int k = 0; k < 10; k++) {
+						   "statement", "phase", "ssh_connection"};
+		char v[11][600], show[11][240];
+		for (int k = 0; k < 11; k++) {
 			if (admin_json_get(obj, olen, keys[k], v[k], sizeof v[k]) != 1)
 				v[k][0] = '\0';
 			cell(v[k], k == 8 ? 60 : 40, show[k], sizeof show[k]);
@@ -204,6 +204,9 @@ int ctl_sessions(struct ctl *c, int argc, char **argv)
 			ctl_fmt_time(t, since, sizeof since);
 		else
 			snprintf(since, sizeof since, "%s", show[5]);
+		if (v[10][0]) /* a channel of SSH connection N (its login record's session) */
+			snprintf(show[4] + strlen(show[4]), sizeof show[4] - strlen(show[4]),
+				 " ssh#%s", show[10]);
 		printf("%-6s %-12s %-14s %-12s %-22s %-20s %10s %10s %s\n", show[0], show[1],
 		       show[2], show[3], show[4], since, show[6], show[7],
 		       v[8][0] ? show[8] : (v[9][0] ? show[9] : "-"));

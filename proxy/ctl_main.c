@@ -23,6 +23,7 @@
 #include "proxy/ctl.h"
 #include "proxy/secret.h"
 #include "proxy/state.h"
+#include "proxy/ssh_hostkey.h"
 #include "proxy/tlsgen.h"
 #include "proxy/fsutil.h"
 
@@ -221,11 +222,21 @@ int ctl_init(struct ctl *c, int argc, char **argv)
 	} else {
 		printf("tls cert    %s: ok\n", cfg->tls_cert);
 	}
+	int made_ssh = 0;
+	if (ssh_hostkey_ensure(cfg->ssh_host_key, &made_ssh, err, sizeof err) != 0) {
+		ctl_fail(c, "SSH host key: %s", err);
+		goto fail;
+	}
+	printf("ssh host key %s: %s\n", cfg->ssh_host_key, made_ssh ? "created" : "ok");
+	ctl_print_ssh_hostkey(c);
 	printf("audit log   %s\n", cfg->audit_jsonl);
 
 	snprintf(objects, sizeof objects, "%s%s%s%s", made_key ? "master_key," : "",
 		 had_state ? "" : "state_db,", made_tls == 2 ? "tls_ca," : "",
 		 made_tls ? "tls_cert,tls_key," : "");
+	if (made_ssh)
+		snprintf(objects + strlen(objects), sizeof objects - strlen(objects),
+			 "ssh_host_key,");
 	size_t n = strlen(objects);
 	if (n)
 		objects[n - 1] = '\0';

@@ -19,6 +19,7 @@
 
 #include "proxy/ctl.h"
 #include "proxy/state.h"
+#include "proxy/ssh_hostkey.h"
 #include "proxy/tlsgen.h"
 
 /* Printed for the database when the asset names none (--service). */
@@ -146,6 +147,34 @@ static void print_hints(const struct ctl *c, const char *protocol, const char *u
 	       host, port, user);
 }
 
+void ctl_print_ssh_hostkey(const struct ctl *c)
+{
+	char host[256];
+	int port;
+	if (listener_for(c, "ssh", host, sizeof host, &port) != 0)
+		return;
+	ssh_hostkey_print(c->cfg.ssh_host_key, host, port);
+}
+
+/* The SSH-tunnel lines: the tunnel to the asset by name, then the client
+ * through it (no password for a hosted account). */
+static void print_ssh_hints(const struct ctl *c, const struct state_asset *a,
+			    const struct state_account *ac, const char *user, const char *db)
+{
+	char host[256];
+	int port;
+	if (listener_for(c, "ssh", host, sizeof host, &port) != 0)
+		return;
+	int local = a->port == 5432 ? 54321 : a->port == 3306 ? 33061 : 40000 + a->port % 20000;
+	printf("# SSH tunnel: host %s, port %d, user %s, password = the token\n", host, port, user);
+	printf("ssh -N -L %d:%s:%d %s@%s -p %d\n", local, a->name, a->port, user, host, port);
+	if (strcmp(a->protocol, "postgres") == 0)
+		printf("psql \"host=127.0.0.1 port=%d user=%s dbname=%s\"\n", local, ac->username, db);
+	else if (strcmp(a->protocol, "mysql") == 0)
+		printf("mysql -h 127.0.0.1 -P %d -u %s %s\n", local, ac->username, db);
+	ctl_print_ssh_hostkey(c);
+}
+
 int ctl_token_issue(struct ctl *c, int argc, char **argv)
 {
 	const char *ttl_s = NULL, *pos[2];
@@ -207,6 +236,8 @@ int ctl_token_issue(struct ctl *c, int argc, char **argv)
 		       (long long)id, u.name, t.name, a.protocol, when);
 		/* --service names the database for postgres / mysql assets. */
 		print_hints(c, a.protocol, u.name, a.service[0] ? a.service : CTL_DB_PLACEHOLDER);
+		print_ssh_hints(c, &a, &ac, u.name,
+				a.service[0] ? a.service : CTL_DB_PLACEHOLDER);
 	}
 	sb_wipe(tok, sizeof tok);
 	return CTL_OK;

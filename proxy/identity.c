@@ -15,6 +15,7 @@ void identity_fill_audit(const struct identity *id, struct audit_event *ev)
 	if (!ev->user && id->logged_in)
 		ev->user = id->target.user;
 	ev->client = id->client_addr;
+	ev->entry = id->entry;
 	ev->protocol = id->protocol;
 	if (id->logged_in) {
 		if (!ev->asset)

@@ -26,6 +26,7 @@ struct sb_proxy;
 
 /* Entry paths: how the client reached the core. */
 #define IDENTITY_ENTRY_DIRECT "direct" /* a client socket on a listener */
+#define IDENTITY_ENTRY_SSH "ssh"       /* a direct-tcpip channel of the SSH entry (ssh_entry.h) */
 
 struct identity {
 	uint64_t session;                 /* proxy session id (audit "session") */

@@ -128,6 +128,8 @@ struct listener_set *listener_start(struct sb_proxy *px, char *err, size_t errle
 	for (int i = 0; i < px->cfg.n_listen; i++) {
 		const struct sb_listen_addr *a = &px->cfg.listen[i];
 		const struct protocol *p = protocol_find(a->protocol);
+		if (strcmp(a->protocol, "ssh") == 0)
+			continue; /* the SSH thread's (ssh_entry.h) */
 		if (!p) {
 			sb_log(LOG_WARN, "%s:%d: protocol %s is not built yet; not listening on %s:%d",
 			       px->cfg.path, a->line, a->protocol, a->host, a->port);

@@ -143,6 +143,21 @@ int login_set_identity(struct session *s, struct login *l, const struct identity
 	return 0;
 }
 
+int login_preset(struct session *s, struct login *l)
+{
+	if (!s->preset)
+		return 0;
+	char db[sizeof s->ident.database];
+	snprintf(db, sizeof db, "%s", s->ident.database);
+	if (login_set_identity(s, l, s->preset) != 0) {
+		login_refuse(s, l, "the SSH login's asset is not of this protocol");
+		return -1;
+	}
+	if (db[0])
+		snprintf(s->ident.database, sizeof s->ident.database, "%s", db);
+	return login_checked(s, l, AUTH_OK, "") == 0 ? 1 : -1;
+}
+
 void login_audit_failed(struct session *s, const struct login *l, const char *reason)
 {
 	struct audit_event ev = {.type = AUDIT_LOGIN_FAILED,

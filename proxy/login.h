@@ -92,6 +92,16 @@ enum auth_status login_check_verifiers(struct session *s, struct login *l,
 int login_set_identity(struct session *s, struct login *l, const struct identity *who)
 	__attribute__((warn_unused_result));
 
+/* The session came with an identity another entry path established
+ * (sess_new_preset: an SSH channel). Call where the frontend would ask
+ * for the client's proof: returns 0 when there is none (check the proof as
+ * usual); 1 when the preset was taken as this login, with no password
+ * asked and any the client sends ignored (the session is logged in: go on
+ * as after a good check, i.e. the connect state and login_start_backend);
+ * -1 when it was refused (audited; the session is ending). The database
+ * the client asked for is kept. */
+int login_preset(struct session *s, struct login *l) __attribute__((warn_unused_result));
+
 /* ---- the tail ---- */
 
 /* After a check: AUTH_OK marks the session logged in and returns 0 (the

@@ -31,6 +31,7 @@
 #include "proxy/proxy.h"
 #include "proxy/secret.h"
 #include "proxy/session.h"
+#include "proxy/ssh_entry.h"
 #include "proxy/state.h"
 #include "proxy/tls.h"
 
@@ -314,6 +315,13 @@ int main(int argc, char **argv)
 		sb_log(LOG_ERR, "startup failed: %s", err);
 		return 1;
 	}
+	struct ssh_entry *sshe = ssh_entry_start(&px, err, sizeof err);
+	if (!sshe && err[0]) {
+		fprintf(stderr, "sqlbastion: %s\n", err);
+		sb_log(LOG_ERR, "startup failed: %s", err);
+		listener_stop(ls);
+		return 1;
+	}
 	struct admin_server *admin = admin_start(&px, reload_runtime, err, sizeof err);
 	if (!admin) {
 		fprintf(stderr, "sqlbastion: %s\n", err);
@@ -357,6 +365,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(px.base);
 
 	admin_stop(admin);
+	ssh_entry_stop(sshe);
 	lifecycle_stop(px.lifecycle);
 	px.lifecycle = NULL;
 	listener_stop(ls);

@@ -151,10 +151,18 @@ static void timer_cb(evutil_socket_t fd, short what, void *ctx)
 	s->proto->dispatch(s, s->pstate, SESS_CLIENT, SESS_EV_TIMEOUT);
 }
 
-struct session *sess_new(struct sb_proxy *px, const struct protocol *p,
-			 struct bufferevent *client, const char *ip, int port)
+static struct session *sess_start(struct sb_proxy *px, const struct protocol *p,
+				  struct bufferevent *client, const char *ip, int port,
+				  const struct identity *preset)
 {
 	struct session *s = calloc(1, sizeof *s);
+	if (s && preset) {
+		s->preset = malloc(sizeof *s->preset);
+		if (s->preset)
+			*s->preset = *preset;
+		else
+			free(s), s = NULL;
+	}
 	if (!s) {
 		bufferevent_free(client);
 		login_guard_leave(px, ip);
@@ -166,7 +174,7 @@ struct session *sess_new(struct sb_proxy *px, const struct protocol *p,
 	s->proto = p;
 	s->id = ++px->next_session_id;
 	s->ident.session = s->id;
-	s->ident.entry = IDENTITY_ENTRY_DIRECT;
+	s->ident.entry = preset ? preset->entry : IDENTITY_ENTRY_DIRECT;
 	s->ident.protocol = p->name;
 	s->client = client;
 	s->timer = evtimer_new(px->base, timer_cb, s);
@@ -195,6 +203,19 @@ struct session *sess_new(struct sb_proxy *px, const struct protocol *p,
 }
 
 _Static_assert(SESS_READ_MAX == BEV_IO_READ_MAX, "one read of a plain socket");
+
+struct session *sess_new(struct sb_proxy *px, const struct protocol *p,
+			 struct bufferevent *client, const char *ip, int port)
+{
+	return sess_start(px, p, client, ip, port, NULL);
+}
+
+struct session *sess_new_preset(struct sb_proxy *px, const struct protocol *p,
+				struct bufferevent *client, const struct identity *who)
+{
+	return sess_start(px, p, client, who->client_ip, who->client_port, who);
+}
+
 
 void sess_set_phase(struct session *s, const char *phase)
 {
@@ -248,6 +269,10 @@ static void reaper_cb(evutil_socket_t fd, short what, void *ctx)
 		if (s->ident.policy)
 			policy_unref(s->ident.policy);
 		sb_wipe(&s->ident.target, sizeof s->ident.target);
+		if (s->preset) {
+			sb_wipe(s->preset, sizeof *s->preset);
+			free(s->preset);
+		}
 		free(s);
 	}
 }

@@ -85,6 +85,8 @@ struct session {
 	int relay_raw;                    /* sess_relay_raw(): bytes pass as they are */
 	int unauth_counted;               /* holds a login_guard slot until ready or closed */
 	int64_t last_activity;            /* monotonic s of the last read on either side (idle_timeout) */
+	struct identity *preset;          /* owned: an identity another entry path
+					     established (login_preset, login.h); NULL = direct */
 
 	struct session *next, *prev;      /* in px->sessions or px->closing */
 };
@@ -93,6 +95,12 @@ struct session {
  * Returns the session or NULL (the bufferevent is freed). */
 struct session *sess_new(struct sb_proxy *px, const struct protocol *p,
 			 struct bufferevent *client, const char *ip, int port);
+
+/* The same for a client stream whose login another entry path already
+ * made (an SSH channel): who (logged in) is copied into s->preset before
+ * the frontend starts, and the session's entry and client are who's. */
+struct session *sess_new_preset(struct sb_proxy *px, const struct protocol *p,
+				struct bufferevent *client, const struct identity *who);
 
 /* End the session: audit session_end with reason, disable both sides,
  * schedule the free. Safe to call more than once (first reason wins). */

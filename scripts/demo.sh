@@ -319,6 +319,7 @@ done
 ctl() { "$BIN/sqlbastionctl" -c "$CONF" "$@"; }
 
 PROXY_PORT=$(free_port "${DEMO_PROXY_PORT:-6432}")
+SSH_PORT=$(free_port "${DEMO_SSH_PORT:-60022}")
 if [ -f "$POLICY" ]; then
 	policy_line="policy       = $POLICY"
 else
@@ -340,6 +341,7 @@ log          = -                     ; diagnostics to this terminal
 
 [listeners]
 postgres = 127.0.0.1:$PROXY_PORT
+ssh      = 127.0.0.1:$SSH_PORT           ; SSH-tunnel entry (ssh -N -L ..., token as password)
 ; mysql  = 127.0.0.1:3307            ; issue 3: MariaDB demo asset (demo_mysql below)
 
 [audit]
@@ -349,7 +351,9 @@ on_failure = close
 EOF
 
 say "registering alice, demo-pg, demo-pg/app, a write grant and a token"
-ctl init
+init_out=$(ctl init)
+printf '%s\n' "$init_out"
+KNOWN_HOSTS=$(printf '%s\n' "$init_out" | sed -n 's/^# known_hosts: //p' | head -1)
 ctl user add alice
 ctl asset add demo-pg --protocol postgres --host 127.0.0.1 --port "$PG_PORT" --tls prefer
 printf '%s\n' "$APP_PW" | ctl account add demo-pg/app --username app --password-stdin
@@ -462,6 +466,15 @@ EOF
 EOF
 	fi
 	cat <<EOF
+
+ The SSH-tunnel entry (the classic bastion path): alice's PostgreSQL token
+ is the SSH password; the database login inside the tunnel needs none:
+
+   ssh -N -L 54321:demo-pg:$PG_PORT alice@127.0.0.1 -p $SSH_PORT
+   psql "host=127.0.0.1 port=54321 user=app dbname=appdb"
+
+ the bastion's SSH host key (for ~/.ssh/known_hosts):
+   $KNOWN_HOSTS
 
  Audit log, one JSON object per line:
    ${rel}demo/var/audit/audit.jsonl

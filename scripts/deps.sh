@@ -29,6 +29,7 @@ set -euo pipefail
 DEPS_BUILD=(
 	build-essential pkg-config openssl
 	libssl-dev libevent-dev libpq-dev libmariadb-dev libpcre2-dev libsqlite3-dev
+	libssh-dev
 )
 DEPS_DEMO=(
 	"${DEPS_BUILD[@]}"
@@ -42,6 +43,7 @@ DEPS_TEST=(
 	python3-pytest python3-psycopg2 python3-pymysql
 	libpostgresql-jdbc-java default-jdk-headless libmariadb-java
 	sysbench
+	openssh-client sshpass python3-paramiko
 )
 DEPS_CI=(
 	"${DEPS_TEST[@]}"
@@ -49,7 +51,8 @@ DEPS_CI=(
 )
 # Python modules the integration tests import, and the package of each:
 # checked by importing them with Debian's python3, the one the tests run.
-PY_MODULES=(pytest:python3-pytest psycopg2:python3-psycopg2 pymysql:python3-pymysql)
+PY_MODULES=(pytest:python3-pytest psycopg2:python3-psycopg2 pymysql:python3-pymysql
+	paramiko:python3-paramiko)
 PY=/usr/bin/python3
 
 say() { printf 'deps: %s\n' "$*" >&2; }

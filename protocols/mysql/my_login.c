@@ -506,10 +506,18 @@ static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 		memcpy(c->attrs, r.attrs, r.attrs_len);
 		c->attrs_len = r.attrs_len;
 	}
-	if (s->px->cfg.require_tls && !s->client_tls) {
+	if (s->px->cfg.require_tls && !s->client_tls && !s->preset) {
 		login_audit_failed(s, &c->login, "TLS required");
 		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000",
 			 "sqlbastion: TLS is required (use --ssl)", "TLS required");
+		return;
+	}
+	int pr = login_preset(s, &c->login);
+	if (pr < 0)
+		return;
+	if (pr > 0) {
+		set_state(c, MY_ST_BACKEND_CONNECT);
+		(void)login_start_backend(s, &c->login);
 		return;
 	}
 	const char *plugin = (r.caps & MY_CLIENT_PLUGIN_AUTH) && r.plugin ? r.plugin : NATIVE;

@@ -245,10 +245,18 @@ static void on_startup_packet(struct pg_conn *c)
 			return;
 		}
 		evbuffer_drain(in, len);
-		if (s->px->cfg.require_tls && !s->client_tls) {
+		if (s->px->cfg.require_tls && !s->client_tls && !s->preset) {
 			login_audit_failed(s, &c->login, "TLS required");
 			pg_fatal(c, "28000", "sqlbastion: TLS is required (use sslmode=require)",
 				 "TLS required");
+			return;
+		}
+		int pr = login_preset(s, &c->login);
+		if (pr < 0)
+			return;
+		if (pr > 0) {
+			set_state(c, PG_ST_BACKEND_CONNECT);
+			(void)login_start_backend(s, &c->login);
 			return;
 		}
 		begin_client_auth(c);

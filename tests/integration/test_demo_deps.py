@@ -105,7 +105,7 @@ def demo_root():
 
 def _start_demo(root, log):
     env = dict(os.environ, SQLBASTION_BIN=str(BIN_DIR), CI_SKIP_APT="1",
-               DEMO_PROXY_PORT="0", DEMO_MYSQL_PORT="0")
+               DEMO_PROXY_PORT="0", DEMO_MYSQL_PORT="0", DEMO_SSH_PORT="0")
     f = open(log, "w")
     # Its own session, as a terminal gives it: Ctrl-C goes to the group.
     p = subprocess.Popen(["bash", root / "scripts" / "demo.sh", "--no-build"], cwd=root,
