@@ -32,7 +32,8 @@
 #define PG_TO(st) (1u << (st))
 static const unsigned pg_next[] = {
 	[PG_ST_STARTUP] = PG_TO(PG_ST_CLIENT_TLS) | PG_TO(PG_ST_SASL_FIRST) | PG_TO(PG_ST_PASSWORD) |
-			  PG_TO(PG_ST_CANCEL),
+			  PG_TO(PG_ST_CANCEL) |
+			  PG_TO(PG_ST_BACKEND_CONNECT), /* identity preset (SSH channel) */
 	[PG_ST_CLIENT_TLS] = PG_TO(PG_ST_STARTUP),
 	[PG_ST_SASL_FIRST] = PG_TO(PG_ST_SASL_FINAL),
 	[PG_ST_SASL_FINAL] = PG_TO(PG_ST_BACKEND_CONNECT),

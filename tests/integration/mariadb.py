@@ -84,12 +84,17 @@ class MariaDB:
         self.ca_file, ca_key = make_test_ca(self.tls_dir)
         self.cert_file, self.key_file = make_server_cert(self.tls_dir, self.ca_file, ca_key)
         os.chmod(self.base, 0o755)
+        # its own temporary directory: servers sharing /tmp lost each
+        # other's #sql-temptable files when many test runs overlapped
+        self.tmp_dir = self.base / "tmp"
+        self.tmp_dir.mkdir(exist_ok=True)
         _chown_mysql(self.base)
+        _chown_mysql(self.tmp_dir)
         argv = [INSTALL_DB, "--no-defaults", f"--datadir={self.data_dir}",
                 "--auth-root-authentication-method=socket", "--skip-test-db"]
         if IS_ROOT:
             argv.append("--user=mysql")
-        run(argv, cwd=self.base, timeout=120)
+        run(argv, cwd=self.base, timeout=120, env=dict(os.environ, TMPDIR=str(self.tmp_dir)))
 
     def start(self, timeout=60):
         argv = [MARIADBD, "--no-defaults", f"--datadir={self.data_dir}",
@@ -100,7 +105,7 @@ class MariaDB:
                 f"--ssl-ca={self.ca_file}", f"--ssl-cert={self.cert_file}",
                 f"--ssl-key={self.key_file}", "--innodb-buffer-pool-size=64M",
                 "--innodb-flush-log-at-trx-commit=0", "--skip-log-bin",
-                "--max-connections=500"]
+                "--max-connections=500", f"--tmpdir={self.tmp_dir}"]
         if IS_ROOT:
             argv.append("--user=mysql")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
