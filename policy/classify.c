@@ -4,7 +4,10 @@
  * from the dialect's tokenizer (pg_lexer.c or my_lexer.c); the few MySQL
  * forms that differ (DO, PREPARE ... FROM, LOAD DATA, SELECT ... INTO
  * OUTFILE, SET GLOBAL, REPLACE, RENAME TABLE) are checked where they occur,
- * the keyword list is in cls_words.h. The state is a
+ * the keyword list is in cls_words.h and its lookup in cls_keywords.c; WHERE
+ * triviality is followed by cls_where.c, long VALUES lists of literals are
+ * read by cls_values.c, write targets by cls_writes.c, KILL targets by
+ * cls_kill.c, MariaDB compound statements by cls_wrappers.c. The state is a
  * small stack of parenthesis levels (what opened each level, whether the
  * next name there is an object, whether a WITH there still waits for its
  * main statement) and a stack of DML "frames" (each INSERT/UPDATE/DELETE/
@@ -24,55 +27,16 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* strcasestr */
 #endif
+#include "policy/cls_keywords.h"
+#include "policy/cls_values.h"
+#include "policy/cls_where.h"
 #include "policy/classify.h"
 #include "policy/my_builtins.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* ---- keywords -------------------------------------------------------- */
-
-/* Category as in PostgreSQL's kwlist.h: unreserved and column-name
- * keywords can still name a table, type/function-name and reserved ones
- * cannot. */
-enum { KC_U, KC_C, KC_T, KC_R };
-
-#define KF_NOTFUNC 0x01 /* "word (" is syntax, not a function call */
-#define KF_CLAUSE 0x02  /* ends a FROM / DROP / GRANT ... ON list */
-#define KF_TRIVIAL 0x04 /* may appear in a WHERE that refers to nothing */
-#define KF_SKIP 0x08    /* skipped while waiting for an object name */
-#define KF_GSKIP 0x10   /* ... in GRANT/REVOKE/TRUNCATE/LOCK/REINDEX/... */
-
-#include "policy/cls_words.h"
-
-enum cls_kwid {
-	KW_NONE = 0,
-#define X(n, c, f) KW_##n,
-	CLS_KEYWORDS(X)
-#undef X
-	KW_COUNT
-};
-
-struct cls_kw {
-	const char *name; /* upper case */
-	uint8_t len, cat, flags;
-};
-
-static const struct cls_kw kwdefs[KW_COUNT] = {
-	{"", 0, 0, 0},
-#define X(n, c, f) {#n, (uint8_t)(sizeof(#n) - 1), KC_##c, (uint8_t)(f)},
-	CLS_KEYWORDS(X)
-#undef X
-};
-
-#define KW_SLOTS 1024 /* power of two, well above 2 * KW_COUNT */
-#define KW_MAXLEN 17  /* CURRENT_TIMESTAMP */
-_Static_assert(KW_COUNT < KW_SLOTS / 2, "keyword table too full");
-static uint16_t kw_slot[KW_SLOTS];
-static pthread_once_t kw_once = PTHREAD_ONCE_INIT;
 
 static unsigned char up(unsigned char c)
 {
@@ -82,56 +46,6 @@ static unsigned char up(unsigned char c)
 static unsigned char down(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
-static uint32_t kw_hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ up((unsigned char)s[i])) * 16777619u;
-	return h;
-}
-
-static void kw_build(void)
-{
-	for (int id = 1; id < KW_COUNT; id++) {
-		uint32_t i = kw_hash(kwdefs[id].name, kwdefs[id].len) & (KW_SLOTS - 1);
-		while (kw_slot[i])
-			i = (i + 1) & (KW_SLOTS - 1);
-		kw_slot[i] = (uint16_t)id;
-	}
-}
-
-/* Keyword id of a bare word, 0 if it is none (ASCII case-insensitive, as
- * the server matches keywords). */
-static int kw_lookup(const char *s, size_t n)
-{
-	if (n < 2 || n > KW_MAXLEN)
-		return 0;
-	for (uint32_t i = kw_hash(s, n) & (KW_SLOTS - 1); kw_slot[i];
-	     i = (i + 1) & (KW_SLOTS - 1)) {
-		const struct cls_kw *k = &kwdefs[kw_slot[i]];
-		if (k->len != n)
-			continue;
-		size_t j = 0;
-		while (j < n && up((unsigned char)s[j]) == (unsigned char)k->name[j])
-			j++;
-		if (j == n)
-			return kw_slot[i];
-	}
-	return 0;
-}
-
-static int kw_flag(int kw, int f)
-{
-	return kw && (kwdefs[kw].flags & f);
-}
-
-/* Can this word name a table (an identifier, or a keyword that is not
- * reserved for syntax)? */
-static int namelike(int kw)
-{
-	return !kw || kwdefs[kw].cat == KC_U || kwdefs[kw].cat == KC_C;
 }
 
 /* ---- functions the classifier knows ----------------------------------- */
@@ -201,7 +115,7 @@ enum {
 static void lex_one(struct cls_batch *b)
 {
 	b->next_token(&b->lx, &b->nx);
-	b->nkw = b->nx.kind == LEX_IDENT ? kw_lookup(b->nx.s, b->nx.len) : 0;
+	b->nkw = b->nx.kind == LEX_IDENT ? cls_kw_lookup(b->nx.s, b->nx.len) : 0;
 }
 
 static void shift(struct cls_batch *b)
@@ -215,7 +129,7 @@ void cls_begin(struct cls_batch *b, const char *sql, size_t len,
 	       const struct cls_opts *opts, struct policy_result *out,
 	       struct cls_names *names)
 {
-	pthread_once(&kw_once, kw_build);
+	cls_kw_init();
 	memset(b, 0, offsetof(struct cls_batch, fr));
 	if (opts->mysql) {
 		myl_init(&b->lx, sql, len, opts->std_strings, opts->ansi_quotes, opts->enc);
@@ -223,11 +137,16 @@ void cls_begin(struct cls_batch *b, const char *sql, size_t len,
 		b->lx.server_version = opts->server_version;
 		b->lx.server_mariadb = opts->server_mariadb;
 		b->next_token = myl_next;
+		b->literal_end = myl_literal_end;
+		b->resume = myl_resume;
 		b->mysql = 1;
 	} else {
 		pgl_init(&b->lx, sql, len, opts->std_strings, opts->enc);
 		b->next_token = pgl_next;
+		b->literal_end = pgl_literal_end;
+		b->resume = pgl_resume;
 	}
+	b->plain_path = opts->plain_path;
 	b->body_mode = opts->body_mode;
 	b->routines = opts->routines;
 	b->out = out;
@@ -440,7 +359,7 @@ static void dml_begin(struct cls_batch *b, int kw)
 
 	b->st->flags |= POLICY_F_WRITES;
 	b->st->dml |= bit;
-	cw_write_begin(b, kwdefs[kw].name);
+	cw_write_begin(b, cls_kwdefs[kw].name);
 	/* MySQL: INSERT [IGNORE] t (INTO is optional); UPDATE t1, t2 and
 	 * DELETE FROM t1, t2 write every table of the list */
 	if (b->mysql && kw == KW_INSERT && b->nkw != KW_INTO)
@@ -530,7 +449,7 @@ static int with_main(struct cls_batch *b, int kw)
 		return 0;
 	b->lv[b->depth].with = 0;
 	if (b->depth == 0 && b->vid == KW_WITH)
-		set_verb(b, kwdefs[kw].name, NULL);
+		set_verb(b, cls_kwdefs[kw].name, NULL);
 	nested_start(b, kw);
 	return 1;
 }
@@ -624,6 +543,8 @@ static void watch_finish(struct cls_batch *b)
 		b->st->flags |= POLICY_F_RW_SWITCH;
 	if (b->watch_n[0] == 1 && b->watch_lit[0] && is_library_guc(b->watch_val[0]))
 		b->st->flags |= POLICY_F_FILE_ACCESS;
+	if (b->watch_n[0] == 1 && b->watch_lit[0])
+		cw_setting(b, NULL, b->watch_val[0]);
 	b->watch_depth = 0;
 }
 
@@ -647,7 +568,7 @@ static void function_called(struct cls_batch *b, const char *nm, size_t n,
 			folded[i] = (char)down((unsigned char)last[i]);
 		last = folded;
 	}
-	b->st->flags |= func_flags(last, ln);
+	b->st->flags |= func_flags(last, ln) | cw_func_flags(b, last, ln);
 	if (cls_kill_func(&b->kt, &b->st->kill, last, ln, b->mysql))
 		b->st->flags |= POLICY_F_ENDS_SESSION;
 	b->next_paren = from_item ? P_FROMFUNC : P_FUNC;
@@ -754,7 +675,7 @@ static void kind_finish(struct cls_batch *b)
 	struct cls_level *L = &b->lv[0];
 
 	b->ph = PH_NONE;
-	set_verb(b, kwdefs[b->vid].name, k);
+	set_verb(b, cls_kwdefs[b->vid].name, k);
 	if (!strcmp(k, "ROLE") || !strcmp(k, "USER") || !strcmp(k, "GROUP") ||
 	    !strcmp(k, "DEFAULT PRIVILEGES") || !strcmp(k, "OWNED"))
 		b->st->flags |= POLICY_F_PRIVILEGE;
@@ -949,6 +870,8 @@ static int phase_step(struct cls_batch *b)
 	case PH_SET:
 		if (d != 0)
 			return 0;
+		if (b->mysql && (kw == KW_GLOBAL || kw == KW_PERSIST || kw == KW_PERSIST_ONLY))
+			b->st->flags |= POLICY_F_SERVER_ADMIN; /* the server's setting */
 		if (kw == KW_SESSION || kw == KW_LOCAL || kw == KW_GLOBAL ||
 		    kw == KW_PERSIST || kw == KW_PERSIST_ONLY ||
 		    (kw == KW_STATEMENT && b->set_stmt && b->prev_kw == KW_SET))
@@ -956,6 +879,7 @@ static int phase_step(struct cls_batch *b)
 		b->ph = PH_NONE;
 		if (t->kind == LEX_PARAM && t->len > 2 && t->s[1] == '@') {
 			variable_name(t, v, sizeof v); /* MySQL SET @@global.x = v */
+			cw_setting(b, t, v);
 			b->set_rw = is_rw_guc(v);
 			if (is_library_guc(v))
 				b->st->flags |= POLICY_F_FILE_ACCESS;
@@ -969,12 +893,19 @@ static int phase_step(struct cls_batch *b)
 		    kw == KW_AUTHORIZATION || kw == KW_TIME || kw == KW_SCHEMA)
 			return 0;
 		lex_ident_value(t, v, sizeof v);
+		cw_setting(b, t, v);
 		b->set_rw = is_rw_guc(v);
 		if (is_library_guc(v))
 			b->st->flags |= POLICY_F_FILE_ACCESS;
 		b->ph = PH_SET_NAME;
 		return 1;
 	case PH_SET_NAME:
+		if (d == 0 && cw_set_name_part(b, t, v, sizeof v)) { /* @@session . x */
+			b->set_rw = is_rw_guc(v);
+			if (is_library_guc(v))
+				b->st->flags |= POLICY_F_FILE_ACCESS;
+			return 1;
+		}
 		if (d == 0 && (t->kind == LEX_DOT || b->prev_kind == LEX_DOT)) {
 			b->set_rw = 0; /* a dotted name is an extension's setting */
 			return 1;
@@ -1115,7 +1046,7 @@ static void verb_begin(struct cls_batch *b, int kw)
 	unsigned *fl = &b->st->flags;
 
 	b->vid = kw;
-	set_verb(b, kwdefs[kw].name, NULL);
+	set_verb(b, cls_kwdefs[kw].name, NULL);
 	if (b->mysql && wrapper_begin(b, kw))
 		return;
 	switch (kw) {
@@ -1141,7 +1072,7 @@ static void verb_begin(struct cls_batch *b, int kw)
 		*fl |= POLICY_F_DDL;
 		b->ph = PH_KIND;
 		b->kind[0] = '\0';
-		cw_write_begin(b, kwdefs[kw].name); /* its object may be a system one */
+		cw_write_begin(b, cls_kwdefs[kw].name); /* its object may be a system one */
 		break;
 	case KW_TRUNCATE:
 		*fl |= POLICY_F_DDL | POLICY_F_WRITES;
@@ -1172,7 +1103,7 @@ static void verb_begin(struct cls_batch *b, int kw)
 	case KW_COMMIT: case KW_ROLLBACK:
 		*fl |= POLICY_F_TX_CONTROL;
 		if (b->nkw == KW_PREPARED)
-			set_verb(b, kwdefs[kw].name, "PREPARED");
+			set_verb(b, cls_kwdefs[kw].name, "PREPARED");
 		break;
 	case KW_PREPARE:
 		if (b->mysql) { /* PREPARE s FROM 'text' | @var */
@@ -1260,6 +1191,7 @@ static void verb_begin(struct cls_batch *b, int kw)
 		unknown_statement(b);
 		break;
 	}
+	cw_verb(b);
 }
 
 /* ---- words ------------------------------------------------------------------------ */
@@ -1286,18 +1218,6 @@ static int on_names_object(const struct cls_batch *b)
 		       !strcmp(b->kind, "STATISTICS");
 	}
 	return 0;
-}
-
-static void where_begin(struct cls_batch *b)
-{
-	if (b->nfr > 0 && b->fr[b->nfr - 1].depth == b->depth) {
-		struct cls_frame *f = &b->fr[b->nfr - 1];
-		f->where = 1;
-		f->trivial = 1;
-		b->where_fr = b->nfr - 1;
-		b->wref[b->depth] = b->wtriv[b->depth] = 0;
-		b->wlast_ntok = b->weq_ntok = -10;
-	}
 }
 
 /* In a BEGIN ATOMIC body, does this CASE open an expression? After a
@@ -1374,7 +1294,7 @@ static int keyword_role(struct cls_batch *b, int kw, int alias)
 	case KW_ON:
 		if (b->nfr > 0 && b->fr[b->nfr - 1].depth == b->depth &&
 		    (b->fr[b->nfr - 1].kind & CLS_DML_MERGE))
-			where_begin(b); /* MERGE ... ON cond: which rows match */
+			cls_where_begin(b); /* MERGE ... ON cond: which rows match */
 		if (b->depth == 0 && on_names_object(b)) {
 			L->arm = OBJ_NAME;
 			L->list = (b->vid == KW_GRANT || b->vid == KW_REVOKE) ? OBJ_NAME : OBJ_NONE;
@@ -1386,7 +1306,7 @@ static int keyword_role(struct cls_batch *b, int kw, int alias)
 		return 1;
 	case KW_WHERE:
 		L->arm = L->list = OBJ_NONE;
-		where_begin(b);
+		cls_where_begin(b);
 		return 1;
 	case KW_AS:
 		L->alias = (uint8_t)alias;
@@ -1489,7 +1409,7 @@ static void on_word(struct cls_batch *b, int start, int alias)
 	}
 	/* type/function-name keywords that are functions: left(), right() */
 	if (b->nx.kind == LEX_LPAREN && !kw_flag(kw, KF_NOTFUNC) &&
-	    kwdefs[kw].cat == KC_T) {
+	    cls_kwdefs[kw].cat == KC_T) {
 		char nm[LEX_NAME_MAX + 1];
 		size_t n = lex_ident_value(&b->cur, nm, sizeof nm);
 		function_called(b, nm, n, 0, my_call_type(b));
@@ -1580,104 +1500,12 @@ static void watch_token(struct cls_batch *b, const struct lex_token *t)
 		lex_string_value(t, b->watch_val[a], sizeof b->watch_val[a]);
 }
 
-/* Words that may stand in a WHERE without referring to a row: operators
- * spelled as words and SQL value functions (no parentheses). */
-static const char *const where_words[] = {
-	"like", "ilike", "similar", "escape", "xor", "div", "mod", "regexp", "rlike",
-	"sounds", "unknown", "isnull", "notnull", "glob", "current_user", "session_user",
-	"current_role", "current_date", "current_time", "current_timestamp", "localtime",
-	"localtimestamp", "current_catalog", "current_schema", "bool", "boolean", "int",
-	"integer", "text", "varchar", "char", "signed", "unsigned", "utc_date",
-	"utc_time", "utc_timestamp",
-};
-
 static int tok_word_in(const struct lex_token *t, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strlen(list[i]) == t->len && !strncasecmp(t->s, list[i], t->len))
 			return 1;
 	return 0;
-}
-
-/* Does token t, inside a WHERE, refer to the rows (a column, a parameter)?
- * Function names (followed by '('), type names after '::' or CAST's AS,
- * operator words and value functions do not; their arguments decide. */
-static int where_refers(struct cls_batch *b, const struct lex_token *t, int kw)
-{
-	if (t->kind == LEX_PARAM)
-		return 1;
-	if (t->kind != LEX_IDENT && t->kind != LEX_QIDENT)
-		return 0;
-	if (b->nx.kind == LEX_LPAREN)
-		return 0; /* f(...) */
-	if (b->prev_kind == LEX_OP && b->prev_len == 2 && b->prev_s[0] == ':' && b->prev_s[1] == ':')
-		return 0; /* x::type */
-	if (t->kind == LEX_QIDENT)
-		return 1;
-	if (kw_flag(kw, KF_TRIVIAL) || (kw == 0 && b->prev_kw == KW_AS))
-		return 0;
-	return !tok_word_in(t, where_words, sizeof where_words / sizeof where_words[0]);
-}
-
-static int where_is_or(struct cls_batch *b, const struct lex_token *t, int kw)
-{
-	if (kw == KW_OR)
-		return 1;
-	if (!b->mysql)
-		return 0;
-	if (t->kind == LEX_OP && t->len == 2 && t->s[0] == '|' && t->s[1] == '|')
-		return 1; /* MySQL: || is OR unless PIPES_AS_CONCAT */
-	return t->kind == LEX_IDENT && t->len == 3 && !strncasecmp(t->s, "xor", 3);
-}
-
-/* Follow the WHERE of the innermost DELETE/UPDATE (or MERGE's ON): it is
- * trivial when, at its own level, one OR-branch refers to no column
- * (WHERE 1=1, WHERE id = 1 OR true, WHERE now() IS NOT NULL, WHERE id = id);
- * a parenthesized group that is trivial counts as a constant. */
-static void where_token(struct cls_batch *b, const struct lex_token *t, int kw)
-{
-	if (b->where_fr < 0)
-		return;
-	struct cls_frame *f = &b->fr[b->where_fr];
-	int d = b->depth;
-	if (d < f->depth || d > CLS_MAX_DEPTH)
-		return;
-	if (d == f->depth && (kw == KW_RETURNING || kw == KW_ORDER || kw == KW_LIMIT ||
-			      (kw == KW_WHEN && (f->kind & CLS_DML_MERGE)))) {
-		b->where_fr = -1; /* the WHERE ended */
-		return;
-	}
-	if (t->kind == LEX_LPAREN) {
-		b->wref[d + 1] = b->wtriv[d + 1] = 0;
-		return;
-	}
-	if (t->kind == LEX_RPAREN) {
-		if (d > f->depth && !(b->wtriv[d] || !b->wref[d]))
-			b->wref[d - 1] = 1;
-		return;
-	}
-	if (where_is_or(b, t, kw)) {
-		if (!b->wref[d])
-			b->wtriv[d] = 1;
-		b->wref[d] = 0;
-		return;
-	}
-	if (t->kind == LEX_OP && t->len == 1 && t->s[0] == '=') {
-		b->weq_ntok = b->ntok;
-		return;
-	}
-	if (!where_refers(b, t, kw))
-		return;
-	if (b->wlast_ntok == b->ntok - 2 && b->weq_ntok == b->ntok - 1 &&
-	    b->wlast_len == t->len && !strncasecmp(b->wlast_s, t->s, t->len)) {
-		b->wref[d] = b->wlast_save; /* x = x */
-		return;
-	}
-	b->wlast_save = b->wref[d];
-	b->wlast_s = t->s;
-	b->wlast_len = t->len;
-	b->wlast_ntok = b->ntok;
-	b->wref[d] = 1;
 }
 
 static void step(struct cls_batch *b)
@@ -1688,7 +1516,8 @@ static void step(struct cls_batch *b)
 
 	L->start = L->alias = 0;
 	b->ntok++;
-	where_token(b, t, b->kw);
+	if (b->where_fr >= 0) /* following a WHERE: off the common path */
+		cls_where_token(b, t, b->kw);
 	watch_token(b, t);
 	if (cw_wants_token(b))
 		cw_token(b);
@@ -1780,6 +1609,65 @@ static void step(struct cls_batch *b)
 	advance(b);
 }
 
+/* ---- tuples of literals ---------------------------------------------------------------- */
+
+/* cur is a '(' after VALUES or ',': read the tuples of literals that start
+ * here through cls_values.c instead of token by token. Taken only in a
+ * state where, as step() shows, '(' ',' ')' and the items cls_values.c
+ * accepts change nothing but the fingerprint, the token count and the
+ * depth they leave as they found it: no phase, no WHERE or set_config
+ * being followed, no KILL target, no write-target zone, MERGE or DDL
+ * hooks (cls_writes.c), no name armed at this level, no pending function
+ * parenthesis. Then it sets what step() would have left after the last
+ * ')'. Returns 1 when it read at least one tuple. */
+static int values_fast(struct cls_batch *b)
+{
+	struct cls_level *L = &b->lv[b->depth];
+	struct cls_values_run r;
+
+	if (b->plain_path || b->cur.s == b->fast_stop)
+		return 0;
+	if (!(b->prev_kind == LEX_COMMA || (b->prev_kind == LEX_IDENT && b->prev_kw == KW_VALUES)))
+		return 0;
+	if (b->vid <= 0 || b->ph != PH_NONE || b->where_fr >= 0 || b->watch_depth ||
+	    b->next_paren || b->kt.mode || b->kt.arm || b->w.zone || b->w.merge_depth >= 0 ||
+	    (b->st->flags & POLICY_F_DDL) || L->arm != OBJ_NONE || L->list != OBJ_NONE ||
+	    b->depth + 1 > CLS_MAX_DEPTH || b->emitted == 0 || b->upper_here || b->name_here)
+		return 0;
+	if (b->fast_wait > 0) {
+		b->fast_wait--;
+		return 0;
+	}
+	if (!cls_values_scan(b, &r)) {
+		/* Rows the fast path cannot take (a function call, a
+		 * parameter): try again only after 1, 3, 7, ... 63 more
+		 * chances, so that such a list costs little more than the
+		 * plain path alone. */
+		b->fast_stop = r.stop;
+		if (b->fast_fails < 6)
+			b->fast_fails++;
+		b->fast_wait = (1 << b->fast_fails) - 1;
+		return 0;
+	}
+	b->fast_fails = 0;
+	b->fast_stop = r.stop;
+	b->fp_len = r.fp_len;
+	b->fp_glue = 0;
+	b->ntok += r.ntok;
+	b->emitted += r.ntok;
+	/* the last token was ')' */
+	b->prev_kind = LEX_RPAREN;
+	b->prev_s = r.end - 1;
+	b->prev_len = 1;
+	b->prev_kw = b->prev_name = 0;
+	L->start = L->alias = 0;
+	memset(&b->lv[b->depth + 1], 0, sizeof b->lv[0]);
+	b->resume(&b->lx, r.end);
+	lex_one(b);
+	shift(b);
+	return 1;
+}
+
 /* ---- statements ------------------------------------------------------------------------ */
 
 static void stmt_begin(struct cls_batch *b, struct cls_stmt *st)
@@ -1804,6 +1692,7 @@ static void stmt_begin(struct cls_batch *b, struct cls_stmt *st)
 	cls_compound_part(&b->cmp);
 	b->where_fr = -1;
 	b->nfr = 0;
+	b->fast_fails = b->fast_wait = 0;
 	cw_stmt_begin(b);
 	memset(&b->lv[0], 0, sizeof b->lv[0]);
 	b->lv[0].start = 1;
@@ -1906,15 +1795,25 @@ int cls_next(struct cls_batch *b, struct cls_stmt *st)
 					b->need_sep = 1;
 				break;
 			}
-			if (k == LEX_IDENT && b->depth == 0 &&
+			int sp = b->mysql && b->depth == 0 && (k == LEX_IDENT || k == LEX_QIDENT)
+					 ? cw_split(b) : 0; /* stored program bodies */
+			if (sp == 2) {
+				b->need_sep = 1;
+				break;
+			}
+			if (sp == 1 || (k == LEX_IDENT && b->depth == 0 &&
 			    ((b->body_mode && body_block_word(&b->cur)) ||
 			     ((b->cmp.level || b->cmp.closing) &&
-			      cls_compound_word(&b->cmp, &b->cur, &b->nx, b->ntok, b->vid == -2)))) {
+			      cls_compound_word(&b->cmp, &b->cur, &b->nx, b->ntok, b->vid == -2))))) {
 				shift(b);
 				if (b->ntok)
 					b->need_sep = 1;
 				break;
 			}
+			if (k == LEX_LPAREN && values_fast(b))
+				continue;
+			if (b->oom)
+				return -1;
 			step(b);
 			if (b->oom)
 				return -1;

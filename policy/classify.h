@@ -91,6 +91,9 @@ struct cls_stmt {
 	/* PostgreSQL CALL read with cls_opts.routines: flags come from the
 	 * procedure's catalog facts (policy.c), not from the verb */
 	unsigned char call;
+	/* MySQL: a statement of a stored program body (trigger, event,
+	 * routine): it runs later, not in this session's batch */
+	unsigned char deferred;
 };
 
 /* One level of parentheses (private to classify.c). */
@@ -117,6 +120,13 @@ struct cls_batch {
 	/* the dialect's tokenizer: pgl_next today; a MySQL tokenizer filling
 	 * the same struct lex_token plugs in here */
 	enum lex_kind (*next_token)(struct lex *lx, struct lex_token *t);
+	/* ... its literal scanner and resume for the VALUES fast path
+	 * (cls_values.c; lexer.h pgl_literal_end, pgl_resume) */
+	const char *(*literal_end)(struct lex *lx, const char *p);
+	void (*resume)(struct lex *lx, const char *p);
+	int plain_path;        /* cls_opts.plain_path */
+	const char *fast_stop; /* a '(' where the fast path stopped: not again */
+	int fast_fails, fast_wait; /* back-off after tuples it could not take */
 	struct lex_token cur, nx;
 	int kw, nkw; /* keyword ids of cur and nx */
 	struct policy_result *out;
@@ -183,6 +193,8 @@ struct cls_opts {
 				     instead of writes|dynamic */
 	const char *database;     /* MySQL: current database (NULL = none) */
 	int database_unknown;     /* MySQL: it may have changed unseen */
+	int plain_path;           /* tests only: never take the literal-tuple fast
+				     path (cls_values.h), to compare the two */
 };
 
 /* Start reading sql (len bytes). The fingerprint and objects of every

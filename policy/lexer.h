@@ -130,6 +130,20 @@ enum lex_encoding lex_my_encoding_from_name(const char *name);
  * anywhere else. */
 enum lex_kind myl_next(struct lex *lx, struct lex_token *t);
 
+/* Literal fast path (classify.c's VALUES lists, cls_values.c). If the
+ * token at p, as pgl_next / myl_next would read it there, is a number or a
+ * string literal of a flavor without a suffix clause (not U&, not a dollar
+ * quote), return its end; else NULL. It does not move lx->p; the MySQL one
+ * may set lx->ambiguous exactly as myl_next would for that token. */
+const char *pgl_literal_end(struct lex *lx, const char *p);
+const char *myl_literal_end(struct lex *lx, const char *p);
+
+/* Continue tokenizing at p, a token boundary that a fast path reached by
+ * passing only whitespace, punctuation, words and literals (no comment):
+ * the next pgl_next / myl_next reads from p. */
+void pgl_resume(struct lex *lx, const char *p);
+void myl_resume(struct lex *lx, const char *p);
+
 /* Bytes in the character at p (1 unless lx->enc is a client-only multibyte
  * encoding and *p starts a multibyte character). Shared by the tokenizers. */
 size_t lex_mb_len(const struct lex *lx, const char *p);

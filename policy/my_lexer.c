@@ -308,18 +308,21 @@ static const char *my_word(const struct lex *lx, const char *p)
 	return p;
 }
 
-/* A number, or an identifier that starts with digits ("1abc"). */
-static enum lex_kind my_number(struct lex *lx, struct lex_token *t, const char *p)
+/* The end of a number at p (*k = LEX_NUMBER), or of an identifier that
+ * starts with digits ("1abc", *k = LEX_IDENT). */
+static const char *number_end(const struct lex *lx, const char *p, enum lex_kind *k)
 {
 	const char *end = lx->end, *s = p;
 	int plain = 1;
 
+	*k = LEX_NUMBER;
 	if (end - p >= 3 && p[0] == '0' && (p[1] == 'x' || p[1] == 'b')) {
 		/* 0x1G is an identifier, as is anything else non-numeric */
 		p = lex_span(p + 2, end, s[1] == 'x' ? LC_HEX : LC_DIGIT);
-		int ok = p == end || !(lex_ctype[(unsigned char)*p] & LC_WORD);
-		return ok ? my_emit(lx, t, LEX_NUMBER, s, p)
-			  : my_emit(lx, t, LEX_IDENT, s, my_word(lx, s));
+		if (p == end || !(lex_ctype[(unsigned char)*p] & LC_WORD))
+			return p;
+		*k = LEX_IDENT;
+		return my_word(lx, s);
 	}
 	p = lex_span(p, end, LC_DIGIT);
 	if (p < end && *p == '.') {
@@ -337,9 +340,19 @@ static enum lex_kind my_number(struct lex *lx, struct lex_token *t, const char *
 			p = q;
 		}
 	}
-	if (plain && p < end && my_ident((unsigned char)*p))
-		return my_emit(lx, t, LEX_IDENT, s, my_word(lx, s));
-	return my_emit(lx, t, LEX_NUMBER, s, p);
+	if (plain && p < end && my_ident((unsigned char)*p)) {
+		*k = LEX_IDENT;
+		return my_word(lx, s);
+	}
+	return p;
+}
+
+/* A number, or an identifier that starts with digits. */
+static enum lex_kind my_number(struct lex *lx, struct lex_token *t, const char *p)
+{
+	enum lex_kind k;
+	const char *e = number_end(lx, p, &k);
+	return my_emit(lx, t, k, p, e);
 }
 
 /* @name, @'name', @@global.name: a value, like a parameter */
@@ -468,4 +481,35 @@ enum lex_kind myl_next(struct lex *lx, struct lex_token *t)
 		lx->nul = memchr(lx->nul + 1, '\0', (size_t)(lx->end - lx->nul - 1));
 	}
 	return k;
+}
+
+/* ---- literal fast path (cls_values.c) ------------------------------------ */
+
+const char *myl_literal_end(struct lex *lx, const char *p)
+{
+	const char *end = lx->end;
+	unsigned char c = (unsigned char)*p;
+	enum lex_kind k;
+
+	/* the same branches, in the same order, as next_token() */
+	if (c == '\'')
+		return my_quoted(lx, p, '\'', !lx->std_strings);
+	if (c == '"')
+		return lx->ansi_quotes ? NULL : my_quoted(lx, p, '"', !lx->std_strings);
+	if (my_digit(c)) {
+		const char *e = number_end(lx, p, &k);
+		return k == LEX_NUMBER ? e : NULL;
+	}
+	unsigned char lc = (unsigned char)(c | 0x20);
+	if (my_ident(c) && p + 1 < end && p[1] == '\'' && (lc == 'x' || lc == 'b' || lc == 'n'))
+		return my_quoted(lx, p + 1, '\'', lc == 'n' && !lx->std_strings);
+	return NULL;
+}
+
+void myl_resume(struct lex *lx, const char *p)
+{
+	lx->p = p;
+	/* every NUL before p was inside a string literal the fast path passed */
+	if (lx->nul && lx->nul < p)
+		lx->nul = memchr(p, '\0', (size_t)(lx->end - p));
 }

@@ -507,6 +507,32 @@ enum lex_kind pgl_next(struct lex *lx, struct lex_token *t)
 	return emit(lx, t, LEX_OP, p, p + 1);
 }
 
+/* ---- literal fast path (cls_values.c) ------------------------------------ */
+
+const char *pgl_literal_end(struct lex *lx, const char *p)
+{
+	const char *end = lx->end;
+	unsigned char c = (unsigned char)*p;
+
+	/* the same branches as pgl_next() for these first bytes */
+	if (c == '\'')
+		return scan_quoted(lx, p, !lx->std_strings, 1);
+	if (is_digit(c))
+		return scan_number(p, end);
+	unsigned char lc = (unsigned char)(c | 0x20);
+	if (is_ident_start(c) && p + 1 < end && p[1] == '\'' &&
+	    (lc == 'e' || lc == 'b' || lc == 'x' || lc == 'n')) {
+		int esc = lc == 'e' || (lc == 'n' && !lx->std_strings);
+		return scan_quoted(lx, p + 1, esc, lc == 'e' || lc == 'n');
+	}
+	return NULL;
+}
+
+void pgl_resume(struct lex *lx, const char *p)
+{
+	lx->p = p;
+}
+
 /* ---- values ---------------------------------------------------------- */
 
 struct sink {

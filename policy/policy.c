@@ -31,7 +31,7 @@
 /* What the `read` grant level refuses. */
 #define READ_DENIED                                                          \
 	(POLICY_F_WRITES | POLICY_F_DDL | POLICY_F_DYNAMIC | POLICY_F_FILE_ACCESS | \
-	 POLICY_F_RW_SWITCH | POLICY_F_PRIVILEGE)
+	 POLICY_F_RW_SWITCH | POLICY_F_PRIVILEGE | POLICY_F_SERVER_ADMIN)
 
 struct policy {
 	atomic_int refs;
@@ -542,7 +542,8 @@ static int run(const struct policy *p, const struct policy_request *req,
 			}
 		}
 		out->n_statements++;
-		if (!out->state_change_at && may_change_lexing(st.verb))
+		/* a SET in a trigger or routine body runs later, not here */
+		if (!out->state_change_at && !st.deferred && may_change_lexing(st.verb))
 			out->state_change_at = out->n_statements;
 		/* what called routines do counts before the rules see the call */
 		enum policy_action ra = POLICY_ALLOW;
@@ -607,6 +608,7 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 			opts.ansi_quotes = (req->mysql_mode & POLICY_MY_ANSI_QUOTES) != 0;
 		}
 	}
+	opts.plain_path = req->plain_classify; /* tests only */
 	if (run(p, req, &opts, out, w, 0, &ambiguous, 0) < 0)
 		return forced(out, 0);
 	int versioned = ambiguous >> 1;
@@ -641,6 +643,7 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 				alt.std_strings = opts.std_strings;
 				alt.ansi_quotes = opts.ansi_quotes;
 			}
+			alt.plain_path = opts.plain_path;
 			int amb;
 			if (result_strings(w->alt) < 0 || run(p, req, &alt, w->alt, w, 1, &amb, 0) < 0)
 				return forced(out, 0);

@@ -71,6 +71,10 @@ enum policy_session_id {
 };
 #define POLICY_F_CLIENT_FILE 0x2000u   /* the client uploads data for the statement: MySQL
 					  LOAD DATA LOCAL INFILE, PostgreSQL COPY ... FROM STDIN */
+#define POLICY_F_SERVER_ADMIN 0x20000u /* runs the server rather than a database: MySQL
+					  SET GLOBAL, SHUTDOWN, replication and binary log
+					  control; PostgreSQL ALTER SYSTEM, pg_reload_conf(),
+					  replication slots (cls_writes.h) */
 
 /* One routine (function, procedure, aggregate) of a called name, as the
  * server's catalog (pg_proc, information_schema.ROUTINES) describes it. See
@@ -152,6 +156,9 @@ struct policy_request {
 	int (*routine)(void *ctx, const char *name, size_t len,
 		       const struct policy_routine **defs);
 	void *routine_ctx;
+	/* Tests only (0 in the product): classify token by token, without the
+	 * literal-tuple fast path (cls_values.h), to check both agree. */
+	int plain_classify;
 };
 
 #define POLICY_MY_MODE_KNOWN 0x1u     /* the bits below are the server's */

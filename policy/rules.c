@@ -69,6 +69,7 @@ static const struct {
 	{"rename", POLICY_F_RENAME},
 	{"ends-session", POLICY_F_ENDS_SESSION},
 	{"client-file", POLICY_F_CLIENT_FILE},
+	{"server-admin", POLICY_F_SERVER_ADMIN},
 };
 
 /* ---- matching helpers ----------------------------------------------- */
@@ -416,7 +417,7 @@ static int parse_flags(struct parser *ps, struct rules_rule *r, const char *v)
 		if (j == sizeof flag_names / sizeof flag_names[0]) {
 			perr(ps, "unknown flag '%s' (known: writes, ddl, has-where, "
 			     "trivial-where, no-where, dynamic, file-access, rw-switch, "
-			     "unparseable, privilege, tx-control, alter-drop, rename, ends-session, client-file)",
+			     "unparseable, privilege, tx-control, alter-drop, rename, ends-session, client-file, server-admin)",
 			     l.items[i]);
 			list_free(&l);
 			return -1;

@@ -23,10 +23,13 @@
  *   flag=writes,ddl         any of: writes ddl has-where trivial-where
  *                           no-where dynamic file-access rw-switch
  *                           unparseable privilege tx-control alter-drop
- *                           rename client-file. no-where = a DELETE/UPDATE without WHERE
+ *                           rename client-file server-admin. no-where = a DELETE/UPDATE without WHERE
  *                           or with a trivial one (WHERE 1=1, WHERE true).
  *                           client-file = the client uploads the data (MySQL
  *                           LOAD DATA LOCAL INFILE, PostgreSQL COPY FROM STDIN).
+ *                           server-admin = runs the server (MySQL SET GLOBAL,
+ *                           SHUTDOWN, replication; PostgreSQL ALTER SYSTEM,
+ *                           pg_reload_conf(), replication slots).
  *   object=public.payroll   glob (* and ?), case-insensitive, on the names
  *                           of tables and other objects, compared part by
  *                           part from the right: "payroll" also matches

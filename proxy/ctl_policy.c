@@ -47,6 +47,7 @@ static const struct {
 	{"tx-control", POLICY_F_TX_CONTROL},  {"alter-drop", POLICY_F_ALTER_DROP},
 	{"rename", POLICY_F_RENAME},            {"ends-session", POLICY_F_ENDS_SESSION},
 	{"client-file", POLICY_F_CLIENT_FILE},
+	{"server-admin", POLICY_F_SERVER_ADMIN},
 };
 
 static void print_flags(unsigned flags)

@@ -1113,6 +1113,12 @@ class Bench:
         if c:
             res.append((f"classification {c['ns']:.0f} ns < 1 µs for the OLTP statement",
                         c["ns"] < 1000))
+        # issue 11 item 5: literal-heavy statements at >= 500 MB/s (thread CPU)
+        for case, v in R.get("classify", {}).items():
+            g = v.get("guard") if isinstance(v, dict) else None
+            if g and ("16m" in case or "100k" in case):
+                res.append((f"classify {case}: {g['mb_per_s']:,.0f} MB/s >= 500",
+                            g["mb_per_s"] >= 500))
         return res
 
     # ---- driver ----

@@ -4,7 +4,9 @@
  * decision, outside any socket: policy_evaluate() on a typical OLTP point
  * select, on two 10 KB statements and on 16 MiB INSERTs of the shapes real
  * clients send a BLOB in (MySQL 0x hex, Connector/J's _binary '...' with
- * backslash escapes, PostgreSQL bytea '\x..' and a long VALUES list), with a
+ * backslash escapes, PostgreSQL bytea '\x..' and a long VALUES list; an
+ * X'..' hex literal, one long quoted string and ~100k small rows in both
+ * dialects), with a
  * rule file (guard.rules) and with the empty policy (classification alone). One result struct is reused
  * across calls, as a session does, so steady-state allocation is what a
  * session sees. It does not measure the audit write or the relay.
@@ -153,6 +155,46 @@ static char *values_insert(size_t target)
 	return s;
 }
 
+/* One quoted string of about n bytes of text: every printable byte, UTF-8,
+ * newlines, doubled quotes and escaped backslashes (read the same with
+ * backslash escapes on or off). Caller frees. */
+static char *string_insert(size_t n)
+{
+	static const char *const bits[] = {"lorem ipsum ", "it''s ", "\\\\", "\n-- ",
+					   "/* */ ", "; DROP ", "\xc3\xa9t\xc3\xa9 ",
+					   "(1, 2), ", "\"q\" ", "`b` ", "#x\n", "$$ "};
+	const char *head = "INSERT INTO docs (id, body) VALUES (1, '";
+	size_t h = strlen(head), k = h;
+	char *s = malloc(n + 64);
+	if (!s)
+		return NULL;
+	memcpy(s, head, h);
+	for (unsigned i = 0; k < n; i++) {
+		const char *b = bits[i * 7 % (sizeof bits / sizeof bits[0])];
+		size_t l = strlen(b);
+		memcpy(s + k, b, l);
+		k += l;
+	}
+	memcpy(s + k, "')", 3);
+	return s;
+}
+
+/* target bytes of small rows, mixed literals as a bulk loader or a dump
+ * writes them: (12, 'name 12', NULL, 3.5, -7, X'0c'). Caller frees. */
+static char *tuples_insert(size_t target)
+{
+	char *s = malloc(target + 256);
+	if (!s)
+		return NULL;
+	size_t n = (size_t)snprintf(s, target + 256, "INSERT INTO items VALUES ");
+	for (int i = 0; n < target - 100; i++)
+		n += (size_t)snprintf(s + n, target + 256 - n, "%s(%d,'name %d',%s,%d.5,-%d,X'%02x')",
+				      i ? "," : "", i, i, i % 3 ? "NULL" : "TRUE", i % 1000, i % 7,
+				      i & 0xff);
+	s[n] = '\0';
+	return s;
+}
+
 static int bench_one(const struct policy *p, const char *pname, const char *cname,
 		     const char *sql, size_t len)
 {
@@ -227,7 +269,10 @@ int main(int argc, char **argv)
 	char *my_esc = escaped_insert(BIG - BIG / 8, &esc_len);
 	char *pg_hex = hex_insert("INSERT INTO blobs (id, b) VALUES (1, '\\x", BIG / 2, "')");
 	char *vals = values_insert(BIG);
-	if (!my_hex || !my_esc || !pg_hex || !vals)
+	char *xhex = hex_insert("INSERT INTO blobs (id, b) VALUES (1, X'", BIG / 2, "')");
+	char *str = string_insert(BIG);
+	char *tup = tuples_insert(100000 * 38); /* ~100k rows */
+	if (!my_hex || !my_esc || !pg_hex || !vals || !xhex || !str || !tup)
 		return 1;
 	struct {
 		const char *name;
@@ -243,6 +288,13 @@ int main(int argc, char **argv)
 		{"my_insert_16m_values", vals, 0},
 		{"insert_16m_bytea", pg_hex, 0},
 		{"insert_16m_values", vals, 0},
+		/* one hex literal, one quoted string, ~100k small rows: both dialects */
+		{"insert_16m_xhex", xhex, 0},
+		{"my_insert_16m_xhex", xhex, 0},
+		{"insert_16m_string", str, 0},
+		{"my_insert_16m_string", str, 0},
+		{"insert_100k_rows", tup, 0},
+		{"my_insert_100k_rows", tup, 0},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		if (argc > 2 && !strstr(cases[i].name, argv[2]))
@@ -256,6 +308,9 @@ int main(int argc, char **argv)
 	free(my_esc);
 	free(pg_hex);
 	free(vals);
+	free(xhex);
+	free(str);
+	free(tup);
 	policy_unref(guard);
 	policy_unref(empty);
 	return 0;

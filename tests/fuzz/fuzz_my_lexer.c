@@ -8,7 +8,10 @@
  * top of crashes and sanitizer reports: every token lies inside the input
  * and the lexer always moves forward and ends (EOF or ERROR); then
  * policy_evaluate under the guard policy keeps its result invariants
- * (NUL-terminated strings inside their buffers, unparseable text denied).
+ * (NUL-terminated strings inside their buffers, unparseable text denied)
+ * and decides exactly as with the literal-tuple fast path turned off
+ * (policy_request.plain_classify), in the ASCII-safe character set and in
+ * the one bits 3-4 choose.
  *
  * Build from the repository root:
  *   clang -fsanitize=fuzzer,address -I. tests/fuzz/fuzz_my_lexer.c policy/[a-z]*.c \
@@ -46,6 +49,19 @@ static int owns_odd(void *ctx, uint64_t id, enum policy_session_id how)
 	return (int)(id & 1);
 }
 
+static struct policy_result plain;
+static const char *const my_encs[] = {NULL, "sjis", "gbk", "gb18030"};
+
+/* Two results of the same text agree on everything a caller reads. */
+static int same_result(const struct policy_result *x, const struct policy_result *y)
+{
+	return x->action == y->action && !strcmp(x->rule, y->rule) && !strcmp(x->verb, y->verb) &&
+	       !strcmp(x->message, y->message) && x->flags == y->flags &&
+	       x->n_statements == y->n_statements && !strcmp(x->fingerprint, y->fingerprint) &&
+	       !strcmp(x->objects, y->objects) && x->use_seen == y->use_seen &&
+	       !strcmp(x->use_db, y->use_db);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum lex_encoding encs[] = {LEX_ENC_ASCII_SAFE, LEX_ENC_SJIS,
@@ -53,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!guard) {
 		guard = load_guard();
 		policy_result_init(&res);
+		policy_result_init(&plain);
 	}
 	if (size < 1)
 		return 0;
@@ -93,6 +110,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    !res.objects || strlen(res.objects) >= res.objects_cap ||
 	    (unsigned)res.action > POLICY_KILL ||
 	    ((res.flags & POLICY_F_UNPARSEABLE) && res.action < POLICY_DENY))
+		abort();
+	/* the literal-tuple fast path decides exactly as the plain path, also
+	 * under a client character set whose characters can hold a backslash */
+	req.plain_classify = 1;
+	(void)policy_evaluate(guard, &req, &plain);
+	if (!same_result(&res, &plain))
+		abort();
+	req.client_encoding = my_encs[(mode >> 3) & 3];
+	req.plain_classify = 0;
+	(void)policy_evaluate(guard, &req, &res);
+	req.plain_classify = 1;
+	(void)policy_evaluate(guard, &req, &plain);
+	if (!same_result(&res, &plain))
 		abort();
 	return 0;
 }

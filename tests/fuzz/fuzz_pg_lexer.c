@@ -7,7 +7,9 @@
  * session state (standard_conforming_strings, client encoding, grant level,
  * and with its top bit the MySQL tokenizer); the rest is the statement text. Besides crashes and sanitizer reports, it
  * checks the result's invariants: NUL-terminated strings within their
- * buffers, a known action, a message for every denial.
+ * buffers, a known action, a message for every denial; and that the
+ * decision is the same with the literal-tuple fast path turned off
+ * (policy_request.plain_classify).
  *
  * Build from the repository root (every .c file of policy/ is needed):
  *   clang -fsanitize=fuzzer,address -I. tests/fuzz/fuzz_pg_lexer.c policy/[a-z]*.c \
@@ -53,6 +55,17 @@ static void check(const struct policy_result *r)
 		abort();
 }
 
+static struct policy_result plain;
+
+/* Two results of the same text agree on everything a caller reads. */
+static int same_result(const struct policy_result *x, const struct policy_result *y)
+{
+	return x->action == y->action && !strcmp(x->rule, y->rule) && !strcmp(x->verb, y->verb) &&
+	       !strcmp(x->message, y->message) && x->flags == y->flags &&
+	       x->n_statements == y->n_statements && !strcmp(x->fingerprint, y->fingerprint) &&
+	       !strcmp(x->objects, y->objects) && x->use_seen == y->use_seen;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const encodings[] = {NULL, "SJIS", "GBK", "GB18030",
@@ -66,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		guard = load_guard();
 		extra = policy_load_text("fuzz.rules", rules, sizeof rules - 1, &e);
 		policy_result_init(&res);
+		policy_result_init(&plain);
 		if (!extra)
 			fprintf(stderr, "fuzz.rules:%d: %s\n", e.line, e.message);
 		if (!guard || !extra)
@@ -87,7 +101,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q.std_strings_off = mode & 1;
 	q.client_encoding = encodings[(mode >> 1) & 7];
 
-	policy_evaluate((mode & 0x40) ? extra : guard, &q, &res);
+	const struct policy *pol = (mode & 0x40) ? extra : guard;
+	policy_evaluate(pol, &q, &res);
 	check(&res);
+	/* the literal-tuple fast path decides exactly as the plain path */
+	q.plain_classify = 1;
+	policy_evaluate(pol, &q, &plain);
+	if (!same_result(&res, &plain))
+		abort();
 	return 0;
 }

@@ -253,6 +253,11 @@ CREATE TYPE ty AS (a int, b text);
 CREATE FUNCTION fx() RETURNS int LANGUAGE sql AS 'SELECT 1';
 RESET ROLE;
 DROP FUNCTION IF EXISTS pg_catalog.ev_fn();
+SET allow_system_table_mods = on;
+DROP TRIGGER IF EXISTS ev_tr ON pg_catalog.pg_description;
+RESET allow_system_table_mods;
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'ev%';
+ALTER DATABASE evdb RESET ALL;
 DROP SCHEMA IF EXISTS evfdw CASCADE;
 DROP EXTENSION IF EXISTS file_fdw CASCADE;
 CREATE SCHEMA evfdw;
@@ -385,6 +390,12 @@ MY_FIXTURE = [
     "CREATE PROCEDURE fixproc() SELECT 1",
     "CREATE TRIGGER fixtrig BEFORE INSERT ON u FOR EACH ROW SET NEW.note = NEW.note",
     "DROP PROCEDURE IF EXISTS mysql.ev_p",
+    "DELETE FROM mysql.servers WHERE Server_name LIKE 'ev%'",
+    "FLUSH PRIVILEGES",
+    "DELETE FROM mysql.plugin WHERE name LIKE 'ev%'",
+    "SET GLOBAL init_connect = ''",
+    "SET GLOBAL max_connections = 500",
+    "SET GLOBAL event_scheduler = OFF",
     # stored routines of the hosted account (their bodies are visible to it),
     # called by the routine-* cases (issue 15 class 1)
     "CREATE DEFINER='app'@'%' PROCEDURE evp_wipe() DELETE FROM t",
@@ -443,6 +454,10 @@ class MyScratch:
                 cur.execute(q)
         for q in MY_FIXTURE:
             cur.execute(q)
+        cur.execute("SELECT count(*) FROM information_schema.plugins "
+                    "WHERE plugin_library = 'ha_blackhole.so'")
+        if cur.fetchone()[0]:
+            cur.execute("UNINSTALL SONAME 'ha_blackhole'")
 
     def direct(self, c):
         if c.super:

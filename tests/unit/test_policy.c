@@ -31,6 +31,7 @@ static const struct {
 	{"no-where", POLICY_F_NO_WHERE},     {"alter-drop", POLICY_F_ALTER_DROP},
 	{"rename", POLICY_F_RENAME},         {"ends-session", POLICY_F_ENDS_SESSION},
 	{"client-file", POLICY_F_CLIENT_FILE},
+	{"server-admin", POLICY_F_SERVER_ADMIN},
 };
 
 static const char *flags_str(unsigned f, char *buf, size_t cap)
@@ -765,6 +766,14 @@ static void test_session_kill(const struct policy *guard)
 		{POLICY_DIALECT_PG, "SELECT 1; SELECT pg_terminate_backend(7)", "deny", "allow"},
 		{POLICY_DIALECT_PG, "EXPLAIN SELECT pg_terminate_backend(7)", "allow", "allow"},
 		{POLICY_DIALECT_MYSQL, "CREATE EVENT e ON SCHEDULE AT NOW() DO KILL 42", "deny", "allow"},
+		/* stored program bodies run later, as someone else: nobody's own */
+		{POLICY_DIALECT_MYSQL, "CREATE EVENT e ON SCHEDULE AT NOW() DO BEGIN KILL 42; END",
+		 "deny", "allow"},
+		{POLICY_DIALECT_MYSQL,
+		 "CREATE EVENT e ON SCHEDULE AT NOW() DO lbl: BEGIN SELECT 1; KILL 42; END", "deny",
+		 "allow"},
+		{POLICY_DIALECT_MYSQL, "CREATE PROCEDURE p() BEGIN SELECT 1; KILL 42; END", "deny", "allow"},
+		{POLICY_DIALECT_MYSQL, "CREATE PROCEDURE p() BEGIN SELECT 1; END; KILL 42", "allow", "allow"},
 		{POLICY_DIALECT_PG, "CREATE VIEW v AS SELECT pg_cancel_backend(42)", "deny", "allow"},
 		/* a function that ends sessions when called later: nobody's own */
 		{POLICY_DIALECT_PG,
@@ -865,7 +874,7 @@ int main(void)
 		fprintf(stderr, "cannot load %s: %s:%d: %s\n", GUARD, e.file, e.line, e.message);
 		return 1;
 	}
-	CHECK(policy_rule_count(guard) == 12);
+	CHECK(policy_rule_count(guard) == 13);
 
 	int n_cases = run_cases(guard, "data/policy_pg_cases.txt", POLICY_DIALECT_PG);
 	int n_my = run_cases(guard, "data/policy_my_cases.txt", POLICY_DIALECT_MYSQL);

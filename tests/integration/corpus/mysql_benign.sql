@@ -304,6 +304,54 @@ SELECT 'C:\temp\', 'a\'
 @@ bs-ansi-quotes-confirmed | | pre=SET sql_mode = 'ANSI_QUOTES'
 SELECT "id" FROM t WHERE name = 'x\'; DROP TABLE t; -- '
 
+@@ view-grant-table-aggregate | | super
+CREATE VIEW ev_v2 AS SELECT User, count(*) AS n FROM mysql.global_priv GROUP BY User
+
+@@ view-grant-table-subquery | | super
+CREATE VIEW ev_v3 AS SELECT id, name FROM t WHERE name IN (SELECT User FROM mysql.global_priv)
+
+@@ view-user-table-definer | |
+CREATE DEFINER = CURRENT_USER SQL SECURITY INVOKER VIEW ev_v4 AS SELECT id, name FROM t
+
+@@ trigger-body-begin-set | |
+CREATE TRIGGER ev_tr2 BEFORE INSERT ON u FOR EACH ROW BEGIN SET NEW.note = upper(NEW.note); END; INSERT INTO u VALUES (9, 1, 'z')
+
+@@ trigger-follows-set | |
+CREATE TRIGGER ev_tr3 BEFORE INSERT ON u FOR EACH ROW FOLLOWS fixtrig SET NEW.note = NEW.note; INSERT INTO u VALUES (8, 1, 'y')
+
+@@ trigger-body-bounded-write | |
+CREATE TRIGGER ev_tr4 AFTER INSERT ON u FOR EACH ROW UPDATE t SET drop_count = drop_count + 1 WHERE id = NEW.t_id; INSERT INTO u VALUES (7, 1, 'w')
+
+@@ procedure-body-reads | |
+CREATE PROCEDURE ev_p2() BEGIN DECLARE n INT; SELECT count(*) INTO n FROM t; UPDATE t SET drop_count = n WHERE id = 1; END
+
+@@ event-body-bounded-delete | |
+CREATE EVENT ev_e2 ON SCHEDULE EVERY 1 DAY DO DELETE FROM truncate_log WHERE id < 0
+
+@@ alter-engine-innodb | |
+ALTER TABLE t ENGINE = InnoDB; ALTER TABLE u FORCE
+
+@@ create-table-memory-engine | |
+CREATE TABLE ev_m (id INT) ENGINE = MEMORY; INSERT INTO ev_m VALUES (1)
+
+@@ set-session-and-read-global | |
+SET SESSION sql_mode = 'STRICT_ALL_TABLES'; SELECT @@global.max_connections, @@session.max_statement_time
+
+@@ read-grant-tables | | super
+SELECT User, Host FROM mysql.global_priv LIMIT 1; SELECT count(*) FROM mysql.servers
+
+@@ use-mysql-then-qualified-write | |
+USE evdb; UPDATE evdb.t SET name = 'q' WHERE id = 2
+
+@@ set-session-scope-spaced-dot | |
+SET @@session . sql_mode = 'STRICT_TRANS_TABLES'; SET @@SESSION/**/.`max_statement_time` = 10
+
+@@ view-information-schema | |
+CREATE VIEW ev_v5 AS SELECT table_name FROM information_schema.tables WHERE table_schema = 'evdb'
+
+@@ trigger-body-set-escaped-quote | |
+CREATE TRIGGER ev_tr5 BEFORE INSERT ON u FOR EACH ROW BEGIN SET NEW.note = 'it\'s'; SET NEW.note = concat(NEW.note, "!"); END;
+INSERT INTO u VALUES (6, 1, 'v')
 
 # ---- stored routines whose body only reads (issue 15 class 1): not dynamic
 

@@ -754,6 +754,114 @@ CREATE PROCEDURE mysql.ev_p() SELECT 1
 @@ cat-create-procedure-use-mysql | sql SELECT count(*) FROM information_schema.routines WHERE routine_schema = 'mysql' AND routine_name = 'ev_p' | super pre=USE mysql
 CREATE PROCEDURE ev_p() SELECT 1
 
+@@ view-global-priv-update | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+CREATE VIEW ev_v AS SELECT * FROM mysql.global_priv; UPDATE ev_v SET Priv = '{"access":1}' WHERE User = 'ev_victim'
+
+@@ view-definer-backticks-spaced | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+CREATE DEFINER = CURRENT_USER SQL SECURITY DEFINER VIEW ev_v AS SELECT `User`, `Priv` FROM `mysql` . /* x */ `global_priv`;
+UPDATE ev_v SET Priv = '{"access":3}' WHERE User = 'ev_victim'
+
+@@ view-use-mysql-unqualified | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+USE mysql; CREATE VIEW evdb.ev_v AS SELECT User, Priv FROM global_priv; UPDATE evdb.ev_v SET Priv = '{"access":5}' WHERE User = 'ev_victim'
+
+@@ view-alter-existing | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+ALTER VIEW v AS SELECT User AS name, Priv FROM mysql.global_priv; UPDATE v SET Priv = '{"access":7}' WHERE name = 'ev_victim'
+
+@@ view-join-updatable | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+CREATE VIEW ev_v AS SELECT g.User, g.Priv, t.name FROM mysql.global_priv g JOIN t ON t.id = 1;
+UPDATE ev_v SET Priv = '{"access":9}' WHERE User = 'ev_victim'
+
+@@ trigger-body-begin-delete | rows t | 
+CREATE TRIGGER ev_tr BEFORE INSERT ON u FOR EACH ROW BEGIN DELETE FROM t; END; INSERT INTO u VALUES (9, 1, 'z')
+
+@@ trigger-body-follows-trivial | rows t | 
+CREATE TRIGGER ev_tr BEFORE INSERT ON u FOR EACH ROW FOLLOWS fixtrig DELETE FROM t WHERE 1 = 1;
+INSERT INTO u VALUES (9, 1, 'z')
+
+@@ trigger-body-nested-blocks | rows t | 
+CREATE TRIGGER ev_tr AFTER INSERT ON u FOR EACH ROW lbl: BEGIN IF NEW.id > 0 THEN BEGIN UPDATE t SET name = 'x'; END; END IF; END;
+INSERT INTO u VALUES (9, 1, 'z')
+
+@@ trigger-body-catalog-write | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+CREATE TRIGGER ev_tr AFTER INSERT ON u FOR EACH ROW UPDATE mysql.global_priv SET Priv = '{"access":2}' WHERE User = 'ev_victim';
+INSERT INTO u VALUES (9, 1, 'z')
+
+@@ event-body-drop | gone t | super
+SET GLOBAL event_scheduler = ON;
+CREATE EVENT ev_e ON SCHEDULE AT CURRENT_TIMESTAMP DO DROP TABLE evdb.t;
+DO SLEEP(2); SET GLOBAL event_scheduler = OFF
+
+@@ event-body-begin-delete | sql SELECT count(*) FROM information_schema.events WHERE event_schema = 'evdb' | 
+CREATE EVENT ev_e ON SCHEDULE EVERY 1 DAY DO BEGIN DELETE FROM t; END
+
+@@ event-body-definer-truncate | sql SELECT count(*) FROM information_schema.events WHERE event_schema = 'evdb' | 
+CREATE DEFINER = CURRENT_USER EVENT IF NOT EXISTS ev_e ON SCHEDULE EVERY 1 DAY DO TRUNCATE t
+
+@@ procedure-body-drop | sql SELECT count(*) FROM information_schema.routines WHERE routine_schema = 'evdb' AND routine_name = 'ev_p' | 
+CREATE PROCEDURE ev_p() BEGIN DECLARE n INT DEFAULT 0; DROP TABLE t; END
+
+@@ cat-use-exec-comment | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+/*!USE mysql*/; UPDATE global_priv SET Priv = '{"access":11}' WHERE User = 'ev_victim'
+
+@@ cat-comments-between-parts | sql SELECT Priv FROM mysql.global_priv WHERE User = 'ev_victim' | super
+UPDATE mysql/**/./* sep */global_priv SET Priv = '{"access":13}' WHERE User = 'ev_victim'
+
+@@ cat-proxies-priv | sql SELECT count(*) FROM mysql.proxies_priv WHERE User = 'ev_victim' | super
+INSERT INTO mysql.proxies_priv VALUES ('%', 'ev_victim', '', '', 1, 'root', now())
+
+@@ cat-servers-table | sql SELECT count(*) FROM mysql.servers | super
+INSERT INTO mysql.servers (Server_name, Host, Db, Username, Password, Port, Socket, Wrapper, Owner) VALUES ('ev_s2', '127.0.0.1', '', 'root', '', 3306, '', 'mysql', '')
+
+@@ cat-plugin-table | sql SELECT count(*) FROM mysql.plugin | super
+INSERT INTO `mysql`.`plugin` VALUES ('ev_plugin', 'ha_ev.so')
+
+@@ plugin-install-soname | sql SELECT count(*) FROM information_schema.plugins WHERE plugin_name = 'BLACKHOLE' | super
+INSTALL SONAME 'ha_blackhole'
+
+@@ alter-engine-blackhole | rows t | super
+INSTALL SONAME 'ha_blackhole'; ALTER TABLE t ENGINE = BLACKHOLE
+
+@@ alter-engine-merge | rows t | 
+ALTER TABLE t ENGINE = MRG_MyISAM
+
+@@ alter-engine-merge-second-table | rows truncate_log | 
+ALTER TABLE truncate_log COMMENT 'x', ENGINE MERGE
+
+@@ alter-discard-tablespace | rows t | 
+ALTER TABLE t DISCARD TABLESPACE
+
+@@ set-global-init-connect | sql SELECT @@global.init_connect | super
+SET GLOBAL init_connect = 'SET @ev = 1'
+
+@@ set-global-at-at | sql SELECT @@global.max_connections | super
+SET @@GLOBAL.max_connections = 499
+
+@@ set-global-second-assignment | sql SELECT @@global.max_connections | super
+SET SESSION sql_mode = 'STRICT_ALL_TABLES', GLOBAL max_connections = 498
+
+@@ create-server | sql SELECT count(*) FROM mysql.servers | super
+CREATE SERVER ev_s FOREIGN DATA WRAPPER mysql OPTIONS (HOST '127.0.0.1', DATABASE 'evdb', USER 'root')
+
+@@ set-global-spaced-dot | sql SELECT @@global.max_connections | super
+SET @@global . max_connections = 497
+
+@@ set-global-comment-dot-backtick | sql SELECT @@global.max_connections | super
+SET @@GLOBAL/**/.`max_connections` = 496
+
+@@ set-global-exec-comment | sql SELECT @@global.max_connections | super
+SET /*!GLOBAL*/ max_connections = 495
+
+@@ ro-tx-var-scope-spaced-dot | setting tx_read_only=1 | read
+SET @@session . tx_read_only = 0
+
+@@ ro-tx-var-scope-comment-backtick | setting tx_read_only=1 | read
+SET @@SESSION/**/.`tx_read_only` = 0
+
+@@ alter-online-discard-tablespace | rows u | 
+ALTER ONLINE TABLE u DISCARD TABLESPACE
+
+@@ alter-ignore-engine-merge | rows u | 
+ALTER IGNORE TABLE u ENGINE MRG_MYISAM
 
 # ---- work hidden inside stored routines (issue 15 class 1): the routines
 # are corpus_helpers.MY_FIXTURE's, created beforehand by a DBA

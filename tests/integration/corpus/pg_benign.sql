@@ -301,3 +301,66 @@ MERGE INTO t USING u ON t.id = u.t_id AND u.note = 'x' WHEN MATCHED THEN DELETE
 
 @@ fdw-column-named-filename | |
 CREATE TABLE files (filename text, program text); INSERT INTO files VALUES ('a', 'b')
+
+@@ user-table-pg-prefix | |
+CREATE TABLE pg_blob (id int, data bytea); INSERT INTO pg_blob VALUES (1, 'x'); UPDATE pg_blob SET data = 'y' WHERE id = 1
+
+@@ user-table-pg-stats-custom | |
+CREATE TABLE pg_stats_custom (k text, v int); INSERT INTO pg_stats_custom VALUES ('a', 1); DELETE FROM pg_stats_custom WHERE k = 'a'
+
+@@ user-table-catalog-name-qualified | |
+CREATE TABLE public.pg_class (a int); INSERT INTO public.pg_class VALUES (1); UPDATE public.pg_class SET a = 2 WHERE a = 1
+
+@@ view-catalog-join | |
+CREATE VIEW ev_rel AS SELECT c.relname, n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+
+@@ view-catalog-aggregate | |
+CREATE VIEW ev_cnt AS SELECT relkind, count(*) AS n FROM pg_class GROUP BY relkind
+
+@@ view-catalog-nonupdatable-view | |
+CREATE VIEW ev_act AS SELECT pid, state, query FROM pg_stat_activity
+
+@@ view-user-table-catalog-subquery | |
+CREATE VIEW ev_tv AS SELECT id, name FROM t WHERE name NOT IN (SELECT rolname FROM pg_roles)
+
+@@ view-catalog-distinct | |
+CREATE VIEW ev_kinds AS SELECT DISTINCT relkind FROM pg_class
+
+@@ matview-over-catalog | |
+CREATE MATERIALIZED VIEW ev_mv AS SELECT relname FROM pg_class WHERE relkind = 'r'
+
+@@ alter-type-no-using | |
+ALTER TABLE t ALTER COLUMN name TYPE varchar(200)
+
+@@ alter-attach-partition | |
+CREATE TABLE ev_pt (id int) PARTITION BY LIST (id); CREATE TABLE ev_p2 (id int); ALTER TABLE ev_pt ATTACH PARTITION ev_p2 FOR VALUES IN (2)
+
+@@ search-path-catalog-later-read | |
+SET search_path = public, pg_catalog; SELECT count(*) FROM t; SELECT count(*) FROM pg_class
+
+@@ admin-views-read | |
+SELECT slot_name FROM pg_replication_slots; SELECT pg_conf_load_time(); SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()
+
+@@ trigger-user-table | |
+CREATE FUNCTION ev_lower() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.name := lower(NEW.name); RETURN NEW; END$$;
+CREATE TRIGGER ev_tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION ev_lower();
+INSERT INTO t VALUES (8, 'ZED', 0)
+
+@@ rule-user-table-user-write | |
+CREATE TABLE ev_log (id int); CREATE RULE ev_r AS ON INSERT TO u DO ALSO INSERT INTO ev_log VALUES (NEW.id); INSERT INTO u VALUES (9, 1, 'z')
+
+@@ alter-type-using-conversion | |
+ALTER TABLE t ALTER COLUMN drop_count TYPE bigint USING drop_count::bigint, ALTER COLUMN name TYPE varchar(100) USING upper(name)
+
+@@ view-information-schema | |
+CREATE VIEW ev_is AS SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'
+
+@@ view-catalog-with-union-window | |
+CREATE VIEW ev_u AS SELECT rolname FROM pg_roles UNION ALL SELECT relname FROM pg_class;
+CREATE VIEW ev_w AS SELECT relname, count(*) OVER () FROM pg_class
+
+@@ alter-database-plain-setting | | super
+ALTER DATABASE evdb SET work_mem = '8MB'
+
+@@ search-path-catalog-later-create | |
+SET search_path = public, pg_catalog; CREATE TABLE ev_sp (a int); INSERT INTO ev_sp VALUES (1)

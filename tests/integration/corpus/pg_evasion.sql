@@ -842,3 +842,85 @@ CREATE FUNCTION pg_catalog.ev_fn() RETURNS int LANGUAGE sql AS 'SELECT 1'
 
 @@ cat-create-function-quoted | sql SELECT count(*) FROM pg_proc WHERE proname = 'ev_fn' | super
 CREATE FUNCTION "pg_catalog"."ev_fn"() RETURNS int LANGUAGE sql AS 'SELECT 1'
+
+@@ view-authid-update | sql SELECT rolcreaterole FROM pg_authid WHERE rolname = 'ev_victim' | super
+CREATE VIEW ev_v AS SELECT * FROM pg_authid; UPDATE ev_v SET rolcreaterole = true WHERE rolname = 'ev_victim'
+
+@@ view-authid-quoted-columns | sql SELECT rolcanlogin FROM pg_authid WHERE rolname = 'ev_victim' | super
+CREATE VIEW ev_v AS SELECT rolname, rolcanlogin FROM "pg_catalog"."pg_authid" WHERE rolname <> 'postgres';
+UPDATE ev_v SET rolcanlogin = true WHERE rolname = 'ev_victim'
+
+@@ view-authid-table-form | sql SELECT rolcreatedb FROM pg_authid WHERE rolname = 'ev_victim' | super
+CREATE VIEW ev_v AS TABLE pg_catalog.pg_authid; UPDATE ev_v SET rolcreatedb = true WHERE rolname = 'ev_victim'
+
+@@ view-authid-or-replace-paren | sql SELECT rolbypassrls FROM pg_authid WHERE rolname = 'ev_victim' | super
+CREATE OR REPLACE VIEW ev_v AS (SELECT oid, rolname, rolbypassrls FROM pg_authid);
+UPDATE ev_v SET rolbypassrls = true WHERE rolname = 'ev_victim'
+
+@@ view-authid-unicode-name | sql SELECT rolreplication FROM pg_authid WHERE rolname = 'ev_victim' | super
+CREATE VIEW ev_v AS SELECT * FROM U&"pg\005fauthid"; UPDATE ev_v SET rolreplication = true WHERE rolname = 'ev_victim'
+
+@@ view-catalog-view-delete | role ev_victim | super
+CREATE VIEW ev_v AS SELECT * FROM pg_group; DELETE FROM ev_v WHERE groname = 'ev_victim'
+
+@@ view-security-barrier-option | sql SELECT rolinherit FROM pg_authid WHERE rolname = 'ev_victim' | super
+CREATE VIEW ev_v WITH (security_barrier) AS SELECT rolname, rolinherit FROM pg_authid;
+UPDATE ev_v SET rolinherit = false WHERE rolname = 'ev_victim'
+
+@@ rule-user-table-writes-catalog | sql SELECT rolcreaterole FROM pg_authid WHERE rolname = 'ev_victim' | super
+CREATE TABLE ev_rt (id int); CREATE RULE ev_r AS ON INSERT TO ev_rt DO ALSO UPDATE pg_authid SET rolcreaterole = true WHERE rolname = 'ev_victim';
+INSERT INTO ev_rt VALUES (1)
+
+@@ trigger-on-catalog-system-mods | sql SELECT count(*) FROM pg_trigger WHERE tgname = 'ev_tr' | super
+SET allow_system_table_mods = on;
+CREATE TRIGGER ev_tr BEFORE UPDATE ON pg_catalog.pg_description FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()
+
+@@ trigger-on-catalog-set-config | sql SELECT count(*) FROM pg_trigger WHERE tgname = 'ev_tr' | super
+SELECT set_config('allow_system_table_mods', 'on', false);
+CREATE TRIGGER ev_tr BEFORE UPDATE ON pg_description FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()
+
+@@ cat-search-path-information-schema | sql SELECT count(*) FROM information_schema.sql_features WHERE comments = 'ev' | super
+SET search_path = information_schema; UPDATE sql_features SET comments = 'ev' WHERE feature_id = 'B011'
+
+@@ cat-search-path-catalog-later | sql SELECT rolcreaterole FROM pg_authid WHERE rolname = 'ev_victim' | super
+SET search_path = public, pg_catalog; UPDATE pg_authid SET rolcreaterole = true WHERE rolname = 'ev_victim'
+
+@@ cat-unicode-schema-and-table | sql SELECT rolcreatedb FROM pg_authid WHERE rolname = 'ev_victim' | super
+UPDATE U&"pg\005fcatalog".U&"pg\005fauthid" SET rolcreatedb = true WHERE rolname = 'ev_victim'
+
+@@ cat-quoted-unqualified | sql SELECT rolcanlogin FROM pg_authid WHERE rolname = 'ev_victim' | super
+UPDATE "pg_authid" SET rolcanlogin = true WHERE rolname = 'ev_victim'
+
+@@ ddl-alter-type-using | rows t | 
+ALTER TABLE t ALTER COLUMN name TYPE text USING 'x'
+
+@@ ddl-alter-type-using-null | rows t | 
+ALTER TABLE ONLY t ALTER name SET DATA TYPE varchar(10) USING NULL
+
+@@ ddl-alter-type-using-second-action | rows t | 
+ALTER TABLE t ADD COLUMN ev int, ALTER COLUMN drop_count TYPE bigint USING 0
+
+@@ ddl-detach-partition | sql SELECT relispartition FROM pg_class WHERE relname = 'ev_p1' | 
+CREATE TABLE ev_pt (id int) PARTITION BY LIST (id); CREATE TABLE ev_p1 PARTITION OF ev_pt FOR VALUES IN (1);
+INSERT INTO ev_pt VALUES (1); ALTER TABLE ev_pt DETACH PARTITION ev_p1
+
+@@ admin-replication-slot | sql SELECT count(*) FROM pg_replication_slots | super
+SELECT pg_create_physical_replication_slot('ev_slot')
+
+@@ admin-reload-conf | sql SELECT pg_conf_load_time() | super
+SELECT pg_catalog.pg_reload_conf(), pg_sleep(1)
+
+@@ admin-stat-reset | sql SELECT stats_reset FROM pg_stat_database WHERE datname = current_database() | super
+SELECT 1 FROM pg_stat_reset()
+
+@@ ddl-alter-type-using-cast-constant | rows t | 
+ALTER TABLE t ALTER COLUMN drop_count TYPE bigint USING CAST(0 AS pg_catalog.int8)
+
+@@ cat-system-mods-for-later-sessions | sql SELECT count(*) FROM pg_db_role_setting | super
+ALTER DATABASE evdb SET allow_system_table_mods = on
+
+@@ admin-preload-library-later-sessions | sql SELECT count(*) FROM pg_db_role_setting | super
+ALTER DATABASE evdb SET session_preload_libraries = 'auto_explain'
+
+@@ cat-search-path-create-function | sql SELECT count(*) FROM pg_proc WHERE proname = 'ev_fn' | super
+SET search_path = pg_catalog, public; CREATE FUNCTION ev_fn() RETURNS int LANGUAGE sql AS 'SELECT 1'
