@@ -749,6 +749,13 @@ void cw_setting(struct cls_batch *b, const struct lex_token *t, const char *name
 			   name_eq(t->s, t->len, "@@persist_only"));
 	if (!strcasecmp(name, "allow_system_table_mods"))
 		b->st->flags |= POLICY_F_PRIVILEGE; /* DDL on the catalogs */
+	/* settings that take the session out of the server's own record or
+	 * checks: the binary log and general log (MySQL), statement logging
+	 * and triggers/foreign keys via the replication role (PostgreSQL) */
+	if (b->mysql ? (!strcasecmp(name, "sql_log_bin") || !strcasecmp(name, "sql_log_off"))
+		     : (!strcasecmp(name, "session_replication_role") ||
+			!strcasecmp(name, "log_statement")))
+		b->st->flags |= POLICY_F_SERVER_ADMIN;
 	if (t && !b->mysql && !strcasecmp(name, "search_path"))
 		b->w.path_watch = 1; /* its first schema is where CREATE puts things */
 	if (t && b->mysql && !strcasecmp(name, "default") && word_is(&b->nx, "role"))
