@@ -31,7 +31,7 @@ BUILD   := build-san
 BIN     := bin-san
 endif
 
-LIB_SRC := $(wildcard proxy/*.c protocols/*.c protocols/*/*.c policy/*.c audit/*.c)
+LIB_SRC := $(wildcard lib/*.c proxy/*.c protocols/*.c protocols/*/*.c policy/*.c audit/*.c)
 LIB_SRC := $(filter-out proxy/main.c proxy/ctl_main.c,$(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libsqlbastion.a
@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 # Each unit test links only the module it tests (by file-name prefix), so a
 # half-written module elsewhere never breaks another module's tests.
-CRYPTO_SRC  := proxy/crypto.c proxy/fsutil.c
+CRYPTO_SRC  := lib/crypto.c lib/fsutil.c
 POLICY_SRC  := $(wildcard policy/*.c)
 AUDIT_SRC   := $(wildcard audit/*.c) $(CRYPTO_SRC)
 CONTROL_SRC := $(wildcard proxy/state*.c proxy/auth*.c proxy/secret*.c proxy/tlsgen*.c) \
@@ -59,10 +59,10 @@ unit_deps = $(strip \
   $(if $(filter test_config%,$1),$(CONFIG_SRC)) \
   $(if $(filter test_crypto%,$1),$(CRYPTO_SRC)) \
   $(if $(filter test_srclimit%,$1),proxy/srclimit.c) \
-  $(if $(filter test_stmt%,$1),proxy/stmt.c proxy/ring.c) \
+  $(if $(filter test_stmt%,$1),proxy/stmt.c lib/ring.c) \
   $(if $(filter test_bev_io%,$1),proxy/bev_io.c) \
   $(if $(filter test_session%,$1),$(LIB_SRC)) \
-  $(if $(filter test_log%,$1),proxy/log.c) \
+  $(if $(filter test_log%,$1),lib/log.c) \
   $(if $(filter test_login%,$1),$(LIB_SRC)))
 
 all: $(BIN)/sqlbastion $(BIN)/sqlbastionctl

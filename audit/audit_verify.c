@@ -34,7 +34,7 @@
 #include "audit/audit.h"
 #include "audit/audit_err.h"
 #include "audit/audit_json.h"
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 
 #include <errno.h>
 #include <stdio.h>

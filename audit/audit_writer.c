@@ -64,8 +64,8 @@
 #include "audit/audit_files.h"
 #include "audit/audit_json.h"
 #include "audit/audit_syslog.h"
-#include "proxy/crypto.h"
-#include "proxy/fsutil.h"
+#include "lib/crypto.h"
+#include "lib/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>

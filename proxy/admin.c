@@ -27,9 +27,9 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
-#include "proxy/fsutil.h"
+#include "lib/fsutil.h"
 #include "proxy/lifecycle.h"
-#include "proxy/log.h"
+#include "lib/log.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 

@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "policy/policy.h"
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 
 struct state; /* proxy/state.h */
 

@@ -11,10 +11,10 @@
 #include <stddef.h>
 
 #include "audit/audit.h"
+#include "lib/fsutil.h" /* SB_PATH_MAX */
 #include "proxy/auth.h"
 
 #define SB_MAX_LISTENERS 16 /* addresses across all protocols; plenty for one host */
-#define SB_PATH_MAX 4096
 
 struct sb_listen_addr {
 	char protocol[16]; /* "postgres", "mysql", "tds", "tns", "ssh" (the SSH entry) */

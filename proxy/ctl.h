@@ -26,7 +26,7 @@
 
 #include "audit/audit.h"
 #include "proxy/config.h"
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 #include "proxy/state.h"
 
 #define CTL_OK 0

@@ -26,7 +26,7 @@
 #include "protocols/pgsql/pg_codec.h"
 #include "protocols/pgsql/pg_scram.h"
 #include "proxy/backend_auth.h"
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 #include "proxy/ctl.h"
 #include "proxy/ctl_check_pg.h"
 #include "proxy/tls.h"

@@ -25,7 +25,7 @@
 #include "proxy/state.h"
 #include "proxy/ssh_hostkey.h"
 #include "proxy/tlsgen.h"
-#include "proxy/fsutil.h"
+#include "lib/fsutil.h"
 
 static const char usage_text[] =
 	"usage: sqlbastionctl -c CONF <verb> ...\n"

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "proxy/auth.h"
-#include "proxy/log.h"
+#include "lib/log.h"
 
 struct policy;
 struct audit_event;

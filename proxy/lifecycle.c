@@ -11,7 +11,7 @@
 
 #include "audit/audit.h"
 #include "proxy/auth.h"
-#include "proxy/log.h"
+#include "lib/log.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/state.h"

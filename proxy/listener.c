@@ -17,7 +17,7 @@
 
 #include "protocols/protocol.h"
 #include "proxy/login_guard.h"
-#include "proxy/log.h"
+#include "lib/log.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 

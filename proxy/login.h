@@ -26,7 +26,7 @@
 
 #include "proxy/auth.h"
 #include "proxy/backend_auth.h"
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 #include "protocols/protocol.h"
 
 struct session;

@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include "audit/audit.h"
-#include "proxy/crypto.h"
-#include "proxy/log.h"
+#include "lib/crypto.h"
+#include "lib/log.h"
 #include "proxy/proxy.h"
 #include "proxy/srclimit.h"
 

@@ -27,7 +27,7 @@
 #include "proxy/auth.h"
 #include "proxy/listener.h"
 #include "proxy/login_guard.h"
-#include "proxy/log.h"
+#include "lib/log.h"
 #include "proxy/proxy.h"
 #include "proxy/secret.h"
 #include "proxy/session.h"

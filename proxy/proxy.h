@@ -15,7 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "proxy/config.h"
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 
 struct event_base;
 struct evdns_base;

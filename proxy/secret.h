@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 
 struct state;
 

@@ -18,7 +18,7 @@
 #include "proxy/auth.h"
 #include "proxy/decide.h"
 #include "proxy/identity.h"
-#include "proxy/log.h"
+#include "lib/log.h"
 #include "protocols/protocol.h"
 
 struct bufferevent;

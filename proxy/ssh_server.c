@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proxy/crypto.h"
-#include "proxy/log.h"
+#include "lib/crypto.h"
+#include "lib/log.h"
 #include "proxy/ssh_int.h"
 
 #define SSH_STAGE 32768      /* channel → socket staging, per channel */

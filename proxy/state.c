@@ -14,7 +14,7 @@
  * of hosted secrets beyond storing sealed bytes (secret.c).
  */
 #include "proxy/state.h"
-#include "proxy/fsutil.h"
+#include "lib/fsutil.h"
 #include "proxy/state_int.h"
 #include "proxy/state_asset_auth.h"
 

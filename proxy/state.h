@@ -30,7 +30,7 @@
 
 #include "policy/policy.h"
 #include "proxy/auth.h"
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 #include "proxy/secret.h"
 
 #define STATE_WUR __attribute__((warn_unused_result))

@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "policy/policy.h"
-#include "proxy/ring.h"
+#include "lib/ring.h"
 
 struct session;
 

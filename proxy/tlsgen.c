@@ -10,7 +10,7 @@
  * No logging; OpenSSL's error queue is turned into the error text.
  */
 #include "proxy/tlsgen.h"
-#include "proxy/fsutil.h"
+#include "lib/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 
 size_t my_native_scramble(const char *pw, size_t pwlen, const uint8_t scramble[20],
 			  uint8_t out[MY_NATIVE_LEN])

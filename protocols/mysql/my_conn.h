@@ -13,7 +13,7 @@
 #include "protocols/protocol.h"
 #include "proxy/backend_auth.h"
 #include "proxy/login.h"
-#include "proxy/ring.h"
+#include "lib/ring.h"
 #include "proxy/stmt.h"
 
 struct session;

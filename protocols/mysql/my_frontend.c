@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "protocols/mysql/my_conn.h"
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 #include "proxy/session.h"
 
 /* RSA-2048 key pair offered to clients for caching_sha2_password full

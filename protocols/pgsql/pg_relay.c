@@ -62,7 +62,7 @@
 #include "protocols/pgsql/pg_routines.h"
 #include "protocols/pgsql/pg_params.h"
 #include "protocols/pgsql/pg_syntax.h"
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 #include "proxy/decide.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"

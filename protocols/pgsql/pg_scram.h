@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 
 #define PG_SCRAM_NONCE_B64 24 /* 18 random bytes, base64: 24 chars */
 #define PG_SCRAM_MSG_MAX 1024  /* longest SCRAM message accepted (ours are < 300 bytes) */

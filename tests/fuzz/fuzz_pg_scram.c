@@ -12,7 +12,7 @@
  * undefined behaviour.
  *
  *   clang -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_pg_scram.c \
- *       protocols/pgsql/pg_scram.c proxy/crypto.c -lcrypto -o /tmp/fz
+ *       protocols/pgsql/pg_scram.c lib/crypto.c -lcrypto -o /tmp/fz
  */
 #include "protocols/pgsql/pg_scram.h"
 

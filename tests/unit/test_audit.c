@@ -7,7 +7,7 @@
  * Every line written is also checked with Python's json module. */
 #include "audit/audit.h"
 #include "audit/audit_json.h"
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 #include "unit.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Unit tests for proxy/crypto: known-answer vectors and round trips. */
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 #include "unit.h"
 
 int main(void)

@@ -1,7 +1,7 @@
 /* Unit test for proxy/log: sb_log() escapes the whole message, so a peer's
  * string with newlines, terminal escapes, non-ASCII bytes or backslashes
  * makes exactly one line, and the bytes stay recoverable from \xNN. */
-#include "proxy/log.h"
+#include "lib/log.h"
 #include "unit.h"
 
 #include <stdlib.h>

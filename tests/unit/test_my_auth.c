@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "protocols/mysql/my_auth.h"
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 #include "unit.h"
 
 static void hex(const uint8_t *p, size_t n, char *out)

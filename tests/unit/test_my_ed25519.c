@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "protocols/mysql/my_auth_ed25519.h"
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 #include "unit.h"
 
 static size_t unhex(const char *s, uint8_t *out, size_t cap)

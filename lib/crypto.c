@@ -1,5 +1,5 @@
 /* crypto: thin, checked wrappers over OpenSSL (see crypto.h). */
-#include "proxy/crypto.h"
+#include "lib/crypto.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

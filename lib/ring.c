@@ -1,6 +1,6 @@
 /* ring: see ring.h. Doubles on growth (16 elements at first), so a
  * pipelining client costs amortised O(1) per command. */
-#include "proxy/ring.h"
+#include "lib/ring.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,12 +1,11 @@
 /* fsutil: see fsutil.h. */
-#include "proxy/fsutil.h"
+#include "lib/fsutil.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "proxy/config.h"
 
 int sb_mkdir_parents(const char *path, char *err, size_t errlen)
 {

@@ -1,5 +1,5 @@
 /* log: diagnostic log lines to a file or stderr (see log.h). */
-#include "proxy/log.h"
+#include "lib/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
