@@ -111,6 +111,15 @@ struct my_pending {
 	struct my_syntax_check *chk; /* owned: MY_PEND_SYNTAX's check */
 };
 
+/* One packet of a text result set the proxy asked for itself (the
+ * session-state probe, a routine look-up), after the caller has handled an
+ * ERR: MY_WALK_META (column count, definitions, their EOF), MY_WALK_ROW (b
+ * is a row), MY_WALK_END (the terminator), or -1 when it is not what such a
+ * result may hold (a column count other than `cols`). */
+enum { MY_WALK_META = 0, MY_WALK_ROW = 1, MY_WALK_END = 2 };
+int my_own_result_packet(struct my_pending *p, const uint8_t *b, size_t n, int deprecate_eof,
+			 uint64_t cols);
+
 /* Bounds of what a session queues for its client (issue 10 class 5): the
  * relay stops reading the client while over a cap (proxy/stmt.h:
  * STMT_MY_PENDING_MAX replies owed, STMT_LOCAL_BYTES_MAX bytes of

@@ -1151,38 +1151,50 @@ static int on_probe_packet(struct my_conn *c, struct my_pending *p, const uint8_
 			   int *done)
 {
 	int deprecate = (c->caps & MY_CLIENT_DEPRECATE_EOF) != 0;
-	uint64_t cols;
 	unsigned mode;
 	*done = 0;
 	if (my_is_err(b, n)) {
 		set_error(p, b, n);
 		return -1;
 	}
-	switch (p->phase) {
-	case MY_RES_FIRST:
-		if (my_parse_column_count(b, n, &cols) != 0 || cols != 2)
-			return -1;
-		p->left = cols;
-		p->phase = MY_RES_COLUMNS;
+	switch (my_own_result_packet(p, b, n, deprecate, 2)) {
+	case MY_WALK_META:
 		return 0;
-	case MY_RES_COLUMNS:
-		if (--p->left == 0)
-			p->phase = deprecate ? MY_RES_ROWS : MY_RES_COLS_EOF;
-		return 0;
-	case MY_RES_COLS_EOF:
-		p->phase = MY_RES_ROWS;
-		return 0;
-	case MY_RES_ROWS:
-		if (my_is_eof(b, n, deprecate)) {
-			*done = 1;
-			return p->hd.rows == 1 ? 0 : -1;
-		}
+	case MY_WALK_END:
+		*done = 1;
+		return p->hd.rows == 1 ? 0 : -1;
+	case MY_WALK_ROW:
 		if (p->hd.rows >= 0 || my_mode_parse_row(b, n, &mode, c->s->lex.client_encoding,
 						      sizeof c->s->lex.client_encoding) != 0)
 			return -1;
 		c->s->lex.mysql_mode = mode;
 		p->hd.rows = 1;
 		return 0;
+	default:
+		return -1;
+	}
+}
+
+int my_own_result_packet(struct my_pending *p, const uint8_t *b, size_t n, int deprecate_eof,
+			 uint64_t cols)
+{
+	uint64_t got;
+	switch (p->phase) {
+	case MY_RES_FIRST:
+		if (my_parse_column_count(b, n, &got) != 0 || got != cols)
+			return -1;
+		p->left = got;
+		p->phase = MY_RES_COLUMNS;
+		return MY_WALK_META;
+	case MY_RES_COLUMNS:
+		if (--p->left == 0)
+			p->phase = deprecate_eof ? MY_RES_ROWS : MY_RES_COLS_EOF;
+		return MY_WALK_META;
+	case MY_RES_COLS_EOF:
+		p->phase = MY_RES_ROWS;
+		return MY_WALK_META;
+	case MY_RES_ROWS:
+		return my_is_eof(b, n, deprecate_eof) ? MY_WALK_END : MY_WALK_ROW;
 	default:
 		return -1;
 	}

@@ -391,7 +391,6 @@ int my_routines_packet(struct my_conn *c, struct my_pending *p, const uint8_t *b
 {
 	struct my_routines *rt = c->routines;
 	int deprecate = (c->caps & MY_CLIENT_DEPRECATE_EOF) != 0;
-	uint64_t cols;
 	*done = 0;
 	if (!rt)
 		return -1;
@@ -404,26 +403,14 @@ int my_routines_packet(struct my_conn *c, struct my_pending *p, const uint8_t *b
 		*done = 1;
 		return 0;
 	}
-	switch (p->phase) {
-	case MY_RES_FIRST:
-		if (my_parse_column_count(b, n, &cols) != 0 || cols != N_COLS)
-			return -1;
-		p->left = cols;
-		p->phase = MY_RES_COLUMNS;
+	switch (my_own_result_packet(p, b, n, deprecate, N_COLS)) {
+	case MY_WALK_META:
 		return 0;
-	case MY_RES_COLUMNS:
-		if (--p->left == 0)
-			p->phase = deprecate ? MY_RES_ROWS : MY_RES_COLS_EOF;
+	case MY_WALK_END:
+		lookup_done(rt);
+		*done = 1;
 		return 0;
-	case MY_RES_COLS_EOF:
-		p->phase = MY_RES_ROWS;
-		return 0;
-	case MY_RES_ROWS:
-		if (my_is_eof(b, n, deprecate)) {
-			lookup_done(rt);
-			*done = 1;
-			return 0;
-		}
+	case MY_WALK_ROW:
 		return on_row(rt, b, n);
 	default:
 		return -1;
