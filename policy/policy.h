@@ -27,7 +27,9 @@
 #include <stdint.h>
 #include <time.h>
 
-enum policy_dialect { POLICY_DIALECT_PG, POLICY_DIALECT_MYSQL };
+/* Which server's SQL the text is. TSQL (SQL Server) and ORACLE (PL/SQL)
+ * are read with the PostgreSQL rules until their dialects land (issue 12). */
+enum policy_dialect { POLICY_DIALECT_PG, POLICY_DIALECT_MYSQL, POLICY_DIALECT_TSQL, POLICY_DIALECT_ORACLE };
 
 /* Ordered by strength: a larger value wins when statements of a batch differ. */
 enum policy_action {

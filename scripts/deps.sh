@@ -44,6 +44,8 @@ DEPS_TEST=(
 	libpostgresql-jdbc-java default-jdk-headless libmariadb-java
 	sysbench
 	openssh-client sshpass python3-paramiko
+	freetds-bin python3-pymssql python3-tds libjtds-java
+	python3-oracledb python3-cryptography
 )
 DEPS_CI=(
 	"${DEPS_TEST[@]}"
@@ -52,7 +54,8 @@ DEPS_CI=(
 # Python modules the integration tests import, and the package of each:
 # checked by importing them with Debian's python3, the one the tests run.
 PY_MODULES=(pytest:python3-pytest psycopg2:python3-psycopg2 pymysql:python3-pymysql
-	paramiko:python3-paramiko)
+	paramiko:python3-paramiko pytds:python3-tds pymssql:python3-pymssql
+	oracledb:python3-oracledb cryptography:python3-cryptography)
 PY=/usr/bin/python3
 
 say() { printf 'deps: %s\n' "$*" >&2; }
