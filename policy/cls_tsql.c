@@ -546,6 +546,11 @@ static int ts_verb(struct cls_batch *b, int kw)
 		cls_dialect_verb(b, "SET", cls_word_is(&b->nx, "transaction") ? "TRANSACTION" : NULL);
 		return 1;
 	}
+	if (kw == KW_UPDATE && cls_word_is(&b->nx, "statistics")) {
+		cls_dialect_verb(b, "UPDATE", "STATISTICS"); /* optimizer statistics */
+		*fl |= POLICY_F_WRITES;
+		return 1;
+	}
 	if (kw == KW_DELETE || kw == KW_INSERT) {
 		/* DELETE t / INSERT t: FROM and INTO are optional */
 		cls_core_verb(b, kw);

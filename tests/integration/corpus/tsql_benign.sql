@@ -133,3 +133,15 @@ CREATE TABLE c (id int, p int REFERENCES t (id) ON DELETE CASCADE)
 
 @@ temp-table | why #temp tables are session-local |
 CREATE TABLE #tmp (a int); INSERT INTO #tmp VALUES (1); SELECT * FROM #tmp
+
+@@ update-statistics | why UPDATE STATISTICS refreshes optimizer statistics, no rows change |
+UPDATE STATISTICS t
+
+@@ create-trigger-list | why AFTER INSERT, UPDATE lists the trigger's events; its body only reads |
+CREATE TRIGGER tr ON t AFTER INSERT, UPDATE AS BEGIN SELECT 1 END
+
+@@ insert-select-union | why UNION ALL SELECT continues the INSERT's source |
+INSERT INTO t (a) SELECT 1 UNION ALL SELECT 2
+
+@@ if-else-blocks | why each branch is bounded |
+IF @x = 1 BEGIN UPDATE t SET a = 1 WHERE id = 1 END ELSE BEGIN SELECT 1 END
