@@ -32,6 +32,20 @@ void stmt_queue_free(struct stmt_queue *q)
 	q->ops = NULL; /* freed: a second call does nothing */
 }
 
+int stmt_relay_next(struct stmt_queue *q, enum sess_side from)
+{
+	struct session *s = q->s;
+	for (;;) {
+		int paused = from == SESS_CLIENT ? s->client_paused : s->backend_paused;
+		if (s->closing || s->close_after_flush || paused)
+			return 0;
+		if (!stmt_streaming(q, from))
+			return 1;
+		if (!stmt_stream(q, from, 0))
+			return 0;
+	}
+}
+
 void *stmt_push(struct stmt_queue *q)
 {
 	struct stmt_pending *p = sb_ring_push(&q->ring, q->ops->entry_size);

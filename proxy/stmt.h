@@ -232,5 +232,12 @@ static inline size_t stmt_stream(struct stmt_queue *q, enum sess_side from, int 
 {
 	return stream_pass(q->s, from, &q->pass.left[from], discard);
 }
+/* The head of a frontend's relay loop over from's input
+ * (`while (stmt_relay_next(q, from)) { read one message }`): while that side
+ * may be read (the session is not closing, its reads are not paused by
+ * backpressure), relay what is buffered of a message under way unread.
+ * 1: none is under way, read the next message; 0: stop (closing, paused,
+ * or the message under way waits for more input). */
+int stmt_relay_next(struct stmt_queue *q, enum sess_side from);
 
 #endif

@@ -843,14 +843,8 @@ void my_relay_client(struct my_conn *c)
 		c->held = 0;
 		sess_hold_client(s, 0);
 	}
-	while (!s->closing && !s->close_after_flush && !s->client_paused) {
-		if (c->st != MY_ST_READY)
-			return; /* a change user waits for the client's auth answer */
-		if (stmt_streaming(&c->pend, SESS_CLIENT)) {
-			if (!stmt_stream(&c->pend, SESS_CLIENT, 0))
-				return;
-			continue;
-		}
+	/* (not while a change user waits for the client's auth answer) */
+	while (c->st == MY_ST_READY && stmt_relay_next(&c->pend, SESS_CLIENT)) {
 		struct my_frame f;
 		if (my_peek_head_in(in, MY_MAX_PAYLOAD, &f, NULL) != MY_PEEK_OK)
 			return; /* the header is not in yet (any length is valid) */

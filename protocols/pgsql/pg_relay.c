@@ -883,12 +883,7 @@ void pg_relay_client(struct pg_conn *c)
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_CLIENT);
 	struct evbuffer *bout = sess_output(s, SESS_BACKEND);
-	while (!s->closing && !s->close_after_flush && !s->client_paused) {
-		if (stmt_streaming(&c->pend, SESS_CLIENT)) {
-			if (!stmt_stream(&c->pend, SESS_CLIENT, 0))
-				return;
-			continue;
-		}
+	while (stmt_relay_next(&c->pend, SESS_CLIENT)) {
 		if (held(c)) {
 			/* Unread input stays in the socket: at most one read's worth
 			 * (SESS_READ_MAX) more is buffered here. */
@@ -1160,12 +1155,7 @@ void pg_relay_backend(struct pg_conn *c)
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_BACKEND);
 	struct evbuffer *cout = sess_output(s, SESS_CLIENT);
-	while (!s->closing && !s->close_after_flush && !s->backend_paused) {
-		if (stmt_streaming(&c->pend, SESS_BACKEND)) {
-			if (!stmt_stream(&c->pend, SESS_BACKEND, 0))
-				break;
-			continue;
-		}
+	while (stmt_relay_next(&c->pend, SESS_BACKEND)) {
 		uint8_t h[PG_HEADER_LEN];
 		struct pg_frame f;
 		size_t have = pg_head(in, h);

@@ -69,6 +69,21 @@ void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
 	(void)fmt;
 }
 
+/* stream.c: moves up to 10 bytes a call while the "socket" has them. */
+static size_t stream_buffered;
+size_t stream_pass(struct session *s, enum sess_side from, size_t *left, int discard)
+{
+	(void)s;
+	(void)from;
+	(void)discard;
+	size_t n = *left < stream_buffered ? *left : stream_buffered;
+	if (n > 10)
+		n = 10;
+	*left -= n;
+	stream_buffered -= n;
+	return n;
+}
+
 /* The queue's decision scratch is a policy_result (policy/policy.c). */
 void policy_result_init(struct policy_result *r)
 {
@@ -248,6 +263,21 @@ static void test_scratch(void)
 	CHECK(stmt_streaming(&q, SESS_BACKEND) == 0);
 	stmt_stream_start(&q, SESS_BACKEND, 42);
 	CHECK(stmt_streaming(&q, SESS_BACKEND) == 42 && stmt_streaming(&q, SESS_CLIENT) == 0);
+
+	/* the relay loop's head: the message under way first, as far as it came */
+	CHECK(stmt_relay_next(&q, SESS_CLIENT) == 1); /* nothing streamed from the client */
+	stream_buffered = 30;
+	CHECK(stmt_relay_next(&q, SESS_BACKEND) == 0); /* 30 of 42 moved: wait */
+	CHECK(stmt_streaming(&q, SESS_BACKEND) == 12);
+	stream_buffered = 100;
+	CHECK(stmt_relay_next(&q, SESS_BACKEND) == 1); /* done: the next message */
+	CHECK(stmt_streaming(&q, SESS_BACKEND) == 0 && stream_buffered == 88);
+	s.backend_paused = 1;
+	CHECK(stmt_relay_next(&q, SESS_BACKEND) == 0); /* backpressure stops the loop */
+	s.backend_paused = 0;
+	s.closing = 1;
+	CHECK(stmt_relay_next(&q, SESS_CLIENT) == 0);
+	s.closing = 0;
 	stmt_queue_free(&q);
 	stmt_queue_free(&q); /* a second free does nothing */
 }
