@@ -38,7 +38,7 @@
 #include "proxy/login.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
-#include "proxy/states.h"
+#include "proxy/transition.h"
 
 /* The server version string the proxy greets with. The "5.5.5-" prefix is
  * what MariaDB 10.x servers send (for old replication clients) and what
@@ -73,7 +73,7 @@ static const char *const CLEAR = "mysql_clear_password";
 static const char *const ED25519 = "client_ed25519"; /* MariaDB auth_ed25519 */
 
 /* Every state change goes through set_state(), checked by the core
- * (proxy/states.h): the table lists, for each state, the states it may go
+ * (proxy/transition.h): the table lists, for each state, the states it may go
  * to (staying is always allowed, and every state may close). */
 static const unsigned my_next[] = {
 	[MY_ST_HANDSHAKE] = SESS_TO(MY_ST_CLIENT_TLS) | SESS_TO(MY_ST_CLIENT_AUTH) |

@@ -22,10 +22,10 @@
 #include "proxy/login.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
-#include "proxy/states.h"
+#include "proxy/transition.h"
 
 /* Every state change goes through set_state(), checked by the core
- * (proxy/states.h): the table lists, for each state, the states it may go
+ * (proxy/transition.h): the table lists, for each state, the states it may go
  * to (staying is always allowed, and every state may close). */
 static const unsigned pg_next[] = {
 	[PG_ST_STARTUP] = SESS_TO(PG_ST_CLIENT_TLS) | SESS_TO(PG_ST_SASL_FIRST) | SESS_TO(PG_ST_PASSWORD) |

@@ -1,4 +1,4 @@
-/* states: the one check every frontend's state machine makes on a change.
+/* transition: the one check every frontend's state machine makes on a change.
  *
  * A frontend names its states and lists, for each, the states it may go
  * to; sess_change_state() applies one change the same way for every
@@ -9,8 +9,8 @@
  * planned for. The phase in log lines and listings follows the state, and
  * the core's fast relay runs in the frontend's query phase only.
  */
-#ifndef SB_STATES_H
-#define SB_STATES_H
+#ifndef SB_TRANSITION_H
+#define SB_TRANSITION_H
 
 struct session;
 

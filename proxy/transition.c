@@ -1,5 +1,5 @@
-/* states: a frontend's state change, checked (see states.h). */
-#include "proxy/states.h"
+/* transition: a frontend's state change, checked (see transition.h). */
+#include "proxy/transition.h"
 
 #include "proxy/session.h"
 
