@@ -116,7 +116,8 @@ struct protocol {
 	void (*side_job_over)(struct session *s, void *state);
 	/* Free protocol state; called once from the reaper. */
 	void (*free_state)(void *state);
-	/* One line describing the current statement for `sessions` (may be NULL). */
+	/* One line describing the current statement for `sessions` (may be
+	 * NULL: then the text of the session's statement queue, proxy/stmt.h). */
 	const char *(*current_statement)(void *state);
 	/* The proxy is ending this session (sess_end: an admin change, a kill):
 	 * write the protocol's own termination error carrying reason to the

@@ -32,6 +32,7 @@
 #include "lib/log.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
+#include "proxy/stmt.h"
 
 /* A request is one small JSON object; an admin event's statement is a
  * command line. 64 KiB is far above both and bounds what a peer can make
@@ -323,6 +324,17 @@ static void put_member(char *out, size_t cap, size_t *o, const char *key,
 		*o += (size_t)snprintf(out + *o, cap - *o, "null");
 }
 
+/* The statement a session is at: the frontend's own description, else
+ * the core's statement queue's (stmt.h; "" before the queue is set up). */
+static const char *session_statement(const struct session *s)
+{
+	if (!s->pstate)
+		return NULL;
+	if (s->proto->current_statement)
+		return s->proto->current_statement(s->pstate);
+	return s->pending ? stmt_current(s->pending) : "";
+}
+
 static void do_sessions(struct admin_conn *c)
 {
 	struct sb_proxy *px = c->srv->px;
@@ -336,9 +348,7 @@ static void do_sessions(struct admin_conn *c)
 		struct tm tm;
 		gmtime_r(&s->started, &tm);
 		strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		const char *stmt = s->proto->current_statement && s->pstate
-					   ? s->proto->current_statement(s->pstate)
-					   : NULL;
+		const char *stmt = session_statement(s);
 		size_t stmtlen = stmt ? strnlen(stmt, ADMIN_STMT_MAX) : 0;
 		o = (size_t)snprintf(item, sizeof item, "%s{\"id\":%llu", first ? "" : ",",
 				     (unsigned long long)s->id);

@@ -72,33 +72,45 @@ fail:
 	return 0;
 }
 
+/* Is v a live session of s's user on the same server and protocol? */
+static int same_user_server(const struct session *s, const struct session *v)
+{
+	return v->ident.logged_in && !v->closing && v->proto == s->proto &&
+	       strcmp(v->ident.target.user, s->ident.target.user) == 0 &&
+	       strcmp(v->ident.target.host, s->ident.target.host) == 0 &&
+	       v->ident.target.port == s->ident.target.port;
+}
+
+int sess_owns_server_id(const struct session *s, uint64_t id)
+{
+	if (id == 0)
+		return 0;
+	for (const struct session *v = s->px->sessions; v; v = v->next)
+		if (v->backend_id == id && same_user_server(s, v))
+			return 1;
+	return 0;
+}
+
 /* policy_request.owns_session: is `id` one of this user's live sessions on
  * the same database server, by the server's id of its backend connection
  * (PG pid, MySQL thread id) or by the proxy's session id? */
 static int owns_session(void *ctx, uint64_t id, enum policy_session_id how)
 {
 	const struct session *s = ctx;
-	if (s->preparing)
+	if (s->lex.ids_as_written)
 		how = POLICY_SESSION_BACKEND_ID; /* the server runs it as written */
 	/* a proxy id that names no live session: the MySQL frontend sends it
 	 * as the server's thread id only when that is one of the user's own
 	 * (or the user may end anyone's), else answers "Unknown thread id"
 	 * itself and sends nothing to the server (my_relay.c kill_target) */
-	if (how == POLICY_SESSION_PROXY_ID && !sess_find(s->px, id))
-		return 1;
-	for (const struct session *v = s->px->sessions; v; v = v->next) {
-		if (!v->ident.logged_in || v->closing || v->proto != s->proto ||
-		    strcmp(v->ident.target.user, s->ident.target.user) != 0 ||
-		    strcmp(v->ident.target.host, s->ident.target.host) != 0 ||
-		    v->ident.target.port != s->ident.target.port)
-			continue;
-		/* the frontend's plain form also takes the user's own backend
-		 * thread id (a DBA's KILL QUERY <CONNECTION_ID()>) */
-		if ((how == POLICY_SESSION_PROXY_ID && v->id == id) ||
-		    (v->backend_id != 0 && v->backend_id == id))
+	if (how == POLICY_SESSION_PROXY_ID) {
+		const struct session *v = sess_find(s->px, id);
+		if (!v || same_user_server(s, v))
 			return 1;
 	}
-	return 0;
+	/* the frontend's plain form also takes the user's own backend thread
+	 * id (a DBA's KILL QUERY <CONNECTION_ID()>) */
+	return sess_owns_server_id(s, id);
 }
 
 int64_t decide_evaluate(const struct identity *who, const struct decide_env *env,
@@ -138,7 +150,7 @@ int64_t decide_evaluate(const struct identity *who, const struct decide_env *env
 		return 0; /* provisional: evaluated again once the routines are known */
 	if (out->action == POLICY_REVIEW && !env->no_review)
 		return review(who, env, sql, len, out);
-	if (out->action >= POLICY_REVIEW)
+	if (out->action >= POLICY_REVIEW && !env->quiet)
 		identity_log(who, env->phase, LOG_INFO, "%s by rule %s: %s",
 			     policy_action_name(out->action), out->rule, out->verb);
 	return 0;
@@ -205,6 +217,15 @@ void sess_evaluate_no_review(struct session *s, enum policy_dialect dialect, con
 	struct decide_env env;
 	session_env(s, &env);
 	env.no_review = 1;
+	(void)decide_evaluate(&s->ident, &env, dialect, sql, len, out);
+}
+
+void sess_evaluate_reading(struct session *s, enum policy_dialect dialect,
+			   const struct decide_lexing *lex, const char *sql, size_t len,
+			   struct policy_result *out)
+{
+	struct decide_env env = {.state = s->px->state, .phase = s->phase, .lex = lex,
+				 .no_review = 1, .quiet = 1};
 	(void)decide_evaluate(&s->ident, &env, dialect, sql, len, out);
 }
 

@@ -33,6 +33,9 @@ struct decide_lexing {
 	unsigned mysql_mode;          /* MySQL: POLICY_MY_* bits the server confirmed */
 	unsigned long server_version; /* MySQL: policy_mysql_version; 0 = unknown */
 	int server_mariadb;
+	int ids_as_written;           /* the text goes to the server unrewritten (a
+					 MySQL prepared statement): a session id in it
+					 (KILL n) is the server's own, never the proxy's */
 };
 
 /* What a decision needs besides the identity: where approvals are kept,
@@ -50,6 +53,8 @@ struct decide_env {
 	void *routine_ctx;
 	int no_review;               /* 1: a `review` decision stays `review`; no
 					approval is asked for or used up */
+	int quiet;                   /* 1: no log line for a refusal (a decision
+					made only to compare it with another) */
 };
 
 /* Decide on `sql` for identity `who` (its user, asset, account, grant level,
@@ -108,6 +113,19 @@ int64_t sess_evaluate(struct session *s, enum policy_dialect dialect, const char
 /* sess_evaluate without the review step (decide_env.no_review). */
 void sess_evaluate_no_review(struct session *s, enum policy_dialect dialect, const char *sql,
 			     size_t len, struct policy_result *out);
+
+/* One reading of sql: sess_evaluate_no_review under the lexing *lex
+ * instead of the session's, without the routine catalog, the live-session
+ * list or a log line. For a frontend that asks whether every lexing the
+ * server could apply decides alike (PostgreSQL while a settings change is
+ * not confirmed yet). */
+void sess_evaluate_reading(struct session *s, enum policy_dialect dialect,
+			   const struct decide_lexing *lex, const char *sql, size_t len,
+			   struct policy_result *out);
+
+/* Is id the server's own id (backend_id) of one of the live sessions of
+ * s's user on the same server, through the same protocol? (0 never is.) */
+int sess_owns_server_id(const struct session *s, uint64_t id);
 
 /* decide_audit_statement with the session's next query id. Returns the
  * query id (for query_end), or 0 when the statement must be refused. */

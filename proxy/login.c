@@ -9,6 +9,7 @@
 
 #include "audit/audit.h"
 #include "proxy/identity.h"
+#include "proxy/login_guard.h"
 #include "proxy/proxy.h"
 #include "proxy/secret.h"
 #include "proxy/session.h"
@@ -316,4 +317,14 @@ void login_free(struct login *l)
 {
 	login_wipe_secret(l);
 	backend_auth_free(&l->bauth);
+}
+
+int login_allow_check(struct session *s)
+{
+	return login_guard_login_check(s->px, s->ident.client_ip);
+}
+
+int login_allow_expensive(struct session *s)
+{
+	return login_guard_expensive(s->px, s->ident.client_ip);
 }

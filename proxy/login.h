@@ -113,6 +113,19 @@ int login_set_identity(struct session *s, struct login *l, const struct identity
  * the client asked for is kept. */
 int login_preset(struct session *s, struct login *l) __attribute__((warn_unused_result));
 
+/* ---- the daemon's defences (login_guard.h) for the session's source ---- */
+
+/* What the client is told is why when a defence refuses its login. */
+#define LOGIN_TOO_MANY "too many logins from this address; try again later"
+
+/* A credential check is about to run (state DB reads, HMACs): 1 go ahead,
+ * 0 refuse the login (over logins_per_source a second). */
+int login_allow_check(struct session *s) __attribute__((warn_unused_result));
+
+/* An expensive login step (RSA decryption) is about to run: 1 go ahead, 0
+ * refuse the login (over expensive_logins_per_source). */
+int login_allow_expensive(struct session *s) __attribute__((warn_unused_result));
+
 /* ---- the tail ---- */
 
 /* After a check: AUTH_OK marks the session logged in and returns 0 (the

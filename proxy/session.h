@@ -59,12 +59,11 @@ struct session {
 	int (*routine)(void *ctx, const char *name, size_t len,
 		       const struct policy_routine **defs);
 	void *routine_ctx;
-	/* The server's id of the backend connection (PostgreSQL BackendKeyData
-	 * pid, MySQL handshake thread id; 0 = not yet): set by the frontend's
-	 * backend login, read by decide.c. */
+	/* The server's own id of the backend session, whatever the protocol
+	 * (PostgreSQL BackendKeyData pid, MySQL thread id, ...; 0 = not yet):
+	 * set by the frontend's backend login, read by the ownership check of
+	 * statements that end a session (decide.c, sess_owns_server_id). */
 	uint64_t backend_id;
-	int preparing; /* MySQL: deciding COM_STMT_PREPARE text, whose KILL n the
-			  frontend does not rewrite (n is the server's thread id) */
 	struct stmt_queue *pending; /* borrowed: the frontend's replies owed (proxy/stmt.h);
 				       their query_end records go before session_end */
 

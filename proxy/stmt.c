@@ -15,6 +15,7 @@ void stmt_queue_init(struct stmt_queue *q, struct session *s, const struct stmt_
 	q->ops = ops;
 	q->conn = conn;
 	q->s = s;
+	policy_result_init(&q->pres);
 	s->pending = q;
 }
 
@@ -25,8 +26,24 @@ void stmt_queue_free(struct stmt_queue *q)
 	while (q->ring.len)
 		stmt_pop(q, STMT_NO_REPLY_SESSION_ENDED);
 	sb_ring_free(&q->ring);
+	policy_result_free(&q->pres);
 	if (q->s && q->s->pending == q)
 		q->s->pending = NULL;
+	q->ops = NULL; /* freed: a second call does nothing */
+}
+
+int stmt_relay_next(struct stmt_queue *q, enum sess_side from)
+{
+	struct session *s = q->s;
+	for (;;) {
+		int paused = from == SESS_CLIENT ? s->client_paused : s->backend_paused;
+		if (s->closing || s->close_after_flush || paused)
+			return 0;
+		if (!stmt_streaming(q, from))
+			return 1;
+		if (!stmt_stream(q, from, 0))
+			return 0;
+	}
 }
 
 void *stmt_push(struct stmt_queue *q)
@@ -110,6 +127,17 @@ int64_t stmt_evaluate(struct stmt_queue *q, const char *sql, size_t len,
 	return sess_evaluate(q->s, q->ops->dialect, sql, len, pres);
 }
 
+void stmt_decide(struct stmt_queue *q, const char *sql, size_t len)
+{
+	q->approval = stmt_evaluate(q, sql, len, &q->pres);
+}
+
+uint64_t stmt_audit_decided(struct stmt_queue *q, const char *sql, size_t len,
+			    const char *params)
+{
+	return stmt_audit_result(q->s, sql, len, &q->pres, q->approval, params);
+}
+
 uint64_t stmt_audit_result(struct session *s, const char *sql, size_t len,
 			   const struct policy_result *pres, int64_t approval, const char *params)
 {
@@ -143,6 +171,12 @@ int stmt_decision_set(struct stmt_decision *d, const char *sql, size_t len,
 	d->sql[len] = '\0';
 	d->sql_len = len;
 	return 0;
+}
+
+int stmt_decision_keep(struct stmt_queue *q, struct stmt_decision *d, const char *sql,
+		       size_t len)
+{
+	return stmt_decision_set(d, sql, len, &q->pres, q->approval);
 }
 
 void stmt_decision_clear(struct stmt_decision *d)
@@ -193,4 +227,10 @@ int stmt_approved_run(struct stmt_queue *q, struct stmt_decision *d, struct poli
 	if (!stmt_audit_result(q->s, d->sql, d->sql_len, pres, *last_approval, params))
 		sess_log(q->s, LOG_ERR, "audit failed for a denied statement");
 	return q->ops->deny(q->conn, pres);
+}
+
+int stmt_approved_run_q(struct stmt_queue *q, struct stmt_decision *d, const char *params,
+			int64_t *run_approval)
+{
+	return stmt_approved_run(q, d, &q->pres, &q->approval, params, run_approval);
 }

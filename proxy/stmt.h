@@ -14,6 +14,9 @@
  *    (text, verb, fingerprint, objects, rule, action, approval), audited
  *    again at each run, and stmt_approved_run(): an approval runs once.
  *  - the caps on what a session queues (STMT_*_MAX).
+ *  - the decision scratch every frontend needs (struct stmt_queue: the
+ *    last decision, its approval, the statement text `sessions` shows) and
+ *    the message being streamed unread per side (stream.h).
  *
  * A frontend supplies only what is protocol-specific through struct
  * stmt_ops: the size of its entry, its cap, what ending one of its entries
@@ -28,6 +31,7 @@
 
 #include "policy/policy.h"
 #include "lib/ring.h"
+#include "proxy/stream.h"
 
 struct session;
 
@@ -39,6 +43,9 @@ struct session;
 #define STMT_MY_PENDING_MAX 1024u       /* MySQL: replies owed to the client */
 #define STMT_LOCAL_BYTES_MAX (256u * 1024u) /* bytes of proxy-made replies queued */
 #define STMT_PRE_READY_MAX (64u * 1024u)    /* client bytes read before the session is ready */
+
+/* The statement text kept for `sessions` (stmt_current), bytes with its NUL. */
+#define STMT_CURRENT_MAX 160
 
 /* What query_end says of a statement whose reply never came. */
 #define STMT_NO_REPLY_SESSION_ENDED "session ended before the reply"
@@ -75,14 +82,22 @@ struct stmt_queue {
 	const struct stmt_ops *ops; /* borrowed, static */
 	void *conn;                 /* borrowed: the frontend's state, passed to ops */
 	struct session *s;          /* borrowed */
+
+	/* The decision scratch (stmt_decide), reused for every statement. */
+	struct policy_result pres;  /* the last decision */
+	int64_t approval;           /* its approval id (0 = none) */
+	char current[STMT_CURRENT_MAX]; /* the last statement's text, for `sessions` */
+	struct stream pass;         /* a message relayed unread, per side (stream.h) */
 };
 
-/* Set up an empty queue and register it with the session (s->pending) so
- * that its query_end records are written before session_end. */
+/* Set up an empty queue and its decision scratch, and register it with the
+ * session (s->pending) so that its query_end records are written before
+ * session_end and `sessions` shows its statement text. */
 void stmt_queue_init(struct stmt_queue *q, struct session *s, const struct stmt_ops *ops,
 		     void *conn);
 /* Pop every entry (query_end with STMT_NO_REPLY_SESSION_ENDED for those not
- * written yet), free the storage, unregister from the session. */
+ * written yet), free the storage and the scratch, unregister from the
+ * session. A queue never set up (zeroed) is left alone. */
 void stmt_queue_free(struct stmt_queue *q);
 
 /* Append a zeroed entry (seq, start time, rows = -1 set); NULL when out of
@@ -126,6 +141,26 @@ void stmt_add_rows(struct stmt_pending *p, int64_t n);
 /* Keep the text of the statement at hand (for `sessions`), cut to cap. */
 void stmt_remember(char *current, size_t cap, const char *sql, size_t len);
 
+/* The statement at hand is sql: remembered in q->current. */
+static inline void stmt_note(struct stmt_queue *q, const char *sql, size_t len)
+{
+	stmt_remember(q->current, sizeof q->current, sql, len);
+}
+
+/* The statement text `sessions` shows ("" before the first). */
+static inline const char *stmt_current(const struct stmt_queue *q)
+{
+	return q->current;
+}
+
+/* Decide on sql into the scratch: q->pres, q->approval (stmt_evaluate). */
+void stmt_decide(struct stmt_queue *q, const char *sql, size_t len);
+
+/* The audit "query" record of sql as the scratch decided it (q->pres,
+ * q->approval): the query id, 0 when it must not run (stmt_audit_result). */
+uint64_t stmt_audit_decided(struct stmt_queue *q, const char *sql, size_t len,
+			    const char *params);
+
 /* Decide on sql for the queue's session under its dialect into *pres;
  * returns the approval id (sess_evaluate). */
 int64_t stmt_evaluate(struct stmt_queue *q, const char *sql, size_t len,
@@ -151,6 +186,9 @@ struct stmt_decision {
 int stmt_decision_set(struct stmt_decision *d, const char *sql, size_t len,
 		      const struct policy_result *pres, int64_t approval);
 void stmt_decision_clear(struct stmt_decision *d);
+/* stmt_decision_set from the queue's scratch (q->pres, q->approval). */
+int stmt_decision_keep(struct stmt_queue *q, struct stmt_decision *d, const char *sql,
+		       size_t len);
 /* The audit "query" record of one run of *d (approval: the one this run
  * uses; params: bound values as JSON or NULL). 0 = must not run. */
 uint64_t stmt_decision_audit(struct session *s, const struct stmt_decision *d, int64_t approval,
@@ -170,5 +208,36 @@ void stmt_decision_audit_unreadable(struct session *s, const struct stmt_decisio
  * audited (with params) and written (ops->deny): its result (> 0 or -1). */
 int stmt_approved_run(struct stmt_queue *q, struct stmt_decision *d, struct policy_result *pres,
 		      int64_t *last_approval, const char *params, int64_t *run_approval);
+/* The same with the queue's own scratch (q->pres, q->approval). */
+int stmt_approved_run_q(struct stmt_queue *q, struct stmt_decision *d, const char *params,
+			int64_t *run_approval);
+
+/* ---- streaming (stream.h) with the queue's state ---- */
+
+/* Relay the next `total` bytes of from's input unread (a row, CopyData, a
+ * large column, a continuation packet). */
+static inline void stmt_stream_start(struct stmt_queue *q, enum sess_side from, size_t total)
+{
+	q->pass.left[from] = total;
+}
+/* Bytes of the message under way from `from` still to relay (0 = none:
+ * the side is between messages). */
+static inline size_t stmt_streaming(const struct stmt_queue *q, enum sess_side from)
+{
+	return q->pass.left[from];
+}
+/* stream_pass() of the message under way: the bytes moved (0 = wait for
+ * more input); discard drops them instead. */
+static inline size_t stmt_stream(struct stmt_queue *q, enum sess_side from, int discard)
+{
+	return stream_pass(q->s, from, &q->pass.left[from], discard);
+}
+/* The head of a frontend's relay loop over from's input
+ * (`while (stmt_relay_next(q, from)) { read one message }`): while that side
+ * may be read (the session is not closing, its reads are not paused by
+ * backpressure), relay what is buffered of a message under way unread.
+ * 1: none is under way, read the next message; 0: stop (closing, paused,
+ * or the message under way waits for more input). */
+int stmt_relay_next(struct stmt_queue *q, enum sess_side from);
 
 #endif

@@ -15,6 +15,13 @@
 
 struct session;
 
+/* A message relayed unread: per side (enum sess_side), its bytes still to
+ * move (0 = between messages). The statement queue holds the session's
+ * (stmt.h stmt_stream_start, stmt_stream, stmt_streaming). */
+struct stream {
+	size_t left[2];
+};
+
 /* Move up to *left bytes (what is buffered now) from `from` to the other
  * side, or drop them when discard is set; *left is reduced by what moved.
  * Returns the bytes moved: 0 = wait for more input. */

@@ -11,26 +11,18 @@
 
 /* ---- reader ---- */
 
-int my_get_u8(struct my_reader *r, uint8_t *v)
+int my_get_u16(struct wire_reader *r, uint16_t *v)
 {
-	if (my_left(r) < 1)
-		return -1;
-	*v = r->p[r->off++];
-	return 0;
-}
-
-int my_get_u16(struct my_reader *r, uint16_t *v)
-{
-	if (my_left(r) < 2)
+	if (wire_left(r) < 2)
 		return -1;
 	*v = (uint16_t)(r->p[r->off] | r->p[r->off + 1] << 8);
 	r->off += 2;
 	return 0;
 }
 
-int my_get_u24(struct my_reader *r, uint32_t *v)
+int my_get_u24(struct wire_reader *r, uint32_t *v)
 {
-	if (my_left(r) < 3)
+	if (wire_left(r) < 3)
 		return -1;
 	const uint8_t *p = r->p + r->off;
 	*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
@@ -38,9 +30,9 @@ int my_get_u24(struct my_reader *r, uint32_t *v)
 	return 0;
 }
 
-int my_get_u32(struct my_reader *r, uint32_t *v)
+int my_get_u32(struct wire_reader *r, uint32_t *v)
 {
-	if (my_left(r) < 4)
+	if (wire_left(r) < 4)
 		return -1;
 	const uint8_t *p = r->p + r->off;
 	*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -48,9 +40,9 @@ int my_get_u32(struct my_reader *r, uint32_t *v)
 	return 0;
 }
 
-int my_get_u64(struct my_reader *r, uint64_t *v)
+int my_get_u64(struct wire_reader *r, uint64_t *v)
 {
-	if (my_left(r) < 8)
+	if (wire_left(r) < 8)
 		return -1;
 	uint64_t x = 0;
 	for (int i = 7; i >= 0; i--)
@@ -60,12 +52,12 @@ int my_get_u64(struct my_reader *r, uint64_t *v)
 	return 0;
 }
 
-int my_get_lenenc(struct my_reader *r, uint64_t *v, int *is_null)
+int my_get_lenenc(struct wire_reader *r, uint64_t *v, int *is_null)
 {
 	uint8_t b;
 	if (is_null)
 		*is_null = 0;
-	if (my_get_u8(r, &b) != 0)
+	if (wire_get_u8(r, &b) != 0)
 		return -1;
 	if (b < 0xFB) {
 		*v = b;
@@ -97,35 +89,13 @@ int my_get_lenenc(struct my_reader *r, uint64_t *v, int *is_null)
 	return -1; /* 0xFF is not a length */
 }
 
-int my_get_bytes(struct my_reader *r, size_t n, const uint8_t **p)
-{
-	if (my_left(r) < n)
-		return -1;
-	*p = r->p + r->off;
-	r->off += n;
-	return 0;
-}
-
-int my_get_cstr(struct my_reader *r, const char **s, size_t *len)
-{
-	const uint8_t *start = r->p + r->off;
-	const uint8_t *nul = memchr(start, 0, my_left(r));
-	if (!nul)
-		return -1;
-	*s = (const char *)start;
-	if (len)
-		*len = (size_t)(nul - start);
-	r->off += (size_t)(nul - start) + 1;
-	return 0;
-}
-
-int my_get_lenenc_str(struct my_reader *r, const uint8_t **p, size_t *len)
+int my_get_lenenc_str(struct wire_reader *r, const uint8_t **p, size_t *len)
 {
 	uint64_t n;
-	if (my_get_lenenc(r, &n, NULL) != 0 || n > my_left(r))
+	if (my_get_lenenc(r, &n, NULL) != 0 || n > wire_left(r))
 		return -1;
 	*len = (size_t)n;
-	return my_get_bytes(r, (size_t)n, p);
+	return wire_get_bytes(r, (size_t)n, p);
 }
 
 /* ---- builder ---- */
@@ -254,24 +224,24 @@ int my_put_packets(struct evbuffer *out, uint8_t seq, const void *payload, size_
 int my_parse_handshake(const uint8_t *b, size_t n, struct my_handshake *out, char *err,
 		       size_t errlen)
 {
-	struct my_reader r;
+	struct wire_reader r;
 	const char *ver;
 	size_t vlen;
 	const uint8_t *part1, *reserved;
 	uint16_t caplo, caphi;
 	uint8_t filler, authlen;
 	memset(out, 0, sizeof *out);
-	my_reader_init(&r, b, n);
+	wire_reader_init(&r, b, n);
 	if (n >= 1 && b[0] == 0xFF) {
 		snprintf(err, errlen, "server refused the connection");
 		return -1;
 	}
-	if (my_get_u8(&r, &out->protocol) != 0 || out->protocol != 10) {
+	if (wire_get_u8(&r, &out->protocol) != 0 || out->protocol != 10) {
 		snprintf(err, errlen, "not a protocol 10 handshake");
 		return -1;
 	}
-	if (my_get_cstr(&r, &ver, &vlen) != 0 || my_get_u32(&r, &out->conn_id) != 0 ||
-	    my_get_bytes(&r, 8, &part1) != 0 || my_get_u8(&r, &filler) != 0 ||
+	if (wire_get_cstr(&r, &ver, &vlen) != 0 || my_get_u32(&r, &out->conn_id) != 0 ||
+	    wire_get_bytes(&r, 8, &part1) != 0 || wire_get_u8(&r, &filler) != 0 ||
 	    my_get_u16(&r, &caplo) != 0) {
 		snprintf(err, errlen, "truncated handshake");
 		return -1;
@@ -280,11 +250,11 @@ int my_parse_handshake(const uint8_t *b, size_t n, struct my_handshake *out, cha
 	memcpy(out->scramble, part1, 8);
 	out->scramble_len = 8;
 	out->caps = caplo;
-	if (my_left(&r) == 0)
+	if (wire_left(&r) == 0)
 		return 0; /* pre-4.1 server: no more fields */
-	if (my_get_u8(&r, &out->charset) != 0 || my_get_u16(&r, &out->status) != 0 ||
-	    my_get_u16(&r, &caphi) != 0 || my_get_u8(&r, &authlen) != 0 ||
-	    my_get_bytes(&r, 10, &reserved) != 0) {
+	if (wire_get_u8(&r, &out->charset) != 0 || my_get_u16(&r, &out->status) != 0 ||
+	    my_get_u16(&r, &caphi) != 0 || wire_get_u8(&r, &authlen) != 0 ||
+	    wire_get_bytes(&r, 10, &reserved) != 0) {
 		snprintf(err, errlen, "truncated handshake");
 		return -1;
 	}
@@ -297,7 +267,7 @@ int my_parse_handshake(const uint8_t *b, size_t n, struct my_handshake *out, cha
 		if (part2 < 13)
 			part2 = 13;
 		const uint8_t *p2;
-		if (my_get_bytes(&r, part2, &p2) != 0) {
+		if (wire_get_bytes(&r, part2, &p2) != 0) {
 			snprintf(err, errlen, "truncated handshake scramble");
 			return -1;
 		}
@@ -308,13 +278,13 @@ int my_parse_handshake(const uint8_t *b, size_t n, struct my_handshake *out, cha
 		memcpy(out->scramble + 8, p2, keep);
 		out->scramble_len = 8 + keep;
 	}
-	if (out->caps & MY_CLIENT_PLUGIN_AUTH && my_left(&r) > 0) {
+	if (out->caps & MY_CLIENT_PLUGIN_AUTH && wire_left(&r) > 0) {
 		const char *pl;
 		size_t pllen;
-		if (my_get_cstr(&r, &pl, &pllen) != 0) {
+		if (wire_get_cstr(&r, &pl, &pllen) != 0) {
 			/* Some servers omit the final NUL. */
 			pl = (const char *)r.p + r.off;
-			pllen = my_left(&r);
+			pllen = wire_left(&r);
 		}
 		snprintf(out->plugin, sizeof out->plugin, "%.*s", (int)(pllen < 63 ? pllen : 63), pl);
 	}
@@ -344,12 +314,12 @@ void my_build_handshake(struct my_buf *b, const struct my_handshake *h)
 int my_parse_hs_response(const uint8_t *b, size_t n, struct my_hs_response *out, char *err,
 			 size_t errlen)
 {
-	struct my_reader r;
+	struct wire_reader r;
 	const uint8_t *filler;
 	memset(out, 0, sizeof *out);
-	my_reader_init(&r, b, n);
+	wire_reader_init(&r, b, n);
 	if (my_get_u32(&r, &out->caps) != 0 || my_get_u32(&r, &out->max_packet) != 0 ||
-	    my_get_u8(&r, &out->charset) != 0 || my_get_bytes(&r, 23, &filler) != 0) {
+	    wire_get_u8(&r, &out->charset) != 0 || wire_get_bytes(&r, 23, &filler) != 0) {
 		snprintf(err, errlen, "truncated handshake response");
 		return -1;
 	}
@@ -360,7 +330,7 @@ int my_parse_hs_response(const uint8_t *b, size_t n, struct my_hs_response *out,
 	if (!(out->caps & MY_CLIENT_LONG_PASSWORD))
 		out->ext_caps = (uint32_t)filler[19] | (uint32_t)filler[20] << 8 |
 				(uint32_t)filler[21] << 16 | (uint32_t)filler[22] << 24;
-	if (my_left(&r) == 0) {
+	if (wire_left(&r) == 0) {
 		if (!(out->caps & MY_CLIENT_SSL)) {
 			snprintf(err, errlen, "truncated handshake response");
 			return -1;
@@ -368,7 +338,7 @@ int my_parse_hs_response(const uint8_t *b, size_t n, struct my_hs_response *out,
 		out->ssl_request = 1;
 		return 0;
 	}
-	if (my_get_cstr(&r, &out->user, NULL) != 0) {
+	if (wire_get_cstr(&r, &out->user, NULL) != 0) {
 		snprintf(err, errlen, "handshake response: bad user name");
 		return -1;
 	}
@@ -379,30 +349,30 @@ int my_parse_hs_response(const uint8_t *b, size_t n, struct my_hs_response *out,
 		}
 	} else if (out->caps & MY_CLIENT_SECURE_CONNECTION) {
 		uint8_t l;
-		if (my_get_u8(&r, &l) != 0 || my_get_bytes(&r, l, &out->auth) != 0) {
+		if (wire_get_u8(&r, &l) != 0 || wire_get_bytes(&r, l, &out->auth) != 0) {
 			snprintf(err, errlen, "handshake response: bad auth data");
 			return -1;
 		}
 		out->auth_len = l;
 	} else {
 		const char *a;
-		if (my_get_cstr(&r, &a, &out->auth_len) != 0) {
+		if (wire_get_cstr(&r, &a, &out->auth_len) != 0) {
 			snprintf(err, errlen, "handshake response: bad auth data");
 			return -1;
 		}
 		out->auth = (const uint8_t *)a;
 	}
-	if (out->caps & MY_CLIENT_CONNECT_WITH_DB && my_left(&r) > 0 &&
-	    my_get_cstr(&r, &out->database, NULL) != 0) {
+	if (out->caps & MY_CLIENT_CONNECT_WITH_DB && wire_left(&r) > 0 &&
+	    wire_get_cstr(&r, &out->database, NULL) != 0) {
 		snprintf(err, errlen, "handshake response: bad database name");
 		return -1;
 	}
-	if (out->caps & MY_CLIENT_PLUGIN_AUTH && my_left(&r) > 0 &&
-	    my_get_cstr(&r, &out->plugin, NULL) != 0) {
+	if (out->caps & MY_CLIENT_PLUGIN_AUTH && wire_left(&r) > 0 &&
+	    wire_get_cstr(&r, &out->plugin, NULL) != 0) {
 		snprintf(err, errlen, "handshake response: bad plugin name");
 		return -1;
 	}
-	if (out->caps & MY_CLIENT_CONNECT_ATTRS && my_left(&r) > 0 &&
+	if (out->caps & MY_CLIENT_CONNECT_ATTRS && wire_left(&r) > 0 &&
 	    my_get_lenenc_str(&r, &out->attrs, &out->attrs_len) != 0) {
 		snprintf(err, errlen, "handshake response: bad connect attributes");
 		return -1;
@@ -446,11 +416,11 @@ int my_is_eof(const uint8_t *b, size_t n, int deprecate_eof)
 
 int my_parse_ok(const uint8_t *b, size_t n, struct my_ok *out)
 {
-	struct my_reader r;
+	struct wire_reader r;
 	uint8_t h;
 	memset(out, 0, sizeof *out);
-	my_reader_init(&r, b, n);
-	if (my_get_u8(&r, &h) != 0 || (h != 0x00 && h != 0xFE))
+	wire_reader_init(&r, b, n);
+	if (wire_get_u8(&r, &h) != 0 || (h != 0x00 && h != 0xFE))
 		return -1;
 	if (h == 0xFE && n < 9) { /* old EOF: warnings, status */
 		if (n == 1)
@@ -462,9 +432,9 @@ int my_parse_ok(const uint8_t *b, size_t n, struct my_ok *out)
 	if (my_get_lenenc(&r, &out->affected_rows, NULL) != 0 ||
 	    my_get_lenenc(&r, &out->last_insert_id, NULL) != 0)
 		return -1;
-	if (my_left(&r) >= 2 && my_get_u16(&r, &out->status) != 0)
+	if (wire_left(&r) >= 2 && my_get_u16(&r, &out->status) != 0)
 		return -1;
-	if (my_left(&r) >= 2 && my_get_u16(&r, &out->warnings) != 0)
+	if (wire_left(&r) >= 2 && my_get_u16(&r, &out->warnings) != 0)
 		return -1;
 	return 0;
 }
@@ -472,19 +442,19 @@ int my_parse_ok(const uint8_t *b, size_t n, struct my_ok *out)
 int my_parse_err(const uint8_t *b, size_t n, uint16_t *code, char sqlstate[MY_SQLSTATE_LEN + 1],
 		 const char **msg, size_t *msglen)
 {
-	struct my_reader r;
+	struct wire_reader r;
 	uint8_t h;
-	my_reader_init(&r, b, n);
-	if (my_get_u8(&r, &h) != 0 || h != 0xFF || my_get_u16(&r, code) != 0)
+	wire_reader_init(&r, b, n);
+	if (wire_get_u8(&r, &h) != 0 || h != 0xFF || my_get_u16(&r, code) != 0)
 		return -1;
 	memcpy(sqlstate, "HY000", 6);
-	if (my_left(&r) >= 6 && r.p[r.off] == '#') {
+	if (wire_left(&r) >= 6 && r.p[r.off] == '#') {
 		memcpy(sqlstate, r.p + r.off + 1, 5);
 		sqlstate[5] = '\0';
 		r.off += 6;
 	}
 	*msg = (const char *)r.p + r.off;
-	*msglen = my_left(&r);
+	*msglen = wire_left(&r);
 	return 0;
 }
 
@@ -541,13 +511,13 @@ void my_build_auth_switch(struct my_buf *b, const char *plugin, const void *data
 int my_parse_auth_switch(const uint8_t *b, size_t n, const char **plugin, const uint8_t **data,
 			 size_t *dlen)
 {
-	struct my_reader r;
+	struct wire_reader r;
 	uint8_t h;
-	my_reader_init(&r, b, n);
-	if (my_get_u8(&r, &h) != 0 || h != 0xFE || my_get_cstr(&r, plugin, NULL) != 0)
+	wire_reader_init(&r, b, n);
+	if (wire_get_u8(&r, &h) != 0 || h != 0xFE || wire_get_cstr(&r, plugin, NULL) != 0)
 		return -1;
 	*data = r.p + r.off;
-	*dlen = my_left(&r);
+	*dlen = wire_left(&r);
 	if (*dlen && (*data)[*dlen - 1] == 0)
 		(*dlen)--;
 	return 0;
@@ -557,8 +527,8 @@ int my_parse_auth_switch(const uint8_t *b, size_t n, const char **plugin, const 
 
 int my_parse_column_count(const uint8_t *b, size_t n, uint64_t *count)
 {
-	struct my_reader r;
-	my_reader_init(&r, b, n);
+	struct wire_reader r;
+	wire_reader_init(&r, b, n);
 	if (my_get_lenenc(&r, count, NULL) != 0 || *count == 0 || *count > 4096)
 		return -1; /* MySQL's limit is 4096 columns per table */
 	return 0;
@@ -566,14 +536,14 @@ int my_parse_column_count(const uint8_t *b, size_t n, uint64_t *count)
 
 int my_parse_prepare_ok(const uint8_t *b, size_t n, struct my_prepare_ok *out)
 {
-	struct my_reader r;
+	struct wire_reader r;
 	uint8_t h, filler;
 	memset(out, 0, sizeof *out);
-	my_reader_init(&r, b, n);
-	if (my_get_u8(&r, &h) != 0 || h != 0x00 || my_get_u32(&r, &out->stmt_id) != 0 ||
+	wire_reader_init(&r, b, n);
+	if (wire_get_u8(&r, &h) != 0 || h != 0x00 || my_get_u32(&r, &out->stmt_id) != 0 ||
 	    my_get_u16(&r, &out->num_columns) != 0 || my_get_u16(&r, &out->num_params) != 0)
 		return -1;
-	if (my_left(&r) >= 3 && (my_get_u8(&r, &filler) != 0 || my_get_u16(&r, &out->warnings) != 0))
+	if (wire_left(&r) >= 3 && (wire_get_u8(&r, &filler) != 0 || my_get_u16(&r, &out->warnings) != 0))
 		return -1;
 	return 0;
 }
@@ -664,14 +634,14 @@ static void json_printf(struct my_buf *b, const char *fmt, ...)
 		my_buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-static int param_value(struct my_reader *r, uint16_t type, struct my_buf *j)
+static int param_value(struct wire_reader *r, uint16_t type, struct my_buf *j)
 {
 	int uns = (type >> 8) & 0x80;
 	uint8_t t = (uint8_t)type;
 	switch (t) {
 	case MY_TYPE_TINY: {
 		uint8_t v;
-		if (my_get_u8(r, &v) != 0)
+		if (wire_get_u8(r, &v) != 0)
 			return -1;
 		if (uns)
 			json_printf(j, "%u", (unsigned)v);
@@ -742,13 +712,13 @@ static int param_value(struct my_reader *r, uint16_t type, struct my_buf *j)
 		uint8_t len, mo = 0, d = 0, h = 0, mi = 0, s = 0;
 		uint16_t y = 0;
 		uint32_t us = 0;
-		if (my_get_u8(r, &len) != 0 || (len != 0 && len != 4 && len != 7 && len != 11))
+		if (wire_get_u8(r, &len) != 0 || (len != 0 && len != 4 && len != 7 && len != 11))
 			return -1;
-		if (len >= 4 && (my_get_u16(r, &y) != 0 || my_get_u8(r, &mo) != 0 ||
-				 my_get_u8(r, &d) != 0))
+		if (len >= 4 && (my_get_u16(r, &y) != 0 || wire_get_u8(r, &mo) != 0 ||
+				 wire_get_u8(r, &d) != 0))
 			return -1;
-		if (len >= 7 && (my_get_u8(r, &h) != 0 || my_get_u8(r, &mi) != 0 ||
-				 my_get_u8(r, &s) != 0))
+		if (len >= 7 && (wire_get_u8(r, &h) != 0 || wire_get_u8(r, &mi) != 0 ||
+				 wire_get_u8(r, &s) != 0))
 			return -1;
 		if (len == 11 && my_get_u32(r, &us) != 0)
 			return -1;
@@ -764,11 +734,11 @@ static int param_value(struct my_reader *r, uint16_t type, struct my_buf *j)
 	case MY_TYPE_TIME: {
 		uint8_t len, neg = 0, h = 0, mi = 0, s = 0;
 		uint32_t days = 0, us = 0;
-		if (my_get_u8(r, &len) != 0 || (len != 0 && len != 8 && len != 12))
+		if (wire_get_u8(r, &len) != 0 || (len != 0 && len != 8 && len != 12))
 			return -1;
-		if (len >= 8 && (my_get_u8(r, &neg) != 0 || my_get_u32(r, &days) != 0 ||
-				 my_get_u8(r, &h) != 0 || my_get_u8(r, &mi) != 0 ||
-				 my_get_u8(r, &s) != 0))
+		if (len >= 8 && (wire_get_u8(r, &neg) != 0 || my_get_u32(r, &days) != 0 ||
+				 wire_get_u8(r, &h) != 0 || wire_get_u8(r, &mi) != 0 ||
+				 wire_get_u8(r, &s) != 0))
 			return -1;
 		if (len == 12 && my_get_u32(r, &us) != 0)
 			return -1;
@@ -795,13 +765,13 @@ int my_parse_execute(const uint8_t *b, size_t n, uint16_t num_params, uint16_t *
 		     int *types_known, const uint8_t *long_data, struct my_execute *out,
 		     struct my_buf *json, char *err, size_t errlen)
 {
-	struct my_reader r;
+	struct wire_reader r;
 	uint8_t cmd;
 	uint32_t iterations;
 	memset(out, 0, sizeof *out);
-	my_reader_init(&r, b, n);
-	if (my_get_u8(&r, &cmd) != 0 || cmd != MY_COM_STMT_EXECUTE ||
-	    my_get_u32(&r, &out->stmt_id) != 0 || my_get_u8(&r, &out->flags) != 0 ||
+	wire_reader_init(&r, b, n);
+	if (wire_get_u8(&r, &cmd) != 0 || cmd != MY_COM_STMT_EXECUTE ||
+	    my_get_u32(&r, &out->stmt_id) != 0 || wire_get_u8(&r, &out->flags) != 0 ||
 	    my_get_u32(&r, &iterations) != 0) {
 		snprintf(err, errlen, "truncated COM_STMT_EXECUTE");
 		return -1;
@@ -814,7 +784,7 @@ int my_parse_execute(const uint8_t *b, size_t n, uint16_t num_params, uint16_t *
 	const uint8_t *nulls;
 	uint8_t bound;
 	size_t nb = ((size_t)num_params + 7) / 8;
-	if (my_get_bytes(&r, nb, &nulls) != 0 || my_get_u8(&r, &bound) != 0) {
+	if (wire_get_bytes(&r, nb, &nulls) != 0 || wire_get_u8(&r, &bound) != 0) {
 		snprintf(err, errlen, "truncated COM_STMT_EXECUTE parameters");
 		return -1;
 	}

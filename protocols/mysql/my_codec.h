@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/wire.h"
+
 struct evbuffer;
 
 #define MY_HEADER_LEN 4
@@ -101,39 +103,19 @@ enum my_command {
 #define MY_ER_NET_PACKET_TOO_LARGE 1153 /* 08S01 */
 #define MY_ER_HANDSHAKE 1043          /* 08S01 bad handshake */
 
-/* ---- bounds-checked reader ---- */
-
-struct my_reader {
-	const uint8_t *p;
-	size_t n, off;
-};
-
-static inline void my_reader_init(struct my_reader *r, const void *p, size_t n)
-{
-	r->p = p;
-	r->n = n;
-	r->off = 0;
-}
-
-static inline size_t my_left(const struct my_reader *r)
-{
-	return r->n - r->off;
-}
+/* ---- reading a payload: lib/wire.h (wire_get_u8, wire_get_bytes,
+ * wire_get_cstr) and MySQL's little-endian and length-encoded values ---- */
 
 #define MY_WUR __attribute__((warn_unused_result))
-int my_get_u8(struct my_reader *r, uint8_t *v) MY_WUR;
-int my_get_u16(struct my_reader *r, uint16_t *v) MY_WUR;
-int my_get_u24(struct my_reader *r, uint32_t *v) MY_WUR;
-int my_get_u32(struct my_reader *r, uint32_t *v) MY_WUR;
-int my_get_u64(struct my_reader *r, uint64_t *v) MY_WUR;
+int my_get_u16(struct wire_reader *r, uint16_t *v) MY_WUR;
+int my_get_u24(struct wire_reader *r, uint32_t *v) MY_WUR;
+int my_get_u32(struct wire_reader *r, uint32_t *v) MY_WUR;
+int my_get_u64(struct wire_reader *r, uint64_t *v) MY_WUR;
 /* Length-encoded integer; *is_null set when the byte was 0xFB (NULL in a
  * text row; is_null may be NULL, then 0xFB is an error). 0xFF is an error. */
-int my_get_lenenc(struct my_reader *r, uint64_t *v, int *is_null) MY_WUR;
-int my_get_bytes(struct my_reader *r, size_t n, const uint8_t **p) MY_WUR;
-/* NUL-terminated string; *s points into the packet. */
-int my_get_cstr(struct my_reader *r, const char **s, size_t *len) MY_WUR;
+int my_get_lenenc(struct wire_reader *r, uint64_t *v, int *is_null) MY_WUR;
 /* Length-encoded string. */
-int my_get_lenenc_str(struct my_reader *r, const uint8_t **p, size_t *len) MY_WUR;
+int my_get_lenenc_str(struct wire_reader *r, const uint8_t **p, size_t *len) MY_WUR;
 
 /* ---- packet builder ---- */
 
@@ -370,6 +352,22 @@ enum my_peek my_peek_message_in(struct evbuffer *in, size_t max_payload,
  * returned in *copy (the caller frees it; NULL for one packet). Returns
  * NULL when out of memory. Drains nothing. */
 const uint8_t *my_message_payload(struct evbuffer *in, const struct my_frame *f, uint8_t **copy);
+/* The header of the packet at the start of `in` and the first byte of its
+ * payload (a reply's kind: 0x00 OK, 0xFF ERR, 0xFE EOF, 0xFB LOCAL
+ * INFILE), for a relay that reads some packets whole and passes others
+ * unread whatever their length. OK when both are buffered (the header alone
+ * for an empty payload): len, seq, raw and packets = 1 set, *first the
+ * byte (0 when the payload is empty). AGAIN otherwise (need). INVALID
+ * (MY_FRAME_TOO_LONG, len and seq set) when len > max_len. first may be
+ * NULL: OK once the header is buffered. Copies out at most MY_HEADER_LEN
+ * + 1 bytes. */
+enum my_peek my_peek_head_in(struct evbuffer *in, size_t max_len, struct my_frame *f,
+			     uint8_t *first) MY_WUR;
+/* One whole packet at the start of `in` (my_peek_packet with max_len): on
+ * OK it is pulled up and *payload points at its f->len payload bytes
+ * inside `in` (NULL when out of memory: close); nothing is drained. */
+enum my_peek my_peek_packet_in(struct evbuffer *in, size_t max_len, struct my_frame *f,
+			       const uint8_t **payload) MY_WUR;
 /* Copy the first MY_HEADER_LEN bytes of `in` (fewer when it holds fewer)
  * into head; returns evbuffer_get_length(in): my_peek_packet()'s head and have. */
 size_t my_head(struct evbuffer *in, uint8_t head[MY_HEADER_LEN]);

@@ -19,11 +19,10 @@ static void frame_reset(struct my_frame *f)
 	f->need = MY_HEADER_LEN;
 }
 
-enum my_peek my_peek_packet(const uint8_t *head, size_t have, size_t max_len, struct my_frame *f)
+/* The header at head (have >= MY_HEADER_LEN) into *f: AGAIN to go on, or
+ * INVALID when its length is over max_len. */
+static enum my_peek take_header(const uint8_t *head, size_t max_len, struct my_frame *f)
 {
-	frame_reset(f);
-	if (have < MY_HEADER_LEN)
-		return MY_PEEK_AGAIN;
 	my_header(head, &f->len, &f->seq);
 	f->packets = 1;
 	f->payload = f->len;
@@ -32,6 +31,16 @@ enum my_peek my_peek_packet(const uint8_t *head, size_t have, size_t max_len, st
 		f->why = MY_FRAME_TOO_LONG;
 		return MY_PEEK_INVALID;
 	}
+	return MY_PEEK_AGAIN;
+}
+
+enum my_peek my_peek_packet(const uint8_t *head, size_t have, size_t max_len, struct my_frame *f)
+{
+	frame_reset(f);
+	if (have < MY_HEADER_LEN)
+		return MY_PEEK_AGAIN;
+	if (take_header(head, max_len, f) == MY_PEEK_INVALID)
+		return MY_PEEK_INVALID;
 	if (have < f->raw) {
 		f->need = f->raw;
 		return MY_PEEK_AGAIN;
@@ -150,4 +159,41 @@ size_t my_head(struct evbuffer *in, uint8_t head[MY_HEADER_LEN])
 	if (have)
 		(void)evbuffer_copyout(in, head, have < MY_HEADER_LEN ? have : MY_HEADER_LEN);
 	return have;
+}
+
+enum my_peek my_peek_head_in(struct evbuffer *in, size_t max_len, struct my_frame *f,
+			     uint8_t *first)
+{
+	uint8_t h[MY_HEADER_LEN + 1];
+	size_t have = evbuffer_get_length(in);
+	frame_reset(f);
+	if (first)
+		*first = 0;
+	if (have < MY_HEADER_LEN)
+		return MY_PEEK_AGAIN;
+	(void)evbuffer_copyout(in, h, have < sizeof h ? have : sizeof h);
+	if (take_header(h, max_len, f) == MY_PEEK_INVALID)
+		return MY_PEEK_INVALID;
+	if (first && f->len > 0) {
+		if (have < sizeof h) {
+			f->need = sizeof h;
+			return MY_PEEK_AGAIN;
+		}
+		*first = h[MY_HEADER_LEN];
+	}
+	f->need = 0;
+	return MY_PEEK_OK;
+}
+
+enum my_peek my_peek_packet_in(struct evbuffer *in, size_t max_len, struct my_frame *f,
+			       const uint8_t **payload)
+{
+	uint8_t h[MY_HEADER_LEN];
+	*payload = NULL;
+	enum my_peek r = my_peek_packet(h, my_head(in, h), max_len, f);
+	if (r == MY_PEEK_OK) {
+		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)f->raw);
+		*payload = m ? m + MY_HEADER_LEN : NULL;
+	}
+	return r;
 }

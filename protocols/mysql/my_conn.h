@@ -152,7 +152,6 @@ struct my_conn {
 
 	/* command phase */
 	struct stmt_queue pend;       /* of struct my_pending: replies still to come */
-	size_t pass_left[2];          /* bytes of a streamed packet still to relay, per side */
 	int cont[2];                  /* the last packet was 16 MiB - 1: the next continues it */
 	int finish_after_pass;        /* the streamed backend packet ends the reply at the head */
 	uint8_t *cmd;                 /* owned: a reassembled multi-packet client command */
@@ -162,12 +161,9 @@ struct my_conn {
 	unsigned prepares_in_flight;  /* COM_STMT_PREPAREs not answered yet (ids not known) */
 	int held;                     /* MY_HELD_*: client commands wait (sess_hold_client)
 					 until my_relay_resume() finds the reason gone */
-	struct policy_result pres;    /* reused for every decision */
 	int db_pending;               /* replies with a db_change still to come */
 	int db_lost;                  /* a USE may have run unseen (its batch failed) */
-	int64_t approval;             /* approval id of the last decision (0 = none) */
 	struct my_routines *routines; /* owned: called routines' facts (my_routines.c) */
-	char current[160];            /* last statement, for `sessions` */
 
 	/* COM_CHANGE_USER (my_login.c my_login_change_user): the token check
 	 * runs as at login; these say what it must match */

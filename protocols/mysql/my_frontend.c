@@ -55,9 +55,7 @@ static void *my_on_accept(struct session *s)
 		return NULL;
 	c->s = s;
 	c->st = MY_ST_HANDSHAKE;
-	policy_result_init(&c->pres);
 	if (my_send_greeting(c) != 0) {
-		policy_result_free(&c->pres);
 		free(c);
 		return NULL;
 	}
@@ -108,12 +106,6 @@ static void my_free_state(void *state)
 	free(c);
 }
 
-static const char *my_current(void *state)
-{
-	struct my_conn *c = state;
-	return c->current;
-}
-
 /* MariaDB tells a client its connection was killed with ER_CONNECTION_KILLED
  * (1927, SQLSTATE 70100). Only when no reply is owed or half relayed: the
  * client then reads it as the answer to its next command (sequence id 1). */
@@ -121,7 +113,7 @@ static const char *my_current(void *state)
 static void my_goodbye(struct session *s, void *state, const char *reason)
 {
 	struct my_conn *c = state;
-	if (c->st != MY_ST_READY || c->pass_left[SESS_BACKEND] || stmt_head(&c->pend))
+	if (c->st != MY_ST_READY || stmt_streaming(&c->pend, SESS_BACKEND) || stmt_head(&c->pend))
 		return;
 	char msg[256];
 	snprintf(msg, sizeof msg, "Connection was killed: sqlbastion: %s", reason);
@@ -143,7 +135,6 @@ const struct protocol mysql_protocol = {
 	.backend_ready = my_backend_ready,
 	.backend_lost = my_backend_lost,
 	.free_state = my_free_state,
-	.current_statement = my_current,
 	.goodbye = my_goodbye,
 	.login_refused = my_login_refused,
 };

@@ -36,9 +36,9 @@
 #include "protocols/mysql/my_routines.h"
 #include "proxy/auth.h"
 #include "proxy/login.h"
-#include "proxy/login_guard.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
+#include "proxy/transition.h"
 
 /* The server version string the proxy greets with. The "5.5.5-" prefix is
  * what MariaDB 10.x servers send (for old replication clients) and what
@@ -72,48 +72,33 @@ static const char *const SHA2 = "caching_sha2_password";
 static const char *const CLEAR = "mysql_clear_password";
 static const char *const ED25519 = "client_ed25519"; /* MariaDB auth_ed25519 */
 
-/* Every state change goes through here. The table lists, for each state,
- * the states it may go to (staying is always allowed, and every state may
- * close). CLOSED is final: a late event of a closing session may still ask
- * for another state, which is ignored. Any other change is a bug in this
- * frontend: it is logged and that session is closed. */
-#define MY_TO(st) (1u << (st))
+/* Every state change goes through set_state(), checked by the core
+ * (proxy/transition.h): the table lists, for each state, the states it may go
+ * to (staying is always allowed, and every state may close). */
 static const unsigned my_next[] = {
-	[MY_ST_HANDSHAKE] = MY_TO(MY_ST_CLIENT_TLS) | MY_TO(MY_ST_CLIENT_AUTH) |
-			    MY_TO(MY_ST_BACKEND_CONNECT),
-	[MY_ST_CLIENT_TLS] = MY_TO(MY_ST_HANDSHAKE),
-	[MY_ST_CLIENT_AUTH] = MY_TO(MY_ST_BACKEND_CONNECT),
-	[MY_ST_BACKEND_CONNECT] = MY_TO(MY_ST_BACKEND_HANDSHAKE),
-	[MY_ST_BACKEND_HANDSHAKE] = MY_TO(MY_ST_BACKEND_TLS) | MY_TO(MY_ST_BACKEND_AUTH),
-	[MY_ST_BACKEND_TLS] = MY_TO(MY_ST_BACKEND_AUTH),
-	[MY_ST_BACKEND_AUTH] = MY_TO(MY_ST_BACKEND_SETUP) | MY_TO(MY_ST_READY),
-	[MY_ST_BACKEND_SETUP] = MY_TO(MY_ST_READY),
-	[MY_ST_READY] = MY_TO(MY_ST_CLIENT_AUTH), /* COM_CHANGE_USER */
+	[MY_ST_HANDSHAKE] = SESS_TO(MY_ST_CLIENT_TLS) | SESS_TO(MY_ST_CLIENT_AUTH) |
+			    SESS_TO(MY_ST_BACKEND_CONNECT),
+	[MY_ST_CLIENT_TLS] = SESS_TO(MY_ST_HANDSHAKE),
+	[MY_ST_CLIENT_AUTH] = SESS_TO(MY_ST_BACKEND_CONNECT),
+	[MY_ST_BACKEND_CONNECT] = SESS_TO(MY_ST_BACKEND_HANDSHAKE),
+	[MY_ST_BACKEND_HANDSHAKE] = SESS_TO(MY_ST_BACKEND_TLS) | SESS_TO(MY_ST_BACKEND_AUTH),
+	[MY_ST_BACKEND_TLS] = SESS_TO(MY_ST_BACKEND_AUTH),
+	[MY_ST_BACKEND_AUTH] = SESS_TO(MY_ST_BACKEND_SETUP) | SESS_TO(MY_ST_READY),
+	[MY_ST_BACKEND_SETUP] = SESS_TO(MY_ST_READY),
+	[MY_ST_READY] = SESS_TO(MY_ST_CLIENT_AUTH), /* COM_CHANGE_USER */
 	[MY_ST_CLOSED] = 0,
 };
 
-static void set_state(struct my_conn *c, enum my_state st)
-{
-	static const char *const names[] = {"handshake",     "client-tls",  "client-auth",
+static const char *const my_names[] = {"handshake",     "client-tls",  "client-auth",
 					    "connect",       "backend-hs",  "backend-tls",
 					    "backend-auth",  "backend-setup", "ready",     "closed"};
-	if (c->st == MY_ST_CLOSED && st != MY_ST_CLOSED)
-		return;
-	if (st != c->st && st != MY_ST_CLOSED && !(my_next[c->st] & MY_TO(st))) {
-		sess_log(c->s, LOG_ERR, "bug: illegal state change %s -> %s", names[c->st], names[st]);
-		c->st = MY_ST_CLOSED;
-		sess_set_phase(c->s, names[MY_ST_CLOSED]);
-		sess_stop_relay(c->s);
-		sess_close(c->s, "internal error: illegal state change");
-		return;
-	}
-	c->st = st;
-	sess_set_phase(c->s, names[st]);
-	/* the command phase is the core's fast relay; every other phase is not */
-	if (st == MY_ST_READY)
-		sess_start_relay(c->s);
-	else
-		sess_stop_relay(c->s);
+
+static const struct sess_states my_states = {
+	.names = my_names, .next = my_next, .ready = MY_ST_READY, .closed = MY_ST_CLOSED};
+
+static void set_state(struct my_conn *c, enum my_state st)
+{
+	c->st = (enum my_state)sess_change_state(c->s, &my_states, (int)c->st, (int)st);
 }
 
 void my_fatal(struct my_conn *c, uint8_t seq, uint16_t code, const char *sqlstate,
@@ -270,8 +255,8 @@ static void check_scramble(struct my_conn *c, const uint8_t *resp, size_t len, i
 			       : "malformed mysql_native_password response");
 		return;
 	}
-	if (!login_guard_login_check(c->s->px, c->s->ident.client_ip)) {
-		refuse(c, "too many logins from this address; try again later");
+	if (!login_allow_check(c->s)) {
+		refuse(c, LOGIN_TOO_MANY);
 		return;
 	}
 	/* An unknown user, a wrong token or a lock take the same path: full
@@ -327,8 +312,8 @@ static void check_sha2_rsa(struct my_conn *c, const uint8_t *b, size_t n)
 {
 	char tok[512], err[160], reason[200];
 	/* 0.33 ms of the only event loop each: bounded per source. */
-	if (!login_guard_expensive(c->s->px, c->s->ident.client_ip)) {
-		refuse(c, "too many logins from this address; try again later");
+	if (!login_allow_expensive(c->s)) {
+		refuse(c, LOGIN_TOO_MANY);
 		return;
 	}
 	int len = my_rsa_decrypt_password(my_client_rsa(), b, n, c->scramble, MY_SCRAMBLE_LEN,
@@ -768,7 +753,6 @@ static void logged_in(struct my_conn *c, const uint8_t *ok, size_t n)
 		return;
 	}
 	my_buf_free(&b);
-	policy_result_init(&c->pres);
 	if (!c->routines && my_routines_init(c) != 0) {
 		sess_close(s, "out of memory");
 		return;

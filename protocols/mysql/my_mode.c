@@ -59,15 +59,15 @@ static int has_mode(const uint8_t *v, size_t n, const char *name)
 
 int my_mode_parse_row(const uint8_t *b, size_t n, unsigned *mode, char *cs, size_t cap)
 {
-	struct my_reader r;
+	struct wire_reader r;
 	const uint8_t *v1, *v2;
 	size_t l1, l2;
-	my_reader_init(&r, b, n);
+	wire_reader_init(&r, b, n);
 	/* 0xFB is NULL in a text row */
 	if (n < 1 || b[0] == 0xFB || my_get_lenenc_str(&r, &v1, &l1) != 0)
 		return -1;
-	if (my_left(&r) < 1 || b[r.off] == 0xFB ||
-	    my_get_lenenc_str(&r, &v2, &l2) != 0 || my_left(&r) != 0)
+	if (wire_left(&r) < 1 || b[r.off] == 0xFB ||
+	    my_get_lenenc_str(&r, &v2, &l2) != 0 || wire_left(&r) != 0)
 		return -1;
 	if (l2 == 0 || l2 >= cap)
 		return -1;

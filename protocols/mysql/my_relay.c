@@ -248,37 +248,20 @@ static int answer_ok(struct my_conn *c)
 
 /* ---- decisions ---- */
 
-static void remember_current(struct my_conn *c, const char *sql, size_t len)
-{
-	stmt_remember(c->current, sizeof c->current, sql, len);
-}
-
-/* Decide into c->pres and c->approval. */
-static void evaluate(struct my_conn *c, const char *sql, size_t len)
-{
-	c->approval = stmt_evaluate(&c->pend, sql, len, &c->pres);
-}
-
 static int send_lookup(struct my_conn *c);
 
-/* evaluate(), asking the server's catalog about the stored routines the
- * text calls (my_routines.h). Returns 0 when c->pres is final, MY_HOLD when
+/* stmt_decide(), asking the server's catalog about the stored routines the
+ * text calls (my_routines.h). Returns 0 when c->pend.pres is final, MY_HOLD when
  * the command waits (a look-up went out, or waits for quiet) and is decided
  * again, -1 out of memory. */
 static int evaluate_routines(struct my_conn *c, const char *sql, size_t len)
 {
 	my_routines_begin(c);
-	evaluate(c, sql, len);
-	int r = my_routines_end(c, &c->pres);
+	stmt_decide(&c->pend, sql, len);
+	int r = my_routines_end(c, &c->pend.pres);
 	if (r == 2)
 		return send_lookup(c);
 	return r == 1 ? MY_HOLD : r;
-}
-
-/* The audit record of sql as c->pres decided it (0 = must not run). */
-static uint64_t audit_stmt(struct my_conn *c, const char *sql, size_t len)
-{
-	return stmt_audit_result(c->s, sql, len, &c->pres, c->approval, NULL);
 }
 
 /* Decide and audit a statement. Returns its query id when it may run; 0
@@ -292,7 +275,7 @@ static uint64_t audit_stmt(struct my_conn *c, const char *sql, size_t len)
 static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int *rc,
 			    int mode_split, int syntax)
 {
-	remember_current(c, sql, len);
+	stmt_note(&c->pend, sql, len);
 	int er = evaluate_routines(c, sql, len);
 	if (er != 0) {
 		*rc = er;
@@ -302,14 +285,14 @@ static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int 
 	 * more after it: those were lexed under a state the server may not
 	 * apply to them; a called routine may change it too (SET NAMES in a
 	 * body), wherever it is called */
-	int routine_split = my_routines_mode_risk(c) && c->pres.n_statements > 1 &&
+	int routine_split = my_routines_mode_risk(c) && c->pend.pres.n_statements > 1 &&
 			    my_text_lex_dependent((const uint8_t *)sql, len);
-	if (((mode_split && c->pres.state_change_at &&
-	      c->pres.state_change_at < c->pres.n_statements) || routine_split) &&
-	    c->pres.action < POLICY_DENY) {
-		c->pres.action = POLICY_DENY;
-		snprintf(c->pres.rule, sizeof c->pres.rule, "session-state");
-		snprintf(c->pres.message, sizeof c->pres.message,
+	if (((mode_split && c->pend.pres.state_change_at &&
+	      c->pend.pres.state_change_at < c->pend.pres.n_statements) || routine_split) &&
+	    c->pend.pres.action < POLICY_DENY) {
+		c->pend.pres.action = POLICY_DENY;
+		snprintf(c->pend.pres.rule, sizeof c->pend.pres.rule, "session-state");
+		snprintf(c->pend.pres.message, sizeof c->pend.pres.message,
 			 "sqlbastion: a multi-statement query that may change sql_mode or the "
 			 "character set cannot also hold backslashes or double quotes; send the "
 			 "statements one by one");
@@ -318,14 +301,14 @@ static uint64_t decide_text(struct my_conn *c, const char *sql, size_t len, int 
 		*rc = stmt_count(&c->pend) ? MY_HOLD : my_syntax_check(c, sql, len, 0);
 		return 0;
 	}
-	uint64_t qid = audit_stmt(c, sql, len);
+	uint64_t qid = stmt_audit_decided(&c->pend, sql, len, NULL);
 	if (!qid) {
 		*rc = answer_err(c, MY_ER_UNKNOWN_ERROR, "HY000", SESS_AUDIT_DOWN_MESSAGE, 0);
 		return 0;
 	}
-	if (c->pres.action >= POLICY_REVIEW) {
-		*rc = answer_err(c, MY_ER_SPECIFIC_ACCESS, "42000", c->pres.message,
-				 c->pres.action == POLICY_KILL);
+	if (c->pend.pres.action >= POLICY_REVIEW) {
+		*rc = answer_err(c, MY_ER_SPECIFIC_ACCESS, "42000", c->pend.pres.message,
+				 c->pend.pres.action == POLICY_KILL);
 		return 0;
 	}
 	return qid;
@@ -344,19 +327,6 @@ static int parse_kill(const char *sql, size_t len, int *query, uint64_t *id)
 {
 	/* one definition, shared with the policy's ownership check */
 	return policy_mysql_kill_plain(sql, len, query, id);
-}
-
-/* Is `id` the server's thread id of one of this user's own live sessions
- * on the same server (CONNECTION_ID(), SHOW PROCESSLIST)? */
-static int own_backend_thread(const struct my_conn *c, uint64_t id)
-{
-	const struct session *s = c->s;
-	for (const struct session *v = s->px->sessions; v; v = v->next)
-		if (v->ident.logged_in && !v->closing && v->proto == s->proto && v->backend_id == id &&
-		    id != 0 && strcmp(v->ident.target.user, s->ident.target.user) == 0 &&
-		    strcmp(v->ident.target.host, s->ident.target.host) == 0 && v->ident.target.port == s->ident.target.port)
-			return 1;
-	return 0;
 }
 
 /* The target of `KILL [QUERY] id` / COM_PROCESS_KILL. Clients' own cancel
@@ -383,7 +353,7 @@ static int kill_target(struct my_conn *c, uint64_t id, uint32_t *thread, int *rc
 		*thread = vc->backend_thread;
 		return 0;
 	}
-	if (id <= UINT32_MAX && (own_backend_thread(c, id) ||
+	if (id <= UINT32_MAX && (sess_owns_server_id(c->s, id) ||
 				 (!is_proxy && c->s->ident.target.level >= POLICY_LEVEL_OPERATE))) {
 		*thread = (uint32_t)id;
 		return 0;
@@ -481,8 +451,8 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 	p->hd.query_id = qid;
 	/* the server may ask for a client file only for an allowed LOAD DATA
 	 * LOCAL (flag client-file) */
-	p->infile_ok = c->pres.action <= POLICY_ALERT && c->s->ident.target.level >= POLICY_LEVEL_WRITE &&
-		       (c->pres.flags & POLICY_F_CLIENT_FILE);
+	p->infile_ok = c->pend.pres.action <= POLICY_ALERT && c->s->ident.target.level >= POLICY_LEVEL_WRITE &&
+		       (c->pend.pres.flags & POLICY_F_CLIENT_FILE);
 	if (parse_kill(sql, len, &query, &kid)) {
 		uint32_t thread;
 		/* The answer replaces the pending entry pushed above. */
@@ -502,9 +472,9 @@ static int on_query(struct my_conn *c, const uint8_t *b, size_t n)
 		return send_backend_packet(c, q, (size_t)ql) == 0 ? 1 : -1;
 	}
 	/* a batch with USE: where unqualified names write is unknown until it ends */
-	if (c->pres.use_seen &&
-	    db_change_pushed(c, p, 2, c->pres.use_seen == 1 ? c->pres.use_db : NULL,
-			     strlen(c->pres.use_db)) != 0)
+	if (c->pend.pres.use_seen &&
+	    db_change_pushed(c, p, 2, c->pend.pres.use_seen == 1 ? c->pend.pres.use_db : NULL,
+			     strlen(c->pend.pres.use_db)) != 0)
 		return -1;
 	return 0;
 }
@@ -540,20 +510,20 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	int dep, r = need_mode(c, b + 1, len, &dep);
 	if (r != 0)
 		return r;
-	remember_current(c, sql, len);
-	c->s->preparing = 1; /* a prepared KILL n names a server thread id */
+	stmt_note(&c->pend, sql, len);
+	c->s->lex.ids_as_written = 1; /* a prepared KILL n names a server thread id */
 	r = evaluate_routines(c, sql, len);
-	c->s->preparing = 0;
+	c->s->lex.ids_as_written = 0;
 	if (r != 0)
 		return r;
 	if (my_syntax_wanted(c, sql, len, 1)) /* the server's own error, if it cannot parse it */
 		return stmt_count(&c->pend) ? MY_HOLD : my_syntax_check(c, sql, len, 1);
-	if (c->pres.action >= POLICY_REVIEW) {
+	if (c->pend.pres.action >= POLICY_REVIEW) {
 		/* Refused: audited now (an allowed one is audited at execute). */
-		if (!audit_stmt(c, sql, len))
+		if (!stmt_audit_decided(&c->pend, sql, len, NULL))
 			sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
-		return queue_err(c, MY_ER_SPECIFIC_ACCESS, "42000", c->pres.message,
-				 c->pres.action == POLICY_KILL, 1);
+		return queue_err(c, MY_ER_SPECIFIC_ACCESS, "42000", c->pend.pres.message,
+				 c->pend.pres.action == POLICY_KILL, 1);
 	}
 	struct my_pending *p = pend_push(c, MY_PEND_PREPARE);
 	if (!p)
@@ -563,7 +533,7 @@ static int on_prepare(struct my_conn *c, const uint8_t *b, size_t n)
 	struct my_stmt *st = calloc(1, sizeof *st);
 	if (!st)
 		return -1;
-	if (stmt_decision_set(&st->dec, sql, len, &c->pres, c->approval) != 0) {
+	if (stmt_decision_keep(&c->pend, &st->dec, sql, len) != 0) {
 		free(st);
 		return -1;
 	}
@@ -617,8 +587,7 @@ static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
 		char err[120];
 		int64_t approval;
 		/* allowed by an approval: runs once (stmt_approved_run) */
-		int r = stmt_approved_run(&c->pend, &st->dec, &c->pres, &c->approval, NULL,
-					  &approval);
+		int r = stmt_approved_run_q(&c->pend, &st->dec, NULL, &approval);
 		if (r != 0)
 			return r;
 		my_buf_init(&json);
@@ -628,7 +597,7 @@ static int on_execute(struct my_conn *c, const uint8_t *b, size_t n)
 			params = (const char *)json.p;
 		else
 			sess_log(c->s, LOG_WARN, "parameters not decoded: %s", err);
-		remember_current(c, st->dec.sql, st->dec.sql_len);
+		stmt_note(&c->pend, st->dec.sql, st->dec.sql_len);
 		qid = stmt_decision_audit(c->s, &st->dec, approval, params);
 		my_buf_free(&json);
 		if (st->long_data)
@@ -819,7 +788,7 @@ static int relay_infile_packet(struct my_conn *c, uint32_t len)
 	c->cont[SESS_CLIENT] = len == MY_MAX_PAYLOAD;
 	if (len == 0 && !was_cont)
 		p->phase = MY_RES_FIRST; /* end of file: the server answers next */
-	c->pass_left[SESS_CLIENT] = (size_t)len + 4;
+	stmt_stream_start(&c->pend, SESS_CLIENT, (size_t)len + 4);
 	return 0;
 }
 
@@ -874,20 +843,14 @@ void my_relay_client(struct my_conn *c)
 		c->held = 0;
 		sess_hold_client(s, 0);
 	}
-	while (!s->closing && !s->close_after_flush && !s->client_paused) {
-		if (c->st != MY_ST_READY)
-			return; /* a change user waits for the client's auth answer */
-		if (c->pass_left[SESS_CLIENT]) {
-			if (!stream_pass(s, SESS_CLIENT, &c->pass_left[SESS_CLIENT], 0))
-				return;
-			continue;
-		}
-		uint8_t h[4], seq;
-		uint32_t len;
-		if (evbuffer_copyout(in, h, 4) < 4)
-			return;
-		my_header(h, &len, &seq);
+	/* (not while a change user waits for the client's auth answer) */
+	while (c->st == MY_ST_READY && stmt_relay_next(&c->pend, SESS_CLIENT)) {
+		struct my_frame f;
+		if (my_peek_head_in(in, MY_MAX_PAYLOAD, &f, NULL) != MY_PEEK_OK)
+			return; /* the header is not in yet (any length is valid) */
 		struct my_pending *head = pend_head(c);
+		uint32_t len = f.len;
+		uint8_t seq = f.seq;
 		if (head && head->phase == MY_RES_INFILE) {
 			relay_infile_packet(c, len);
 			continue;
@@ -901,7 +864,6 @@ void my_relay_client(struct my_conn *c)
 			return;
 		}
 		/* A command is one packet, or a run of 16 MiB - 1 ones and a shorter last. */
-		struct my_frame f;
 		enum my_peek pr = my_peek_message_in(in, s->px->cfg.max_message, &f);
 		if (pr == MY_PEEK_INVALID && f.why == MY_FRAME_SEQUENCE) {
 			sess_close(s, "client command packet with sequence id %u (expected %u)", f.bad_seq,
@@ -1207,25 +1169,23 @@ static void relay_probe(struct my_conn *c, struct my_pending *p)
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_BACKEND);
 	while (!s->closing) {
-		uint8_t h[4], seq;
-		uint32_t len;
-		if (evbuffer_copyout(in, h, 4) < 4)
-			return;
-		my_header(h, &len, &seq);
-		if (len >= MY_CONTROL_MAX) {
-			sess_close(s, "oversized reply to the session-state query (%u bytes)", len);
+		struct my_frame f;
+		const uint8_t *m;
+		enum my_peek pr = my_peek_packet_in(in, MY_CONTROL_MAX - 1, &f, &m);
+		if (pr == MY_PEEK_INVALID) {
+			sess_close(s, "oversized reply to the session-state query (%u bytes)", f.len);
 			return;
 		}
-		if (evbuffer_get_length(in) < (size_t)len + 4)
+		if (pr == MY_PEEK_AGAIN)
 			return;
-		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 4);
+		uint32_t len = f.len;
 		int done = 0;
 		if (p->kind == MY_PEND_ROUTINES) {
-			if (!m || my_routines_packet(c, p, m + 4, len, &done) != 0) {
+			if (!m || my_routines_packet(c, p, m, len, &done) != 0) {
 				sess_close(s, "malformed reply to the routine look-up");
 				return;
 			}
-		} else if (!m || on_probe_packet(c, p, m + 4, len, &done) != 0) {
+		} else if (!m || on_probe_packet(c, p, m, len, &done) != 0) {
 			sess_close(s, "the server did not tell the session's sql_mode and character "
 				      "set (%s)", p->hd.error ? p->hd.error : "unexpected reply");
 			return;
@@ -1255,26 +1215,23 @@ static void relay_backend(struct my_conn *c)
 	struct evbuffer *cout = sess_output(s, SESS_CLIENT);
 	int deprecate = (c->caps & MY_CLIENT_DEPRECATE_EOF) != 0;
 	while (!s->closing && !s->close_after_flush && !s->backend_paused) {
-		if (c->pass_left[SESS_BACKEND]) {
+		if (stmt_streaming(&c->pend, SESS_BACKEND)) {
 			struct my_pending *hp = pend_head(c);
 			/* a refused LOCAL INFILE's answer is swallowed */
-			if (!stream_pass(s, SESS_BACKEND, &c->pass_left[SESS_BACKEND],
-					 hp && hp->infile_refused))
+			if (!stmt_stream(&c->pend, SESS_BACKEND, hp && hp->infile_refused))
 				return;
-			if (!c->pass_left[SESS_BACKEND] && c->finish_after_pass) {
+			if (!stmt_streaming(&c->pend, SESS_BACKEND) && c->finish_after_pass) {
 				c->finish_after_pass = 0;
 				finish(c);
 			}
 			continue;
 		}
-		uint8_t h[5], seq;
-		uint32_t len;
-		size_t got = evbuffer_copyout(in, h, 5);
-		if (got < 4)
-			return;
-		my_header(h, &len, &seq);
-		if (len > 0 && got < 5)
-			return;
+		struct my_frame f;
+		uint8_t first;
+		if (my_peek_head_in(in, MY_MAX_PAYLOAD, &f, &first) != MY_PEEK_OK)
+			return; /* (every length is valid here) */
+		uint32_t len = f.len;
+		uint8_t seq = f.seq;
 		struct my_pending *p = pend_head(c);
 		if (p && p->kind == MY_PEND_SYNTAX) {
 			int r = my_syntax_backend(c, p);
@@ -1284,7 +1241,7 @@ static void relay_backend(struct my_conn *c)
 			continue;
 		}
 		if (p && (p->kind == MY_PEND_PROBE || p->kind == MY_PEND_ROUTINES) &&
-		    !c->pass_left[SESS_BACKEND]) {
+		    !stmt_streaming(&c->pend, SESS_BACKEND)) {
 			relay_probe(c, p);
 			if (pend_head(c) == p || s->closing)
 				return; /* wait for more of it */
@@ -1292,7 +1249,7 @@ static void relay_backend(struct my_conn *c)
 		}
 		if (!p) {
 			/* Unsolicited: a server going away sends an ERR first. */
-			if (len > 0 && h[4] == 0xFF && len < MY_CONTROL_MAX) {
+			if (len > 0 && first == 0xFF && len < MY_CONTROL_MAX) {
 				if (evbuffer_get_length(in) < (size_t)len + 4)
 					return;
 				evbuffer_remove_buffer(in, cout, (size_t)len + 4);
@@ -1307,7 +1264,6 @@ static void relay_backend(struct my_conn *c)
 		c->cont[SESS_BACKEND] = len == MY_MAX_PAYLOAD;
 		int passthrough = was_cont;
 		if (!passthrough) {
-			uint8_t first = len ? h[4] : 0;
 			int terminator = first == 0xFF ||
 					 (first == 0xFE && (deprecate ? len < MY_MAX_PAYLOAD : len < 9));
 			switch (p->phase) {
@@ -1336,7 +1292,7 @@ static void relay_backend(struct my_conn *c)
 			}
 		}
 		if (passthrough) {
-			c->pass_left[SESS_BACKEND] = (size_t)len + 4;
+			stmt_stream_start(&c->pend, SESS_BACKEND, (size_t)len + 4);
 			continue;
 		}
 		if (len > MY_CONTROL_MAX) {
@@ -1376,7 +1332,6 @@ void my_relay_free(struct my_conn *c)
 	free(c->cmd);
 	c->cmd = NULL;
 	stmts_clear(c);
-	policy_result_free(&c->pres);
 	my_routines_free(c);
 }
 

@@ -307,14 +307,14 @@ static int has_word(const uint8_t *s, size_t n, const char *w)
  * SQL_DATA_ACCESS, HEX(body) or NULL. Returns 0, -1 malformed. */
 static int on_row(struct my_routines *rt, const uint8_t *b, size_t n)
 {
-	struct my_reader r;
+	struct wire_reader r;
 	const uint8_t *v[N_COLS];
 	size_t l[N_COLS];
-	my_reader_init(&r, b, n);
+	wire_reader_init(&r, b, n);
 	for (int i = 0; i < N_COLS; i++) {
 		v[i] = NULL;
 		l[i] = 0;
-		if (my_left(&r) < 1)
+		if (wire_left(&r) < 1)
 			return -1;
 		if (b[r.off] == 0xFB) { /* NULL */
 			r.off++;
@@ -323,7 +323,7 @@ static int on_row(struct my_routines *rt, const uint8_t *b, size_t n)
 		if (my_get_lenenc_str(&r, &v[i], &l[i]) != 0)
 			return -1;
 	}
-	if (my_left(&r) != 0 || !v[COL_K] || l[COL_K] == 0 || l[COL_K] > 3)
+	if (wire_left(&r) != 0 || !v[COL_K] || l[COL_K] == 0 || l[COL_K] > 3)
 		return -1;
 	int k = 0;
 	for (size_t i = 0; i < l[COL_K]; i++) {

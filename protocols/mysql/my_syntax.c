@@ -78,8 +78,8 @@ static int may_change_parse(const char *t, size_t n)
 
 int my_syntax_wanted(const struct my_conn *c, const char *sql, size_t len, int prepare)
 {
-	if (!c->s->ident.policy || c->pres.action != POLICY_DENY ||
-	    !(c->pres.flags & POLICY_F_UNPARSEABLE) || strcmp(c->pres.rule, "fail-closed") != 0)
+	if (!c->s->ident.policy || c->pend.pres.action != POLICY_DENY ||
+	    !(c->pend.pres.flags & POLICY_F_UNPARSEABLE) || strcmp(c->pend.pres.rule, "fail-closed") != 0)
 		return 0;
 	/* The server splits a multi-statement COM_QUERY where its grammar says
 	 * a statement ends; the classifier's split is the same except inside
@@ -87,13 +87,13 @@ int my_syntax_wanted(const struct my_conn *c, const char *sql, size_t len, int p
 	 * END IF), where a ';' ends an inner statement only. Every such
 	 * compound ends with the word END: a batch holding it is not split,
 	 * and with several statements it is not checked (the denial stands). */
-	if (!prepare && (c->caps & MY_CLIENT_MULTI_STATEMENTS) && c->pres.n_statements > 1 &&
+	if (!prepare && (c->caps & MY_CLIENT_MULTI_STATEMENTS) && c->pend.pres.n_statements > 1 &&
 	    has_end_word(sql, len))
 		return 0;
 	/* The check parses under the session's state now; a statement before
 	 * the unreadable one that may change it would make that a guess. */
 	if (!prepare && (c->caps & MY_CLIENT_MULTI_STATEMENTS) &&
-	    may_change_parse(sql, c->pres.unreadable_start < len ? c->pres.unreadable_start : len))
+	    may_change_parse(sql, c->pend.pres.unreadable_start < len ? c->pend.pres.unreadable_start : len))
 		return 0;
 	return 1;
 }
@@ -133,9 +133,9 @@ static void plan(struct my_conn *c, struct my_syntax_check *k)
 {
 	size_t start = 0, end = k->dec.sql_len;
 	if (!k->prepare && (c->caps & MY_CLIENT_MULTI_STATEMENTS) &&
-	    c->pres.unreadable_end > c->pres.unreadable_start && c->pres.unreadable_end <= k->dec.sql_len) {
-		start = c->pres.unreadable_start;
-		end = c->pres.unreadable_end;
+	    c->pend.pres.unreadable_end > c->pend.pres.unreadable_start && c->pend.pres.unreadable_end <= k->dec.sql_len) {
+		start = c->pend.pres.unreadable_start;
+		end = c->pend.pres.unreadable_end;
 	}
 	k->prefix_len = start;
 	while (start < end && is_space(k->dec.sql[start]))
@@ -173,8 +173,8 @@ int my_syntax_check(struct my_conn *c, const char *sql, size_t len, int prepare)
 	if (!k)
 		return -1;
 	k->prepare = prepare;
-	k->deny_message = strdup(c->pres.message);
-	if (!k->deny_message || stmt_decision_set(&k->dec, sql, len, &c->pres, 0) != 0) {
+	k->deny_message = strdup(c->pend.pres.message);
+	if (!k->deny_message || stmt_decision_set(&k->dec, sql, len, &c->pend.pres, 0) != 0) {
 		check_free(k);
 		return -1;
 	}
@@ -218,11 +218,11 @@ static int run_prefix(struct my_conn *c, struct my_syntax_check *k, const struct
 	const unsigned unsafe = POLICY_F_UNPARSEABLE | POLICY_F_ENDS_SESSION | POLICY_F_CLIENT_FILE;
 	if (!k->prefix_len || my_text_may_change_mode((const uint8_t *)k->dec.sql, k->prefix_len))
 		return 0;
-	sess_evaluate_no_review(c->s, POLICY_DIALECT_MYSQL, k->dec.sql, k->prefix_len, &c->pres);
-	if (c->pres.action > POLICY_ALERT || (c->pres.flags & unsafe) || c->pres.use_seen ||
-	    c->pres.routines_missing || c->pres.n_statements == 0)
+	sess_evaluate_no_review(c->s, POLICY_DIALECT_MYSQL, k->dec.sql, k->prefix_len, &c->pend.pres);
+	if (c->pend.pres.action > POLICY_ALERT || (c->pend.pres.flags & unsafe) || c->pend.pres.use_seen ||
+	    c->pend.pres.routines_missing || c->pend.pres.n_statements == 0)
 		return 0;
-	uint64_t qid = stmt_audit_result(c->s, k->dec.sql, k->prefix_len, &c->pres, 0, NULL);
+	uint64_t qid = stmt_audit_result(c->s, k->dec.sql, k->prefix_len, &c->pend.pres, 0, NULL);
 	if (!qid)
 		return 0; /* audit down: none of it runs */
 	uint8_t *pk = malloc(k->prefix_len + 1);
@@ -320,29 +320,27 @@ int my_syntax_backend(struct my_conn *c, struct my_pending *p)
 	struct my_syntax_check *k = p->chk;
 	struct evbuffer *in = sess_input(s, SESS_BACKEND);
 	while (!s->closing && k && k->cur < k->n) {
-		uint8_t h[4], seq;
-		uint32_t len;
-		if (evbuffer_copyout(in, h, 4) < 4)
-			return 0;
-		my_header(h, &len, &seq);
-		if (len >= SYN_CONTROL_MAX) {
-			sess_close(s, "oversized reply to the proxy's parse check (%u bytes)", len);
+		struct my_frame f;
+		const uint8_t *m;
+		enum my_peek rp = my_peek_packet_in(in, SYN_CONTROL_MAX - 1, &f, &m);
+		if (rp == MY_PEEK_INVALID) {
+			sess_close(s, "oversized reply to the proxy's parse check (%u bytes)", f.len);
 			return -1;
 		}
-		if (evbuffer_get_length(in) < (size_t)len + 4)
+		if (rp == MY_PEEK_AGAIN)
 			return 0;
-		uint8_t *m = evbuffer_pullup(in, (ev_ssize_t)len + 4);
+		uint32_t len = f.len;
 		if (!m) {
 			sess_close(s, "out of memory");
 			return -1;
 		}
 		struct syn_probe *pr = &k->pr[k->cur];
-		if (on_packet(c, pr, m + 4, len) != 0) {
+		if (on_packet(c, pr, m, len) != 0) {
 			sess_close(s, "unexpected reply to the proxy's parse check (0x%02x, %u bytes)",
-				   len ? m[4] : 0, len);
+				   len ? m[0] : 0, len);
 			return -1;
 		}
-		evbuffer_drain(in, (size_t)len + 4);
+		evbuffer_drain(in, f.raw);
 		if (pr->answered)
 			k->cur++;
 	}

@@ -7,15 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int pg_get_u8(struct pg_reader *r, uint8_t *v)
-{
-	if (r->n - r->off < 1)
-		return -1;
-	*v = r->p[r->off++];
-	return 0;
-}
-
-int pg_get_u16(struct pg_reader *r, uint16_t *v)
+int pg_get_u16(struct wire_reader *r, uint16_t *v)
 {
 	if (r->n - r->off < 2)
 		return -1;
@@ -24,7 +16,7 @@ int pg_get_u16(struct pg_reader *r, uint16_t *v)
 	return 0;
 }
 
-int pg_get_u32(struct pg_reader *r, uint32_t *v)
+int pg_get_u32(struct wire_reader *r, uint32_t *v)
 {
 	if (r->n - r->off < 4)
 		return -1;
@@ -34,35 +26,13 @@ int pg_get_u32(struct pg_reader *r, uint32_t *v)
 	return 0;
 }
 
-int pg_get_cstr(struct pg_reader *r, const char **s, size_t *len)
-{
-	const uint8_t *start = r->p + r->off;
-	const uint8_t *nul = memchr(start, 0, r->n - r->off);
-	if (!nul)
-		return -1;
-	*s = (const char *)start;
-	if (len)
-		*len = (size_t)(nul - start);
-	r->off += (size_t)(nul - start) + 1;
-	return 0;
-}
-
-int pg_get_bytes(struct pg_reader *r, size_t n, const uint8_t **p)
-{
-	if (r->n - r->off < n)
-		return -1;
-	*p = r->p + r->off;
-	r->off += n;
-	return 0;
-}
-
 int pg_parse_startup(const uint8_t *pkt, size_t len, struct pg_startup *out, char *err,
 		     size_t errlen)
 {
-	struct pg_reader r;
+	struct wire_reader r;
 	uint32_t plen;
 	memset(out, 0, sizeof *out);
-	pg_reader_init(&r, pkt, len);
+	wire_reader_init(&r, pkt, len);
 	if (pg_get_u32(&r, &plen) != 0 || plen != len || len < 8) {
 		snprintf(err, errlen, "invalid startup packet length");
 		return -1;
@@ -99,13 +69,13 @@ int pg_parse_startup(const uint8_t *pkt, size_t len, struct pg_startup *out, cha
 	for (;;) {
 		const char *name, *value;
 		size_t nlen;
-		if (pg_get_cstr(&r, &name, &nlen) != 0) {
+		if (wire_get_cstr(&r, &name, &nlen) != 0) {
 			snprintf(err, errlen, "invalid startup packet layout: expected terminator");
 			return -1;
 		}
 		if (nlen == 0)
 			break;
-		if (pg_get_cstr(&r, &value, NULL) != 0) {
+		if (wire_get_cstr(&r, &value, NULL) != 0) {
 			snprintf(err, errlen, "invalid startup packet layout: missing value for %.40s",
 				 name);
 			return -1;
@@ -137,9 +107,9 @@ int pg_parse_startup(const uint8_t *pkt, size_t len, struct pg_startup *out, cha
 
 int pg_parse_query(const uint8_t *b, size_t n, const char **sql, size_t *len)
 {
-	struct pg_reader r;
-	pg_reader_init(&r, b, n);
-	if (pg_get_cstr(&r, sql, len) != 0 || r.off != n)
+	struct wire_reader r;
+	wire_reader_init(&r, b, n);
+	if (wire_get_cstr(&r, sql, len) != 0 || r.off != n)
 		return -1;
 	return 0;
 }
@@ -147,12 +117,12 @@ int pg_parse_query(const uint8_t *b, size_t n, const char **sql, size_t *len)
 int pg_parse_parse(const uint8_t *b, size_t n, const char **name, const char **sql,
 		   size_t *sqllen)
 {
-	struct pg_reader r;
+	struct wire_reader r;
 	uint16_t nparams;
 	const uint8_t *types;
-	pg_reader_init(&r, b, n);
-	if (pg_get_cstr(&r, name, NULL) != 0 || pg_get_cstr(&r, sql, sqllen) != 0 ||
-	    pg_get_u16(&r, &nparams) != 0 || pg_get_bytes(&r, (size_t)nparams * 4, &types) != 0 ||
+	wire_reader_init(&r, b, n);
+	if (wire_get_cstr(&r, name, NULL) != 0 || wire_get_cstr(&r, sql, sqllen) != 0 ||
+	    pg_get_u16(&r, &nparams) != 0 || wire_get_bytes(&r, (size_t)nparams * 4, &types) != 0 ||
 	    r.off != n)
 		return -1;
 	return 0;
@@ -160,10 +130,10 @@ int pg_parse_parse(const uint8_t *b, size_t n, const char **name, const char **s
 
 /* Format codes and values at r; the count of formats must be 0, 1 or the
  * count of values, as the server requires. */
-static int get_values(struct pg_reader *r, struct pg_values *v)
+static int get_values(struct wire_reader *r, struct pg_values *v)
 {
 	if (pg_get_u16(r, &v->n_formats) != 0 ||
-	    pg_get_bytes(r, (size_t)v->n_formats * 2, &v->formats) != 0 || pg_get_u16(r, &v->n) != 0)
+	    wire_get_bytes(r, (size_t)v->n_formats * 2, &v->formats) != 0 || pg_get_u16(r, &v->n) != 0)
 		return -1;
 	if (v->n_formats > 1 && v->n_formats != v->n)
 		return -1;
@@ -173,7 +143,7 @@ static int get_values(struct pg_reader *r, struct pg_values *v)
 		const uint8_t *p;
 		if (pg_get_u32(r, &len) != 0)
 			return -1;
-		if (len != 0xFFFFFFFFu && (len > INT32_MAX || pg_get_bytes(r, len, &p) != 0))
+		if (len != 0xFFFFFFFFu && (len > INT32_MAX || wire_get_bytes(r, len, &p) != 0))
 			return -1;
 	}
 	v->data = r->p + start;
@@ -199,22 +169,22 @@ void pg_values_next(const struct pg_values *v, size_t *off, uint16_t i, const ui
 
 int pg_parse_bind(const uint8_t *b, size_t n, struct pg_bind *out)
 {
-	struct pg_reader r;
+	struct wire_reader r;
 	uint16_t nres;
 	const uint8_t *res;
-	pg_reader_init(&r, b, n);
-	if (pg_get_cstr(&r, &out->portal, NULL) != 0 || pg_get_cstr(&r, &out->stmt, NULL) != 0 ||
+	wire_reader_init(&r, b, n);
+	if (wire_get_cstr(&r, &out->portal, NULL) != 0 || wire_get_cstr(&r, &out->stmt, NULL) != 0 ||
 	    get_values(&r, &out->params) != 0 || pg_get_u16(&r, &nres) != 0 ||
-	    pg_get_bytes(&r, (size_t)nres * 2, &res) != 0 || r.off != n)
+	    wire_get_bytes(&r, (size_t)nres * 2, &res) != 0 || r.off != n)
 		return -1;
 	return 0;
 }
 
 int pg_parse_function_call(const uint8_t *b, size_t n, uint32_t *oid, struct pg_values *args)
 {
-	struct pg_reader r;
+	struct wire_reader r;
 	uint16_t result_format;
-	pg_reader_init(&r, b, n);
+	wire_reader_init(&r, b, n);
 	if (pg_get_u32(&r, oid) != 0 || get_values(&r, args) != 0 ||
 	    pg_get_u16(&r, &result_format) != 0 || r.off != n)
 		return -1;
@@ -223,20 +193,20 @@ int pg_parse_function_call(const uint8_t *b, size_t n, uint32_t *oid, struct pg_
 
 int pg_parse_execute(const uint8_t *b, size_t n, const char **portal)
 {
-	struct pg_reader r;
+	struct wire_reader r;
 	uint32_t maxrows;
-	pg_reader_init(&r, b, n);
-	if (pg_get_cstr(&r, portal, NULL) != 0 || pg_get_u32(&r, &maxrows) != 0 || r.off != n)
+	wire_reader_init(&r, b, n);
+	if (wire_get_cstr(&r, portal, NULL) != 0 || pg_get_u32(&r, &maxrows) != 0 || r.off != n)
 		return -1;
 	return 0;
 }
 
 int pg_parse_target(const uint8_t *b, size_t n, char *kind, const char **name)
 {
-	struct pg_reader r;
+	struct wire_reader r;
 	uint8_t k;
-	pg_reader_init(&r, b, n);
-	if (pg_get_u8(&r, &k) != 0 || (k != 'S' && k != 'P') || pg_get_cstr(&r, name, NULL) != 0 ||
+	wire_reader_init(&r, b, n);
+	if (wire_get_u8(&r, &k) != 0 || (k != 'S' && k != 'P') || wire_get_cstr(&r, name, NULL) != 0 ||
 	    r.off != n)
 		return -1;
 	*kind = (char)k;
@@ -246,8 +216,8 @@ int pg_parse_target(const uint8_t *b, size_t n, char *kind, const char **name)
 int pg_parse_auth(const uint8_t *b, size_t n, uint32_t *code, const uint8_t **data,
 		  size_t *dlen)
 {
-	struct pg_reader r;
-	pg_reader_init(&r, b, n);
+	struct wire_reader r;
+	wire_reader_init(&r, b, n);
 	if (pg_get_u32(&r, code) != 0)
 		return -1;
 	*data = b + 4;
@@ -258,17 +228,17 @@ int pg_parse_auth(const uint8_t *b, size_t n, uint32_t *code, const uint8_t **da
 int pg_parse_sasl_initial(const uint8_t *b, size_t n, const char **mech, const uint8_t **data,
 			  size_t *dlen)
 {
-	struct pg_reader r;
+	struct wire_reader r;
 	uint32_t len;
-	pg_reader_init(&r, b, n);
-	if (pg_get_cstr(&r, mech, NULL) != 0 || pg_get_u32(&r, &len) != 0)
+	wire_reader_init(&r, b, n);
+	if (wire_get_cstr(&r, mech, NULL) != 0 || pg_get_u32(&r, &len) != 0)
 		return -1;
 	if (len == 0xffffffffu) {
 		*data = NULL;
 		*dlen = 0;
 		return r.off == n ? 0 : -1;
 	}
-	if (pg_get_bytes(&r, len, data) != 0 || r.off != n)
+	if (wire_get_bytes(&r, len, data) != 0 || r.off != n)
 		return -1;
 	*dlen = len;
 	return 0;
@@ -276,9 +246,9 @@ int pg_parse_sasl_initial(const uint8_t *b, size_t n, const char **mech, const u
 
 int pg_parse_password(const uint8_t *b, size_t n, const char **pw, size_t *len)
 {
-	struct pg_reader r;
-	pg_reader_init(&r, b, n);
-	if (pg_get_cstr(&r, pw, len) != 0 || r.off != n)
+	struct wire_reader r;
+	wire_reader_init(&r, b, n);
+	if (wire_get_cstr(&r, pw, len) != 0 || r.off != n)
 		return -1;
 	return 0;
 }
@@ -312,15 +282,15 @@ int64_t pg_command_rows(const uint8_t *b, size_t n)
 
 int pg_error_field(const uint8_t *b, size_t n, char code, const char **val, size_t *len)
 {
-	struct pg_reader r;
-	pg_reader_init(&r, b, n);
+	struct wire_reader r;
+	wire_reader_init(&r, b, n);
 	for (;;) {
 		uint8_t f;
 		const char *s;
 		size_t sl;
-		if (pg_get_u8(&r, &f) != 0 || f == 0)
+		if (wire_get_u8(&r, &f) != 0 || f == 0)
 			return -1;
-		if (pg_get_cstr(&r, &s, &sl) != 0)
+		if (wire_get_cstr(&r, &s, &sl) != 0)
 			return -1;
 		if (f == (uint8_t)code) {
 			*val = s;
@@ -333,8 +303,8 @@ int pg_error_field(const uint8_t *b, size_t n, char code, const char **val, size
 
 int pg_parse_backend_key(const uint8_t *b, size_t n, uint32_t *pid, uint32_t *key)
 {
-	struct pg_reader r;
-	pg_reader_init(&r, b, n);
+	struct wire_reader r;
+	wire_reader_init(&r, b, n);
 	if (pg_get_u32(&r, pid) != 0 || pg_get_u32(&r, key) != 0 || r.off != n)
 		return -1;
 	return 0;

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/wire.h"
+
 struct evbuffer;
 
 #define PG_PROTO_V3 196608u           /* 3.0 */
@@ -31,24 +33,10 @@ struct evbuffer;
 #define PG_AUTH_SASL_CONTINUE 11u
 #define PG_AUTH_SASL_FINAL 12u
 
-struct pg_reader {
-	const uint8_t *p;
-	size_t n, off;
-};
-
-static inline void pg_reader_init(struct pg_reader *r, const void *p, size_t n)
-{
-	r->p = p;
-	r->n = n;
-	r->off = 0;
-}
-
-int pg_get_u8(struct pg_reader *r, uint8_t *v) __attribute__((warn_unused_result));
-int pg_get_u16(struct pg_reader *r, uint16_t *v) __attribute__((warn_unused_result));
-int pg_get_u32(struct pg_reader *r, uint32_t *v) __attribute__((warn_unused_result));
-/* A NUL-terminated string inside the body; *s points into the body. */
-int pg_get_cstr(struct pg_reader *r, const char **s, size_t *len) __attribute__((warn_unused_result));
-int pg_get_bytes(struct pg_reader *r, size_t n, const uint8_t **p) __attribute__((warn_unused_result));
+/* Message bodies are read with lib/wire.h (wire_get_u8, wire_get_cstr,
+ * wire_get_bytes); PostgreSQL's integers are big-endian: */
+int pg_get_u16(struct wire_reader *r, uint16_t *v) __attribute__((warn_unused_result));
+int pg_get_u32(struct wire_reader *r, uint32_t *v) __attribute__((warn_unused_result));
 
 struct pg_param {
 	const char *name, *value; /* borrowed from the packet */

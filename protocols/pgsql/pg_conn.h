@@ -110,7 +110,6 @@ struct pg_conn {
 
 	/* query phase */
 	char tx_status;               /* from the last ReadyForQuery: I, T, E */
-	size_t pass_left[2];          /* bytes of a streamed message still to relay, per side */
 	int discard_until_sync;       /* after a denied Parse, as a server would */
 	int kill_after_error;         /* a kill rule fired: close after the error reaches the client */
 	char marker[48];              /* name of a statement that never exists (per session) */
@@ -123,7 +122,6 @@ struct pg_conn {
 	int n_stmts, n_portals;       /* sizes of the confirmed maps */
 	int stmts_suspect;            /* SQL PREPARE/DEALLOCATE/DISCARD may have changed named statements */
 	size_t stmt_bytes;            /* SQL bytes held by statements (maps and in flight) */
-	struct policy_result pres;    /* reused for every decision */
 	struct policy_result pres_alt; /* scratch: decisions under other lexing readings */
 	struct pg_internal *internal; /* owned: the proxy's own query in flight, or NULL */
 	uint64_t internal_count;      /* names of internal statements */
@@ -132,8 +130,6 @@ struct pg_conn {
 	uint32_t fn_failed_oid;       /* the lookup of this OID just failed: refuse once */
 	int fn_failed;
 	struct pg_routines *routines; /* owned: called routines' facts (pg_routines.c) */
-	int64_t approval;             /* approval id of the last decision (0 = none) */
-	char current[160];            /* last statement, for `sessions` */
 };
 
 /* pg_frontend.c: pg_auth = password (cleartext token over TLS) rather

@@ -123,7 +123,7 @@ int pg_on_function_call(struct pg_conn *c, const uint8_t *b, size_t n, int *held
 	}
 	snprintf(what, sizeof what, "FUNCTION CALL oid=%u%s%s", oid, name && *name ? " " : "",
 		 name ? name : "");
-	snprintf(c->current, sizeof c->current, "%s", what);
+	stmt_note(&c->pend, what, strlen(what));
 	char *params = args.n ? pg_values_json(&args) : NULL;
 	if (args.n && !params) {
 		pg_fatal(c, "53200", "out of memory", "out of memory rendering FunctionCall arguments");
@@ -149,15 +149,15 @@ int pg_on_function_call(struct pg_conn *c, const uint8_t *b, size_t n, int *held
 			   "sqlbastion: FunctionCall refused: no function has this OID", params);
 	} else {
 		snprintf(sel, sizeof sel, "SELECT %s()", name);
-		int64_t approval = sess_evaluate(c->s, POLICY_DIALECT_PG, sel, strlen(sel), &c->pres);
-		enum policy_action a = c->pres.action;
+		int64_t approval = sess_evaluate(c->s, POLICY_DIALECT_PG, sel, strlen(sel), &c->pend.pres);
+		enum policy_action a = c->pend.pres.action;
 		uint64_t qid = sess_audit_statement(
 			c->s, &(struct sess_stmt_info){.sql = what,
 						       .len = strlen(what),
 						       .verb = "FUNCTION CALL",
 						       .fingerprint = sel,
-						       .objects = c->pres.objects,
-						       .rule = c->pres.rule,
+						       .objects = c->pend.pres.objects,
+						       .rule = c->pend.pres.rule,
 						       .action = a,
 						       .approval = approval,
 						       .params = params});
@@ -168,7 +168,7 @@ int pg_on_function_call(struct pg_conn *c, const uint8_t *b, size_t n, int *held
 		} else if (a >= POLICY_REVIEW) {
 			if (a == POLICY_KILL)
 				c->kill_after_error = 1;
-			r = pg_inject_denial(c, PG_PEND_DENIED_SIMPLE, "42501", c->pres.message) == 0 ? 1
+			r = pg_inject_denial(c, PG_PEND_DENIED_SIMPLE, "42501", c->pend.pres.message) == 0 ? 1
 												   : -1;
 		} else {
 			struct pg_pending *p = pg_pend_push(c, PG_PEND_FUNC);

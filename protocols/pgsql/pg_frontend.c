@@ -34,7 +34,6 @@ static void *pg_on_accept(struct session *s)
 	c->s = s;
 	c->st = PG_ST_STARTUP;
 	c->tx_status = 'I';
-	policy_result_init(&c->pres);
 	if (sb_random(&c->our_key, sizeof c->our_key) != 0) {
 		free(c);
 		return NULL;
@@ -83,12 +82,6 @@ static void pg_relay_read(struct session *s, void *state, enum sess_side side)
 		pg_relay_backend(state);
 }
 
-static const char *pg_current(void *state)
-{
-	struct pg_conn *c = state;
-	return c->current;
-}
-
 /* PostgreSQL ends a backend an administrator terminates with FATAL 57P01
  * (admin_shutdown); clients know it. Only between messages: in the query
  * phase when no backend message is half relayed, or while the login waits
@@ -96,7 +89,7 @@ static const char *pg_current(void *state)
 static void pg_goodbye(struct session *s, void *state, const char *reason)
 {
 	struct pg_conn *c = state;
-	int between = (c->st == PG_ST_READY && c->pass_left[SESS_BACKEND] == 0) ||
+	int between = (c->st == PG_ST_READY && !stmt_streaming(&c->pend, SESS_BACKEND)) ||
 		      c->st == PG_ST_BACKEND_CONNECT || c->st == PG_ST_BACKEND_SSL ||
 		      c->st == PG_ST_BACKEND_TLS || c->st == PG_ST_BACKEND_AUTH;
 	if (!between)
@@ -121,7 +114,6 @@ const struct protocol pg_protocol = {
 	.backend_lost = pg_backend_lost,
 	.side_job_over = pg_cancel_over,
 	.free_state = pg_free_state,
-	.current_statement = pg_current,
 	.goodbye = pg_goodbye,
 	.login_refused = pg_login_refused,
 };

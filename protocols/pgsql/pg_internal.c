@@ -53,9 +53,9 @@ int pg_internal_run(struct pg_conn *c, const char *sql, const char *const *param
 /* DataRow: keep up to PG_INTERNAL_ROWS rows of PG_INTERNAL_COLS text values. */
 static int keep_row(struct pg_internal_result *r, const uint8_t *b, size_t n)
 {
-	struct pg_reader rd;
+	struct wire_reader rd;
 	uint16_t cols;
-	pg_reader_init(&rd, b, n);
+	wire_reader_init(&rd, b, n);
 	if (pg_get_u16(&rd, &cols) != 0)
 		return -1;
 	if (r->n_rows == PG_INTERNAL_ROWS)
@@ -78,7 +78,7 @@ static int keep_row(struct pg_internal_result *r, const uint8_t *b, size_t n)
 			return -1;
 		if (len == 0xffffffffu)
 			continue;
-		if (pg_get_bytes(&rd, len, &v) != 0)
+		if (wire_get_bytes(&rd, len, &v) != 0)
 			return -1;
 		size_t k = len < PG_INTERNAL_CELL_MAX ? len : PG_INTERNAL_CELL_MAX;
 		char *s = malloc(k + 1);

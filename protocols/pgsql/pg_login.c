@@ -20,56 +20,41 @@
 #include "protocols/pgsql/pg_conn.h"
 #include "proxy/auth.h"
 #include "proxy/login.h"
-#include "proxy/login_guard.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
+#include "proxy/transition.h"
 
-/* Every state change goes through here. The table lists, for each state,
- * the states it may go to (staying is always allowed, and every state may
- * close). CLOSED is final: a late event of a closing session may still ask
- * for another state, which is ignored. Any other change is a bug in this
- * frontend: it is logged and that session is closed. */
-#define PG_TO(st) (1u << (st))
+/* Every state change goes through set_state(), checked by the core
+ * (proxy/transition.h): the table lists, for each state, the states it may go
+ * to (staying is always allowed, and every state may close). */
 static const unsigned pg_next[] = {
-	[PG_ST_STARTUP] = PG_TO(PG_ST_CLIENT_TLS) | PG_TO(PG_ST_SASL_FIRST) | PG_TO(PG_ST_PASSWORD) |
-			  PG_TO(PG_ST_CANCEL) |
-			  PG_TO(PG_ST_BACKEND_CONNECT), /* identity preset (SSH channel) */
-	[PG_ST_CLIENT_TLS] = PG_TO(PG_ST_STARTUP),
-	[PG_ST_SASL_FIRST] = PG_TO(PG_ST_SASL_FINAL),
-	[PG_ST_SASL_FINAL] = PG_TO(PG_ST_BACKEND_CONNECT),
-	[PG_ST_PASSWORD] = PG_TO(PG_ST_BACKEND_CONNECT),
-	[PG_ST_BACKEND_CONNECT] = PG_TO(PG_ST_BACKEND_SSL) | PG_TO(PG_ST_BACKEND_AUTH),
-	[PG_ST_BACKEND_SSL] = PG_TO(PG_ST_BACKEND_TLS) | PG_TO(PG_ST_BACKEND_AUTH),
-	[PG_ST_BACKEND_TLS] = PG_TO(PG_ST_BACKEND_AUTH),
-	[PG_ST_BACKEND_AUTH] = PG_TO(PG_ST_BACKEND_STARTUP),
-	[PG_ST_BACKEND_STARTUP] = PG_TO(PG_ST_READY),
+	[PG_ST_STARTUP] = SESS_TO(PG_ST_CLIENT_TLS) | SESS_TO(PG_ST_SASL_FIRST) | SESS_TO(PG_ST_PASSWORD) |
+			  SESS_TO(PG_ST_CANCEL) |
+			  SESS_TO(PG_ST_BACKEND_CONNECT), /* identity preset (SSH channel) */
+	[PG_ST_CLIENT_TLS] = SESS_TO(PG_ST_STARTUP),
+	[PG_ST_SASL_FIRST] = SESS_TO(PG_ST_SASL_FINAL),
+	[PG_ST_SASL_FINAL] = SESS_TO(PG_ST_BACKEND_CONNECT),
+	[PG_ST_PASSWORD] = SESS_TO(PG_ST_BACKEND_CONNECT),
+	[PG_ST_BACKEND_CONNECT] = SESS_TO(PG_ST_BACKEND_SSL) | SESS_TO(PG_ST_BACKEND_AUTH),
+	[PG_ST_BACKEND_SSL] = SESS_TO(PG_ST_BACKEND_TLS) | SESS_TO(PG_ST_BACKEND_AUTH),
+	[PG_ST_BACKEND_TLS] = SESS_TO(PG_ST_BACKEND_AUTH),
+	[PG_ST_BACKEND_AUTH] = SESS_TO(PG_ST_BACKEND_STARTUP),
+	[PG_ST_BACKEND_STARTUP] = SESS_TO(PG_ST_READY),
 	[PG_ST_READY] = 0,
 	[PG_ST_CANCEL] = 0,
 	[PG_ST_CLOSED] = 0,
 };
 
-static void set_state(struct pg_conn *c, enum pg_state st)
-{
-	static const char *const names[] = {
+static const char *const pg_names[] = {
 		"startup", "client-tls", "sasl", "sasl", "password", "connect", "backend-ssl",
 		"backend-tls", "backend-auth", "backend-start", "ready", "cancel", "closed"};
-	if (c->st == PG_ST_CLOSED && st != PG_ST_CLOSED)
-		return;
-	if (st != c->st && st != PG_ST_CLOSED && !(pg_next[c->st] & PG_TO(st))) {
-		sess_log(c->s, LOG_ERR, "bug: illegal state change %s -> %s", names[c->st], names[st]);
-		c->st = PG_ST_CLOSED;
-		sess_set_phase(c->s, names[PG_ST_CLOSED]);
-		sess_stop_relay(c->s);
-		sess_close(c->s, "internal error: illegal state change");
-		return;
-	}
-	c->st = st;
-	sess_set_phase(c->s, names[st]);
-	/* the query phase is the core's fast relay; every other phase is not */
-	if (st == PG_ST_READY)
-		sess_start_relay(c->s);
-	else
-		sess_stop_relay(c->s);
+
+static const struct sess_states pg_states = {
+	.names = pg_names, .next = pg_next, .ready = PG_ST_READY, .closed = PG_ST_CLOSED};
+
+static void set_state(struct pg_conn *c, enum pg_state st)
+{
+	c->st = (enum pg_state)sess_change_state(c->s, &pg_states, (int)c->st, (int)st);
 }
 
 void pg_fatal(struct pg_conn *c, const char *sqlstate, const char *msg, const char *reason)
@@ -316,8 +301,8 @@ static void on_sasl_first(struct pg_conn *c, const uint8_t *b, size_t n)
 	}
 	uint8_t salt[SB_SCRAM_SALT_LEN];
 	int iterations;
-	if (!login_guard_login_check(c->s->px, c->s->ident.client_ip)) {
-		refuse(c, "too many logins from this address; try again later");
+	if (!login_allow_check(c->s)) {
+		refuse(c, LOGIN_TOO_MANY);
 		return;
 	}
 	if (login_scram_params(c->s, &c->login, salt, &iterations) != 0) {
@@ -368,9 +353,9 @@ static void on_password(struct pg_conn *c, const uint8_t *b, size_t n)
 		refuse(c, "malformed password message");
 		return;
 	}
-	if (!login_guard_login_check(c->s->px, c->s->ident.client_ip)) {
+	if (!login_allow_check(c->s)) {
 		sb_wipe((void *)b, n);
-		refuse(c, "too many logins from this address; try again later");
+		refuse(c, LOGIN_TOO_MANY);
 		return;
 	}
 	enum auth_status st = login_check_token(c->s, &c->login, pw, pwlen, reason, sizeof reason);

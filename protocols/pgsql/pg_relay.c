@@ -179,7 +179,7 @@ static struct pg_portal *portal_find(struct pg_conn *c, const char *portal)
 	return NULL;
 }
 
-/* A statement object with the decision in c->pres (refs = 1, owned by the
+/* A statement object with the decision in c->pend.pres (refs = 1, owned by the
  * caller until stmt_unref). NULL when out of memory. */
 static struct pg_stmt *stmt_new(struct pg_conn *c, const char *name, const char *sql, size_t len)
 {
@@ -188,7 +188,7 @@ static struct pg_stmt *stmt_new(struct pg_conn *c, const char *name, const char 
 		return NULL;
 	st->refs = 1;
 	st->name = strdup(name);
-	if (!st->name || stmt_decision_set(&st->dec, sql, len, &c->pres, c->approval) != 0) {
+	if (!st->name || stmt_decision_keep(&c->pend, &st->dec, sql, len) != 0) {
 		free(st->name);
 		free(st);
 		return NULL;
@@ -459,25 +459,14 @@ static enum lookup lookup_portal(struct pg_conn *c, const char *name, struct pg_
 
 /* ---- decisions ---- */
 
-static void remember_current(struct pg_conn *c, const char *sql, size_t len)
-{
-	stmt_remember(c->current, sizeof c->current, sql, len);
-}
-
-/* Decide into c->pres and c->approval. */
-static void evaluate(struct pg_conn *c, const char *sql, size_t len)
-{
-	c->approval = stmt_evaluate(&c->pend, sql, len, &c->pres);
-}
-
-/* evaluate() for a client Query/Parse, which may wait for the catalog
+/* stmt_decide() for a client Query/Parse, which may wait for the catalog
  * facts of the routines it calls (pg_routines.c): 1 = hold the message
  * (decided again later), 0 = decided, -1 = out of memory. */
 static int evaluate_calls(struct pg_conn *c, const char *sql, size_t len)
 {
 	pg_routines_begin(c);
-	evaluate(c, sql, len);
-	return pg_routines_end(c, &c->pres);
+	stmt_decide(&c->pend, sql, len);
+	return pg_routines_end(c, &c->pend.pres);
 }
 
 static int same_str(const char *a, const char *b)
@@ -506,18 +495,11 @@ static int readings_agree(struct pg_conn *c, const char *sql, size_t len)
 	int first = 1;
 	for (int off = 0; off < 2; off++) {
 		for (size_t e = 0; e < sizeof encs / sizeof encs[0]; e++) {
-			struct policy_request req = {.dialect = POLICY_DIALECT_PG,
-						     .level = s->ident.target.level,
-						     .user = s->ident.target.user,
-						     .asset = s->ident.target.asset,
-						     .account = s->ident.target.account,
-						     .sql = sql,
-						     .sql_len = len,
-						     .now = time(NULL),
-						     .std_strings_off = off,
-						     .client_encoding = encs[e]};
-			(void)policy_evaluate(s->ident.policy, &req, first ? &c->pres : &c->pres_alt);
-			if (!first && !same_decision(&c->pres, &c->pres_alt))
+			struct decide_lexing lex = {.std_strings_off = off};
+			snprintf(lex.client_encoding, sizeof lex.client_encoding, "%s", encs[e]);
+			sess_evaluate_reading(s, POLICY_DIALECT_PG, &lex, sql, len,
+					      first ? &c->pend.pres : &c->pres_alt);
+			if (!first && !same_decision(&c->pend.pres, &c->pres_alt))
 				return 0;
 			first = 0;
 		}
@@ -543,14 +525,6 @@ static enum lexing lexing_settled(struct pg_conn *c, const char *sql, size_t len
 #define UNSETTLED_MESSAGE                                                                  \
 	"sqlbastion: statement refused: it reads differently under settings the server has " \
 	"not confirmed yet (send Sync before it)"
-
-/* The audit record of a statement about to run (or refused) as c->pres
- * decided it. Returns the query id, 0 when the audit write failed and the
- * statement must not run. */
-static uint64_t audit_decided(struct pg_conn *c, const char *sql, size_t len)
-{
-	return stmt_audit_result(c->s, sql, len, &c->pres, c->approval, NULL);
-}
 
 /* Replace a refused message by a Bind to the marker statement; a simple
  * one (DENIED_SIMPLE) adds a Sync, as a Query carries its own. */
@@ -634,7 +608,7 @@ static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
 	enum lexing lx = lexing_settled(c, sql, len);
 	if (lx == LEX_HOLD)
 		return MSG_HOLD;
-	remember_current(c, sql, len);
+	stmt_note(&c->pend, sql, len);
 	if (lx == LEX_REFUSE) {
 		audit_refusal(c, sql, len, "unsettled-lexing");
 		return denied_simple(c, "42501", UNSETTLED_MESSAGE);
@@ -646,20 +620,20 @@ static int on_query(struct pg_conn *c, const uint8_t *b, size_t n)
 		return pg_syntax_check(c, PG_PEND_DENIED_SIMPLE, NULL, sql, len, NULL, 0) == 0
 			       ? MSG_CONSUMED
 			       : -1;
-	enum policy_action a = c->pres.action;
-	uint64_t qid = audit_decided(c, sql, len);
+	enum policy_action a = c->pend.pres.action;
+	uint64_t qid = stmt_audit_decided(&c->pend, sql, len, NULL);
 	if (!qid)
 		return denied_simple(c, "58030", SESS_AUDIT_DOWN_MESSAGE);
 	if (a >= POLICY_REVIEW) {
 		if (a == POLICY_KILL)
 			c->kill_after_error = 1;
-		return denied_simple(c, deny_sqlstate(a), c->pres.message);
+		return denied_simple(c, deny_sqlstate(a), c->pend.pres.message);
 	}
 	struct pg_pending *p = pg_pend_push(c, PG_PEND_SIMPLE);
 	if (!p)
 		return -1;
 	p->hd.query_id = qid;
-	pg_routines_forwarded(c, &c->pres);
+	pg_routines_forwarded(c, &c->pend.pres);
 	if (c->n_stmts && mentions_prepared(sql, len))
 		c->stmts_suspect = 1;
 	return MSG_FORWARD;
@@ -678,7 +652,7 @@ static int on_parse(struct pg_conn *c, const uint8_t *b, size_t n)
 	enum lexing lx = lexing_settled(c, sql, len);
 	if (lx == LEX_HOLD)
 		return MSG_HOLD;
-	remember_current(c, sql, len);
+	stmt_note(&c->pend, sql, len);
 	if (lx == LEX_REFUSE) {
 		audit_refusal(c, sql, len, "unsettled-lexing");
 		return deny_parse(c, name, "42501", UNSETTLED_MESSAGE);
@@ -692,19 +666,19 @@ static int on_parse(struct pg_conn *c, const uint8_t *b, size_t n)
 	int rh = evaluate_calls(c, sql, len);
 	if (rh)
 		return rh < 0 ? -1 : MSG_HOLD;
-	pg_routines_forwarded(c, &c->pres);
+	pg_routines_forwarded(c, &c->pend.pres);
 	if (pg_syntax_wanted(c)) {
 		size_t skip = strlen(name) + 1; /* the rest: text and parameter types */
 		return pg_syntax_check(c, PG_PEND_DENIED_PARSE, name, sql, len, b + skip, n - skip) == 0
 			       ? MSG_CONSUMED
 			       : -1;
 	}
-	if (c->pres.action >= POLICY_REVIEW) {
-		if (!audit_decided(c, sql, len))
+	if (c->pend.pres.action >= POLICY_REVIEW) {
+		if (!stmt_audit_decided(&c->pend, sql, len, NULL))
 			sess_log(c->s, LOG_ERR, "audit failed for a denied statement");
-		if (c->pres.action == POLICY_KILL)
+		if (c->pend.pres.action == POLICY_KILL)
 			c->kill_after_error = 1;
-		return deny_parse(c, name, deny_sqlstate(c->pres.action), c->pres.message);
+		return deny_parse(c, name, deny_sqlstate(c->pend.pres.action), c->pend.pres.message);
 	}
 	struct pg_stmt *st = stmt_new(c, name, sql, len);
 	struct pg_pending *p = st ? pg_pend_push(c, PG_PEND_PARSE) : NULL;
@@ -783,8 +757,7 @@ static int approved_run(struct pg_conn *c, struct pg_portal *pt)
 	int64_t approval;
 	if (pt->run_decided)
 		return 0;
-	int r = stmt_approved_run(&c->pend, &pt->stmt->dec, &c->pres, &c->approval, pt->params,
-				  &approval);
+	int r = stmt_approved_run_q(&c->pend, &pt->stmt->dec, pt->params, &approval);
 	if (r == 0 && pt->stmt->dec.approval) {
 		pt->run_decided = 1;
 		pt->approval = approval;
@@ -818,13 +791,13 @@ static int on_execute(struct pg_conn *c, const uint8_t *b, size_t n)
 		 * so nothing runs that the audit cannot name. FETCH reads cursors. */
 		char what[96];
 		snprintf(what, sizeof what, "EXECUTE PORTAL \"%.64s\"", portal);
-		remember_current(c, what, strlen(what));
+		stmt_note(&c->pend, what, strlen(what));
 		audit_refusal(c, what, strlen(what), "unknown-portal");
 		return denied_ext(c, "42501",
 				  "sqlbastion: portal unknown to the proxy (only portals bound "
 				  "with Bind can be executed; use FETCH for cursors)");
 	}
-	remember_current(c, st->dec.sql, st->dec.sql_len);
+	stmt_note(&c->pend, st->dec.sql, st->dec.sql_len);
 	int r = approved_run(c, pt);
 	if (r != 0)
 		return r;
@@ -910,12 +883,7 @@ void pg_relay_client(struct pg_conn *c)
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_CLIENT);
 	struct evbuffer *bout = sess_output(s, SESS_BACKEND);
-	while (!s->closing && !s->close_after_flush && !s->client_paused) {
-		if (c->pass_left[SESS_CLIENT]) {
-			if (!stream_pass(s, SESS_CLIENT, &c->pass_left[SESS_CLIENT], 0))
-				return;
-			continue;
-		}
+	while (stmt_relay_next(&c->pend, SESS_CLIENT)) {
 		if (held(c)) {
 			/* Unread input stays in the socket: at most one read's worth
 			 * (SESS_READ_MAX) more is buffered here. */
@@ -942,7 +910,7 @@ void pg_relay_client(struct pg_conn *c)
 		}
 		if (type == 'd' && !c->discard_until_sync) {
 			/* CopyData streams: no need to hold a whole row in memory. */
-			c->pass_left[SESS_CLIENT] = (size_t)len + 1;
+			stmt_stream_start(&c->pend, SESS_CLIENT, (size_t)len + 1);
 			continue;
 		}
 		uint8_t *m = stream_whole(s, SESS_CLIENT, (size_t)len + 1);
@@ -1060,10 +1028,10 @@ static void on_ready(struct pg_conn *c, char status)
 
 void pg_note_parameter(struct pg_conn *c, const uint8_t *b, size_t n)
 {
-	struct pg_reader r;
+	struct wire_reader r;
 	const char *name, *value;
-	pg_reader_init(&r, b, n);
-	if (pg_get_cstr(&r, &name, NULL) != 0 || pg_get_cstr(&r, &value, NULL) != 0)
+	wire_reader_init(&r, b, n);
+	if (wire_get_cstr(&r, &name, NULL) != 0 || wire_get_cstr(&r, &value, NULL) != 0)
 		return;
 	if (strcmp(name, "standard_conforming_strings") == 0)
 		c->s->lex.std_strings_off = strcmp(value, "off") == 0;
@@ -1187,12 +1155,7 @@ void pg_relay_backend(struct pg_conn *c)
 	struct session *s = c->s;
 	struct evbuffer *in = sess_input(s, SESS_BACKEND);
 	struct evbuffer *cout = sess_output(s, SESS_CLIENT);
-	while (!s->closing && !s->close_after_flush && !s->backend_paused) {
-		if (c->pass_left[SESS_BACKEND]) {
-			if (!stream_pass(s, SESS_BACKEND, &c->pass_left[SESS_BACKEND], 0))
-				break;
-			continue;
-		}
+	while (stmt_relay_next(&c->pend, SESS_BACKEND)) {
 		uint8_t h[PG_HEADER_LEN];
 		struct pg_frame f;
 		size_t have = pg_head(in, h);
@@ -1206,7 +1169,7 @@ void pg_relay_backend(struct pg_conn *c)
 		char type = f.type;
 		uint32_t len = f.len;
 		if (!c->internal && backend_streams(type)) {
-			c->pass_left[SESS_BACKEND] = f.total;
+			stmt_stream_start(&c->pend, SESS_BACKEND, f.total);
 			continue;
 		}
 		pr = pg_peek_message(h, have, PG_CONTROL_MESSAGE_MAX, &f);
@@ -1248,7 +1211,6 @@ void pg_relay_free(struct pg_conn *c)
 	portals_clear(c);
 	while (c->stmts)
 		stmt_remove(c, c->stmts->name);
-	policy_result_free(&c->pres);
 	policy_result_free(&c->pres_alt);
 }
 

@@ -20,8 +20,8 @@ struct pg_syntax_check {
 
 int pg_syntax_wanted(const struct pg_conn *c)
 {
-	return c->s->ident.policy && c->pres.action == POLICY_DENY &&
-	       (c->pres.flags & POLICY_F_UNPARSEABLE) && strcmp(c->pres.rule, "fail-closed") == 0;
+	return c->s->ident.policy && c->pend.pres.action == POLICY_DENY &&
+	       (c->pend.pres.flags & POLICY_F_UNPARSEABLE) && strcmp(c->pend.pres.rule, "fail-closed") == 0;
 }
 
 static void put_u32(uint8_t *p, uint32_t v)
@@ -69,7 +69,7 @@ int pg_syntax_check(struct pg_conn *c, enum pg_pending_kind kind, const char *na
 	if (!k)
 		return -1;
 	k->simple = kind == PG_PEND_DENIED_SIMPLE;
-	if (stmt_decision_set(&k->dec, sql, len, &c->pres, 0) != 0) {
+	if (stmt_decision_set(&k->dec, sql, len, &c->pend.pres, 0) != 0) {
 		free(k);
 		return -1;
 	}
@@ -80,7 +80,7 @@ int pg_syntax_check(struct pg_conn *c, enum pg_pending_kind kind, const char *na
 		return -1;
 	}
 	p->chk = k;
-	p->deny_message = strdup(c->pres.message);
+	p->deny_message = strdup(c->pend.pres.message);
 	snprintf(p->deny_sqlstate, sizeof p->deny_sqlstate, "42501");
 	if (!k->simple)
 		p->name = strdup(name);

@@ -125,9 +125,22 @@ static void walk_chunks(int kind, const uint8_t *s, size_t n, size_t max, uint32
 			evbuffer_add_reference(in, s + fed, chunk, NULL, NULL);
 		fed += chunk;
 		for (;;) {
-			uint8_t h[MY_HEADER_LEN];
-			enum my_peek r = kind ? my_peek_packet(h, my_head(in, h), max, &f)
+			const uint8_t *pl1 = NULL;
+			enum my_peek r = kind ? my_peek_packet_in(in, max, &f, &pl1)
 					      : my_peek_message_in(in, max, &f);
+			if (kind) {
+				/* the header peek agrees with the packet peek */
+				struct my_frame g;
+				uint8_t first;
+				enum my_peek rh = my_peek_head_in(in, max, &g, &first);
+				if ((r == MY_PEEK_INVALID) != (rh == MY_PEEK_INVALID))
+					abort();
+				if (r == MY_PEEK_OK &&
+				    (rh != MY_PEEK_OK || g.len != f.len || g.seq != f.seq ||
+				     g.raw != f.raw || first != (f.len ? s[at + MY_HEADER_LEN] : 0) ||
+				     !pl1 || memcmp(pl1, s + at + MY_HEADER_LEN, f.len) != 0))
+					abort();
+			}
 			if (r == MY_PEEK_INVALID) {
 				w->last = r;
 				w->why = f.why;

@@ -37,10 +37,10 @@ static void test_lenenc(void)
 {
 	for (size_t i = 0; i < sizeof lenenc_cases / sizeof lenenc_cases[0]; i++) {
 		const struct lenenc_case *tc = &lenenc_cases[i];
-		struct my_reader r;
+		struct wire_reader r;
 		uint64_t v = 99;
 		int isnull = 0;
-		my_reader_init(&r, tc->in, tc->n);
+		wire_reader_init(&r, tc->in, tc->n);
 		int rc = my_get_lenenc(&r, &v, &isnull);
 		if ((rc == 0) != tc->ok)
 			fprintf(stderr, "lenenc case %s\n", tc->name);
@@ -54,25 +54,25 @@ static void test_lenenc(void)
 	uint64_t vals[] = {0, 250, 251, 65535, 65536, 0xFFFFFF, 0x1000000, UINT64_MAX};
 	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
 		struct my_buf b;
-		struct my_reader r;
+		struct wire_reader r;
 		uint64_t v;
 		my_buf_init(&b);
 		my_buf_lenenc(&b, vals[i]);
-		my_reader_init(&r, b.p, b.len);
-		CHECK(my_get_lenenc(&r, &v, NULL) == 0 && v == vals[i] && my_left(&r) == 0);
+		wire_reader_init(&r, b.p, b.len);
+		CHECK(my_get_lenenc(&r, &v, NULL) == 0 && v == vals[i] && wire_left(&r) == 0);
 		my_buf_free(&b);
 	}
 	/* a lenenc string longer than the packet */
-	struct my_reader r;
+	struct wire_reader r;
 	const uint8_t *p;
 	size_t n;
-	my_reader_init(&r, "\x05" "abc", 4);
+	wire_reader_init(&r, "\x05" "abc", 4);
 	CHECK(my_get_lenenc_str(&r, &p, &n) != 0);
-	my_reader_init(&r, "\xfe\xff\xff\xff\xff\xff\xff\xff\xff", 9);
+	wire_reader_init(&r, "\xfe\xff\xff\xff\xff\xff\xff\xff\xff", 9);
 	CHECK(my_get_lenenc_str(&r, &p, &n) != 0);
-	my_reader_init(&r, "abc", 3);
+	wire_reader_init(&r, "abc", 3);
 	const char *s;
-	CHECK(my_get_cstr(&r, &s, &n) != 0); /* no NUL */
+	CHECK(wire_get_cstr(&r, &s, &n) != 0); /* no NUL */
 }
 
 static void test_framing(void)

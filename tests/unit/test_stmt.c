@@ -69,6 +69,32 @@ void sess_log(struct session *s, enum log_level lvl, const char *fmt, ...)
 	(void)fmt;
 }
 
+/* stream.c: moves up to 10 bytes a call while the "socket" has them. */
+static size_t stream_buffered;
+size_t stream_pass(struct session *s, enum sess_side from, size_t *left, int discard)
+{
+	(void)s;
+	(void)from;
+	(void)discard;
+	size_t n = *left < stream_buffered ? *left : stream_buffered;
+	if (n > 10)
+		n = 10;
+	*left -= n;
+	stream_buffered -= n;
+	return n;
+}
+
+/* The queue's decision scratch is a policy_result (policy/policy.c). */
+void policy_result_init(struct policy_result *r)
+{
+	memset(r, 0, sizeof *r);
+}
+
+void policy_result_free(struct policy_result *r)
+{
+	(void)r;
+}
+
 /* ---- a frontend ---- */
 
 struct entry {
@@ -206,9 +232,60 @@ static void test_decision(void)
 	stmt_queue_free(&q);
 }
 
+/* The decision scratch the queue owns for its frontend. */
+static void test_scratch(void)
+{
+	struct session s;
+	struct stmt_queue q;
+	memset(&s, 0, sizeof s);
+	stmt_queue_init(&q, &s, &ops, NULL);
+	CHECK(strcmp(stmt_current(&q), "") == 0);
+	stmt_note(&q, "SELECT 1", 8);
+	CHECK(strcmp(stmt_current(&q), "SELECT 1") == 0);
+	char big[400];
+	memset(big, 'x', sizeof big);
+	stmt_note(&q, big, sizeof big);
+	CHECK(strlen(stmt_current(&q)) == STMT_CURRENT_MAX - 1);
+
+	next_action = POLICY_REVIEW;
+	int evals = n_evaluates, audits = n_audits;
+	stmt_decide(&q, "DROP TABLE t", 12);
+	CHECK(q.pres.action == POLICY_REVIEW && q.approval == 77 && n_evaluates == evals + 1);
+	CHECK(stmt_audit_decided(&q, "DROP TABLE t", 12, NULL) == (uint64_t)audits + 1);
+	struct stmt_decision d;
+	memset(&d, 0, sizeof d);
+	CHECK(stmt_decision_keep(&q, &d, "DROP TABLE t", 12) == 0);
+	CHECK(d.approval == 77 && d.action == POLICY_REVIEW && strcmp(d.sql, "DROP TABLE t") == 0);
+	int64_t run;
+	CHECK(stmt_approved_run_q(&q, &d, NULL, &run) == 0 && run == 77); /* first run */
+	stmt_decision_clear(&d);
+
+	CHECK(stmt_streaming(&q, SESS_BACKEND) == 0);
+	stmt_stream_start(&q, SESS_BACKEND, 42);
+	CHECK(stmt_streaming(&q, SESS_BACKEND) == 42 && stmt_streaming(&q, SESS_CLIENT) == 0);
+
+	/* the relay loop's head: the message under way first, as far as it came */
+	CHECK(stmt_relay_next(&q, SESS_CLIENT) == 1); /* nothing streamed from the client */
+	stream_buffered = 30;
+	CHECK(stmt_relay_next(&q, SESS_BACKEND) == 0); /* 30 of 42 moved: wait */
+	CHECK(stmt_streaming(&q, SESS_BACKEND) == 12);
+	stream_buffered = 100;
+	CHECK(stmt_relay_next(&q, SESS_BACKEND) == 1); /* done: the next message */
+	CHECK(stmt_streaming(&q, SESS_BACKEND) == 0 && stream_buffered == 88);
+	s.backend_paused = 1;
+	CHECK(stmt_relay_next(&q, SESS_BACKEND) == 0); /* backpressure stops the loop */
+	s.backend_paused = 0;
+	s.closing = 1;
+	CHECK(stmt_relay_next(&q, SESS_CLIENT) == 0);
+	s.closing = 0;
+	stmt_queue_free(&q);
+	stmt_queue_free(&q); /* a second free does nothing */
+}
+
 int main(void)
 {
 	test_queue();
 	test_decision();
+	test_scratch();
 	return UNIT_DONE("test_stmt");
 }
