@@ -521,3 +521,39 @@ def test_jdbc_through_tunnel(ssh_ready, pg, maria, kind, tmp_path):
         out = _json_tail(_jdbc(tmp_path, MARIADB_JAR, url, "app", "typed-again", "SELECT ? + 1"))
     _check(out)
     assert ssh_records(b, "query", user="alice")
+
+
+# ---------------------------------------------------------------- audit search
+
+def test_audit_search_by_entry(ssh_ready, pg):
+    """`audit search --entry ssh` finds the tunnel's records and only them;
+    an index made before the entry column gets it (filled from the lines)."""
+    import json
+    import sqlite3
+    b = ssh_ready
+    assert b.psql("SELECT 41", token=b.pg_token).returncode == 0
+    t = b.tunnel("alice", b.pg_token, "demo-pg", pg.port)
+    assert psql_via(t, "SELECT 42").stdout.strip() == "42"
+    b.wait_audit("query", user="alice")
+
+    def search(*args):
+        out = b.ctl("audit", "search", "--json", *args).stdout
+        return [json.loads(ln) for ln in out.splitlines() if ln.strip()]
+
+    ssh = search("--entry", "ssh", "--event", "query")
+    assert any("SELECT 42" in r["statement"] for r in ssh), ssh
+    assert all(r["entry"] == "ssh" for r in ssh), ssh
+    direct = search("--entry", "direct", "--event", "query")
+    assert any("SELECT 41" in r["statement"] for r in direct), direct
+    assert all(r["entry"] == "direct" for r in direct), direct
+    assert search("--entry", "web") == []
+    # readable output too
+    out = b.ctl("audit", "search", "--entry", "ssh", "--grep", "SELECT 42").stdout
+    assert "SELECT 42" in out, out
+    # an old index (no entry column) is migrated in place
+    con = sqlite3.connect(b.audit_sqlite)
+    con.execute("ALTER TABLE records DROP COLUMN entry")
+    con.commit()
+    con.close()
+    ssh2 = search("--entry", "ssh", "--event", "query")
+    assert [r["seq"] for r in ssh2] == [r["seq"] for r in ssh], (ssh2, ssh)
