@@ -256,6 +256,14 @@ static void answer(struct ssh_entry *e, struct ssh_req *r)
 	case SSH_REQ_CLOSED:
 		on_closed(e, r);
 		break;
+	case SSH_REQ_ADMIT:
+		/* The direct listeners' limits on connections not logged in
+		 * (max_unauthenticated, _per_source), shared with them. */
+		r->ok = login_guard_admit(e->px, r->client_ip) == 0;
+		break;
+	case SSH_REQ_LEAVE:
+		login_guard_leave(e->px, r->client_ip);
+		break;
 	}
 	pthread_mutex_lock(&e->sh.lock);
 	r->done = 1;

@@ -51,6 +51,7 @@ struct ssh_chan {
 struct ssh_conn {
 	ssh_session sess;
 	int authed;
+	int guarded;              /* counted by the main loop's login guard (SSH_REQ_ADMIT) */
 	int auth_fails;
 	int in_event;
 	int kill;                 /* too many failed logins: end it */
@@ -189,6 +190,17 @@ static void chan_pump(struct ssh_chan *c)
 
 /* ---- requests: authentication, channels, the rest refused ---- */
 
+/* The connection no longer counts as not logged in (it logged in or ends). */
+static void guard_leave(struct ssh_conn *cn)
+{
+	if (!cn->guarded)
+		return;
+	struct ssh_req r = cn->login;
+	r.kind = SSH_REQ_LEAVE;
+	(void)ssh_ask(T->arg->sh, &r);
+	cn->guarded = 0;
+}
+
 static void refused(struct ssh_conn *cn, const char *what)
 {
 	struct ssh_req r = cn->login;
@@ -213,6 +225,7 @@ static int check_token(struct ssh_conn *cn, const char *user, const char *token)
 	if (asked == 0 && r->ok) {
 		cn->authed = 1;
 		T->unauth--;
+		guard_leave(cn);
 		cn->next_check = time(NULL) + SSH_RECHECK_S;
 		return 1;
 	}
@@ -351,6 +364,7 @@ static void conn_free(struct ssh_conn *cn)
 {
 	if (!cn->authed)
 		T->unauth--;
+	guard_leave(cn);
 	if (cn->authed) {
 		struct ssh_req r = cn->login;
 		r.kind = SSH_REQ_CLOSED;
@@ -413,9 +427,23 @@ static void conn_accept(int lfd)
 		inet_ntop(AF_INET, &a->sin_addr, cn->login.client_ip, sizeof cn->login.client_ip);
 		cn->login.client_port = ntohs(a->sin_port);
 	}
+	/* The per-source and global limits of the direct listeners, before
+	 * any key exchange work: over them, closed at once (counted and
+	 * logged by the main loop's login guard). */
+	struct ssh_req adm = cn->login;
+	adm.kind = SSH_REQ_ADMIT;
+	if (ssh_ask(T->arg->sh, &adm) != 0 || !adm.ok) {
+		close(fd);
+		ssh_free(sess);
+		free(cn);
+		T->unauth--;
+		return;
+	}
+	cn->guarded = 1;
 	if (ssh_bind_accept_fd(T->bind, sess, fd) != SSH_OK) {
 		close(fd);
 		ssh_free(sess);
+		guard_leave(cn);
 		free(cn);
 		T->unauth--;
 		return;
