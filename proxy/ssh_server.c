@@ -291,7 +291,11 @@ static int on_direct_tcpip(struct ssh_conn *cn, ssh_message m)
 	int port = ssh_message_channel_request_open_destination_port(m);
 	struct ssh_req r = cn->login;
 	r.kind = SSH_REQ_OPEN;
-	snprintf(r.dest, sizeof r.dest, "%s", dest ? dest : "");
+	/* A longer one is refused, never matched by its truncated prefix. */
+	if (dest && strlen(dest) < sizeof r.dest)
+		snprintf(r.dest, sizeof r.dest, "%s", dest);
+	else
+		snprintf(r.dest, sizeof r.dest, "%s", dest ? "(too long)" : "");
 	r.dest_port = port;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
