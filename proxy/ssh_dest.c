@@ -6,18 +6,25 @@
 #include <string.h>
 #include <strings.h>
 
-/* Copy s into out (SSH_DEST_MAX + 1 bytes) without the brackets of an
- * IPv6 literal and without one trailing dot. 0, or -1 when s is not a
- * host the bastion could have registered (empty, too long, a byte
- * outside printable ASCII or a space). */
-static int normalize(const char *s, char out[SSH_DEST_MAX + 1])
+/* A host the bastion could have registered: 1..SSH_DEST_MAX bytes of
+ * printable ASCII other than space. */
+static int printable(const char *s)
 {
 	size_t n = strnlen(s, SSH_DEST_MAX + 1);
 	if (n == 0 || n > SSH_DEST_MAX)
-		return -1;
+		return 0;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return -1;
+			return 0;
+	return 1;
+}
+
+/* Copy s (printable) into out (SSH_DEST_MAX + 1 bytes) without the
+ * brackets of an IPv6 literal and without one trailing dot. 0, or -1 for
+ * an unbalanced bracket. */
+static int normalize(const char *s, char out[SSH_DEST_MAX + 1])
+{
+	size_t n = strlen(s);
 	if (s[0] == '[') {
 		if (n < 3 || s[n - 1] != ']')
 			return -1;
@@ -49,11 +56,11 @@ int ssh_dest_allowed(const char *dest, int port, const char *asset, const char *
 	char d[SSH_DEST_MAX + 1], h[SSH_DEST_MAX + 1];
 	if (!dest || !asset || !host || port <= 0 || port > 65535 || port != asset_port)
 		return 0;
-	if (normalize(dest, d) != 0)
+	if (!printable(dest))
 		return 0;
-	if (asset[0] && strcmp(dest, asset) == 0)
+	if (strcmp(dest, asset) == 0)
 		return 1;
-	if (normalize(host, h) != 0)
+	if (!printable(host) || normalize(dest, d) != 0 || normalize(host, h) != 0)
 		return 0;
 	int same = same_address(d, h);
 	if (same >= 0)
