@@ -55,9 +55,18 @@ int pg_pt_filter_mechanisms(const uint8_t *in, size_t n, uint8_t *out, size_t ca
 	return (int)olen;
 }
 
+/* The end-to-end login cannot go on: audited, and the client hears why
+ * (its own account: nothing hosted to keep quiet about). */
 static void failed(struct pg_conn *c, const char *why)
 {
-	login_backend_failed(c->s, &c->login, why);
+	if (c->s->closing || c->s->close_after_flush)
+		return;
+	char reason[300], msg[300];
+	snprintf(reason, sizeof reason, "backend login failed: %s", why);
+	snprintf(msg, sizeof msg, "sqlbastion: %s", why);
+	sess_log(c->s, LOG_WARN, "%s", reason);
+	login_audit_failed(c->s, &c->login, reason);
+	pg_fatal(c, "28000", msg, reason);
 }
 
 void pg_pt_backend_auth(struct pg_conn *c, uint32_t code, const uint8_t *data, size_t dlen)

@@ -245,3 +245,92 @@ def test_paramiko_channel_with_raw_psycopg2_socket(nh, pg):
     finally:
         srv.close()
         tr.close()
+
+
+# ---------------------------------------------------------------- MySQL / MariaDB
+
+def mariadb_via(t, sql, password, user="app", extra=()):
+    """The mariadb CLI with its defaults (no --ssl: none is offered inside
+    the tunnel for a not-hosted account); the password in MYSQL_PWD."""
+    env = client_env()
+    if password is not None:
+        env["MYSQL_PWD"] = password
+    return run(["mariadb", "--no-defaults", "-h", LOCALHOST, "-P", str(t.local), "-u", user,
+                "--batch", "--skip-column-names", "--connect-timeout=10", *extra, "appdb"],
+               input=sql, check=False, env=env)
+
+
+def test_mariadb_cli_own_password_end_to_end(nh, maria):
+    b = nh
+    t = b.tunnel("my", "demo-mysql", maria.port)
+    r = mariadb_via(t, "SELECT current_user(), count(*) FROM accounts",
+                    maria.passwords["app"], user="typed-name")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["app@%", "3"], r.stdout
+    login = _session_logins(b, "demo-mysql")[-1]
+    assert login["user"] == "alice" and login["account"] == "app", login
+    assert maria.passwords["app"] not in b.audit_jsonl.read_text()
+    assert maria.passwords["app"] not in b.log_text()
+
+
+def test_mariadb_wrong_password_refused_in_servers_words(nh, maria):
+    b = nh
+    t = b.tunnel("my", "demo-mysql", maria.port)
+    r = mariadb_via(t, "SELECT 1", "wrong-password")
+    assert r.returncode != 0
+    assert "Access denied for user 'app'" in r.stderr, r.stderr
+    fail = [r for r in ssh_records(b, "login_failed", user="alice")
+            if "backend login failed" in r.get("error", "")]
+    assert fail and "1045" in fail[-1]["error"], fail
+    r = mariadb_via(t, "SELECT 9", maria.passwords["app"])
+    assert r.returncode == 0 and r.stdout.strip() == "9", r.stderr
+
+
+def test_mysql_statements_policed_and_audited(nh, maria):
+    b = nh
+    t = b.tunnel("my", "demo-mysql", maria.port)
+    r = mariadb_via(t, "DROP TABLE accounts", maria.passwords["app"])
+    assert r.returncode != 0 and "blocked by rule" in r.stderr, r.stderr
+    assert maria.value("SELECT count(*) FROM accounts", database="appdb") == "3"
+    deny = [r for r in ssh_records(b, "query", user="alice", asset="demo-mysql")
+            if r.get("decision") == "deny"]
+    assert deny and "DROP" in deny[-1]["statement"].upper(), deny
+
+
+def test_pymysql_defaults_through_tunnel(nh, maria):
+    import pymysql
+    b = nh
+    t = b.tunnel("my", "demo-mysql", maria.port)
+    c = pymysql.connect(host=LOCALHOST, port=t.local, user="app",
+                        password=maria.passwords["app"], database="appdb",
+                        connect_timeout=10, autocommit=True)
+    try:
+        with c.cursor() as cur:
+            cur.execute("SELECT owner FROM accounts WHERE id = %s", (2,))
+            assert cur.fetchone()[0] == "bob"
+    finally:
+        c.close()
+    with pytest.raises(pymysql.err.OperationalError) as ei:
+        pymysql.connect(host=LOCALHOST, port=t.local, user="app", password="nope",
+                        database="appdb", connect_timeout=10)
+    assert ei.value.args[0] == 1045, ei.value
+
+
+def test_mariadb_jdbc_defaults_through_tunnel(nh, maria, tmp_path):
+    from test_client_matrix import MARIADB_JAR, _check, _jdbc, _json_tail
+    b = nh
+    t = b.tunnel("my", "demo-mysql", maria.port)
+    url = f"jdbc:mariadb://{LOCALHOST}:{t.local}/appdb"
+    out = _json_tail(_jdbc(tmp_path, MARIADB_JAR, url, "app", maria.passwords["app"],
+                           "SELECT ? + 1"))
+    _check(out)
+    assert _session_logins(b, "demo-mysql")
+
+
+def test_same_mysql_account_on_direct_port_refused(nh, maria):
+    import pymysql
+    b = nh
+    with pytest.raises(pymysql.err.OperationalError) as ei:
+        pymysql.connect(host=b.host, port=b.mysql_port, user="alice", password=b.tok["my"],
+                        database="appdb", connect_timeout=10)
+    assert "not hosted" in str(ei.value), ei.value
