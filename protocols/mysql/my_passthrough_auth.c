@@ -265,9 +265,10 @@ static void on_switch(struct my_conn *c, const uint8_t *b, size_t n)
 		failed(c, "malformed auth switch request");
 		return;
 	}
-	if (strcmp(plugin, CLEAR) == 0 && !c->s->backend_tls) {
-		failed(c, "the server asks for mysql_clear_password, which would cross the "
-			  "network in clear (give the asset --tls)");
+	char why[300];
+	if (strcmp(plugin, CLEAR) == 0 &&
+	    !backend_auth_weak_ok(&c->login.bauth, c->s, "mysql_clear_password", why, sizeof why)) {
+		failed(c, why);
 		return;
 	}
 	/* kept: a caching_sha2 RSA exchange XORs with this nonce */
@@ -290,8 +291,24 @@ static void on_more_data(struct my_conn *c, const uint8_t *b, size_t n)
 		(void)relay(c, SESS_CLIENT, b, n); /* fast auth success: OK follows */
 		return;
 	}
-	if (sha2 && n == 2 && b[1] == 0x04)
+	if (sha2 && n == 2 && b[1] == 0x04) {
+		/* The password goes out: in clear inside TLS (the proxy decrypts
+		 * it from the client's RSA), to the asset's pinned key, or to a
+		 * key the server sends, under the asset's rule for a hosted
+		 * secret (proxy/backend_auth.h). */
+		char why[300];
+		struct session *s = c->s;
+		const char *method =
+			s->backend_tls ? "caching_sha2_password full authentication (cleartext)"
+				       : "caching_sha2_password full authentication (RSA to a key the "
+					 "server sends)";
+		if (!(c->login.bauth.pinned_key && !s->backend_tls) &&
+		    !backend_auth_weak_ok(&c->login.bauth, s, method, why, sizeof why)) {
+			failed(c, why);
+			return;
+		}
 		c->pt->sha2_full = 1;
+	}
 	if (relay(c, SESS_CLIENT, b, n) == 0)
 		c->pt->phase = MY_PT_CLIENT;
 }
@@ -317,26 +334,46 @@ void my_pt_backend_packet(struct my_conn *c, const uint8_t *b, size_t n)
 		failed(c, "unexpected packet from backend during login");
 }
 
-/* caching_sha2 full authentication with a TLS backend leg: the server
- * wants the password in clear, the client (plain leg) asks for a key.
- * Ours, then the password decrypted and sent inside TLS. 1 handled. */
-static int sha2_full_over_tls(struct my_conn *c, const uint8_t *b, size_t n)
+/* Answer the client's request for the server's key with pem (AuthMoreData). */
+static void send_key(struct my_conn *c, const char *pem, size_t pl)
+{
+	uint8_t more[1 + 4096];
+	if (pl > sizeof more - 1) {
+		failed(c, "caching_sha2_password full authentication: the key is too long");
+		return;
+	}
+	more[0] = 0x01;
+	memcpy(more + 1, pem, pl);
+	if (relay(c, SESS_CLIENT, more, 1 + pl) == 0)
+		c->pt->own_key = 1; /* the ciphertext follows */
+}
+
+/* caching_sha2 full authentication where the proxy answers the client's
+ * key request itself. Plain backend leg with a pinned key (asset
+ * --server-public-key): that key, and the client's ciphertext goes to the
+ * server. TLS backend leg: the server wants the password in clear, so the
+ * proxy's own key, then the password decrypted and sent inside TLS.
+ * 1 handled, 0 relay as usual. */
+static int sha2_full_intercept(struct my_conn *c, const uint8_t *b, size_t n)
 {
 	struct my_pt *pt = c->pt;
-	if (!pt->sha2_full || !c->s->backend_tls)
+	const char *pinned = c->login.bauth.pinned_key;
+	if (!pt->sha2_full || (!c->s->backend_tls && !pinned))
 		return 0;
+	if (!c->s->backend_tls) {
+		if (n == 1 && b[0] == 0x02)
+			send_key(c, pinned, strlen(pinned));
+		else if (relay(c, SESS_BACKEND, b, n) == 0) /* the ciphertext */
+			pt->phase = MY_PT_SERVER;
+		return 1;
+	}
 	if (!pt->own_key && n == 1 && b[0] == 0x02) {
 		char pem[1024];
 		int pl = my_client_rsa() ? my_rsa_public_pem(my_client_rsa(), pem, sizeof pem) : -1;
-		if (pl < 0) {
+		if (pl < 0)
 			failed(c, "caching_sha2_password full authentication: no RSA key to offer");
-			return 1;
-		}
-		uint8_t more[1 + sizeof pem];
-		more[0] = 0x01;
-		memcpy(more + 1, pem, (size_t)pl);
-		if (relay(c, SESS_CLIENT, more, 1 + (size_t)pl) == 0)
-			pt->own_key = 1; /* the ciphertext follows */
+		else
+			send_key(c, pem, (size_t)pl);
 		return 1;
 	}
 	if (!pt->own_key) {
@@ -379,7 +416,7 @@ void my_pt_client_read(struct my_conn *c)
 			return;
 		if (pt->phase == MY_PT_RESPONSE) {
 			on_response(c, b, n);
-		} else if (!sha2_full_over_tls(c, b, n)) {
+		} else if (!sha2_full_intercept(c, b, n)) {
 			/* an answer to the server: scramble, key request,
 			 * ciphertext, a password the server asked for */
 			if (relay(c, SESS_BACKEND, b, n) == 0)

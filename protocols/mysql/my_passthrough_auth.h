@@ -20,14 +20,16 @@
  * own words and is audited.
  *
  * caching_sha2_password full authentication (cache miss): over a plain
- * backend leg the client's request for the server's RSA key and its
- * ciphertext are relayed (the client XORs with the server's nonce, which
- * it has). Over a TLS backend leg the server expects the password in
- * clear, which the plain client leg never sends: the proxy answers the key
- * request with its own RSA key (my_client_rsa), decrypts the client's
- * ciphertext and sends the password inside TLS. mysql_clear_password is
- * relayed only when the backend leg is TLS (else refused: it would cross
- * the network in clear).
+ * backend leg the client encrypts to the asset's pinned key (asset
+ * --server-public-key: the proxy answers the client's key request with
+ * it) or, where the asset allows weak auth, to the key the server sends
+ * (relayed; the client XORs with the server's nonce, which it has). Over
+ * a TLS backend leg the server expects the password in clear, which the
+ * plain client leg never sends: the proxy answers the key request with its
+ * own RSA key (my_client_rsa), decrypts the client's ciphertext and sends
+ * the password inside TLS, under the same rule as mysql_clear_password:
+ * verify-full TLS, or --allow-weak-auth yes (proxy/backend_auth.h, the
+ * rule for a hosted secret; audited as weak-auth).
  *
  * COM_CHANGE_USER in such a session asks for a token, as everywhere: the
  * database password cannot be checked there, so it is refused.

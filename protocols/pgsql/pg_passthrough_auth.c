@@ -72,7 +72,7 @@ static void failed(struct pg_conn *c, const char *why)
 void pg_pt_backend_auth(struct pg_conn *c, uint32_t code, const uint8_t *data, size_t dlen)
 {
 	struct evbuffer *out = sess_output(c->s, SESS_CLIENT);
-	char why[200];
+	char why[300];
 	switch (code) {
 	case PG_AUTH_SASL: {
 		uint8_t list[512];
@@ -91,6 +91,17 @@ void pg_pt_backend_auth(struct pg_conn *c, uint32_t code, const uint8_t *data, s
 	}
 	case PG_AUTH_CLEARTEXT:
 	case PG_AUTH_MD5:
+		/* The engineer's password (or a hash one can replay and crack)
+		 * crosses the backend leg: the asset's rule for a hosted secret. */
+		if (!backend_auth_weak_ok(&c->login.bauth, c->s,
+					  code == PG_AUTH_MD5 ? "an md5 password"
+							      : "a cleartext password",
+					  why, sizeof why)) {
+			failed(c, why);
+			return;
+		}
+		pg_put_auth(out, code, data, dlen);
+		break;
 	case PG_AUTH_SASL_CONTINUE:
 		pg_put_auth(out, code, data, dlen);
 		break;

@@ -23,8 +23,11 @@
  * (RFC 5802 section 6). The SSH channel already encrypts the client leg.
  * A client that demands channel binding fails, in its own words.
  *
- * md5 hashes the user name with the password: the client must give the
- * account's user name there (SCRAM and cleartext do not depend on it).
+ * A cleartext or md5 password crosses the backend leg under the asset's
+ * rule for a hosted secret (proxy/backend_auth.h: verify-full TLS, or
+ * --allow-weak-auth yes, audited as weak-auth). md5 hashes the user name
+ * with the password: the client must give the account's user name there
+ * (SCRAM and cleartext do not depend on it).
  */
 #ifndef SB_PG_PASSTHROUGH_AUTH_H
 #define SB_PG_PASSTHROUGH_AUTH_H

@@ -38,7 +38,10 @@ def nh(bastion_factory, pg, maria):
     SCRAM-SHA-256-PLUS) app; demo-mysql app. Listeners postgres, mysql, ssh."""
     b = bastion_factory(listeners=("postgres", "mysql", "ssh"))
     b.add_user("alice")
-    b.add_asset("demo-pg", host=pg.host, port=pg.port)
+    # md5 and cleartext cross the backend leg only where the asset allows
+    # weak auth (the rule for a hosted secret); demo-pg-strict does not
+    b.add_asset("demo-pg", host=pg.host, port=pg.port, extra=("--allow-weak-auth", "yes"))
+    b.add_asset("demo-pg-strict", host=pg.host, port=pg.port)
     b.add_asset("demo-pg-tls", host=pg.host, port=pg.port, tls="require")
     b.add_asset("demo-mysql", host=maria.host, port=maria.port, protocol="mysql")
     b.tok = {
@@ -46,6 +49,7 @@ def nh(bastion_factory, pg, maria):
         "md5": _not_hosted(b, "demo-pg", "md5", "app_md5"),
         "plain": _not_hosted(b, "demo-pg", "plain", "app_plain"),
         "pgtls": _not_hosted(b, "demo-pg-tls", "app", "app"),
+        "strict": _not_hosted(b, "demo-pg-strict", "md5", "app_md5"),
         "my": _not_hosted(b, "demo-mysql", "app", "app"),
     }
     b.start()
@@ -102,6 +106,21 @@ def test_psql_own_password_end_to_end(nh, pg, kind, user):
     assert f"connection authorized: user={user} database=appdb" in pg.log_text()
     assert pg.passwords[user] not in b.audit_jsonl.read_text()
     assert pg.passwords[user] not in b.log_text()
+
+
+def test_weak_method_needs_the_assets_consent(nh, pg):
+    """md5 to a plain backend leg, asset without --allow-weak-auth: refused,
+    and the client hears why; with it, the login record says weak-auth."""
+    b = nh
+    t = b.tunnel("strict", "demo-pg-strict", pg.port)
+    r = psql_via(t, "SELECT 1", pg.passwords["app_md5"], user="app_md5")
+    assert r.returncode != 0 and "md5" in r.stderr, r.stderr
+    fail = [r for r in ssh_records(b, "login_failed", user="alice", asset="demo-pg-strict")]
+    assert fail and "md5" in fail[-1]["error"], fail
+    t2 = b.tunnel("md5", "demo-pg", pg.port)
+    assert psql_via(t2, "SELECT 1", pg.passwords["app_md5"], user="app_md5").returncode == 0
+    login = _session_logins(b, "demo-pg")[-1]
+    assert login.get("decision") == "weak-auth", login
 
 
 def test_wrong_database_password_refused_and_audited(nh, pg):
@@ -334,3 +353,105 @@ def test_same_mysql_account_on_direct_port_refused(nh, maria):
         pymysql.connect(host=b.host, port=b.mysql_port, user="alice", password=b.tok["my"],
                         database="appdb", connect_timeout=10)
     assert "not hosted" in str(ei.value), ei.value
+
+
+# ---------------------------------------------------------------- caching_sha2 (fake server)
+# MariaDB has no caching_sha2_password: a scripted server plays MySQL 8's
+# full authentication (cache miss) with pymysql as the client.
+
+def _sha2_server(password, public_pem, decrypt):
+    from fake_backends import MY_OK, my_greeting, my_packet, my_read
+    import struct
+    scramble = b"abcdefghijklmnopqrst"
+
+    def run(fake, conn):
+        conn.sendall(my_packet(0, my_greeting(b"caching_sha2_password", scramble,
+                                              tls=fake.tls_ctx is not None)))
+        p = my_read(fake, conn)
+        if p is None:
+            return
+        if len(p[1]) == 32 and struct.unpack("<I", p[1][:4])[0] & 0x800:
+            conn = fake.tls_ctx.wrap_socket(conn, server_side=True)
+            fake.events.append("tls")
+            p = my_read(fake, conn)
+            if p is None:
+                return
+        fake.events.append(("user", p[1][32:p[1].index(b"\0", 32)].decode()))
+        conn.sendall(my_packet(p[0] + 1, b"\x01\x04"))  # perform_full_authentication
+        r = my_read(fake, conn)
+        if r is None:
+            return
+        if r[1] == b"\x02":
+            fake.events.append("key-request")
+            conn.sendall(my_packet(r[0] + 1, b"\x01" + public_pem))
+            r = my_read(fake, conn)
+            if r is None:
+                return
+            got = decrypt(r[1], scramble)
+        elif fake.tls_ctx is not None:
+            fake.events.append("cleartext")
+            got = r[1].rstrip(b"\0").decode(errors="replace")
+        else:  # encrypted to a key the client already had (pinned)
+            got = decrypt(r[1], scramble)
+        if got == password:
+            fake.events.append("accepted")
+            conn.sendall(my_packet(r[0] + 1, MY_OK))
+        else:
+            conn.sendall(my_packet(r[0] + 1, b"\xff" + struct.pack("<H", 1045) +
+                                   b"#28000Access denied for user 'app'"))
+        while my_read(fake, conn) is not None:
+            pass
+    return run
+
+
+@pytest.mark.parametrize("leg", ["plain-server-key", "plain-pinned", "tls", "tls-strict"])
+def test_caching_sha2_full_auth_end_to_end(bastion_factory, tmp_path, leg):
+    pymysql = pytest.importorskip("pymysql")
+    pytest.importorskip("cryptography")  # pymysql's RSA for caching_sha2
+    from fake_backends import FakeServer
+    from test_backend_auth import _rsa_decrypt, _rsa_pair
+    from bastion import make_server_cert, make_test_ca
+    pw = "engineers-Own-pw-2718"
+    priv, pub = _rsa_pair(tmp_path, "srv")
+    tls = leg.startswith("tls")
+    kw = {}
+    if tls:
+        ca, ca_key = make_test_ca(tmp_path, cn="fake CA")
+        kw["tls_cert"], kw["tls_key"] = make_server_cert(tmp_path, ca, ca_key, name="fake")
+    fake = FakeServer(_sha2_server(pw, pub.read_bytes(), _rsa_decrypt(priv)), **kw)
+    try:
+        b = bastion_factory(listeners=("mysql", "ssh"))
+        b.add_user("alice")
+        extra = []
+        if leg in ("plain-server-key", "tls"):
+            extra += ["--allow-weak-auth", "yes"]
+        if leg == "plain-pinned":
+            extra += ["--server-public-key", str(pub)]
+        b.add_asset("fake-sha2", host=fake.host, port=fake.port, protocol="mysql",
+                    tls="require" if tls else "disable", extra=extra)
+        token = _not_hosted(b, "fake-sha2", "app", "app")
+        b.start()
+        t = Tunnel(b, "alice", token, "fake-sha2", fake.port)
+        try:
+            assert t.wait_ready(), t.stderr()
+            connect = lambda: pymysql.connect(host=LOCALHOST, port=t.local, user="typed",
+                                              password=pw, connect_timeout=10,
+                                              autocommit=True)
+            if leg == "tls-strict":
+                with pytest.raises(pymysql.err.OperationalError) as ei:
+                    connect()
+                assert "unverified TLS" in str(ei.value) or "weak" in str(ei.value), ei.value
+                assert "cleartext" not in fake.events
+                return
+            connect().close()
+            assert "accepted" in fake.events, (fake.events, fake.errors)
+            assert ("user", "app") in fake.events  # the account's name, not the typed one
+            assert ("key-request" in fake.events) == (leg == "plain-server-key"), fake.events
+            assert ("cleartext" in fake.events) == tls, fake.events
+            login = _session_logins(b, "fake-sha2")[-1]
+            assert login["user"] == "alice"
+            assert pw not in b.audit_jsonl.read_text() and pw not in b.log_text()
+        finally:
+            t.close()
+    finally:
+        fake.close()
