@@ -6,8 +6,9 @@
  *
  * Backpressure: a channel's bytes are read out of libssh (which is what
  * reopens the peer's window) only when the socket took everything staged
- * before; the socket is read only while the peer's window has room. So a
- * channel holds at most its window plus one staging buffer.
+ * before; the socket is read only while the peer's window has room and
+ * what was read before went out. So a channel holds at most its window
+ * plus one staging buffer each way.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,6 +46,9 @@ struct ssh_chan {
 	int dead;
 	size_t out_len, out_off;  /* staged channel bytes for the socket */
 	unsigned char out[SSH_STAGE];
+	size_t in_len, in_off;    /* staged socket bytes for the channel (a write
+				     stalls while keys are re-exchanged) */
+	unsigned char in[SSH_STAGE];
 	struct ssh_chan *next;
 };
 
@@ -85,7 +89,7 @@ static short chan_wanted(const struct ssh_chan *c)
 	short ev = 0;
 	if (c->dead)
 		return 0;
-	if (!c->fd_eof && ssh_channel_window_size(c->ch) > 0)
+	if (!c->fd_eof && c->in_off == c->in_len && ssh_channel_window_size(c->ch) > 0)
 		ev |= POLLIN;
 	if (c->out_len > c->out_off)
 		ev |= POLLOUT;
@@ -124,13 +128,13 @@ static void chan_free(struct ssh_chan *c)
 		ssh_channel_free(c->ch);
 	}
 	sb_wipe(c->out, sizeof c->out);
+	sb_wipe(c->in, sizeof c->in);
 	free(c);
 }
 
 /* Move what each side can take now. Marks c->dead when the channel is over. */
 static void chan_pump(struct ssh_chan *c)
 {
-	unsigned char buf[SSH_STAGE];
 	for (int round = 0; round < 8 && !c->dead; round++) {
 		int moved = 0;
 		/* channel → socket */
@@ -162,13 +166,12 @@ static void chan_pump(struct ssh_chan *c)
 		}
 		/* socket → channel, only as much as the peer's window takes */
 		uint32_t win = c->fd_eof ? 0 : ssh_channel_window_size(c->ch);
-		if (win > 0) {
-			size_t want = win < sizeof buf ? win : sizeof buf;
-			ssize_t r = recv(c->fd, buf, want, MSG_DONTWAIT);
+		if (c->in_off == c->in_len && win > 0) {
+			c->in_off = c->in_len = 0;
+			size_t want = win < sizeof c->in ? win : sizeof c->in;
+			ssize_t r = recv(c->fd, c->in, want, MSG_DONTWAIT);
 			if (r > 0) {
-				if (ssh_channel_write(c->ch, buf, (uint32_t)r) != r)
-					c->dead = 1;
-				moved = 1;
+				c->in_len = (size_t)r;
 			} else if (r == 0) {
 				/* The session ended (sessions never half-close): the
 				 * channel ends too, even if the client keeps its side
@@ -180,12 +183,26 @@ static void chan_pump(struct ssh_chan *c)
 				c->dead = 1;
 			}
 		}
+		if (c->in_len > c->in_off) {
+			/* A non-blocking write takes less, even nothing, while the
+			 * keys are re-exchanged (OpenSSH rekeys every GB or so):
+			 * the rest waits here for the next sweep. */
+			int w = ssh_channel_write(c->ch, c->in + c->in_off,
+						  (uint32_t)(c->in_len - c->in_off));
+			if (w == SSH_ERROR) {
+				c->dead = 1;
+				break;
+			}
+			if (w > 0) {
+				c->in_off += (size_t)w;
+				moved = 1;
+			}
+		}
 		if (ssh_channel_is_closed(c->ch) || (c->fd_eof && c->fd_shut))
 			c->dead = 1;
 		if (!moved)
 			break;
 	}
-	sb_wipe(buf, sizeof buf);
 }
 
 /* ---- requests: authentication, channels, the rest refused ---- */
