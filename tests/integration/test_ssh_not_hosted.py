@@ -455,3 +455,13 @@ def test_caching_sha2_full_auth_end_to_end(bastion_factory, tmp_path, leg):
             t.close()
     finally:
         fake.close()
+
+
+def test_token_issue_says_which_password_goes_inside_the_tunnel(nh):
+    b = nh
+    out = b.ctl("token", "issue", "alice", "demo-pg/app").stdout
+    assert "ssh -N -L" in out and "app's own database password" in out, out
+    b.add_account("demo-pg/hosted", username="app", password="x")
+    b.grant("alice", "demo-pg/hosted", "read")
+    out = b.ctl("token", "issue", "alice", "demo-pg/hosted").stdout
+    assert "no database password" in out, out
