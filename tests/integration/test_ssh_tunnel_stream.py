@@ -10,6 +10,7 @@ The same stream on the direct port and the measurements of throughput,
 per-channel memory and login cost live in tests/bench/ssh_bench.py.
 """
 
+import os
 import subprocess
 import threading
 import time
@@ -17,9 +18,12 @@ import time
 from bastion import LOCALHOST, client_env
 from test_ssh_entry import Tunnel
 
+# ASan keeps freed memory in quarantine, so RSS says nothing under SAN=1
+# (and everything is several times slower): a quarter, memory not judged.
+SAN = os.environ.get("SQLBASTION_SAN") == "1"
 GB = 1 << 30
 ROW = 1000                       # bytes of text per row, plus its newline
-ROWS = GB // (ROW + 1) + 1
+ROWS = (GB // 4 if SAN else GB) // (ROW + 1) + 1
 RSS_GROWTH_MAX_KB = 64 * 1024
 
 
@@ -66,7 +70,7 @@ def test_one_gigabyte_copy_through_tunnel_keeps_rss_flat(bastion_factory, pg):
         grown = peak[0] - rss0
         print(f"\n1 GiB through the tunnel: {got / elapsed / 1e6:.0f} MB/s, "
               f"{elapsed:.1f} s, proxy RSS {rss0} kB -> peak {peak[0]} kB (+{grown} kB)")
-        assert grown < RSS_GROWTH_MAX_KB, f"proxy RSS grew by {grown} kB streaming 1 GiB"
+        assert SAN or grown < RSS_GROWTH_MAX_KB, f"proxy RSS grew by {grown} kB streaming 1 GiB"
         rec = b.wait_audit("query_end", where=lambda r: r.get("entry") == "ssh" and
                            r.get("rows") == ROWS)
         assert rec
