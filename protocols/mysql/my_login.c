@@ -1206,7 +1206,9 @@ void my_login_refused(struct session *s, void *state, enum login_refusal kind,
 		return;
 	case LOGIN_REFUSE_BACKEND:
 		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000",
-			 "sqlbastion: could not log in to the database with the hosted account",
+			 c->login.end_to_end
+				 ? "sqlbastion: could not reach the database to log in"
+				 : "sqlbastion: could not log in to the database with the hosted account",
 			 reason);
 		return;
 	case LOGIN_REFUSE_AUDIT:

@@ -826,7 +826,10 @@ void pg_login_refused(struct session *s, void *state, enum login_refusal kind,
 		return;
 	case LOGIN_REFUSE_BACKEND:
 		pg_fatal(c, "08006",
-			 "sqlbastion: could not log in to the database with the hosted account", reason);
+			 c->login.end_to_end
+				 ? "sqlbastion: could not reach the database to log in"
+				 : "sqlbastion: could not log in to the database with the hosted account",
+			 reason);
 		return;
 	case LOGIN_REFUSE_AUDIT:
 		pg_fatal(c, "58030", "sqlbastion: audit log unavailable; login refused", reason);

@@ -465,3 +465,26 @@ def test_token_issue_says_which_password_goes_inside_the_tunnel(nh):
     b.grant("alice", "demo-pg/hosted", "read")
     out = b.ctl("token", "issue", "alice", "demo-pg/hosted").stdout
     assert "no database password" in out, out
+
+
+def test_unreachable_database_said_plainly(bastion_factory):
+    """Nothing listens at the asset's address: the client hears that the
+    database could not be reached (no word about a hosted account)."""
+    from bastion import free_port
+    b = bastion_factory(listeners=("postgres", "ssh"))
+    b.add_user("alice")
+    port = free_port()
+    b.add_asset("dead-pg", host="127.0.0.1", port=port)
+    token = _not_hosted(b, "dead-pg", "app", "app")
+    b.start()
+    t = Tunnel(b, "alice", token, "dead-pg", port)
+    try:
+        assert t.wait_ready(), t.stderr()
+        r = psql_via(t, "SELECT 1", "whatever")
+        assert r.returncode != 0
+        assert "could not reach the database" in r.stderr, r.stderr
+        assert "hosted" not in r.stderr, r.stderr
+        fail = ssh_records(b, "login_failed", user="alice", asset="dead-pg")
+        assert fail and "backend login failed" in fail[-1]["error"], fail
+    finally:
+        t.close()
