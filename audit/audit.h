@@ -217,6 +217,7 @@ int audit_index_rebuild(const char *const *paths, size_t n,
 
 struct audit_filter {
 	const char *user, *asset, *account, *verb, *decision, *event;
+	const char *entry; /* how sessions came in: direct, ssh, web */
 	const char *grep;  /* substring of the statement, case-insensitive */
 	const char *since; /* RFC 3339 or "YYYY-MM-DD[ HH:MM[:SS]]" */
 	const char *until;

@@ -15,7 +15,7 @@
  * another process syncs. Schema:
  *   records(seq INTEGER PRIMARY KEY, ts, event, session, user, client,
  *           protocol, asset, account, database, statement, verb, decision,
- *           rule, rows, error, duration_us, line TEXT)  -- line = raw JSON
+ *           rule, rows, error, duration_us, entry, line TEXT)  -- line = raw JSON
  *   meta(key TEXT PRIMARY KEY, value)  -- 'offset', 'inode', 'tail'
  * ('tail' holds the last bytes indexed, so a file truncated and written
  * again past the old offset under the same inode is noticed too.)
@@ -45,7 +45,8 @@ static const char schema[] =
 	" seq INTEGER PRIMARY KEY, ts TEXT, event TEXT, session INTEGER,"
 	" user TEXT, client TEXT, protocol TEXT, asset TEXT, account TEXT,"
 	" database TEXT, statement TEXT, verb TEXT, decision TEXT, rule TEXT,"
-	" rows INTEGER, error TEXT, duration_us INTEGER, line TEXT NOT NULL);"
+	" rows INTEGER, error TEXT, duration_us INTEGER, line TEXT NOT NULL,"
+	" entry TEXT);"
 	"CREATE INDEX IF NOT EXISTS records_ts ON records(ts);"
 	"CREATE INDEX IF NOT EXISTS records_user ON records(user);"
 	"CREATE INDEX IF NOT EXISTS records_session ON records(session);"
@@ -57,7 +58,7 @@ static const char *const columns[] = {
 	"ts",     "event",     "session", "user",  "client",
 	"protocol", "asset",   "account", "database", "statement",
 	"verb",   "decision",  "rule",    "rows",  "error",
-	"duration_us",
+	"duration_us", "entry",
 };
 #define NCOLS (sizeof columns / sizeof columns[0])
 
@@ -237,6 +238,28 @@ static int meta_set(sqlite3 *db, const char *key, int64_t v)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* An index made before the entry column (issue 14) gets it, filled from
+ * each row's own JSON line (records without "entry" stay NULL). */
+static int add_entry_column(sqlite3 *db, char **msg)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('records')"
+				    " WHERE name = 'entry'", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return SQLITE_OK;
+	if (rc != SQLITE_DONE)
+		return rc;
+	return sqlite3_exec(db, "BEGIN IMMEDIATE;"
+			    " ALTER TABLE records ADD COLUMN entry TEXT;"
+			    " UPDATE records SET entry = json_extract(line, '$.entry')"
+			    "  WHERE json_valid(line);"
+			    " COMMIT;", NULL, NULL, msg);
+}
+
 /* Open (creating mode 0600, with the schema) the index at path. */
 static sqlite3 *index_open(const char *path, char *errbuf, size_t errlen)
 {
@@ -252,7 +275,8 @@ static sqlite3 *index_open(const char *path, char *errbuf, size_t errlen)
 	    SQLITE_OK)
 		goto fail;
 	sqlite3_busy_timeout(db, 10000);
-	if (sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK)
+	if (sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+	    add_entry_column(db, &msg) != SQLITE_OK)
 		goto fail;
 	return db;
 fail:
@@ -298,9 +322,9 @@ static int index_lines(FILE *f, sqlite3_stmt *ins, struct parsed *rec,
 static const char insert_sql[] =
 	"INSERT OR REPLACE INTO records(seq, ts, event, session, user,"
 	" client, protocol, asset, account, database, statement, verb,"
-	" decision, rule, rows, error, duration_us, line)"
+	" decision, rule, rows, error, duration_us, entry, line)"
 	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-	" ?13, ?14, ?15, ?16, ?17, ?18)";
+	" ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
 
 /* The rotated file beside jsonl_path whose inode is ino, opened; NULL if
  * there is none. */

@@ -9,8 +9,8 @@
  * C1 controls and invalid UTF-8 are shown escaped, so a record can never
  * drive the operator's terminal.
  *
- * Filters: exact match on user, asset, account, verb, decision, event and
- * session; grep is a substring of the statement, case-insensitive for
+ * Filters: exact match on user, asset, account, verb, decision, event,
+ * entry and session; grep is a substring of the statement, case-insensitive for
  * ASCII letters; since/until compare the UTC ts: "YYYY-MM-DD", an optional
  * " HH:MM" or "THH:MM", ":SS", ".fraction" and, for RFC 3339, "Z" or
  * "+HH:MM"/"-HH:MM" (converted to UTC; without one the time is UTC). since
@@ -281,6 +281,8 @@ int audit_search(const char *jsonl_path, const char *sqlite_path,
 		audit_buf_puts(&sql, " AND decision = ?");
 	if (f->event)
 		audit_buf_puts(&sql, " AND event = ?");
+	if (f->entry)
+		audit_buf_puts(&sql, " AND entry = ?");
 	if (f->session)
 		audit_buf_puts(&sql, " AND session = ?");
 	if (f->grep)
@@ -312,7 +314,7 @@ int audit_search(const char *jsonl_path, const char *sqlite_path,
 	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK)
 		goto fail_db;
 	const char *texts[] = {f->user,     f->asset, f->account,
-			       f->verb,     f->decision, f->event};
+			       f->verb,     f->decision, f->event, f->entry};
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
 		if (texts[i])
 			sqlite3_bind_text(st, ++bind, texts[i], -1,

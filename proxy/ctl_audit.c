@@ -35,7 +35,7 @@ int ctl_audit_search(struct ctl *c, int argc, char **argv)
 {
 	const char *user = NULL, *asset = NULL, *account = NULL, *session = NULL, *verb = NULL;
 	const char *decision = NULL, *event = NULL, *since = NULL, *until = NULL;
-	const char *grep = NULL, *limit = NULL, *pos[1];
+	const char *grep = NULL, *limit = NULL, *entry = NULL, *pos[1];
 	int json = 0;
 	struct ctl_opt opts[] = {
 		{"--user", 1, &user, NULL},	    {"--asset", 1, &asset, NULL},
@@ -44,6 +44,7 @@ int ctl_audit_search(struct ctl *c, int argc, char **argv)
 		{"--event", 1, &event, NULL},	    {"--since", 1, &since, NULL},
 		{"--until", 1, &until, NULL},	    {"--grep", 1, &grep, NULL},
 		{"--limit", 1, &limit, NULL},	    {"--json", 0, NULL, &json},
+		{"--entry", 1, &entry, NULL},
 		{NULL, 0, NULL, NULL},
 	};
 	if (ctl_args(c, argc, argv, opts, pos, 0, 0, NULL) != CTL_OK)
@@ -58,6 +59,7 @@ int ctl_audit_search(struct ctl *c, int argc, char **argv)
 	f.verb = verb;
 	f.decision = decision;
 	f.event = event;
+	f.entry = entry;
 	f.grep = grep;
 	if (session) {
 		char *e;

@@ -157,7 +157,8 @@ void ctl_print_ssh_hostkey(const struct ctl *c)
 }
 
 /* The SSH-tunnel lines: the tunnel to the asset by name, then the client
- * through it (no password for a hosted account). */
+ * through it (no password for a hosted account; the account's own for one
+ * that is not hosted: the database checks it end to end). */
 static void print_ssh_hints(const struct ctl *c, const struct state_asset *a,
 			    const struct state_account *ac, const char *user, const char *db)
 {
@@ -168,6 +169,11 @@ static void print_ssh_hints(const struct ctl *c, const struct state_asset *a,
 	int local = a->port == 5432 ? 54321 : a->port == 3306 ? 33061 : 40000 + a->port % 20000;
 	printf("# SSH tunnel: host %s, port %d, user %s, password = the token\n", host, port, user);
 	printf("ssh -N -L %d:%s:%d %s@%s -p %d\n", local, a->name, a->port, user, host, port);
+	if (ac->kind == STATE_SECRET_NONE)
+		printf("# inside the tunnel: %s's own database password (the account is not hosted)\n",
+		       ac->username);
+	else
+		printf("# inside the tunnel: no database password (the account is hosted)\n");
 	if (strcmp(a->protocol, "postgres") == 0)
 		printf("psql \"host=127.0.0.1 port=%d user=%s dbname=%s\"\n", local, ac->username, db);
 	else if (strcmp(a->protocol, "mysql") == 0)

@@ -21,6 +21,7 @@
 #include "proxy/login_guard.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
+#include "proxy/ssh_dest.h"
 #include "proxy/ssh_int.h"
 
 struct ssh_entry {
@@ -131,15 +132,6 @@ static void on_auth(struct ssh_entry *e, struct ssh_req *r)
 	r->ok = 0;
 }
 
-/* Does the requested destination name the login's asset: its registered
- * host:port, or its asset name with its port? */
-static int dest_allowed(const struct auth_target *t, const char *dest, int port)
-{
-	if (port != t->port)
-		return 0;
-	return strcasecmp(dest, t->host) == 0 || strcmp(dest, t->asset) == 0;
-}
-
 static void audit_refused(struct ssh_entry *e, const struct ssh_req *r, const char *why)
 {
 	struct identity id;
@@ -163,7 +155,7 @@ static void on_open(struct ssh_entry *e, struct ssh_req *r)
 		audit_refused(e, r, "ssh: channel before login");
 		return;
 	}
-	if (!dest_allowed(t, r->dest, r->dest_port)) {
+	if (!ssh_dest_allowed(r->dest, r->dest_port, t->asset, t->host, t->port)) {
 		char why[400];
 		snprintf(why, sizeof why,
 			 "ssh: destination %.256s:%d not granted (the token is for %s at %s:%d)",
@@ -255,6 +247,14 @@ static void answer(struct ssh_entry *e, struct ssh_req *r)
 		break;
 	case SSH_REQ_CLOSED:
 		on_closed(e, r);
+		break;
+	case SSH_REQ_ADMIT:
+		/* The direct listeners' limits on connections not logged in
+		 * (max_unauthenticated, _per_source), shared with them. */
+		r->ok = login_guard_admit(e->px, r->client_ip) == 0;
+		break;
+	case SSH_REQ_LEAVE:
+		login_guard_leave(e->px, r->client_ip);
 		break;
 	}
 	pthread_mutex_lock(&e->sh.lock);

@@ -14,6 +14,9 @@ enum ssh_req_kind {
 	SSH_REQ_REFUSED, /* audit a refused request (reason) */
 	SSH_REQ_RECHECK, /* is the login still valid (token, user, grant)? ok = yes */
 	SSH_REQ_CLOSED,  /* a logged-in SSH connection ended (reason): session_end */
+	SSH_REQ_ADMIT,   /* a new connection from client_ip, not logged in: ok = admitted
+			    by the listeners' limits (login_guard_admit) */
+	SSH_REQ_LEAVE,   /* an admitted connection logged in or ended (login_guard_leave) */
 };
 
 /* One request from the SSH thread, on its stack while it waits: the main

@@ -6,8 +6,9 @@
  *
  * Backpressure: a channel's bytes are read out of libssh (which is what
  * reopens the peer's window) only when the socket took everything staged
- * before; the socket is read only while the peer's window has room. So a
- * channel holds at most its window plus one staging buffer.
+ * before; the socket is read only while the peer's window has room and
+ * what was read before went out. So a channel holds at most its window
+ * plus one staging buffer each way.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,12 +46,16 @@ struct ssh_chan {
 	int dead;
 	size_t out_len, out_off;  /* staged channel bytes for the socket */
 	unsigned char out[SSH_STAGE];
+	size_t in_len, in_off;    /* staged socket bytes for the channel (a write
+				     stalls while keys are re-exchanged) */
+	unsigned char in[SSH_STAGE];
 	struct ssh_chan *next;
 };
 
 struct ssh_conn {
 	ssh_session sess;
 	int authed;
+	int guarded;              /* counted by the main loop's login guard (SSH_REQ_ADMIT) */
 	int auth_fails;
 	int in_event;
 	int kill;                 /* too many failed logins: end it */
@@ -84,7 +89,7 @@ static short chan_wanted(const struct ssh_chan *c)
 	short ev = 0;
 	if (c->dead)
 		return 0;
-	if (!c->fd_eof && ssh_channel_window_size(c->ch) > 0)
+	if (!c->fd_eof && c->in_off == c->in_len && ssh_channel_window_size(c->ch) > 0)
 		ev |= POLLIN;
 	if (c->out_len > c->out_off)
 		ev |= POLLOUT;
@@ -123,13 +128,13 @@ static void chan_free(struct ssh_chan *c)
 		ssh_channel_free(c->ch);
 	}
 	sb_wipe(c->out, sizeof c->out);
+	sb_wipe(c->in, sizeof c->in);
 	free(c);
 }
 
 /* Move what each side can take now. Marks c->dead when the channel is over. */
 static void chan_pump(struct ssh_chan *c)
 {
-	unsigned char buf[SSH_STAGE];
 	for (int round = 0; round < 8 && !c->dead; round++) {
 		int moved = 0;
 		/* channel → socket */
@@ -161,13 +166,12 @@ static void chan_pump(struct ssh_chan *c)
 		}
 		/* socket → channel, only as much as the peer's window takes */
 		uint32_t win = c->fd_eof ? 0 : ssh_channel_window_size(c->ch);
-		if (win > 0) {
-			size_t want = win < sizeof buf ? win : sizeof buf;
-			ssize_t r = recv(c->fd, buf, want, MSG_DONTWAIT);
+		if (c->in_off == c->in_len && win > 0) {
+			c->in_off = c->in_len = 0;
+			size_t want = win < sizeof c->in ? win : sizeof c->in;
+			ssize_t r = recv(c->fd, c->in, want, MSG_DONTWAIT);
 			if (r > 0) {
-				if (ssh_channel_write(c->ch, buf, (uint32_t)r) != r)
-					c->dead = 1;
-				moved = 1;
+				c->in_len = (size_t)r;
 			} else if (r == 0) {
 				/* The session ended (sessions never half-close): the
 				 * channel ends too, even if the client keeps its side
@@ -179,15 +183,40 @@ static void chan_pump(struct ssh_chan *c)
 				c->dead = 1;
 			}
 		}
+		if (c->in_len > c->in_off) {
+			/* A non-blocking write takes less, even nothing, while the
+			 * keys are re-exchanged (OpenSSH rekeys every GB or so):
+			 * the rest waits here for the next sweep. */
+			int w = ssh_channel_write(c->ch, c->in + c->in_off,
+						  (uint32_t)(c->in_len - c->in_off));
+			if (w == SSH_ERROR) {
+				c->dead = 1;
+				break;
+			}
+			if (w > 0) {
+				c->in_off += (size_t)w;
+				moved = 1;
+			}
+		}
 		if (ssh_channel_is_closed(c->ch) || (c->fd_eof && c->fd_shut))
 			c->dead = 1;
 		if (!moved)
 			break;
 	}
-	sb_wipe(buf, sizeof buf);
 }
 
 /* ---- requests: authentication, channels, the rest refused ---- */
+
+/* The connection no longer counts as not logged in (it logged in or ends). */
+static void guard_leave(struct ssh_conn *cn)
+{
+	if (!cn->guarded)
+		return;
+	struct ssh_req r = cn->login;
+	r.kind = SSH_REQ_LEAVE;
+	(void)ssh_ask(T->arg->sh, &r);
+	cn->guarded = 0;
+}
 
 static void refused(struct ssh_conn *cn, const char *what)
 {
@@ -213,6 +242,7 @@ static int check_token(struct ssh_conn *cn, const char *user, const char *token)
 	if (asked == 0 && r->ok) {
 		cn->authed = 1;
 		T->unauth--;
+		guard_leave(cn);
 		cn->next_check = time(NULL) + SSH_RECHECK_S;
 		return 1;
 	}
@@ -278,7 +308,11 @@ static int on_direct_tcpip(struct ssh_conn *cn, ssh_message m)
 	int port = ssh_message_channel_request_open_destination_port(m);
 	struct ssh_req r = cn->login;
 	r.kind = SSH_REQ_OPEN;
-	snprintf(r.dest, sizeof r.dest, "%s", dest ? dest : "");
+	/* A longer one is refused, never matched by its truncated prefix. */
+	if (dest && strlen(dest) < sizeof r.dest)
+		snprintf(r.dest, sizeof r.dest, "%s", dest);
+	else
+		snprintf(r.dest, sizeof r.dest, "%s", dest ? "(too long)" : "");
 	r.dest_port = port;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
@@ -351,6 +385,7 @@ static void conn_free(struct ssh_conn *cn)
 {
 	if (!cn->authed)
 		T->unauth--;
+	guard_leave(cn);
 	if (cn->authed) {
 		struct ssh_req r = cn->login;
 		r.kind = SSH_REQ_CLOSED;
@@ -413,9 +448,23 @@ static void conn_accept(int lfd)
 		inet_ntop(AF_INET, &a->sin_addr, cn->login.client_ip, sizeof cn->login.client_ip);
 		cn->login.client_port = ntohs(a->sin_port);
 	}
+	/* The per-source and global limits of the direct listeners, before
+	 * any key exchange work: over them, closed at once (counted and
+	 * logged by the main loop's login guard). */
+	struct ssh_req adm = cn->login;
+	adm.kind = SSH_REQ_ADMIT;
+	if (ssh_ask(T->arg->sh, &adm) != 0 || !adm.ok) {
+		close(fd);
+		ssh_free(sess);
+		free(cn);
+		T->unauth--;
+		return;
+	}
+	cn->guarded = 1;
 	if (ssh_bind_accept_fd(T->bind, sess, fd) != SSH_OK) {
 		close(fd);
 		ssh_free(sess);
+		guard_leave(cn);
 		free(cn);
 		T->unauth--;
 		return;

@@ -17,6 +17,7 @@
 #include "proxy/stmt.h"
 
 struct session;
+struct my_pt;
 
 enum my_state {
 	MY_ST_HANDSHAKE,         /* greeting sent, waiting for HandshakeResponse41 or SSLRequest */
@@ -149,6 +150,8 @@ struct my_conn {
 	char bplugin[64];             /* plugin the backend is using now */
 	int sha2_asked_key;           /* caching_sha2: asked the server for its RSA key */
 	uint32_t backend_thread;      /* the backend's connection id (for KILL) */
+	struct my_pt *pt;             /* owned: an end-to-end login's state
+					 (my_passthrough_auth.c); NULL otherwise */
 
 	/* command phase */
 	struct stmt_queue pend;       /* of struct my_pending: replies still to come */
@@ -187,6 +190,18 @@ int my_send_greeting(struct my_conn *c);
  * (my_relay_change_user). A refusal ends the session (ERR first). Returns
  * 1 (consumed). */
 int my_login_change_user(struct my_conn *c, const uint8_t *b, size_t n);
+
+/* For my_passthrough_auth.c: the login's own steps. */
+void my_login_set_state(struct my_conn *c, enum my_state st);
+/* One whole login packet from side (see my_login.c login_packet). */
+uint8_t *my_login_packet(struct my_conn *c, enum sess_side side, size_t *n, int *closed);
+/* Send a payload to side with that side's login sequence id. 0 or -1. */
+int my_login_send(struct my_conn *c, enum sess_side side, struct my_buf *b);
+/* The backend's handshake (payload b, n): capabilities, TLS per the asset,
+ * then the HandshakeResponse41. */
+void my_login_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n);
+/* The capabilities the proxy offers a client. */
+uint32_t my_offer_caps(void);
 
 /* my_relay.c */
 /* Set up the reply queue (at accept: the session then flushes its

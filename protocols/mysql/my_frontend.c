@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "protocols/mysql/my_conn.h"
+#include "protocols/mysql/my_passthrough_auth.h"
 #include "lib/crypto.h"
 #include "proxy/session.h"
 
@@ -55,6 +56,15 @@ static void *my_on_accept(struct session *s)
 		return NULL;
 	c->s = s;
 	c->st = MY_ST_HANDSHAKE;
+	if (my_pt_wanted(s)) {
+		/* The backend's nonce greets the client (my_passthrough_auth.h).
+		 * The login tail may refuse right here: it finds us through
+		 * s->pstate, which the core sets only when we return. */
+		s->pstate = c;
+		my_relay_init(c);
+		(void)my_pt_start(c);
+		return c;
+	}
 	if (my_send_greeting(c) != 0) {
 		free(c);
 		return NULL;
@@ -101,6 +111,7 @@ static void my_free_state(void *state)
 {
 	struct my_conn *c = state;
 	my_relay_free(c);
+	my_pt_free(c);
 	free(c->attrs);
 	login_free(&c->login);
 	free(c);

@@ -33,6 +33,7 @@
 #include "protocols/mysql/my_auth.h"
 #include "protocols/mysql/my_auth_ed25519.h"
 #include "protocols/mysql/my_conn.h"
+#include "protocols/mysql/my_passthrough_auth.h"
 #include "protocols/mysql/my_routines.h"
 #include "proxy/auth.h"
 #include "proxy/login.h"
@@ -515,6 +516,10 @@ static void client_read(struct my_conn *c)
 	struct evbuffer *in = sess_input(s, SESS_CLIENT);
 	size_t n;
 	int closed;
+	if (c->pt && c->st != MY_ST_READY && c->st != MY_ST_CLIENT_AUTH) {
+		my_pt_client_read(c); /* the client answers the database */
+		return;
+	}
 	if (c->st != MY_ST_HANDSHAKE && c->st != MY_ST_CLIENT_AUTH)
 		return; /* client spoke early: kept buffered for the relay */
 	uint8_t *b = login_packet(c, SESS_CLIENT, &n, &closed);
@@ -610,6 +615,10 @@ static void send_backend_response(struct my_conn *c)
 	struct session *s = c->s;
 	uint8_t auth[64];
 	char why[160];
+	if (c->pt) {
+		my_pt_send_response(c); /* the client's own auth data */
+		return;
+	}
 	const char *plugin = c->bhs.plugin[0] && strcmp(c->bhs.plugin, SHA2) == 0 ? SHA2 : NATIVE;
 	int alen = plugin_response(c, plugin, auth, why, sizeof why);
 	if (alen < 0) {
@@ -965,7 +974,10 @@ static void backend_read(struct my_conn *c)
 		}
 		memcpy(b, p, n);
 		evbuffer_drain(in, n + 4);
-		if (c->st == MY_ST_BACKEND_HANDSHAKE) {
+		if (c->pt && (c->st == MY_ST_BACKEND_HANDSHAKE ||
+			      (c->st == MY_ST_BACKEND_AUTH && !(n >= 1 && b[0] == 0x00)))) {
+			my_pt_backend_packet(c, b, n); /* relayed to the client */
+		} else if (c->st == MY_ST_BACKEND_HANDSHAKE) {
 			on_backend_handshake(c, b, n);
 		} else if (c->st == MY_ST_BACKEND_SETUP) {
 			on_backend_setup_reply(c, b, n);
@@ -1024,6 +1036,33 @@ int my_client_tls_ready(struct session *s, void *state)
 	if (waiting)
 		set_state(c, MY_ST_HANDSHAKE);
 	return waiting;
+}
+
+/* ---- for my_passthrough_auth.c ---- */
+
+void my_login_set_state(struct my_conn *c, enum my_state st)
+{
+	set_state(c, st);
+}
+
+uint8_t *my_login_packet(struct my_conn *c, enum sess_side side, size_t *n, int *closed)
+{
+	return login_packet(c, side, n, closed);
+}
+
+int my_login_send(struct my_conn *c, enum sess_side side, struct my_buf *b)
+{
+	return send_payload(c, side, b);
+}
+
+void my_login_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n)
+{
+	on_backend_handshake(c, b, n);
+}
+
+uint32_t my_offer_caps(void)
+{
+	return MY_OFFER_CAPS;
 }
 
 /* ---- COM_CHANGE_USER ---- */
@@ -1151,7 +1190,9 @@ void my_login_refused(struct session *s, void *state, enum login_refusal kind,
 		return;
 	case LOGIN_REFUSE_BACKEND:
 		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000",
-			 "sqlbastion: could not log in to the database with the hosted account",
+			 c->login.end_to_end
+				 ? "sqlbastion: could not reach the database to log in"
+				 : "sqlbastion: could not log in to the database with the hosted account",
 			 reason);
 		return;
 	case LOGIN_REFUSE_AUDIT:

@@ -101,6 +101,9 @@ struct pg_conn {
 	struct pg_scram_server *scram;   /* owned during client auth */
 	struct pg_scram_client *bscram;  /* owned during backend auth */
 	int bauth_step;               /* PG_BA_*: how far the backend auth exchange went */
+	uint32_t pt_asked;            /* end-to-end login (pg_passthrough_auth.c): the relayed
+					 request the client must answer; 0 = none */
+	int pt_md5;                   /* end-to-end login: an md5 request was relayed */
 
 	/* cancel keys: ours to the client, the backend's to us */
 	uint32_t our_key;

@@ -18,6 +18,7 @@
 
 #include "audit/audit.h"
 #include "protocols/pgsql/pg_conn.h"
+#include "protocols/pgsql/pg_passthrough_auth.h"
 #include "proxy/auth.h"
 #include "proxy/login.h"
 #include "proxy/proxy.h"
@@ -191,7 +192,7 @@ static void on_startup_packet(struct pg_conn *c)
 		}
 		if (su.code == PG_SSL_REQUEST) {
 			evbuffer_drain(in, len);
-			if (s->client_tls || !s->px->server_tls) {
+			if (s->client_tls || !s->px->server_tls || pg_pt_declines_tls(s)) {
 				evbuffer_add(sess_output(s, SESS_CLIENT), "N", 1);
 				continue;
 			}
@@ -242,6 +243,7 @@ static void on_startup_packet(struct pg_conn *c)
 			return;
 		if (pr > 0) {
 			set_state(c, PG_ST_BACKEND_CONNECT);
+			c->login.end_to_end = pg_pt_wanted(s);
 			(void)login_start_backend(s, &c->login);
 			return;
 		}
@@ -393,6 +395,10 @@ static void client_read(struct pg_conn *c)
 		return;
 	}
 	default:
+		if (c->login.end_to_end && c->st == PG_ST_BACKEND_AUTH) {
+			pg_pt_client_read(c); /* the client answers the database */
+			return;
+		}
 		/* Client spoke while we were logging in to the backend: keep it
 		 * buffered for pg_relay_client, but not without bound. */
 		if (evbuffer_get_length(in) > c->s->px->cfg.max_message + 5)
@@ -478,6 +484,12 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 		backend_auth_failed(c, "malformed authentication request");
 		return;
 	}
+	if (c->login.end_to_end && code != PG_AUTH_OK) {
+		pg_pt_backend_auth(c, code, data, dlen); /* the client answers it */
+		if (!c->s->closing && !c->s->close_after_flush)
+			pg_pt_client_read(c); /* an answer already here */
+		return;
+	}
 	/* Once SCRAM has started it must finish: no switch to a weaker method. */
 	if (c->bauth_step >= PG_BA_SCRAM_FIRST && c->bauth_step <= PG_BA_SCRAM_VERIFIED &&
 	    code != PG_AUTH_OK && code != PG_AUTH_SASL_CONTINUE && code != PG_AUTH_SASL_FINAL) {
@@ -488,7 +500,8 @@ static void on_backend_auth(struct pg_conn *c, const uint8_t *b, size_t n)
 	}
 	switch (code) {
 	case PG_AUTH_OK:
-		if (!auth_ok_acceptable(c))
+		/* end to end: the server checked the client, the client the server */
+		if (!c->login.end_to_end && !auth_ok_acceptable(c))
 			return;
 		login_wipe_secret(&c->login);
 		free(c->bscram);
@@ -645,6 +658,10 @@ static void on_backend_login_error(struct pg_conn *c, const uint8_t *b, size_t n
 	(void)pg_error_field(b, n, 'C', &code, NULL);
 	(void)pg_error_field(b, n, 'M', &msg, &ml);
 	char why[300];
+	if (c->login.end_to_end && c->st == PG_ST_BACKEND_AUTH) {
+		pg_pt_backend_error(c, b, n); /* the engineer's own password: their words */
+		return;
+	}
 	snprintf(why, sizeof why, "%s %.*s", code, (int)(ml > 200 ? 200 : ml), msg);
 	if (strncmp(code, "28", 2) == 0) {
 		backend_auth_failed(c, why);
@@ -794,7 +811,10 @@ void pg_login_refused(struct session *s, void *state, enum login_refusal kind,
 		return;
 	case LOGIN_REFUSE_BACKEND:
 		pg_fatal(c, "08006",
-			 "sqlbastion: could not log in to the database with the hosted account", reason);
+			 c->login.end_to_end
+				 ? "sqlbastion: could not reach the database to log in"
+				 : "sqlbastion: could not log in to the database with the hosted account",
+			 reason);
 		return;
 	case LOGIN_REFUSE_AUDIT:
 		pg_fatal(c, "58030", "sqlbastion: audit log unavailable; login refused", reason);

@@ -8,6 +8,7 @@ typed in the client) and "entry":"ssh".
 """
 
 import os
+import re
 import shutil
 import socket
 import stat
@@ -521,3 +522,88 @@ def test_jdbc_through_tunnel(ssh_ready, pg, maria, kind, tmp_path):
         out = _json_tail(_jdbc(tmp_path, MARIADB_JAR, url, "app", "typed-again", "SELECT ? + 1"))
     _check(out)
     assert ssh_records(b, "query", user="alice")
+
+
+# ---------------------------------------------------------------- audit search
+
+def test_audit_search_by_entry(ssh_ready, pg):
+    """`audit search --entry ssh` finds the tunnel's records and only them;
+    an index made before the entry column gets it (filled from the lines)."""
+    import json
+    import sqlite3
+    b = ssh_ready
+    assert b.psql("SELECT 41", token=b.pg_token).returncode == 0
+    t = b.tunnel("alice", b.pg_token, "demo-pg", pg.port)
+    assert psql_via(t, "SELECT 42").stdout.strip() == "42"
+    b.wait_audit("query", user="alice")
+
+    def search(*args):
+        out = b.ctl("audit", "search", "--json", *args).stdout
+        return [json.loads(ln) for ln in out.splitlines() if ln.strip()]
+
+    ssh = search("--entry", "ssh", "--event", "query")
+    assert any("SELECT 42" in r["statement"] for r in ssh), ssh
+    assert all(r["entry"] == "ssh" for r in ssh), ssh
+    direct = search("--entry", "direct", "--event", "query")
+    assert any("SELECT 41" in r["statement"] for r in direct), direct
+    assert all(r["entry"] == "direct" for r in direct), direct
+    assert search("--entry", "web") == []
+    # readable output too
+    out = b.ctl("audit", "search", "--entry", "ssh", "--grep", "SELECT 42").stdout
+    assert "SELECT 42" in out, out
+    # an old index (no entry column) is migrated in place
+    con = sqlite3.connect(b.audit_sqlite)
+    con.execute("ALTER TABLE records DROP COLUMN entry")
+    con.commit()
+    con.close()
+    ssh2 = search("--entry", "ssh", "--event", "query")
+    assert [r["seq"] for r in ssh2] == [r["seq"] for r in ssh], (ssh2, ssh)
+
+
+# ---------------------------------------------------------------- limits
+
+def test_unauthenticated_ssh_connections_limited_per_source(bastion_factory, pg):
+    """SSH connections that have not logged in count against the direct
+    listeners' max_unauthenticated_per_source: past it, a new one is closed
+    before any key exchange; other sources and, once a slot frees, the same
+    source log in."""
+    paramiko = pytest.importorskip("paramiko")
+    from test_dos_limits import closed_by_proxy, hold, still_open
+    b = bastion_factory(listeners=("postgres", "ssh"),
+                        conf={"limits": {"max_unauthenticated_per_source": 3}})
+    b.pg_ready(pg)
+    port = b.ports["ssh"]
+    held = hold(LOCALHOST, port, 3)
+    time.sleep(0.3)
+    extra = hold(LOCALHOST, port, 1)[0]
+    assert closed_by_proxy(extra), "4th unauthenticated SSH connection from one source kept"
+    assert all(still_open(s) for s in held)
+
+    def login(src):
+        sock = socket.create_connection((LOCALHOST, port), timeout=10,
+                                        source_address=(src, 0))
+        tr = paramiko.Transport(sock)
+        try:
+            tr.connect(username="alice", password=b.token)
+            return tr.is_authenticated()
+        finally:
+            tr.close()
+
+    with pytest.raises(Exception):
+        login("127.0.0.1")
+    assert login("127.0.0.2")
+    held.pop().close()
+    time.sleep(0.3)
+    assert login("127.0.0.1")
+    # logged-in SSH connections hold no slot
+    trs = []
+    for _ in range(4):
+        tr = paramiko.Transport((LOCALHOST, port))
+        tr.connect(username="alice", password=b.token)
+        trs.append(tr)
+    for tr in trs:
+        tr.close()
+    for s in held:
+        s.close()
+    assert re.search(r"\d+ over max_unauthenticated_per_source \(3\)",
+                     b.log_text()), b.log_text()[-2000:]
