@@ -72,10 +72,15 @@ class Reply:
             self.pending = None
 
     def finish(self, attention=False):
+        """End the reply. A cancelled request still gets its own message
+        closed first; the attention acknowledgement (DONE_ATTN) follows as
+        a message of its own, which tedious waits for."""
         if attention:
-            self._flush_pending()
+            self.finish()
             self.w.add(T.done(T.DONE_ATTN, 0, 0, self.s.version))
-        elif self.pending:
+            self.w.end()
+            return
+        if self.pending:
             st, cmd, cnt, tok = self.pending
             self.w.add(T.done(st, cnt, cmd, self.s.version, tok))
             self.pending = None
@@ -237,7 +242,8 @@ class Session:
                     with self.reply_lock:
                         self.cancel.clear()
                         r = Reply(self)
-                        r.finish(attention=True)
+                        r.w.add(T.done(T.DONE_ATTN, 0, 0, self.version))
+                        r.w.end()
                     self.log(kind="attention", while_idle=True)
                 continue
             if isinstance(msg, Exception):
