@@ -9,6 +9,7 @@ import queue
 import re
 import struct
 import threading
+import time
 
 from . import tokens as T
 from . import wire
@@ -44,6 +45,10 @@ def _bind_value(v):
 def decl_names(decl):
     """'@a int, @b nvarchar(10)' -> ['a', 'b']"""
     return [m.group(1) for m in re.finditer(r"@(\w+)\s", (decl or "") + " ")]
+
+
+def mode_requires_tls(mode):
+    return mode in ("on", "req", "strict")
 
 
 class Reply:
@@ -140,6 +145,13 @@ class Session:
         elif cfg["encryption"] == "strict":
             raise Malformed("the backend requires TDS 8.0 strict encryption")
         ptype, _st, payload = wire.read_message(t)
+        if ptype == wire.PKT_LOGIN7 and not strict:
+            # a pre-7.1 style client (jTDS ssl=off) skips PRELOGIN: no TLS
+            if mode_requires_tls(cfg["encryption"]):
+                self.log(kind="login", ok=False, error="LOGIN7 without PRELOGIN but %s requires encryption"
+                         % cfg["encryption"])
+                return False
+            return self._login(parse_login7(payload), ENCRYPT_NOT_SUP)
         if ptype != wire.PKT_PRELOGIN:
             raise Malformed("expected PRELOGIN, got packet type 0x%02x" % ptype)
         opts = parse_prelogin(payload)
@@ -173,6 +185,7 @@ class Session:
         ptype, _st, payload = wire.read_message(t)
         if login_only:
             t.stop_tls()
+            self.login_only_delay = True
         if ptype != wire.PKT_LOGIN7:
             raise Malformed("expected LOGIN7, got packet type 0x%02x" % ptype)
         login = parse_login7(payload)
@@ -212,6 +225,8 @@ class Session:
         reply.add(T.loginack(self.version))
         reply.add(T.env_packet_size(self.packet_size, 4096))
         reply.add(T.done(T.DONE_FINAL, 0, 0, self.version))
+        if getattr(self, "login_only_delay", False):
+            time.sleep(0.2)
         reply.end()
         self.log(ok=True, **entry)
         return True
