@@ -111,6 +111,7 @@ class Session:
         self.descriptor = b"\x00" * 8
         self.encryption = "none"
         self.reply_lock = threading.Lock()
+        self.closed = False
 
     def log(self, **entry):
         entry.setdefault("user", self.user)
@@ -245,6 +246,8 @@ class Session:
                     continue
                 self.queue.put(msg)
         except (Closed, Malformed, OSError) as e:
+            self.closed = True
+            self.cancel.set()        # stop a running WAITFOR: nobody is waiting for it
             self.queue.put(e)
 
     def _serve(self):
@@ -280,6 +283,8 @@ class Session:
                     raise Malformed("unexpected packet type 0x%02x after login" % ptype)
             except Cancelled:
                 pass
+            if self.closed:
+                return
             with self.reply_lock:
                 attn = self.cancel.is_set()
                 self.cancel.clear()
@@ -367,7 +372,8 @@ class Session:
         try:
             err = self._run_statements(reply, stmts, None, in_proc=False)
         except Cancelled:
-            self.log(kind="batch", sql=text, statements=stmts, error="cancelled")
+            self.log(kind="batch", sql=text, statements=stmts,
+                     error="connection closed" if self.closed else "cancelled")
             raise
         self.log(kind="batch", sql=text, statements=stmts, error=err)
 
@@ -381,7 +387,7 @@ class Session:
             try:
                 err = self._one_rpc(reply, call, entry)
             except Cancelled:
-                entry["error"] = "cancelled"
+                entry["error"] = "connection closed" if self.closed else "cancelled"
                 self.log(**entry)
                 raise
             entry["error"] = err
