@@ -19,6 +19,8 @@ What a client cannot do at all:
             from another thread is not thread-safe, so its timeout is used
 """
 import json
+import socket
+import struct
 import os
 import shutil
 import subprocess
@@ -28,7 +30,6 @@ from pathlib import Path
 import pytest
 
 from bastion import run
-from conftest import _npm_package_dir
 from tds_backend import TdsBackend
 
 UNI = "h\u00e9llo \u6f22\u5b57 \U0001F600"          # Latin-1, CJK and an emoji (surrogate pair)
@@ -427,11 +428,6 @@ TEDIOUS_MODES = [("off", "false", "none"), ("off", "true", "on"), ("on", "true",
                  ("req", "true", "on"), ("strict", "strict", "strict"), ("notsup", "false", "none")]
 
 
-@pytest.fixture(scope="module")
-def tedious_dir(tmp_path_factory):
-    return _npm_package_dir(tmp_path_factory, "tedious", "19")
-
-
 def run_tedious(d, backend, encrypt, table, password="pw"):
     (d / "scenario.js").write_text(TEDIOUS)
     args = dict(port=backend.port, password=password, table=table, uni=UNI, blob=BLOB,
@@ -572,3 +568,143 @@ def test_jtds_direct(backends, jtds_classes, server, client, expect):
     r = run_jtds(jtds_classes, b, client, "t_unused", password="nope")
     assert r.returncode != 0
     check_wrong_password(b, "jtds-test", since, r.stdout + r.stderr)
+
+
+# -- raw protocol: framing and malformed input -------------------------------------
+
+def _packets(ptype, payload, size=4096, status_last=1):
+    """payload split into TDS packets of at most `size` bytes each."""
+    room = size - 8
+    chunks = [payload[i:i + room] for i in range(0, len(payload), room)] or [b""]
+    out = []
+    for n, c in enumerate(chunks):
+        last = n == len(chunks) - 1
+        out.append(struct.pack(">BBHHBB", ptype, status_last if last else 0, 8 + len(c), 0, n + 1, 0) + c)
+    return out
+
+
+def _prelogin(enc=2):
+    opts = [(0, bytes(6)), (1, bytes([enc])), (2, b"\x00"), (3, bytes(4)), (4, b"\x00")]
+    head, body, off = b"", b"", 5 * len(opts) + 1
+    for tok, val in opts:
+        head += struct.pack(">BHH", tok, off + len(body), len(val))
+        body += val
+    return head + b"\xff" + body
+
+
+def _login7(user, password, app="raw-test"):
+    def scramble(s):
+        return bytes((((b << 4) | (b >> 4)) & 0xFF) ^ 0xA5 for b in s.encode("utf-16-le"))
+    fields = [("host", "h".encode("utf-16-le")), ("user", user.encode("utf-16-le")),
+              ("password", scramble(password)), ("app", app.encode("utf-16-le")),
+              ("server", b""), ("ext", b""), ("lib", "raw".encode("utf-16-le")),
+              ("lang", b""), ("db", b"")]
+    fixed = 94
+    offs, data = [], b""
+    for _name, raw in fields:
+        offs.append(struct.pack("<HH", fixed + len(data), len(raw) // 2))
+        data += raw
+    head = struct.pack("<IIIIIIBBBBiI", fixed + len(data), 0x74000004, 4096, 7, 1, 0,
+                       0xE0, 0x03, 0, 0, 0, 0x409)
+    tail = bytes(6) + struct.pack("<HHHHHHI", fixed + len(data), 0, fixed + len(data), 0,
+                                  fixed + len(data), 0, 0)
+    return head + b"".join(offs) + tail + data
+
+
+def _read_reply(sock):
+    data = b""
+    while True:
+        hdr = _recv_exact(sock, 8)
+        ptype, status, length = struct.unpack(">BBH", hdr[:4])
+        data += _recv_exact(sock, length - 8)
+        if status & 1:
+            return data
+
+
+def _recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("closed")
+        buf += chunk
+    return buf
+
+
+def _closed(sock, timeout=5):
+    """True if the server closed the connection (EOF or reset)."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            if not sock.recv(65536):
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def _raw_login(b, packet_size=4096, pieces=1):
+    s = socket.create_connection((b.host, b.port), timeout=10)
+    for p in _packets(0x12, _prelogin(), packet_size):
+        s.sendall(p)
+    _read_reply(s)
+    for p in _packets(0x10, _login7("sa_app", "pw"), packet_size):
+        for i in range(0, len(p), max(1, len(p) // pieces)):
+            s.sendall(p[i:i + max(1, len(p) // pieces)])
+            if pieces > 1:
+                time.sleep(0.01)
+    reply = _read_reply(s)
+    assert b"\xad" in reply and "Microsoft SQL Server".encode("utf-16-le") in reply
+    return s
+
+
+def test_raw_tiny_packets_and_tcp_fragments(backends):
+    """Requests split into 512-byte TDS packets, and those into TCP pieces,
+    are reassembled; the reply comes in packets of the negotiated size."""
+    b = backends("notsup")
+    s = _raw_login(b, packet_size=512, pieces=7)
+    sql = "SELECT N'" + UNI + "' AS u, '" + "y" * 3000 + "' AS pad; SELECT 7 AS seven"
+    for p in _packets(0x01, struct.pack("<IIHQI", 22, 18, 2, 0, 1) + sql.encode("utf-16-le"), 512):
+        s.sendall(p)
+    reply = _read_reply(s)
+    assert UNI.encode("utf-16-le") in reply and ("y" * 3000).encode("utf-16-le") in reply
+    assert reply.count(b"\x81") >= 2     # two COLMETADATA: two result sets
+    s.close()
+    hit = b.wait_ground_truth(lambda e: e["kind"] == "batch" and e["sql"] == sql)
+    assert hit and hit[0]["statements"][1] == "SELECT 7 AS seven" and hit[0]["error"] is None
+
+
+@pytest.mark.parametrize("garbage", [
+    b"\x12\x01\x00\x04\x00\x00\x01\x00",                      # packet length below the header
+    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",                      # not TDS at all
+    struct.pack(">BBHHBB", 0x12, 1, 8 + 6, 0, 1, 0) + b"\x01\x7f\xff\x00\x01\xff",  # option past the end
+    struct.pack(">BBHHBB", 0x01, 1, 8 + 4, 0, 1, 0) + b"abcd",  # SQLBatch before login
+], ids=["short-length", "http", "prelogin-offset", "batch-first"])
+def test_raw_malformed_prelogin_closes_only_that_connection(backends, garbage):
+    b = backends("notsup")
+    s = socket.create_connection((b.host, b.port), timeout=10)
+    s.sendall(garbage)
+    assert _closed(s)
+    s.close()
+    ok = _raw_login(b)        # the backend still serves others
+    ok.close()
+
+
+@pytest.mark.parametrize("request_bytes", [
+    _packets(0x03, struct.pack("<IIHQI", 22, 18, 2, 0, 1) + b"\xff\xff\x63\x00\x00\x00")[0],  # unknown ProcID 99
+    _packets(0x03, struct.pack("<IIHQI", 22, 18, 2, 0, 1) + b"\xff\xff\x0a\x00\x00\x00\x00\x00\x99")[0],  # bad type
+    _packets(0x01, struct.pack("<IIHQI", 22, 18, 2, 0, 1) + b"abc")[0],    # odd UTF-16 length
+    _packets(0x05, b"xx")[0],                                              # no such request type
+], ids=["unknown-procid", "bad-param-type", "odd-batch", "bad-packet-type"])
+def test_raw_malformed_request_after_login_closes_only_that_connection(backends, request_bytes):
+    b = backends("notsup")
+    victim = _raw_login(b)
+    other = _raw_login(b)
+    victim.sendall(request_bytes)
+    assert _closed(victim)
+    sql = "SELECT 1 AS still_here"
+    other.sendall(_packets(0x01, struct.pack("<IIHQI", 22, 18, 2, 0, 1) + sql.encode("utf-16-le"))[0])
+    assert "still_here".encode("utf-16-le") in _read_reply(other)
+    other.close()
+    victim.close()

@@ -20,6 +20,7 @@ from .tsql import PROCEDURES, Cancelled, Engine, TsqlError, split_batch
 from .wire import Closed, Malformed
 
 ENC_NAMES = {ENCRYPT_OFF: "off", ENCRYPT_ON: "on", ENCRYPT_NOT_SUP: "notsup", ENCRYPT_REQ: "req"}
+LOGIN_TIMEOUT = 30      # seconds from connect to a finished login, as SQL Server's
 TM_NAMES = {0: "get_dtc_address", 1: "propagate", 5: "begin", 6: "promote", 7: "commit",
             8: "rollback", 9: "save"}
 
@@ -112,6 +113,7 @@ class Session:
         self.encryption = "none"
         self.reply_lock = threading.Lock()
         self.closed = False
+        self.login_only_delay = False
 
     def log(self, **entry):
         entry.setdefault("user", self.user)
@@ -121,7 +123,9 @@ class Session:
     # -- connection lifecycle --------------------------------------------
     def run(self):
         try:
+            self.transport.sock.settimeout(LOGIN_TIMEOUT)
             if self._handshake():
+                self.transport.sock.settimeout(None)
                 self._serve()
         except (Closed, Malformed, ConnectionError, OSError) as e:
             self.server.note("spid %d closed: %s" % (self.spid, e))
@@ -134,6 +138,8 @@ class Session:
         cfg = self.server.config
         t = self.transport
         first = t.peek_first_byte()
+        if first not in (0x16, wire.PKT_PRELOGIN, wire.PKT_LOGIN7):
+            raise Malformed("connection does not start with PRELOGIN, LOGIN7 or TLS (0x%02x)" % first)
         strict = first == 0x16
         if strict:
             if not self.server.tls_strict:
@@ -209,6 +215,7 @@ class Session:
                 "unknown user" if user not in accounts else "wrong password")
             reply.add(T.error(18456, 1, 14, "Login failed for user '%s'." % user, self.version))
             reply.add(T.done(T.DONE_ERROR, 0, 0, self.version))
+            self._login_only_pause()
             reply.end()
             self.log(ok=False, error=reason, **entry)
             return False
@@ -226,11 +233,16 @@ class Session:
         reply.add(T.loginack(self.version))
         reply.add(T.env_packet_size(self.packet_size, 4096))
         reply.add(T.done(T.DONE_FINAL, 0, 0, self.version))
-        if getattr(self, "login_only_delay", False):
-            time.sleep(0.2)
+        self._login_only_pause()
         reply.end()
         self.log(ok=True, **entry)
         return True
+
+    def _login_only_pause(self):
+        """jTDS (1.3.1, Java 17) loses a cleartext login reply that arrives
+        before it has switched back from TLS; give it time (README)."""
+        if self.login_only_delay:
+            time.sleep(0.2)
 
     # -- requests -----------------------------------------------------------
     def _reader(self):
