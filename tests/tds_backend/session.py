@@ -20,6 +20,7 @@ from .tsql import PROCEDURES, Cancelled, Engine, TsqlError, split_batch
 from .wire import Closed, Malformed
 
 ENC_NAMES = {ENCRYPT_OFF: "off", ENCRYPT_ON: "on", ENCRYPT_NOT_SUP: "notsup", ENCRYPT_REQ: "req"}
+ATTENTION = object()    # queue marker: an attention arrived
 LOGIN_TIMEOUT = 30      # seconds from connect to a finished login, as SQL Server's
 TM_NAMES = {0: "get_dtc_address", 1: "propagate", 5: "begin", 6: "promote", 7: "commit",
             8: "rollback", 9: "save"}
@@ -255,6 +256,7 @@ class Session:
                         self.engine.db.interrupt()
                     except Exception:   # noqa: BLE001 - closed db
                         pass
+                    self.queue.put(ATTENTION)     # wakes an idle session thread
                     continue
                 self.queue.put(msg)
         except (Closed, Malformed, OSError) as e:
@@ -266,9 +268,11 @@ class Session:
         threading.Thread(target=self._reader, daemon=True).start()
         while True:
             try:
-                msg = self.queue.get(timeout=0.05)
+                msg = self.queue.get(timeout=1)
+                if msg is ATTENTION:
+                    raise queue.Empty
             except queue.Empty:
-                if self.cancel.is_set():
+                if self.cancel.is_set() and not self.closed:
                     with self.reply_lock:
                         self.cancel.clear()
                         r = Reply(self)
