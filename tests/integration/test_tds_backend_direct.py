@@ -708,3 +708,58 @@ def test_raw_malformed_request_after_login_closes_only_that_connection(backends,
     assert "still_here".encode("utf-16-le") in _read_reply(other)
     other.close()
     victim.close()
+
+
+JTDS_CURSOR = r"""
+import java.sql.*;
+public class JtdsCursor {
+  public static void main(String[] a) throws Exception {
+    Class.forName("net.sourceforge.jtds.jdbc.Driver");
+    try (Connection c = DriverManager.getConnection(a[0], "sa_app", System.getenv("SB_PW"))) {
+      try (Statement st = c.createStatement()) {
+        st.execute("DROP TABLE IF EXISTS cur_t; CREATE TABLE cur_t (id INT, s NVARCHAR(50))");
+        st.execute("INSERT INTO cur_t VALUES (1, N'one'); INSERT INTO cur_t VALUES (2, N'two'); INSERT INTO cur_t VALUES (3, N'three')");
+      }
+      try (Statement st = c.createStatement(ResultSet.TYPE_SCROLL_INSENSITIVE, ResultSet.CONCUR_READ_ONLY);
+           ResultSet rs = st.executeQuery("SELECT id, s FROM cur_t ORDER BY id")) {
+        StringBuilder sb = new StringBuilder();
+        while (rs.next()) sb.append(rs.getString(2)).append(",");
+        System.out.println("scroll=" + sb);
+        rs.last(); System.out.println("last=" + rs.getInt(1) + "|" + rs.getRow());
+        rs.absolute(2); System.out.println("abs2=" + rs.getString(2));
+      }
+      try (PreparedStatement ps = c.prepareStatement("SELECT s FROM cur_t WHERE id >= ? ORDER BY id",
+             ResultSet.TYPE_SCROLL_INSENSITIVE, ResultSet.CONCUR_READ_ONLY)) {
+        ps.setInt(1, 2);
+        try (ResultSet rs = ps.executeQuery()) { StringBuilder sb = new StringBuilder();
+          while (rs.next()) sb.append(rs.getString(1)).append(","); System.out.println("pscroll=" + sb); }
+      }
+    }
+  }
+}
+"""
+
+
+def test_jtds_scrollable_result_sets_use_server_cursors(backends, jtds_classes):
+    """jTDS scrollable result sets go through sp_cursoropen, and prepared
+    ones through sp_cursorprepare/sp_cursorexecute, then sp_cursorfetch /
+    sp_cursorclose: the backend serves them from a static cursor."""
+    (jtds_classes / "JtdsCursor.java").write_text(JTDS_CURSOR)
+    run(["javac", "-cp", JTDS_JAR, "-d", jtds_classes, jtds_classes / "JtdsCursor.java"], timeout=180)
+    b = backends("notsup")
+    since = time.time()
+    url = f"jdbc:jtds:sqlserver://{b.host}:{b.port}/master;appName=jtds-cursor"
+    r = subprocess.run(["java", "-cp", f"{jtds_classes}:{JTDS_JAR}", "JtdsCursor", url],
+                       env=dict(os.environ, SB_PW="pw"), capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = parse(r.stdout)
+    assert res == {"scroll": "one,two,three,", "last": "3|3", "abs2": "two", "pscroll": "two,three,"}
+    gt = entries(b, spids_of(b, "jtds-cursor", since))
+    procs = [e["proc"] for e in gt if e["kind"] == "rpc"]
+    for proc in ("sp_cursoropen", "sp_cursorfetch", "sp_cursorclose", "sp_cursorprepare", "sp_cursorexecute"):
+        assert proc in procs
+    opened = [e for e in gt if e.get("proc") == "sp_cursoropen"]
+    assert opened[0]["sql"] == "SELECT id, s FROM cur_t ORDER BY id" and opened[0]["cursor"]
+    executed = [e for e in gt if e.get("proc") == "sp_cursorexecute"]
+    assert " ".join(executed[0]["sql"].split()) == "SELECT s FROM cur_t WHERE id >= @P0 ORDER BY id"
+    assert list(executed[0]["bound"].values()) == [2]

@@ -10,6 +10,7 @@ import re
 import struct
 import threading
 import time
+import traceback
 
 from . import tokens as T
 from . import wire
@@ -108,6 +109,7 @@ class Session:
         self.cancel = threading.Event()
         self.queue = queue.Queue()
         self.prepared = {}
+        self.cursors = {}
         self.next_handle = 1
         self.tran_counter = 0
         self.descriptor = b"\x00" * 8
@@ -130,6 +132,8 @@ class Session:
                 self._serve()
         except (Closed, Malformed, ConnectionError, OSError) as e:
             self.server.note("spid %d closed: %s" % (self.spid, e))
+        except Exception:   # noqa: BLE001 - a backend bug closes this connection only
+            self.server.note("spid %d crashed:\n%s" % (self.spid, traceback.format_exc()))
         finally:
             if self.engine:
                 self.engine.close()
@@ -314,6 +318,7 @@ class Session:
             e.rollback()
         e.implicit = False
         self.prepared.clear()
+        self.cursors.clear()
         reply.add(T.env_reset_ack())
 
     def _tran_event(self, reply, what):
@@ -485,9 +490,7 @@ class Session:
                 entry["bound"] = {k: _json_value(v) for k, v in params.items()}
                 err = self._run_statements(reply, stmts, params, in_proc=True)
         elif proc.startswith("sp_cursor"):
-            e = TsqlError(50000, 16, 1, "test backend: %s is not implemented" % proc)
-            self._error(reply, e, T.TOK_DONEPROC)
-            return e.text
+            return self._cursor_rpc(reply, proc, p, entry)
         else:
             args = [(n, _bind_value(v), o) for n, v, o, _ti in p]
             try:
@@ -508,6 +511,126 @@ class Session:
                                     value, self.version))
         reply.done(T.DONE_ERROR if err else 0, 0xE0, 0, T.TOK_DONEPROC)
         return err
+
+    # -- server cursors (jTDS scrollable result sets) ---------------------------
+    def _cursor_rpc(self, reply, proc, p, entry):
+        """sp_cursoropen / sp_cursorprepare / sp_cursorexecute /
+        sp_cursorprepexec / sp_cursorfetch / sp_cursorclose /
+        sp_cursorunprepare / sp_cursoroption. Cursors are static: the rows
+        are read at open and served from memory."""
+        def val(i, default=None):
+            return p[i][1] if len(p) > i and p[i][1] is not None else default
+        outs = {}            # parameter index -> value for its RETURNVALUE
+        if proc == "sp_cursorprepare":
+            # @handle OUT, @params, @stmt, @options, @scrollopt OUT, @ccopt OUT
+            decl, sql = val(1, ""), val(2, "")
+            entry.update(sql=sql, decl=decl)
+            try:
+                self.engine.check_batch(split_batch(sql), {k: None for k in decl_names(decl)})
+            except TsqlError as e:
+                self._error(reply, e, T.TOK_DONEPROC)
+                return e.text
+            handle = self._new_handle()
+            self.prepared[handle] = (sql, decl)
+            entry["handle"] = handle
+            outs = {0: handle, 4: val(4, 0) & 0xFFF, 5: val(5, 1)}
+        elif proc in ("sp_cursoropen", "sp_cursorprepexec", "sp_cursorexecute"):
+            if proc == "sp_cursoropen":
+                # @cursor OUT, @stmt, @scrollopt, @ccopt, @rowcount [, @params, values...]
+                sql, decl, values, slots = val(1, ""), val(5, ""), p[6:], (0, 2, 3, 4)
+            elif proc == "sp_cursorprepexec":
+                # @handle OUT, @cursor OUT, @params, @stmt, @scrollopt, @ccopt, @rowcount, values...
+                decl, sql, values, slots = val(2, ""), val(3, ""), p[7:], (1, 4, 5, 6)
+                handle = self._new_handle()
+                self.prepared[handle] = (sql, decl)
+                outs[0] = handle
+                entry["handle"] = handle
+            else:
+                # @handle, @cursor OUT, @scrollopt, @ccopt, @rowcount, values...
+                handle = val(0)
+                entry["handle"] = handle
+                if handle not in self.prepared:
+                    e = TsqlError(8179, 16, 2, "Could not find prepared statement with handle %s." % handle)
+                    self._error(reply, e, T.TOK_DONEPROC)
+                    return e.text
+                (sql, decl), values, slots = self.prepared[handle], p[5:], (1, 2, 3, 4)
+            entry.update(sql=sql, decl=decl)
+            params = self._bind(decl, values)
+            entry["bound"] = {k: _json_value(v) for k, v in params.items()}
+            try:
+                names, rows = self._select(sql, params)
+            except TsqlError as e:
+                self._error(reply, e, T.TOK_DONEPROC)
+                return e.text
+            cols = T.infer_columns(names, rows)
+            cid = 180150000 + self._new_handle()
+            self.cursors[cid] = {"cols": cols, "rows": rows, "start": -1, "end": 0}
+            entry["cursor"] = cid
+            reply.add(T.colmetadata(cols, self.version))
+            reply.done(0, 0xC1, 0, T.TOK_DONEINPROC)
+            i_cursor, i_scroll, i_cc, i_rows = slots
+            outs.update({i_cursor: cid, i_scroll: val(i_scroll, 0) & 0xFFF,
+                         i_cc: val(i_cc, 1), i_rows: len(rows)})
+        elif proc == "sp_cursorfetch":
+            # @cursor, @fetchtype, @rownum, @nrows
+            cid = val(0)
+            entry["cursor"] = cid
+            cur = self.cursors.get(cid)
+            if cur is None:
+                e = TsqlError(16916, 16, 1, "A cursor with the name '%s' does not exist." % cid)
+                self._error(reply, e, T.TOK_DONEPROC)
+                return e.text
+            ftype, rownum, nrows = val(1, 2), val(2, 1), max(1, val(3, 1))
+            rows, n = cur["rows"], len(cur["rows"])
+            if ftype & 0x100:          # FETCH_INFO: position and row count
+                outs = {2: 0 if cur["start"] < 0 else min(cur["start"] + 1, n + 1), 3: n}
+            else:
+                prev = cur["start"] - nrows
+                start = {1: 0, 2: cur["end"], 4: 0 if prev < 0 < cur["start"] else prev, 8: max(n - nrows, 0),
+                         16: rownum - 1 if rownum > 0 else n + rownum,
+                         32: cur["start"] + rownum, 128: cur["start"]}.get(ftype & 0xFF, cur["end"])
+                block = rows[start:start + nrows] if 0 <= start < n else []
+                cur["start"] = min(max(start, -1), n)
+                cur["end"] = min(max(start, 0) + len(block), n) if block else cur["start"]
+                reply.add(T.colmetadata(cur["cols"], self.version))
+                for r in block:
+                    reply.w.add(T.row(cur["cols"], r, self.version))
+                reply.done(T.DONE_COUNT, 0xC1, len(block), T.TOK_DONEINPROC)
+        elif proc == "sp_cursorclose":
+            entry["cursor"] = val(0)
+            self.cursors.pop(val(0), None)
+        elif proc == "sp_cursorunprepare":
+            entry["handle"] = val(0)
+            self.prepared.pop(val(0), None)
+        elif proc != "sp_cursoroption":
+            e = TsqlError(50000, 16, 1, "test backend: %s is not implemented" % proc)
+            self._error(reply, e, T.TOK_DONEPROC)
+            return e.text
+        reply.add(T.returnstatus(0))
+        for idx, value in sorted(outs.items()):
+            if idx < len(p) and (p[idx][2] or proc == "sp_cursorfetch"):
+                reply.add(T.returnvalue(idx, p[idx][0], T.Column(p[idx][0], "int4"), value, self.version))
+        reply.done(0, 0xE0, 0, T.TOK_DONEPROC)
+        return None
+
+    def _select(self, sql, params):
+        """The result set of a one-statement query (a cursor's rows)."""
+        stmts = split_batch(sql)
+        self.engine.check_batch(stmts, params)
+        result = None
+        for stmt in stmts:
+            for ev in self.engine.execute(stmt, params):
+                if ev[0] == "rows" and result is None:
+                    result = (ev[1], ev[2])
+        if result is None:
+            raise TsqlError(16937, 16, 1, "A server cursor is not allowed on a remote stored procedure "
+                            "or stored procedure with more than one SELECT statement.")
+        return result
+
+    def _new_handle(self):
+        handle = self.next_handle
+        self.next_handle += 1
+        return handle
 
     # -- transaction manager ---------------------------------------------------
     def _tm(self, reply, payload):
