@@ -443,8 +443,7 @@ class Session:
             elif proc in ("sp_prepare", "sp_prepexec"):
                 if len(p) < 3:
                     raise TsqlError(201, 16, 4, "Procedure or function '%s' expects parameter '@stmt', which was not supplied." % proc)
-                handle = self.next_handle
-                self.next_handle += 1
+                handle = self._new_handle()
                 decl, sql = p[1][1], p[2][1]
                 values = p[3:] if proc == "sp_prepexec" else []
                 entry["handle"] = handle
