@@ -406,6 +406,10 @@ c.on('connect', async err => {
     await q(`INSERT INTO ${t} (id) VALUES (3)`, null, {batch: true});
     await new Promise((res, rej) => c.rollbackTransaction(e => e ? rej(e) : res()));
     out('count', (await q(`SELECT COUNT(*) AS n FROM ${t}`, null, {batch: true}))[0][0][0]);
+    await new Promise((res, rej) => c.beginTransaction(e => e ? rej(e) : res()));
+    await q(`INSERT INTO ${t} (id) VALUES (4)`, null, {batch: true});
+    await new Promise((res, rej) => c.commitTransaction(e => e ? rej(e) : res()));
+    out('count_committed', (await q(`SELECT COUNT(*) AS n FROM ${t}`, null, {batch: true}))[0][0][0]);
     await new Promise((res, rej) => {
       let sum = null;
       const r = new Request('sb_add', (e, n, rows) => e ? rej(e) : res());
@@ -449,7 +453,8 @@ def test_tedious_direct(backends, tedious_dir, server, client, expect):
     check_common(res, b, spids_of(b, "tedious-test", since), encryption=expect,
                  table="t_tedious", params=True, prepared=True, cancel=True, proc=True)
     gt = entries(b, spids_of(b, "tedious-test", since))
-    assert [e["request"] for e in gt if e["kind"] == "tm"] == ["begin", "rollback"]
+    assert res["count_committed"] == "3"
+    assert [e["request"] for e in gt if e["kind"] == "tm"] == ["begin", "rollback", "begin", "commit"]
     since = time.time()
     r = run_tedious(tedious_dir, b, client, "t_unused", password="nope")
     check_wrong_password(b, "tedious-test", since, r.stdout + r.stderr)
