@@ -131,22 +131,10 @@ void cls_begin(struct cls_batch *b, const char *sql, size_t len,
 {
 	cls_kw_init();
 	memset(b, 0, offsetof(struct cls_batch, fr));
-	if (opts->mysql) {
-		myl_init(&b->lx, sql, len, opts->std_strings, opts->ansi_quotes, opts->enc);
-		b->lx.skip_versioned = opts->skip_versioned;
-		b->lx.server_version = opts->server_version;
-		b->lx.server_mariadb = opts->server_mariadb;
-		b->next_token = myl_next;
-		b->literal_end = myl_literal_end;
-		b->resume = myl_resume;
-		b->mysql = 1;
-	} else {
-		pgl_init(&b->lx, sql, len, opts->std_strings, opts->enc);
-		b->next_token = pgl_next;
-		b->literal_end = pgl_literal_end;
-		b->resume = pgl_resume;
-	}
-	b->plain_path = opts->plain_path;
+	b->d = cls_dialect_get(opts->mysql ? POLICY_DIALECT_MYSQL : opts->dialect);
+	b->mysql = (b->d->forms & CLS_FORMS_MYSQL) != 0;
+	b->d->lex_init(b, sql, len, opts);
+	b->plain_path |= opts->plain_path; /* a dialect may have no fast path */
 	b->body_mode = opts->body_mode;
 	b->routines = opts->routines;
 	b->out = out;
@@ -569,6 +557,8 @@ static void function_called(struct cls_batch *b, const char *nm, size_t n,
 		last = folded;
 	}
 	b->st->flags |= func_flags(last, ln) | cw_func_flags(b, last, ln);
+	if (b->d->func_flags)
+		b->st->flags |= b->d->func_flags(nm, n, last, ln);
 	if (cls_kill_func(&b->kt, &b->st->kill, last, ln, b->mysql))
 		b->st->flags |= POLICY_F_ENDS_SESSION;
 	b->next_paren = from_item ? P_FROMFUNC : P_FUNC;
@@ -1563,10 +1553,16 @@ static void step(struct cls_batch *b)
 			cls_compound_begin(&b->cmp);
 			procedural_begin(b);
 		}
+		else if (b->d->verb && b->d->verb(b, b->kw))
+			; /* a statement of the dialect's own */
 		else if (t->kind == LEX_IDENT && b->kw)
 			verb_begin(b, b->kw);
 		else
 			unknown_statement(b);
+		advance(b);
+		return;
+	}
+	if (b->d->token && b->d->token(b)) {
 		advance(b);
 		return;
 	}
@@ -1697,6 +1693,8 @@ static void stmt_begin(struct cls_batch *b, struct cls_stmt *st)
 	memset(&b->lv[0], 0, sizeof b->lv[0]);
 	b->lv[0].start = 1;
 	b->names->len = 0;
+	if (b->d->stmt_begin)
+		b->d->stmt_begin(b);
 }
 
 static void stmt_end(struct cls_batch *b)
@@ -1705,6 +1703,8 @@ static void stmt_end(struct cls_batch *b)
 
 	if (b->ph == PH_KIND)
 		kind_finish(b);
+	if (b->d->stmt_end)
+		b->d->stmt_end(b);
 	if (b->depth != 0 || b->atomic != 0)
 		st->flags |= POLICY_F_UNPARSEABLE; /* unbalanced: the server refuses */
 	frames_close(b, 0);
@@ -1795,13 +1795,14 @@ int cls_next(struct cls_batch *b, struct cls_stmt *st)
 					b->need_sep = 1;
 				break;
 			}
-			int sp = b->mysql && b->depth == 0 && (k == LEX_IDENT || k == LEX_QIDENT)
-					 ? cw_split(b) : 0; /* stored program bodies */
-			if (sp == 2) {
+			/* the dialect's own boundaries (MySQL: stored program bodies) */
+			int sp = b->d->split && b->depth == 0 && (b->d->split_kinds >> k & 1u)
+					 ? b->d->split(b) : CLS_SPLIT_NO;
+			if (sp == CLS_SPLIT_NEW) {
 				b->need_sep = 1;
 				break;
 			}
-			if (sp == 1 || (k == LEX_IDENT && b->depth == 0 &&
+			if (sp == CLS_SPLIT_SKIP || (k == LEX_IDENT && b->depth == 0 &&
 			    ((b->body_mode && body_block_word(&b->cur)) ||
 			     ((b->cmp.level || b->cmp.closing) &&
 			      cls_compound_word(&b->cmp, &b->cur, &b->nx, b->ntok, b->vid == -2))))) {
@@ -1829,4 +1830,42 @@ int cls_next(struct cls_batch *b, struct cls_stmt *st)
 		return b->oom ? -1 : 1;
 	}
 	return 0;
+}
+
+/* ---- services for dialect hooks (cls_dialect.h) --------------------------------------- */
+
+void cls_set_verb(struct cls_batch *b, const char *a, const char *c)
+{
+	set_verb(b, a, c);
+}
+
+void cls_dialect_verb(struct cls_batch *b, const char *a, const char *c)
+{
+	b->vid = -3; /* none of the core's: no phase, no keyword role */
+	set_verb(b, a, c);
+}
+
+void cls_arm_object(struct cls_batch *b)
+{
+	b->lv[b->depth].arm = OBJ_NAME;
+}
+
+void cls_add_name(struct cls_batch *b, char type, const char *nm, size_t n)
+{
+	names_add(b, type, nm, n);
+}
+
+void cls_skip(struct cls_batch *b)
+{
+	advance(b);
+}
+
+void cls_core_verb(struct cls_batch *b, int kw)
+{
+	verb_begin(b, kw);
+}
+
+void cls_dml_begin(struct cls_batch *b, int kw)
+{
+	dml_begin(b, kw);
 }

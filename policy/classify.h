@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/cls_dialect.h"
 #include "policy/cls_kill.h"
 #include "policy/cls_wrappers.h"
 #include "policy/cls_writes.h"
@@ -87,6 +88,10 @@ struct cls_stmt {
 	const char *body;
 	size_t body_len;
 	unsigned char body_flavor; /* enum lex_flavor */
+	/* the body runs now, as a batch of its own (T-SQL EXEC('text'),
+	 * sp_executesql N'text'): read as top-level text, unparseable counts;
+	 * else it is a routine or block body (read in body_mode) */
+	unsigned char body_batch;
 	struct cls_kill kill; /* sessions it ends (with POLICY_F_ENDS_SESSION) */
 	/* PostgreSQL CALL read with cls_opts.routines: flags come from the
 	 * procedure's catalog facts (policy.c), not from the verb */
@@ -117,6 +122,8 @@ struct cls_frame {
  * every field is private to classify.c. */
 struct cls_batch {
 	struct lex lx;
+	const struct cls_dialect *d; /* cls_dialect.h */
+	uint64_t dstate[8];          /* the dialect's own state (hooks only) */
 	/* the dialect's tokenizer: pgl_next today; a MySQL tokenizer filling
 	 * the same struct lex_token plugs in here */
 	enum lex_kind (*next_token)(struct lex *lx, struct lex_token *t);
@@ -137,7 +144,7 @@ struct cls_batch {
 	int upper_here;       /* cur is a DDL kind word: upper-case it */
 	int done, oom, need_sep, obj_cut;
 	size_t text_start; /* where the next top-level statement starts (cls_stmt.text_start) */
-	int mysql; /* dialect: MySQL words and forms */
+	int mysql; /* d->forms & CLS_FORMS_MYSQL: MySQL words and forms */
 	int body_mode; /* reading a function body: block words split statements */
 	int routines;  /* cls_opts.routines */
 	int call_proc; /* MySQL CALL read: the next name is the procedure */
@@ -177,7 +184,9 @@ struct cls_opts {
 	int std_strings;          /* PG standard_conforming_strings (1 = on);
 				     MySQL NO_BACKSLASH_ESCAPES (1 = on) */
 	enum lex_encoding enc;
-	int mysql;                /* MySQL/MariaDB dialect */
+	enum policy_dialect dialect; /* which SQL (cls_dialect.h) */
+	int mysql;                /* MySQL/MariaDB dialect (the older spelling of
+				     .dialect = POLICY_DIALECT_MYSQL; either sets it) */
 	int ansi_quotes;          /* MySQL sql_mode ANSI_QUOTES */
 	int skip_versioned;       /* MySQL: versioned executable comments are plain
 				     comments (a server older than the version) */

@@ -47,6 +47,9 @@ enum lex_flavor {
 	LEX_FL_DOLLAR,    /* $tag$x$tag$ */
 	LEX_FL_BACKTICK,  /* MySQL `identifier` */
 	LEX_FL_DQUOTE,    /* MySQL "string" (without ANSI_QUOTES) */
+	LEX_FL_BRACKET,   /* T-SQL [identifier] ("]]" is one ']') */
+	LEX_FL_QQUOTE,    /* Oracle q'[...]', nq'{...}' (any delimiter) */
+	LEX_FL_RAW,       /* not a token: text used as it stands (a block body) */
 };
 
 /* Client encodings whose multibyte characters may contain ASCII bytes such
@@ -129,6 +132,14 @@ enum lex_encoding lex_my_encoding_from_name(const char *name);
  * boundaries. A NUL byte is data inside a string literal, LEX_ERROR
  * anywhere else. */
 enum lex_kind myl_next(struct lex *lx, struct lex_token *t);
+
+/* T-SQL (SQL Server): like pgl_init / pgl_next (tsql_lexer.c). */
+void tsl_init(struct lex *lx, const char *sql, size_t len);
+enum lex_kind tsl_next(struct lex *lx, struct lex_token *t);
+
+/* Oracle SQL and PL/SQL: like pgl_init / pgl_next (ora_lexer.c). */
+void oral_init(struct lex *lx, const char *sql, size_t len);
+enum lex_kind oral_next(struct lex *lx, struct lex_token *t);
 
 /* Literal fast path (classify.c's VALUES lists, cls_values.c). If the
  * token at p, as pgl_next / myl_next would read it there, is a number or a

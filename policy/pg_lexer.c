@@ -648,7 +648,8 @@ size_t lex_ident_value(const struct lex_token *t, char *out, size_t cap)
 		put_unicode_body(&k, t->s + 3, t->s + t->len - 1, t->uesc, '"');
 	} else if (t->kind == LEX_QIDENT) {
 		const char *p = t->s + 1, *end = t->s + t->len - 1;
-		char q = t->s[0]; /* '"' or MySQL's '`' */
+		/* '"', MySQL's '`' or T-SQL's ']' */
+		char q = t->flavor == LEX_FL_BRACKET ? ']' : t->s[0];
 		while (p < end) {
 			put(&k, (unsigned char)*p);
 			p += (*p == q) ? 2 : 1;
@@ -718,6 +719,18 @@ size_t lex_string_value(const struct lex_token *t, char *out, size_t cap)
 		size_t taglen = (size_t)(tag_end + 1 - p);
 		for (const char *q = p + taglen; q < end - taglen; q++)
 			put(&k, (unsigned char)*q);
+		out[k.len] = '\0';
+		return k.len;
+	}
+	if (t->flavor == LEX_FL_RAW || t->flavor == LEX_FL_QQUOTE) {
+		if (t->flavor == LEX_FL_QQUOTE) { /* [n]q'X ... X' */
+			while (p < end && *p != '\'')
+				p++;
+			p = p + 2 <= end ? p + 2 : end;
+			end = end - p >= 2 ? end - 2 : p;
+		}
+		for (; p < end; p++)
+			put(&k, (unsigned char)*p);
 		out[k.len] = '\0';
 		return k.len;
 	}

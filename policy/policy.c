@@ -354,7 +354,8 @@ static int mentions_execute(const char *t, size_t n)
 static int body_text_decide(const struct policy *p, const struct policy_request *req,
 			    const struct cls_opts *opts, const char *text, size_t len,
 			    struct policy_work *w, int depth, enum policy_action *a,
-			    const char **rule, unsigned *flags, const struct policy_routine *d)
+			    const char **rule, unsigned *flags, const struct policy_routine *d,
+			    int batch)
 {
 	if (depth >= BODY_DEPTH) {
 		*a = POLICY_DENY;
@@ -369,7 +370,7 @@ static int body_text_decide(const struct policy *p, const struct policy_request 
 	breq.sql_len = len;
 	breq.owns_session = NULL; /* who it would end is decided when it runs */
 	struct cls_opts bo = *opts;
-	bo.body_mode = 1;
+	bo.body_mode = !batch; /* a batch (T-SQL EXEC 'text') is top-level text */
 	bo.std_strings = opts->mysql ? opts->std_strings : 1;
 	if (opts->mysql && d) {
 		/* a stored routine's body: read as the server runs it, under
@@ -386,7 +387,7 @@ static int body_text_decide(const struct policy *p, const struct policy_request 
 	int amb;
 	if (result_strings(r) < 0 || run(p, &breq, &bo, r, w, 0, &amb, depth + 1) < 0)
 		return -1;
-	*flags |= r->flags & ~POLICY_F_UNPARSEABLE;
+	*flags |= batch ? r->flags : r->flags & ~POLICY_F_UNPARSEABLE;
 	if (!opts->mysql && mentions_execute(text, len))
 		*flags |= POLICY_F_DYNAMIC | POLICY_F_WRITES;
 	if (r->action > *a) {
@@ -406,7 +407,7 @@ static int body_decide(const struct policy *p, const struct policy_request *req,
 		       const char **rule, unsigned *flags)
 {
 	if (depth >= BODY_DEPTH)
-		return body_text_decide(p, req, opts, "", 0, w, depth, a, rule, flags, NULL);
+		return body_text_decide(p, req, opts, "", 0, w, depth, a, rule, flags, NULL, 0);
 	if (w->body_cap[depth] < st->body_len + 1) {
 		char *nb = realloc(w->body_text[depth], st->body_len + 1);
 		if (!nb)
@@ -418,7 +419,7 @@ static int body_decide(const struct policy *p, const struct policy_request *req,
 			      .s = st->body, .len = st->body_len};
 	size_t n = lex_string_value(&t, w->body_text[depth], w->body_cap[depth]);
 	return body_text_decide(p, req, opts, w->body_text[depth], n, w, depth, a, rule, flags,
-				NULL);
+				NULL, st->body_batch);
 }
 
 /* A names entry of a called routine (classify.h: 'f', MySQL 'q' and 'p'). */
@@ -494,7 +495,7 @@ static int routines_decide(const struct policy *p, const struct policy_request *
 			enum policy_action ba = POLICY_ALLOW;
 			const char *brule = "";
 			rc = body_text_decide(p, req, opts, d->body, d->body_len, w, depth, &ba,
-					      &brule, flags, d);
+					      &brule, flags, d, 0);
 			if (ba > *a) {
 				*a = ba;
 				copy_str(rule, rule_cap, brule); /* the body's result is reused */
@@ -526,7 +527,7 @@ static int run(const struct policy *p, const struct policy_request *req,
 		const char *rule;
 		if (partial && (st.flags & POLICY_F_UNPARSEABLE))
 			break;
-		if (depth > 0)
+		if (depth > 0 && opts->body_mode)
 			st.flags &= ~POLICY_F_UNPARSEABLE; /* a fragment of procedural code */
 		if (depth == 0 && !partial) {
 			/* the first unreadable statement ends where the next begins */
@@ -592,7 +593,7 @@ int policy_evaluate(const struct policy *p, const struct policy_request *req,
 
 	struct cls_opts opts = {.std_strings = !req->std_strings_off,
 				.enc = lex_encoding_from_name(req->client_encoding),
-				.routines = req->routine != NULL};
+				.routines = req->routine != NULL, .dialect = req->dialect};
 	int ambiguous = 0;
 	if (req->dialect == POLICY_DIALECT_MYSQL) {
 		/* MySQL's defaults: backslash escapes on, "x" is a string */

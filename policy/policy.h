@@ -27,8 +27,8 @@
 #include <stdint.h>
 #include <time.h>
 
-/* Which server's SQL the text is. TSQL (SQL Server) and ORACLE (PL/SQL)
- * are read with the PostgreSQL rules until their dialects land (issue 12). */
+/* Which server's SQL the text is: PostgreSQL, MySQL/MariaDB, T-SQL (SQL
+ * Server), Oracle SQL and PL/SQL (policy/cls_dialect.h). */
 enum policy_dialect { POLICY_DIALECT_PG, POLICY_DIALECT_MYSQL, POLICY_DIALECT_TSQL, POLICY_DIALECT_ORACLE };
 
 /* Ordered by strength: a larger value wins when statements of a batch differ. */

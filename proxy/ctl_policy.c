@@ -1,6 +1,6 @@
 /* ctl_policy: "policy test": how an administrator debugs a rule.
  *
- *   sqlbastionctl [-c CONF] policy test --dialect pg|mysql [--level L]
+ *   sqlbastionctl [-c CONF] policy test --dialect pg|mysql|tsql|oracle [--level L]
  *                 [--user U] [--asset A] [--account N] [--database DB]
  *                 [--policy FILE] 'SQL' | -
  *
@@ -126,7 +126,8 @@ static int print_statements(struct ctl *c, enum policy_dialect d, const char *sq
 		return ctl_fail(c, "out of memory");
 	}
 	struct cls_opts opts = {.std_strings = 1, .enc = LEX_ENC_ASCII_SAFE,
-				.mysql = d == POLICY_DIALECT_MYSQL, .database = database};
+				.mysql = d == POLICY_DIALECT_MYSQL, .dialect = d,
+				.database = database};
 	if (d == POLICY_DIALECT_MYSQL)
 		opts.std_strings = 0;
 	cls_begin(b, sql, sql_len, &opts, &r, &names);
@@ -168,13 +169,17 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 		return CTL_USAGE;
 	struct policy_request req = {0};
 	if (!dialect)
-		return ctl_usage(c, "--dialect pg|mysql is required");
+		return ctl_usage(c, "--dialect pg|mysql|tsql|oracle is required");
 	if (strcmp(dialect, "pg") == 0 || strcmp(dialect, "postgres") == 0)
 		req.dialect = POLICY_DIALECT_PG;
 	else if (strcmp(dialect, "mysql") == 0 || strcmp(dialect, "mariadb") == 0)
 		req.dialect = POLICY_DIALECT_MYSQL;
+	else if (strcmp(dialect, "tsql") == 0 || strcmp(dialect, "mssql") == 0)
+		req.dialect = POLICY_DIALECT_TSQL;
+	else if (strcmp(dialect, "oracle") == 0)
+		req.dialect = POLICY_DIALECT_ORACLE;
 	else
-		return ctl_usage(c, "--dialect: '%s' is not pg or mysql", dialect);
+		return ctl_usage(c, "--dialect: '%s' is not pg, mysql, tsql or oracle", dialect);
 	if (policy_level_parse(level, &req.level) != 0)
 		return ctl_usage(c, "--level: '%s' is not read, write, operate or admin", level);
 	if (!file)
@@ -214,7 +219,7 @@ int ctl_policy_test(struct ctl *c, int argc, char **argv)
 	}
 	printf("policy       %s (%zu rules)\n", file ? file : "(none)", policy_rule_count(p));
 	printf("session      dialect=%s level=%s user=%s asset=%s account=%s\n",
-	       req.dialect == POLICY_DIALECT_PG ? "pg" : "mysql", policy_level_name(req.level),
+	       cls_dialect_get(req.dialect)->name, policy_level_name(req.level),
 	       *user ? user : "-", *asset ? asset : "-", *account ? account : "-");
 	if (database)
 		printf("database     %s\n", database);
