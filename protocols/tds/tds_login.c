@@ -137,6 +137,9 @@ void tds_login_refused(struct session *s, void *state, enum login_refusal kind,
 	case LOGIN_REFUSE_AUDIT:
 		snprintf(msg, sizeof msg, "Login failed: sqlbastion: audit log unavailable; login refused.");
 		break;
+	case LOGIN_REFUSE_NOT_HOSTED:
+		snprintf(msg, sizeof msg, "%s", LOGIN_NOT_HOSTED_MESSAGE);
+		break;
 	}
 	client_fatal(c, TDS_ERR_LOGIN_FAILED, msg, reason);
 }
