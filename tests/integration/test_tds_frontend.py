@@ -122,6 +122,7 @@ def pymssql_connect(env, *, encryption="off", token=None):
 
 TEDIOUS_SCRIPT = r"""
 const { Connection, Request, TYPES } = require('tedious');
+const fs = require('fs');
 const [host, port, encrypt] = process.argv.slice(2);
 const out = { rows: [], errors: [] };
 const c = new Connection({
@@ -129,6 +130,7 @@ const c = new Connection({
   authentication: { type: 'default', options: { userName: 'alice', password: process.env.SB_TOKEN } },
   options: { port: Number(port), database: 'master', trustServerCertificate: true,
              encrypt: encrypt === 'strict' ? 'strict' : encrypt === 'true',
+             cryptoCredentialsDetails: { ca: fs.readFileSync(process.env.SB_CA) },
              rowCollectionOnRequestCompletion: true, connectTimeout: 15000, requestTimeout: 30000 },
 });
 function run(sql, params) {
@@ -144,14 +146,14 @@ function run(sql, params) {
 function prepared(sql, values) {
   return new Promise((resolve) => {
     const results = [];
-    const r = new Request(sql, (err) => { if (err) results.push({ err: err.number }); });
+    const r = new Request(sql, (err) => { if (err) results.push({ err: err.number, message: err.message }); });
     r.addParameter('a', TYPES.Int);
     r.on('row', (cols) => results.push(cols.map((col) => col.value)));
     r.on('prepared', async () => {
       for (const v of values) {
         await new Promise((res) => { r.once('requestCompleted', res); c.execute(r, { a: v }); });
       }
-      c.unprepare(r);
+      await new Promise((res) => { r.once('requestCompleted', res); c.unprepare(r); });
       resolve(results);
     });
     c.prepare(r);
@@ -181,7 +183,7 @@ def run_tedious(env, tedious_dir, encrypt):
     script = tedious_dir / "run.js"
     script.write_text(TEDIOUS_SCRIPT)
     r = subprocess.run(["node", script, "127.0.0.1", str(env.port), encrypt], cwd=tedious_dir,
-                       env=dict(os.environ, SB_TOKEN=env.token, SB_UNICODE=UNICODE),
+                       env=dict(os.environ, SB_TOKEN=env.token, SB_UNICODE=UNICODE, SB_CA=str(env.ca)),
                        capture_output=True, text=True, timeout=90)
     assert r.stdout.strip(), r.stderr[-2000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
