@@ -360,13 +360,18 @@ static int parse_features(const uint8_t *p, size_t n, size_t at, struct tds_logi
 int tds_login7_parse(const uint8_t *p, size_t n, struct tds_login7 *l, char *err, size_t errlen)
 {
 	memset(l, 0, sizeof *l);
-	if (n < TDS_LOGIN7_FIXED || n > TDS_LOGIN7_MAX) {
+	if (n < TDS_LOGIN7_FIXED_71 || n > TDS_LOGIN7_MAX) {
 		snprintf(err, errlen, "LOGIN7 of %zu bytes", n);
 		return -1;
 	}
 	l->tds_version = rd32le(p + 4);
-	if (l->tds_version < TDS_VERSION_72 && (l->tds_version >> 24) != 0x72) {
-		snprintf(err, errlen, "TDS version %08x is older than 7.2", (unsigned)l->tds_version);
+	if (l->tds_version < TDS_VERSION_71) {
+		snprintf(err, errlen, "TDS version %08x is older than 7.1", (unsigned)l->tds_version);
+		return -1;
+	}
+	int v71 = TDS_PRE72(l->tds_version);
+	if (!v71 && n < TDS_LOGIN7_FIXED) {
+		snprintf(err, errlen, "LOGIN7 of %zu bytes", n);
 		return -1;
 	}
 	l->packet_size = rd32le(p + 8);
@@ -381,7 +386,8 @@ int tds_login7_parse(const uint8_t *p, size_t n, struct tds_login7 *l, char *err
 	l->lcid = rd32le(p + 32);
 	memcpy(l->client_id, p + L7_CLIENT_ID, 6);
 	l->sspi = (l->opt2 & L7_OPT2_INT_SECURITY) || rd16le(p + L7_SSPI + 2) != 0;
-	l->change_password = (l->opt3 & L7_OPT3_CHANGE_PASSWORD) && rd16le(p + L7_CHANGE_PASSWORD + 2);
+	l->change_password = !v71 && (l->opt3 & L7_OPT3_CHANGE_PASSWORD) &&
+			     rd16le(p + L7_CHANGE_PASSWORD + 2);
 	for (int i = 0; i < TDS_L_NFIELDS; i++) {
 		size_t off = rd16le(p + field_at[i]), chars = rd16le(p + field_at[i] + 2);
 		if (chars == 0)
@@ -401,7 +407,7 @@ int tds_login7_parse(const uint8_t *p, size_t n, struct tds_login7 *l, char *err
 		for (size_t k = 0; k < chars * 2; k++)
 			l->f[i].p[k] = i == TDS_L_PASSWORD ? pw_byte(p[off + k]) : p[off + k];
 	}
-	if (l->opt3 & L7_OPT3_EXTENSION) {
+	if (!v71 && (l->opt3 & L7_OPT3_EXTENSION)) {
 		size_t ext = rd16le(p + L7_EXTENSION), cb = rd16le(p + L7_EXTENSION + 2);
 		if (cb < 4 || ext > n || n - ext < 4 || rd32le(p + ext) >= n) {
 			snprintf(err, errlen, "LOGIN7 feature extension out of bounds");
@@ -547,20 +553,25 @@ void tds_build_error(struct tds_buf *b, uint32_t number, uint8_t cls, const char
 	tds_buf_free(&text);
 }
 
-void tds_build_done(struct tds_buf *b, uint8_t token, uint16_t status, uint64_t rows)
+void tds_build_done(struct tds_buf *b, uint8_t token, uint16_t status, uint64_t rows,
+		    uint32_t version)
 {
 	tds_buf_u8(b, token);
 	tds_buf_u16le(b, status);
 	tds_buf_u16le(b, 0); /* CurCmd */
-	tds_buf_u64le(b, rows);
+	if (version && TDS_PRE72(version))
+		tds_buf_u32le(b, (uint32_t)rows);
+	else
+		tds_buf_u64le(b, rows);
 }
 
-int tds_put_error_reply(struct evbuffer *out, uint32_t number, uint8_t cls, const char *msg)
+int tds_put_error_reply(struct evbuffer *out, uint32_t number, uint8_t cls, const char *msg,
+			uint32_t version)
 {
 	struct tds_buf b;
 	tds_buf_init(&b);
 	tds_build_error(&b, number, cls, msg);
-	tds_build_done(&b, TDS_TOK_DONE, TDS_DONE_ERROR, 0);
+	tds_build_done(&b, TDS_TOK_DONE, TDS_DONE_ERROR, 0, version);
 	int rc = b.oom ? -1 : tds_put_packets(out, TDS_PKT_REPLY, b.p, b.len, TDS_PACKET_DEFAULT);
 	tds_buf_free(&b);
 	return rc;

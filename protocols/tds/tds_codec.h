@@ -101,11 +101,16 @@ void tds_prelogin_build(struct tds_buf *b, uint8_t enc, int client);
 
 /* ---- LOGIN7 ---- */
 
-#define TDS_LOGIN7_FIXED 94u         /* fixed part of a 7.2+ LOGIN7 */
+#define TDS_LOGIN7_FIXED 94u         /* fixed part of a 7.2+ LOGIN7 (as the proxy builds it) */
+#define TDS_LOGIN7_FIXED_71 86u      /* a 7.1 LOGIN7 ends before ibChangePassword */
 #define TDS_LOGIN7_MAX (128u * 1024u) /* a LOGIN7 longer than this is refused */
 
 /* TDS versions (LOGIN7 and LOGINACK) */
+#define TDS_VERSION_71 0x71000001u
 #define TDS_VERSION_72 0x72090002u
+/* Is v (a LOGIN7 or LOGINACK version) before 7.2 (no ALL_HEADERS, 4-byte
+ * DONE counts, 2-byte user types, RPC calls separated by 0x80)? */
+#define TDS_PRE72(v) ((v) < TDS_VERSION_72 && ((v) >> 24) != 0x72)
 #define TDS_VERSION_74 0x74000004u
 
 /* Feature extensions the proxy drops (cannot honour end to end). */
@@ -176,9 +181,12 @@ void tds_login7_free(struct tds_login7 *l);
 
 /* An ERROR token (number, class cls, msg) and a DONE with status into b. */
 void tds_build_error(struct tds_buf *b, uint32_t number, uint8_t cls, const char *msg);
-void tds_build_done(struct tds_buf *b, uint8_t token, uint16_t status, uint64_t rows);
+void tds_build_done(struct tds_buf *b, uint8_t token, uint16_t status, uint64_t rows,
+		    uint32_t version);
 
-/* A whole reply message: ERROR then DONE(ERROR), framed into out. 0/-1. */
-int tds_put_error_reply(struct evbuffer *out, uint32_t number, uint8_t cls, const char *msg);
+/* A whole reply message for a client speaking `version`: ERROR then
+ * DONE(ERROR), framed into out. 0/-1. */
+int tds_put_error_reply(struct evbuffer *out, uint32_t number, uint8_t cls, const char *msg,
+			uint32_t version);
 
 #endif

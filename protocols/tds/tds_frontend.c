@@ -85,7 +85,8 @@ static void tds_goodbye(struct session *s, void *state, const char *reason)
 		return;
 	char msg[256];
 	snprintf(msg, sizeof msg, "sqlbastion: %s", reason);
-	(void)tds_put_error_reply(sess_output(s, SESS_CLIENT), 6005, 20, msg); /* SHUTDOWN in progress */
+	/* 6005: SHUTDOWN is in progress */
+	(void)tds_put_error_reply(sess_output(s, SESS_CLIENT), 6005, 20, msg, c->tds_version);
 }
 
 const struct protocol tds_protocol = {

@@ -116,7 +116,7 @@ static int send_msg(struct tds_conn *c, enum sess_side side, uint8_t type, const
 /* The client hears a login error (class 14) and the session ends. */
 static void client_fatal(struct tds_conn *c, uint32_t number, const char *msg, const char *reason)
 {
-	(void)tds_put_error_reply(sess_output(c->s, SESS_CLIENT), number, 14, msg);
+	(void)tds_put_error_reply(sess_output(c->s, SESS_CLIENT), number, 14, msg, c->tds_version);
 	tds_set_state(c, TDS_ST_CLOSED);
 	sess_close_after_flush(c->s, "%s", reason);
 }
@@ -330,6 +330,11 @@ static void client_login_read(struct tds_conn *c)
 		}
 		if (c->st == TDS_ST_PRELOGIN && type == TDS_PKT_PRELOGIN) {
 			on_prelogin(c, &m);
+		} else if (c->st == TDS_ST_PRELOGIN && type == TDS_PKT_LOGIN7 &&
+			   c->cenc == TDS_CENC_NONE) {
+			/* a TDS 7.1 client that does not encrypt may skip PRELOGIN */
+			tds_set_state(c, TDS_ST_LOGIN7);
+			on_login7(c, &m);
 		} else if (c->st == TDS_ST_LOGIN7 && type == TDS_PKT_LOGIN7) {
 			on_login7(c, &m);
 		} else {
@@ -466,6 +471,7 @@ static void on_backend_login_reply(struct tds_conn *c, const struct tds_buf *m,
 		backend_failed(c, "out of memory");
 		return;
 	}
+	w.tds71 = TDS_PRE72(c->tds_version);
 	(void)tds_walker_feed(&w, m->p, m->len);
 	tds_walker_free(&w);
 	if (!r.ack) {
@@ -485,6 +491,7 @@ static void on_backend_login_reply(struct tds_conn *c, const struct tds_buf *m,
 		return;
 	evbuffer_add_buffer(sess_output(s, SESS_CLIENT), raw);
 	policy_result_init(&c->pres);
+	c->walk.tds71 = TDS_PRE72(c->tds_version);
 	tds_set_state(c, TDS_ST_READY);
 	login_relay_early(s);
 }

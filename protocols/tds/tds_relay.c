@@ -436,7 +436,8 @@ static int refuse(struct tds_conn *c, struct call_out *outs, size_t n)
 		}
 	}
 	evbuffer_drain(c->req_raw, evbuffer_get_length(c->req_raw));
-	if (tds_put_error_reply(sess_output(c->s, SESS_CLIENT), TDS_ERR_PERMISSION, 14, c->deny_msg) != 0)
+	if (tds_put_error_reply(sess_output(c->s, SESS_CLIENT), TDS_ERR_PERMISSION, 14, c->deny_msg,
+				c->tds_version) != 0)
 		return -1;
 	if (c->deny_kill) {
 		tds_set_state(c, TDS_ST_CLOSED);
@@ -453,7 +454,7 @@ static int handle_rpc(struct tds_conn *c, const uint8_t *p, size_t n)
 	for (;;) {
 		struct tds_rpc_call call;
 		char err[120];
-		int r = tds_rpc_next(p, n, &off, &call, err, sizeof err);
+		int r = tds_rpc_next(p, n, &off, &call, TDS_PRE72(c->tds_version), err, sizeof err);
 		if (r == 0)
 			break;
 		if (r < 0) {
@@ -505,7 +506,8 @@ static int handle_request(struct tds_conn *c)
 {
 	const uint8_t *p = c->req.p;
 	size_t n = c->req.len;
-	long off = tds_skip_all_headers(p ? p : (const uint8_t *)"", n);
+	/* ALL_HEADERS came with TDS 7.2 */
+	long off = TDS_PRE72(c->tds_version) ? 0 : tds_skip_all_headers(p ? p : (const uint8_t *)"", n);
 	if (off < 0) {
 		sess_close(c->s, "malformed request headers");
 		return -1;

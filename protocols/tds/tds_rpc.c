@@ -206,8 +206,8 @@ static int param_value(const uint8_t *p, size_t n, size_t *at, struct tds_param 
 	return 0;
 }
 
-int tds_rpc_next(const uint8_t *p, size_t n, size_t *off, struct tds_rpc_call *c, char *err,
-		 size_t errlen)
+int tds_rpc_next(const uint8_t *p, size_t n, size_t *off, struct tds_rpc_call *c, int tds71,
+		 char *err, size_t errlen)
 {
 	memset(c, 0, sizeof *c);
 	size_t at = *off;
@@ -247,7 +247,8 @@ int tds_rpc_next(const uint8_t *p, size_t n, size_t *off, struct tds_rpc_call *c
 	c->flags = rd16(p + at);
 	at += 2;
 	size_t cap = 0;
-	while (at < n && p[at] != 0xFF && p[at] != 0xFE) {
+	/* the calls' separator: 0x80 before 7.2, 0xFF after; 0xFE no-exec */
+	while (at < n && p[at] != (tds71 ? 0x80 : 0xFF) && p[at] != 0xFE) {
 		if (c->nparams == TDS_RPC_PARAMS_MAX) {
 			snprintf(err, errlen, "more than %d RPC parameters", TDS_RPC_PARAMS_MAX);
 			tds_rpc_call_free(c);

@@ -66,8 +66,8 @@ long tds_skip_all_headers(const uint8_t *p, size_t n);
 /* Parse the call at *off of an RPC payload (ALL_HEADERS already skipped).
  * Returns 1 with *c filled (free with tds_rpc_call_free) and *off past it
  * and its batch separator, 0 at the end, -1 malformed (err filled). */
-int tds_rpc_next(const uint8_t *p, size_t n, size_t *off, struct tds_rpc_call *c, char *err,
-		 size_t errlen);
+int tds_rpc_next(const uint8_t *p, size_t n, size_t *off, struct tds_rpc_call *c, int tds71,
+		 char *err, size_t errlen);
 void tds_rpc_call_free(struct tds_rpc_call *c);
 
 /* The procedure's name for the audit ("sp_executesql", or the name sent). */

@@ -146,14 +146,15 @@ static int start_value(struct tds_walker *w, const struct tds_type *t, int ret)
 }
 
 /* One COLMETADATA column entry at p (n bytes): bytes used, 0 need more, -1 bad. */
-static long column_entry(const uint8_t *p, size_t n, struct tds_type *t)
+static long column_entry(const uint8_t *p, size_t n, struct tds_type *t, int tds71)
 {
-	if (n < 6)
+	size_t hl = tds71 ? 4 : 6; /* user type (2 or 4 bytes), flags */
+	if (n < hl)
 		return 0;
-	long tl = tds_type_parse(p + 6, n - 6, t, 0);
+	long tl = tds_type_parse(p + hl, n - hl, t, 0);
 	if (tl <= 0)
 		return tl;
-	size_t at = 6 + (size_t)tl;
+	size_t at = hl + (size_t)tl;
 	if (t->kind == TDS_LEN_LONG) { /* TableName: parts of US_VARCHAR */
 		if (at >= n)
 			return 0;
@@ -235,11 +236,12 @@ static int at_token(struct tds_walker *w)
 		return 1;
 	}
 	case TDS_TOK_DONE: case TDS_TOK_DONEPROC: case TDS_TOK_DONEINPROC: {
-		if (!(p = need(w, 13)))
+		size_t dl = w->tds71 ? 9 : 13;
+		if (!(p = need(w, dl)))
 			return 0;
 		uint16_t status = rd16(p + 1);
-		uint64_t rows = rd64(p + 5);
-		evbuffer_drain(w->in, 13);
+		uint64_t rows = w->tds71 ? rd32(p + 5) : rd64(p + 5);
+		evbuffer_drain(w->in, dl);
 		if (status & TDS_DONE_ATTN)
 			w->attn = 1;
 		if (w->ops->done)
@@ -298,9 +300,10 @@ static int at_retval(struct tds_walker *w)
 		return 0;
 	uint16_t ordinal = rd16(p + 1);
 	size_t at = 4 + (size_t)p[3] * 2; /* token, ordinal, name */
-	if (n < at + 1 + 4 + 2 + 1)
+	size_t ut = w->tds71 ? 2 : 4;
+	if (n < at + 1 + ut + 2 + 1)
 		return n >= UNIT_MAX ? give_up(w) : 0;
-	at += 1 + 4 + 2;
+	at += 1 + ut + 2;
 	struct tds_type t;
 	long tl = tds_type_parse(p + at, n - at, &t, 0);
 	if (tl < 0)
@@ -358,7 +361,7 @@ static int walk(struct tds_walker *w)
 			p = unit(w, &n);
 			if (!p)
 				return 0;
-			long used = column_entry(p, n, &w->cols[w->col]);
+			long used = column_entry(p, n, &w->cols[w->col], w->tds71);
 			if (used < 0)
 				return give_up(w);
 			if (used == 0) {

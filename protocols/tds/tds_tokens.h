@@ -48,6 +48,7 @@ struct tds_walker {
 	struct tds_type rv;   /* RETURNVALUE's type while its value is read */
 	uint64_t rows_seen;   /* ROW/NBCROW tokens in this message */
 	uint8_t attn;         /* a DONE with the attention flag was seen in this message */
+	int tds71;            /* the stream is TDS 7.1: 4-byte DONE counts, 2-byte user types */
 };
 
 /* 0, or -1 out of memory. */

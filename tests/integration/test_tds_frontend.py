@@ -321,6 +321,11 @@ def test_jtds(tds_env, ssl):
     assert out.get("drop", "").startswith("229 "), out
     assert out.get("after") == "2", out
     assert_denied_not_run(env)
+    want = {"off": "off", "request": "login-only", "require": "on"}[ssl]
+    assert f"client encryption {want}" in env.b.log_text()
+    # jTDS speaks TDS 7.1 and prepares with sp_prepare / sp_execute
+    execs = [e for e in env.executed() if e.get("proc") in ("sp_execute", "sp_prepexec")]
+    assert execs, env.executed()
 
 
 # ------------------------------------------------------------------ login
