@@ -2,14 +2,13 @@
  * requests (see tds_rpc.h). */
 #include "protocols/tds/tds_rpc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "audit/audit_json.h"
 #include "protocols/tds/tds_codec.h"
-
-#include <stdio.h>
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -278,10 +277,17 @@ int tds_rpc_next(const uint8_t *p, size_t n, size_t *off, struct tds_rpc_call *c
 		at += 1 + chars * 2;
 		pa->status = p[at++];
 		long tl = tds_type_parse(p + at, n - at, &pa->type, 1);
-		if (tl <= 0 || param_value(p, n, (at += (size_t)(tl > 0 ? tl : 0), &at), pa) != 0) {
-			snprintf(err, errlen, tl < 0 && at < n && p[at] == TDS_T_TVP
-						      ? "table-valued RPC parameters are not supported"
-						      : "malformed RPC parameter %zu", c->nparams + 1);
+		if (tl <= 0) {
+			if (at < n && p[at] == TDS_T_TVP)
+				snprintf(err, errlen, "table-valued RPC parameters are not supported");
+			else
+				snprintf(err, errlen, "malformed type of RPC parameter %zu", c->nparams + 1);
+			tds_rpc_call_free(c);
+			return -1;
+		}
+		at += (size_t)tl;
+		if (param_value(p, n, &at, pa) != 0) {
+			snprintf(err, errlen, "malformed RPC parameter %zu", c->nparams + 1);
 			tds_rpc_call_free(c);
 			return -1;
 		}

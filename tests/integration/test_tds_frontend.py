@@ -360,6 +360,15 @@ def test_require_tls_refuses_plain_client(tds_env):
     assert "client encryption on" in env.b.log_text()
 
 
+def test_strict_tls_first_with_alpn(tds_env):
+    """A TDS 8.0 client starts with TLS and offers ALPN tds/8.0."""
+    env = tds_env()
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{env.port}",
+                        "-alpn", "tds/8.0"], input="", capture_output=True,
+                       text=True, timeout=30)
+    assert "ALPN protocol: tds/8.0" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
 def test_backend_tls_verify_full(tds_env):
     env = tds_env(encryption="on", asset_tls="verify-full", weak=None)
     with env.pytds() as c:
