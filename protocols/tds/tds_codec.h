@@ -35,6 +35,7 @@ enum tds_packet_type {
 };
 
 #define TDS_STATUS_EOM 0x01
+#define TDS_STATUS_IGNORE 0x02 /* with EOM: the client abandons the request */
 
 struct tds_header {
 	uint8_t type, status;

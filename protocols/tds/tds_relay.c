@@ -214,6 +214,9 @@ static void walk_token(void *ctx, uint8_t token, const uint8_t *b, size_t n)
 static void message_end(struct tds_conn *c)
 {
 	int attn = c->walk.attn;
+	/* a stream the walker gave up on may have held the acknowledgement:
+	 * an attention owed is taken as answered rather than kept forever */
+	int unread = c->walk.broken;
 	tds_walker_end(&c->walk);
 	struct tds_pending *p = stmt_head(&c->pend);
 	if (p && p->kind == TDS_PEND_REQUEST) {
@@ -221,7 +224,7 @@ static void message_end(struct tds_conn *c)
 		while ((p = stmt_head(&c->pend)) && p->kind == TDS_PEND_REQUEST && p->req == req)
 			finish_head(c, attn ? "cancelled" : NULL);
 	}
-	if (attn) {
+	if (attn || unread) {
 		p = stmt_head(&c->pend);
 		if (p && p->kind == TDS_PEND_ATTN)
 			stmt_pop(&c->pend, NULL);
@@ -640,7 +643,8 @@ void tds_relay_client(struct tds_conn *c)
 		}
 		if (!(hd.status & TDS_STATUS_EOM))
 			continue;
-		int rc = handle_request(c);
+		/* an abandoned request gets no reply: it is neither run nor sent */
+		int rc = hd.status & TDS_STATUS_IGNORE ? 0 : handle_request(c);
 		tds_buf_free(&c->req);
 		evbuffer_drain(c->req_raw, evbuffer_get_length(c->req_raw));
 		if (rc != 0) {
