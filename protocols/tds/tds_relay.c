@@ -344,7 +344,7 @@ static int decide_call(struct tds_conn *c, const struct tds_rpc_call *call, stru
 	enum tds_proc proc = call->proc;
 	int sqlp = tds_rpc_sql_param(proc, &vfrom);
 	if (proc == TDS_SP_NONE || proc == TDS_SP_CURSOR)
-		vfrom = proc == TDS_SP_NONE ? 0 : 0;
+		vfrom = 0; /* every parameter is a value */
 	char *params = vfrom < call->nparams ? tds_params_json(call, vfrom) : NULL;
 	if (vfrom < call->nparams && !params)
 		return -1;

@@ -331,6 +331,9 @@ static void put_datetime(struct audit_buf *b, const struct tds_type *t, const ui
 		w += put_time(s + w, sizeof s - (size_t)w, (uint64_t)rd16(v + 2) * 60, 0);
 	} else if (t->id == 0x28 && n == 3) {
 		w += put_date(s + w, sizeof s - (size_t)w, (int64_t)uint_le(v, 3) - DAYS_0001_TO_1970);
+	} else if (t->id != 0x29 && t->id != 0x2A && t->id != 0x2B) {
+		put_hex(b, v, n); /* a length its type does not have */
+		return;
 	} else {
 		size_t tl = t->scale <= 2 ? 3 : t->scale <= 4 ? 4 : 5;
 		size_t need = tl + (t->id == 0x2A || t->id == 0x2B ? 3 : 0) + (t->id == 0x2B ? 2 : 0);
