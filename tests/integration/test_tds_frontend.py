@@ -206,6 +206,14 @@ public class JtdsRun {
           try (ResultSet r = p.executeQuery()) { r.next(); out.append("prepared=").append(r.getInt(1)).append('\n'); }
         }
       }
+      try (Statement s = c.createStatement()) { s.execute("create table jb (id int)"); }
+      try (PreparedStatement p = c.prepareStatement("insert into jb values (?)")) {
+        for (int i = 1; i <= 3; i++) { p.setInt(1, i); p.addBatch(); }
+        out.append("batch_counts=").append(p.executeBatch().length).append('\n');
+      }
+      try (Statement s = c.createStatement(); ResultSet r = s.executeQuery("select count(*) from jb")) {
+        r.next(); out.append("batched=").append(r.getInt(1)).append('\n');
+      }
       try (Statement s = c.createStatement()) {
         s.execute("drop table no_such_table");
         out.append("drop=ran\n");
@@ -321,6 +329,11 @@ def test_jtds(tds_env, ssl):
     assert out.get("drop", "").startswith("229 "), out
     assert out.get("after") == "2", out
     assert_denied_not_run(env)
+    # a batch of three executions, each decided and audited with its value
+    assert out.get("batch_counts") == "3" and out.get("batched") == "3", out
+    inserts = [q for q in env.b.audit_records("query") if "insert into jb" in q["statement"]]
+    # sp_prepare (no values), then three sp_execute runs with theirs
+    assert [q.get("params") for q in inserts] == [None, [1], [2], [3]], inserts
     want = {"off": "off", "request": "login-only", "require": "on"}[ssl]
     assert f"client encryption {want}" in env.b.log_text()
     # jTDS speaks TDS 7.1 and prepares with sp_prepare / sp_execute
