@@ -164,3 +164,9 @@ def node_mariadb_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def mysql2_dir(tmp_path_factory):
     return _npm_package_dir(tmp_path_factory, "mysql2", "3")
+
+
+@pytest.fixture(scope="session")
+def tedious_dir(tmp_path_factory):
+    """node tedious 19 (the TDS client), installed once per test run."""
+    return _npm_package_dir(tmp_path_factory, "tedious", "19")

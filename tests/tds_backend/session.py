@@ -9,6 +9,8 @@ import queue
 import re
 import struct
 import threading
+import time
+import traceback
 
 from . import tokens as T
 from . import wire
@@ -19,6 +21,8 @@ from .tsql import PROCEDURES, Cancelled, Engine, TsqlError, split_batch
 from .wire import Closed, Malformed
 
 ENC_NAMES = {ENCRYPT_OFF: "off", ENCRYPT_ON: "on", ENCRYPT_NOT_SUP: "notsup", ENCRYPT_REQ: "req"}
+ATTENTION = object()    # queue marker: an attention arrived
+LOGIN_TIMEOUT = 30      # seconds from connect to a finished login, as SQL Server's
 TM_NAMES = {0: "get_dtc_address", 1: "propagate", 5: "begin", 6: "promote", 7: "commit",
             8: "rollback", 9: "save"}
 
@@ -44,6 +48,10 @@ def _bind_value(v):
 def decl_names(decl):
     """'@a int, @b nvarchar(10)' -> ['a', 'b']"""
     return [m.group(1) for m in re.finditer(r"@(\w+)\s", (decl or "") + " ")]
+
+
+def mode_requires_tls(mode):
+    return mode in ("on", "req", "strict")
 
 
 class Reply:
@@ -72,10 +80,15 @@ class Reply:
             self.pending = None
 
     def finish(self, attention=False):
+        """End the reply. A cancelled request still gets its own message
+        closed first; the attention acknowledgement (DONE_ATTN) follows as
+        a message of its own, which tedious waits for."""
         if attention:
-            self._flush_pending()
+            self.finish()
             self.w.add(T.done(T.DONE_ATTN, 0, 0, self.s.version))
-        elif self.pending:
+            self.w.end()
+            return
+        if self.pending:
             st, cmd, cnt, tok = self.pending
             self.w.add(T.done(st, cnt, cmd, self.s.version, tok))
             self.pending = None
@@ -96,11 +109,14 @@ class Session:
         self.cancel = threading.Event()
         self.queue = queue.Queue()
         self.prepared = {}
+        self.cursors = {}
         self.next_handle = 1
         self.tran_counter = 0
         self.descriptor = b"\x00" * 8
         self.encryption = "none"
         self.reply_lock = threading.Lock()
+        self.closed = False
+        self.login_only_delay = False
 
     def log(self, **entry):
         entry.setdefault("user", self.user)
@@ -110,10 +126,14 @@ class Session:
     # -- connection lifecycle --------------------------------------------
     def run(self):
         try:
+            self.transport.sock.settimeout(LOGIN_TIMEOUT)
             if self._handshake():
+                self.transport.sock.settimeout(None)
                 self._serve()
         except (Closed, Malformed, ConnectionError, OSError) as e:
             self.server.note("spid %d closed: %s" % (self.spid, e))
+        except Exception:   # noqa: BLE001 - a backend bug closes this connection only
+            self.server.note("spid %d crashed:\n%s" % (self.spid, traceback.format_exc()))
         finally:
             if self.engine:
                 self.engine.close()
@@ -123,6 +143,8 @@ class Session:
         cfg = self.server.config
         t = self.transport
         first = t.peek_first_byte()
+        if first not in (0x16, wire.PKT_PRELOGIN, wire.PKT_LOGIN7):
+            raise Malformed("connection does not start with PRELOGIN, LOGIN7 or TLS (0x%02x)" % first)
         strict = first == 0x16
         if strict:
             if not self.server.tls_strict:
@@ -135,6 +157,13 @@ class Session:
         elif cfg["encryption"] == "strict":
             raise Malformed("the backend requires TDS 8.0 strict encryption")
         ptype, _st, payload = wire.read_message(t)
+        if ptype == wire.PKT_LOGIN7 and not strict:
+            # a pre-7.1 style client (jTDS ssl=off) skips PRELOGIN: no TLS
+            if mode_requires_tls(cfg["encryption"]):
+                self.log(kind="login", ok=False, error="LOGIN7 without PRELOGIN but %s requires encryption"
+                         % cfg["encryption"])
+                return False
+            return self._login(parse_login7(payload), ENCRYPT_NOT_SUP)
         if ptype != wire.PKT_PRELOGIN:
             raise Malformed("expected PRELOGIN, got packet type 0x%02x" % ptype)
         opts = parse_prelogin(payload)
@@ -168,6 +197,7 @@ class Session:
         ptype, _st, payload = wire.read_message(t)
         if login_only:
             t.stop_tls()
+            self.login_only_delay = True
         if ptype != wire.PKT_LOGIN7:
             raise Malformed("expected LOGIN7, got packet type 0x%02x" % ptype)
         login = parse_login7(payload)
@@ -190,6 +220,7 @@ class Session:
                 "unknown user" if user not in accounts else "wrong password")
             reply.add(T.error(18456, 1, 14, "Login failed for user '%s'." % user, self.version))
             reply.add(T.done(T.DONE_ERROR, 0, 0, self.version))
+            self._login_only_pause()
             reply.end()
             self.log(ok=False, error=reason, **entry)
             return False
@@ -207,9 +238,16 @@ class Session:
         reply.add(T.loginack(self.version))
         reply.add(T.env_packet_size(self.packet_size, 4096))
         reply.add(T.done(T.DONE_FINAL, 0, 0, self.version))
+        self._login_only_pause()
         reply.end()
         self.log(ok=True, **entry)
         return True
+
+    def _login_only_pause(self):
+        """jTDS (1.3.1, Java 17) loses a cleartext login reply that arrives
+        before it has switched back from TLS; give it time (README)."""
+        if self.login_only_delay:
+            time.sleep(0.2)
 
     # -- requests -----------------------------------------------------------
     def _reader(self):
@@ -222,22 +260,28 @@ class Session:
                         self.engine.db.interrupt()
                     except Exception:   # noqa: BLE001 - closed db
                         pass
+                    self.queue.put(ATTENTION)     # wakes an idle session thread
                     continue
                 self.queue.put(msg)
         except (Closed, Malformed, OSError) as e:
+            self.closed = True
+            self.cancel.set()        # stop a running WAITFOR: nobody is waiting for it
             self.queue.put(e)
 
     def _serve(self):
         threading.Thread(target=self._reader, daemon=True).start()
         while True:
             try:
-                msg = self.queue.get(timeout=0.05)
+                msg = self.queue.get(timeout=1)
+                if msg is ATTENTION:
+                    raise queue.Empty
             except queue.Empty:
-                if self.cancel.is_set():
+                if self.cancel.is_set() and not self.closed:
                     with self.reply_lock:
                         self.cancel.clear()
                         r = Reply(self)
-                        r.finish(attention=True)
+                        r.w.add(T.done(T.DONE_ATTN, 0, 0, self.version))
+                        r.w.end()
                     self.log(kind="attention", while_idle=True)
                 continue
             if isinstance(msg, Exception):
@@ -259,6 +303,8 @@ class Session:
                     raise Malformed("unexpected packet type 0x%02x after login" % ptype)
             except Cancelled:
                 pass
+            if self.closed:
+                return
             with self.reply_lock:
                 attn = self.cancel.is_set()
                 self.cancel.clear()
@@ -272,6 +318,7 @@ class Session:
             e.rollback()
         e.implicit = False
         self.prepared.clear()
+        self.cursors.clear()
         reply.add(T.env_reset_ack())
 
     def _tran_event(self, reply, what):
@@ -346,7 +393,8 @@ class Session:
         try:
             err = self._run_statements(reply, stmts, None, in_proc=False)
         except Cancelled:
-            self.log(kind="batch", sql=text, statements=stmts, error="cancelled")
+            self.log(kind="batch", sql=text, statements=stmts,
+                     error="connection closed" if self.closed else "cancelled")
             raise
         self.log(kind="batch", sql=text, statements=stmts, error=err)
 
@@ -360,7 +408,7 @@ class Session:
             try:
                 err = self._one_rpc(reply, call, entry)
             except Cancelled:
-                entry["error"] = "cancelled"
+                entry["error"] = "connection closed" if self.closed else "cancelled"
                 self.log(**entry)
                 raise
             entry["error"] = err
@@ -395,8 +443,7 @@ class Session:
             elif proc in ("sp_prepare", "sp_prepexec"):
                 if len(p) < 3:
                     raise TsqlError(201, 16, 4, "Procedure or function '%s' expects parameter '@stmt', which was not supplied." % proc)
-                handle = self.next_handle
-                self.next_handle += 1
+                handle = self._new_handle()
                 decl, sql = p[1][1], p[2][1]
                 values = p[3:] if proc == "sp_prepexec" else []
                 entry["handle"] = handle
@@ -442,9 +489,7 @@ class Session:
                 entry["bound"] = {k: _json_value(v) for k, v in params.items()}
                 err = self._run_statements(reply, stmts, params, in_proc=True)
         elif proc.startswith("sp_cursor"):
-            e = TsqlError(50000, 16, 1, "test backend: %s is not implemented" % proc)
-            self._error(reply, e, T.TOK_DONEPROC)
-            return e.text
+            return self._cursor_rpc(reply, proc, p, entry)
         else:
             args = [(n, _bind_value(v), o) for n, v, o, _ti in p]
             try:
@@ -465,6 +510,126 @@ class Session:
                                     value, self.version))
         reply.done(T.DONE_ERROR if err else 0, 0xE0, 0, T.TOK_DONEPROC)
         return err
+
+    # -- server cursors (jTDS scrollable result sets) ---------------------------
+    def _cursor_rpc(self, reply, proc, p, entry):
+        """sp_cursoropen / sp_cursorprepare / sp_cursorexecute /
+        sp_cursorprepexec / sp_cursorfetch / sp_cursorclose /
+        sp_cursorunprepare / sp_cursoroption. Cursors are static: the rows
+        are read at open and served from memory."""
+        def val(i, default=None):
+            return p[i][1] if len(p) > i and p[i][1] is not None else default
+        outs = {}            # parameter index -> value for its RETURNVALUE
+        if proc == "sp_cursorprepare":
+            # @handle OUT, @params, @stmt, @options, @scrollopt OUT, @ccopt OUT
+            decl, sql = val(1, ""), val(2, "")
+            entry.update(sql=sql, decl=decl)
+            try:
+                self.engine.check_batch(split_batch(sql), {k: None for k in decl_names(decl)})
+            except TsqlError as e:
+                self._error(reply, e, T.TOK_DONEPROC)
+                return e.text
+            handle = self._new_handle()
+            self.prepared[handle] = (sql, decl)
+            entry["handle"] = handle
+            outs = {0: handle, 4: val(4, 0) & 0xFFF, 5: val(5, 1)}
+        elif proc in ("sp_cursoropen", "sp_cursorprepexec", "sp_cursorexecute"):
+            if proc == "sp_cursoropen":
+                # @cursor OUT, @stmt, @scrollopt, @ccopt, @rowcount [, @params, values...]
+                sql, decl, values, slots = val(1, ""), val(5, ""), p[6:], (0, 2, 3, 4)
+            elif proc == "sp_cursorprepexec":
+                # @handle OUT, @cursor OUT, @params, @stmt, @scrollopt, @ccopt, @rowcount, values...
+                decl, sql, values, slots = val(2, ""), val(3, ""), p[7:], (1, 4, 5, 6)
+                handle = self._new_handle()
+                self.prepared[handle] = (sql, decl)
+                outs[0] = handle
+                entry["handle"] = handle
+            else:
+                # @handle, @cursor OUT, @scrollopt, @ccopt, @rowcount, values...
+                handle = val(0)
+                entry["handle"] = handle
+                if handle not in self.prepared:
+                    e = TsqlError(8179, 16, 2, "Could not find prepared statement with handle %s." % handle)
+                    self._error(reply, e, T.TOK_DONEPROC)
+                    return e.text
+                (sql, decl), values, slots = self.prepared[handle], p[5:], (1, 2, 3, 4)
+            entry.update(sql=sql, decl=decl)
+            params = self._bind(decl, values)
+            entry["bound"] = {k: _json_value(v) for k, v in params.items()}
+            try:
+                names, rows = self._select(sql, params)
+            except TsqlError as e:
+                self._error(reply, e, T.TOK_DONEPROC)
+                return e.text
+            cols = T.infer_columns(names, rows)
+            cid = 180150000 + self._new_handle()
+            self.cursors[cid] = {"cols": cols, "rows": rows, "start": -1, "end": 0}
+            entry["cursor"] = cid
+            reply.add(T.colmetadata(cols, self.version))
+            reply.done(0, 0xC1, 0, T.TOK_DONEINPROC)
+            i_cursor, i_scroll, i_cc, i_rows = slots
+            outs.update({i_cursor: cid, i_scroll: val(i_scroll, 0) & 0xFFF,
+                         i_cc: val(i_cc, 1), i_rows: len(rows)})
+        elif proc == "sp_cursorfetch":
+            # @cursor, @fetchtype, @rownum, @nrows
+            cid = val(0)
+            entry["cursor"] = cid
+            cur = self.cursors.get(cid)
+            if cur is None:
+                e = TsqlError(16916, 16, 1, "A cursor with the name '%s' does not exist." % cid)
+                self._error(reply, e, T.TOK_DONEPROC)
+                return e.text
+            ftype, rownum, nrows = val(1, 2), val(2, 1), max(1, val(3, 1))
+            rows, n = cur["rows"], len(cur["rows"])
+            if ftype & 0x100:          # FETCH_INFO: position and row count
+                outs = {2: 0 if cur["start"] < 0 else min(cur["start"] + 1, n + 1), 3: n}
+            else:
+                prev = cur["start"] - nrows
+                start = {1: 0, 2: cur["end"], 4: 0 if prev < 0 < cur["start"] else prev, 8: max(n - nrows, 0),
+                         16: rownum - 1 if rownum > 0 else n + rownum,
+                         32: cur["start"] + rownum, 128: cur["start"]}.get(ftype & 0xFF, cur["end"])
+                block = rows[start:start + nrows] if 0 <= start < n else []
+                cur["start"] = min(max(start, -1), n)
+                cur["end"] = min(max(start, 0) + len(block), n) if block else cur["start"]
+                reply.add(T.colmetadata(cur["cols"], self.version))
+                for r in block:
+                    reply.w.add(T.row(cur["cols"], r, self.version))
+                reply.done(T.DONE_COUNT, 0xC1, len(block), T.TOK_DONEINPROC)
+        elif proc == "sp_cursorclose":
+            entry["cursor"] = val(0)
+            self.cursors.pop(val(0), None)
+        elif proc == "sp_cursorunprepare":
+            entry["handle"] = val(0)
+            self.prepared.pop(val(0), None)
+        elif proc != "sp_cursoroption":
+            e = TsqlError(50000, 16, 1, "test backend: %s is not implemented" % proc)
+            self._error(reply, e, T.TOK_DONEPROC)
+            return e.text
+        reply.add(T.returnstatus(0))
+        for idx, value in sorted(outs.items()):
+            if idx < len(p) and (p[idx][2] or proc == "sp_cursorfetch"):
+                reply.add(T.returnvalue(idx, p[idx][0], T.Column(p[idx][0], "int4"), value, self.version))
+        reply.done(0, 0xE0, 0, T.TOK_DONEPROC)
+        return None
+
+    def _select(self, sql, params):
+        """The result set of a one-statement query (a cursor's rows)."""
+        stmts = split_batch(sql)
+        self.engine.check_batch(stmts, params)
+        result = None
+        for stmt in stmts:
+            for ev in self.engine.execute(stmt, params):
+                if ev[0] == "rows" and result is None:
+                    result = (ev[1], ev[2])
+        if result is None:
+            raise TsqlError(16937, 16, 1, "A server cursor is not allowed on a remote stored procedure "
+                            "or stored procedure with more than one SELECT statement.")
+        return result
+
+    def _new_handle(self):
+        handle = self.next_handle
+        self.next_handle += 1
+        return handle
 
     # -- transaction manager ---------------------------------------------------
     def _tm(self, reply, payload):

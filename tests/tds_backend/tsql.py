@@ -105,6 +105,8 @@ def _continues(words, up):
     first, prev = words[0], words[-1]
     if prev in ("ON", "FOR", "UNION", "ALL", "EXCEPT", "INTERSECT", "AS", "OF"):
         return True
+    if up == "IF" and first in ("DROP", "CREATE", "ALTER"):
+        return True      # DROP TABLE IF EXISTS
     if first == "IF":
         # IF <condition> <statement>: the first statement keyword is the body
         return not any(w in STARTERS for w in words[1:])
@@ -190,6 +192,9 @@ def translate(stmt, sysvars):
             out.append(text)
         i += 1
     sql = "".join(out)
+    sql = re.sub(r"\bAS\s+(?:VAR)?BINARY\b(?:\s*\(\s*(?:\d+|MAX)\s*\))?", "AS BLOB", sql, flags=re.I)
+    sql = re.sub(r"\bAS\s+N?(?:VAR)?CHAR\b(?:\s*\(\s*(?:\d+|MAX)\s*\))?", "AS TEXT", sql, flags=re.I)
+    sql = re.sub(r"\bOPTION\s*\([^)]*\)\s*$", "", sql, flags=re.I)
     sql = re.sub(r"\(\s*MAX\s*\)", "", sql, flags=re.I)
     sql = re.sub(r"\b(?:BIG)?INT\s+IDENTITY(?:\s*\(\s*\d+\s*,\s*\d+\s*\))?(?:\s+NOT\s+NULL)?(?:\s+PRIMARY\s+KEY)?",
                  "INTEGER PRIMARY KEY AUTOINCREMENT", sql, flags=re.I)
@@ -232,6 +237,14 @@ def sqlite_error(e, stmt):
     return TsqlError(50000, 16, 1, msg)
 
 
+def _replicate(value, count):
+    if value is None or count is None:
+        return None
+    if count * len(value) > 64 * 1024 * 1024:
+        raise ValueError("REPLICATE result too large")
+    return value * int(count)
+
+
 class Cancelled(Exception):
     """Attention arrived: stop, the session acknowledges it."""
 
@@ -261,6 +274,7 @@ class Engine:
     def __init__(self, db_path, spid, cancel_event, procedures):
         self.db = sqlite3.connect(db_path, timeout=10, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.create_function("REPLICATE", 2, _replicate, deterministic=True)
         self.spid = spid
         self.cancel = cancel_event
         self.trancount = 0

@@ -1,8 +1,10 @@
 """Bytes on the wire: a transport that is plain TCP or TLS (SSLObject over
 memory BIOs, so the TLS handshake can travel inside PRELOGIN packets), and
 TDS packet framing on top of it."""
+import os
 import socket
 import ssl
+import sys
 import struct
 import threading
 
@@ -22,6 +24,7 @@ ST_EOM = 0x01
 ST_RESET = 0x08
 ST_RESET_SKIPTRAN = 0x10
 
+DEBUG = bool(os.environ.get("TDS_BACKEND_DEBUG"))
 MAX_MESSAGE = 64 * 1024 * 1024   # reassembly cap: larger is treated as malformed
 
 
@@ -54,11 +57,15 @@ class Transport:
             data = self.sock.recv(65536)
         except (ConnectionError, OSError) as e:
             raise Closed(str(e))
+        if DEBUG:
+            print("tds_backend: recv %d %s" % (len(data), data[:16].hex()), file=sys.stderr, flush=True)
         if not data:
             raise Closed("peer closed")
         return data
 
     def _sock_send(self, data):
+        if DEBUG:
+            print("tds_backend: send %d %s" % (len(data), data[:16].hex()), file=sys.stderr, flush=True)
         with self._send_lock:
             try:
                 self.sock.sendall(data)
