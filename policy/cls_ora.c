@@ -200,7 +200,8 @@ static void word_flags(struct cls_batch *b)
 	if (cls_word_is(&w, "update") && prev_is(b, "for") && b->vid == KW_SELECT)
 		*fl |= POLICY_F_WRITES; /* SELECT ... FOR UPDATE locks the rows */
 	if ((cls_word_is(&w, "kill") || cls_word_is(&w, "disconnect")) &&
-	    cls_word_is(&b->nx, "session") && !strcmp(b->st->verb, "ALTER SYSTEM"))
+	    cls_word_is(&b->nx, "session") && b->vid == KW_ALTER)
+		/* the verb is known to be ALTER SYSTEM only after this word */
 		S(b)->kill = 1;
 }
 
