@@ -221,8 +221,14 @@ static void message_end(struct tds_conn *c)
 	struct tds_pending *p = stmt_head(&c->pend);
 	if (p && p->kind == TDS_PEND_REQUEST) {
 		uint64_t req = p->req;
+		/* an attention sent before this reply ended cancelled it, whether
+		 * the server's DONE(ATTN) closes this message or comes in its own
+		 * (the client discards what the cancelled request returned) */
+		int cancelled = attn;
+		for (size_t i = 1; (p = stmt_at(&c->pend, i)) && !cancelled; i++)
+			cancelled = p->kind == TDS_PEND_ATTN;
 		while ((p = stmt_head(&c->pend)) && p->kind == TDS_PEND_REQUEST && p->req == req)
-			finish_head(c, attn ? "cancelled" : NULL);
+			finish_head(c, cancelled ? "cancelled" : NULL);
 	}
 	if (attn || unread) {
 		p = stmt_head(&c->pend);

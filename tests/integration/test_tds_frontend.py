@@ -499,3 +499,65 @@ def test_sp_executesql_denied_by_its_text(tds_env):
         cur.execute("select %s", (3,))
         assert cur.fetchall() == [(3,)]
     assert not any("x_param_table" in (s or "") for s in env.sqls())
+
+
+JTDS_CURSOR = r"""
+import java.sql.*;
+public class JtdsCursor {
+  public static void main(String[] a) throws Exception {
+    Class.forName("net.sourceforge.jtds.jdbc.Driver");
+    String url = "jdbc:jtds:sqlserver://127.0.0.1:" + a[0] + "/master";
+    try (Connection c = DriverManager.getConnection(url, "alice", System.getenv("SB_TOKEN"))) {
+      try (Statement st = c.createStatement()) {
+        st.execute("CREATE TABLE cur_t (id INT, s NVARCHAR(50))");
+        st.execute("INSERT INTO cur_t VALUES (1, N'one'); INSERT INTO cur_t VALUES (2, N'two'); INSERT INTO cur_t VALUES (3, N'three')");
+      }
+      try (Statement st = c.createStatement(ResultSet.TYPE_SCROLL_INSENSITIVE, ResultSet.CONCUR_READ_ONLY);
+           ResultSet rs = st.executeQuery("SELECT id, s FROM cur_t ORDER BY id")) {
+        StringBuilder sb = new StringBuilder();
+        while (rs.next()) sb.append(rs.getString(2)).append(",");
+        System.out.println("scroll=" + sb);
+        rs.absolute(2); System.out.println("abs2=" + rs.getString(2));
+      }
+      for (int round = 0; round < 2; round++)
+      try (PreparedStatement ps = c.prepareStatement("SELECT s FROM cur_t WHERE id >= ? ORDER BY id",
+             ResultSet.TYPE_SCROLL_INSENSITIVE, ResultSet.CONCUR_READ_ONLY)) {
+        ps.setInt(1, 2 + round);
+        try (ResultSet rs = ps.executeQuery()) { StringBuilder sb = new StringBuilder();
+          while (rs.next()) sb.append(rs.getString(1)).append(","); System.out.println("pscroll" + round + "=" + sb); }
+      }
+      try (Statement st = c.createStatement(ResultSet.TYPE_SCROLL_INSENSITIVE, ResultSet.CONCUR_READ_ONLY)) {
+        st.executeQuery("DELETE FROM cur_t");
+        System.out.println("delete=ran");
+      } catch (SQLException e) { System.out.println("delete=" + e.getErrorCode()); }
+    }
+  }
+}
+"""
+
+
+def test_jtds_server_cursors(tds_env):
+    """jTDS scrollable result sets: sp_cursoropen (the SQL is its 2nd
+    parameter), sp_cursorprepare / sp_cursorexecute (by the confirmed
+    handle), sp_cursorfetch / sp_cursorclose pass."""
+    if not JTDS_JAR.exists() or not shutil.which("java"):
+        pytest.skip("jTDS (libjtds-java) or java not installed")
+    env = tds_env()
+    src = env.b.dir / "JtdsCursor.java"
+    src.write_text(JTDS_CURSOR)
+    r = subprocess.run(["java", "-cp", str(JTDS_JAR), str(src), str(env.port)],
+                       env=dict(os.environ, SB_TOKEN=env.token), capture_output=True,
+                       text=True, timeout=120)
+    out = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    assert out.get("scroll") == "one,two,three,", (out, r.stderr[-2000:])
+    assert out.get("abs2") == "two", out
+    assert out.get("pscroll0") == "two,three," and out.get("pscroll1") == "three,", out
+    # DELETE without WHERE, even inside sp_cursoropen, is refused by its text
+    assert out.get("delete") == "229", out
+    gt = env.be.ground_truth()
+    procs = {e.get("proc") for e in gt}
+    assert {"sp_cursoropen", "sp_cursorfetch"} <= procs, procs
+    assert not any(e.get("proc") == "sp_cursoropen" and "DELETE" in (e.get("sql") or "")
+                   for e in gt)
+    opened = env.b.audit_records("query", statement="SELECT id, s FROM cur_t ORDER BY id")
+    assert opened and opened[0]["decision"] == "allow", opened
