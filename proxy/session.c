@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "policy/policy.h"
 #include "proxy/bev_io.h"
@@ -625,6 +626,10 @@ int sess_client_tls_start_framed(struct session *s, const struct sess_tls_framin
 	evbuffer_remove_cb(bufferevent_get_input(sock), count_in_cb, s);
 	evbuffer_remove_cb(bufferevent_get_output(sock), count_out_cb, s);
 	bufferevent_setwatermark(sock, EV_WRITE, 0, SESS_HIGH_WATER);
+	/* TLS inside the protocol's packets (TDS 7.x) is TLS 1.2 at most: a
+	 * 1.3 session ticket sent after the handshake would still be framed
+	 * while the client reads raw records. */
+	SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
 	/* Deferred callbacks: a filter calls its write callback from inside
 	 * the write that fed it, which would re-enter the TLS handshake that
 	 * is writing (and send its flight twice). */
@@ -711,7 +716,9 @@ int sess_backend_connect(struct session *s, const char *host, int port)
 	return 0;
 }
 
-int sess_backend_tls_start(struct session *s, const char *host, int verify)
+/* sess_backend_tls_start with an optional framing layer under the TLS one. */
+static int backend_tls_start(struct session *s, const char *host, int verify,
+			     const struct sess_tls_framing *fr)
 {
 	SSL_CTX *ctx = verify ? s->px->backend_tls_verify : s->px->backend_tls;
 	if (!ctx)
@@ -735,6 +742,21 @@ int sess_backend_tls_start(struct session *s, const char *host, int verify)
 		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
 	}
 	bufferevent_setwatermark(s->backend, EV_WRITE, 0, SESS_HIGH_WATER);
+	if (fr) {
+		/* TLS inside the protocol's packets (TDS 7.x) is TLS 1.2 at
+		 * most: a 1.3 ticket after the handshake would be framed. */
+		SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
+		struct bufferevent *framed = bufferevent_filter_new(
+			s->backend, fr->unwrap, fr->wrap,
+			BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, NULL, fr->ctx);
+		if (!framed) {
+			SSL_free(ssl);
+			return -1;
+		}
+		/* the framing layer owns the socket from here (freed with the session) */
+		s->backend = framed;
+		bufferevent_setwatermark(framed, EV_WRITE, 0, SESS_HIGH_WATER);
+	}
 	struct bufferevent *tls = bufferevent_openssl_filter_new(
 		s->px->base, s->backend, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!tls) {
@@ -747,6 +769,56 @@ int sess_backend_tls_start(struct session *s, const char *host, int verify)
 	bufferevent_setcb(tls, backend_read_cb, backend_write_cb, backend_event_cb, s);
 	bufferevent_setwatermark(tls, EV_WRITE, SESS_LOW_WATER, 0);
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
+	return 0;
+}
+
+int sess_backend_tls_start(struct session *s, const char *host, int verify)
+{
+	return backend_tls_start(s, host, verify, NULL);
+}
+
+int sess_backend_tls_start_framed(struct session *s, const char *host, int verify,
+				  const struct sess_tls_framing *fr)
+{
+	if (!fr || !fr->unwrap || !fr->wrap)
+		return -1;
+	return backend_tls_start(s, host, verify, fr);
+}
+
+int sess_client_tls_stop(struct session *s)
+{
+	if (!s->client_tls || s->closing)
+		return -1;
+	struct bufferevent *bottom = s->client;
+	while (bufferevent_get_underlying(bottom))
+		bottom = bufferevent_get_underlying(bottom);
+	evutil_socket_t fd = bufferevent_getfd(bottom);
+	if (fd < 0)
+		return -1;
+	/* The TLS chain closes its socket when freed: the plain side takes a
+	 * second descriptor of the same connection. */
+	evutil_socket_t nfd = dup(fd);
+	if (nfd < 0)
+		return -1;
+	struct bufferevent *plain = bufferevent_socket_new(s->px->base, nfd, BEV_OPT_CLOSE_ON_FREE);
+	if (!plain) {
+		evutil_closesocket(nfd);
+		return -1;
+	}
+	/* what the socket layer holds unread or unsent is plain already */
+	evbuffer_add_buffer(bufferevent_get_input(plain), bufferevent_get_input(bottom));
+	evbuffer_add_buffer(bufferevent_get_output(plain), bufferevent_get_output(bottom));
+	struct bufferevent *old = s->client;
+	evbuffer_remove_cb(bufferevent_get_input(old), count_in_cb, s);
+	evbuffer_remove_cb(bufferevent_get_output(old), count_out_cb, s);
+	bufferevent_disable(old, EV_READ | EV_WRITE);
+	bufferevent_setcb(old, NULL, NULL, NULL, NULL);
+	bufferevent_free(old); /* safe in its own callback: libevent holds a reference */
+	s->client = plain;
+	s->client_tls = 0;
+	client_setup(s);
+	if (s->client_held || s->client_paused)
+		bufferevent_disable(plain, EV_READ);
 	return 0;
 }
 

@@ -160,6 +160,12 @@ struct sess_tls_framing {
 int sess_client_tls_start_framed(struct session *s, const struct sess_tls_framing *fr)
 	__attribute__((warn_unused_result));
 
+/* Leave TLS on the client side: what the client sends and gets from here
+ * is plain again (TDS login-only encryption: LOGIN7 went inside TLS, the
+ * rest does not). Call at a point where the client has nothing in flight
+ * inside TLS. Returns 0, or -1 (the caller closes). */
+int sess_client_tls_stop(struct session *s) __attribute__((warn_unused_result));
+
 /* Open the backend TCP connection to host:port (async DNS). CONNECTED on
  * SESS_BACKEND when done; failure or connect_timeout closes the session
  * with a reason. Returns 0/-1. */
@@ -169,6 +175,12 @@ int sess_backend_connect(struct session *s, const char *host, int port)
 /* Upgrade the backend side to TLS (client role); verify = 1 checks the
  * certificate chain and that it names `host`. TLS_READY on SESS_BACKEND. */
 int sess_backend_tls_start(struct session *s, const char *host, int verify)
+	__attribute__((warn_unused_result));
+
+/* The same through the framing layer fr (TDS: the handshake in PRELOGIN
+ * packets, the records raw after it): socket <- fr <- TLS <- the session. */
+int sess_backend_tls_start_framed(struct session *s, const char *host, int verify,
+				  const struct sess_tls_framing *fr)
 	__attribute__((warn_unused_result));
 
 /* Replace the backend connection (TNS REDIRECT: the listener names another
