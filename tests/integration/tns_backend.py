@@ -98,11 +98,12 @@ class TnsBackend:
         return f"{self.host}:{self.port}/{service or self.service}"
 
     def descriptor(self, *, sid=None, service=None, pad=0):
-        """A full connect descriptor; pad adds a long dummy parameter so the
-        connect data exceeds what fits in the CONNECT packet."""
+        """A full connect descriptor; pad adds a long connection class (a
+        parameter both thin clients pass on) so the connect data exceeds
+        what fits in the CONNECT packet (230 bytes)."""
         cd = f"(SID={sid})" if sid else f"(SERVICE_NAME={service or self.service})"
         if pad:
-            cd += f"(SB_PAD={'x' * pad})"
+            cd += f"(POOL_CONNECTION_CLASS=SBPAD{'x' * pad})"
         return (f"(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST={self.host})(PORT={self.port}))"
                 f"(CONNECT_DATA={cd}))")
 

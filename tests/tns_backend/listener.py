@@ -128,6 +128,7 @@ class Backend:
                 if self.resend and not resent:
                     resent = True
                     io.send(wire.RESEND, b"")
+                    self.truth.write(kind="resend", connect_data=cdata)
                     continue
                 break
             if is_main and self.redirect:

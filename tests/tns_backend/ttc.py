@@ -341,12 +341,14 @@ class Session:
         self.raw_text = bool(m and (int(m.group(1)), int(m.group(2))) < (1, 3))
         ok = self.logon.verify(pairs.get("AUTH_SESSKEY", ""), pairs.get("AUTH_PASSWORD", ""))
         if not ok:
-            self.log("login", result="denied", driver=self.driver_name)
+            self.log("login", result="denied", driver=self.driver_name,
+                     connect_data=self.connect_data)
             self.logon = None
             return self._error(OraError(1017, "invalid username/password; logon denied"))
         self.authenticated = True
         self.sql = SqlSession(self.b.db_path)
-        self.log("login", result="ok", driver=self.driver_name)
+        self.log("login", result="ok", driver=self.driver_name,
+                 connect_data=self.connect_data)
         params = [
             ("AUTH_SVR_RESPONSE", self.logon.server_response(), 0),
             ("AUTH_VERSION_STRING", "- Production", 0),
