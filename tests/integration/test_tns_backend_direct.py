@@ -147,6 +147,25 @@ def test_py_multi_packet_results_and_binds(backend):
     assert sum(1 for e in backend.executed() if e["sql"].startswith("INSERT INTO big")) == 5000
 
 
+def test_py_cancel_interrupts_and_session_goes_on(backend):
+    """conn.cancel() from another thread: the INTERRUPT marker reaches the
+    backend mid-statement, the break/reset exchange runs, ORA-01013."""
+    import threading
+    import time
+    with _py_connect(backend) as conn:
+        cur = conn.cursor()
+        timer = threading.Timer(0.5, conn.cancel)
+        timer.start()
+        t0 = time.time()
+        with pytest.raises(oracledb.DatabaseError) as e:
+            cur.execute("SELECT sb_sleep(20) FROM dual")
+        assert "ORA-01013" in str(e.value)
+        assert time.time() - t0 < 10
+        cur.execute("SELECT 6 FROM dual")
+        assert cur.fetchone() == (6,)
+    assert any(e["kind"] == "break" for e in backend.ground_truth())
+
+
 def test_py_redirect(tmp_path):
     be = TnsBackend(tmp_path / "tns", redirect=True).start()
     try:
@@ -208,6 +227,8 @@ def test_node_scenarios(backend, node_oracledb_dir):
         {"op": "execute", "sql": "SELECT id, name FROM nt WHERE id >= 100 ORDER BY id"},
         {"op": "execute", "sql": "SELECT :1 FROM dual", "binds": ["y" * 20000]},
         {"op": "ping"},
+        {"op": "executeWithBreak", "sql": "SELECT sb_sleep(20) FROM dual", "afterMs": 500},
+        {"op": "execute", "sql": "SELECT 7 FROM dual"},
     ]
     out = run_node(node_oracledb_dir, backend.dsn(), "scott", "tiger", steps)
     assert out["connect"] == "ok", out
@@ -223,6 +244,8 @@ def test_node_scenarios(backend, node_oracledb_dir):
     assert len(big) == 5000 and big[-1] == [5099, "bulk 5099"]
     assert res[14] == {"rows": [["y" * 20000]]}
     assert res[15] == {"ok": True}
+    assert res[16]["error"]["errorNum"] == 1013 and res[16]["ms"] < 10000, res[16]
+    assert res[17] == {"rows": [[7]]}
     assert out["closed"] is True
     ex = backend.executed()
     sel = [e for e in ex if e["sql"].startswith("SELECT id, name FROM nt WHERE id >= :lo")]

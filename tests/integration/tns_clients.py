@@ -9,7 +9,8 @@ connection through a list of steps and returns what the client saw:
 
 A step is {"op": "execute", "sql": ..., "binds": [...] or {...}},
 {"op": "executeMany", "sql": ..., "binds": [[...], ...]}, {"op": "commit"},
-{"op": "rollback"} or {"op": "ping"}; a failing step does not stop the run,
+{"op": "rollback"}, {"op": "ping"} or {"op": "executeWithBreak", "sql": ...,
+"afterMs": 500} (conn.breakExecution() while the call runs); a failing step does not stop the run,
 so a test can check the session goes on after an error.  The password goes
 through the environment, never argv.  node_dir comes from conftest's
 _npm_package_dir(..., "oracledb", "6").
@@ -51,6 +52,17 @@ function err(e) {
         await conn.commit(); out.results.push({ ok: true });
       } else if (s.op === 'rollback') {
         await conn.rollback(); out.results.push({ ok: true });
+      } else if (s.op === 'executeWithBreak') {
+        const t0 = Date.now();
+        const p = conn.execute(s.sql, s.binds || []);
+        await new Promise((res) => setTimeout(res, s.afterMs || 500));
+        await conn.breakExecution();
+        try {
+          const r = await p;
+          out.results.push({ rows: r.rows, ms: Date.now() - t0 });
+        } catch (e) {
+          out.results.push({ error: err(e), ms: Date.now() - t0 });
+        }
       } else if (s.op === 'ping') {
         await conn.ping(); out.results.push({ ok: true });
       } else {

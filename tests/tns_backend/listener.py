@@ -21,6 +21,7 @@ import socket
 import struct
 import threading
 import time
+import traceback
 
 from . import wire
 from .ttc import Session
@@ -167,6 +168,9 @@ class Backend:
             pass
         except wire.ProtocolError as e:
             self.truth.write(kind="protocol_error", error=str(e), peer=str(peer))
+        except Exception as e:  # noqa: BLE001 - one connection fails, not the backend
+            self.truth.write(kind="internal_error", error=repr(e),
+                             trace=traceback.format_exc()[-4000:], peer=str(peer))
         finally:
             try:
                 conn.close()

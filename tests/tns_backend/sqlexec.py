@@ -9,6 +9,7 @@ as the ORA- error a user would see for the same mistake.
 
 import re
 import sqlite3
+import time
 from decimal import Decimal
 
 _BIND = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|--[^\n]*|/\*.*?\*/|:(\w+)", re.S)
@@ -77,9 +78,14 @@ def _ora_error(exc):
 class SqlSession:
     """One SQLite connection per Oracle session; shares the database file."""
 
-    def __init__(self, path):
+    def __init__(self, path, should_stop=None):
+        """should_stop() is polled by SB_SLEEP(seconds), the one slow
+        function the tests can call, so a client's break can interrupt it."""
         self.db = sqlite3.connect(path, timeout=5, isolation_level=None,
                                   check_same_thread=False)
+        self.should_stop = should_stop or (lambda: False)
+        self.interrupted = False
+        self.db.create_function("sb_sleep", 1, self._sleep)
         self.db.execute("CREATE TABLE IF NOT EXISTS dual (dummy VARCHAR2(1))")
         if self.db.execute("SELECT count(*) FROM dual").fetchone()[0] == 0:
             self.db.execute("INSERT INTO dual VALUES ('X')")
@@ -110,7 +116,19 @@ class SqlSession:
                 return cols, [tuple(r) for r in cur.fetchall()], 0
             return None, [], max(cur.rowcount, 0)
         except sqlite3.Error as e:
+            if self.interrupted:
+                self.interrupted = False
+                raise OraError(1013, "user requested cancel of current operation") from None
             raise _ora_error(e) from None
+
+    def _sleep(self, seconds):
+        end = time.time() + float(seconds or 0)
+        while time.time() < end:
+            if self.should_stop():
+                self.interrupted = True
+                raise RuntimeError("interrupted")
+            time.sleep(0.02)
+        return 0
 
     def commit(self):
         if self.in_txn:

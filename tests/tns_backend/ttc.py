@@ -17,9 +17,10 @@ TTC field version is capped at 12 (19c) so both clients use the same
 layout; see README.md for what is not implemented.
 """
 
-import re
-import struct
 import datetime
+import re
+import socket
+import struct
 
 from . import wire
 from .o5logon import O5Logon
@@ -109,7 +110,7 @@ class Session:
         self.authenticated = False
         self.logon = None
         self.driver = ""
-        self.raw_text = False        # python-oracledb < 1.3 sends SQL without length
+        self.raw_text = None         # python-oracledb < 1.3 sends SQL without length
         self.cursors = {}
         self.next_cursor = 1
         self.sql = None
@@ -117,6 +118,7 @@ class Session:
         self.serial = 1000 + self.sid
         self.seq = 0
         self.field_version = FIELD_VERSION
+        self.pending_break = False
 
     # ---- logging ------------------------------------------------------------
 
@@ -131,8 +133,8 @@ class Session:
             while True:
                 try:
                     self._one_request()
-                except wire.Break:
-                    self._handle_break()
+                except wire.Break as b:
+                    self._handle_break(b.args[0] if b.args else None)
         finally:
             if self.sql is not None:
                 self.sql.close()
@@ -189,19 +191,40 @@ class Session:
         self.r.discard_packet()
         return self._error(OraError(3115, f"unsupported network datatype or representation (function {func})"))
 
-    def _handle_break(self):
-        """Client BREAK/INTERRUPT: answer the break/reset exchange, then
-        report ORA-01013 so the client's pending call ends."""
+    def _handle_break(self, kind=None):
+        """Client BREAK/INTERRUPT marker (already consumed): answer with a
+        BREAK marker, wait for the client's RESET, answer RESET, then end
+        the interrupted call with ORA-01013."""
         self.io.send_marker(wire.MARKER_BREAK)
+        self._await_reset()
+        self.r.discard_packet()
+        self.log("break", marker=kind)
+        self._error(OraError(1013, "user requested cancel of current operation"))
+
+    def _await_reset(self):
         while True:
             pkt = self.io.recv()
             if pkt.ptype == wire.MARKER and len(pkt.payload) >= 3 \
                     and pkt.payload[2] == wire.MARKER_RESET:
                 break
         self.io.send_marker(wire.MARKER_RESET)
-        self.r.discard_packet()
-        self.log("break")
-        self._error(OraError(1013, "user requested cancel of current operation"))
+
+    def _break_arrived(self):
+        """Polled while a statement runs: True (marker consumed) when the
+        client has sent a MARKER packet (python: INTERRUPT without OOB,
+        node: INTERRUPT)."""
+        hdr_len = 8
+        try:
+            head = self.sock.recv(hdr_len, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+        if len(head) < hdr_len or head[4] != wire.MARKER:
+            return False
+        self.io.recv()
+        self.pending_break = True
+        return True
 
     # ---- replies ----------------------------------------------------------------
 
@@ -338,7 +361,10 @@ class Session:
             raise wire.ProtocolError("auth phase two before phase one")
         self.driver_name = pairs.get("SESSION_CLIENT_DRIVER_NAME", "")
         m = re.match(r"python-oracledb thn : (\d+)\.(\d+)", self.driver_name)
-        self.raw_text = bool(m and (int(m.group(1)), int(m.group(2))) < (1, 3))
+        if m:
+            self.raw_text = (int(m.group(1)), int(m.group(2))) < (1, 3)
+        elif self.driver_name.startswith("node-oracledb"):
+            self.raw_text = False
         ok = self.logon.verify(pairs.get("AUTH_SESSKEY", ""), pairs.get("AUTH_PASSWORD", ""))
         if not ok:
             self.log("login", result="denied", driver=self.driver_name,
@@ -346,7 +372,7 @@ class Session:
             self.logon = None
             return self._error(OraError(1017, "invalid username/password; logon denied"))
         self.authenticated = True
-        self.sql = SqlSession(self.b.db_path)
+        self.sql = SqlSession(self.b.db_path, should_stop=self._break_arrived)
         self.log("login", result="ok", driver=self.driver_name,
                  connect_data=self.connect_data)
         params = [
@@ -424,8 +450,17 @@ class Session:
     # ---- execute -------------------------------------------------------------
 
     def _read_sql(self, length):
-        """SQL text: raw (python-oracledb < 1.3) or length-prefixed."""
-        if self.raw_text:
+        """SQL text: python-oracledb < 1.3 writes it raw (its length is the
+        sql_len field), later clients length-prefixed.  The driver name
+        from login is the hint; without one (e.g. a proxy logged in under
+        its own name), a first byte equal to the length (or the long-value
+        marker) means prefixed."""
+        first = self.r.peek()
+        if self.raw_text is None:
+            prefixed = first == wire.LONG_LENGTH if length > wire.MAX_SHORT else first == length
+        else:
+            prefixed = not self.raw_text
+        if not prefixed:
             return self.r.raw(length)
         return self.r.bytes_with_length() or b""
 
@@ -452,34 +487,21 @@ class Session:
         return metas
 
     def _read_bind_value(self, meta):
+        """Every supported bind value is length-prefixed, so an undecodable
+        one is still skipped whole and reported as ORA-03115 afterwards."""
         t = meta.ora_type
         if meta.flags & 0x40:
-            raise OraError(3115, "array binds are not supported by this test backend")
-        if t == T_BOOLEAN:
-            data = self.r.bytes_with_length()
-            return None if data is None or len(data) == 1 and data[0] == 1 and False \
-                else (bool(data[-1] == 1) if data else None)
+            return Unsupported("array binds")
+        if t == T_BOOLEAN and self.r.peek() == 253:     # NULL boolean
+            self.r.raw(2)
+            return None
         data = self.r.bytes_with_length()
         if data is None:
             return None
-        if t in (T_VARCHAR, T_CHAR, T_LONG):
-            return data.decode("utf-16-be" if meta.csfrm == 2 else "utf-8", "replace")
-        if t in (T_NUMBER, T_BINARY_INTEGER):
-            return wire.decode_number(data)
-        if t in (T_BDOUBLE, T_BFLOAT):
-            b = bytearray(data)
-            if b[0] & 0x80:
-                b[0] &= 0x7F
-            else:
-                b = bytearray(x ^ 0xFF for x in b)
-            return struct.unpack(">d" if t == T_BDOUBLE else ">f", bytes(b))[0]
-        if t in (T_RAW, T_LONG_RAW):
-            return data
-        if t in (T_DATE, T_TIMESTAMP) and len(data) >= 7:
-            d = datetime.datetime((data[0] - 100) * 100 + data[1] - 100, data[2], data[3],
-                                  data[4] - 1, data[5] - 1, data[6] - 1)
-            return d.isoformat(sep=" ")
-        raise OraError(3115, f"unsupported bind type {t}")
+        try:
+            return _decode_bind(t, meta.csfrm, data)
+        except (ValueError, IndexError, struct.error, UnicodeError) as e:
+            return Unsupported(f"bind of type {t}: {e}")
 
     def _read_bind_rows(self, metas, count):
         rows = []
@@ -589,6 +611,10 @@ class Session:
 
     def _run(self, cur, binds, log=True):
         try:
+            bad = [b for b in binds if isinstance(b, Unsupported)]
+            if bad:
+                raise OraError(3115, f"unsupported network datatype or representation "
+                                     f"({bad[0].what})")
             cols, rows, count = self.sql.execute(cur.sql, binds)
         except OraError as e:
             if log:
@@ -614,6 +640,11 @@ class Session:
                 self.sql.commit()
                 self.log("commit", auto=True)
         except OraError as e:
+            if self.pending_break:
+                self.pending_break = False
+                self.io.send_marker(wire.MARKER_BREAK)
+                self._await_reset()
+                self.log("break", marker="during execute")
             return self._error(e, cursor_id=cur.id)
         if cols is None:
             w = wire.TTCWriter()
@@ -683,6 +714,38 @@ class Session:
         else:
             self._end_of_call(w, cursor_id=cur.id, rowcount=cur.pos)
         self._send(w)
+
+
+class Unsupported:
+    def __init__(self, what):
+        self.what = what
+
+    def __str__(self):
+        return f"<unsupported {self.what}>"
+
+
+def _decode_bind(t, csfrm, data):
+    if t in (T_VARCHAR, T_CHAR, T_LONG):
+        return data.decode("utf-16-be" if csfrm == 2 else "utf-8")
+    if t in (T_NUMBER, T_BINARY_INTEGER):
+        return wire.decode_number(data)
+    if t in (T_BDOUBLE, T_BFLOAT):
+        b = bytearray(data)
+        if b[0] & 0x80:
+            b[0] &= 0x7F
+        else:
+            b = bytearray(x ^ 0xFF for x in b)
+        v = struct.unpack(">d" if t == T_BDOUBLE else ">f", bytes(b))[0]
+        return int(v) if v.is_integer() else v
+    if t in (T_RAW, T_LONG_RAW):
+        return data
+    if t == T_BOOLEAN:
+        return data[-1] == 1
+    if t in (T_DATE, T_TIMESTAMP) and len(data) >= 7:
+        d = datetime.datetime((data[0] - 100) * 100 + data[1] - 100, data[2], data[3],
+                              data[4] - 1, data[5] - 1, data[6] - 1)
+        return d.isoformat(sep=" ")
+    return Unsupported(f"bind type {t}")
 
 
 def _column_types(cols, rows):
