@@ -166,6 +166,24 @@ def test_py_cancel_interrupts_and_session_goes_on(backend):
     assert any(e["kind"] == "break" for e in backend.ground_truth())
 
 
+def test_py_piggybacks_end_to_end_and_close_cursors(backend):
+    with _py_connect(backend) as conn:
+        conn.stmtcachesize = 0          # closed cursors go back in a piggyback
+        conn.module, conn.action, conn.client_identifier = "mod1", "act1", "cid1"
+        for i in range(3):
+            with conn.cursor() as cur:
+                cur.execute("SELECT :1 FROM dual", [i])
+                assert cur.fetchone() == (i,)
+    ex = backend.executed()
+    assert [e["binds"] for e in ex] == [[0], [1], [2]]
+    assert ex[0]["end_to_end"] == {"module": "mod1", "action": "act1",
+                                   "client_identifier": "cid1"}
+    assert len({e["cursor"] for e in ex}) == 3
+    closed = [c for e in backend.ground_truth() if e["kind"] == "close_cursors"
+              for c in e["cursors"]]
+    assert set(closed) >= {ex[0]["cursor"], ex[1]["cursor"]}
+
+
 def test_py_redirect(tmp_path):
     be = TnsBackend(tmp_path / "tns", redirect=True).start()
     try:
@@ -230,7 +248,8 @@ def test_node_scenarios(backend, node_oracledb_dir):
         {"op": "executeWithBreak", "sql": "SELECT sb_sleep(20) FROM dual", "afterMs": 500},
         {"op": "execute", "sql": "SELECT 7 FROM dual"},
     ]
-    out = run_node(node_oracledb_dir, backend.dsn(), "scott", "tiger", steps)
+    out = run_node(node_oracledb_dir, backend.dsn(), "scott", "tiger", steps,
+                   attrs={"module": "nmod", "action": "nact", "clientId": "ncid"})
     assert out["connect"] == "ok", out
     res = out["results"]
     assert res[0] == {"rows": [[1]]}
@@ -252,6 +271,8 @@ def test_node_scenarios(backend, node_oracledb_dir):
     assert [e["binds"] for e in sel] == [[1], [2]]
     assert sel[0]["cursor"] == sel[1]["cursor"]
     assert _logins(backend)[0]["driver"].startswith("node-oracledb")
+    assert ex[0]["end_to_end"] == {"module": "nmod", "action": "nact",
+                                   "client_identifier": "ncid"}
 
 
 def test_node_connect_variants(backend, node_oracledb_dir):

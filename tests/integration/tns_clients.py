@@ -35,6 +35,7 @@ function err(e) {
       connectString: plan.connectString,
     });
     out.connect = 'ok';
+    for (const [k, v] of Object.entries(plan.attrs || {})) conn[k] = v;
   } catch (e) {
     out.connect = err(e);
     console.log(JSON.stringify(out));
@@ -78,11 +79,14 @@ function err(e) {
 """
 
 
-def run_node(node_dir, connect_string, user, password, steps, timeout=120):
+def run_node(node_dir, connect_string, user, password, steps, timeout=120, attrs=None):
+    """attrs: connection properties set after connect (module, action,
+    clientId, ...), sent by the client as an end-to-end piggyback."""
     script = node_dir / "tns_run.js"
     if not script.exists():
         script.write_text(NODE_SCRIPT)
-    plan = {"user": user, "connectString": connect_string, "steps": steps}
+    plan = {"user": user, "connectString": connect_string, "steps": steps,
+            "attrs": attrs or {}}
     env = dict(os.environ, SB_ORA_PASSWORD=password)
     r = subprocess.run(["node", str(script)], cwd=node_dir, env=env, input=json.dumps(plan),
                        capture_output=True, text=True, timeout=timeout)

@@ -119,10 +119,13 @@ class Session:
         self.seq = 0
         self.field_version = FIELD_VERSION
         self.pending_break = False
+        self.e2e = {}
 
     # ---- logging ------------------------------------------------------------
 
     def log(self, kind, **kw):
+        if self.e2e:
+            kw.setdefault("end_to_end", dict(self.e2e))
         self.b.truth.write(kind=kind, session=self.sid, user=self.user,
                            service=self.target, by_sid=self.by_sid, **kw)
 
@@ -413,39 +416,51 @@ class Session:
         self.r.u8()                 # seq
         if func == F_CLOSE_CURSORS:
             self.r.u8()
-            for _ in range(self.r.ub4()):
-                self.cursors.pop(self.r.ub4(), None)
+            ids = [self.r.ub4() for _ in range(self.r.ub4())]
+            for cid in ids:
+                self.cursors.pop(cid, None)
+            self.log("close_cursors", cursors=ids)
         elif func == F_SET_SCHEMA:
             self.r.u8()
             self.r.raw(self.r.ub4())
         elif func == F_END_TO_END:
-            self.r.u8()
-            self.r.u8()
-            self.r.ub4()            # flags
-            lengths = []
-            for _ in range(3):      # client identifier, module, action
-                ptr = self.r.u8()
-                lengths.append(self.r.ub4() if True else 0)
-                if not ptr:
-                    lengths[-1] = 0
-            self.r.u8()
-            self.r.ub4()            # cideci
-            self.r.u8()             # cidcct
-            self.r.ub4()            # cidecs
-            ptr = self.r.u8()
-            n = self.r.ub4()        # client info
-            lengths.append(n if ptr else 0)
-            for _ in range(2):      # cidkstk, cidktgt
-                self.r.u8()
-                self.r.ub4()
-            ptr = self.r.u8()
-            n = self.r.ub4()        # dbop
-            lengths.append(n if ptr else 0)
-            for n in lengths:
-                if n:
-                    self.r.raw(n)
+            self._end_to_end()
         else:
             raise wire.ProtocolError(f"unsupported piggyback function {func}")
+
+    def _end_to_end(self):
+        """Client identifier, module, action, client info, dbop (kept in
+        self.e2e and put on later ground-truth lines)."""
+        r = self.r
+        r.u8()
+        r.u8()                      # pointers cidnam, cidser
+        r.ub4()                     # flags
+        names = ("client_identifier", "module", "action", None, "client_info",
+                 None, "dbop")
+        present = []
+        for i, name in enumerate(names):
+            ptr = r.u8()
+            n = r.ub4()
+            if name is None:        # cideci/cidcct/cidecs and cidkstk/cidktgt
+                r.u8()
+                r.ub4()
+                continue
+            present.append((name, n if ptr else 0))
+        for name, n in present:
+            if n:
+                self.e2e[name] = self._read_text(n).decode("utf-8", "replace")
+
+    def _read_text(self, length):
+        """A string whose length was sent earlier: python-oracledb < 1.3
+        writes it raw, later clients length-prefixed (see _read_sql)."""
+        first = self.r.peek()
+        if self.raw_text is None:
+            prefixed = first == wire.LONG_LENGTH if length > wire.MAX_SHORT else first == length
+        else:
+            prefixed = not self.raw_text
+        if not prefixed:
+            return self.r.raw(length)
+        return self.r.bytes_with_length() or b""
 
     # ---- execute -------------------------------------------------------------
 
@@ -455,14 +470,7 @@ class Session:
         from login is the hint; without one (e.g. a proxy logged in under
         its own name), a first byte equal to the length (or the long-value
         marker) means prefixed."""
-        first = self.r.peek()
-        if self.raw_text is None:
-            prefixed = first == wire.LONG_LENGTH if length > wire.MAX_SHORT else first == length
-        else:
-            prefixed = not self.raw_text
-        if not prefixed:
-            return self.r.raw(length)
-        return self.r.bytes_with_length() or b""
+        return self._read_text(length)
 
     def _read_bind_meta(self, n):
         metas = []
