@@ -184,6 +184,27 @@ def test_py_piggybacks_end_to_end_and_close_cursors(backend):
     assert set(closed) >= {ex[0]["cursor"], ex[1]["cursor"]}
 
 
+# an SQL text whose first character's code equals its length (83 = "S")
+AMBIGUOUS_SQL = "SELECT 'ambiguous' AS a, :1 AS b FROM dual WHERE 1 =1 AND 2 = 2 AND 'xyzw' = 'xyzw'"
+
+
+def test_py_sql_framing_without_driver_hint(tmp_path):
+    assert len(AMBIGUOUS_SQL) == ord(AMBIGUOUS_SQL[0])
+    be = TnsBackend(tmp_path / "tns", driver_hint=False).start()
+    try:
+        with _py_connect(be) as conn:
+            cur = conn.cursor()
+            for sql in (AMBIGUOUS_SQL, "SELECT :1 FROM dual"):
+                cur.execute(sql, [1])
+                assert cur.fetchone()[-1] == 1
+            cur.execute("INSERT INTO dual VALUES (:1)" + " " * 43 + "--", ["Y"])   # 73 = "I"
+            assert cur.rowcount == 1
+            conn.rollback()
+        assert [e.get("error") for e in be.executed()] == [None, None, None]
+    finally:
+        be.stop()
+
+
 def test_py_redirect(tmp_path):
     be = TnsBackend(tmp_path / "tns", redirect=True).start()
     try:
@@ -273,6 +294,17 @@ def test_node_scenarios(backend, node_oracledb_dir):
     assert _logins(backend)[0]["driver"].startswith("node-oracledb")
     assert ex[0]["end_to_end"] == {"module": "nmod", "action": "nact",
                                    "client_identifier": "ncid"}
+
+
+def test_node_sql_framing_without_driver_hint(tmp_path, node_oracledb_dir):
+    be = TnsBackend(tmp_path / "tns", driver_hint=False).start()
+    try:
+        out = run_node(node_oracledb_dir, be.dsn(), "scott", "tiger",
+                       [{"op": "execute", "sql": AMBIGUOUS_SQL, "binds": [1]},
+                        {"op": "execute", "sql": "SELECT :1 FROM dual", "binds": ["z" * 300]}])
+        assert out["results"] == [{"rows": [["ambiguous", 1]]}, {"rows": [["z" * 300]]}], out
+    finally:
+        be.stop()
 
 
 def test_node_connect_variants(backend, node_oracledb_dir):

@@ -12,7 +12,10 @@ where the real server listens; redirect="inline" puts the redirect data in
 the REDIRECT packet itself, which only node-oracledb reads), resend=True
 (the first CONNECT of each connection gets RESEND), require_native_encryption
 =True (the backend demands Oracle native network encryption and refuses
-clients that do not offer it).
+clients that do not offer it), driver_hint=False (ignore the driver name
+sent at login and tell raw from length-prefixed SQL text by the bytes
+alone, as when a proxy logs in under its own name and relays the client's
+calls; python-oracledb 1.2 writes SQL text raw, newer clients prefixed).
 
 The accounts' passwords reach the child through its config file (mode 0600
 in the test's own directory), never argv.
@@ -31,7 +34,8 @@ PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.execu
 
 class TnsBackend:
     def __init__(self, directory, *, service="ORCLPDB1", accounts=None, redirect=False,
-                 resend=False, require_native_encryption=False, sid=None):
+                 resend=False, require_native_encryption=False, sid=None,
+                 driver_hint=True):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.service = service
@@ -40,6 +44,7 @@ class TnsBackend:
         self.redirect = redirect
         self.resend = resend
         self.require_native_encryption = require_native_encryption
+        self.driver_hint = driver_hint
         self.host = "127.0.0.1"
         self.port = None
         self.dispatcher_port = None
@@ -56,6 +61,7 @@ class TnsBackend:
             "host": self.host, "port": 0, "service": self.service, "sid": self.sid,
             "accounts": self.accounts, "redirect": self.redirect, "resend": self.resend,
             "require_native_encryption": self.require_native_encryption,
+            "driver_hint": self.driver_hint,
             "db_path": str(self.db_path), "ground_truth": str(self.truth_path),
             "ready_file": str(ready),
         }

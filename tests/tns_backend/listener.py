@@ -53,6 +53,7 @@ class Backend:
         self.redirect = cfg.get("redirect", False)
         self.resend = bool(cfg.get("resend", False))
         self.require_encryption = bool(cfg.get("require_native_encryption", False))
+        self.driver_hint = bool(cfg.get("driver_hint", True))
         self.db_path = cfg["db_path"]
         self.truth = GroundTruth(cfg["ground_truth"])
         self.host = cfg.get("host", "127.0.0.1")

@@ -364,7 +364,9 @@ class Session:
             raise wire.ProtocolError("auth phase two before phase one")
         self.driver_name = pairs.get("SESSION_CLIENT_DRIVER_NAME", "")
         m = re.match(r"python-oracledb thn : (\d+)\.(\d+)", self.driver_name)
-        if m:
+        if not self.b.driver_hint:
+            pass
+        elif m:
             self.raw_text = (int(m.group(1)), int(m.group(2))) < (1, 3)
         elif self.driver_name.startswith("node-oracledb"):
             self.raw_text = False
@@ -450,12 +452,17 @@ class Session:
             if n:
                 self.e2e[name] = self._read_text(n).decode("utf-8", "replace")
 
-    def _read_text(self, length):
+    def _read_text(self, length, then_one=False):
         """A string whose length was sent earlier: python-oracledb < 1.3
-        writes it raw, later clients length-prefixed (see _read_sql)."""
+        writes it raw, later clients length-prefixed (see _read_sql).
+        then_one: the value is followed by ub4(1) (01 01), which settles a
+        first byte that could be either a length or a character."""
         first = self.r.peek()
         if self.raw_text is None:
             prefixed = first == wire.LONG_LENGTH if length > wire.MAX_SHORT else first == length
+            if prefixed and then_one and length <= wire.MAX_SHORT \
+                    and self.r.peek_at(length) == 0x01:
+                prefixed = False        # a prefixed text never ends in 0x01
         else:
             prefixed = not self.raw_text
         if not prefixed:
@@ -470,7 +477,7 @@ class Session:
         from login is the hint; without one (e.g. a proxy logged in under
         its own name), a first byte equal to the length (or the long-value
         marker) means prefixed."""
-        return self._read_text(length)
+        return self._read_text(length, then_one=True)
 
     def _read_bind_meta(self, n):
         metas = []

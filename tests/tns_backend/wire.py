@@ -159,6 +159,11 @@ class TTCReader:
             self._next_packet()
         return self.buf[self.pos]
 
+    def peek_at(self, offset):
+        """Byte offset ahead in the current packet, or None past its end."""
+        i = self.pos + offset
+        return self.buf[i] if i < len(self.buf) else None
+
     def u8(self):
         return self.raw(1)[0]
 
