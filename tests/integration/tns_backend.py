@@ -15,7 +15,10 @@ the REDIRECT packet itself, which only node-oracledb reads), resend=True
 clients that do not offer it), driver_hint=False (ignore the driver name
 sent at login and tell raw from length-prefixed SQL text by the bytes
 alone, as when a proxy logs in under its own name and relays the client's
-calls; python-oracledb 1.2 writes SQL text raw, newer clients prefixed).
+calls; python-oracledb 1.2 writes SQL text raw, newer clients prefixed),
+oob=True (ACCEPT offers out-of-band breaks: python-oracledb then sends its
+OOB check, an urgent byte and a RESET marker, after ACCEPT, and sends
+cancel() as an urgent byte instead of an INTERRUPT marker).
 
 The accounts' passwords reach the child through its config file (mode 0600
 in the test's own directory), never argv.
@@ -35,7 +38,7 @@ PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.execu
 class TnsBackend:
     def __init__(self, directory, *, service="ORCLPDB1", accounts=None, redirect=False,
                  resend=False, require_native_encryption=False, sid=None,
-                 driver_hint=True):
+                 driver_hint=True, oob=False):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.service = service
@@ -45,6 +48,7 @@ class TnsBackend:
         self.resend = resend
         self.require_native_encryption = require_native_encryption
         self.driver_hint = driver_hint
+        self.oob = oob
         self.host = "127.0.0.1"
         self.port = None
         self.dispatcher_port = None
@@ -61,7 +65,7 @@ class TnsBackend:
             "host": self.host, "port": 0, "service": self.service, "sid": self.sid,
             "accounts": self.accounts, "redirect": self.redirect, "resend": self.resend,
             "require_native_encryption": self.require_native_encryption,
-            "driver_hint": self.driver_hint,
+            "driver_hint": self.driver_hint, "oob": self.oob,
             "db_path": str(self.db_path), "ground_truth": str(self.truth_path),
             "ready_file": str(ready),
         }

@@ -10,7 +10,8 @@ What this module owns
                ERR=12514/12505; ERR=12660 when native encryption is demanded
                from a client that offers none) or ACCEPT (protocol version
                min(client, 318), 4-byte length headers from 315, the
-               client's SDU).
+               client's SDU; with oob, the "can receive attention"
+               option so python-oracledb sends breaks as TCP urgent data).
 After ACCEPT the connection is handed to ttc.Session.
 """
 
@@ -28,6 +29,7 @@ from .ttc import Session
 
 ACCEPT_VERSION_MAX = 318
 NSINANOSERVICES = 0x08
+CAN_RECV_ATTENTION = 0x0400     # global service option: out-of-band breaks
 
 
 class GroundTruth:
@@ -54,6 +56,7 @@ class Backend:
         self.resend = bool(cfg.get("resend", False))
         self.require_encryption = bool(cfg.get("require_native_encryption", False))
         self.driver_hint = bool(cfg.get("driver_hint", True))
+        self.oob = bool(cfg.get("oob", False))
         self.db_path = cfg["db_path"]
         self.truth = GroundTruth(cfg["ground_truth"])
         self.host = cfg.get("host", "127.0.0.1")
@@ -154,7 +157,9 @@ class Backend:
                 sdu = struct.unpack(">I", p[50:54])[0] or sdu
             sdu = max(512, min(sdu, 2 * 1024 * 1024))
             flag1 = NSINANOSERVICES if client_no_na else 0
-            body = struct.pack(">HHHHHHHBB", version, 0, min(sdu, 65535), 65535,
+            client_options = struct.unpack(">H", p[4:6])[0]
+            options = CAN_RECV_ATTENTION if self.oob and client_options & CAN_RECV_ATTENTION else 0
+            body = struct.pack(">HHHHHHHBB", version, options, min(sdu, 65535), 65535,
                                0x0100, 0, 45, 0, flag1)
             body += bytes(8) + struct.pack(">II", sdu, 65535 if version < 315 else sdu)
             body += bytes(1) + struct.pack(">I", 0)

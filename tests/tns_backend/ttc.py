@@ -217,6 +217,9 @@ class Session:
         client has sent a MARKER packet (python: INTERRUPT without OOB,
         node: INTERRUPT)."""
         hdr_len = 8
+        if self.b.oob and self.r.drain_urgent():    # python with OOB: urgent "!" only
+            self.pending_break = "urgent"
+            return True
         try:
             head = self.sock.recv(hdr_len, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
@@ -225,8 +228,8 @@ class Session:
             return True
         if len(head) < hdr_len or head[4] != wire.MARKER:
             return False
-        self.io.recv()
-        self.pending_break = True
+        pkt = self.io.recv()
+        self.pending_break = f"marker {pkt.payload[2] if len(pkt.payload) > 2 else '?'}"
         return True
 
     # ---- replies ----------------------------------------------------------------
@@ -656,10 +659,10 @@ class Session:
                 self.log("commit", auto=True)
         except OraError as e:
             if self.pending_break:
-                self.pending_break = False
                 self.io.send_marker(wire.MARKER_BREAK)
                 self._await_reset()
-                self.log("break", marker="during execute")
+                self.log("break", marker=self.pending_break, during="execute")
+                self.pending_break = False
             return self._error(e, cursor_id=cur.id)
         if cols is None:
             w = wire.TTCWriter()

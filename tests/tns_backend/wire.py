@@ -16,6 +16,7 @@ Written from the client side of the protocol as python-oracledb thin and
 node-oracledb thin encode it (see README.md).
 """
 
+import socket
 import struct
 
 # packet types
@@ -115,6 +116,13 @@ class TTCReader:
         self.pos = 0
         self.markers = []       # marker packets seen while waiting
 
+    def drain_urgent(self):
+        """Read a pending TCP urgent byte, if any; True when there was one."""
+        try:
+            return bool(self.io.sock.recv(1, socket.MSG_OOB | socket.MSG_DONTWAIT))
+        except OSError:
+            return False
+
     def at_end(self):
         return self.pos >= len(self.buf)
 
@@ -136,6 +144,11 @@ class TTCReader:
                 return
             if pkt.ptype == MARKER:
                 kind = pkt.payload[2] if len(pkt.payload) >= 3 else 0
+                if kind == MARKER_RESET:
+                    # a RESET outside a break: python-oracledb's out-of-band
+                    # check right after ACCEPT (urgent "!" then RESET)
+                    self.drain_urgent()
+                    continue
                 raise Break(kind)
             if pkt.ptype == CONTROL:
                 continue
