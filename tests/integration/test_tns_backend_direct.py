@@ -142,6 +142,9 @@ def test_py_multi_packet_results_and_binds(backend):
         assert len(rows) == 5000 and rows[4999] == (4999, "row 4999")
         cur.execute("SELECT :1 FROM dual", [big])
         assert cur.fetchone() == (big,)
+        # a bind over 32 KB travels as a LONG, after the other bind values
+        cur.execute("SELECT :1, length(:2), :3 FROM dual", [1, "q" * 40000, "z"])
+        assert cur.fetchone() == (1, 40000, "z")
     sel = [e for e in backend.executed() if e["sql"] == "SELECT :1 FROM dual"]
     assert sel[0]["binds"] == [big]
     assert sum(1 for e in backend.executed() if e["sql"].startswith("INSERT INTO big")) == 5000
@@ -279,6 +282,8 @@ def test_node_scenarios(backend, node_oracledb_dir):
         {"op": "ping"},
         {"op": "executeWithBreak", "sql": "SELECT sb_sleep(20) FROM dual", "afterMs": 500},
         {"op": "execute", "sql": "SELECT 7 FROM dual"},
+        {"op": "execute", "sql": "SELECT :1, length(:2), :3 FROM dual",
+         "binds": [1, "q" * 40000, "z"]},
     ]
     out = run_node(node_oracledb_dir, backend.dsn(), "scott", "tiger", steps,
                    attrs={"module": "nmod", "action": "nact", "clientId": "ncid"})
@@ -297,6 +302,7 @@ def test_node_scenarios(backend, node_oracledb_dir):
     assert res[15] == {"ok": True}
     assert res[16]["error"]["errorNum"] == 1013 and res[16]["ms"] < 10000, res[16]
     assert res[17] == {"rows": [[7]]}
+    assert res[18] == {"rows": [[1, 40000, "z"]]}
     assert out["closed"] is True
     ex = backend.executed()
     sel = [e for e in ex if e["sql"].startswith("SELECT id, name FROM nt WHERE id >= :lo")]

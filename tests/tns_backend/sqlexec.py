@@ -86,6 +86,7 @@ class SqlSession:
         self.should_stop = should_stop or (lambda: False)
         self.interrupted = False
         self.db.create_function("sb_sleep", 1, self._sleep)
+        self.db.execute("PRAGMA journal_mode=WAL")    # readers never wait for writers
         self.db.execute("CREATE TABLE IF NOT EXISTS dual (dummy VARCHAR2(1))")
         if self.db.execute("SELECT count(*) FROM dual").fetchone()[0] == 0:
             self.db.execute("INSERT INTO dual VALUES ('X')")

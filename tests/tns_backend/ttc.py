@@ -522,11 +522,17 @@ class Session:
             return Unsupported(f"bind of type {t}: {e}")
 
     def _read_bind_rows(self, metas, count):
+        """Values of long binds (buffer >= 32K) follow all the others."""
         rows = []
+        order = [i for i, m in enumerate(metas) if m.buffer_size < 0x8000] + \
+                [i for i, m in enumerate(metas) if m.buffer_size >= 0x8000]
         for _ in range(count):
             if self.r.u8() != MSG_ROW_DATA:
                 raise wire.ProtocolError("expected bind row")
-            rows.append([self._read_bind_value(m) for m in metas])
+            row = [None] * len(metas)
+            for i in order:
+                row[i] = self._read_bind_value(metas[i])
+            rows.append(row)
         return rows
 
     def _execute(self):
