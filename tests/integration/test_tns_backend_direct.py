@@ -51,6 +51,7 @@ def test_py_service_name_select_and_ground_truth(backend):
     assert ex[0]["user"] == "scott" and ex[0]["service"] == "ORCLPDB1"
     assert ex[0]["result"] == {"rows": 1}
     assert _logins(backend)[0]["by_sid"] is False
+    assert _logins(backend)[0]["sdu"] == 8192 and _logins(backend)[0]["large_header"]
 
 
 def test_py_sid_descriptor(backend):
@@ -219,6 +220,21 @@ def test_py_sql_framing_without_driver_hint(tmp_path):
         be.stop()
 
 
+def test_garbage_closes_only_that_connection(backend):
+    import socket
+    s = socket.create_connection((backend.host, backend.port))
+    s.sendall(b"\x00\x05not an Oracle Net packet" * 4)
+    s.settimeout(5)
+    try:
+        assert s.recv(100) == b""
+    except ConnectionResetError:
+        pass
+    s.close()
+    with _py_connect(backend) as conn:
+        assert conn.cursor().execute("SELECT 1 FROM dual").fetchone() == (1,)
+    assert [e["kind"] for e in backend.ground_truth()][0] == "protocol_error"
+
+
 def test_py_redirect(tmp_path):
     be = TnsBackend(tmp_path / "tns", redirect=True).start()
     try:
@@ -340,6 +356,12 @@ def test_node_connect_variants(backend, node_oracledb_dir):
     logins = [e for e in backend.ground_truth() if e["kind"] == "login"]
     assert [e["result"] for e in logins] == ["ok", "ok", "denied"]
     assert logins[0]["by_sid"] is True and "SBPAD" in logins[1]["connect_data"]
+    # a large SDU where the client asks for one: replies go out in 64 KB packets
+    sdu_desc = backend.descriptor().replace("(DESCRIPTION=", "(DESCRIPTION=(SDU=65535)")
+    out = run_node(node_oracledb_dir, sdu_desc, "scott", "tiger",
+                   [{"op": "execute", "sql": "SELECT :1 FROM dual", "binds": ["s" * 30000]}])
+    assert out["results"] == [{"rows": [["s" * 30000]]}], out
+    assert [e["sdu"] for e in _logins(backend)][-1] == 65535
 
 
 @pytest.mark.parametrize("mode", ["resend", "redirect", "redirect-inline"])

@@ -382,7 +382,8 @@ class Session:
         self.authenticated = True
         self.sql = SqlSession(self.b.db_path, should_stop=self._break_arrived)
         self.log("login", result="ok", driver=self.driver_name,
-                 connect_data=self.connect_data)
+                 connect_data=self.connect_data, sdu=self.io.sdu,
+                 large_header=self.io.large)
         params = [
             ("AUTH_SVR_RESPONSE", self.logon.server_response(), 0),
             ("AUTH_VERSION_STRING", "- Production", 0),
