@@ -34,7 +34,7 @@ MSG_DESCRIBE_INFO, MSG_PIGGYBACK, MSG_ONEWAY_FN = 16, 17, 26
 # functions
 F_AUTH1, F_AUTH2, F_EXECUTE, F_FETCH, F_COMMIT, F_ROLLBACK = 118, 115, 94, 5, 14, 15
 F_LOGOFF, F_PING, F_REEXECUTE, F_REEXECUTE_FETCH = 9, 147, 4, 78
-F_CLOSE_CURSORS, F_END_TO_END, F_SET_SCHEMA, F_SESSION_RELEASE = 105, 135, 152, 163
+F_CLOSE_CURSORS, F_END_TO_END, F_SET_SCHEMA = 105, 135, 152
 
 # execute options
 OPT_PARSE, OPT_BIND, OPT_DEFINE, OPT_EXECUTE, OPT_FETCH = 0x01, 0x08, 0x10, 0x20, 0x40
@@ -154,12 +154,8 @@ class Session:
             return self._data_types()
         if mtype == MSG_PIGGYBACK:
             return self._piggyback()
-        if mtype == MSG_ONEWAY_FN:
-            func = self.r.u8()
-            self.r.u8()
+        if mtype == MSG_ONEWAY_FN:       # e.g. DRCP session release: no reply
             self.r.discard_packet()
-            if func == F_SESSION_RELEASE:
-                return None
             return None
         if mtype != MSG_FUNCTION:
             raise wire.ProtocolError(f"unexpected TTC message type {mtype}")
@@ -222,10 +218,8 @@ class Session:
             return True
         try:
             head = self.sock.recv(hdr_len, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            return True
+        except OSError:                 # nothing waiting (or a dead socket,
+            return False                # which the next read reports)
         if len(head) < hdr_len or head[4] != wire.MARKER:
             return False
         pkt = self.io.recv()
@@ -607,7 +601,10 @@ class Session:
         if not (options & OPT_EXECUTE):
             w = wire.TTCWriter()
             if cur.kind == "query" and (options & OPT_DESCRIBE):
-                cols, _, _ = self._run(cur, [], log=False)
+                try:                    # parse only: describe, do not log
+                    self._run(cur, bind_rows[0] if bind_rows else [], log=False)
+                except OraError as e:
+                    return self._error(e, cursor_id=cur.id)
                 self._describe(w, cur)
             self._end_of_call(w, cursor_id=cur.id)
             return self._send(w)
