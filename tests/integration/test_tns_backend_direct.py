@@ -220,6 +220,29 @@ def test_py_sql_framing_without_driver_hint(tmp_path):
         be.stop()
 
 
+NUMBERS = [0, 1, -1, 7, 100, -100, 99, 101, 123456789012, -987654321098, 0.5, -0.25,
+           3.14159, -2.5e-7, 1.5e20]
+
+
+def test_py_number_round_trip(backend):
+    with _py_connect(backend) as conn:
+        cur = conn.cursor()
+        for v in NUMBERS + [123456789012345678901234567]:
+            cur.execute("SELECT :1 FROM dual", [v])
+            got = cur.fetchone()[0]
+            assert got == v if isinstance(v, int) and abs(v) < 2**63 else \
+                abs(got - v) <= abs(v) * 1e-12, (v, got)
+        cur.execute("SELECT NULL, '' FROM dual")
+        assert cur.fetchone() == (None, None)
+
+
+def test_node_number_round_trip(backend, node_oracledb_dir):
+    steps = [{"op": "execute", "sql": "SELECT :1 FROM dual", "binds": [v]} for v in NUMBERS]
+    out = run_node(node_oracledb_dir, backend.dsn(), "scott", "tiger", steps)
+    got = [r["rows"][0][0] for r in out["results"]]
+    assert all(abs(g - v) <= abs(v) * 1e-12 for g, v in zip(got, NUMBERS)), got
+
+
 def test_garbage_closes_only_that_connection(backend):
     import socket
     s = socket.create_connection((backend.host, backend.port))

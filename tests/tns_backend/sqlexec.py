@@ -116,11 +116,14 @@ class SqlSession:
                 cols = [d[0].upper() for d in cur.description]
                 return cols, [tuple(r) for r in cur.fetchall()], 0
             return None, [], max(cur.rowcount, 0)
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OverflowError, ValueError) as e:
             if self.interrupted:
                 self.interrupted = False
                 raise OraError(1013, "user requested cancel of current operation") from None
             raise _ora_error(e) from None
+        except Exception as e:  # noqa: BLE001 - the session goes on, as after ORA-00600
+            raise OraError(600, f"internal error code, arguments: [tns_backend], [{e!r}]") \
+                from None
 
     def _sleep(self, seconds):
         end = time.time() + float(seconds or 0)
@@ -149,6 +152,9 @@ class SqlSession:
 
 
 def _to_sqlite(v):
+    """SQLite integers are 64-bit: larger NUMBERs become REAL."""
     if isinstance(v, Decimal):
-        return int(v) if v == v.to_integral_value() else float(v)
+        v = int(v) if v == v.to_integral_value() else float(v)
+    if isinstance(v, int) and not -2**63 <= v < 2**63:
+        return float(v)
     return v
