@@ -617,7 +617,7 @@ class Session:
         r = self.r
         cursor_id = r.ub4()
         num_iters = r.ub4()
-        flags1 = r.ub4()
+        r.ub4()                     # exec flags 1 (EXECUTE with fetch)
         flags2 = r.ub4()
         cur = self.cursors.get(cursor_id)
         if cur is None:
