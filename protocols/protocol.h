@@ -149,5 +149,6 @@ const struct protocol *protocol_find(const char *name);
 
 extern const struct protocol pg_protocol;
 extern const struct protocol mysql_protocol;
+extern const struct protocol tns_protocol;
 
 #endif

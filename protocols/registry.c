@@ -9,6 +9,7 @@
 static const struct protocol *const all_protocols[] = {
 	&pg_protocol,
 	&mysql_protocol,
+	&tns_protocol,
 };
 
 const struct protocol *protocol_find(const char *name)
