@@ -64,6 +64,7 @@ struct tns_conn {
 	int large;               /* 32-bit packet lengths (ACCEPT version >= 315) */
 	int unreadable;          /* native encryption negotiated: TTC not read */
 	int user_checked;        /* the O5LOGON user was the account's */
+	int token_mode;          /* TTC layout: -1 unknown, 0/1 without/with the token number */
 	/* relay */
 	struct evbuffer *held;   /* owned: the client's packets of the call being gathered */
 	uint8_t *call;           /* owned: their payloads */

@@ -373,7 +373,7 @@ void tns_login_read(struct session *s, void *state, enum sess_side side)
 	if (side == SESS_CLIENT) {
 		if (c->st == TNS_ST_CONNECT)
 			read_connect(c);
-		else if (c->st == TNS_ST_CONNECT_DATA)
+		if (c->st == TNS_ST_CONNECT_DATA && !s->closing)
 			read_connect_data(c);
 		/* else: early client bytes wait for the relay (login_relay_early) */
 		if (evbuffer_get_length(sess_input(s, SESS_CLIENT)) > STMT_PRE_READY_MAX &&

@@ -154,6 +154,7 @@ static const struct stmt_ops tns_stmt_ops = {
 void tns_relay_init(struct tns_conn *c)
 {
 	stmt_queue_init(&c->pend, c->s, &tns_stmt_ops, c);
+	c->token_mode = -1;
 	policy_result_init(&c->pres);
 }
 
@@ -246,6 +247,7 @@ static void on_call(struct tns_conn *c, struct tns_call *call)
 			return;
 		}
 		c->user_checked = 1;
+		c->token_mode = call->token;
 		forward_held(c);
 		return;
 	}
@@ -324,7 +326,7 @@ static void client_data(struct tns_conn *c, const uint8_t *pkt, size_t len)
 		return;
 	}
 	struct tns_call call;
-	enum tns_peek st = tns_ttc_read_call(c->call, c->call_len, &call);
+	enum tns_peek st = tns_ttc_read_call(c->call, c->call_len, c->token_mode, &call);
 	if (st == TNS_AGAIN)
 		return;
 	if (st == TNS_INVALID) {

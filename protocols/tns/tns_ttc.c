@@ -585,6 +585,17 @@ static void read_auth(struct rd *r, const struct layout *l, struct tns_call *c)
 	memcpy(c->user, r->p + r->i, ulen);
 	c->user[ulen] = '\0';
 	r->i += ulen;
+	/* the first key/value pair's key (AUTH_..., SESSION_...) proves the
+	 * layout: ub4 length, then the length-prefixed key */
+	uint32_t klen = ub4(r);
+	uint8_t kl = u8(r);
+	if (!ok(r))
+		return;
+	if (klen == 0 || kl != klen || r->n - r->i < 5 ||
+	    (memcmp(r->p + r->i, "AUTH_", 5) != 0 && memcmp(r->p + r->i, "SESSI", 5) != 0)) {
+		r->bad = 1;
+		return;
+	}
 	r->i = r->n; /* the key/value pairs are not read */
 }
 
@@ -630,13 +641,17 @@ out:
 	return TNS_OK;
 }
 
-enum tns_peek tns_ttc_read_call(const uint8_t *p, size_t n, struct tns_call *c)
+enum tns_peek tns_ttc_read_call(const uint8_t *p, size_t n, int token_mode, struct tns_call *c)
 {
 	int again = 0;
 	for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+		if (token_mode >= 0 && layouts[i].token != token_mode)
+			continue;
 		enum tns_peek st = read_with(p, n, &layouts[i], c);
-		if (st == TNS_OK)
+		if (st == TNS_OK) {
+			c->token = layouts[i].token;
 			return TNS_OK;
+		}
 		if (st == TNS_AGAIN)
 			again = 1;
 	}

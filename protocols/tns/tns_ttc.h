@@ -61,15 +61,19 @@ struct tns_call {
 	char user[129];       /* AUTH: the database user ("" when none) */
 	uint32_t closed[TTC_CLOSE_MAX]; /* cursors a piggyback closes */
 	int nclosed;
+	int token;            /* the layout read had the 23ai token number */
 };
 
 /* Read the call in p (n bytes: the payloads of its DATA packets, in
  * order). TNS_OK fills *c (free with tns_call_clear); TNS_AGAIN: the call
  * goes on in a packet not yet here; TNS_INVALID: not a call this reader
- * understands the layout of (a function it knows, malformed). A message
+ * understands the layout of (a function it knows, malformed).
+ * token_mode: -1 = not known yet (every layout is tried), 0/1 = only the
+ * layouts without/with the 23ai token number (the AUTH call, whose layout
+ * is proven by its first key, tells which: c->token). A message
  * type or function the reader does not know is TNS_OK with only msg and
  * func set. */
-enum tns_peek tns_ttc_read_call(const uint8_t *p, size_t n, struct tns_call *c);
+enum tns_peek tns_ttc_read_call(const uint8_t *p, size_t n, int token_mode, struct tns_call *c);
 
 void tns_call_clear(struct tns_call *c);
 
