@@ -30,12 +30,17 @@ enum tns_state {
 #define TNS_REDIRECTS_MAX 4     /* REDIRECTs followed for one login */
 #define TNS_CALL_MAX (16u * 1024u * 1024u) /* one TTC call gathered whole, at most */
 #define TNS_CURSORS_MAX 4096    /* cursor ids whose text is remembered */
+/* The last reply bytes kept to read its end-of-call message: that message
+ * is under 100 bytes plus an error text Oracle cuts at 512. */
+#define TNS_TAIL_MAX 2048
 
 /* What the proxy knows a cursor id stands for. */
 struct tns_cursor {
 	uint32_t id;
 	char *sql; /* owned */
 	size_t len;
+	struct tns_bind_meta *meta; /* owned: the bind types its execute declared */
+	uint32_t nmeta;
 };
 
 /* A call awaiting the server's answer (stmt.h entry). */
@@ -43,8 +48,12 @@ struct tns_pending {
 	struct stmt_pending head;
 	uint8_t func;
 	uint32_t cursor;
-	char *sql;  /* owned: the text an execute brought (confirmed into the map) */
+	char *sql;  /* owned: the text an execute parsed, entered in the cursor map
+		       under the id the server's reply gives; NULL after */
 	size_t len;
+	struct tns_bind_meta *meta; /* owned: its bind types, moved to the map with sql */
+	uint32_t nmeta;
+	uint32_t ran_on; /* the cursor the server says the call ran on (0 = not known yet) */
 };
 
 struct tns_conn {
@@ -74,6 +83,8 @@ struct tns_conn {
 	struct tns_cursor *cursors; /* owned */
 	size_t ncursors;
 	char current[256];
+	uint8_t tail[TNS_TAIL_MAX]; /* the last payload bytes of the server's current reply */
+	size_t tail_len;
 };
 
 /* tns_frontend.c */

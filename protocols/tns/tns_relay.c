@@ -43,10 +43,13 @@ static void cursor_forget(struct tns_conn *c, uint32_t id)
 	if (!k)
 		return;
 	free(k->sql);
+	free(k->meta);
 	*k = c->cursors[--c->ncursors];
 }
 
-static void cursor_set(struct tns_conn *c, uint32_t id, const char *sql, size_t len)
+/* Enter id's text (copied) and bind types (taken: *meta becomes NULL). */
+static void cursor_set(struct tns_conn *c, uint32_t id, const char *sql, size_t len,
+		       struct tns_bind_meta **meta, uint32_t nmeta)
 {
 	struct tns_cursor *k = cursor_find(c, id);
 	if (!k) {
@@ -60,6 +63,7 @@ static void cursor_set(struct tns_conn *c, uint32_t id, const char *sql, size_t 
 		k = &c->cursors[c->ncursors++];
 		k->id = id;
 		k->sql = NULL;
+		k->meta = NULL;
 	}
 	char *copy = malloc(len + 1);
 	if (!copy)
@@ -69,6 +73,17 @@ static void cursor_set(struct tns_conn *c, uint32_t id, const char *sql, size_t 
 	free(k->sql);
 	k->sql = copy;
 	k->len = len;
+	free(k->meta);
+	k->meta = *meta;
+	k->nmeta = *meta ? nmeta : 0;
+	*meta = NULL;
+}
+
+static const struct tns_bind_meta *binds_of(void *ctx, uint32_t cursor, uint32_t *n)
+{
+	struct tns_cursor *k = cursor_find(ctx, cursor);
+	*n = k ? k->nmeta : 0;
+	return k ? k->meta : NULL;
 }
 
 /* ---- the statement queue ---- */
@@ -78,6 +93,8 @@ static void pending_release(void *conn, void *entry, const char *error)
 	struct tns_pending *p = entry;
 	free(p->sql);
 	p->sql = NULL;
+	free(p->meta);
+	p->meta = NULL;
 }
 
 /* Write ORA-01031 with the policy's message as the reply to the call the
@@ -165,18 +182,71 @@ void tns_relay_free(struct tns_conn *c)
 	if (c->held)
 		evbuffer_free(c->held);
 	free(c->call);
-	for (size_t i = 0; i < c->ncursors; i++)
+	for (size_t i = 0; i < c->ncursors; i++) {
 		free(c->cursors[i].sql);
+		free(c->cursors[i].meta);
+	}
 	free(c->cursors);
 }
 
-/* The replies to every call before this one have ended. A confirmed
- * execute's text enters the cursor map under the cursor id the client now
- * uses for it (the server gave it in its reply). */
-static void replies_ended(struct tns_conn *c)
+/* The reply to the call in flight has ended: the client starts its next
+ * call. Read the reply's end-of-call message: an execute's text enters
+ * the cursor map only now, under the cursor id the server's reply names
+ * (the proxy's map changes only on the server's confirmation). */
+static void reply_ended(struct tns_conn *c)
 {
+	struct tns_pending *p = stmt_head(&c->pend);
+	struct tns_call_end e;
+	if (!p || c->tail_len == 0 || tns_ttc_call_end(c->tail, c->tail_len, &e) != 0) {
+		c->tail_len = 0;
+		return;
+	}
+	c->tail_len = 0;
+	p->ran_on = e.cursor;
+	if (e.rows)
+		p->head.rows = (int64_t)e.rows;
+	else if (p->head.rows < 0)
+		p->head.rows = 0;
+	/* 1403 "no data found" ends a fetch normally */
+	if (e.error && e.error != 1403 && !p->head.error)
+		stmt_set_error(&p->head, "%s", e.message[0] ? e.message : "ORA error");
+	if (p->sql && e.cursor && (e.error == 0 || e.error == 1403))
+		cursor_set(c, e.cursor, p->sql, p->len, &p->meta, p->nmeta);
+	free(p->sql);
+	p->sql = NULL;
+	free(p->meta);
+	p->meta = NULL;
+}
+
+/* The next call is read: fetches on the cursor of the statement at hand
+ * extend it (its query_end counts their rows); any other call ends it. */
+static void statement_over(struct tns_conn *c, const struct tns_call *next)
+{
+	struct tns_pending *p = stmt_head(&c->pend);
+	if (!p)
+		return;
+	if (next && next->msg == TTC_MSG_FUNCTION && next->func == TTC_FN_FETCH && p->ran_on &&
+	    next->cursor == p->ran_on)
+		return;
 	while (stmt_head(&c->pend))
 		stmt_pop(&c->pend, NULL);
+}
+
+/* A reply's payload bytes: keep the last TNS_TAIL_MAX. */
+static void keep_tail(struct tns_conn *c, const uint8_t *p, size_t n)
+{
+	if (n >= TNS_TAIL_MAX) {
+		memcpy(c->tail, p + n - TNS_TAIL_MAX, TNS_TAIL_MAX);
+		c->tail_len = TNS_TAIL_MAX;
+		return;
+	}
+	if (c->tail_len + n > TNS_TAIL_MAX) {
+		size_t drop = c->tail_len + n - TNS_TAIL_MAX;
+		memmove(c->tail, c->tail + drop, c->tail_len - drop);
+		c->tail_len -= drop;
+	}
+	memcpy(c->tail + c->tail_len, p, n);
+	c->tail_len += n;
 }
 
 static void forward_held(struct tns_conn *c)
@@ -193,8 +263,8 @@ static void drop_held(struct tns_conn *c)
 }
 
 /* Decide, audit and forward (or refuse) a statement. */
-static void run_statement(struct tns_conn *c, const struct tns_call *call, const char *sql,
-			  size_t len)
+static void run_statement(struct tns_conn *c, struct tns_call *call, const char *sql,
+			  size_t len, int parses)
 {
 	struct session *s = c->s;
 	int64_t approval = stmt_evaluate(&c->pend, sql, len, &c->pres);
@@ -217,16 +287,43 @@ static void run_statement(struct tns_conn *c, const struct tns_call *call, const
 		p->head.query_id = qid;
 		p->func = call->func;
 		p->cursor = call->cursor;
+		if (parses && (p->sql = malloc(len + 1))) {
+			memcpy(p->sql, sql, len);
+			p->sql[len] = '\0';
+			p->len = len;
+			p->meta = call->meta; /* taken */
+			p->nmeta = call->nbinds;
+			call->meta = NULL;
+		}
 	} else {
 		sess_query_end(s, qid, sess_now_us(), -1, NULL);
 	}
 	forward_held(c);
 }
 
+/* A run of a cursor whose text the proxy does not know (its parse was
+ * never confirmed, or it was made where the proxy could not read it): the
+ * audit could not say what ran, so it is refused. */
+static void unknown_cursor(struct tns_conn *c, const struct tns_call *call)
+{
+	char text[96], msg[160];
+	int tl = snprintf(text, sizeof text, "/* sqlbastion: run of cursor %u, text unknown */",
+			  call->cursor);
+	snprintf(msg, sizeof msg, "sqlbastion: blocked by rule 'unknown-cursor' (cursor %u)",
+		 call->cursor);
+	struct sess_stmt_info st = {.sql = text, .len = (size_t)tl, .rule = "unknown-cursor",
+				    .action = POLICY_DENY, .params = call->params};
+	uint64_t qid = sess_audit_statement(c->s, &st);
+	if (qid)
+		sess_query_end(c->s, qid, sess_now_us(), -1, msg);
+	drop_held(c);
+	(void)put_error(c, ORA_INSUFFICIENT_PRIVILEGES, msg);
+}
+
 static void on_call(struct tns_conn *c, struct tns_call *call)
 {
 	struct session *s = c->s;
-	replies_ended(c);
+	statement_over(c, call);
 	for (int i = 0; i < call->nclosed; i++)
 		cursor_forget(c, call->closed[i]);
 	if (call->msg != TTC_MSG_FUNCTION) {
@@ -253,9 +350,7 @@ static void on_call(struct tns_conn *c, struct tns_call *call)
 	}
 	case TTC_FN_EXECUTE:
 		if (call->sql) {
-			if (call->cursor)
-				cursor_set(c, call->cursor, call->sql, call->sql_len);
-			run_statement(c, call, call->sql, call->sql_len);
+			run_statement(c, call, call->sql, call->sql_len, 1);
 			return;
 		}
 		/* an execute of a cursor already parsed */
@@ -264,13 +359,10 @@ static void on_call(struct tns_conn *c, struct tns_call *call)
 	case TTC_FN_REEXECUTE_FETCH: {
 		struct tns_cursor *k = cursor_find(c, call->cursor);
 		if (k) {
-			run_statement(c, call, k->sql, k->len);
+			run_statement(c, call, k->sql, k->len, 0);
 			return;
 		}
-		char text[96];
-		int tl = snprintf(text, sizeof text, "/* sqlbastion: re-execute of cursor %u, text unknown */",
-				  call->cursor);
-		run_statement(c, call, text, (size_t)tl);
+		unknown_cursor(c, call);
 		return;
 	}
 	case TTC_FN_LOGOFF:
@@ -312,6 +404,8 @@ static void client_data(struct tns_conn *c, const uint8_t *pkt, size_t len)
 		c->call = nc;
 		c->call_cap = cap;
 	}
+	if (c->call_len == 0 && n)
+		reply_ended(c);
 	memcpy(c->call + c->call_len, p, n);
 	c->call_len += n;
 	evbuffer_remove_buffer(sess_input(s, SESS_CLIENT), c->held, len);
@@ -326,7 +420,8 @@ static void client_data(struct tns_conn *c, const uint8_t *pkt, size_t len)
 		return;
 	}
 	struct tns_call call;
-	enum tns_peek st = tns_ttc_read_call(c->call, c->call_len, c->token_mode, &call);
+	struct tns_read_env env = {.token_mode = c->token_mode, .binds_of = binds_of, .ctx = c};
+	enum tns_peek st = tns_ttc_read_call(c->call, c->call_len, &env, &call);
 	if (st == TNS_AGAIN)
 		return;
 	if (st == TNS_INVALID) {
@@ -372,6 +467,15 @@ void tns_relay_read(struct session *s, void *state, enum sess_side side)
 		}
 		if (side == SESS_CLIENT && h.type == TNS_MARKER && c->held)
 			drop_held(c); /* a break abandons the call being gathered */
+		if (side == SESS_BACKEND && h.type == TNS_DATA && h.len > TNS_HDR_LEN + 2) {
+			size_t n = h.len - TNS_HDR_LEN - 2;
+			size_t k = n < TNS_TAIL_MAX ? n : TNS_TAIL_MAX;
+			uint8_t buf[TNS_TAIL_MAX];
+			struct evbuffer_ptr at;
+			if (evbuffer_ptr_set(in, &at, h.len - k, EVBUFFER_PTR_SET) == 0 &&
+			    evbuffer_copyout_from(in, &at, buf, k) == (ev_ssize_t)k)
+				keep_tail(c, buf, k);
+		}
 		evbuffer_remove_buffer(in, sess_output(s, to), h.len);
 		sess_backpressure(s, to);
 	}

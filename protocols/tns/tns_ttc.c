@@ -128,6 +128,7 @@ void tns_call_clear(struct tns_call *c)
 {
 	free(c->sql);
 	free(c->params);
+	free(c->meta);
 	memset(c, 0, sizeof *c);
 }
 
@@ -242,6 +243,18 @@ static void jstr(struct jbuf *j, const uint8_t *s, size_t n)
 	jput(j, "\"", 1);
 }
 
+/* The rendered array, or a note in its place when it outgrew the cap. */
+static char *jdone(struct jbuf *j)
+{
+	if (!j->full)
+		return j->p;
+	free(j->p);
+	char note[96];
+	snprintf(note, sizeof note, "[\"sqlbastion: binds longer than %u bytes not kept\"]",
+		 TTC_PARAMS_MAX);
+	return strdup(note);
+}
+
 enum { T_VARCHAR = 1, T_NUMBER = 2, T_BINARY_INTEGER = 3, T_LONG = 8, T_ROWID = 11,
        T_DATE = 12, T_RAW = 23, T_LONG_RAW = 24, T_CHAR = 96, T_BFLOAT = 100,
        T_BDOUBLE = 101, T_UROWID = 208, T_TS = 180, T_TSTZ = 181, T_TSLTZ = 231,
@@ -289,15 +302,12 @@ static void render_value(struct jbuf *j, uint8_t type, uint8_t csfrm, const uint
 
 #define BINDS_MAX 1000 /* metadata entries read (Oracle allows 65535) */
 
-struct bindmeta {
-	uint8_t type, csfrm, flags;
-};
 
 /* Bind metadata (nb entries) then each execution's ROW_DATA (7) row. The
  * row count is not in the call: rows are read until the call ends. */
-static void read_binds(struct rd *r, int fv122, uint32_t nb, struct tns_call *c)
+static void read_binds(struct rd *r, int fv122, uint32_t nb, uint32_t nrows, struct tns_call *c)
 {
-	struct bindmeta *m = calloc(nb ? nb : 1, sizeof *m);
+	struct tns_bind_meta *m = calloc(nb ? nb : 1, sizeof *m);
 	struct jbuf j = {0};
 	if (!m) {
 		r->bad = 1;
@@ -305,7 +315,7 @@ static void read_binds(struct rd *r, int fv122, uint32_t nb, struct tns_call *c)
 	}
 	for (uint32_t k = 0; k < nb && ok(r); k++) {
 		m[k].type = u8(r);
-		m[k].flags = u8(r);
+		uint8_t flags = u8(r);
 		skip(r, 2);   /* precision, scale */
 		(void)ub4(r); /* buffer size */
 		(void)ub4(r); /* max elements */
@@ -323,7 +333,7 @@ static void read_binds(struct rd *r, int fv122, uint32_t nb, struct tns_call *c)
 		(void)ub4(r); /* max chars */
 		if (fv122)
 			(void)ub4(r); /* oaccolid */
-		if (!simple_type(m[k].type) || (m[k].flags & 0x40 /* array */))
+		if (!simple_type(m[k].type) || (flags & 0x40 /* array */))
 			c->binds_unread = 1;
 	}
 	if (c->binds_unread) {
@@ -333,9 +343,13 @@ static void read_binds(struct rd *r, int fv122, uint32_t nb, struct tns_call *c)
 		free(j.p);
 		return;
 	}
-	int rows = 0;
-	while (ok(r) && r->i < r->n) {
-		if (u8(r) != 7 /* ROW_DATA */) {
+	c->meta = m;
+	uint32_t rows = 0;
+	while (ok(r) && rows < nrows) {
+		uint8_t t = u8(r);
+		if (!ok(r))
+			break;
+		if (t != 7 /* ROW_DATA */) {
 			r->bad = 1;
 			break;
 		}
@@ -354,16 +368,13 @@ static void read_binds(struct rd *r, int fv122, uint32_t nb, struct tns_call *c)
 		jput(&j, "]", 1);
 		rows++;
 	}
-	free(m);
-	if (!ok(r) || rows == 0) {
+	if (!ok(r)) {
 		free(j.p);
-		if (ok(r))
-			r->again = 1; /* metadata without values: the row is still to come */
 		return;
 	}
 	/* one execution: its row is the params array; several: an array of rows */
-	if (rows == 1) {
-		c->params = j.p;
+	if (rows == 1 || j.full) {
+		c->params = jdone(&j);
 	} else {
 		struct jbuf w = {0};
 		jput(&w, "[", 1);
@@ -371,7 +382,7 @@ static void read_binds(struct rd *r, int fv122, uint32_t nb, struct tns_call *c)
 			jput(&w, j.p, j.len);
 		jput(&w, "]", 1);
 		free(j.p);
-		c->params = w.p;
+		c->params = jdone(&w);
 	}
 }
 
@@ -497,63 +508,83 @@ static void read_execute(struct rd *r, const struct layout *l, struct tns_call *
 		r->bad = 1;
 		return;
 	}
-	uint32_t parse = ub4(r); /* al8i4[0] */
-	if (ok(r) && (parse != 0) != (c->sql != NULL)) {
+	uint32_t al[13];
+	for (int k = 0; k < 13; k++)
+		al[k] = ub4(r);
+	/* al8i4[0] says "parse" exactly when text came */
+	if (ok(r) && (al[0] != 0) != (c->sql != NULL)) {
 		r->bad = 1;
 		return;
 	}
-	for (int k = 1; k < 13; k++)
-		(void)ub4(r);
 	if (!ok(r))
 		return;
 	if (c->options & TTC_EXEC_DEFINE) {
 		r->i = r->n; /* column defines follow: not read */
 		return;
 	}
+	/* bind rows: one per execution of DML (al8i4[1]), one for a query
+	 * (al8i4[7] = is query; its [1] counts rows to fetch) */
 	if (nb)
-		read_binds(r, l->fv122, nb, c);
+		read_binds(r, l->fv122, nb, al[7] || al[1] == 0 ? 1 : al[1], c);
 }
 
-static void read_reexecute(struct rd *r, const struct layout *l, struct tns_call *c)
+static void read_reexecute(struct rd *r, const struct tns_read_env *env, struct tns_call *c)
 {
 	c->cursor = ub4(r);
-	(void)ub4(r); /* iterations */
+	uint32_t iters = ub4(r);
 	(void)ub4(r); /* exec flags 1 */
 	(void)ub4(r); /* exec flags 2 */
-	if (ok(r) && r->i < r->n) {
-		/* bind rows: their metadata went with the first execute, so the
-		 * values are taken as they come (each length-prefixed) */
-		struct jbuf j = {0};
-		int rows = 0;
-		while (ok(r) && r->i < r->n) {
-			if (u8(r) != 7) {
-				r->bad = 1;
-				break;
-			}
-			jput(&j, rows ? "],[" : "[", rows ? 3 : 1);
-			int k = 0;
-			while (ok(r) && r->i < r->n && r->p[r->i] != 7) {
-				uint8_t *v;
-				size_t vl;
-				bytes_len(r, &v, &vl);
-				if (ok(r)) {
-					if (k++)
-						jput(&j, ",", 1);
-					if (v)
-						jstr(&j, v, vl);
-					else
-						jput(&j, "null", 4);
-				}
-				free(v);
-			}
-			rows++;
+	if (!ok(r) || r->i >= r->n)
+		return;
+	/* bind rows: their types went with the execute that parsed the
+	 * statement (env->binds_of); without them values show as strings */
+	uint32_t nm = 0;
+	const struct tns_bind_meta *m =
+		env && env->binds_of ? env->binds_of(env->ctx, c->cursor, &nm) : NULL;
+	/* re-execute and fetch: one row of a query's binds; re-execute: one
+	 * per iteration */
+	uint32_t nrows = c->func == TTC_FN_REEXECUTE_FETCH || iters == 0 ? 1 : iters;
+	struct jbuf j = {0};
+	uint32_t rows = 0;
+	while (ok(r) && rows < nrows) {
+		uint8_t t = u8(r);
+		if (!ok(r))
+			break;
+		if (t != 7 /* ROW_DATA */) {
+			r->bad = 1;
+			break;
 		}
-		if (rows)
-			jput(&j, "]", 1);
-		if (ok(r))
-			c->params = j.p;
-		else
-			free(j.p);
+		jput(&j, rows ? ",[" : "[", rows ? 2 : 1);
+		uint32_t k = 0;
+		while (ok(r) && (m ? k < nm : r->i < r->n && r->p[r->i] != 7)) {
+			uint8_t *v;
+			size_t vl;
+			bytes_len(r, &v, &vl);
+			if (ok(r)) {
+				if (k)
+					jput(&j, ",", 1);
+				render_value(&j, m ? m[k].type : T_VARCHAR, m ? m[k].csfrm : 0, v, vl);
+			}
+			k++;
+			free(v);
+		}
+		jput(&j, "]", 1);
+		rows++;
+	}
+	if (!ok(r)) {
+		free(j.p);
+		return;
+	}
+	if (rows == 1 || j.full) {
+		c->params = jdone(&j);
+	} else {
+		struct jbuf w = {0};
+		jput(&w, "[", 1);
+		if (j.p)
+			jput(&w, j.p, j.len);
+		jput(&w, "]", 1);
+		free(j.p);
+		c->params = jdone(&w);
 	}
 }
 
@@ -600,7 +631,7 @@ static void read_auth(struct rd *r, const struct layout *l, struct tns_call *c)
 }
 
 static enum tns_peek read_with(const uint8_t *p, size_t n, const struct layout *l,
-			       struct tns_call *c)
+			       const struct tns_read_env *env, struct tns_call *c)
 {
 	struct rd r = {.p = p, .n = n};
 	memset(c, 0, sizeof *c);
@@ -616,7 +647,7 @@ static enum tns_peek read_with(const uint8_t *p, size_t n, const struct layout *
 		break;
 	case TTC_FN_REEXECUTE:
 	case TTC_FN_REEXECUTE_FETCH:
-		read_reexecute(&r, l, c);
+		read_reexecute(&r, env, c);
 		break;
 	case TTC_FN_FETCH:
 		c->cursor = ub4(&r);
@@ -641,13 +672,15 @@ out:
 	return TNS_OK;
 }
 
-enum tns_peek tns_ttc_read_call(const uint8_t *p, size_t n, int token_mode, struct tns_call *c)
+enum tns_peek tns_ttc_read_call(const uint8_t *p, size_t n, const struct tns_read_env *env,
+				struct tns_call *c)
 {
 	int again = 0;
+	int token_mode = env ? env->token_mode : -1;
 	for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
 		if (token_mode >= 0 && layouts[i].token != token_mode)
 			continue;
-		enum tns_peek st = read_with(p, n, &layouts[i], c);
+		enum tns_peek st = read_with(p, n, &layouts[i], env, c);
 		if (st == TNS_OK) {
 			c->token = layouts[i].token;
 			return TNS_OK;
@@ -657,4 +690,81 @@ enum tns_peek tns_ttc_read_call(const uint8_t *p, size_t n, int token_mode, stru
 	}
 	memset(c, 0, sizeof *c);
 	return again ? TNS_AGAIN : TNS_INVALID;
+}
+
+/* ---- the end of a reply ---- */
+
+static int read_end(const uint8_t *p, size_t n, int extra, struct tns_call_end *e)
+{
+	struct rd r = {.p = p, .n = n};
+	memset(e, 0, sizeof *e);
+	if (u8(&r) != 4)
+		return -1;
+	(void)ub4(&r);             /* call status */
+	(void)ubn(&r, 2);          /* end-to-end seq */
+	(void)ub4(&r);             /* current row */
+	(void)ubn(&r, 2);          /* error number (short) */
+	(void)ubn(&r, 2);
+	(void)ubn(&r, 2);          /* array element errors */
+	e->cursor = (uint32_t)ubn(&r, 2);
+	(void)ubn(&r, 2);          /* error position */
+	(void)u8(&r);              /* sql type */
+	(void)u8(&r);              /* fatal */
+	(void)ubn(&r, 2);          /* flags */
+	(void)ubn(&r, 2);          /* user cursor options */
+	(void)u8(&r);              /* UPI parameter */
+	(void)u8(&r);              /* warning flag */
+	(void)ub4(&r);             /* rowid: rba */
+	(void)ubn(&r, 2);          /* partition */
+	(void)u8(&r);
+	(void)ub4(&r);             /* block */
+	(void)ubn(&r, 2);          /* slot */
+	(void)ub4(&r);             /* OS error */
+	(void)u8(&r);              /* statement number */
+	(void)u8(&r);              /* call number */
+	(void)ubn(&r, 2);          /* padding */
+	(void)ub4(&r);             /* success iterations */
+	if (ub4(&r) != 0)          /* oerrdd (a logical rowid): not read */
+		return -1;
+	for (int k = 0; k < 3; k++)
+		if (ubn(&r, 2) != 0) /* batch errors: not read */
+			return -1;
+	e->error = ub4(&r);
+	e->rows = ubn(&r, 8);
+	if (extra) {
+		(void)ub4(&r); /* sql type (field version 20.1) */
+		(void)ub4(&r); /* server checksum */
+	}
+	if (!ok(&r))
+		return -1;
+	if (e->error) {
+		uint8_t *m;
+		size_t ml;
+		bytes_len(&r, &m, &ml);
+		if (!ok(&r))
+			return -1;
+		if (m) {
+			size_t k = ml < sizeof e->message - 1 ? ml : sizeof e->message - 1;
+			memcpy(e->message, m, k);
+			while (k && (e->message[k - 1] == '\n' || e->message[k - 1] == ' '))
+				k--;
+			e->message[k] = '\0';
+			free(m);
+		}
+	}
+	if (r.i < r.n && r.p[r.i] == 29 /* END_OF_RESPONSE */)
+		r.i++;
+	return r.i == r.n ? 0 : -1;
+}
+
+int tns_ttc_call_end(const uint8_t *tail, size_t n, struct tns_call_end *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (tail[i] != 4)
+			continue;
+		if (read_end(tail + i, n - i, 0, e) == 0 || read_end(tail + i, n - i, 1, e) == 0)
+			return 0;
+	}
+	memset(e, 0, sizeof *e);
+	return -1;
 }

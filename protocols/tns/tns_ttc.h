@@ -46,7 +46,25 @@
 #define TTC_EXEC_DEFINE 0x10
 
 #define TTC_CLOSE_MAX 64      /* cursor ids one piggyback closes that are kept */
-#define TTC_PARAMS_MAX 65536  /* bytes of rendered binds kept for the audit */
+/* Bytes of rendered binds kept for one audit record; past it the record
+ * says so in place of the values (a bulk insert of thousands of rows fits). */
+#define TTC_PARAMS_MAX (1024u * 1024u)
+
+/* A bind's type as the execute that parsed the statement declared it (a
+ * re-execute sends values only: these say how to render them). */
+struct tns_bind_meta {
+	uint8_t type, csfrm;
+};
+
+/* What the caller knows while reading: the layout (token_mode: -1 = not
+ * known yet, every layout is tried; 0/1 = only the layouts without/with
+ * the 23ai token number, as the AUTH call proved: c->token), and the bind
+ * types of a cursor for re-executes (NULL = render values as strings). */
+struct tns_read_env {
+	int token_mode;
+	const struct tns_bind_meta *(*binds_of)(void *ctx, uint32_t cursor, uint32_t *n);
+	void *ctx;
+};
 
 struct tns_call {
 	uint8_t msg;          /* message type of the call */
@@ -61,21 +79,35 @@ struct tns_call {
 	char user[129];       /* AUTH: the database user ("" when none) */
 	uint32_t closed[TTC_CLOSE_MAX]; /* cursors a piggyback closes */
 	int nclosed;
+	struct tns_bind_meta *meta; /* owned: an execute's bind types (nbinds), or NULL */
 	int token;            /* the layout read had the 23ai token number */
 };
 
 /* Read the call in p (n bytes: the payloads of its DATA packets, in
  * order). TNS_OK fills *c (free with tns_call_clear); TNS_AGAIN: the call
  * goes on in a packet not yet here; TNS_INVALID: not a call this reader
- * understands the layout of (a function it knows, malformed).
- * token_mode: -1 = not known yet (every layout is tried), 0/1 = only the
- * layouts without/with the 23ai token number (the AUTH call, whose layout
- * is proven by its first key, tells which: c->token). A message
+ * understands the layout of (a function it knows, malformed). A message
  * type or function the reader does not know is TNS_OK with only msg and
  * func set. */
-enum tns_peek tns_ttc_read_call(const uint8_t *p, size_t n, int token_mode, struct tns_call *c);
+enum tns_peek tns_ttc_read_call(const uint8_t *p, size_t n, const struct tns_read_env *env,
+				struct tns_call *c);
 
 void tns_call_clear(struct tns_call *c);
+
+/* How the server ended its reply to a call: the end-of-call (ERROR, type
+ * 4) message every reply finishes with. */
+struct tns_call_end {
+	uint32_t error;     /* ORA error number, 0 = success */
+	uint32_t cursor;    /* the cursor the call ran on (the id the server gave a new one) */
+	uint64_t rows;      /* row count */
+	char message[300];  /* the error text ("" on success) */
+};
+
+/* Find the end-of-call message at the end of a reply: tail holds the
+ * reply's last n payload bytes. Tries each position where one could start
+ * and takes the first that reads to exactly the end (an END_OF_RESPONSE
+ * byte may follow). 0 with *e filled, -1 when none reads. */
+int tns_ttc_call_end(const uint8_t *tail, size_t n, struct tns_call_end *e);
 
 /* Render an Oracle NUMBER (its bytes, without the length) as decimal
  * text into out. 0, or -1 when malformed or out is too small. */

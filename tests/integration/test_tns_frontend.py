@@ -20,12 +20,6 @@ from tns_clients import run_node
 
 oracledb = pytest.importorskip("oracledb")
 
-POLICY_RULES = """
-rule no-drop deny
-  verb DROP
-"""
-
-
 @pytest.fixture(scope="module")
 def node_oracledb_dir(tmp_path_factory):
     return _npm_package_dir(tmp_path_factory, "oracledb", "6")
@@ -37,8 +31,8 @@ def _backend(tmp_path, **kw):
     return be
 
 
-def _bastion(tmp_path, be, policy=None):
-    b = Bastion(tmp_path / "sb", listeners=("tns",), policy=policy)
+def _bastion(tmp_path, be):
+    b = Bastion(tmp_path / "sb", listeners=("tns",))   # the guard policy
     b.add_user("alice")
     b.add_asset("ora", host=be.host, port=be.port, protocol="tns", service=be.service)
     # not hosted: the client logs in to the database itself (the password
@@ -53,8 +47,9 @@ def _bastion(tmp_path, be, policy=None):
 
 
 @pytest.fixture
-def env(tmp_path):
-    be = _backend(tmp_path)
+def env(tmp_path, request):
+    kw = getattr(request, "param", {})
+    be = _backend(tmp_path, **kw)
     b = _bastion(tmp_path, be)
     yield b, be
     print(b.log_path.read_text()[-4000:] if b.log_path.exists() else "")
@@ -84,3 +79,177 @@ def test_py_token_as_service_name(env):
     login = [r for r in recs if r["event"] == "login"]
     assert login and login[0]["user"] == "alice" and login[0]["account"] == "scott"
     assert b.token not in b.audit_jsonl.read_text()
+
+
+def _connect(b, token=None, *, dsn=None, user="scott", password="tiger"):
+    return oracledb.connect(user=user, password=password, dsn=dsn or _dsn(b, token or b.token))
+
+
+def _descriptor(b, token, *, sid=False, pad=0):
+    cd = f"(SID={token})" if sid else f"(SERVICE_NAME={token})"
+    if pad:
+        cd += f"(POOL_CONNECTION_CLASS=SBPAD{'x' * pad})"
+    return (f"(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST=127.0.0.1)(PORT={b.ports['tns']}))"
+            f"(CONNECT_DATA={cd}))")
+
+
+def _params(r):
+    p = r.get("params")
+    return json.loads(p) if isinstance(p, str) else p
+
+
+def _queries(b):
+    return [r for r in _audit(b) if r["event"] == "query"]
+
+
+def test_py_token_as_sid_and_long_descriptor(env):
+    b, be = env
+    with _connect(b, dsn=_descriptor(b, b.token, sid=True)) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT 'x' FROM dual")
+        assert cur.fetchone() == ("x",)
+    with _connect(b, dsn=_descriptor(b, b.token.upper(), pad=400)) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT 2 FROM dual")
+        assert cur.fetchone() == (2,)
+    logins = [e for e in be.ground_truth() if e["kind"] == "login" and e["result"] == "ok"]
+    # the backend always gets its real service name, never the token
+    assert len(logins) == 2 and all(e["by_sid"] is False for e in logins)
+    assert "SBPAD" in logins[1]["connect_data"] and b.token not in logins[1]["connect_data"]
+    recs = [r for r in _audit(b) if r["event"] == "login"]
+    assert len(recs) == 2
+    info = _params(recs[0])
+    assert "program" in info
+
+
+def test_py_bad_and_expired_token_refused(env):
+    b, be = env
+    with pytest.raises(oracledb.Error) as e:
+        _connect(b, "sbt_" + "a" * 32)
+    assert "ORA-12514" in str(e.value) or "DPY-6001" in str(e.value)
+    with pytest.raises(oracledb.Error) as e:
+        _connect(b, dsn=_descriptor(b, "sbt_nope", sid=True))
+    assert "ORA-12505" in str(e.value) or "DPY-6003" in str(e.value)
+    short = b.issue_token("alice", "ora/scott", ttl="1s")
+    import time
+    time.sleep(2.2)
+    with pytest.raises(oracledb.Error) as e:
+        _connect(b, short)
+    assert "12514" in str(e.value) or "DPY-6001" in str(e.value)
+    failed = [r for r in _audit(b) if r["event"] == "login_failed"]
+    assert [r["error"] for r in failed] == ["bad token", "bad token", "token expired"]
+    assert short not in b.audit_jsonl.read_text()
+    assert not [e for e in be.ground_truth() if e["kind"] == "login"]
+
+
+def test_py_wrong_password_and_other_account(env):
+    b, be = env
+    with pytest.raises(oracledb.DatabaseError) as e:
+        _connect(b, password="wrong")
+    assert "ORA-01017" in str(e.value)
+    other = b.issue_token("alice", "ora/other")
+    # a token for the account alice_db used to log in as scott: the proxy ends it
+    with pytest.raises(oracledb.Error):
+        _connect(b, other, user="scott", password="tiger")
+    assert not [e for e in be.ground_truth() if e["kind"] == "login" and e["result"] == "ok"]
+    failed = [r for r in _audit(b) if r["event"] == "login_failed"]
+    assert any("is not the token's account" in r["error"] for r in failed), failed
+    with _connect(b, other, user="alice_db", password="s3cret") as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT 1 FROM dual")
+        assert cur.fetchone() == (1,)
+
+
+def test_py_binds_reexecute_commit_rollback_and_audit(env):
+    b, be = env
+    with _connect(b) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE t (id NUMBER(10), name VARCHAR2(50))")
+        cur.execute("INSERT INTO t VALUES (:1, :2)", [1, "one"])
+        cur.execute("INSERT INTO t VALUES (:1, :2)", [2, "two"])   # re-execute
+        conn.commit()
+        cur.execute("INSERT INTO t VALUES (:id, :name)", id=3, name="three")
+        conn.rollback()
+        q = "SELECT id, name FROM t WHERE id >= :lo ORDER BY id"
+        cur.execute(q, lo=1)
+        assert cur.fetchall() == [(1, "one"), (2, "two")]
+        cur.execute(q, lo=2)                                         # re-execute
+        assert cur.fetchall() == [(2, "two")]
+        with pytest.raises(oracledb.DatabaseError) as e:
+            cur.execute("SELECT * FROM no_such_table")
+        assert "ORA-00942" in str(e.value)
+        cur.execute("SELECT count(*) FROM t")
+        assert cur.fetchone() == (2,)
+    ex = be.executed()
+    qs = _queries(b)
+    # every statement the backend executed has its audit record, in order,
+    # with the same text and binds
+    assert [e["sql"] for e in ex] == [r["statement"] for r in qs]
+    for e, r in zip(ex, qs):
+        want = e.get("binds") or None
+        got = _params(r)
+        assert got == want, (e, r)
+    import time
+    deadline = time.time() + 3   # query_end records are flushed within 100 ms
+    while True:
+        ends = {r["query_id"]: r for r in _audit(b) if r["event"] == "query_end"}
+        if all(r["query_id"] in ends for r in qs) or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    missing = [r["statement"] for r in qs if r["query_id"] not in ends]
+    assert not missing, missing
+    errs = [ends[r["query_id"]].get("error") for r in qs if r["statement"].startswith("SELECT * FROM no")]
+    assert errs and errs[0].startswith("ORA-00942"), errs
+
+
+def test_py_multi_packet_results_and_binds(env):
+    b, be = env
+    big = "x" * 20000
+    with _connect(b) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE big (n NUMBER, s VARCHAR2(100))")
+        cur.executemany("INSERT INTO big VALUES (:1, :2)",
+                        [(i, f"row {i}") for i in range(5000)])
+        conn.commit()
+        cur.arraysize = 500
+        cur.execute("SELECT n, s FROM big ORDER BY n")
+        rows = cur.fetchall()
+        assert len(rows) == 5000 and rows[4999] == (4999, "row 4999")
+        cur.execute("SELECT :1 FROM dual", [big])
+        assert cur.fetchone() == (big,)
+    qs = _queries(b)
+    sel = [r for r in qs if r["statement"] == "SELECT :1 FROM dual"]
+    assert _params(sel[0]) == [big]
+    ins = [r for r in qs if r["statement"].startswith("INSERT INTO big")]
+    assert len(ins) == 1 and len(_params(ins[0])) == 5000
+
+
+def test_py_deny_and_continue(env):
+    b, be = env
+    with _connect(b) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE d (id NUMBER)")
+        cur.execute("INSERT INTO d VALUES (1)")
+        with pytest.raises(oracledb.DatabaseError) as e:
+            cur.execute("DROP TABLE d")
+        assert "ORA-01031" in str(e.value)
+        assert "sqlbastion: blocked by rule 'no-drop'" in str(e.value)
+        cur.execute("SELECT count(*) FROM d")
+        assert cur.fetchone() == (1,)
+    assert "DROP TABLE d" not in [e["sql"] for e in be.executed()]
+    deny = [r for r in _queries(b) if r["statement"] == "DROP TABLE d"]
+    assert deny and deny[0]["decision"] == "deny" and deny[0]["rule"] == "no-drop"
+
+
+@pytest.mark.parametrize("env", [{"redirect": True}, {"resend": True}], indirect=True,
+                         ids=["redirect", "resend"])
+def test_py_redirect_and_resend(env):
+    b, be = env
+    with _connect(b) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT 3 FROM dual")
+        assert cur.fetchone() == (3,)
+    kinds = [e["kind"] for e in be.ground_truth()]
+    assert kinds[:2] in (["redirect", "login"], ["resend", "login"]), kinds
+    login = [r for r in _audit(b) if r["event"] == "login"]
+    assert len(login) == 1
