@@ -70,8 +70,9 @@ static int parse_string(struct parser *p, const char **value)
 		char c = p->s[p->i];
 		if (c == ')')
 			break;
-		if (c == '(' || c == '=')
-			return fail(p, "unexpected character in a value");
+		/* '=' is data in a value (CONNECTION_ID is base64); '(' is not */
+		if (c == '(')
+			return fail(p, "unexpected '(' in a value");
 		if (c == '"' || c == '\'') {
 			p->i++;
 			while (p->i < p->n && p->s[p->i] != c)
@@ -264,11 +265,27 @@ static void puts_(struct out *o, const char *s)
 }
 
 /* A value written back so that the backend reads the same string: bare
- * when it is plain, else each special character escaped. */
+ * when it is plain, in double quotes when it holds parentheses, blanks at
+ * its ends or '#', and with backslashes only where quotes cannot help. */
 static void put_value(struct out *o, const char *v)
 {
+	size_t n = strlen(v);
+	int special = n && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]));
+	for (const char *q = v; *q; q++)
+		if (strchr("()#'\\", *q))
+			special = 1;
+	if (!special) {
+		put(o, v, n);
+		return;
+	}
+	if (!strchr(v, '"')) {
+		put(o, "\"", 1);
+		put(o, v, n);
+		put(o, "\"", 1);
+		return;
+	}
 	for (; *v; v++) {
-		if (strchr("()=\\\"'#", *v) || (unsigned char)*v < ' ')
+		if (strchr("()\\\"'#", *v) || (unsigned char)*v < ' ')
 			put(o, "\\", 1);
 		put(o, v, 1);
 	}

@@ -675,23 +675,48 @@ out:
 enum tns_peek tns_ttc_read_call(const uint8_t *p, size_t n, const struct tns_read_env *env,
 				struct tns_call *c)
 {
+	/* A layout that reads the whole call, binds included, wins; one that
+	 * needs more bytes comes next (the call is not all here: a wrong
+	 * layout rarely reads to the exact end); one that only got through by
+	 * not reading the binds last. */
 	int again = 0;
 	int token_mode = env ? env->token_mode : -1;
+	struct tns_call weak;
+	int have_weak = 0;
+	memset(&weak, 0, sizeof weak);
 	for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
 		if (token_mode >= 0 && layouts[i].token != token_mode)
 			continue;
 		enum tns_peek st = read_with(p, n, &layouts[i], env, c);
-		if (st == TNS_OK) {
+		if (st == TNS_OK && !c->binds_unread) {
 			c->token = layouts[i].token;
+			tns_call_clear(&weak);
 			return TNS_OK;
+		}
+		if (st == TNS_OK) {
+			if (!have_weak) {
+				c->token = layouts[i].token;
+				weak = *c;
+				have_weak = 1;
+			} else {
+				tns_call_clear(c);
+			}
 		}
 		if (st == TNS_AGAIN)
 			again = 1;
 	}
+	if (again) {
+		tns_call_clear(&weak);
+		memset(c, 0, sizeof *c);
+		return TNS_AGAIN;
+	}
+	if (have_weak) {
+		*c = weak;
+		return TNS_OK;
+	}
 	memset(c, 0, sizeof *c);
-	return again ? TNS_AGAIN : TNS_INVALID;
+	return TNS_INVALID;
 }
-
 /* ---- the end of a reply ---- */
 
 static int read_end(const uint8_t *p, size_t n, int extra, struct tns_call_end *e)

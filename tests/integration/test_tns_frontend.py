@@ -253,3 +253,93 @@ def test_py_redirect_and_resend(env):
     assert kinds[:2] in (["redirect", "login"], ["resend", "login"]), kinds
     login = [r for r in _audit(b) if r["event"] == "login"]
     assert len(login) == 1
+
+
+# ------------------------------------------------------------ node-oracledb
+
+def test_node_scenarios(env, node_oracledb_dir):
+    b, be = env
+    q = "SELECT id, name FROM nt WHERE id >= :lo ORDER BY id"
+    steps = [
+        {"op": "execute", "sql": "SELECT 1 FROM dual"},
+        {"op": "execute", "sql": "CREATE TABLE nt (id NUMBER(10), name VARCHAR2(50))"},
+        {"op": "execute", "sql": "INSERT INTO nt VALUES (:1, :2)", "binds": [1, "one"]},
+        {"op": "execute", "sql": "INSERT INTO nt VALUES (:1, :2)", "binds": [2, "two"]},
+        {"op": "commit"},
+        {"op": "execute", "sql": "INSERT INTO nt VALUES (:id, :name)",
+         "binds": {"id": 3, "name": "three"}},
+        {"op": "rollback"},
+        {"op": "execute", "sql": q, "binds": {"lo": 1}},
+        {"op": "execute", "sql": q, "binds": {"lo": 2}},
+        {"op": "execute", "sql": "SELECT * FROM no_such_table"},
+        {"op": "execute", "sql": "DROP TABLE nt"},
+        {"op": "execute", "sql": "SELECT count(*) FROM nt"},
+        {"op": "executeMany", "sql": "INSERT INTO nt VALUES (:1, :2)",
+         "binds": [[i, f"bulk {i}"] for i in range(100, 5100)]},
+        {"op": "commit"},
+        {"op": "execute", "sql": "SELECT id, name FROM nt WHERE id >= 100 ORDER BY id"},
+        {"op": "execute", "sql": "SELECT :1 FROM dual", "binds": ["y" * 20000]},
+        {"op": "ping"},
+        {"op": "execute", "sql": "SELECT 7 FROM dual"},
+    ]
+    out = run_node(node_oracledb_dir, _dsn(b, b.token), "scott", "tiger", steps)
+    assert out["connect"] == "ok", (out, b.log_path.read_text()[-2000:])
+    res = out["results"]
+    assert res[0] == {"rows": [[1]]}, res
+    assert res[2] == {"rowsAffected": 1} and res[3] == {"rowsAffected": 1}, res
+    assert res[7] == {"rows": [[1, "one"], [2, "two"]]}, res
+    assert res[8] == {"rows": [[2, "two"]]}, res
+    assert res[9]["error"]["errorNum"] == 942, res
+    assert res[10]["error"]["errorNum"] == 1031, res
+    assert "sqlbastion: blocked by rule 'no-drop'" in res[10]["error"]["message"], res
+    assert res[11] == {"rows": [[2]]}, res
+    assert res[12] == {"rowsAffected": 5000}, res
+    assert len(res[14]["rows"]) == 5000, res[14]
+    assert res[15] == {"rows": [["y" * 20000]]}, res[15]
+    assert res[16] == {"ok": True} and res[17] == {"rows": [[7]]}, res
+    ex = be.executed()
+    assert "DROP TABLE nt" not in [e["sql"] for e in ex]
+    # the ground truth logs the executeMany row by row, the audit as one
+    # record with every row's binds
+    def bulk(e):
+        return e["sql"] == "INSERT INTO nt VALUES (:1, :2)" and (e.get("binds") or [0])[0] >= 100
+    qs = [r for r in _queries(b) if r["decision"] == "allow"]
+    many = [r for r in qs if r["statement"] == "INSERT INTO nt VALUES (:1, :2)"
+            and isinstance((_params(r) or [None])[0], list)]
+    assert len(many) == 1, [(r["statement"][:20], str(_params(r))[:60]) for r in qs][9:]
+    assert len(_params(many[0])) == 5000
+    assert _params(many[0])[4999] == [5099, "bulk 5099"]
+    assert sum(1 for e in ex if bulk(e)) == 5000
+    ex = [e for e in ex if not bulk(e)]
+    qs = [r for r in qs if r is not many[0]]
+    assert [e["sql"] for e in ex] == [r["statement"] for r in qs]
+    for e, r in zip(ex, qs):
+        assert _params(r) == (e.get("binds") or None), (e, r)
+
+
+def test_node_connect_variants(env, node_oracledb_dir):
+    b, be = env
+    one = [{"op": "execute", "sql": "SELECT 1 FROM dual"}]
+    for cs in (_descriptor(b, b.token, sid=True), _descriptor(b, b.token, pad=400)):
+        out = run_node(node_oracledb_dir, cs, "scott", "tiger", one)
+        assert out["connect"] == "ok" and out["results"] == [{"rows": [[1]]}], out
+    out = run_node(node_oracledb_dir, _dsn(b, b.token), "scott", "wrong", one)
+    assert "ORA-01017" in out["connect"]["message"], out
+    out = run_node(node_oracledb_dir, _dsn(b, "sbt_bogus"), "scott", "tiger", one)
+    assert out["connect"]["code"] == "NJS-518", out
+    out = run_node(node_oracledb_dir, _descriptor(b, "sbt_bogus", sid=True), "scott", "tiger", one)
+    assert out["connect"]["code"] == "NJS-519", out
+    other = b.issue_token("alice", "ora/other")
+    out = run_node(node_oracledb_dir, _dsn(b, other), "scott", "tiger", one)
+    assert out["connect"] != "ok", out
+    logins = [e for e in be.ground_truth() if e["kind"] == "login"]
+    assert [e["result"] for e in logins] == ["ok", "ok", "denied"], logins
+
+
+@pytest.mark.parametrize("env", [{"redirect": True}, {"redirect": "inline"}, {"resend": True}],
+                         indirect=True, ids=["redirect", "redirect-inline", "resend"])
+def test_node_redirect_and_resend(env, node_oracledb_dir):
+    b, be = env
+    out = run_node(node_oracledb_dir, _dsn(b, b.token), "scott", "tiger",
+                   [{"op": "execute", "sql": "SELECT 5 FROM dual"}])
+    assert out["connect"] == "ok" and out["results"] == [{"rows": [[5]]}], out
