@@ -194,6 +194,37 @@ long tns_build_data(uint8_t *out, size_t cap, int large, uint16_t flags, const u
 	return (long)total;
 }
 
+int tns_ano_active(const uint8_t *p, size_t n)
+{
+	if (n < 13 || be32(p) != 0xDEADBEEFu)
+		return -1;
+	size_t nserv = be16(p + 10), i = 13;
+	int active = 0;
+	for (size_t k = 0; k < nserv; k++) {
+		if (n - i < 8)
+			return -1;
+		uint16_t svc = be16(p + i), nsub = be16(p + i + 2);
+		if ((svc == 2 || svc == 3) && be32(p + i + 4) != 0)
+			active = 2;
+		i += 8;
+		for (uint16_t j = 0; j < nsub; j++) {
+			if (n - i < 4)
+				return -1;
+			uint16_t len = be16(p + i), type = be16(p + i + 2);
+			i += 4;
+			if (n - i < len)
+				return -1;
+			/* encryption (2) and data integrity (3) answer the chosen
+			 * algorithm as a ub1 (type 2) after their version */
+			if ((svc == 2 || svc == 3) && type == 2 && len == 1 && p[i] != 0 &&
+			    !active)
+				active = 1;
+			i += len;
+		}
+	}
+	return active;
+}
+
 long tns_build_marker(uint8_t *out, size_t cap, int large, uint8_t type)
 {
 	if (cap < TNS_HDR_LEN + 3)

@@ -112,6 +112,15 @@ long tns_build_refuse(uint8_t *out, size_t cap, int code);
 long tns_build_data(uint8_t *out, size_t cap, int large, uint16_t flags, const uint8_t *p,
 		    size_t n);
 
+/* The server's answer in the network-options (ANO) exchange, a DATA
+ * payload starting 0xDEADBEEF: 1 when it selects an encryption or
+ * checksum algorithm (service 2 or 3 answers a one-byte algorithm id other
+ * than 0), 2 when one of those services answers an error (the server
+ * demands what the client cannot do: ORA-12660 follows), 0 when it
+ * selects none, -1 when the payload is not such an answer or is
+ * malformed. */
+int tns_ano_active(const uint8_t *p, size_t n);
+
 /* A MARKER packet of the given marker type (1 break, 2 reset). */
 long tns_build_marker(uint8_t *out, size_t cap, int large, uint8_t type);
 

@@ -72,6 +72,8 @@ struct tns_conn {
 	int redirects;
 	int large;               /* 32-bit packet lengths (ACCEPT version >= 315) */
 	int unreadable;          /* native encryption negotiated: TTC not read */
+	int ano_seen;            /* the server's network-options answer was read */
+	int ano_demanded;        /* ... and it demands native encryption the client lacks */
 	int user_checked;        /* the O5LOGON user was the account's */
 	int token_mode;          /* TTC layout: -1 unknown, 0/1 without/with the token number */
 	/* relay */

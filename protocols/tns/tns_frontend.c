@@ -269,10 +269,14 @@ static void on_accept(struct tns_conn *c, const uint8_t *p, size_t len)
 	}
 	if (a.nsi & TNS_NSI_NA_REQUIRED) {
 		/* native encryption/checksumming: TTC will be unreadable */
-		login_backend_failed(s, &c->login,
-				     "the database requires native network encryption, which "
-				     "would hide statements from the audit");
-		return;
+		if (!c->login.bauth.allow_native_encryption) {
+			login_backend_failed(s, &c->login,
+					     "the database requires native network encryption, "
+					     "which would hide statements from the audit (asset "
+					     "--native-encryption refuse)");
+			return;
+		}
+		c->unreadable = 1;
 	}
 	evbuffer_add(sess_output(s, SESS_CLIENT), p, len);
 	evbuffer_drain(sess_input(s, SESS_BACKEND), len);
@@ -454,6 +458,12 @@ static int tns_client_tls_ready(struct session *s, void *state)
 
 static void tns_backend_lost(struct session *s, void *state)
 {
+	struct tns_conn *c = state;
+	if (c->ano_demanded) {
+		sess_close(s, "backend: the database demands Oracle native network encryption "
+			      "(ORA-12660) and closed");
+		return;
+	}
 	sess_close(s, "backend: %s", s->backend_error);
 }
 

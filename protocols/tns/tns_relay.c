@@ -435,9 +435,41 @@ static void client_data(struct tns_conn *c, const uint8_t *pkt, size_t len)
 	tns_call_clear(&call);
 }
 
+/* The server turned on Oracle native network encryption or checksumming
+ * (its network-options answer, or an ACCEPT that requires it): from here
+ * the TTC calls cannot be read. The asset decides: refuse (default) ends
+ * the session; allow writes one `query` record saying so and hands the
+ * session to the core's plain relay (connection-level audit only).
+ * Returns 1: the caller stops reading (relay handed over, or closing). */
+static int native_encryption(struct tns_conn *c)
+{
+	struct session *s = c->s;
+	if (!c->login.bauth.allow_native_encryption) {
+		sess_close(s, "Oracle native network encryption negotiated: refused (asset "
+			      "--native-encryption refuse)");
+		return 1;
+	}
+	static const char text[] =
+		"/* sqlbastion: Oracle native network encryption is on: statements unreadable */";
+	struct sess_stmt_info st = {.sql = text, .len = sizeof text - 1,
+				    .rule = "native-encryption", .action = POLICY_ALLOW};
+	if (sess_audit_statement(s, &st) == 0) {
+		sess_close(s, "audit unavailable");
+		return 1;
+	}
+	c->unreadable = 1;
+	if (sess_relay_raw(s) != 0)
+		sess_close(s, "cannot relay");
+	return 1;
+}
+
 void tns_relay_read(struct session *s, void *state, enum sess_side side)
 {
 	struct tns_conn *c = state;
+	if (c->unreadable && !s->relay_raw) {
+		(void)native_encryption(c);
+		return;
+	}
 	enum sess_side to = side == SESS_CLIENT ? SESS_BACKEND : SESS_CLIENT;
 	while (!s->closing && !s->close_after_flush) {
 		struct evbuffer *in = sess_input(s, side);
@@ -467,6 +499,23 @@ void tns_relay_read(struct session *s, void *state, enum sess_side side)
 		}
 		if (side == SESS_CLIENT && h.type == TNS_MARKER && c->held)
 			drop_held(c); /* a break abandons the call being gathered */
+		if (side == SESS_BACKEND && h.type == TNS_DATA && !c->ano_seen &&
+		    h.len >= TNS_HDR_LEN + 2 + 13) {
+			uint8_t ano[1024];
+			size_t k = h.len - TNS_HDR_LEN - 2 < sizeof ano ? h.len - TNS_HDR_LEN - 2
+									: sizeof ano;
+			struct evbuffer_ptr at;
+			int act = -1;
+			if (evbuffer_ptr_set(in, &at, TNS_HDR_LEN + 2, EVBUFFER_PTR_SET) == 0 &&
+			    evbuffer_copyout_from(in, &at, ano, k) == (ev_ssize_t)k)
+				act = tns_ano_active(ano, k);
+			if (act >= 0)
+				c->ano_seen = 1;
+			if (act == 1 && native_encryption(c))
+				return; /* this answer goes out with the raw relay */
+			if (act == 2)
+				c->ano_demanded = 1; /* its ORA-12660 goes to the client */
+		}
 		if (side == SESS_BACKEND && h.type == TNS_DATA && h.len > TNS_HDR_LEN + 2) {
 			size_t n = h.len - TNS_HDR_LEN - 2;
 			size_t k = n < TNS_TAIL_MAX ? n : TNS_TAIL_MAX;

@@ -343,3 +343,31 @@ def test_node_redirect_and_resend(env, node_oracledb_dir):
     out = run_node(node_oracledb_dir, _dsn(b, b.token), "scott", "tiger",
                    [{"op": "execute", "sql": "SELECT 5 FROM dual"}])
     assert out["connect"] == "ok" and out["results"] == [{"rows": [[5]]}], out
+
+
+@pytest.mark.parametrize("env", [{"require_native_encryption": True}], indirect=True,
+                         ids=["native-encryption"])
+def test_py_native_encryption_required(env):
+    """A database that demands Oracle native network encryption: thin
+    clients cannot offer it, so its listener refuses (ORA-12660), and the
+    proxy relays that refusal; the audit says why."""
+    b, be = env
+    with pytest.raises(oracledb.Error) as e:
+        _connect(b)
+    assert "12660" in str(e.value)
+    import time
+    time.sleep(0.3)
+    ends = [r for r in _audit(b) if r["event"] == "session_end"]
+    assert ends and "ORA-12660" in json.dumps(ends[0]), ends
+    assert not [e for e in be.ground_truth() if e["kind"] == "login"]
+
+
+def test_ctl_native_encryption_option(env):
+    b, be = env
+    out = b.ctl("asset", "set", "ora", "--native-encryption", "allow").stdout
+    assert "native encryption allowed" in out or out == "" or "ora" in out
+    r = b.ctl("asset", "set", "ora", "--native-encryption", "maybe", check=False)
+    assert r.returncode != 0
+    b.add_asset("pg1", host="127.0.0.1", port=5432)
+    r = b.ctl("asset", "set", "pg1", "--native-encryption", "allow", check=False)
+    assert r.returncode != 0 and "tns" in (r.stderr + r.stdout)
