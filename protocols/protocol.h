@@ -53,6 +53,10 @@ enum login_refusal {
 	LOGIN_REFUSE_AUTH,    /* the client's proof or a login rule failed */
 	LOGIN_REFUSE_BACKEND, /* the hosted account could not log in to the database */
 	LOGIN_REFUSE_AUDIT,   /* the login record could not be written */
+	LOGIN_REFUSE_NOT_HOSTED, /* the token was good, but its account is not hosted and this
+				    path cannot let the client log in to the database itself
+				    (the direct PostgreSQL/MySQL ports): say so plainly, the
+				    client has proved who it is */
 };
 
 /* Where a frontend's state machine is, for the shared router and the

@@ -289,6 +289,7 @@ static void fill_target(const struct state_login *l, struct auth_target *out)
 	out->account_id = l->account.id;
 	snprintf(out->account, sizeof out->account, "%s", l->account.name);
 	snprintf(out->db_username, sizeof out->db_username, "%s", l->account.username);
+	out->hosted = l->account.kind != STATE_SECRET_NONE;
 	out->max_sessions = l->user.max_sessions;
 }
 

@@ -49,6 +49,8 @@ struct auth_target {
 	int64_t account_id;
 	char account[SB_NAME_MAX];  /* account name within the asset */
 	char db_username[128];      /* the real database user */
+	int hosted;                 /* 1: the proxy holds its password; 0: --not-hosted,
+				       the client logs in to the database end to end */
 	enum policy_level level;
 	int max_sessions;           /* user's limit, 0 = unlimited */
 	/* The rules may change their answer at this time without any admin

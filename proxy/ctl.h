@@ -271,10 +271,11 @@ int ctl_asset_where(struct ctl *c, int required, const struct ctl_asset_opts *o,
 /* ---- a hosted account's secret (ctl_secret.c), for account add / set ---- */
 
 /* The secret options of one verb: exactly one of --password-stdin,
- * --secret-file FILE, --secret-cmd CMD. Filled by ctl_args through
+ * --secret-file FILE, --secret-cmd CMD, --not-hosted (no secret: the
+ * engineer gives the database password end to end). Filled by ctl_args through
  * CTL_SECRET_OPTS, then checked by ctl_secret_parse. */
 struct ctl_secret {
-	int from_stdin;
+	int from_stdin, not_hosted;
 	const char *file, *cmd;
 	enum state_secret_kind kind;
 	char ref[STATE_REF_MAX];        /* the absolute file path or the command */
@@ -284,7 +285,8 @@ struct ctl_secret {
 #define CTL_SECRET_OPTS(sec)                                   \
 	{"--password-stdin", 0, NULL, &(sec)->from_stdin},      \
 		{"--secret-file", 1, &(sec)->file, NULL},       \
-		{"--secret-cmd", 1, &(sec)->cmd, NULL}
+		{"--secret-cmd", 1, &(sec)->cmd, NULL},         \
+		{"--not-hosted", 0, NULL, &(sec)->not_hosted}
 /* The options whose values the audit record hides. */
 extern const char *const ctl_secret_redact[];
 

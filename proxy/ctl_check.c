@@ -166,6 +166,8 @@ int ctl_asset_check(struct ctl *c, int argc, char **argv)
 	if (strcmp(a.protocol, "postgres") != 0 && strcmp(a.protocol, "mysql") != 0)
 		return ctl_fail(c, "checking %s assets is not supported yet", a.protocol);
 
+	if (ac.kind == STATE_SECRET_NONE)
+		return ctl_fail(c, "%s is not hosted: there is no password to log in with", t.name);
 	memset(key, 0, sizeof key);
 	if (ac.kind == STATE_SECRET_STORED && ctl_master_key(c, key) != CTL_OK)
 		return CTL_FAIL;

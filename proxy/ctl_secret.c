@@ -4,7 +4,9 @@
  * Three sources, exactly one per call: --password-stdin (read from
  * standard input with echo off on a terminal, sealed with the master key at
  * once, wiped), --secret-file FILE (stored as an absolute path; the daemon
- * reads it at each connect) and --secret-cmd CMD (run at each connect). A
+ * reads it at each connect) and --secret-cmd CMD (run at each connect); or
+ * --not-hosted: no secret at all, the engineer's own database password goes
+ * to the database end to end (SSH entry, TNS). A
  * password never reaches argv, a message or the audit record; the file path
  * and the command are hidden in the record too (ctl_secret_redact).
  */
@@ -26,11 +28,13 @@ const char *const ctl_secret_redact[] = {"--secret-file", "--secret-cmd", NULL};
 
 int ctl_secret_parse(struct ctl *c, struct ctl_secret *sec)
 {
-	if (sec->from_stdin + !!sec->file + !!sec->cmd != 1)
-		return ctl_usage(c, "give exactly one of --password-stdin, --secret-file, --secret-cmd");
-	sec->kind = sec->from_stdin ? STATE_SECRET_STORED
-		    : sec->file	    ? STATE_SECRET_FILE
-				    : STATE_SECRET_CMD;
+	if (sec->from_stdin + !!sec->file + !!sec->cmd + sec->not_hosted != 1)
+		return ctl_usage(c, "give exactly one of --password-stdin, --secret-file, --secret-cmd,"
+				    " --not-hosted");
+	sec->kind = sec->from_stdin   ? STATE_SECRET_STORED
+		    : sec->file	      ? STATE_SECRET_FILE
+		    : sec->not_hosted ? STATE_SECRET_NONE
+				      : STATE_SECRET_CMD;
 	sec->ref[0] = '\0';
 	if (sec->cmd) {
 		if (!ctl_valid_text(sec->cmd, sizeof sec->ref))

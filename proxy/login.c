@@ -221,10 +221,34 @@ int login_checked(struct session *s, struct login *l, enum auth_status st, const
 	return -1;
 }
 
+static int login_connect_backend(struct session *s, struct login *l);
+
+/* A good token for a not-hosted account on a path that cannot carry the
+ * engineer's own database password. */
+static void login_refuse_not_hosted(struct session *s, const struct login *l)
+{
+	if (ending(s))
+		return;
+	char reason[300];
+	snprintf(reason, sizeof reason,
+		 "account %.64s/%.64s is not hosted: its database password can only be given "
+		 "through the SSH entry",
+		 s->ident.target.asset, s->ident.target.account);
+	login_audit_failed(s, l, reason);
+	s->proto->login_refused(s, s->pstate, LOGIN_REFUSE_NOT_HOSTED, reason);
+}
+
 int login_start_backend(struct session *s, struct login *l)
 {
 	char err[256];
 	login_wipe_secret(l);
+	if (!s->ident.target.hosted) {
+		if (!l->end_to_end) {
+			login_refuse_not_hosted(s, l);
+			return -1;
+		}
+		return login_connect_backend(s, l);
+	}
 	l->secret = calloc(1, SB_SECRET_MAX);
 	if (!l->secret) {
 		login_refuse(s, l, "out of memory");
@@ -238,6 +262,13 @@ int login_start_backend(struct session *s, struct login *l)
 		login_refuse(s, l, reason);
 		return -1;
 	}
+	return login_connect_backend(s, l);
+}
+
+/* Load what the asset lets a secret go out by and connect the backend. */
+static int login_connect_backend(struct session *s, struct login *l)
+{
+	char err[256];
 	if (backend_auth_load(&l->bauth, s, err, sizeof err) != 0) {
 		sess_log(s, LOG_ERR, "%s", err);
 		login_refuse(s, l, err);

@@ -44,7 +44,18 @@ struct login {
 	const char *client_info;   /* borrowed, NULL = none: what the client said of itself
 				      (TNS CID: program, host, OS user) as a JSON object,
 				      written as the login and login_failed records' params */
+	/* Set by the frontend before login_start_backend when the client
+	 * authenticates to the database itself, end to end (a not-hosted
+	 * account on the SSH entry; TNS always): no secret is fetched. A
+	 * not-hosted account without it is refused (LOGIN_REFUSE_NOT_HOSTED). */
+	int end_to_end;
 };
+
+/* What a client hears when its account is not hosted and its path cannot
+ * carry its own database password (LOGIN_REFUSE_NOT_HOSTED). */
+#define LOGIN_NOT_HOSTED_MESSAGE                                                  \
+	"sqlbastion: this account is not hosted: connect through the SSH entry and " \
+	"give the database password there"
 
 /* Copy the user name as the client sent it into l->user. 0, or -1 when it
  * does not fit (l->user then holds the truncated name for the audit). */
@@ -123,7 +134,8 @@ int login_checked(struct session *s, struct login *l, enum auth_status st, const
 
 /* Fetch the hosted secret into l->secret, load the asset's backend auth
  * options and connect the backend (SESS_EV_CONNECTED follows). A failure
- * refuses the login. Returns 0 started, -1 refused. The frontend is in
+ * refuses the login. A not-hosted account (target.hosted = 0) connects with
+ * no secret when l->end_to_end is set and is refused otherwise. Returns 0 started, -1 refused. The frontend is in
  * its connect state already (a refusal moves it on). */
 int login_start_backend(struct session *s, struct login *l);
 

@@ -350,6 +350,10 @@ int secret_fetch(struct state *st, const uint8_t master_key[SB_MASTER_KEY_LEN],
 	case STATE_SECRET_CMD:
 		rc = fetch_cmd(sec.ref, account_id, out, outcap, errbuf, errlen);
 		break;
+	case STATE_SECRET_NONE:
+		rc = fail(errbuf, errlen, "account %lld is not hosted: there is no password",
+			  (long long)account_id);
+		break;
 	default:
 		rc = fail(errbuf, errlen, "account %lld: unknown secret kind",
 			  (long long)account_id);

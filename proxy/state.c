@@ -57,7 +57,8 @@ enum query {
 
 #define USER_COLS "u.id, u.name, u.sources, u.max_sessions, u.scram_salt, u.created"
 #define ASSET_COLS "a.id, a.name, a.protocol, a.host, a.port, a.tls, a.service, a.created"
-#define ACCOUNT_COLS "ac.id, ac.asset_id, a.name, ac.name, ac.username, ac.secret_kind, ac.created"
+#define ACCOUNT_COLS \
+	"ac.id, ac.asset_id, a.name, ac.name, ac.username, ac.secret_kind, ac.created, ac.hosted"
 #define TOKEN_COLS \
 	"t.id, t.user_id, t.account_id, u.name, a.name, ac.name, t.created, " \
 	"t.expires, coalesce(t.revoked_at, 0), coalesce(t.last_used, 0)"
@@ -76,12 +77,13 @@ static const char *const sql_text[Q_COUNT] = {
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_ASSET_GET] = "SELECT " ASSET_COLS " FROM assets a WHERE a.name = ?1",
 	[Q_ASSET_LIST] = "SELECT " ASSET_COLS " FROM assets a ORDER BY a.name",
-	[Q_ACCOUNT_ADD] = "INSERT INTO accounts (asset_id, name, username, secret_kind, secret_ref, created)"
-			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_ACCOUNT_ADD] = "INSERT INTO accounts (asset_id, name, username, secret_kind, secret_ref,"
+			  " created, hosted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_ACCOUNT_SET_BLOB] = "UPDATE accounts SET secret_blob = ?2 WHERE id = ?1",
 	[Q_ACCOUNT_GET] = "SELECT " ACCOUNT_COLS " FROM accounts ac JOIN assets a ON a.id = ac.asset_id"
 			  " WHERE a.name = ?1 AND ac.name = ?2",
-	[Q_ACCOUNT_SECRET] = "SELECT secret_kind, secret_blob, secret_ref FROM accounts WHERE id = ?1",
+	[Q_ACCOUNT_SECRET] = "SELECT secret_kind, secret_blob, secret_ref, hosted FROM accounts"
+			     " WHERE id = ?1",
 	[Q_ACCOUNT_LIST] = "SELECT " ACCOUNT_COLS " FROM accounts ac JOIN assets a ON a.id = ac.asset_id"
 			   " ORDER BY a.name, ac.name",
 	[Q_GRANT_ADD] = "INSERT INTO grants (user_id, account_id, level, hours, until, created)"
@@ -302,7 +304,7 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v)
 /* ---- names ---- */
 
 static const char *const tls_names[] = {"disable", "prefer", "require", "verify-full"};
-static const char *const kind_names[] = {"stored", "file", "cmd"};
+static const char *const kind_names[] = {"stored", "file", "cmd", "not-hosted"};
 
 const char *state_tls_name(enum asset_tls t)
 {
@@ -322,11 +324,21 @@ int state_tls_parse(const char *s, enum asset_tls *out)
 
 const char *state_secret_kind_name(enum state_secret_kind k)
 {
-	return (unsigned)k < 3 ? kind_names[k] : "?";
+	return (unsigned)k < 4 ? kind_names[k] : "?";
 }
 
-static int kind_parse(const char *s, enum state_secret_kind *out)
+const char *state_secret_kind_column(enum state_secret_kind k)
 {
+	return k == STATE_SECRET_NONE ? "stored" : state_secret_kind_name(k);
+}
+
+/* secret_kind as stored plus the hosted column (0 = not hosted). */
+static int kind_read(const char *s, int hosted, enum state_secret_kind *out)
+{
+	if (!hosted) {
+		*out = STATE_SECRET_NONE;
+		return 0;
+	}
 	for (int i = 0; i < 3; i++) {
 		if (strcmp(s, kind_names[i]) == 0) {
 			*out = (enum state_secret_kind)i;
@@ -335,6 +347,7 @@ static int kind_parse(const char *s, enum state_secret_kind *out)
 	}
 	return -1;
 }
+
 
 /* ---- open / close / transactions ---- */
 
@@ -534,7 +547,7 @@ static int read_account(struct state *st, sqlite3_stmt *s, int c, struct state_a
 	col_text(s, c + 4, a->username, sizeof a->username);
 	col_text(s, c + 5, kind, sizeof kind);
 	a->created = sqlite3_column_int64(s, c + 6);
-	if (kind_parse(kind, &a->kind) != 0)
+	if (kind_read(kind, sqlite3_column_int(s, c + 7), &a->kind) != 0)
 		return fail_msg(st, "corrupt accounts.secret_kind");
 	return STATE_OK;
 }
@@ -718,8 +731,9 @@ int state_account_add(struct state *st, int64_t asset_id, const char *name,
 	if (!s)
 		return STATE_ERROR;
 	if (sqlite3_bind_int64(s, 1, asset_id) || bind_text(s, 2, name) ||
-	    bind_text(s, 3, username) || bind_text(s, 4, state_secret_kind_name(kind)) ||
-	    bind_text(s, 5, ref) || sqlite3_bind_int64(s, 6, now))
+	    bind_text(s, 3, username) || bind_text(s, 4, state_secret_kind_column(kind)) ||
+	    bind_text(s, 5, ref) || sqlite3_bind_int64(s, 6, now) ||
+	    sqlite3_bind_int(s, 7, kind != STATE_SECRET_NONE))
 		return bind_fail(st, s, "add account");
 	int rc = run_write(st, s, "add account");
 	if (rc == STATE_OK && id)
@@ -776,7 +790,7 @@ int state_account_secret(struct state *st, int64_t id, struct state_account_secr
 	size_t n = (size_t)sqlite3_column_bytes(s, 1);
 	col_text(s, 2, out->ref, sizeof out->ref);
 	rc = STATE_OK;
-	if (kind_parse(kind, &out->kind) != 0)
+	if (kind_read(kind, sqlite3_column_int(s, 3), &out->kind) != 0)
 		rc = fail_msg(st, "corrupt accounts.secret_kind");
 	else if (n > sizeof out->blob)
 		rc = fail_msg(st, "corrupt accounts.secret_blob");
@@ -1097,10 +1111,11 @@ int state_login_get(struct state *st, int64_t token_id, struct state_login *out)
 		return rc;
 	read_token(s, 0, &out->token);
 	rc = read_user(st, s, 10, &out->user);
+	/* Column offsets: TOKEN_COLS 10, USER_COLS 6, ACCOUNT_COLS 8. */
 	if (rc == STATE_OK)
 		rc = read_account(st, s, 16, &out->account);
 	if (rc == STATE_OK)
-		rc = read_asset(st, s, 23, &out->asset);
+		rc = read_asset(st, s, 24, &out->asset);
 	stmt_done(s);
 	return rc;
 }

@@ -58,7 +58,12 @@ enum {
  * older token that is still active. */
 #define STATE_SCRAM_WINDOW (30 * 86400)
 
-enum state_secret_kind { STATE_SECRET_STORED, STATE_SECRET_FILE, STATE_SECRET_CMD };
+/* Where an account's password comes from. NONE: the account is not hosted
+ * (`--not-hosted`): the engineer gives the database password to the
+ * database itself, end to end (the SSH entry, the TNS passthrough); kept in
+ * the accounts.hosted column (0), secret_kind then says 'stored' with no
+ * blob, so files of older versions need no table rebuild. */
+enum state_secret_kind { STATE_SECRET_STORED, STATE_SECRET_FILE, STATE_SECRET_CMD, STATE_SECRET_NONE };
 
 struct state_user {
 	int64_t id;
@@ -165,6 +170,8 @@ void state_rollback(struct state *st);
 const char *state_tls_name(enum asset_tls t);
 int state_tls_parse(const char *s, enum asset_tls *out);
 const char *state_secret_kind_name(enum state_secret_kind k);
+/* What accounts.secret_kind holds for k (NONE lives in accounts.hosted). */
+const char *state_secret_kind_column(enum state_secret_kind k);
 
 /* ---- users ---- */
 

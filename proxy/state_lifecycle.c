@@ -68,7 +68,7 @@ static const char *const lq_text[LQ_COUNT] = {
 			    " FROM assets a WHERE a.name = ?1",
 	[LQ_ASSET_REMOVE] = "DELETE FROM assets WHERE name = ?1",
 	[LQ_ACCOUNT_SET_SECRET] = "UPDATE accounts SET secret_kind = ?2, secret_ref = ?3,"
-				  " secret_blob = NULL WHERE id = ?1",
+				  " secret_blob = NULL, hosted = ?4 WHERE id = ?1",
 	[LQ_ACCOUNT_COUNTS] = "SELECT (SELECT count(*) FROM grants WHERE account_id = ?1),"
 			      " (SELECT count(*) FROM tokens WHERE account_id = ?1)",
 	[LQ_ACCOUNT_REMOVE] = "DELETE FROM accounts WHERE id = ?1",
@@ -131,6 +131,9 @@ static const struct {
 	 "ALTER TABLE grants ADD COLUMN max_ttl INTEGER NOT NULL DEFAULT 0"},
 	{"grants", "renewable",
 	 "ALTER TABLE grants ADD COLUMN renewable INTEGER NOT NULL DEFAULT 1"},
+	/* 0 = not hosted (state.h STATE_SECRET_NONE) */
+	{"accounts", "hosted",
+	 "ALTER TABLE accounts ADD COLUMN hosted INTEGER NOT NULL DEFAULT 1 CHECK (hosted IN (0, 1))"},
 };
 
 static const char lockouts_table[] =
@@ -338,8 +341,8 @@ int state_account_set_secret(struct state *st, int64_t id, enum state_secret_kin
 	sqlite3_stmt *s = lq(st, LQ_ACCOUNT_SET_SECRET);
 	if (!s)
 		return STATE_ERROR;
-	if (sqlite3_bind_int64(s, 1, id) || state_bind_text(s, 2, state_secret_kind_name(kind)) ||
-	    state_bind_text(s, 3, ref))
+	if (sqlite3_bind_int64(s, 1, id) || state_bind_text(s, 2, state_secret_kind_column(kind)) ||
+	    state_bind_text(s, 3, ref) || sqlite3_bind_int(s, 4, kind != STATE_SECRET_NONE))
 		return state_bind_fail(st, s, "set account secret");
 	return write_some(st, s, "set account secret");
 }

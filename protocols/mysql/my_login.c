@@ -1176,5 +1176,8 @@ void my_login_refused(struct session *s, void *state, enum login_refusal kind,
 					: "sqlbastion: audit log unavailable; login refused",
 			 reason);
 		return;
+	case LOGIN_REFUSE_NOT_HOSTED:
+		my_fatal(c, c->seq, MY_ER_ACCESS_DENIED, "28000", LOGIN_NOT_HOSTED_MESSAGE, reason);
+		return;
 	}
 }

@@ -814,5 +814,8 @@ void pg_login_refused(struct session *s, void *state, enum login_refusal kind,
 	case LOGIN_REFUSE_AUDIT:
 		pg_fatal(c, "58030", "sqlbastion: audit log unavailable; login refused", reason);
 		return;
+	case LOGIN_REFUSE_NOT_HOSTED:
+		pg_fatal(c, "28000", LOGIN_NOT_HOSTED_MESSAGE, reason);
+		return;
 	}
 }

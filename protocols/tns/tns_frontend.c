@@ -132,6 +132,7 @@ static void take_descriptor(struct tns_conn *c, const uint8_t *cd, size_t n)
 	c->backend_cd = out;
 	c->backend_cd_len = (size_t)ol;
 	set_state(c, TNS_ST_BACKEND);
+	c->login.end_to_end = 1; /* the client logs in to the database itself (O5LOGON) */
 	(void)login_start_backend(s, &c->login);
 }
 

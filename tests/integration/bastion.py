@@ -573,12 +573,14 @@ class Bastion:
         return self.ctl(*args, *extra, check=check)
 
     def add_account(self, target, *, username, password=None, secret_file=None,
-                    secret_cmd=None, check=True):
+                    secret_cmd=None, not_hosted=False, check=True):
         """target = "asset/account". Exactly one of password (sent with
-        --password-stdin), secret_file, secret_cmd."""
-        if sum(x is not None for x in (password, secret_file, secret_cmd)) != 1:
-            raise ValueError("give exactly one of password, secret_file, secret_cmd")
+        --password-stdin), secret_file, secret_cmd, not_hosted=True."""
+        if sum(x is not None for x in (password, secret_file, secret_cmd)) + bool(not_hosted) != 1:
+            raise ValueError("give exactly one of password, secret_file, secret_cmd, not_hosted")
         args = ["account", "add", target, "--username", username]
+        if not_hosted:
+            return self.ctl(*args, "--not-hosted", check=check)
         if password is not None:
             return self.ctl(*args, "--password-stdin", input=password + "\n", check=check)
         if secret_file is not None:

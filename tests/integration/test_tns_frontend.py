@@ -35,10 +35,9 @@ def _bastion(tmp_path, be):
     b = Bastion(tmp_path / "sb", listeners=("tns",))   # the guard policy
     b.add_user("alice")
     b.add_asset("ora", host=be.host, port=be.port, protocol="tns", service=be.service)
-    # not hosted: the client logs in to the database itself (the password
-    # stored here is never sent by the proxy)
-    b.add_account("ora/scott", username="scott", password="unused")
-    b.add_account("ora/other", username="alice_db", password="unused")
+    # not hosted: the client logs in to the database itself
+    b.add_account("ora/scott", username="scott", not_hosted=True)
+    b.add_account("ora/other", username="alice_db", not_hosted=True)
     b.grant("alice", "ora/scott", "write")
     b.grant("alice", "ora/other", "write")
     b.issue_token("alice", "ora/scott")
