@@ -291,6 +291,21 @@ static void put_value(struct out *o, const char *v)
 	}
 }
 
+static int is_key(const struct tns_desc *d, int i, const char *const *keys)
+{
+	for (; *keys; keys++)
+		if (strcasecmp(d->node[i].key, *keys) == 0)
+			return 1;
+	return 0;
+}
+
+/* Keywords that name where to connect or what to connect to: the proxy
+ * writes its own, so a copied item never carries one, at any depth (a
+ * nested (CONNECT_DATA=(SERVICE_NAME=...)) must not reach the listener). */
+static const char *const routing[] = {"SERVICE_NAME", "SID", "INSTANCE_NAME", "GLOBAL_NAME",
+				      "CONNECT_DATA", "ADDRESS", "ADDRESS_LIST", "DESCRIPTION",
+				      "DESCRIPTION_LIST", NULL};
+
 static void put_node(struct out *o, const struct tns_desc *d, int i)
 {
 	const struct tns_desc_node *nd = &d->node[i];
@@ -299,17 +314,15 @@ static void put_node(struct out *o, const struct tns_desc *d, int i)
 	puts_(o, "=");
 	if (nd->value)
 		put_value(o, nd->value);
+	int kids = 0;
 	for (int c = nd->child; c >= 0; c = d->node[c].next)
-		put_node(o, d, c);
+		if (!is_key(d, c, routing)) {
+			put_node(o, d, c);
+			kids++;
+		}
+	if (!nd->value && !kids)
+		puts_(o, "\"\""); /* every child dropped: an empty value */
 	puts_(o, ")");
-}
-
-static int is_key(const struct tns_desc *d, int i, const char *const *keys)
-{
-	for (; *keys; keys++)
-		if (strcasecmp(d->node[i].key, *keys) == 0)
-			return 1;
-	return 0;
 }
 
 long tns_desc_rewrite(const struct tns_desc *d, const char *host, int port, const char *service,
