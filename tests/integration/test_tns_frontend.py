@@ -280,6 +280,8 @@ def test_node_scenarios(env, node_oracledb_dir):
         {"op": "execute", "sql": "SELECT :1 FROM dual", "binds": ["y" * 20000]},
         {"op": "ping"},
         {"op": "execute", "sql": "SELECT 7 FROM dual"},
+        {"op": "executeWithBreak", "sql": "SELECT sb_sleep(20) FROM dual", "afterMs": 500},
+        {"op": "execute", "sql": "SELECT 8 FROM dual"},
     ]
     out = run_node(node_oracledb_dir, _dsn(b, b.token), "scott", "tiger", steps)
     assert out["connect"] == "ok", (out, b.log_path.read_text()[-2000:])
@@ -296,6 +298,8 @@ def test_node_scenarios(env, node_oracledb_dir):
     assert len(res[14]["rows"]) == 5000, res[14]
     assert res[15] == {"rows": [["y" * 20000]]}, res[15]
     assert res[16] == {"ok": True} and res[17] == {"rows": [[7]]}, res
+    assert res[18]["error"]["errorNum"] == 1013 and res[18]["ms"] < 10000, res[18]
+    assert res[19] == {"rows": [[8]]}, res
     ex = be.executed()
     assert "DROP TABLE nt" not in [e["sql"] for e in ex]
     # the ground truth logs the executeMany row by row, the audit as one
@@ -370,3 +374,23 @@ def test_ctl_native_encryption_option(env):
     b.add_asset("pg1", host="127.0.0.1", port=5432)
     r = b.ctl("asset", "set", "pg1", "--native-encryption", "allow", check=False)
     assert r.returncode != 0 and "tns" in (r.stderr + r.stdout)
+
+
+def test_py_cancel_marker_passes_and_session_goes_on(env):
+    """conn.cancel(): the break MARKER goes through the relay, the backend
+    answers ORA-01013, the session goes on."""
+    import threading
+    import time
+    b, be = env
+    with _connect(b) as conn:
+        cur = conn.cursor()
+        timer = threading.Timer(0.5, conn.cancel)
+        timer.start()
+        t0 = time.time()
+        with pytest.raises(oracledb.DatabaseError) as e:
+            cur.execute("SELECT sb_sleep(20) FROM dual")
+        assert "ORA-01013" in str(e.value)
+        assert time.time() - t0 < 10
+        cur.execute("SELECT 6 FROM dual")
+        assert cur.fetchone() == (6,)
+    assert any(e["kind"] == "break" for e in be.ground_truth())
