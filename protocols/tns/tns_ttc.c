@@ -410,14 +410,34 @@ static void call_head(struct rd *r, const struct layout *l, struct tns_call *c)
 		(void)ubn(r, 8);
 }
 
-/* Close-cursor piggybacks before the call (python-oracledb, node-oracledb
- * send them with the next call). Other piggybacks are not read. */
+/* Piggybacks before the call (python-oracledb, node-oracledb send them
+ * with the next call): close-cursor ones are read (the cursor map forgets
+ * those cursors); the others (end-to-end attributes, current schema, temp
+ * LOB frees, session state) are skipped without reading their fields,
+ * whose layout differs by client and version: the next message starts at
+ * the first byte 3 (a call) or 17 (another piggyback) whose sequence byte
+ * is this piggyback's plus one (clients number every message they write). */
+static uint8_t next_seq(uint8_t s)
+{
+	return s == 255 ? 1 : (uint8_t)(s + 1);
+}
+
 static void piggybacks(struct rd *r, const struct layout *l, struct tns_call *c)
 {
-	while (ok(r) && r->i + 1 < r->n && r->p[r->i] == TTC_MSG_PIGGYBACK) {
+	while (ok(r) && r->i + 2 < r->n && r->p[r->i] == TTC_MSG_PIGGYBACK) {
+		uint8_t seq = r->p[r->i + 2];
 		if (r->p[r->i + 1] != TTC_FN_CLOSE_CURSORS) {
-			r->bad = 1;
-			return;
+			size_t k = r->i + 3;
+			while (k + 2 < r->n && !((r->p[k] == TTC_MSG_FUNCTION ||
+						  r->p[k] == TTC_MSG_PIGGYBACK) &&
+						 r->p[k + 2] == next_seq(seq)))
+				k++;
+			if (k + 2 >= r->n) {
+				r->again = 1; /* the next message is not here yet */
+				return;
+			}
+			r->i = k;
+			continue;
 		}
 		struct tns_call pb = {0};
 		call_head(r, l, &pb);

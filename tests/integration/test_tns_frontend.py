@@ -394,3 +394,22 @@ def test_py_cancel_marker_passes_and_session_goes_on(env):
         cur.execute("SELECT 6 FROM dual")
         assert cur.fetchone() == (6,)
     assert any(e["kind"] == "break" for e in be.ground_truth())
+
+
+def test_py_end_to_end_attributes_piggyback(env):
+    """module / action / client_identifier ride as a piggyback before the
+    next call: the call after them is still read and audited."""
+    b, be = env
+    with _connect(b) as conn:
+        conn.module = "billing"
+        conn.action = "nightly"
+        conn.client_identifier = "alice@laptop"
+        cur = conn.cursor()
+        cur.execute("SELECT :1 FROM dual", ["piggy"])
+        assert cur.fetchone() == ("piggy",)
+        with pytest.raises(oracledb.DatabaseError) as e:
+            cur.execute("DROP TABLE x")
+        assert "no-drop" in str(e.value)
+    qs = _queries(b)
+    assert [r["statement"] for r in qs] == ["SELECT :1 FROM dual", "DROP TABLE x"]
+    assert _params(qs[0]) == ["piggy"]
