@@ -153,8 +153,9 @@ int tns_number_text(const uint8_t *b, size_t n, char *out, size_t cap)
 			return -1;
 		digits[nd++] = d;
 	}
-	/* value = sum digits[i] * 100^(exp - i) */
-	char buf[128];
+	/* value = sum digits[i] * 100^(exp - i); exp is in -65..62, so at most
+	 * 2 + 2 * 64 zeros + 2 * 20 digits + sign and point */
+	char buf[256];
 	size_t len = 0;
 	if (neg)
 		buf[len++] = '-';
@@ -165,8 +166,6 @@ int tns_number_text(const uint8_t *b, size_t n, char *out, size_t cap)
 			buf[len++] = '0';
 			buf[len++] = '0';
 		}
-		if (len > 60)
-			return -1;
 	}
 	int last = exp < 0 ? nd - 1 : (nd - 1 > exp ? nd - 1 : exp);
 	for (int i = 0; i <= last && len < sizeof buf - 4; i++) {
@@ -188,7 +187,9 @@ int tns_number_text(const uint8_t *b, size_t n, char *out, size_t cap)
 		if (len && buf[len - 1] == '.')
 			buf[--len] = '\0';
 	}
-	snprintf(out, cap, "%s", buf);
+	if (len >= cap)
+		return -1; /* too long for the caller: shown as its bytes instead */
+	memcpy(out, buf, len + 1);
 	return 0;
 }
 
