@@ -49,6 +49,7 @@ CONTROL_SRC := $(wildcard proxy/state*.c proxy/auth*.c proxy/secret*.c proxy/tls
 PGSQL_SRC   := $(wildcard protocols/pgsql/pg_codec*.c protocols/pgsql/pg_scram*.c) \
                protocols/pgsql/pg_params.c audit/audit_json.c $(CRYPTO_SRC)
 MYSQL_SRC   := $(wildcard protocols/mysql/my_codec*.c protocols/mysql/my_auth*.c) $(CRYPTO_SRC)
+TNS_SRC     := protocols/tns/tns_codec.c protocols/tns/tns_desc.c protocols/tns/tns_ttc.c
 CONFIG_SRC  := proxy/config.c
 unit_deps = $(strip \
   $(if $(filter test_policy%,$1),$(POLICY_SRC)) \
@@ -56,6 +57,7 @@ unit_deps = $(strip \
   $(if $(filter test_state% test_auth% test_secret% test_tlsgen%,$1),$(CONTROL_SRC)) \
   $(if $(filter test_pg%,$1),$(PGSQL_SRC)) \
   $(if $(filter test_my%,$1),$(MYSQL_SRC)) \
+  $(if $(filter test_tns%,$1),$(TNS_SRC)) \
   $(if $(filter test_config%,$1),$(CONFIG_SRC)) \
   $(if $(filter test_crypto%,$1),$(CRYPTO_SRC)) \
   $(if $(filter test_srclimit%,$1),proxy/srclimit.c) \

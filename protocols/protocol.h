@@ -155,5 +155,6 @@ const struct protocol *protocol_find(const char *name);
 extern const struct protocol pg_protocol;
 extern const struct protocol mysql_protocol;
 extern const struct protocol tds_protocol;
+extern const struct protocol tns_protocol;
 
 #endif

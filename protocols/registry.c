@@ -10,6 +10,7 @@ static const struct protocol *const all_protocols[] = {
 	&pg_protocol,
 	&mysql_protocol,
 	&tds_protocol,
+	&tns_protocol,
 };
 
 const struct protocol *protocol_find(const char *name)

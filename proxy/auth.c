@@ -203,6 +203,45 @@ enum auth_status auth_check_token(struct state *st, const struct auth_login *in,
 	return auth_check_rules(st, in, id, out, reason, reasonlen);
 }
 
+/* The lockout row of a login that names no user (a token alone, TNS):
+ * not a valid user name (ctl_valid_name allows no parentheses or spaces), so it never
+ * shares a row with a real user. */
+#define AUTH_NO_USER_KEY "(token only)"
+
+enum auth_status auth_check_token_only(struct state *st, const struct auth_login *in,
+				       const char *token, size_t token_len,
+				       struct auth_target *out, char *owner, size_t ownerlen,
+				       char *reason, size_t reasonlen)
+{
+	uint8_t hash[SB_SHA256_LEN];
+	int64_t id, user_id;
+	struct state_login l;
+	struct auth_login anon = *in;
+	anon.user = AUTH_NO_USER_KEY;
+	memset(out, 0, sizeof *out);
+	if (ownerlen)
+		owner[0] = '\0';
+	int lk = auth_lockout_check(st, &anon, reason, reasonlen);
+	if (lk != 0)
+		return lk > 0 ? AUTH_REFUSED : state_error(st, reason, reasonlen);
+	state_token_lookup_hash(token, token_len, hash);
+	int rc = state_token_by_sha256(st, hash, &id, &user_id);
+	sb_wipe(hash, sizeof hash);
+	if (rc < 0)
+		return state_error(st, reason, reasonlen);
+	if (rc == STATE_NOT_FOUND)
+		return refuse_proof(st, &anon, reason, reasonlen, "bad token");
+	rc = state_login_get(st, id, &l);
+	if (rc == STATE_NOT_FOUND)
+		return refuse_proof(st, &anon, reason, reasonlen, "bad token");
+	if (rc != STATE_OK)
+		return state_error(st, reason, reasonlen);
+	snprintf(owner, ownerlen, "%s", l.user.name);
+	struct auth_login named = *in;
+	named.user = l.user.name;
+	return auth_check_rules(st, &named, id, out, reason, reasonlen);
+}
+
 /* ---- the rules ---- */
 
 struct grant_walk {

@@ -126,6 +126,17 @@ enum auth_status auth_check_token(struct state *st, const struct auth_login *in,
 				  struct auth_target *out, char *reason, size_t reasonlen)
 	__attribute__((warn_unused_result));
 
+/* A token that names its own user (TNS: the token is the service name and
+ * the protocol has no bastion-user field): looked up by SHA-256, its owner
+ * copied to owner (for the audit), then the rules for that owner. in->user
+ * is ignored; the lockout counts such failures per source under a key no
+ * real user has. */
+enum auth_status auth_check_token_only(struct state *st, const struct auth_login *in,
+				       const char *token, size_t token_len,
+				       struct auth_target *out, char *owner, size_t ownerlen,
+				       char *reason, size_t reasonlen)
+	__attribute__((warn_unused_result));
+
 /* The login rules alone, for a token already identified by id (used by the
  * functions above; exported for the MySQL native-password path). */
 enum auth_status auth_check_rules(struct state *st, const struct auth_login *in,

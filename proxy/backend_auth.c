@@ -27,6 +27,7 @@ int backend_auth_load(struct backend_auth *ba, struct session *s, char *err, siz
 		return -1;
 	}
 	ba->allow_weak = o->weak_auth;
+	ba->allow_native_encryption = o->native_encryption;
 	if (o->server_public_key[0]) {
 		ba->pinned_key = strdup(o->server_public_key);
 		if (!ba->pinned_key) {

@@ -24,6 +24,7 @@ struct backend_auth {
 	int allow_weak;   /* asset --allow-weak-auth yes */
 	char *pinned_key; /* owned: MySQL server RSA public key (PEM), NULL = none */
 	const char *weak; /* static: the weak method used under allow_weak, NULL = none */
+	int allow_native_encryption; /* TNS asset --native-encryption allow */
 };
 
 /* Read the asset's options for s->ident.target.asset_id. 0, or -1 with err. */

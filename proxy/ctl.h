@@ -254,13 +254,14 @@ int ctl_user_args(struct ctl *c, int argc, char **argv, int adding, const char *
 /* The options asset add and asset set share, filled by ctl_args through
  * CTL_ASSET_OPTS (the two auth option names are in ctl_asset_auth.h). */
 struct ctl_asset_opts {
-	const char *host, *port, *tls, *service, *weak, *keyfile;
+	const char *host, *port, *tls, *service, *weak, *keyfile, *native;
 };
 #define CTL_ASSET_OPTS(o)                                                           \
 	{"--host", 1, &(o)->host, NULL}, {"--port", 1, &(o)->port, NULL},           \
 		{"--tls", 1, &(o)->tls, NULL}, {"--service", 1, &(o)->service, NULL}, \
 		{CTL_OPT_ALLOW_WEAK_AUTH, 1, &(o)->weak, NULL},                     \
-		{CTL_OPT_SERVER_PUBLIC_KEY, 1, &(o)->keyfile, NULL}
+		{CTL_OPT_SERVER_PUBLIC_KEY, 1, &(o)->keyfile, NULL},                \
+		{CTL_OPT_NATIVE_ENCRYPTION, 1, &(o)->native, NULL}
 /* ctl_objects.c, shared with asset set: check --host, --port and --tls of o
  * (with required, a missing host or port is refused) into ch (has_* set for
  * each given). CTL_OK or CTL_USAGE (printed). */

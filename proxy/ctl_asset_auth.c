@@ -68,9 +68,26 @@ int ctl_asset_auth_parse(struct ctl *c, const char *protocol, const char *allow_
 	return CTL_OK;
 }
 
+int ctl_asset_native_parse(struct ctl *c, const char *protocol, const char *value,
+			   struct state_asset_auth *o)
+{
+	if (!value)
+		return CTL_OK;
+	if (strcmp(protocol, "tns") != 0)
+		return ctl_usage(c, "%s is for tns assets", CTL_OPT_NATIVE_ENCRYPTION);
+	if (strcmp(value, "allow") == 0)
+		o->native_encryption = 1;
+	else if (strcmp(value, "refuse") == 0)
+		o->native_encryption = 0;
+	else
+		return ctl_usage(c, "%s must be refuse or allow", CTL_OPT_NATIVE_ENCRYPTION);
+	return CTL_OK;
+}
+
 const char *ctl_asset_auth_describe(const struct state_asset_auth *o, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s%s", o->weak_auth ? "weak auth allowed" : "strong auth only",
-		 o->server_public_key[0] ? ", server key pinned" : "");
+	snprintf(buf, cap, "%s%s%s", o->weak_auth ? "weak auth allowed" : "strong auth only",
+		 o->server_public_key[0] ? ", server key pinned" : "",
+		 o->native_encryption ? ", native encryption allowed" : "");
 	return buf;
 }

@@ -122,9 +122,11 @@ int ctl_asset_set(struct ctl *c, int argc, char **argv)
 		return CTL_USAGE;
 	struct state_asset_change ch;
 	const char *service = o.service, *weak = o.weak, *keyfile = o.keyfile;
-	if (!o.host && !o.port && !o.tls && !service && !weak && !keyfile)
+	const char *native = o.native;
+	if (!o.host && !o.port && !o.tls && !service && !weak && !keyfile && !native)
 		return ctl_usage(c, "nothing to change: give --host, --port, --tls, --service, "
-				    CTL_OPT_ALLOW_WEAK_AUTH " or " CTL_OPT_SERVER_PUBLIC_KEY);
+				    CTL_OPT_ALLOW_WEAK_AUTH ", " CTL_OPT_SERVER_PUBLIC_KEY " or "
+				    CTL_OPT_NATIVE_ENCRYPTION);
 	if (ctl_asset_where(c, 0, &o, &ch) != CTL_OK)
 		return CTL_USAGE;
 	if (service) {
@@ -142,12 +144,13 @@ int ctl_asset_set(struct ctl *c, int argc, char **argv)
 	memset(&aa, 0, sizeof aa);
 	struct state_asset a;
 	int have_asset = state_asset_get(st, pos[0], &a) == STATE_OK;
-	if (weak || keyfile) {
+	if (weak || keyfile || native) {
 		if (!have_asset)
 			return ctl_fail(c, "no asset %s", pos[0]);
 		if (state_asset_auth_get(st, a.id, &aa) != STATE_OK)
 			return ctl_db_fail(c, st, NULL);
-		if (ctl_asset_auth_parse(c, a.protocol, weak, keyfile, &aa) != CTL_OK)
+		if (ctl_asset_auth_parse(c, a.protocol, weak, keyfile, &aa) != CTL_OK ||
+		    ctl_asset_native_parse(c, a.protocol, native, &aa) != CTL_OK)
 			return CTL_USAGE;
 	}
 	struct audit_log *log = ctl_audit_open(c);
@@ -156,7 +159,7 @@ int ctl_asset_set(struct ctl *c, int argc, char **argv)
 	int rc = STATE_OK;
 	if (ch.has_host || ch.has_port || ch.has_tls || ch.has_service)
 		rc = state_asset_update(st, pos[0], &ch);
-	if (rc == STATE_OK && (weak || keyfile))
+	if (rc == STATE_OK && (weak || keyfile || native))
 		rc = state_asset_auth_set(st, pos[0], &aa);
 	if (rc != STATE_OK)
 		return ctl_state_fail(c, st, log, rc, STATE_NOT_FOUND, "no asset %s", pos[0]);

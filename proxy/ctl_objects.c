@@ -119,7 +119,8 @@ int ctl_asset_add(struct ctl *c, int argc, char **argv)
 		return ctl_usage(c, "a tns asset needs --service (the real SERVICE_NAME)");
 	static struct state_asset_auth aa; /* static: holds a PEM key (4 KiB) */
 	memset(&aa, 0, sizeof aa);
-	if (ctl_asset_auth_parse(c, proto, o.weak, o.keyfile, &aa) != CTL_OK)
+	if (ctl_asset_auth_parse(c, proto, o.weak, o.keyfile, &aa) != CTL_OK ||
+	    ctl_asset_native_parse(c, proto, o.native, &aa) != CTL_OK)
 		return CTL_USAGE;
 	snprintf(a.name, sizeof a.name, "%s", pos[0]);
 	snprintf(a.protocol, sizeof a.protocol, "%s", proto);
@@ -136,7 +137,7 @@ int ctl_asset_add(struct ctl *c, int argc, char **argv)
 	int rc = state_asset_add(st, &a);
 	if (rc != STATE_OK)
 		return ctl_state_fail(c, st, log, rc, STATE_EXISTS, "asset %s already exists", a.name);
-	if ((aa.weak_auth || aa.server_public_key[0]) &&
+	if ((aa.weak_auth || aa.server_public_key[0] || aa.native_encryption) &&
 	    state_asset_auth_set(st, a.name, &aa) != STATE_OK)
 		return ctl_db_fail(c, st, log);
 	char how[80];

@@ -43,6 +43,19 @@ enum auth_status login_check_token(struct session *s, struct login *l, const cha
 				reasonlen);
 }
 
+enum auth_status login_check_token_only(struct session *s, struct login *l, const char *token,
+					size_t len, char *reason, size_t reasonlen)
+{
+	struct auth_login in = login_input(s, l);
+	char owner[SB_NAME_MAX];
+	enum auth_status st = auth_check_token_only(s->px->state, &in, token, len,
+						    &s->ident.target, owner, sizeof owner,
+						    reason, reasonlen);
+	if (owner[0])
+		(void)login_set_user(l, owner);
+	return st;
+}
+
 int login_scram_params(struct session *s, const struct login *l,
 		       uint8_t salt[SB_SCRAM_SALT_LEN], int *iterations)
 {
@@ -165,6 +178,7 @@ void login_audit_failed(struct session *s, const struct login *l, const char *re
 				 .user = l->user_set ? l->user : NULL,
 				 .error = reason,
 				 .verb = l->verb,
+				 .params = l->client_info,
 				 .rows = -1,
 				 .duration_us = -1};
 	sess_audit_record(s, &ev);
@@ -272,7 +286,7 @@ int login_complete(struct session *s, struct login *l, const char *detail)
 {
 	login_wipe_secret(l);
 	struct audit_event ev = {.type = AUDIT_LOGIN, .rows = -1, .duration_us = -1,
-				 .verb = l->verb};
+				 .verb = l->verb, .params = l->client_info};
 	if (!l->verb)
 		backend_auth_audit(&l->bauth, &ev);
 	if (sess_audit(s, &ev) != 0) {

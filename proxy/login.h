@@ -41,6 +41,9 @@ struct login {
 				     SB_SECRET_MAX bytes made by login_start_backend,
 				     while the backend login needs it; NULL otherwise */
 	struct backend_auth bauth; /* what the asset lets the secret go out by */
+	const char *client_info;   /* borrowed, NULL = none: what the client said of itself
+				      (TNS CID: program, host, OS user) as a JSON object,
+				      written as the login and login_failed records' params */
 	/* Set by the frontend before login_start_backend when the client
 	 * authenticates to the database itself, end to end (a not-hosted
 	 * account on the SSH entry; TNS always): no secret is fetched. A
@@ -65,6 +68,14 @@ int login_set_user(struct login *l, const char *user);
  * Else reason says why (for the audit only). */
 enum auth_status login_check_token(struct session *s, struct login *l, const char *token,
 				   size_t len, char *reason, size_t reasonlen)
+	__attribute__((warn_unused_result));
+
+/* A token that is the whole proof and names its own user (TNS: the token
+ * is the SERVICE_NAME; the protocol carries no bastion user). l->user is
+ * set to the token's owner once the token is found (the audit's user).
+ * AUTH_OK sets the identity target; else reason says why (audit only). */
+enum auth_status login_check_token_only(struct session *s, struct login *l, const char *token,
+					size_t len, char *reason, size_t reasonlen)
 	__attribute__((warn_unused_result));
 
 /* SCRAM-SHA-256 step 1: salt and iterations for l->user (a fake but stable

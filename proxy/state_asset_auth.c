@@ -33,12 +33,16 @@ int state_asset_auth_migrate(struct state *st)
 			      " CHECK (weak_auth IN (0, 1))"},
 		{"server_public_key",
 		 "ALTER TABLE assets ADD COLUMN server_public_key TEXT NOT NULL DEFAULT ''"},
+		{"native_encryption",
+		 "ALTER TABLE assets ADD COLUMN native_encryption INTEGER NOT NULL DEFAULT 0"
+		 " CHECK (native_encryption IN (0, 1))"},
 	};
-	int w = 0, k = 0;
+	int w = 0, k = 0, ne = 0;
 	if (has_column(st, cols[0].name, &w) != STATE_OK ||
-	    has_column(st, cols[1].name, &k) != STATE_OK)
+	    has_column(st, cols[1].name, &k) != STATE_OK ||
+	    has_column(st, cols[2].name, &ne) != STATE_OK)
 		return STATE_ERROR;
-	if (w && k)
+	if (w && k && ne)
 		return STATE_OK;
 	/* Another process may be adding them too: take the write lock, look again. */
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
@@ -67,7 +71,8 @@ int state_asset_auth_get(struct state *st, int64_t asset_id, struct state_asset_
 	sqlite3_stmt *s = NULL;
 	memset(out, 0, sizeof *out);
 	if (sqlite3_prepare_v2(st->db,
-			       "SELECT weak_auth, server_public_key FROM assets WHERE id = ?1", -1,
+			       "SELECT weak_auth, server_public_key, native_encryption FROM assets"
+			       " WHERE id = ?1", -1,
 			       &s, NULL) != SQLITE_OK)
 		return state_fail_db(st, "get asset auth options");
 	sqlite3_bind_int64(s, 1, asset_id);
@@ -75,6 +80,7 @@ int state_asset_auth_get(struct state *st, int64_t asset_id, struct state_asset_
 	if (rc == SQLITE_ROW) {
 		out->weak_auth = sqlite3_column_int(s, 0) != 0;
 		state_col_text(s, 1, out->server_public_key, sizeof out->server_public_key);
+		out->native_encryption = sqlite3_column_int(s, 2) != 0;
 		sqlite3_finalize(s);
 		return STATE_OK;
 	}
@@ -86,12 +92,14 @@ int state_asset_auth_set(struct state *st, const char *name, const struct state_
 {
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(st->db,
-			       "UPDATE assets SET weak_auth = ?2, server_public_key = ?3"
+			       "UPDATE assets SET weak_auth = ?2, server_public_key = ?3,"
+			       " native_encryption = ?4"
 			       " WHERE name = ?1",
 			       -1, &s, NULL) != SQLITE_OK)
 		return state_fail_db(st, "set asset auth options");
 	if (state_bind_text(s, 1, name) || sqlite3_bind_int(s, 2, in->weak_auth ? 1 : 0) ||
-	    state_bind_text(s, 3, in->server_public_key)) {
+	    state_bind_text(s, 3, in->server_public_key) ||
+	    sqlite3_bind_int(s, 4, in->native_encryption ? 1 : 0)) {
 		sqlite3_finalize(s);
 		return state_fail_db(st, "set asset auth options");
 	}

@@ -9,11 +9,14 @@
  *                      mysql_clear_password and caching_sha2 full auth to a
  *                      key the server itself sends. Every login that relied on
  *                      it says so in its audit record.
+ *   native_encryption  TNS: 1 = a session whose Oracle native network
+ *                      encryption or checksumming hides its statements is
+ *                      allowed, with connection-level audit only (0: refused).
  *   server_public_key  MySQL: the server's RSA public key (PEM) for
  *                      caching_sha2_password full authentication without
  *                      TLS, pinned by the administrator ("" = none).
  *
- * The options live in two columns of the assets table, added by
+ * The options live in three columns of the assets table, added by
  * state_asset_auth_migrate() when missing (idempotent, separate from the
  * numbered schema migrations in state.c).
  */
@@ -29,6 +32,7 @@ struct state;
 struct state_asset_auth {
 	int weak_auth;                       /* 1 = --allow-weak-auth yes */
 	char server_public_key[STATE_PUBKEY_MAX]; /* PEM, NUL-terminated; "" = none */
+	int native_encryption;               /* 1 = --native-encryption allow (TNS) */
 };
 
 /* Add the columns when the assets table lacks them. STATE_OK or
