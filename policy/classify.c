@@ -87,6 +87,9 @@ void cls_begin(struct cls_batch *b, const char *sql, size_t len,
 	memset(b, 0, offsetof(struct cls_batch, fr));
 	b->d = cls_dialect_get(opts->mysql ? POLICY_DIALECT_MYSQL : opts->dialect);
 	b->mysql = (b->d->forms & CLS_FORMS_MYSQL) != 0;
+	/* asked per token: kept at hand */
+	b->token_hook = b->d->token;
+	b->split_kinds = b->d->split ? b->d->split_kinds : 0;
 	b->d->lex_init(b, sql, len, opts);
 	b->plain_path |= opts->plain_path; /* a dialect may have no fast path */
 	b->body_mode = opts->body_mode;
@@ -209,7 +212,8 @@ static void step(struct cls_batch *b)
 	b->ntok++;
 	if (b->where_fr >= 0) /* following a WHERE: off the common path */
 		cls_where_token(b, t, b->kw);
-	cls_watch_token(b, t);
+	if (b->watch_depth) /* following set_config(): off the common path */
+		cls_watch_token(b, t);
 	if (cw_wants_token(b))
 		cw_token(b);
 	if (b->kt.mode) /* reading a KILL target: off the common path */
@@ -263,7 +267,7 @@ static void step(struct cls_batch *b)
 		cls_advance(b);
 		return;
 	}
-	if (b->d->token && b->d->token(b)) {
+	if (b->token_hook && b->token_hook(b)) {
 		cls_advance(b);
 		return;
 	}
@@ -497,8 +501,8 @@ int cls_next(struct cls_batch *b, struct cls_stmt *st)
 				break;
 			}
 			/* the dialect's own boundaries (MySQL: stored program bodies) */
-			int sp = b->d->split && b->depth == 0 && (b->d->split_kinds >> k & 1u)
-					 ? b->d->split(b) : CLS_SPLIT_NO;
+			int sp = (b->split_kinds >> k & 1u) && b->depth == 0 ? b->d->split(b)
+									     : CLS_SPLIT_NO;
 			if (sp == CLS_SPLIT_NEW) {
 				b->need_sep = 1;
 				break;

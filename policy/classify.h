@@ -123,6 +123,8 @@ struct cls_frame {
 struct cls_batch {
 	struct lex lx;
 	const struct cls_dialect *d; /* cls_dialect.h */
+	int (*token_hook)(struct cls_batch *b); /* d->token */
+	unsigned split_kinds;                   /* d->split_kinds, 0 without d->split */
 	uint64_t dstate[8];          /* the dialect's own state (hooks only) */
 	/* the dialect's tokenizer: pgl_next today; a MySQL tokenizer filling
 	 * the same struct lex_token plugs in here */
