@@ -114,8 +114,8 @@ def check_common(res, backend, spids, *, encryption, table, params, prepared, ca
 
 def check_wrong_password(backend, app, since, out):
     assert "18456" in out or "Login failed" in out, out
-    bad = [e for e in backend.ground_truth() if e["kind"] == "login" and e.get("app") == app
-           and e["ts"] >= since and not e["ok"]]
+    bad = backend.wait_ground_truth(lambda e: e["kind"] == "login" and e.get("app") == app
+                                    and e["ts"] >= since and not e["ok"])
     assert bad and bad[-1]["error"] == "wrong password"
 
 

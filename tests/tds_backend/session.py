@@ -182,12 +182,13 @@ class Session:
         else:   # on / req: the server requires encryption
             answer = ENCRYPT_ON if mode == "on" else ENCRYPT_REQ
             refuse = client_enc == ENCRYPT_NOT_SUP
+        if refuse:
+            self.log(kind="login", ok=False, error="client does not support encryption (%s required)" % mode,
+                     client_encryption=ENC_NAMES.get(client_enc))
         w = wire.Writer(t, 4096, 0)
         w.add(build_prelogin(answer))
         w.end()
         if refuse:
-            self.log(kind="login", ok=False, error="client does not support encryption (%s required)" % mode,
-                     client_encryption=ENC_NAMES.get(client_enc))
             return False
         login_only = False
         if not strict and answer in (ENCRYPT_ON, ENCRYPT_REQ, ENCRYPT_OFF) and client_enc != ENCRYPT_NOT_SUP:
@@ -220,9 +221,9 @@ class Session:
                 "unknown user" if user not in accounts else "wrong password")
             reply.add(T.error(18456, 1, 14, "Login failed for user '%s'." % user, self.version))
             reply.add(T.done(T.DONE_ERROR, 0, 0, self.version))
+            self.log(ok=False, error=reason, **entry)     # before the client can see the reply
             self._login_only_pause()
             reply.end()
-            self.log(ok=False, error=reason, **entry)
             return False
         self.user = user
         self.packet_size = max(512, min(requested, 32767))
@@ -238,9 +239,9 @@ class Session:
         reply.add(T.loginack(self.version))
         reply.add(T.env_packet_size(self.packet_size, 4096))
         reply.add(T.done(T.DONE_FINAL, 0, 0, self.version))
+        self.log(ok=True, **entry)
         self._login_only_pause()
         reply.end()
-        self.log(ok=True, **entry)
         return True
 
     def _login_only_pause(self):
