@@ -256,7 +256,10 @@ def test_connector_j_cancel(my_ready, maria, glog, tmp_path, how):
     log = glog()
     if how == "cancel":
         assert "cancel-sent" in r.stdout, r.stdout
-        m = re.search(r"^\s*(?:\S+\s+)?(\d+)\s+Query\s+SELECT SLEEP\(30\.5\)", log, re.M)
+        # A general-log line starts with "YYMMDD HH:MM:SS" when the second
+        # changed since the previous line, with blanks otherwise.
+        m = re.search(r"^(?:\d{6}\s+\d{1,2}:\d\d:\d\d)?\s*(\d+)\s+Query\s+SELECT SLEEP\(30\.5\)",
+                      log, re.M)
         assert m, log[-3000:]
         assert _killed_in_log(glog, int(m.group(1))), log[-3000:]
     else:

@@ -103,6 +103,8 @@ static void test_migration(void)
 struct fixture {
 	struct state *st;
 	int64_t alice, bob, asset_id, acc, grant, tok;
+	time_t now; /* when the fixture was made: tests reason from it, not from a
+		       later clock reading a second boundary may separate */
 };
 
 static void setup(struct fixture *f, const char *name)
@@ -116,7 +118,7 @@ static void setup(struct fixture *f, const char *name)
 	snprintf(a.protocol, sizeof a.protocol, "postgres");
 	snprintf(a.host, sizeof a.host, "127.0.0.1");
 	char tok[STATE_TOKEN_LEN + 1];
-	time_t now = time(NULL);
+	time_t now = f->now = time(NULL);
 	CHECK(state_user_add(f->st, "alice", "", 0, now, &f->alice) == STATE_OK);
 	CHECK(state_user_add(f->st, "bob", "", 0, now, &f->bob) == STATE_OK);
 	CHECK(state_asset_add(f->st, &a) == STATE_OK);
@@ -157,10 +159,10 @@ static const char *recheck(struct fixture *f, time_t now, int64_t *vu)
 static void test_recheck_causes(void)
 {
 	struct fixture f;
-	time_t now = time(NULL);
 	int64_t vu = 0;
 
 	setup(&f, "causes");
+	time_t now = f.now;
 	CHECK_STR(recheck(&f, now, &vu), "ok");
 	CHECK(vu == (int64_t)now + 3600); /* the token's expiry */
 	CHECK_STR(recheck(&f, now + 3600, NULL), "token expired");
@@ -217,10 +219,10 @@ static void test_recheck_causes(void)
 static void test_token_rules(void)
 {
 	struct fixture f;
-	time_t now = time(NULL);
 	int64_t max_ttl = -1;
 	int renewable = -1;
 	setup(&f, "rules");
+	time_t now = f.now;
 	CHECK(state_token_rules_for(f.st, f.alice, f.acc, now, &max_ttl, &renewable) == STATE_OK);
 	CHECK(max_ttl == 0 && renewable == 1);
 	CHECK(state_grant_set_token_rules(f.st, f.grant, 3600, 0) == STATE_OK);
