@@ -47,7 +47,7 @@ AUDIT_SRC   := $(wildcard audit/*.c) $(CRYPTO_SRC)
 CONTROL_SRC := $(wildcard proxy/state*.c proxy/auth*.c proxy/secret*.c proxy/tlsgen*.c) \
                $(CRYPTO_SRC) policy/level.c
 PGSQL_SRC   := $(wildcard protocols/pgsql/pg_codec*.c protocols/pgsql/pg_scram*.c) \
-               protocols/pgsql/pg_params.c audit/audit_json.c $(CRYPTO_SRC)
+               protocols/pgsql/pg_params.c audit/audit_json.c audit/audit_value.c $(CRYPTO_SRC)
 MYSQL_SRC   := $(wildcard protocols/mysql/my_codec*.c protocols/mysql/my_auth*.c) $(CRYPTO_SRC)
 TNS_SRC     := protocols/tns/tns_codec.c protocols/tns/tns_desc.c protocols/tns/tns_ttc.c
 CONFIG_SRC  := proxy/config.c

@@ -16,6 +16,7 @@
  * byte, is LEX_ERROR, which repeats.
  */
 #include "policy/lex_scan.h"
+#include "policy/lex_simple.h"
 #include "policy/lex_uspace.h"
 #include "policy/lexer.h"
 
@@ -29,83 +30,12 @@ void oral_init(struct lex *lx, const char *sql, size_t len)
 	lx->std_strings = 1;
 }
 
-static enum lex_kind fail(struct lex *lx, struct lex_token *t, const char *why, const char *at)
-{
-	lx->err = why;
-	lx->err_pos = (size_t)(at - lx->base);
-	lx->p = lx->end;
-	t->kind = LEX_ERROR;
-	t->s = at;
-	t->len = 0;
-	return LEX_ERROR;
-}
-
 static int word_char(const char *p, const char *end)
 {
 	unsigned char c = (unsigned char)*p;
 	if (c >= 0x80)
 		return !lex_uspace(p, end);
 	return (lex_ctype[c] & LC_WORD) || c == '#' || c == '$';
-}
-
-static const char *skip_space(const char *p, const char *end, int *spaced)
-{
-	for (;;) {
-		size_t u;
-		if (p >= end)
-			return p;
-		unsigned char c = (unsigned char)*p;
-		if (lex_ctype[c] & LC_SPACE) {
-			p++;
-		} else if ((u = lex_uspace(p, end)) != 0) {
-			p += u;
-		} else if (c == '-' && end - p >= 2 && p[1] == '-') {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			p = nl ? nl + 1 : end;
-		} else if (c == '/' && end - p >= 2 && p[1] == '*') {
-			const char *q = p + 2;
-			for (;;) {
-				if (end - q < 2)
-					return NULL;
-				q = memchr(q, '*', (size_t)(end - q - 1));
-				if (!q)
-					return NULL;
-				if (q[1] == '/')
-					break;
-				q++;
-			}
-			p = q + 2;
-		} else {
-			return p;
-		}
-		*spaced = 1;
-	}
-}
-
-static enum lex_kind emit(struct lex *lx, struct lex_token *t, enum lex_kind k,
-			  const char *s, const char *e)
-{
-	t->kind = k;
-	t->s = s;
-	t->len = (size_t)(e - s);
-	lx->p = e;
-	return k;
-}
-
-/* 'x' with '' doubling, the quote at p; its end or NULL */
-static const char *string_end(const char *p, const char *end)
-{
-	p++;
-	for (;;) {
-		const char *c = memchr(p, '\'', (size_t)(end - p));
-		if (!c)
-			return NULL;
-		if (c + 1 < end && c[1] == '\'') {
-			p = c + 2;
-			continue;
-		}
-		return c + 1;
-	}
 }
 
 /* q'X...X': p at the quote after q; its end or NULL */
@@ -137,57 +67,43 @@ static int two_char_op(char a, char b)
 enum lex_kind oral_next(struct lex *lx, struct lex_token *t)
 {
 	const char *end = lx->end;
-	int spaced = 0;
-
-	if (lx->err)
-		return fail(lx, t, lx->err, lx->base + lx->err_pos);
-	t->flavor = LEX_FL_PLAIN;
-	t->uesc = '\\';
-	const char *p = skip_space(lx->p, end, &spaced);
-	t->space_before = (unsigned char)spaced;
+	const char *p = lex_simple_begin(lx, t, 0);
 	if (!p)
-		return fail(lx, t, "unterminated comment", lx->p);
-	if (p >= end) {
-		lx->p = end;
-		t->kind = LEX_EOF;
-		t->s = end;
-		t->len = 0;
-		return LEX_EOF;
-	}
+		return t->kind;
 	unsigned char c = (unsigned char)*p;
 	const char *q;
 	switch (c) {
 	case '\0':
-		return fail(lx, t, "NUL byte", p);
-	case '(': return emit(lx, t, LEX_LPAREN, p, p + 1);
-	case ')': return emit(lx, t, LEX_RPAREN, p, p + 1);
-	case ',': return emit(lx, t, LEX_COMMA, p, p + 1);
-	case ';': return emit(lx, t, LEX_SEMI, p, p + 1);
+		return lex_simple_fail(lx, t, "NUL byte", p);
+	case '(': return lex_simple_emit(lx, t, LEX_LPAREN, p, p + 1);
+	case ')': return lex_simple_emit(lx, t, LEX_RPAREN, p, p + 1);
+	case ',': return lex_simple_emit(lx, t, LEX_COMMA, p, p + 1);
+	case ';': return lex_simple_emit(lx, t, LEX_SEMI, p, p + 1);
 	case '"':
 		q = p + 1 < end ? memchr(p + 1, '"', (size_t)(end - p - 1)) : NULL;
 		if (!q || q == p + 1)
-			return fail(lx, t, "unterminated or empty quoted identifier", p);
-		return emit(lx, t, LEX_QIDENT, p, q + 1);
+			return lex_simple_fail(lx, t, "unterminated or empty quoted identifier", p);
+		return lex_simple_emit(lx, t, LEX_QIDENT, p, q + 1);
 	case '\'':
-		if (!(q = string_end(p, end)))
-			return fail(lx, t, "unterminated string", p);
-		return emit(lx, t, LEX_STRING, p, q);
+		if (!(q = lex_simple_quoted_end(p, end, '\'')))
+			return lex_simple_fail(lx, t, "unterminated string", p);
+		return lex_simple_emit(lx, t, LEX_STRING, p, q);
 	case 'N': case 'n': case 'Q': case 'q': {
 		const char *r = p;
 		int national = c == 'N' || c == 'n';
 		if (national && end - r >= 2 && r[1] == '\'') {
-			if (!(q = string_end(r + 1, end)))
-				return fail(lx, t, "unterminated string", p);
+			if (!(q = lex_simple_quoted_end(r + 1, end, '\'')))
+				return lex_simple_fail(lx, t, "unterminated string", p);
 			t->flavor = LEX_FL_NATIONAL;
-			return emit(lx, t, LEX_STRING, p, q);
+			return lex_simple_emit(lx, t, LEX_STRING, p, q);
 		}
 		if (national && end - r >= 2 && (r[1] == 'q' || r[1] == 'Q'))
 			r++;
 		if ((*r == 'q' || *r == 'Q') && end - r >= 2 && r[1] == '\'') {
 			if (!(q = qquote_end(r + 1, end)))
-				return fail(lx, t, "unterminated q-quoted string", p);
+				return lex_simple_fail(lx, t, "unterminated q-quoted string", p);
 			t->flavor = LEX_FL_QQUOTE;
-			return emit(lx, t, LEX_STRING, p, q);
+			return lex_simple_emit(lx, t, LEX_STRING, p, q);
 		}
 		break;
 	}
@@ -197,17 +113,17 @@ enum lex_kind oral_next(struct lex *lx, struct lex_token *t)
 			if (*q == '"') {
 				const char *e = q + 1 < end ? memchr(q + 1, '"', (size_t)(end - q - 1)) : NULL;
 				if (!e)
-					return fail(lx, t, "unterminated bind name", p);
-				return emit(lx, t, LEX_PARAM, p, e + 1);
+					return lex_simple_fail(lx, t, "unterminated bind name", p);
+				return lex_simple_emit(lx, t, LEX_PARAM, p, e + 1);
 			}
 			while (q < end && word_char(q, end))
 				q++;
-			return emit(lx, t, LEX_PARAM, p, q);
+			return lex_simple_emit(lx, t, LEX_PARAM, p, q);
 		}
 		break;
 	case '.':
 		if (!(end - p >= 2 && (lex_ctype[(unsigned char)p[1]] & LC_DIGIT)))
-			return emit(lx, t, end - p >= 2 && p[1] == '.' ? LEX_OP : LEX_DOT, p,
+			return lex_simple_emit(lx, t, end - p >= 2 && p[1] == '.' ? LEX_OP : LEX_DOT, p,
 				    p + (end - p >= 2 && p[1] == '.' ? 2 : 1));
 		break;
 	}
@@ -228,15 +144,15 @@ enum lex_kind oral_next(struct lex *lx, struct lex_token *t)
 		}
 		if (q < end && *q && strchr("fFdD", *q) && !(q + 1 < end && word_char(q + 1, end)))
 			q++; /* 1.5f, 2d: BINARY_FLOAT / BINARY_DOUBLE */
-		return emit(lx, t, LEX_NUMBER, p, q);
+		return lex_simple_emit(lx, t, LEX_NUMBER, p, q);
 	}
 	if (word_char(p, end)) {
 		q = p + 1;
 		while (q < end && word_char(q, end))
 			q++;
-		return emit(lx, t, LEX_IDENT, p, q);
+		return lex_simple_emit(lx, t, LEX_IDENT, p, q);
 	}
 	if (end - p >= 2 && two_char_op((char)c, p[1]))
-		return emit(lx, t, LEX_OP, p, p + 2);
-	return emit(lx, t, LEX_OP, p, p + 1);
+		return lex_simple_emit(lx, t, LEX_OP, p, p + 2);
+	return lex_simple_emit(lx, t, LEX_OP, p, p + 1);
 }

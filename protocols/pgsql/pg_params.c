@@ -14,49 +14,7 @@
 #include <string.h>
 
 #include "audit/audit_json.h"
-
-static void put_text(struct audit_buf *b, const uint8_t *p, size_t n)
-{
-	if (n <= PG_PARAM_SHOW_MAX) {
-		audit_json_put_str(b, (const char *)p, n);
-		return;
-	}
-	/* Not inside a character: back over at most 3 continuation bytes (a
-	 * run of stray ones is invalid UTF-8 anyway and escaped as bytes). */
-	size_t cut = PG_PARAM_SHOW_MAX;
-	while (cut > PG_PARAM_SHOW_MAX - 3 && (p[cut] & 0xC0) == 0x80)
-		cut--;
-	char more[40];
-	int ml = snprintf(more, sizeof more, "...(%zu bytes)", n);
-	char *tmp = malloc(cut + (size_t)ml);
-	if (!tmp) {
-		b->oom = 1;
-		return;
-	}
-	memcpy(tmp, p, cut);
-	memcpy(tmp + cut, more, (size_t)ml);
-	audit_json_put_str(b, tmp, cut + (size_t)ml);
-	free(tmp);
-}
-
-static void put_binary(struct audit_buf *b, const uint8_t *p, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t show = n < PG_PARAM_SHOW_MAX / 2 ? n : PG_PARAM_SHOW_MAX / 2;
-	if (audit_buf_reserve(b, 4 + show * 2 + 40) < 0)
-		return;
-	audit_buf_puts(b, "\"\\\\x");
-	for (size_t i = 0; i < show; i++) {
-		audit_buf_putc(b, hex[p[i] >> 4]);
-		audit_buf_putc(b, hex[p[i] & 15]);
-	}
-	if (show < n) {
-		char more[40];
-		snprintf(more, sizeof more, "...(%zu bytes)", n);
-		audit_buf_puts(b, more);
-	}
-	audit_buf_putc(b, '"');
-}
+#include "audit/audit_value.h"
 
 char *pg_values_json(const struct pg_values *v)
 {
@@ -74,9 +32,10 @@ char *pg_values_json(const struct pg_values *v)
 		if (len < 0)
 			audit_buf_puts(&b, "null");
 		else if (binary)
-			put_binary(&b, val, (size_t)len);
+			audit_value_hex(&b, "\\\\x", val, (size_t)len, PG_PARAM_SHOW_MAX);
 		else
-			put_text(&b, val, (size_t)len);
+			audit_value_text(&b, (const char *)val, (size_t)len, PG_PARAM_SHOW_MAX, 0,
+					 (size_t)len);
 	}
 	audit_buf_putc(&b, ']');
 	if (!audit_buf_cstr(&b)) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "audit/audit_json.h"
+#include "audit/audit_value.h"
 #include "protocols/tds/tds_codec.h"
 
 static uint16_t rd16(const uint8_t *p)
@@ -174,47 +175,6 @@ static void put_num(struct audit_buf *b, const char *s)
 	audit_buf_puts(b, s);
 }
 
-static void put_text_cut(struct audit_buf *b, const char *s, size_t n)
-{
-	if (n <= TDS_PARAM_SHOW_MAX) {
-		audit_json_put_str(b, s, n);
-		return;
-	}
-	size_t cut = TDS_PARAM_SHOW_MAX;
-	while (cut > TDS_PARAM_SHOW_MAX - 3 && ((uint8_t)s[cut] & 0xC0) == 0x80)
-		cut--;
-	char more[40];
-	int ml = snprintf(more, sizeof more, "...(%zu bytes)", n);
-	char *tmp = malloc(cut + (size_t)ml);
-	if (!tmp) {
-		b->oom = 1;
-		return;
-	}
-	memcpy(tmp, s, cut);
-	memcpy(tmp + cut, more, (size_t)ml);
-	audit_json_put_str(b, tmp, cut + (size_t)ml);
-	free(tmp);
-}
-
-static void put_hex(struct audit_buf *b, const uint8_t *p, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t show = n < TDS_PARAM_SHOW_MAX / 2 ? n : TDS_PARAM_SHOW_MAX / 2;
-	if (audit_buf_reserve(b, 4 + show * 2 + 40) < 0)
-		return;
-	audit_buf_puts(b, "\"0x");
-	for (size_t i = 0; i < show; i++) {
-		audit_buf_putc(b, hex[p[i] >> 4]);
-		audit_buf_putc(b, hex[p[i] & 15]);
-	}
-	if (show < n) {
-		char more[40];
-		snprintf(more, sizeof more, "...(%zu bytes)", n);
-		audit_buf_puts(b, more);
-	}
-	audit_buf_putc(b, '"');
-}
-
 static int64_t sint(const uint8_t *p, size_t n)
 {
 	switch (n) {
@@ -276,7 +236,7 @@ static uint64_t uint_le(const uint8_t *p, size_t n)
 static void put_decimal(struct audit_buf *b, const uint8_t *v, size_t n, unsigned scale)
 {
 	if (n < 2 || n > 17) {
-		put_hex(b, v, n);
+		audit_value_hex(b, "0x", v, n, TDS_PARAM_SHOW_MAX);
 		return;
 	}
 	unsigned __int128 x = 0;
@@ -332,13 +292,13 @@ static void put_datetime(struct audit_buf *b, const struct tds_type *t, const ui
 	} else if (t->id == 0x28 && n == 3) {
 		w += put_date(s + w, sizeof s - (size_t)w, (int64_t)uint_le(v, 3) - DAYS_0001_TO_1970);
 	} else if (t->id != 0x29 && t->id != 0x2A && t->id != 0x2B) {
-		put_hex(b, v, n); /* a length its type does not have */
+		audit_value_hex(b, "0x", v, n, TDS_PARAM_SHOW_MAX); /* a length its type does not have */
 		return;
 	} else {
 		size_t tl = t->scale <= 2 ? 3 : t->scale <= 4 ? 4 : 5;
 		size_t need = tl + (t->id == 0x2A || t->id == 0x2B ? 3 : 0) + (t->id == 0x2B ? 2 : 0);
 		if (n != need) {
-			put_hex(b, v, n);
+			audit_value_hex(b, "0x", v, n, TDS_PARAM_SHOW_MAX);
 			return;
 		}
 		if (t->id != 0x29) {
@@ -434,31 +394,12 @@ void tds_value_json(struct audit_buf *b, const struct tds_type *t, const uint8_t
 				b->oom = 1;
 				return;
 			}
-			if (cut < n && ol <= TDS_PARAM_SHOW_MAX)
-				ol = TDS_PARAM_SHOW_MAX + 1; /* still marked as cut */
-			if (ol > TDS_PARAM_SHOW_MAX) {
-				size_t c2 = TDS_PARAM_SHOW_MAX;
-				while (c2 > TDS_PARAM_SHOW_MAX - 3 && ((uint8_t)u[c2] & 0xC0) == 0x80)
-					c2--;
-				char more[40];
-				int ml = snprintf(more, sizeof more, "...(%zu bytes)", n);
-				struct audit_buf tmp;
-				audit_buf_init(&tmp);
-				audit_buf_put(&tmp, u, c2 < ol ? c2 : ol);
-				audit_buf_put(&tmp, more, (size_t)ml);
-				if (tmp.oom)
-					b->oom = 1;
-				else
-					audit_json_put_str(b, tmp.p, tmp.len);
-				audit_buf_free(&tmp);
-			} else {
-				audit_json_put_str(b, u, ol);
-			}
+			audit_value_text(b, u, ol, TDS_PARAM_SHOW_MAX, cut < n, n);
 			free(u);
 		} else {
-			put_text_cut(b, (const char *)v, n);
+			audit_value_text(b, (const char *)v, n, TDS_PARAM_SHOW_MAX, 0, n);
 		}
 		return;
 	}
-	put_hex(b, v, n);
+	audit_value_hex(b, "0x", v, n, TDS_PARAM_SHOW_MAX);
 }
