@@ -1,6 +1,7 @@
 /* tds_rpc: RPC calls and parameters, SQLBatch headers, transaction-manager
  * requests (see tds_rpc.h). */
 #include "protocols/tds/tds_rpc.h"
+#include <ctype.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,6 +320,27 @@ int tds_rpc_sql_param(enum tds_proc proc, size_t *values)
 	case TDS_SP_CURSOREXECUTE: *values = 5; return -1;
 	default: *values = 0; return -1;
 	}
+}
+
+static int param_named(const struct tds_param *pa, const char *want)
+{
+	size_t wl = strlen(want);
+	if (pa->name_chars != wl)
+		return 0;
+	for (size_t i = 0; i < wl; i++) {
+		unsigned lo = pa->name[2 * i], hi = pa->name[2 * i + 1];
+		if (hi || tolower((int)lo) != tolower((unsigned char)want[i]))
+			return 0;
+	}
+	return 1;
+}
+
+long tds_rpc_param_bound(const struct tds_rpc_call *call, size_t pos, const char *want)
+{
+	for (size_t i = 0; i < call->nparams; i++)
+		if (i != pos && param_named(&call->params[i], want))
+			return -1;
+	return (long)pos;
 }
 
 uint8_t *tds_param_bytes(const struct tds_param *pa, size_t *n)

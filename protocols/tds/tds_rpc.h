@@ -77,6 +77,14 @@ const char *tds_rpc_proc_name(const struct tds_rpc_call *c);
  * none; *values: the first parameter that is a bound value (for the audit). */
 int tds_rpc_sql_param(enum tds_proc proc, size_t *values);
 
+/* pos, the parameter a system procedure takes `want` (e.g. "@stmt") from,
+ * or -1 when another parameter is named `want` (ASCII, case-insensitive):
+ * whether the server binds that call by position or by name, the proxy
+ * cannot tell which text runs (`sp_executesql @x=N'DROP ..', @stmt=N'SELECT 1'`),
+ * so the caller fails closed. Clients that name the positional parameter
+ * otherwise (tedious sends @statement) are unaffected. */
+long tds_rpc_param_bound(const struct tds_rpc_call *call, size_t pos, const char *want);
+
 /* The value of a parameter as bytes in one piece (PLP chunks joined),
  * malloc'd; NULL when it is NULL or out of memory (*n = 0). */
 uint8_t *tds_param_bytes(const struct tds_param *pa, size_t *n);
