@@ -212,3 +212,21 @@ def test_malformed_connect_closes_only_that_connection(env, bad):
     s.close()
     check_ground_truth(b, be)
     still_serving(b)
+
+
+@pytest.mark.parametrize("call", [
+    ("DBMS_UTILITY.EXEC_DDL_STATEMENT", ["DROP TABLE rt_victim"]),
+    ("DBMS_SQL.EXECUTE", [1]),
+])
+def test_ddl_through_a_procedure_bind(env, call):
+    """The DROP sits in a bind of a procedure call the client wraps in
+    BEGIN ... END: the proxy cannot see the text it runs, so it refuses."""
+    b, be = env
+    with oracledb.connect(user="scott", password="tiger",
+                          dsn=f"127.0.0.1:{b.ports['tns']}/{b.token}") as c:
+        cur = c.cursor()
+        with pytest.raises(oracledb.Error) as ei:
+            cur.callproc(*call)
+        assert "sqlbastion" in str(ei.value), ei.value
+        cur.execute("SELECT 1 FROM dual")
+    check_ground_truth(b, be)
