@@ -570,3 +570,25 @@ def test_rpc_procedure_number_suffix(env):
     s.close()
     env.check_ground_truth()
     assert victim_alive(env)
+
+
+def test_sp_cursor_positioned_delete_is_decided(env):
+    """sp_cursor (ProcID 1) deletes or updates the row a cursor stands on:
+    it runs no statement text, so the proxy decides it as a procedure call
+    (dynamic to the guard policy) instead of letting it through."""
+    s = env.raw()
+    r = env.send(s, 0x03, HDRS + rpc_id(1, int_param("", 180150000), int_param("", 0x22),
+                                           int_param("", 1), nvarchar("", "rt_victim")))
+    assert 229 in errors(r), r
+    s.close()
+    env.check_ground_truth()
+
+
+def test_sp_cursorclose_carries_no_statement(env):
+    """sp_cursorclose (ProcID 9) is passed without a decision: extra
+    parameters holding SQL must not make the server run anything."""
+    s = env.raw()
+    env.send(s, 0x03, HDRS + rpc_id(9, int_param("", 1), nvarchar("", DROP)))
+    s.close()
+    env.check_ground_truth()
+    assert victim_alive(env)
