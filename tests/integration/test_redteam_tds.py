@@ -592,3 +592,43 @@ def test_sp_cursorclose_carries_no_statement(env):
     s.close()
     env.check_ground_truth()
     assert victim_alive(env)
+
+
+@pytest.mark.parametrize("statuses", [(0x03,), (0x02, 0x01), (0x00, 0x03), (0x09,), (0x11,)],
+                         ids=["eom-ignore", "ignore-then-eom", "eom-ignore-last",
+                              "reset-connection", "reset-skiptran"])
+def test_packet_status_bits(env, statuses):
+    """IGNORE (0x02) and RESETCONNECTION bits on a denied batch's packets."""
+    payload = batch(DROP)
+    n = len(statuses)
+    step = (len(payload) + n - 1) // n
+    s = env.raw()
+    for i, st in enumerate(statuses):
+        chunk = payload[i * step:(i + 1) * step]
+        s.sendall(struct.pack(">BBHHBB", 1, st, 8 + len(chunk), 0, i + 1, 0) + chunk)
+    s.settimeout(3)
+    try:
+        read_reply(s)
+    except (EOFError, ConnectionError, socket.timeout):
+        pass
+    s.close()
+    env.check_ground_truth()
+    env.still_serving()
+    assert victim_alive(env)
+
+
+def test_spid_and_packet_id_games(env):
+    """Odd SPIDs and packet ids, window byte set: framing, not meaning."""
+    s = env.raw()
+    payload = batch(DROP)
+    half = len(payload) // 2
+    s.sendall(struct.pack(">BBHHBB", 1, 0, 8 + half, 0xFFFF, 0, 0xFF) + payload[:half])
+    s.sendall(struct.pack(">BBHHBB", 1, 1, 8 + len(payload) - half, 7, 0, 0xFF) + payload[half:])
+    try:
+        r = read_reply(s)
+        assert 229 in errors(r)
+    except (EOFError, ConnectionError):
+        pass
+    s.close()
+    env.check_ground_truth()
+    assert victim_alive(env)
