@@ -234,8 +234,20 @@ def victim_alive(env):
     "EXECUTE (N'DROP TABLE rt_victim')",
     "-- x\nDROP TABLE [rt_victim]",
     "DROP/**/TABLE rt_victim",
+    "EXEC sp_executesql N'DROP TABLE rt_victim'",
+    "EXEC master..sp_executesql N'DROP TABLE rt_victim'",
+    "EXEC [sp_executesql] @stmt = N'DROP TABLE rt_victim'",
+    "IF 1=1 DROP TABLE rt_victim",
+    "BEGIN DROP TABLE rt_victim END",
+    "BEGIN TRY DROP TABLE rt_victim END TRY BEGIN CATCH END CATCH",
+    "SELECT 1\nGO\nDROP TABLE rt_victim",
+    "DROP TABLE dbo.[rt_victim]",
+    "drop table \"rt_victim\"",
+    "SELECT 1 /* */; /* ; */ DROP TABLE rt_victim",
 ], ids=["plain", "nested-comment", "second-stmt", "exec-concat", "sp_executesql-var",
-        "execute-literal", "line-comment-bracket", "comment-as-space"])
+        "execute-literal", "line-comment-bracket", "comment-as-space", "sp_executesql-literal",
+        "master-dotdot", "named-stmt", "if", "begin-end", "try-catch", "go", "schema-bracket",
+        "quoted-ident", "comment-semicolons"])
 def test_batch_evasions(env, sql):
     s = env.raw()
     r = env.send(s, 0x01, batch(sql))
