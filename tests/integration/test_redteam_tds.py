@@ -194,6 +194,15 @@ class Env:
 
 @pytest.fixture
 def env(bastion_factory, tmp_path):
+    yield from make_env(bastion_factory, tmp_path, "write")
+
+
+@pytest.fixture
+def env_read(bastion_factory, tmp_path):
+    yield from make_env(bastion_factory, tmp_path, "read")
+
+
+def make_env(bastion_factory, tmp_path, level):
     be = TdsBackend(tmp_path / "backend", encryption="notsup").start()
     policy = tmp_path / "policy.rules"
     policy.write_text(TEST_POLICY)
@@ -202,13 +211,14 @@ def env(bastion_factory, tmp_path):
     b.add_asset("sql1", host=be.host, port=be.port, protocol="tds", tls="disable",
                 extra=("--allow-weak-auth", "yes"))
     b.add_account("sql1/app", username="sa_app", password="pw")
-    b.grant("alice", "sql1/app", "write")
+    b.grant("alice", "sql1/app", level)
     token = b.issue_token("alice", "sql1/app")
     b.start()
     e = Env(b, be, token)
-    s = e.raw()
-    e.send(s, 0x01, batch("CREATE TABLE rt_victim (id INT)"))
-    s.close()
+    if level == "write":
+        s = e.raw()
+        e.send(s, 0x03, HDRS + rpc_id(SP_EXECUTESQL, nvarchar("", "CREATE TABLE rt_victim (id INT)")))
+        s.close()
     yield e
     be.stop()
 
@@ -644,3 +654,33 @@ def test_spid_and_packet_id_games(env):
     s.close()
     env.check_ground_truth()
     assert victim_alive(env)
+
+
+@pytest.mark.parametrize("how", ["batch", "executesql", "prepexec", "prepare", "cursoropen",
+                                 "by-name-bracket"])
+def test_read_grant_refuses_writes_on_every_path(env_read, how):
+    env = env_read
+    w = "CREATE TABLE rt_written (id INT)"
+    if how == "batch":
+        ptype, payload = 0x01, batch(w)
+    elif how == "executesql":
+        ptype, payload = 0x03, HDRS + rpc_id(SP_EXECUTESQL, nvarchar("", w))
+    elif how == "prepexec":
+        ptype, payload = 0x03, HDRS + rpc_id(SP_PREPEXEC, int_param("@h", None, output=True),
+                                             nvarchar("", ""), nvarchar("", w))
+    elif how == "prepare":
+        ptype, payload = 0x03, HDRS + rpc_id(SP_PREPARE, int_param("@h", None, output=True),
+                                             nvarchar("", ""), nvarchar("", w), int_param("", 1))
+    elif how == "cursoropen":
+        ptype, payload = 0x03, HDRS + rpc_id(2, int_param("@c", None, output=True), nvarchar("", w))
+    else:
+        ptype, payload = 0x03, HDRS + rpc_name("[sys].[SP_EXECUTESQL]", nvarchar("", w))
+    s = env.raw()
+    r = env.send(s, ptype, payload)
+    assert 229 in errors(r), r
+    if how == "prepare":
+        for h in range(1, 4):
+            env.send(s, 0x03, HDRS + rpc_id(SP_EXECUTE, int_param("", h)))
+    s.close()
+    env.check_ground_truth()
+    assert not [e for e in env.executed() if "rt_written" in (e.get("sql") or "")]
