@@ -230,3 +230,63 @@ def test_ddl_through_a_procedure_bind(env, call):
         assert "sqlbastion" in str(ei.value), ei.value
         cur.execute("SELECT 1 FROM dual")
     check_ground_truth(b, be)
+
+
+def _ub4(v):
+    if v == 0:
+        return b"\x00"
+    raw = v.to_bytes((v.bit_length() + 7) // 8, "big")
+    return bytes([len(raw)]) + raw
+
+
+def _session_socket(conn):
+    """The TCP socket under a python-oracledb Thin connection."""
+    import gc
+    peers = [o for o in gc.get_objects() if isinstance(o, socket.socket)
+             and o.fileno() >= 0]
+    for s in peers:
+        try:
+            if s.getpeername()[1] == conn._sb_port:
+                return s
+        except OSError:
+            continue
+    return None
+
+
+def test_reexecute_of_cursor_ids_never_confirmed(env):
+    """Raw re-execute calls (TTC function 4) for cursor ids the server never
+    confirmed, among them the one a denied DROP would have got: nothing
+    runs, the session goes on or is closed, the proxy keeps serving."""
+    b, be = env
+    conn = oracledb.connect(user="scott", password="tiger",
+                            dsn=f"127.0.0.1:{b.ports['tns']}/{b.token}")
+    conn._sb_port = b.ports["tns"]
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE rt_victim (id NUMBER)")
+    with pytest.raises(oracledb.Error):
+        cur.execute("DROP TABLE rt_victim")
+    s = _session_socket(conn)
+    if s is None:
+        pytest.skip("cannot reach python-oracledb's socket")
+    for cid in range(1, 8):
+        ttc = bytes([3, 4, 2]) + _ub4(cid) + _ub4(1) + _ub4(0) + _ub4(0)
+        data = b"\x00\x00" + ttc
+        s.sendall(struct.pack(">IBBH", 8 + len(data), 6, 0, 0) + data)
+        s.settimeout(3)
+        try:
+            if not s.recv(65536):
+                break
+        except (socket.timeout, ConnectionError):
+            break
+    try:
+        conn.close()
+    except Exception:   # noqa: BLE001 - the raw calls may have ended the session
+        pass
+    check_ground_truth(b, be)
+    denied = [r for r in audit(b) if r["event"] == "query" and r.get("rule") == "unknown-cursor"]
+    print("unknown-cursor denials:", len(denied), [e["kind"] for e in be.ground_truth()][-5:])
+    assert denied, "the raw re-executes were not read as calls"
+    still_serving(b)
+    with oracledb.connect(user="scott", password="tiger",
+                          dsn=f"127.0.0.1:{b.ports['tns']}/{b.token}") as c2:
+        c2.cursor().execute("SELECT COUNT(*) FROM rt_victim")
