@@ -290,3 +290,49 @@ def test_reexecute_of_cursor_ids_never_confirmed(env):
     with oracledb.connect(user="scott", password="tiger",
                           dsn=f"127.0.0.1:{b.ports['tns']}/{b.token}") as c2:
         c2.cursor().execute("SELECT COUNT(*) FROM rt_victim")
+
+
+@pytest.mark.parametrize("shape", ["piggyback-then-call", "split-data", "marker-mid-call",
+                                   "two-calls-one-packet"])
+def test_hidden_reexecute(env, shape):
+    """A re-execute of an unconfirmed cursor hidden behind a piggyback,
+    split across DATA packets, broken by a MARKER, or packed after another
+    call: still read, still refused (or the session closed)."""
+    b, be = env
+    conn = oracledb.connect(user="scott", password="tiger",
+                            dsn=f"127.0.0.1:{b.ports['tns']}/{b.token}")
+    conn._sb_port = b.ports["tns"]
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE rt_victim (id NUMBER)")
+    with pytest.raises(oracledb.Error):
+        cur.execute("DROP TABLE rt_victim")
+    s = _session_socket(conn)
+    if s is None:
+        pytest.skip("cannot reach python-oracledb's socket")
+
+    def data(body):
+        d = b"\x00\x00" + body
+        return struct.pack(">IBBH", 8 + len(d), 6, 0, 0) + d
+    call = bytes([3, 4, 2]) + _ub4(5) + _ub4(1) + _ub4(0) + _ub4(0)
+    if shape == "piggyback-then-call":
+        wire = data(bytes([17, 105, 1]) + b"\x01" + _ub4(1) + _ub4(9) + call)
+    elif shape == "split-data":
+        wire = data(call[:4]) + data(call[4:])
+    elif shape == "marker-mid-call":
+        wire = data(call[:4]) + struct.pack(">IBBH", 11, 12, 0, 0) + b"\x01\x00\x01" + data(call[4:])
+    else:
+        wire = data(bytes([3, 4, 2]) + _ub4(1) + _ub4(1) + _ub4(0) + _ub4(0) + call)
+    s.sendall(wire)
+    s.settimeout(3)
+    try:
+        while s.recv(65536):
+            pass
+    except (socket.timeout, ConnectionError):
+        pass
+    try:
+        conn.close()
+    except Exception:   # noqa: BLE001 - the raw calls may have ended the session
+        pass
+    ran = check_ground_truth(b, be)
+    assert not [e for e in ran if e.get("cursor") == 5], ran
+    still_serving(b)
