@@ -684,3 +684,20 @@ def test_read_grant_refuses_writes_on_every_path(env_read, how):
     s.close()
     env.check_ground_truth()
     assert not [e for e in env.executed() if "rt_written" in (e.get("sql") or "")]
+
+
+def test_sp_execute_decoy_handle_parameter(env):
+    """sp_execute with a confirmed handle first and another parameter named
+    @handle: which one the server binds is not the proxy's guess, so it
+    refuses."""
+    s = env.raw()
+    r = env.send(s, 0x03, HDRS + rpc_id(SP_PREPARE, int_param("@h", None, output=True),
+                                           nvarchar("", ""), nvarchar("", "SELECT 9 AS nine"),
+                                           int_param("", 1)))
+    assert not errors(r), r
+    r = env.send(s, 0x03, HDRS + rpc_id(SP_EXECUTE, int_param("@x", 1), int_param("@handle", 77)))
+    assert 229 in errors(r), r
+    r = env.send(s, 0x03, HDRS + rpc_id(SP_EXECUTE, int_param("", 1)))
+    assert "nine".encode("utf-16-le") in r and not errors(r)
+    s.close()
+    env.check_ground_truth()
