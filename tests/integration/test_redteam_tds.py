@@ -701,3 +701,32 @@ def test_sp_execute_decoy_handle_parameter(env):
     assert "nine".encode("utf-16-le") in r and not errors(r)
     s.close()
     env.check_ground_truth()
+
+
+@pytest.mark.parametrize("kind", ["ntext", "text", "varchar", "nchar", "variant"])
+def test_sp_executesql_text_in_other_types(env, kind):
+    """The statement as NTEXT, TEXT, VARCHAR, NCHAR or SQL_VARIANT."""
+    coll = b"\x09\x04\xd0\x00\x34"
+    u, a = DROP.encode("utf-16-le"), DROP.encode("ascii")
+    if kind == "ntext":
+        p = b"\x00\x00\x63" + struct.pack("<I", 0x7FFFFFFE) + coll + struct.pack("<I", len(u)) + u
+    elif kind == "text":
+        p = b"\x00\x00\x23" + struct.pack("<I", 0x7FFFFFFF) + coll + struct.pack("<I", len(a)) + a
+    elif kind == "varchar":
+        p = b"\x00\x00\xa7\x40\x1f" + coll + struct.pack("<H", len(a)) + a
+    elif kind == "nchar":
+        p = b"\x00\x00\xef" + struct.pack("<H", len(u)) + coll + struct.pack("<H", len(u)) + u
+    else:
+        inner = b"\xe7\x07" + struct.pack("<H", 8000) + coll + u
+        p = b"\x00\x00\x62" + struct.pack("<I", 8016) + struct.pack("<I", len(inner)) + inner
+    s = env.raw()
+    s.sendall(packets(0x03, HDRS + rpc_id(SP_EXECUTESQL, p))[0])
+    try:
+        r = read_reply(s)
+        assert errors(r), r
+    except (EOFError, ConnectionError):
+        pass
+    s.close()
+    env.check_ground_truth()
+    env.still_serving()
+    assert victim_alive(env)
