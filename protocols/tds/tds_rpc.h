@@ -65,7 +65,10 @@ long tds_skip_all_headers(const uint8_t *p, size_t n);
 
 /* Parse the call at *off of an RPC payload (ALL_HEADERS already skipped).
  * Returns 1 with *c filled (free with tds_rpc_call_free) and *off past it
- * and its batch separator, 0 at the end, -1 malformed (err filled). */
+ * and its batch separator, 0 at the end, -1 malformed (err filled). 0x80,
+ * 0xFE and 0xFF end a call in every version (tds71 changes nothing any more:
+ * reading 0x80 as a 128-character name where a server reads a separator
+ * let a second call through unseen); a name longer than 128 is malformed. */
 int tds_rpc_next(const uint8_t *p, size_t n, size_t *off, struct tds_rpc_call *c, int tds71,
 		 char *err, size_t errlen);
 void tds_rpc_call_free(struct tds_rpc_call *c);

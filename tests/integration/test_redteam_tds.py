@@ -730,3 +730,28 @@ def test_sp_executesql_text_in_other_types(env, kind):
     env.check_ground_truth()
     env.still_serving()
     assert victim_alive(env)
+
+
+@pytest.mark.parametrize("sep", [b"\x80", b"\xfe"])
+def test_separator_read_as_a_parameter_name(env, sep):
+    """Differential parsing: a byte that one side reads as the separator
+    between two RPCs and the other as the length of a 128-character
+    parameter name. The second call's bytes are made to look like the
+    name and one INT parameter, so a proxy reading a name sees one allowed
+    call while the server runs a second one: DROP TABLE."""
+    first = rpc_id(SP_EXECUTESQL, nvarchar("", "SELECT 1 AS one"))
+    header = 6 + 12                       # ProcID form, then the parameter's fixed part
+    name_bytes = 2 * 128 if sep == b"\x80" else 2 * 0xFE
+    filler = (name_bytes - header - 2 * len(DROP + "--")) // 2
+    tail = "\u2600\u0404\u4141\u4141"       # status 0, INTN(4) = 0x41414141, as seen by the proxy
+    second = rpc_id(SP_EXECUTESQL, nvarchar("", DROP + "--" + "x" * filler + tail))
+    s = env.raw()
+    s.sendall(packets(0x03, HDRS + first + sep + second)[0])
+    try:
+        read_reply(s)
+    except (EOFError, ConnectionError, socket.timeout):
+        pass
+    s.close()
+    env.check_ground_truth()
+    env.still_serving()
+    assert victim_alive(env)
