@@ -755,3 +755,28 @@ def test_separator_read_as_a_parameter_name(env, sep):
     env.check_ground_truth()
     env.still_serving()
     assert victim_alive(env)
+
+
+def test_tds71_login_with_all_headers_hiding_a_comment_opener(env):
+    """A client that logs in as TDS 7.1 (no ALL_HEADERS) but sends them
+    anyway, one header's data being `/*`: if the proxy reads the header as
+    text and the server skips it, the DROP is a comment to one side only."""
+    s = env.raw(login=False)
+    s.sendall(packets(0x12, prelogin())[0])
+    read_reply(s)
+    lg = bytearray(login7("alice", env.token))
+    struct.pack_into("<I", lg, 4, 0x71000001)
+    s.sendall(packets(0x10, bytes(lg))[0])
+    r = read_reply(s)
+    if b"\xad" not in r:
+        pytest.skip("TDS 7.1 login refused")
+    hdr = struct.pack("<IIH", 14, 10, 3) + "/*".encode("utf-16-le")
+    s.sendall(packets(0x01, hdr + DROP.encode("utf-16-le"))[0])
+    try:
+        read_reply(s)
+    except (EOFError, ConnectionError, socket.timeout):
+        pass
+    s.close()
+    env.check_ground_truth()
+    env.still_serving()
+    assert victim_alive(env)
