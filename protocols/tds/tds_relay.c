@@ -359,8 +359,12 @@ static int decide_call(struct tds_conn *c, const struct tds_rpc_call *call, stru
 	snprintf(what, sizeof what, "EXEC %s", name);
 	if (sqlp >= 0) {
 		size_t len = 0;
-		char *sql = (size_t)sqlp < call->nparams ? tds_param_text(&call->params[sqlp], &len) : NULL;
-		if (!sql) {
+		long at = tds_rpc_param_bound(call, (size_t)sqlp, "@stmt");
+		char *sql = at >= 0 && (size_t)at < call->nparams ? tds_param_text(&call->params[at], &len)
+								  : NULL;
+		if (at < 0) {
+			fail_closed(c, what, "another parameter is named @stmt", params);
+		} else if (!sql) {
 			fail_closed(c, what, "no statement text", params);
 		} else {
 			o->qid = decide_text(c, sql, len, params);
@@ -382,7 +386,8 @@ static int decide_call(struct tds_conn *c, const struct tds_rpc_call *call, stru
 		enum tds_prep kind = proc == TDS_SP_EXECUTE ? TDS_PREP_EXEC : TDS_PREP_CURSOR;
 		int32_t id;
 		struct tds_handle *h = NULL;
-		if (call->nparams && tds_param_int(&call->params[0], &id) == 0)
+		long at = tds_rpc_param_bound(call, 0, proc == TDS_SP_EXECUTE ? "@handle" : "@prepared_handle");
+		if (at >= 0 && (size_t)at < call->nparams && tds_param_int(&call->params[at], &id) == 0)
 			h = handle_find(c, kind, id);
 		if (!h) {
 			fail_closed(c, what, "unknown prepared handle", params);

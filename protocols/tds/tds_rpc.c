@@ -1,6 +1,7 @@
 /* tds_rpc: RPC calls and parameters, SQLBatch headers, transaction-manager
  * requests (see tds_rpc.h). */
 #include "protocols/tds/tds_rpc.h"
+#include <ctype.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,8 +247,12 @@ int tds_rpc_next(const uint8_t *p, size_t n, size_t *off, struct tds_rpc_call *c
 	c->flags = rd16(p + at);
 	at += 2;
 	size_t cap = 0;
-	/* the calls' separator: 0x80 before 7.2, 0xFF after; 0xFE no-exec */
-	while (at < n && p[at] != (tds71 ? 0x80 : 0xFF) && p[at] != 0xFE) {
+	/* the calls' separator: 0x80 before 7.2, 0xFF after; 0xFE no-exec. All
+	 * three end a call in every version: a server that takes 0x80 as a
+	 * separator in a 7.4 session would otherwise run a second call whose
+	 * bytes the proxy read as a 128-character parameter name. */
+	(void)tds71;
+	while (at < n && p[at] != 0x80 && p[at] != 0xFF && p[at] != 0xFE) {
 		if (c->nparams == TDS_RPC_PARAMS_MAX) {
 			snprintf(err, errlen, "more than %d RPC parameters", TDS_RPC_PARAMS_MAX);
 			tds_rpc_call_free(c);
@@ -267,6 +272,11 @@ int tds_rpc_next(const uint8_t *p, size_t n, size_t *off, struct tds_rpc_call *c
 		struct tds_param *pa = &c->params[c->nparams];
 		memset(pa, 0, sizeof *pa);
 		size_t chars = p[at];
+		if (chars > 128) { /* longer than a sysname: no server reads it as a name */
+			snprintf(err, errlen, "RPC parameter name longer than 128 characters");
+			tds_rpc_call_free(c);
+			return -1;
+		}
 		if (n - at - 1 < chars * 2 + 1) {
 			snprintf(err, errlen, "RPC parameter name out of bounds");
 			tds_rpc_call_free(c);
@@ -319,6 +329,27 @@ int tds_rpc_sql_param(enum tds_proc proc, size_t *values)
 	case TDS_SP_CURSOREXECUTE: *values = 5; return -1;
 	default: *values = 0; return -1;
 	}
+}
+
+static int param_named(const struct tds_param *pa, const char *want)
+{
+	size_t wl = strlen(want);
+	if (pa->name_chars != wl)
+		return 0;
+	for (size_t i = 0; i < wl; i++) {
+		unsigned lo = pa->name[2 * i], hi = pa->name[2 * i + 1];
+		if (hi || tolower((int)lo) != tolower((unsigned char)want[i]))
+			return 0;
+	}
+	return 1;
+}
+
+long tds_rpc_param_bound(const struct tds_rpc_call *call, size_t pos, const char *want)
+{
+	for (size_t i = 0; i < call->nparams; i++)
+		if (i != pos && param_named(&call->params[i], want))
+			return -1;
+	return (long)pos;
 }
 
 uint8_t *tds_param_bytes(const struct tds_param *pa, size_t *n)

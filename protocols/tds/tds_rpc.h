@@ -65,7 +65,10 @@ long tds_skip_all_headers(const uint8_t *p, size_t n);
 
 /* Parse the call at *off of an RPC payload (ALL_HEADERS already skipped).
  * Returns 1 with *c filled (free with tds_rpc_call_free) and *off past it
- * and its batch separator, 0 at the end, -1 malformed (err filled). */
+ * and its batch separator, 0 at the end, -1 malformed (err filled). 0x80,
+ * 0xFE and 0xFF end a call in every version (tds71 changes nothing any more:
+ * reading 0x80 as a 128-character name where a server reads a separator
+ * let a second call through unseen); a name longer than 128 is malformed. */
 int tds_rpc_next(const uint8_t *p, size_t n, size_t *off, struct tds_rpc_call *c, int tds71,
 		 char *err, size_t errlen);
 void tds_rpc_call_free(struct tds_rpc_call *c);
@@ -76,6 +79,14 @@ const char *tds_rpc_proc_name(const struct tds_rpc_call *c);
 /* Which parameter (0-based) holds the SQL text of proc, or -1 when it has
  * none; *values: the first parameter that is a bound value (for the audit). */
 int tds_rpc_sql_param(enum tds_proc proc, size_t *values);
+
+/* pos, the parameter a system procedure takes `want` (e.g. "@stmt") from,
+ * or -1 when another parameter is named `want` (ASCII, case-insensitive):
+ * whether the server binds that call by position or by name, the proxy
+ * cannot tell which text runs (`sp_executesql @x=N'DROP ..', @stmt=N'SELECT 1'`),
+ * so the caller fails closed. Clients that name the positional parameter
+ * otherwise (tedious sends @statement) are unaffected. */
+long tds_rpc_param_bound(const struct tds_rpc_call *call, size_t pos, const char *want);
 
 /* The value of a parameter as bytes in one piece (PLP chunks joined),
  * malloc'd; NULL when it is NULL or out of memory (*n = 0). */

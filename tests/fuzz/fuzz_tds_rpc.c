@@ -42,6 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)tds_rpc_proc_name(&c);
 		size_t vfrom;
 		int sp = tds_rpc_sql_param(c.proc, &vfrom);
+		if (sp >= 0 && tds_rpc_param_bound(&c, (size_t)sp, "@stmt") != sp &&
+		    tds_rpc_param_bound(&c, (size_t)sp, "@stmt") != -1)
+			abort();
 		if (sp >= 0 && (size_t)sp < c.nparams) {
 			size_t len;
 			char *sql = tds_param_text(&c.params[sp], &len);
