@@ -14,6 +14,7 @@ Statement fate is judged from the backend's ground-truth log.
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +180,40 @@ def test_py_require_tls_refuses_plain(tmp_path, cleanup):
     with _tcps_connect(b, tmp_path) as conn:
         _run_statements(conn)
     _check_audit(b, be)
+
+
+@pytest.fixture(scope="module")
+def node_oracledb_dir(tmp_path_factory):
+    from conftest import _npm_package_dir
+    return _npm_package_dir(tmp_path_factory, "oracledb", "6")
+
+
+def test_node_tcps_both_sides(tmp_path, cleanup, backend_ca, node_oracledb_dir):
+    """node-oracledb thin: TCPS to the proxy (the proxy's CA as the PEM
+    wallet named in the descriptor's SECURITY section), TCPS verify-full on
+    to the backend."""
+    from tns_clients import run_node
+    b, be = _setup(tmp_path, backend_tls=(backend_ca["cert"], backend_ca["key"]),
+                   asset_tls="verify-full",
+                   conf={"sqlbastion": {"backend_ca": str(backend_ca["ca"])}})
+    cleanup += [b, be]
+    # node-oracledb loads ewallet.pem as its client key and certificate too
+    # (tls.createSecureContext cert/key/ca from the one file), so the wallet
+    # holds a throwaway client key pair besides the proxy's CA; the proxy
+    # asks for no client certificate.
+    wallet = _wallet(tmp_path, "node-wallet", b.dir / "var" / "tls" / "ca.crt")
+    crt, key = make_server_cert(tmp_path / "betls", backend_ca["ca"],
+                                backend_ca["ca"].with_suffix(".key"), "node-client")
+    pem = Path(wallet) / "ewallet.pem"
+    # the client certificate first: node takes the file's first one as its own
+    pem.write_text(Path(crt).read_text() + pem.read_text() + Path(key).read_text())
+    cs = (f"(DESCRIPTION=(ADDRESS=(PROTOCOL=tcps)(HOST=127.0.0.1)(PORT={b.ports['tns']}))"
+          f"(CONNECT_DATA=(SERVICE_NAME={b.token}))"
+          f"(SECURITY=(SSL_SERVER_DN_MATCH=FALSE)(MY_WALLET_DIRECTORY={wallet})))")
+    steps = [{"op": "execute", "sql": "SELECT :a FROM dual", "binds": {"a": 7}},
+             {"op": "execute", "sql": "SELECT 'tcps' FROM dual"}]
+    out = run_node(node_oracledb_dir, cs, "scott", "tiger", steps)
+    assert out["connect"] == "ok", (out, b.log_path.read_text()[-2000:])
+    assert out["results"] == [{"rows": [[7]]}, {"rows": [["tcps"]]}], out
+    _check_audit(b, be)
+    assert "client TLS (TCPS) established" in b.log_path.read_text()
