@@ -45,8 +45,8 @@ def backend_ca(tmp_path):
     return {"ca": ca, "cert": crt, "key": key, "other": other}
 
 
-def _setup(tmp_path, *, backend_tls=None, asset_tls="disable", conf=None):
-    be = TnsBackend(tmp_path / "tns", accounts={"scott": "tiger"}, tls=backend_tls)
+def _setup(tmp_path, *, backend_tls=None, asset_tls="disable", conf=None, **be_kw):
+    be = TnsBackend(tmp_path / "tns", accounts={"scott": "tiger"}, tls=backend_tls, **be_kw)
     be.start()
     b = Bastion(tmp_path / "sb", listeners=("tns",), conf=conf)
     b.add_user("alice")
@@ -146,6 +146,35 @@ def test_py_tcps_backend_wrong_ca_refused(tmp_path, cleanup, backend_ca):
     assert not [e for e in be.ground_truth() if e.get("kind") in ("login", "execute")]
     fails = [r for r in _audit(b) if r["event"] == "login_failed"]
     assert fails, _audit(b)
+
+
+def test_py_tcps_backend_wrong_host_name_refused(tmp_path, cleanup, backend_ca):
+    """verify-full checks the name too: a certificate from the right CA for
+    another host is refused."""
+    d = tmp_path / "betls"
+    crt, key = make_server_cert(d, backend_ca["ca"], backend_ca["ca"].with_suffix(".key"),
+                                "elsewhere", san="DNS:db.elsewhere.example",
+                                cn="db.elsewhere.example")
+    b, be = _setup(tmp_path, backend_tls=(crt, key), asset_tls="verify-full",
+                   conf={"sqlbastion": {"backend_ca": str(backend_ca["ca"])}})
+    cleanup += [b, be]
+    with pytest.raises(oracledb.Error):
+        _plain_connect(b)
+    assert not [e for e in be.ground_truth() if e.get("kind") in ("login", "execute")]
+    assert [r for r in _audit(b) if r["event"] == "login_failed"]
+
+
+def test_py_tcps_backend_redirect(tmp_path, cleanup, backend_ca):
+    """The backend listener REDIRECTs: the new address gets TLS (verified)
+    again before the CONNECT."""
+    b, be = _setup(tmp_path, backend_tls=(backend_ca["cert"], backend_ca["key"]),
+                   asset_tls="verify-full", redirect=True,
+                   conf={"sqlbastion": {"backend_ca": str(backend_ca["ca"])}})
+    cleanup += [b, be]
+    with _tcps_connect(b, tmp_path) as conn:
+        _run_statements(conn)
+    _check_audit(b, be)
+    assert "redirects to 127.0.0.1" in b.log_path.read_text()
 
 
 def test_py_tcps_backend_but_asset_disable_fails(tmp_path, cleanup, backend_ca):
