@@ -246,3 +246,25 @@ def test_node_tcps_both_sides(tmp_path, cleanup, backend_ca, node_oracledb_dir):
     assert out["results"] == [{"rows": [[7]]}, {"rows": [["tcps"]]}], out
     _check_audit(b, be)
     assert "client TLS (TCPS) established" in b.log_path.read_text()
+
+
+def test_py_tcps_server_dn_match(tmp_path, cleanup):
+    """python-oracledb's own name check (ssl_server_dn_match on, the
+    default): the proxy's certificate names localhost."""
+    b, be = _setup(tmp_path)
+    cleanup += [b, be]
+    wallet = _wallet(tmp_path, "proxy-wallet", b.dir / "var" / "tls" / "ca.crt")
+    with oracledb.connect(user="scott", password="tiger",
+                          dsn=f"tcps://localhost:{b.ports['tns']}/{b.token}",
+                          wallet_location=wallet) as conn:
+        _run_statements(conn)
+    _check_audit(b, be)
+    # a wallet without the proxy's CA: the client refuses the certificate
+    other = tmp_path / "other"
+    other.mkdir()
+    ca, _ = make_test_ca(other, "x-ca", "unrelated")
+    with pytest.raises(oracledb.Error):
+        oracledb.connect(user="scott", password="tiger",
+                         dsn=f"tcps://127.0.0.1:{b.ports['tns']}/{b.token}",
+                         wallet_location=_wallet(tmp_path, "bad-wallet", ca),
+                         ssl_server_dn_match=False)
