@@ -70,6 +70,8 @@ struct tns_conn {
 	size_t backend_cd_len;
 	uint16_t redirect_len;   /* REDIRECT data still to come in a DATA packet */
 	int redirects;
+	char backend_host[256];  /* the host a REDIRECT named ("": the asset's), for TLS checks */
+	int client_tls_pending;  /* TCPS: the client's TLS handshake is under way */
 	int large;               /* 32-bit packet lengths (ACCEPT version >= 315) */
 	int unreadable;          /* native encryption negotiated: TTC not read */
 	int ano_seen;            /* the server's network-options answer was read */
@@ -91,6 +93,11 @@ struct tns_conn {
 
 /* tns_frontend.c */
 void tns_login_read(struct session *s, void *state, enum sess_side side);
+void tns_send_connect(struct tns_conn *c);
+
+/* tns_tls.c: TCPS on both sides */
+int tns_client_tls_first(struct tns_conn *c);
+int tns_client_tls_ready(struct session *s, void *state);
 void tns_backend_ready(struct session *s, void *state, int tls);
 void tns_login_refused(struct session *s, void *state, enum login_refusal kind,
 		       const char *reason);

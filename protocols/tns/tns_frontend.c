@@ -188,7 +188,7 @@ static void read_connect_data(struct tns_conn *c)
 }
 
 /* Our CONNECT to the (current) backend listener. */
-static void send_connect(struct tns_conn *c)
+void tns_send_connect(struct tns_conn *c)
 {
 	size_t cap = c->connect_len + c->backend_cd_len + 64;
 	uint8_t *out = malloc(cap);
@@ -203,11 +203,6 @@ static void send_connect(struct tns_conn *c)
 	evbuffer_add(sess_output(c->s, SESS_BACKEND), out, (size_t)n);
 	free(out);
 	set_state(c, TNS_ST_ACCEPT);
-}
-
-void tns_backend_ready(struct session *s, void *state, int tls)
-{
-	send_connect(state);
 }
 
 /* "(ADDRESS=(PROTOCOL=tcp)(HOST=h)(PORT=p))\0<connect data>": follow it. */
@@ -254,6 +249,7 @@ static void follow_redirect(struct tns_conn *c, const uint8_t *data, size_t n)
 		c->backend_cd_len = strlen(cd);
 	}
 	sess_log(s, LOG_INFO, "backend listener redirects to %s:%d", host, portn);
+	snprintf(c->backend_host, sizeof c->backend_host, "%s", host);
 	set_state(c, TNS_ST_BACKEND);
 	if (sess_backend_replace(s, host, portn) != 0)
 		login_backend_failed(s, &c->login, "cannot follow the REDIRECT");
@@ -304,7 +300,7 @@ static void read_listener(struct tns_conn *c)
 		return;
 	case TNS_RESEND:
 		evbuffer_drain(sess_input(s, SESS_BACKEND), h.len);
-		send_connect(c);
+		tns_send_connect(c);
 		return;
 	case TNS_REFUSE: {
 		char why[300];
@@ -376,6 +372,10 @@ void tns_login_read(struct session *s, void *state, enum sess_side side)
 {
 	struct tns_conn *c = state;
 	if (side == SESS_CLIENT) {
+		if (c->client_tls_pending)
+			return; /* the TLS layer owns the input until TLS_READY */
+		if (c->st == TNS_ST_CONNECT && tns_client_tls_first(c))
+			return;
 		if (c->st == TNS_ST_CONNECT)
 			read_connect(c);
 		if (c->st == TNS_ST_CONNECT_DATA && !s->closing)
@@ -450,11 +450,6 @@ static struct login *tns_login_of(void *state)
 {
 	struct tns_conn *c = state;
 	return &c->login;
-}
-
-static int tns_client_tls_ready(struct session *s, void *state)
-{
-	return 0; /* TCPS on the client side is not offered yet */
 }
 
 static void tns_backend_lost(struct session *s, void *state)

@@ -18,7 +18,9 @@ alone, as when a proxy logs in under its own name and relays the client's
 calls; python-oracledb 1.2 writes SQL text raw, newer clients prefixed),
 oob=True (ACCEPT offers out-of-band breaks: python-oracledb then sends its
 OOB check, an urgent byte and a RESET marker, after ACCEPT, and sends
-cancel() as an urgent byte instead of an INTERRUPT marker).
+cancel() as an urgent byte instead of an INTERRUPT marker), tls=(cert_file,
+key_file) (TCPS: every socket, the redirect target's too, starts with TLS;
+a failed handshake is written to the ground truth as kind "tls_failed").
 
 The accounts' passwords reach the child through its config file (mode 0600
 in the test's own directory), never argv.
@@ -38,7 +40,7 @@ PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.execu
 class TnsBackend:
     def __init__(self, directory, *, service="ORCLPDB1", accounts=None, redirect=False,
                  resend=False, require_native_encryption=False, sid=None,
-                 driver_hint=True, oob=False):
+                 driver_hint=True, oob=False, tls=None):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.service = service
@@ -49,6 +51,7 @@ class TnsBackend:
         self.require_native_encryption = require_native_encryption
         self.driver_hint = driver_hint
         self.oob = oob
+        self.tls = tls
         self.host = "127.0.0.1"
         self.port = None
         self.dispatcher_port = None
@@ -69,6 +72,8 @@ class TnsBackend:
             "db_path": str(self.db_path), "ground_truth": str(self.truth_path),
             "ready_file": str(ready),
         }
+        if self.tls:
+            cfg["tls_cert"], cfg["tls_key"] = str(self.tls[0]), str(self.tls[1])
         cfg_path = self.dir / "tns_backend.json"
         fd = os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:

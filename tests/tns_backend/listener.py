@@ -19,6 +19,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -60,6 +61,10 @@ class Backend:
         self.db_path = cfg["db_path"]
         self.truth = GroundTruth(cfg["ground_truth"])
         self.host = cfg.get("host", "127.0.0.1")
+        self.tls = None
+        if cfg.get("tls_cert"):         # TCPS: TLS first on every socket
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(cfg["tls_cert"], cfg["tls_key"])
         self.main = self._listen(cfg.get("port", 0))
         self.port = self.main.getsockname()[1]
         self.dispatcher = None
@@ -125,6 +130,13 @@ class Backend:
         return p, cdata.decode("ascii", "replace"), pkt.flags
 
     def _handle(self, conn, peer, is_main):
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError) as e:
+                self.truth.write(kind="tls_failed", error=str(e))
+                conn.close()
+                return
         io = wire.PacketIO(conn)
         try:
             resent = False

@@ -218,7 +218,7 @@ class Session:
             return True
         try:
             head = self.sock.recv(hdr_len, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except OSError:                 # nothing waiting (or a dead socket,
+        except (OSError, ValueError):   # ValueError: TLS sockets take no flags                 # nothing waiting (or a dead socket,
             return False                # which the next read reports)
         if len(head) < hdr_len or head[4] != wire.MARKER:
             return False

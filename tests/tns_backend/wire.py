@@ -120,7 +120,7 @@ class TTCReader:
         """Read a pending TCP urgent byte, if any; True when there was one."""
         try:
             return bool(self.io.sock.recv(1, socket.MSG_OOB | socket.MSG_DONTWAIT))
-        except OSError:
+        except (OSError, ValueError):   # ValueError: TLS sockets take no flags
             return False
 
     def at_end(self):
