@@ -13,16 +13,24 @@
 #        demo/sqlbastion.conf   the instance config (paths relative to demo/)
 #        demo/var/              state.db, master.key, tls/, audit/audit.jsonl
 #        demo/connect.txt       the banner below, token included (mode 0600)
+#        demo/maria/            MariaDB sandbox (asset demo-mysql)
+#        demo/tds/, demo/tns/   TEST BACKENDS standing in for SQL Server and
+#                               Oracle (tests/tds_backend, tests/tns_backend:
+#                               Python on SQLite; no real server installs
+#                               here), when Debian's python3 can run them
 #      and registers, with the real sqlbastionctl: user alice, asset demo-pg,
 #      hosted account demo-pg/app (password piped on stdin), a write grant
-#      and an 8h token
-#   4. prints how to connect, watch the audit log and search it
+#      and an 8h token; the same for demo-mysql and demo-mssql (tds), and
+#      demo-oracle (tns) with the not-hosted account demo-oracle/scott
+#   4. prints how to connect (psql, mysql, tsql, python-oracledb, and the
+#      ssh -N -L line of the SSH-tunnel entry), watch the audit log and
+#      search it
 #   5. runs sqlbastion in the foreground; Ctrl-C (or SIGTERM, or any error)
-#      stops the proxy and the PostgreSQL and MariaDB sandboxes and leaves
-#      nothing running.
+#      stops the proxy, the PostgreSQL and MariaDB sandboxes and the test
+#      backends and leaves nothing running.
 #
 # Running it again starts from scratch: what an earlier demo left running
-# (its proxy, MariaDB and PostgreSQL, found by pid file and by their paths
+# (its proxy, MariaDB, PostgreSQL and test backends, found by pid file and by their paths
 # under demo/, even when that demo's shell was killed with SIGKILL) is
 # stopped, then demo/ is wiped.
 #
@@ -36,6 +44,9 @@
 #   SQLBASTION_BIN      directory of sqlbastion and sqlbastionctl (default bin/)
 #   SQLBASTION_PG_BIN   PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
 #   DEMO_PROXY_PORT     proxy port to prefer (default 6432; a free one otherwise)
+#   DEMO_MYSQL_PORT, DEMO_TDS_PORT, DEMO_TNS_PORT, DEMO_SSH_PORT
+#                       the same for the mysql (3307), tds (1433), tns (11521)
+#                       and ssh (60022) listeners
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
