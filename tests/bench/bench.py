@@ -271,14 +271,26 @@ def bastion_start(workdir, pg, backend=None, *, policy=GUARD, audit=None, name="
     pointing at backend (host, port) or at pg itself. audit overrides the
     [audit] section; bin_dir picks another build (the no-audit bench build).
     Returns (bastion, endpoint)."""
-    conf = {"audit": audit} if audit else None
+    # The flood phase sends hundreds of failed logins a second from
+    # 127.0.0.1, where every client of the bench runs: the per-source
+    # lockout (default 50 failures) would then lock the bench's own
+    # clients out of this instance for the flood and every later phase. The
+    # idle phase opens thousands of connections at once from that address,
+    # past the per-source cap on sessions not yet logged in (default 32).
+    conf = {"limits": {"lockout_source_failures": 0, "max_unauthenticated_per_source": 0}}
+    if audit:
+        conf["audit"] = audit
     b = Bastion(Path(workdir) / name, policy=policy, conf=conf, listeners=listeners,
                 bin_dir=bin_dir)
     if backend is None:
         tok = b.pg_ready(pg)
     else:
         b.add_user("alice")
-        b.add_asset("demo-pg", host=backend[0], port=backend[1], tls="disable")
+        # The idle phase's backend is a PgBouncer with trust auth: the
+        # proxy logs in to a server that asks no password only when the
+        # asset allows weak authentication.
+        b.add_asset("demo-pg", host=backend[0], port=backend[1], tls="disable",
+                    extra=("--allow-weak-auth", "yes"))
         b.add_account("demo-pg/app", username="app", password=pg.passwords["app"])
         b.grant("alice", "demo-pg/app", "write")
         tok = b.issue_token("alice", "demo-pg/app")
