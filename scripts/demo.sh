@@ -13,16 +13,24 @@
 #        demo/sqlbastion.conf   the instance config (paths relative to demo/)
 #        demo/var/              state.db, master.key, tls/, audit/audit.jsonl
 #        demo/connect.txt       the banner below, token included (mode 0600)
+#        demo/maria/            MariaDB sandbox (asset demo-mysql)
+#        demo/tds/, demo/tns/   TEST BACKENDS standing in for SQL Server and
+#                               Oracle (tests/tds_backend, tests/tns_backend:
+#                               Python on SQLite; no real server installs
+#                               here), when Debian's python3 can run them
 #      and registers, with the real sqlbastionctl: user alice, asset demo-pg,
 #      hosted account demo-pg/app (password piped on stdin), a write grant
-#      and an 8h token
-#   4. prints how to connect, watch the audit log and search it
+#      and an 8h token; the same for demo-mysql and demo-mssql (tds), and
+#      demo-oracle (tns) with the not-hosted account demo-oracle/scott
+#   4. prints how to connect (psql, mysql, tsql, python-oracledb, and the
+#      ssh -N -L line of the SSH-tunnel entry), watch the audit log and
+#      search it
 #   5. runs sqlbastion in the foreground; Ctrl-C (or SIGTERM, or any error)
-#      stops the proxy and the PostgreSQL and MariaDB sandboxes and leaves
-#      nothing running.
+#      stops the proxy, the PostgreSQL and MariaDB sandboxes and the test
+#      backends and leaves nothing running.
 #
 # Running it again starts from scratch: what an earlier demo left running
-# (its proxy, MariaDB and PostgreSQL, found by pid file and by their paths
+# (its proxy, MariaDB, PostgreSQL and test backends, found by pid file and by their paths
 # under demo/, even when that demo's shell was killed with SIGKILL) is
 # stopped, then demo/ is wiped.
 #
@@ -36,6 +44,9 @@
 #   SQLBASTION_BIN      directory of sqlbastion and sqlbastionctl (default bin/)
 #   SQLBASTION_PG_BIN   PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
 #   DEMO_PROXY_PORT     proxy port to prefer (default 6432; a free one otherwise)
+#   DEMO_MYSQL_PORT, DEMO_TDS_PORT, DEMO_TNS_PORT, DEMO_SSH_PORT
+#                       the same for the mysql (3307), tds (1433), tns (11521)
+#                       and ssh (60022) listeners
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -105,6 +116,8 @@ fi
 # ---------------------------------------------------------------- 3. sandbox
 PROXY_PID=   # sqlbastion (or the idle wait of --pg-only)
 MARIA_PID=   # mariadbd of the MariaDB sandbox
+TDS_PID=     # the TDS test backend (python3 -m tds_backend), standing in for SQL Server
+TNS_PID=     # the Oracle Net test backend (python3 -m tests.tns_backend)
 PG_STARTED=0
 CLEANED=0
 cleanup() {
@@ -125,6 +138,13 @@ cleanup() {
 		for _ in $(seq 100); do kill -0 "$MARIA_PID" 2>/dev/null || break; sleep 0.2; done
 		kill -KILL "$MARIA_PID" 2>/dev/null || true
 	fi
+	local pid
+	for pid in $TDS_PID $TNS_PID; do
+		kill -0 "$pid" 2>/dev/null || continue
+		echo "demo: stopping a test backend (pid $pid)" >&2
+		stop_pids 50 "$pid"
+		wait "$pid" 2>/dev/null || true
+	done
 	if [ $PG_STARTED -eq 1 ]; then
 		echo "demo: stopping the PostgreSQL sandbox" >&2
 		as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true
@@ -203,6 +223,13 @@ stop_previous() {
 	if [ ${#pids[@]} -gt 0 ]; then
 		say "stopping the previous MariaDB sandbox (pid ${pids[*]})"
 		stop_pids 300 "${pids[@]}"
+	fi
+	# ... the TDS and TNS test backends (their config files are under demo/) ...
+	mapfile -t pids < <({ pids_of python3 "$DEMO/tds/backend.json"
+		pids_of python3 "$DEMO/tns/backend.json"; } | sort -u)
+	if [ ${#pids[@]} -gt 0 ]; then
+		say "stopping the previous test backends (pid ${pids[*]})"
+		stop_pids 50 "${pids[@]}"
 	fi
 	# ... and the PostgreSQL sandbox (maybe in /tmp behind the demo/pg link).
 	local old=$DEMO/pg
@@ -343,6 +370,8 @@ log          = -                     ; diagnostics to this terminal
 postgres = 127.0.0.1:$PROXY_PORT
 ssh      = 127.0.0.1:$SSH_PORT           ; SSH-tunnel entry (ssh -N -L ..., token as password)
 ; mysql  = 127.0.0.1:3307            ; issue 3: MariaDB demo asset (demo_mysql below)
+; tds    = 127.0.0.1:1433            ; SQL Server clients (demo_tds below, test backend)
+; tns    = 127.0.0.1:11521           ; Oracle clients (demo_tns below, test backend)
 
 [audit]
 jsonl      = var/audit/audit.jsonl
@@ -413,6 +442,133 @@ EOSQL
 }
 demo_mysql
 
+# Test backends for SQL Server and Oracle. Neither server can be installed
+# here, so the demo runs the suite's own protocol test backends (Python,
+# statements executed on SQLite) in their place, and says so in the banner.
+# Each needs Debian's /usr/bin/python3; a backend that cannot start is
+# skipped with a warning, the rest of the demo goes on.
+
+# Writes JSON config $1 (mode 0600: it holds the account password) from
+# python literal $2 evaluated with the environment in scope.
+write_backend_config() {
+	(umask 077 && "$PY" -c 'import json, os, sys; json.dump(eval(sys.argv[2]), open(sys.argv[1], "w"))' "$1" "$2")
+}
+
+# Waits up to 15 s for file $1 written by backend pid $2; 1 if it never came.
+wait_backend_file() {
+	for _ in $(seq 150); do
+		[ -s "$1" ] && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# The TDS test backend standing in for SQL Server on a free port (login
+# encrypted with its own certificate, which the asset verifies: the hosted
+# password is never sent to an unverified server), the tds listener in $CONF,
+# asset demo-mssql, hosted account demo-mssql/app, a write grant, a token,
+# and the `tsql` line in the banner.
+TDS_TOKEN=
+demo_tds() {
+	local dir=$DEMO/tds out
+	if ! PYTHONPATH=$ROOT/tests "$PY" -c 'import tds_backend.server, pytds' 2>/dev/null; then
+		echo "demo: no SQL Server stand-in: $PY cannot import the TDS test backend (python3-tds); skipping demo-mssql" >&2
+		return 0
+	fi
+	mkdir -p "$dir"
+	say "starting the TDS TEST BACKEND (a stand-in for SQL Server)"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+		-subj "/CN=localhost" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+		-keyout "$dir/server.key" -out "$dir/server.crt" 2>/dev/null
+	chmod 600 "$dir/server.key"
+	TDS_APP_PW=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(18))') \
+	DIR=$dir write_backend_config "$dir/backend.json" \
+		'{"accounts": {"app": os.environ["TDS_APP_PW"]}, "encryption": "off",
+		  "cert": os.environ["DIR"] + "/server.crt", "key": os.environ["DIR"] + "/server.key",
+		  "log": os.environ["DIR"] + "/ground_truth.jsonl", "db": os.environ["DIR"] + "/backend.sqlite3",
+		  "port_file": os.environ["DIR"] + "/port"}'
+	"$PY" - "$dir/backend.sqlite3" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("CREATE TABLE accounts (id INT PRIMARY KEY, owner NVARCHAR(64), balance DECIMAL(12,2))")
+db.executemany("INSERT INTO accounts VALUES (?,?,?)", [(1, "alice", 100.0), (2, "bob", 250.5), (3, "carol", 75.25)])
+db.commit()
+EOF
+	PYTHONPATH=$ROOT/tests PYTHONDONTWRITEBYTECODE=1 "$PY" -m tds_backend "$dir/backend.json" \
+		>"$dir/backend.log" 2>&1 &
+	TDS_PID=$!
+	if ! wait_backend_file "$dir/port" "$TDS_PID"; then
+		echo "demo: the TDS test backend did not start (see $dir/backend.log); skipping demo-mssql" >&2
+		return 0
+	fi
+	local be_port
+	be_port=$(tr -dc 0-9 <"$dir/port")
+	TDS_PROXY_PORT=$(free_port "${DEMO_TDS_PORT:-1433}")
+	sed -i "s|^; tds    = 127.0.0.1:1433 .*|tds      = 127.0.0.1:$TDS_PROXY_PORT|" "$CONF"
+	sed -i "s|^tls_key      = .*|&\nbackend_ca   = tds/server.crt      ; the TDS test backend's certificate (asset demo-mssql)|" "$CONF"
+	say "registering demo-mssql (TDS test backend on 127.0.0.1:$be_port), demo-mssql/app, a write grant and a token"
+	ctl asset add demo-mssql --protocol tds --host 127.0.0.1 --port "$be_port" --tls verify-full
+	"$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["accounts"]["app"])' "$dir/backend.json" |
+		ctl account add demo-mssql/app --username app --password-stdin
+	ctl grant add alice demo-mssql/app --level write
+	out=$(ctl token issue alice demo-mssql/app --ttl 8h)
+	TDS_TOKEN=${out%%$'\n'*}
+	[ -n "$TDS_TOKEN" ] || die "sqlbastionctl token issue printed no token"
+}
+
+# The Oracle Net test backend standing in for Oracle (service DEMOPDB,
+# database account scott with a random password the engineer types, as TNS
+# accounts are not hosted), the tns listener, asset demo-oracle, account
+# demo-oracle/scott --not-hosted, a write grant, a token and the
+# python-oracledb line in the banner.
+TNS_TOKEN=
+TNS_DB_PW=
+demo_tns() {
+	local dir=$DEMO/tns out
+	if ! (cd "$ROOT" && "$PY" -c 'import tests.tns_backend.listener' 2>/dev/null); then
+		echo "demo: no Oracle stand-in: $PY cannot import the TNS test backend; skipping demo-oracle" >&2
+		return 0
+	fi
+	mkdir -p "$dir"
+	say "starting the ORACLE NET (TNS) TEST BACKEND (a stand-in for Oracle)"
+	TNS_DB_PW=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(12))')
+	TNS_DB_PW=$TNS_DB_PW DIR=$dir write_backend_config "$dir/backend.json" \
+		'{"host": "127.0.0.1", "port": 0, "service": "DEMOPDB", "sid": "DEMOPDB",
+		  "accounts": {"scott": os.environ["TNS_DB_PW"]}, "redirect": False, "resend": False,
+		  "require_native_encryption": False, "driver_hint": True, "oob": False,
+		  "db_path": os.environ["DIR"] + "/backend.sqlite", "ground_truth": os.environ["DIR"] + "/ground_truth.jsonl",
+		  "ready_file": os.environ["DIR"] + "/ready"}'
+	"$PY" - "$dir/backend.sqlite" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("CREATE TABLE accounts (id NUMBER PRIMARY KEY, owner VARCHAR2(64), balance NUMBER)")
+db.executemany("INSERT INTO accounts VALUES (?,?,?)", [(1, "alice", 100.0), (2, "bob", 250.5), (3, "carol", 75.25)])
+db.commit()
+EOF
+	(cd "$ROOT" && exec env PYTHONDONTWRITEBYTECODE=1 "$PY" -m tests.tns_backend "$dir/backend.json" \
+		>"$dir/backend.log" 2>&1) &
+	TNS_PID=$!
+	if ! wait_backend_file "$dir/ready" "$TNS_PID"; then
+		echo "demo: the TNS test backend did not start (see $dir/backend.log); skipping demo-oracle" >&2
+		TNS_DB_PW=
+		return 0
+	fi
+	local be_port
+	be_port=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["port"])' "$dir/ready")
+	TNS_PROXY_PORT=$(free_port "${DEMO_TNS_PORT:-11521}")
+	sed -i "s|^; tns    = 127.0.0.1:11521 .*|tns      = 127.0.0.1:$TNS_PROXY_PORT|" "$CONF"
+	say "registering demo-oracle (TNS test backend on 127.0.0.1:$be_port), demo-oracle/scott (not hosted), a write grant and a token"
+	ctl asset add demo-oracle --protocol tns --host 127.0.0.1 --port "$be_port" --service DEMOPDB --tls disable
+	ctl account add demo-oracle/scott --username scott --not-hosted
+	ctl grant add alice demo-oracle/scott --level write
+	out=$(ctl token issue alice demo-oracle/scott --ttl 8h)
+	TNS_TOKEN=${out%%$'\n'*}
+	[ -n "$TNS_TOKEN" ] || die "sqlbastionctl token issue printed no token"
+}
+demo_tds
+demo_tns
+
 # ---------------------------------------------------------------- 5. run
 say "starting sqlbastion on 127.0.0.1:$PROXY_PORT"
 "$BIN/sqlbastion" -c "$CONF" &
@@ -433,7 +589,8 @@ banner() {
 
 ================================================================================
  sqlbastion demo: proxy on 127.0.0.1:$PROXY_PORT in front of PostgreSQL 15
- (Ctrl-C stops the proxy and the PostgreSQL and MariaDB sandboxes)
+ (Ctrl-C stops the proxy, the PostgreSQL and MariaDB sandboxes and the
+ SQL Server / Oracle test backends)
 
  Log in as the O&M engineer alice; her O&M token is the password:
 
@@ -463,6 +620,33 @@ EOF
 
  verifying the bastion:
    mysql -h 127.0.0.1 -P $MY_PROXY_PORT -u alice -p --ssl-ca=${rel}demo/var/tls/ca.crt --ssl-verify-server-cert appdb
+EOF
+	fi
+	if [ -n "$TDS_TOKEN" ]; then
+		cat <<EOF
+
+ SQL Server clients (port $TDS_PROXY_PORT). demo-mssql is a TEST BACKEND
+ standing in for SQL Server (tests/tds_backend: Python, statements run on
+ SQLite), not a real SQL Server. Paste alice's SQL Server token at "Password:":
+
+   tsql -H 127.0.0.1 -p $TDS_PROXY_PORT -U alice
+   token: $TDS_TOKEN
+
+ try:  SELECT * FROM accounts  (then "go");  DROP TABLE accounts  (then "go")
+EOF
+	fi
+	if [ -n "$TNS_TOKEN" ]; then
+		cat <<EOF
+
+ Oracle clients (port $TNS_PROXY_PORT). demo-oracle is a TEST BACKEND standing
+ in for Oracle (tests/tns_backend: Python, statements run on SQLite), not a
+ real Oracle. The token is the service name; the user name and password are
+ the database account's own (account scott is not hosted):
+
+   dsn=127.0.0.1:$TNS_PROXY_PORT/$TNS_TOKEN   user scott, password $TNS_DB_PW
+
+ python-oracledb (Thin mode), asking for scott's password:
+   SB_TOKEN=$TNS_TOKEN $PY -c 'import getpass, os, oracledb; c = oracledb.connect(user="scott", password=getpass.getpass("scott password: "), dsn="127.0.0.1:$TNS_PROXY_PORT/" + os.environ["SB_TOKEN"]); print(c.cursor().execute("SELECT * FROM accounts").fetchall())'
 EOF
 	fi
 	cat <<EOF

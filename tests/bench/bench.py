@@ -21,6 +21,15 @@ What it measures (tests/bench/README.md explains how to read the output)
                frontend exists.
   classify     ns (thread CPU time) and MB/s per policy_evaluate()
                (tests/bench/bench_classify.c), up to 16 MiB INSERTs.
+  tds          tests/bench/tds_bench.py: pytds round trips, sp_executesql and
+               a 10k-row fetch through the tds listener vs straight to the
+               TDS test backend (tests/tds_backend), same run.
+  tns          tests/bench/tns_bench.py: python-oracledb Thin round trips,
+               bound re-executes and a bulk fetch (relay MB/s) through the
+               tns listener vs straight to the TNS test backend, same run.
+  ssh          tests/bench/ssh_bench.py: COPY through ssh -N -L + the proxy
+               vs the direct port vs PostgreSQL, SSH login cost, memory
+               per tunnel channel.
   profile      sqlbastion under valgrind --tool=callgrind for a fixed
                pgbench -S run; top functions by inclusive instruction count.
 
@@ -262,14 +271,26 @@ def bastion_start(workdir, pg, backend=None, *, policy=GUARD, audit=None, name="
     pointing at backend (host, port) or at pg itself. audit overrides the
     [audit] section; bin_dir picks another build (the no-audit bench build).
     Returns (bastion, endpoint)."""
-    conf = {"audit": audit} if audit else None
+    # The flood phase sends hundreds of failed logins a second from
+    # 127.0.0.1, where every client of the bench runs: the per-source
+    # lockout (default 50 failures) would then lock the bench's own
+    # clients out of this instance for the flood and every later phase. The
+    # idle phase opens thousands of connections at once from that address,
+    # past the per-source cap on sessions not yet logged in (default 32).
+    conf = {"limits": {"lockout_source_failures": 0, "max_unauthenticated_per_source": 0}}
+    if audit:
+        conf["audit"] = audit
     b = Bastion(Path(workdir) / name, policy=policy, conf=conf, listeners=listeners,
                 bin_dir=bin_dir)
     if backend is None:
         tok = b.pg_ready(pg)
     else:
         b.add_user("alice")
-        b.add_asset("demo-pg", host=backend[0], port=backend[1], tls="disable")
+        # The idle phase's backend is a PgBouncer with trust auth: the
+        # proxy logs in to a server that asks no password only when the
+        # asset allows weak authentication.
+        b.add_asset("demo-pg", host=backend[0], port=backend[1], tls="disable",
+                    extra=("--allow-weak-auth", "yes"))
         b.add_account("demo-pg/app", username="app", password=pg.passwords["app"])
         b.grant("alice", "demo-pg/app", "write")
         tok = b.issue_token("alice", "demo-pg/app")
@@ -1043,6 +1064,15 @@ class Bench:
                     f"ratio {fl['ratio']}, median of per-round ratios "
                     f"{fl.get('paired_ratio')}  (target >= 0.90)",
                     f"  bad logins per round: {fl['bad_logins']}"]
+        for name, title in (("tds", "SQL Server (TDS): pytds through sqlbastion vs straight to the "
+                                    "TDS test backend, same run"),
+                            ("tns", "Oracle (TNS): python-oracledb Thin through sqlbastion vs "
+                                    "straight to the TNS test backend, same run"),
+                            ("ssh", "SSH-tunnel entry: COPY through ssh -N -L vs the direct port "
+                                    "vs PostgreSQL, login cost, memory per channel")):
+            if R.get(name):
+                out += ["", f"== {title} ==", f"  ({R[name]['argv']})"]
+                out += [f"  {line}" for line in R[name]["table"].splitlines()]
         tg = self.targets()
         if tg:
             out += ["", "== issue #6 targets =="]
@@ -1121,6 +1151,47 @@ class Bench:
                             g["mb_per_s"] >= 500))
         return res
 
+    # ---- TDS, TNS and SSH-tunnel workloads (their own scripts) ----
+
+    def run_script(self, name, script, args, timeout):
+        """Runs tests/bench/SCRIPT (its own sandbox: test backend or
+        PostgreSQL, and a sqlbastion), keeps its printed table for the
+        report. A missing client module skips the phase with a note."""
+        module = {"tds": "pytds", "tns": "oracledb", "ssh": "paramiko"}[name]
+        if subprocess.run([sys.executable, "-c", f"import {module}"],
+                          capture_output=True).returncode != 0:
+            self.note(f"phase {name} skipped: {sys.executable} cannot import {module}")
+            return
+        argv = [sys.executable, str(HERE / script), *map(str, args)]
+        env = dict(os.environ, SQLBASTION_BIN=str(REPO / "bin"))
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
+                           cwd=REPO)
+        if r.returncode != 0:
+            raise RuntimeError(f"{script} exited {r.returncode}: {r.stderr[-1500:]}")
+        shown = [str(Path(argv[1]).relative_to(REPO)), *argv[2:]]
+        self.results[name] = {"argv": " ".join(shown), "table": r.stdout.rstrip()}
+        log(f"{name}:\n{r.stdout.rstrip()}")
+
+    def phase_tds(self):
+        """tests/bench/tds_bench.py: pytds through the tds listener vs
+        straight to the TDS test backend, same run."""
+        self.run_script("tds", "tds_bench.py", ["--n", 300 if self.a.quick else 2000], 900)
+
+    def phase_tns(self):
+        """tests/bench/tns_bench.py: python-oracledb (Thin) through the tns
+        listener vs straight to the TNS test backend, same run."""
+        q = self.a.quick
+        self.run_script("tns", "tns_bench.py",
+                        ["--n", 300 if q else 2000, "--rows", 5000 if q else 50000], 900)
+
+    def phase_ssh(self):
+        """tests/bench/ssh_bench.py: COPY through ssh -N -L + the proxy vs the
+        direct port vs PostgreSQL, login cost, memory per channel."""
+        q = self.a.quick
+        args = (["--mb", 64, "--channels", 10, "--logins", 5, "--storm", 4,
+                 "--storm-seconds", 3] if q else ["--mb", 1024])
+        self.run_script("ssh", "ssh_bench.py", args, 1800)
+
     # ---- driver ----
 
     def run(self):
@@ -1135,7 +1206,7 @@ class Bench:
             if needs_pg & set(phases):
                 self.setup_pg()
             for name in ("pgbench", "flood", "cpu", "features", "stream", "idle", "sysbench",
-                         "profile"):
+                         "tds", "tns", "ssh", "profile"):
                 if name in phases:
                     log(f"=== phase {name}")
                     try:
@@ -1321,7 +1392,7 @@ def tool_versions():
     return out
 
 
-ALL_PHASES = "classify,pgbench,flood,cpu,features,stream,idle,sysbench,profile"
+ALL_PHASES = "classify,pgbench,flood,cpu,features,stream,idle,sysbench,tds,tns,ssh,profile"
 
 
 def main():

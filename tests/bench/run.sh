@@ -41,6 +41,14 @@ have_cmd pkg-config || need+=(pkg-config)
 [ -f /usr/include/postgresql/libpq-fe.h ] || need+=(libpq-dev)
 pkg-config --exists libpcre2-8 2>/dev/null || need+=(libpcre2-dev)
 /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || need+=(python3-psycopg2)
+# The tds, tns and ssh phases: their clients (the backends are the suite's
+# own Python test backends, standing in for SQL Server and Oracle).
+/usr/bin/python3 -c 'import pytds' 2>/dev/null || need+=(python3-tds)
+/usr/bin/python3 -c 'import oracledb' 2>/dev/null || need+=(python3-oracledb)
+/usr/bin/python3 -c 'import paramiko' 2>/dev/null || need+=(python3-paramiko)
+/usr/bin/python3 -c 'import cryptography' 2>/dev/null || need+=(python3-cryptography)
+have_cmd ssh || need+=(openssh-client)
+have_cmd sshpass || need+=(sshpass)
 if [ ${#need[@]} -gt 0 ]; then
 	mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
 	say "installing: ${need[*]}"

@@ -63,9 +63,10 @@ def main():
         proxied = workload(lambda: pytds.connect(server="127.0.0.1", port=b.ports["tds"],
                                                  user="alice", password=token,
                                                  autocommit=True), args.n)
-        print(f"{'workload':28} {'direct':>10} {'proxy':>10} {'added':>10}")
+        print(f"{'workload':28} {'direct':>10} {'proxy':>10} {'added':>10} {'proxy/direct':>13}")
         for k in direct:
-            print(f"{k:28} {direct[k]:10.1f} {proxied[k]:10.1f} {proxied[k] - direct[k]:10.1f}")
+            print(f"{k:28} {direct[k]:10.1f} {proxied[k]:10.1f} {proxied[k] - direct[k]:10.1f}"
+                  f" {proxied[k] / direct[k]:12.2f}x")
     finally:
         b.close()
         be.stop()

@@ -94,6 +94,9 @@ def demo_root():
     for f in ("demo.sh", "deps.sh"):
         shutil.copy(ROOT / "scripts" / f, root / "scripts" / f)
     shutil.copytree(ROOT / "etc", root / "etc")
+    # The SQL Server and Oracle stand-ins the demo starts (test backends).
+    for d in ("tds_backend", "tns_backend"):
+        shutil.copytree(ROOT / "tests" / d, root / "tests" / d)
     yield root
     for p in _demo_pids(root):  # a failed test: leave nothing running
         try:
@@ -105,7 +108,8 @@ def demo_root():
 
 def _start_demo(root, log):
     env = dict(os.environ, SQLBASTION_BIN=str(BIN_DIR), CI_SKIP_APT="1",
-               DEMO_PROXY_PORT="0", DEMO_MYSQL_PORT="0", DEMO_SSH_PORT="0")
+               DEMO_PROXY_PORT="0", DEMO_MYSQL_PORT="0", DEMO_SSH_PORT="0",
+               DEMO_TDS_PORT="0", DEMO_TNS_PORT="0")
     f = open(log, "w")
     # Its own session, as a terminal gives it: Ctrl-C goes to the group.
     p = subprocess.Popen(["bash", root / "scripts" / "demo.sh", "--no-build"], cwd=root,
@@ -150,6 +154,34 @@ def _alive(pid):
         return False
 
 
+def _check_banner_lines(banner, kinds):
+    """The SQL Server, Oracle and SSH lines the banner prints work as
+    printed (token on stdin or in the environment, never argv)."""
+    if shutil.which("tsql"):
+        assert "tds_backend" in kinds, kinds
+        assert "TEST BACKEND\n standing in for SQL Server" in banner, banner
+        m = re.search(r"^   (tsql -H 127\.0\.0\.1 -p \d+ -U alice)\n   token: (\S+)$", banner, re.M)
+        assert m, banner
+        r = subprocess.run(m.group(1).split(), capture_output=True, text=True, timeout=60,
+                           input=f"{m.group(2)}\nSELECT owner FROM accounts\ngo\n"
+                                 "DROP TABLE accounts\ngo\nSELECT count(*) FROM accounts\ngo\nexit\n")
+        out = r.stdout + r.stderr
+        assert "carol" in out and "blocked by rule 'no-drop'" in out, out
+        assert re.search(r"^3$", out, re.M), out   # the table survived, the session went on
+    assert "tns_backend" in kinds, kinds
+    assert "TEST BACKEND standing\n in for Oracle" in banner, banner
+    m = re.search(r"^   dsn=(127\.0\.0\.1:\d+/\S+)   user scott, password (\S+)$", banner, re.M)
+    assert m, banner
+    line = re.search(r"^   SB_TOKEN=(\S+) (/usr/bin/python3) -c '(.*)'$", banner, re.M)
+    assert line and m.group(1).endswith("/" + line.group(1)), banner
+    r = subprocess.run([line.group(2), "-c", line.group(3)], capture_output=True, text=True,
+                       timeout=60, input=m.group(2) + "\n",
+                       env=dict(os.environ, SB_TOKEN=line.group(1)))
+    assert "(3, 'carol', 75.25)" in r.stdout, r.stdout + r.stderr
+    # The SSH-tunnel entry is listening and printed.
+    assert re.search(r"^   ssh -N -L 54321:demo-pg:\d+ alice@127\.0\.0\.1 -p \d+$", banner, re.M), banner
+
+
 def test_demo_rerun_after_sigkill_stops_leftovers_and_ctrl_c_cleans(demo_root, tmp_path):
     if not (shutil.which("mariadb-install-db") and Path("/usr/lib/postgresql/15/bin/initdb").exists()):
         pytest.skip("PostgreSQL 15 / MariaDB not installed")
@@ -161,6 +193,7 @@ def test_demo_rerun_after_sigkill_stops_leftovers_and_ctrl_c_cleans(demo_root, t
     banner = (root / "demo" / "connect.txt").read_text()
     assert "sslmode=verify-full sslrootcert=demo/var/tls/ca.crt" in banner, banner
     assert "--ssl-ca=demo/var/tls/ca.crt --ssl-verify-server-cert appdb" in banner, banner
+    _check_banner_lines(banner, kinds)
 
     # SIGKILL the script only: its proxy and servers are orphaned.
     os.kill(first.pid, signal.SIGKILL)
@@ -173,6 +206,7 @@ def test_demo_rerun_after_sigkill_stops_leftovers_and_ctrl_c_cleans(demo_root, t
     try:
         log2 = (tmp_path / "demo2.log").read_text()
         assert "stopping the previous MariaDB sandbox" in log2, log2
+        assert "stopping the previous test backends" in log2, log2
         still = {p: old[p] for p in old if _alive(p)}
         assert not still, f"the first demo's processes survive: {still}"
         new = _demo_pids(root)
