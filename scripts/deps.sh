@@ -127,14 +127,29 @@ fi
 # A package can be installed and its module still not importable (a broken
 # install, a stray module shadowing it): ask python3 itself. Prints the
 # packages of the modules that fail.
+# One interpreter for all of them (a start per module was most of the
+# check's time).
 py_missing() {
 	[ $want_py -eq 1 ] || return 0
-	for m in "${PY_MODULES[@]}"; do
-		if ! [ -x "$PY" ] || ! "$PY" -c "import ${m%%:*}" >/dev/null 2>&1; then
-			say "python module ${m%%:*} cannot be imported by $PY"
-			echo "${m#*:}"
-		fi
-	done
+	local failed m
+	if [ -x "$PY" ]; then
+		failed=$("$PY" - "${PY_MODULES[@]}" 2>/dev/null <<-'EOF'
+			import importlib, sys
+			for spec in sys.argv[1:]:
+			    try:
+			        importlib.import_module(spec.split(":")[0])
+			    except Exception:
+			        print(spec)
+			EOF
+		) || failed=$(printf '%s\n' "${PY_MODULES[@]}")
+	else
+		failed=$(printf '%s\n' "${PY_MODULES[@]}")
+	fi
+	while IFS= read -r m; do
+		[ -n "$m" ] || continue
+		say "python module ${m%%:*} cannot be imported by $PY"
+		echo "${m#*:}"
+	done <<<"$failed"
 }
 mapfile -t -O "${#missing[@]}" missing < <(py_missing)
 if [ ${#missing[@]} -eq 0 ]; then
