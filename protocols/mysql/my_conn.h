@@ -197,6 +197,10 @@ void my_login_set_state(struct my_conn *c, enum my_state st);
 uint8_t *my_login_packet(struct my_conn *c, enum sess_side side, size_t *n, int *closed);
 /* Send a payload to side with that side's login sequence id. 0 or -1. */
 int my_login_send(struct my_conn *c, enum sess_side side, struct my_buf *b);
+/* Keep what a client's HandshakeResponse41 asks for beyond its proof: the
+ * database (into the identity) and the connection attributes (copied for
+ * the backend's login). NULL, or why the login must be refused. */
+const char *my_take_db_and_attrs(struct my_conn *c, const struct my_hs_response *r);
 /* The backend's handshake (payload b, n): capabilities, TLS per the asset,
  * then the HandshakeResponse41. */
 void my_login_backend_handshake(struct my_conn *c, const uint8_t *b, size_t n);

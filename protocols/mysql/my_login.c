@@ -110,6 +110,24 @@ void my_fatal(struct my_conn *c, uint8_t seq, uint16_t code, const char *sqlstat
 	sess_close_after_flush(c->s, "%s", reason);
 }
 
+const char *my_take_db_and_attrs(struct my_conn *c, const struct my_hs_response *r)
+{
+	struct session *s = c->s;
+	if (r->database) {
+		if (strlen(r->database) >= sizeof s->ident.database)
+			return "database name too long";
+		snprintf(s->ident.database, sizeof s->ident.database, "%s", r->database);
+	}
+	if (r->attrs && r->attrs_len) {
+		c->attrs = malloc(r->attrs_len);
+		if (!c->attrs)
+			return "out of memory";
+		memcpy(c->attrs, r->attrs, r->attrs_len);
+		c->attrs_len = r->attrs_len;
+	}
+	return NULL;
+}
+
 static void refuse(struct my_conn *c, const char *reason)
 {
 	login_refuse(c->s, &c->login, reason);
@@ -476,21 +494,10 @@ static void on_handshake_response(struct my_conn *c, const uint8_t *b, size_t n)
 		refuse(c, "user name too long");
 		return;
 	}
-	if (r.database) {
-		if (strlen(r.database) >= sizeof s->ident.database) {
-			refuse(c, "database name too long");
-			return;
-		}
-		snprintf(s->ident.database, sizeof s->ident.database, "%s", r.database);
-	}
-	if (r.attrs && r.attrs_len) {
-		c->attrs = malloc(r.attrs_len);
-		if (!c->attrs) {
-			refuse(c, "out of memory");
-			return;
-		}
-		memcpy(c->attrs, r.attrs, r.attrs_len);
-		c->attrs_len = r.attrs_len;
+	const char *why = my_take_db_and_attrs(c, &r);
+	if (why) {
+		refuse(c, why);
+		return;
 	}
 	if (s->px->cfg.require_tls && !s->client_tls && !s->preset) {
 		login_audit_failed(s, &c->login, "TLS required");

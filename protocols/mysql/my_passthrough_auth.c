@@ -196,21 +196,10 @@ static void on_response(struct my_conn *c, const uint8_t *b, size_t n)
 	c->client_caps = r.caps & my_offer_caps();
 	c->client_max_packet = r.max_packet;
 	c->client_charset = r.charset;
-	if (r.database) {
-		if (strlen(r.database) >= sizeof s->ident.database) {
-			login_refuse(s, &c->login, "database name too long");
-			return;
-		}
-		snprintf(s->ident.database, sizeof s->ident.database, "%s", r.database);
-	}
-	if (r.attrs && r.attrs_len) {
-		c->attrs = malloc(r.attrs_len);
-		if (!c->attrs) {
-			sess_close(s, "out of memory");
-			return;
-		}
-		memcpy(c->attrs, r.attrs, r.attrs_len);
-		c->attrs_len = r.attrs_len;
+	const char *why = my_take_db_and_attrs(c, &r);
+	if (why) {
+		login_refuse(s, &c->login, why);
+		return;
 	}
 	pt->auth = malloc(r.auth_len ? r.auth_len : 1);
 	if (!pt->auth) {
