@@ -261,6 +261,28 @@ enum { T_VARCHAR = 1, T_NUMBER = 2, T_BINARY_INTEGER = 3, T_LONG = 8, T_ROWID = 
        T_BDOUBLE = 101, T_UROWID = 208, T_TS = 180, T_TSTZ = 181, T_TSLTZ = 231,
        T_IDS = 183 };
 
+/* The bind rows read (rows of them, each an array in j) become c->params:
+ * one execution's row is the params array, several make an array of rows.
+ * Nothing is kept when the call could not be read (ok = 0). */
+static void params_done(struct tns_call *c, struct jbuf *j, unsigned rows, int ok)
+{
+	if (!ok) {
+		free(j->p);
+		return;
+	}
+	if (rows == 1 || j->full) {
+		c->params = jdone(j);
+		return;
+	}
+	struct jbuf w = {0};
+	jput(&w, "[", 1);
+	if (j->p)
+		jput(&w, j->p, j->len);
+	jput(&w, "]", 1);
+	free(j->p);
+	c->params = jdone(&w);
+}
+
 static int simple_type(uint8_t t)
 {
 	switch (t) {
@@ -369,22 +391,7 @@ static void read_binds(struct rd *r, int fv122, uint32_t nb, uint32_t nrows, str
 		jput(&j, "]", 1);
 		rows++;
 	}
-	if (!ok(r)) {
-		free(j.p);
-		return;
-	}
-	/* one execution: its row is the params array; several: an array of rows */
-	if (rows == 1 || j.full) {
-		c->params = jdone(&j);
-	} else {
-		struct jbuf w = {0};
-		jput(&w, "[", 1);
-		if (j.p)
-			jput(&w, j.p, j.len);
-		jput(&w, "]", 1);
-		free(j.p);
-		c->params = jdone(&w);
-	}
+	params_done(c, &j, rows, ok(r));
 }
 
 /* ---- calls ---- */
@@ -592,21 +599,7 @@ static void read_reexecute(struct rd *r, const struct tns_read_env *env, struct 
 		jput(&j, "]", 1);
 		rows++;
 	}
-	if (!ok(r)) {
-		free(j.p);
-		return;
-	}
-	if (rows == 1 || j.full) {
-		c->params = jdone(&j);
-	} else {
-		struct jbuf w = {0};
-		jput(&w, "[", 1);
-		if (j.p)
-			jput(&w, j.p, j.len);
-		jput(&w, "]", 1);
-		free(j.p);
-		c->params = jdone(&w);
-	}
+	params_done(c, &j, rows, ok(r));
 }
 
 /* AUTH phase one/two: pointer (user), user length, mode, pointer, pair
